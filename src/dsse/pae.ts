@@ -1,0 +1,17 @@
+import { createHash } from 'node:crypto';
+
+/** DSSE v1 Pre-Authentication Encoding over exact bytes; lengths are byte counts. */
+export function pae(payloadType: string, payload: Uint8Array): Buffer {
+  const type = Buffer.from(payloadType, 'utf8');
+  return Buffer.concat([
+    Buffer.from(`DSSEv1 ${type.length} `, 'ascii'),
+    type,
+    Buffer.from(` ${payload.length} `, 'ascii'),
+    payload,
+  ]);
+}
+
+/** The CIC `att` claim: lowercase hex SHA-256 of the PAE. */
+export function attFor(payloadType: string, payload: Uint8Array): string {
+  return createHash('sha256').update(pae(payloadType, payload)).digest('hex');
+}

@@ -1,0 +1,39 @@
+import { FormatError } from '../errors.js';
+
+const URL_ALPHABET = /^[A-Za-z0-9_-]*$/;
+
+/**
+ * Strict unpadded base64url (Go's `base64.RawURLEncoding.Strict()`): no padding, no whitespace,
+ * no other alphabet, and the unused trailing bits must be zero, so every byte string has exactly
+ * one accepted encoding. Signatures are compared over encoded segments, so leniency here would
+ * let two different strings name the same bytes.
+ */
+export function decodeBase64Url(input: string, what = 'base64url value'): Uint8Array {
+  if (typeof input !== 'string') throw new FormatError('ERR_BASE64URL', `${what} is not a string`);
+  if (!URL_ALPHABET.test(input)) throw new FormatError('ERR_BASE64URL', `${what} is not unpadded base64url`);
+  if (input.length % 4 === 1) throw new FormatError('ERR_BASE64URL', `${what} has an impossible length`);
+  const bytes = Buffer.from(input, 'base64url');
+  if (bytes.toString('base64url') !== input) {
+    throw new FormatError('ERR_BASE64URL', `${what} has non-canonical trailing bits`);
+  }
+  return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+export function encodeBase64Url(bytes: Uint8Array | string): string {
+  return (typeof bytes === 'string' ? Buffer.from(bytes, 'utf8') : Buffer.from(bytes)).toString('base64url');
+}
+
+/** Decodes base64url and then UTF-8, rejecting invalid UTF-8 rather than substituting U+FFFD. */
+export function decodeBase64UrlText(input: string, what = 'base64url value'): string {
+  return decodeUtf8(decodeBase64Url(input, what), what);
+}
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+export function decodeUtf8(bytes: Uint8Array, what = 'value'): string {
+  try {
+    return strictUtf8.decode(bytes);
+  } catch {
+    throw new FormatError('ERR_UTF8', `${what} is not valid UTF-8`);
+  }
+}

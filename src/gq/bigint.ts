@@ -1,0 +1,93 @@
+/** Byte/bigint conversions and modular arithmetic for GQ. Pure, no I/O. */
+
+export function bytesToBigInt(bytes: Uint8Array): bigint {
+  if (bytes.length === 0) return 0n;
+  return BigInt('0x' + Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex'));
+}
+
+/** Big-endian, left-padded to `length` bytes; throws if the value does not fit. */
+export function bigIntToBytes(value: bigint, length: number): Uint8Array {
+  const hex = value.toString(16);
+  if (hex.length > length * 2) throw new RangeError('integer does not fit the requested length');
+  return Uint8Array.from(Buffer.from(hex.padStart(length * 2, '0'), 'hex'));
+}
+
+export function bitLength(x: bigint): number {
+  return x === 0n ? 0 : x.toString(2).length;
+}
+
+export function modInverse(a: bigint, m: bigint): bigint {
+  let [oldR, r] = [((a % m) + m) % m, m];
+  let [oldS, s] = [1n, 0n];
+  while (r !== 0n) {
+    const q = oldR / r;
+    [oldR, r] = [r, oldR - q * r];
+    [oldS, s] = [s, oldS - q * s];
+  }
+  if (oldR !== 1n) throw new RangeError('value is not invertible modulo n');
+  return ((oldS % m) + m) % m;
+}
+
+/**
+ * Barrett reduction: V8's BigInt `%` is the slow part of a 2048-bit modmul; two multiplications
+ * and shifts are cheaper. Valid for 0 <= x < n^2, which is all GQ ever reduces.
+ */
+export class Barrett {
+  readonly n: bigint;
+  private readonly k: bigint;
+  private readonly mu: bigint;
+  constructor(n: bigint) {
+    this.n = n;
+    this.k = BigInt(bitLength(n));
+    this.mu = (1n << (2n * this.k)) / n;
+  }
+  reduce(x: bigint): bigint {
+    const q = ((x >> (this.k - 1n)) * this.mu) >> (this.k + 1n);
+    let r = x - q * this.n;
+    while (r >= this.n) r -= this.n;
+    return r;
+  }
+  mul(a: bigint, b: bigint): bigint {
+    return this.reduce(a * b);
+  }
+  pow(base: bigint, exp: bigint): bigint {
+    let result = 1n;
+    let b = base % this.n;
+    let e = exp;
+    while (e > 0n) {
+      if (e & 1n) result = this.mul(result, b);
+      b = this.mul(b, b);
+      e >>= 1n;
+    }
+    return result;
+  }
+}
+
+const WINDOW = 4;
+
+/**
+ * base^e_i mod n for many exponents sharing one base (GQ raises G or Q to t different R_i).
+ * A table of base^(d·16^w) turns each exponentiation into at most one multiplication per 4-bit
+ * window, with no squarings, which is where most of GQ's time would otherwise go.
+ */
+export function fixedBasePow(mod: Barrett, base: bigint, exps: readonly bigint[], expBits: number): bigint[] {
+  const windows = Math.ceil(expBits / WINDOW);
+  const table: bigint[][] = [];
+  let windowBase = base % mod.n;
+  for (let w = 0; w < windows; w++) {
+    const row: bigint[] = [1n, windowBase];
+    for (let d = 2; d < 1 << WINDOW; d++) row.push(mod.mul(row[d - 1]!, windowBase));
+    table.push(row);
+    if (w + 1 < windows) windowBase = mod.mul(row[(1 << WINDOW) - 1]!, windowBase);
+  }
+  return exps.map((e) => {
+    let acc: bigint | undefined;
+    for (let w = 0; w < windows; w++) {
+      const digit = Number((e >> BigInt(w * WINDOW)) & 0xfn);
+      if (digit === 0) continue;
+      const f = table[w]![digit]!;
+      acc = acc === undefined ? f : mod.mul(acc, f);
+    }
+    return acc ?? 1n;
+  });
+}

@@ -1,0 +1,46 @@
+import { OPK_KEYID, INTOTO_PAYLOAD_TYPE, serializeEnvelope } from '../dsse/envelope.js';
+import { attFor } from '../dsse/pae.js';
+import { UsageError } from '../errors.js';
+import { dsseMediaType, parseStatement } from '../intoto/statement.js';
+import { mintPkToken, type IdTokenSource, type PkTokenFormat } from '../pktoken/mint.js';
+
+export interface SignStatementOptions {
+  getIdToken: IdTokenSource;
+  payloadType?: string;
+  format?: PkTokenFormat;
+  commitType?: 'aud' | 'nonce' | 'gq-cic';
+}
+
+export interface SignedStatement {
+  /** The DSSE envelope JSON: the attestation layer's exact bytes. */
+  envelope: string;
+  mediaType: string;
+  predicateType: string;
+  /** kid and RFC 7638 thumbprint of the OP key, so a build farm can archive it. */
+  opKey: { kid?: string; jkt: string };
+}
+
+/**
+ * statement → PAE → CIC with att = SHA-256(PAE) → PK Token → DSSE envelope. One fresh key and
+ * one ID token per statement: the 2023 format binds a PK Token to a single payload.
+ */
+export async function signStatement(statement: Uint8Array, opts: SignStatementOptions): Promise<SignedStatement> {
+  const payloadType = opts.payloadType || INTOTO_PAYLOAD_TYPE;
+  if (payloadType !== INTOTO_PAYLOAD_TYPE) {
+    throw new UsageError('PAYLOAD_TYPE', `only ${INTOTO_PAYLOAD_TYPE} statements are signed, not ${payloadType}`);
+  }
+  const parsed = parseStatement(statement);
+  const minted = await mintPkToken({
+    getIdToken: opts.getIdToken,
+    format: opts.format ?? '2023',
+    commitType: opts.commitType ?? 'aud',
+    att: attFor(payloadType, statement),
+  });
+  const envelope = serializeEnvelope(payloadType, statement, [{ keyid: OPK_KEYID, sig: Buffer.from(minted.json, 'utf8') }]);
+  return {
+    envelope,
+    mediaType: dsseMediaType(parsed.predicateType),
+    predicateType: parsed.predicateType,
+    opKey: { ...(minted.opKey.kid !== undefined ? { kid: minted.opKey.kid } : {}), jkt: minted.opKey.thumbprint },
+  };
+}
