@@ -1,0 +1,33 @@
+import { identityClaims, verifyEnvelope } from '../../dsse/verify.js';
+import { outputFormat, parse, readInput, requireOption, type CliIo } from '../io.js';
+import { loadTrust, trustOptions } from '../keys.js';
+
+export const summary = 'verify an OpenPubkey-signed DSSE envelope (in-toto attestation)';
+
+export async function run(args: string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parse(args, { ...trustOptions, output: { type: 'string' } });
+  const file = requireOption(positionals[0], 'ENVELOPE');
+  const format = outputFormat(values.output);
+  const trust = await loadTrust(values, io);
+  const v = verifyEnvelope(await readInput(file, io, 'envelope'), trust);
+  const result = {
+    valid: true,
+    payloadType: v.envelope.payloadType,
+    statementType: v.statement.type,
+    predicateType: v.statement.predicateType,
+    subjects: v.statement.subjects.map((s) => ({ name: s.name, digest: s.digest })),
+    identity: identityClaims(v.token.claims),
+    pkToken: { generation: v.token.generation === 'A' ? '2023' : 'current', opSignature: v.token.opSignature, opKeyJkt: v.token.opKey.thumbprint },
+  };
+  if (format === 'json') {
+    io.stdout.write(JSON.stringify(result, null, 2) + '\n');
+    return 0;
+  }
+  const out = [`✓ Verified DSSE envelope signed by ${result.identity.iss ?? '?'}`, `  predicate type: ${result.predicateType}`];
+  for (const s of result.subjects) {
+    for (const [alg, d] of Object.entries(s.digest)) out.push(`  subject: ${s.name} ${alg}:${d}`);
+  }
+  for (const [k, val] of Object.entries(result.identity)) out.push(`  ${k}: ${val}`);
+  io.stdout.write(out.join('\n') + '\n');
+  return 0;
+}

@@ -1,0 +1,23 @@
+import { UsageError } from '../../errors.js';
+import { gqSignJwt, type GqFormat } from '../../gq/jwt.js';
+import { parseCompactJws } from '../../jws/compact.js';
+import { decodeClaims } from '../../jws/compact.js';
+import { parse, readInput, type CliIo } from '../io.js';
+import { loadTrust, trustOptions } from '../keys.js';
+
+export const summary = 'replace an RS256 ID token signature with a GQ proof (stdin → stdout)';
+
+export async function run(args: string[], io: CliIo): Promise<number> {
+  const { values } = parse(args, { ...trustOptions, format: { type: 'string' } }, false);
+  const format = (values.format ?? '2023') as GqFormat;
+  if (format !== '2023' && format !== 'gq256') throw new UsageError('USAGE', '--format must be 2023 or gq256');
+  const trust = await loadTrust(values, io);
+  const token = (await readInput(undefined, io, 'ID token')).toString('utf8').trim();
+  const jws = parseCompactJws(token, 'ID token');
+  const claims = decodeClaims(jws.payload, 'ID token payload');
+  const kid = typeof jws.headerJson.kid === 'string' ? jws.headerJson.kid : undefined;
+  const [key] = trust.keys.find({ iss: String(claims.iss ?? ''), ...(kid !== undefined ? { kid } : {}) });
+  if (!key) throw new UsageError('GQ_KEY_NOT_FOUND', `no key in the JWKS for kid ${kid ?? '(none)'}`);
+  io.stdout.write(gqSignJwt(token, key, { format }) + '\n');
+  return 0;
+}
