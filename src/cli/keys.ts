@@ -1,4 +1,4 @@
-import { parseJwks, StaticKeySource, type OpKeySource } from '../jwk/set.js';
+import { parseJwks, StaticKeySource, type OpKeyQuery, type OpKeySource } from '../jwk/set.js';
 import { UsageError } from '../errors.js';
 import { readInput, type CliIo } from './io.js';
 
@@ -10,6 +10,11 @@ export const trustOptions = {
 
 export interface Trust {
   keys: OpKeySource;
+  /**
+   * Fetches whatever `keys` may need for this query before the (synchronous) verification runs:
+   * live discovery lives behind this, crypto code never does I/O. No-op for pinned keys.
+   */
+  prefetch?(query: OpKeyQuery): Promise<void>;
   /** undefined: any issuer whose key is in the pinned set (the pinned file is the trust decision). */
   trustedIssuers?: string[];
 }
