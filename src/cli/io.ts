@@ -23,11 +23,20 @@ export interface Command {
 /** I/O failures are usage errors (exit 2), not verification failures. */
 export class IoError extends OpkError {}
 
-// eslint-disable-next-line @typescript-eslint/explicit-module-boundary-types
-export function parse<T extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: T, allowPositionals = true) {
+export function parse<T extends NonNullable<ParseArgsConfig['options']>>(
+  args: string[],
+  options: T,
+  allowPositionals = true,
+) {
   try {
     return parseArgs({ args, options, allowPositionals, strict: true }) as {
-      values: { [K in keyof T]?: T[K] extends { multiple: true } ? string[] : T[K] extends { type: 'boolean' } ? boolean : string };
+      values: {
+        [K in keyof T]?: T[K] extends { multiple: true }
+          ? string[]
+          : T[K] extends { type: 'boolean' }
+            ? boolean
+            : string;
+      };
       positionals: string[];
     };
   } catch (e) {

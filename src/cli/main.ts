@@ -8,7 +8,10 @@ const commandsDir = join(dirname(fileURLToPath(import.meta.url)), 'commands');
 
 async function listCommands(): Promise<string[]> {
   const files = await readdir(commandsDir);
-  return files.filter((f) => f.endsWith('.js')).map((f) => f.slice(0, -3)).sort();
+  return files
+    .filter((f) => f.endsWith('.js'))
+    .map((f) => f.slice(0, -3))
+    .sort();
 }
 
 async function usage(io: CliIo): Promise<void> {
@@ -52,7 +55,10 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
   }
 }
 
-if (process.argv[1] && fileURLToPath(import.meta.url) === (await import('node:fs')).realpathSync(process.argv[1])) {
+if (
+  process.argv[1] &&
+  fileURLToPath(import.meta.url) === (await import('node:fs')).realpathSync(process.argv[1])
+) {
   const code = await main(process.argv.slice(2), {
     stdout: process.stdout,
     stderr: process.stderr,

@@ -25,25 +25,39 @@ const MAX_ENVELOPE_BYTES = 64 * 1024 * 1024;
  * signatures[{keyid, sig}], standard padded base64. Written by hand so the bytes are exactly
  * the fork's (a layer digest is over these bytes).
  */
-export function serializeEnvelope(payloadType: string, payload: Uint8Array, signatures: EnvelopeSignature[]): string {
+export function serializeEnvelope(
+  payloadType: string,
+  payload: Uint8Array,
+  signatures: EnvelopeSignature[],
+): string {
   const goString = (s: string) =>
-    JSON.stringify(s).replace(/[<>&\u2028\u2029]/g, (c) => '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0'));
+    JSON.stringify(s).replace(
+      /[<>&\u2028\u2029]/g,
+      (c) => '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0'),
+    );
   const sigs = signatures.map((s) => `{"keyid":${goString(s.keyid)},"sig":${goString(encodeBase64(s.sig))}}`);
   return `{"payloadType":${goString(payloadType)},"payload":${goString(encodeBase64(payload))},"signatures":[${sigs.join(',')}]}`;
 }
 
 export function parseEnvelope(input: string | Uint8Array): Envelope {
-  if (input.length > MAX_ENVELOPE_BYTES) throw new FormatError('DSSE_MALFORMED', 'DSSE envelope is too large');
+  if (input.length > MAX_ENVELOPE_BYTES)
+    throw new FormatError('DSSE_MALFORMED', 'DSSE envelope is too large');
   const text = typeof input === 'string' ? input : Buffer.from(input).toString('utf8');
   const doc = parseJsonObject(text, 'DSSE envelope');
-  if (typeof doc.payloadType !== 'string') throw new FormatError('DSSE_MALFORMED', 'DSSE envelope has no string payloadType');
-  if (typeof doc.payload !== 'string') throw new FormatError('DSSE_MALFORMED', 'DSSE envelope has no string payload');
-  if (!Array.isArray(doc.signatures)) throw new FormatError('DSSE_MALFORMED', 'DSSE envelope has no signatures array');
+  if (typeof doc.payloadType !== 'string')
+    throw new FormatError('DSSE_MALFORMED', 'DSSE envelope has no string payloadType');
+  if (typeof doc.payload !== 'string')
+    throw new FormatError('DSSE_MALFORMED', 'DSSE envelope has no string payload');
+  if (!Array.isArray(doc.signatures))
+    throw new FormatError('DSSE_MALFORMED', 'DSSE envelope has no signatures array');
   const payload = decodeBase64(doc.payload, 'DSSE payload');
   const signatures = doc.signatures.map((s, i) => {
-    if (s === null || typeof s !== 'object' || Array.isArray(s)) throw new FormatError('DSSE_MALFORMED', `DSSE signature ${i} is not an object`);
-    if (s.keyid !== undefined && typeof s.keyid !== 'string') throw new FormatError('DSSE_MALFORMED', `DSSE signature ${i} keyid must be a string`);
-    if (typeof s.sig !== 'string') throw new FormatError('DSSE_MALFORMED', `DSSE signature ${i} has no string sig`);
+    if (s === null || typeof s !== 'object' || Array.isArray(s))
+      throw new FormatError('DSSE_MALFORMED', `DSSE signature ${i} is not an object`);
+    if (s.keyid !== undefined && typeof s.keyid !== 'string')
+      throw new FormatError('DSSE_MALFORMED', `DSSE signature ${i} keyid must be a string`);
+    if (typeof s.sig !== 'string')
+      throw new FormatError('DSSE_MALFORMED', `DSSE signature ${i} has no string sig`);
     return { keyid: (s.keyid as string | undefined) ?? '', sig: decodeBase64(s.sig, `DSSE signature ${i}`) };
   });
   return { payloadType: doc.payloadType, payload, signatures };

@@ -40,14 +40,18 @@ export function verifyEnvelope(input: string | Uint8Array, opts: PkTokenVerifyOp
 
 function checkPayloadType(envelope: Envelope): void {
   if (envelope.payloadType !== INTOTO_PAYLOAD_TYPE) {
-    throw new VerificationError('DSSE_PAYLOAD_TYPE', `payloadType ${envelope.payloadType} is not ${INTOTO_PAYLOAD_TYPE}`);
+    throw new VerificationError(
+      'DSSE_PAYLOAD_TYPE',
+      `payloadType ${envelope.payloadType} is not ${INTOTO_PAYLOAD_TYPE}`,
+    );
   }
 }
 
 /** As go-securesystemslib does: signatures with another non-empty keyid are not ours to check. */
 function opkSignatures(envelope: Envelope) {
   const sigs = envelope.signatures.filter((s) => s.keyid === '' || s.keyid === OPK_KEYID);
-  if (sigs.length === 0) throw new VerificationError('DSSE_NO_SIGNATURE', 'DSSE envelope has no OPK signature');
+  if (sigs.length === 0)
+    throw new VerificationError('DSSE_NO_SIGNATURE', 'DSSE envelope has no OPK signature');
   return sigs;
 }
 
@@ -58,11 +62,24 @@ function checkAtt(envelope: Envelope, token: VerifiedPkToken): void {
   }
   const expected = attFor(envelope.payloadType, envelope.payload);
   if (!timingSafeEqual(Buffer.from(att, 'hex'), Buffer.from(expected, 'hex'))) {
-    throw new VerificationError('ATT_MISMATCH', 'the PK Token was issued for a different payload (att does not match the PAE)');
+    throw new VerificationError(
+      'ATT_MISMATCH',
+      'the PK Token was issued for a different payload (att does not match the PAE)',
+    );
   }
 }
 
-const IDENTITY_CLAIMS = ['iss', 'sub', 'repository', 'repository_owner', 'repository_owner_id', 'run_id', 'sha', 'ref', 'job_workflow_ref'];
+const IDENTITY_CLAIMS = [
+  'iss',
+  'sub',
+  'repository',
+  'repository_owner',
+  'repository_owner_id',
+  'run_id',
+  'sha',
+  'ref',
+  'job_workflow_ref',
+];
 
 /** The claims a person checks an attestation against, in a stable order. */
 export function identityClaims(claims: JsonObject): Record<string, string> {

@@ -8,7 +8,10 @@ export type JsonObject = { [k: string]: JsonValue };
  * on top of what JSON.stringify already escapes, so a hash over our bytes equals a hash over Go's.
  */
 function goString(s: string): string {
-  return JSON.stringify(s).replace(/[<>&\u2028\u2029]/g, (c) => '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0'));
+  return JSON.stringify(s).replace(
+    /[<>&\u2028\u2029]/g,
+    (c) => '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0'),
+  );
 }
 
 function compareBytewise(a: string, b: string): number {
@@ -43,7 +46,9 @@ export function canonicalJson(value: unknown): string {
         .sort(compareBytewise);
       return (
         '{' +
-        entries.map((k) => goString(k) + ':' + canonicalJson((value as Record<string, unknown>)[k])).join(',') +
+        entries
+          .map((k) => goString(k) + ':' + canonicalJson((value as Record<string, unknown>)[k]))
+          .join(',') +
         '}'
       );
     }

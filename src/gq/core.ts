@@ -29,7 +29,11 @@ export interface GqEngine {
   powV(x: bigint): bigint;
 }
 
-export function createEngine(params: GqParams, hash: ChallengeHash = shake256, powV?: (x: bigint) => bigint): GqEngine {
+export function createEngine(
+  params: GqParams,
+  hash: ChallengeHash = shake256,
+  powV?: (x: bigint) => bigint,
+): GqEngine {
   const mod = new Barrett(params.n);
   return { params, mod, hash, powV: powV ?? ((x) => mod.pow(x, params.v)) };
 }
@@ -46,7 +50,8 @@ function challenge(engine: GqEngine, w: bigint[], message: Uint8Array): Uint8Arr
 
 function splitChallenge(r: Uint8Array, params: GqParams): bigint[] {
   const out: bigint[] = [];
-  for (let i = 0; i < params.t; i++) out.push(bytesToBigInt(r.subarray(i * params.vBytes, (i + 1) * params.vBytes)));
+  for (let i = 0; i < params.t; i++)
+    out.push(bytesToBigInt(r.subarray(i * params.vBytes, (i + 1) * params.vBytes)));
   return out;
 }
 
@@ -92,7 +97,8 @@ export function gqVerify(engine: GqEngine, g: bigint, message: Uint8Array, proof
   const S: bigint[] = [];
   for (let i = 0; i < t; i++) {
     const s = bytesToBigInt(proof.subarray(rLen + i * nBytes, rLen + (i + 1) * nBytes));
-    if (s === 0n || s >= n) throw new VerificationError('GQ_PROOF_MALFORMED', `GQ proof component S_${i + 1} is out of range`);
+    if (s === 0n || s >= n)
+      throw new VerificationError('GQ_PROOF_MALFORMED', `GQ proof component S_${i + 1} is out of range`);
     S.push(s);
   }
   const gPows = fixedBasePow(engine.mod, g, splitChallenge(R, engine.params), vBytes * 8);

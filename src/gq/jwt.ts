@@ -31,19 +31,26 @@ const RESERVED_GQ_CLAIMS = new Set(['alg', 'typ', 'kid', 'jkt']);
 export function gqSignJwt(idToken: string, key: RsaPublicKey, opts: GqSignOptions): string {
   const jws = parseCompactJws(idToken, 'ID token');
   if (jws.headerJson.alg !== 'RS256') {
-    throw new UsageError('GQ_UNSUPPORTED_ALG', `GQ needs an RS256 ID token, this one is ${String(jws.headerJson.alg)}`);
+    throw new UsageError(
+      'GQ_UNSUPPORTED_ALG',
+      `GQ needs an RS256 ID token, this one is ${String(jws.headerJson.alg)}`,
+    );
   }
   const identity = signingInput(jws.header, jws.payload);
   const rsaSig = decodeBase64Url(jws.signature, 'ID token signature');
   if (!verifyRs256(key, identity, rsaSig)) {
-    throw new UsageError('GQ_TOKEN_SIGNATURE', 'the ID token RS256 signature does not verify with the given OP key');
+    throw new UsageError(
+      'GQ_TOKEN_SIGNATURE',
+      'the ID token RS256 signature does not verify with the given OP key',
+    );
   }
   if (opts.format === '2023') {
     const proof = gqSignWithRsaSignature(key, rsaSig, identity, opts.random);
     return `${jws.header}.${jws.payload}.${encodeBase64Url(proof)}`;
   }
   for (const k of Object.keys(opts.extraHeader ?? {})) {
-    if (RESERVED_GQ_CLAIMS.has(k)) throw new UsageError('GQ_RESERVED_CLAIM', `GQ header claim ${k} is reserved`);
+    if (RESERVED_GQ_CLAIMS.has(k))
+      throw new UsageError('GQ_RESERVED_CLAIM', `GQ header claim ${k} is reserved`);
   }
   const gqHeader = encodeBase64Url(
     canonicalJson({ ...opts.extraHeader, alg: 'GQ256', jkt: key.thumbprint, kid: jws.header, typ: 'JWT' }),
@@ -85,10 +92,17 @@ function findKey(
   jkt: string | undefined,
 ): RsaPublicKey[] {
   const kid = typeof header.kid === 'string' ? header.kid : undefined;
-  const found = keys.find({ iss, ...(kid !== undefined ? { kid } : {}), ...(jkt !== undefined ? { jkt } : {}) });
+  const found = keys.find({
+    iss,
+    ...(kid !== undefined ? { kid } : {}),
+    ...(jkt !== undefined ? { jkt } : {}),
+  });
   if (found.length === 0) {
     if (jkt !== undefined && keys.find({ iss, ...(kid !== undefined ? { kid } : {}) }).length > 0) {
-      throw new VerificationError('OP_KEY_MISMATCH', `the OP key${kid ? ` "${kid}"` : ''} does not match the token's jkt`);
+      throw new VerificationError(
+        'OP_KEY_MISMATCH',
+        `the OP key${kid ? ` "${kid}"` : ''} does not match the token's jkt`,
+      );
     }
     throw new VerificationError(
       'OP_KEY_NOT_FOUND',
@@ -119,17 +133,23 @@ function firstVerifying(candidates: RsaPublicKey[], check: (k: RsaPublicKey) => 
 export function verifyOpSignature(input: OpSignatureInput, keys: OpKeySource): VerifiedOpSignature {
   const header = decodeHeader(input.protected, 'OP protected header');
   const claims = decodeClaims(input.payload, 'ID token payload');
-  if (typeof claims.iss !== 'string') throw new VerificationError('CLAIMS_INVALID', 'ID token has no string "iss" claim');
+  if (typeof claims.iss !== 'string')
+    throw new VerificationError('CLAIMS_INVALID', 'ID token has no string "iss" claim');
   const iss = claims.iss;
   const proof = decodeBase64Url(input.signature, 'OP signature');
 
   if (header.alg === 'GQ256') {
-    if (typeof header.kid !== 'string') throw new VerificationError('OP_HEADER_INVALID', 'GQ256 header has no original header in "kid"');
+    if (typeof header.kid !== 'string')
+      throw new VerificationError('OP_HEADER_INVALID', 'GQ256 header has no original header in "kid"');
     const originalHeader = decodeHeader(header.kid, 'original OP header');
     if (originalHeader.alg !== 'RS256') {
-      throw new VerificationError('OP_ALG_UNSUPPORTED', `original OP header alg ${String(originalHeader.alg)} is not RS256`);
+      throw new VerificationError(
+        'OP_ALG_UNSUPPORTED',
+        `original OP header alg ${String(originalHeader.alg)} is not RS256`,
+      );
     }
-    if (header.jkt !== undefined && typeof header.jkt !== 'string') throw new VerificationError('OP_HEADER_INVALID', 'GQ256 jkt must be a string');
+    if (header.jkt !== undefined && typeof header.jkt !== 'string')
+      throw new VerificationError('OP_HEADER_INVALID', 'GQ256 jkt must be a string');
     const jkt = header.jkt as string | undefined;
     const identity = signingInput(header.kid, input.payload);
     const current = signingInput(input.protected, input.payload);
@@ -147,7 +167,10 @@ export function verifyOpSignature(input: OpSignatureInput, keys: OpKeySource): V
   }
 
   if (header.alg !== 'RS256') {
-    throw new VerificationError('OP_ALG_UNSUPPORTED', `OP signature alg ${JSON.stringify(header.alg ?? null)} is not accepted`);
+    throw new VerificationError(
+      'OP_ALG_UNSUPPORTED',
+      `OP signature alg ${JSON.stringify(header.alg ?? null)} is not accepted`,
+    );
   }
   const candidates = findKey(keys, iss, header, undefined);
   const identity = signingInput(input.protected, input.payload);
@@ -159,14 +182,18 @@ export function verifyOpSignature(input: OpSignatureInput, keys: OpKeySource): V
   if (isGq) {
     const key = firstVerifying(candidates, (k) => {
       if (proof.length !== gqProofLength(k) && input.sigType === undefined) {
-        throw new VerificationError('OP_SIGNATURE_INVALID', 'OP signature is neither an RS256 signature nor a GQ proof for this key');
+        throw new VerificationError(
+          'OP_SIGNATURE_INVALID',
+          'OP signature is neither an RS256 signature nor a GQ proof for this key',
+        );
       }
       gqVerifyWithRsaKey(k, identity, identity, proof);
     });
     return { kind: 'gq-2023', key, originalHeader: header, claims };
   }
   const key = firstVerifying(candidates, (k) => {
-    if (!verifyRs256(k, identity, proof)) throw new VerificationError('OP_SIGNATURE_INVALID', 'OP RS256 signature does not verify');
+    if (!verifyRs256(k, identity, proof))
+      throw new VerificationError('OP_SIGNATURE_INVALID', 'OP RS256 signature does not verify');
   });
   return { kind: 'rs256', key, originalHeader: header, claims };
 }
@@ -174,7 +201,10 @@ export function verifyOpSignature(input: OpSignatureInput, keys: OpKeySource): V
 /** Verifies a bare GQ-signed token (either format). A plain RS256 token is refused: it is not GQ. */
 export function gqVerifyJwt(token: string, keys: OpKeySource): VerifiedOpSignature {
   const jws: CompactJws = parseCompactJws(token, 'GQ token');
-  const result = verifyOpSignature({ protected: jws.header, payload: jws.payload, signature: jws.signature }, keys);
+  const result = verifyOpSignature(
+    { protected: jws.header, payload: jws.payload, signature: jws.signature },
+    keys,
+  );
   if (result.kind === 'rs256') {
     throw new VerificationError('GQ_NOT_GQ', 'token carries a plain RS256 signature, not a GQ proof');
   }

@@ -32,7 +32,10 @@ export function rsaEngine(key: RsaPublicKey): GqEngine {
     // x^e mod n is the RSA public operation; OpenSSL does it several times faster than BigInt.
     const powV = (x: bigint) =>
       bytesToBigInt(
-        publicEncrypt({ key: key.keyObject, padding: constants.RSA_NO_PADDING }, bigIntToBytes(x, params.nBytes)),
+        publicEncrypt(
+          { key: key.keyObject, padding: constants.RSA_NO_PADDING },
+          bigIntToBytes(x, params.nBytes),
+        ),
       );
     engine = createEngine(params, shake256, powV);
     engines.set(key, engine);
@@ -46,7 +49,8 @@ const SHA256_DIGEST_INFO = Buffer.from('3031300d060960864801650304020105000420',
 export function pkcs1v15Sha256(identity: Uint8Array, nBytes: number): bigint {
   const digest = createHash('sha256').update(identity).digest();
   const tLen = SHA256_DIGEST_INFO.length + digest.length;
-  if (nBytes < tLen + 11) throw new UsageError('GQ_UNSUPPORTED_KEY', 'RSA modulus too short for PKCS#1 v1.5 SHA-256');
+  if (nBytes < tLen + 11)
+    throw new UsageError('GQ_UNSUPPORTED_KEY', 'RSA modulus too short for PKCS#1 v1.5 SHA-256');
   const em = Buffer.alloc(nBytes, 0xff);
   em[0] = 0x00;
   em[1] = 0x01;
@@ -68,12 +72,18 @@ export function gqSignWithRsaSignature(
 ): Uint8Array {
   const engine = rsaEngine(key);
   const sigma = bytesToBigInt(rsaSignature);
-  if (sigma === 0n || sigma >= key.n) throw new UsageError('GQ_TOKEN_SIGNATURE', 'RSA signature is out of range for this key');
+  if (sigma === 0n || sigma >= key.n)
+    throw new UsageError('GQ_TOKEN_SIGNATURE', 'RSA signature is out of range for this key');
   const q = modInverse(sigma, key.n);
   return gqSign(engine, q, message, random ? { random } : {});
 }
 
-export function gqVerifyWithRsaKey(key: RsaPublicKey, identity: Uint8Array, message: Uint8Array, proof: Uint8Array): void {
+export function gqVerifyWithRsaKey(
+  key: RsaPublicKey,
+  identity: Uint8Array,
+  message: Uint8Array,
+  proof: Uint8Array,
+): void {
   const engine = rsaEngine(key);
   gqVerify(engine, pkcs1v15Sha256(identity, key.nBytes), message, proof);
 }

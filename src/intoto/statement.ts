@@ -33,25 +33,42 @@ export function parseStatement(bytes: Uint8Array): Statement {
   if (type !== STATEMENT_V01 && type !== STATEMENT_V1) {
     throw invalid(`statement _type ${JSON.stringify(type ?? null)} is not in-toto v0.1 or v1`);
   }
-  if (typeof json.predicateType !== 'string' || json.predicateType.length === 0) throw invalid('statement has no predicateType');
+  if (typeof json.predicateType !== 'string' || json.predicateType.length === 0)
+    throw invalid('statement has no predicateType');
   if (!Array.isArray(json.subject) || json.subject.length === 0) throw invalid('statement has no subject');
   const subjects = json.subject.map((s, i): Subject => {
-    if (s === null || typeof s !== 'object' || Array.isArray(s)) throw invalid(`subject ${i} is not an object`);
+    if (s === null || typeof s !== 'object' || Array.isArray(s))
+      throw invalid(`subject ${i} is not an object`);
     const digest = s.digest;
-    if (digest === null || typeof digest !== 'object' || Array.isArray(digest) || Object.keys(digest).length === 0) {
+    if (
+      digest === null ||
+      typeof digest !== 'object' ||
+      Array.isArray(digest) ||
+      Object.keys(digest).length === 0
+    ) {
       throw invalid(`subject ${i} has no digest`);
     }
     for (const [alg, v] of Object.entries(digest)) {
       if (typeof v !== 'string') throw invalid(`subject ${i} digest ${alg} is not a string`);
     }
-    if (s.name !== undefined && typeof s.name !== 'string') throw invalid(`subject ${i} name is not a string`);
+    if (s.name !== undefined && typeof s.name !== 'string')
+      throw invalid(`subject ${i} name is not a string`);
     return { name: (s.name as string | undefined) ?? '', digest: digest as Record<string, string> };
   });
   const predicate = json.predicate;
-  if (predicate !== undefined && (predicate === null || typeof predicate !== 'object' || Array.isArray(predicate))) {
+  if (
+    predicate !== undefined &&
+    (predicate === null || typeof predicate !== 'object' || Array.isArray(predicate))
+  ) {
     throw invalid('statement predicate is not an object');
   }
-  return { type, predicateType: json.predicateType, subjects, predicate: predicate as JsonObject | undefined, json };
+  return {
+    type,
+    predicateType: json.predicateType,
+    subjects,
+    predicate: predicate as JsonObject | undefined,
+    json,
+  };
 }
 
 /**
@@ -62,7 +79,8 @@ export function dsseMediaType(predicateType: string): string {
   if (predicateType === SLSA_PROVENANCE_V02 || predicateType === SLSA_PROVENANCE_V1) {
     return 'application/vnd.in-toto.provenance+dsse';
   }
-  if (predicateType === SPDX_DOCUMENT || predicateType.startsWith('https://spdx.dev/')) return 'application/vnd.in-toto.spdx+dsse';
+  if (predicateType === SPDX_DOCUMENT || predicateType.startsWith('https://spdx.dev/'))
+    return 'application/vnd.in-toto.spdx+dsse';
   if (predicateType.startsWith('https://cyclonedx.org/')) return 'application/vnd.in-toto.cyclonedx+dsse';
   return 'application/vnd.in-toto+dsse';
 }

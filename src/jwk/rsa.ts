@@ -30,15 +30,19 @@ export function rsaKeyFromJwk(input: unknown): RsaPublicKey {
   if (typeof jwk.n !== 'string' || typeof jwk.e !== 'string') {
     throw new FormatError('JWK_INVALID', 'RSA JWK needs string members n and e');
   }
-  if (jwk.alg !== undefined && typeof jwk.alg !== 'string') throw new FormatError('JWK_INVALID', 'JWK alg must be a string');
-  if (jwk.kid !== undefined && typeof jwk.kid !== 'string') throw new FormatError('JWK_INVALID', 'JWK kid must be a string');
+  if (jwk.alg !== undefined && typeof jwk.alg !== 'string')
+    throw new FormatError('JWK_INVALID', 'JWK alg must be a string');
+  if (jwk.kid !== undefined && typeof jwk.kid !== 'string')
+    throw new FormatError('JWK_INVALID', 'JWK kid must be a string');
   const nRaw = decodeBase64Url(jwk.n, 'JWK n');
   const eRaw = decodeBase64Url(jwk.e, 'JWK e');
   const n = bytesToBigInt(nRaw);
   const e = bytesToBigInt(eRaw);
   const bits = bitLength(n);
-  if (bits < MIN_RSA_BITS) throw new FormatError('JWK_WEAK', `RSA modulus of ${bits} bits is below ${MIN_RSA_BITS}`);
-  if (e < 3n || (e & 1n) === 0n) throw new FormatError('JWK_INVALID', 'RSA exponent must be odd and at least 3');
+  if (bits < MIN_RSA_BITS)
+    throw new FormatError('JWK_WEAK', `RSA modulus of ${bits} bits is below ${MIN_RSA_BITS}`);
+  if (e < 3n || (e & 1n) === 0n)
+    throw new FormatError('JWK_INVALID', 'RSA exponent must be odd and at least 3');
   // Canonical (minimal) encodings, so thumbprints and key objects agree with every other tool.
   const nB64 = encodeBase64Url(nRaw[0] === 0 ? nRaw.subarray(1) : nRaw);
   const eB64 = encodeBase64Url(eRaw[0] === 0 ? eRaw.subarray(1) : eRaw);
@@ -48,7 +52,11 @@ export function rsaKeyFromJwk(input: unknown): RsaPublicKey {
   } catch {
     throw new FormatError('JWK_INVALID', 'RSA JWK could not be imported');
   }
-  const thumbprint = encodeBase64Url(createHash('sha256').update(canonicalJson({ e: eB64, kty: 'RSA', n: nB64 })).digest());
+  const thumbprint = encodeBase64Url(
+    createHash('sha256')
+      .update(canonicalJson({ e: eB64, kty: 'RSA', n: nB64 }))
+      .digest(),
+  );
   const pub: Record<string, unknown> = { kty: 'RSA', n: nB64, e: eB64 };
   for (const k of ['kid', 'alg', 'use', 'x5t'] as const) if (typeof jwk[k] === 'string') pub[k] = jwk[k];
   return {

@@ -24,24 +24,28 @@ function importJwk(jwk: Record<string, string>): KeyObject {
 
 /** Imports `upk`; only the algorithms OpenPubkey clients produce (ES256, RS256, EdDSA). */
 export function importUserKey(upk: unknown): UserPublicKey {
-  if (upk === null || typeof upk !== 'object' || Array.isArray(upk)) throw new FormatError('UPK_INVALID', 'CIC upk is not a JWK object');
+  if (upk === null || typeof upk !== 'object' || Array.isArray(upk))
+    throw new FormatError('UPK_INVALID', 'CIC upk is not a JWK object');
   const j = upk as Record<string, unknown>;
   const str = (k: string) => {
-    if (typeof j[k] !== 'string') throw new FormatError('UPK_INVALID', `CIC upk member ${k} must be a string`);
+    if (typeof j[k] !== 'string')
+      throw new FormatError('UPK_INVALID', `CIC upk member ${k} must be a string`);
     return j[k] as string;
   };
   switch (j.kty) {
     case 'EC': {
       if (str('crv') !== 'P-256') throw new FormatError('UPK_UNSUPPORTED', 'CIC upk curve must be P-256');
       for (const c of ['x', 'y']) {
-        if (decodeBase64Url(str(c), `upk ${c}`).length !== 32) throw new FormatError('UPK_INVALID', `CIC upk ${c} must be 32 bytes`);
+        if (decodeBase64Url(str(c), `upk ${c}`).length !== 32)
+          throw new FormatError('UPK_INVALID', `CIC upk ${c} must be 32 bytes`);
       }
       return { alg: 'ES256', keyObject: importJwk({ kty: 'EC', crv: 'P-256', x: str('x'), y: str('y') }) };
     }
     case 'RSA':
       return { alg: 'RS256', keyObject: importJwk({ kty: 'RSA', n: str('n'), e: str('e') }) };
     case 'OKP':
-      if (str('crv') !== 'Ed25519') throw new FormatError('UPK_UNSUPPORTED', 'CIC upk OKP curve must be Ed25519');
+      if (str('crv') !== 'Ed25519')
+        throw new FormatError('UPK_UNSUPPORTED', 'CIC upk OKP curve must be Ed25519');
       return { alg: 'EdDSA', keyObject: importJwk({ kty: 'OKP', crv: 'Ed25519', x: str('x') }) };
     default:
       throw new FormatError('UPK_UNSUPPORTED', `CIC upk kty ${String(j.kty)} is not supported`);

@@ -13,10 +13,12 @@ export interface CompactJws {
 const MAX_TOKEN_CHARS = 1 << 20;
 
 export function parseCompactJws(token: string, what = 'JWT'): CompactJws {
-  if (typeof token !== 'string' || token.length === 0) throw new FormatError('JWS_MALFORMED', `${what} is empty`);
+  if (typeof token !== 'string' || token.length === 0)
+    throw new FormatError('JWS_MALFORMED', `${what} is empty`);
   if (token.length > MAX_TOKEN_CHARS) throw new FormatError('JWS_MALFORMED', `${what} is too large`);
   const parts = token.split('.');
-  if (parts.length !== 3) throw new FormatError('JWS_MALFORMED', `${what} must have three dot-separated segments`);
+  if (parts.length !== 3)
+    throw new FormatError('JWS_MALFORMED', `${what} must have three dot-separated segments`);
   const [header, payload, signature] = parts as [string, string, string];
   const headerJson = parseJsonObject(decodeBase64UrlText(header, `${what} header`), `${what} header`);
   decodeBase64Url(payload, `${what} payload`);

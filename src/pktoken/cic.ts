@@ -36,7 +36,8 @@ export function buildCic(opts: BuildCicOptions): { claims: CicClaims; bytes: Buf
   }
   const rz = opts.rz ?? randomBytes(32).toString('hex');
   if (!HEX64.test(rz)) throw new UsageError('CIC_INVALID', 'rz must be 64 lowercase hex characters');
-  if (opts.att !== undefined && !HEX64.test(opts.att)) throw new UsageError('CIC_INVALID', 'att must be 64 lowercase hex characters');
+  if (opts.att !== undefined && !HEX64.test(opts.att))
+    throw new UsageError('CIC_INVALID', 'att must be 64 lowercase hex characters');
   const claims: CicClaims = {
     ...opts.extra,
     ...(opts.att !== undefined ? { att: opts.att } : {}),
@@ -55,15 +56,20 @@ export function commitment(cicBytes: Uint8Array): string {
 
 /** Checks the CIC members every generation requires; the signature is checked elsewhere. */
 export function checkCicClaims(cic: JsonObject, generation: 'A' | 'BC'): CicClaims {
-  if (generation === 'BC' && cic.typ !== 'CIC') throw new VerificationError('CIC_CLAIMS_INVALID', 'CIC header typ must be "CIC"');
+  if (generation === 'BC' && cic.typ !== 'CIC')
+    throw new VerificationError('CIC_CLAIMS_INVALID', 'CIC header typ must be "CIC"');
   if (typeof cic.alg !== 'string') throw new VerificationError('CIC_CLAIMS_INVALID', 'CIC header has no alg');
-  if (typeof cic.rz !== 'string' || cic.rz.length === 0) throw new VerificationError('CIC_CLAIMS_INVALID', 'CIC header has no rz');
+  if (typeof cic.rz !== 'string' || cic.rz.length === 0)
+    throw new VerificationError('CIC_CLAIMS_INVALID', 'CIC header has no rz');
   const upk = cic.upk;
   if (upk === null || typeof upk !== 'object' || Array.isArray(upk)) {
     throw new VerificationError('CIC_CLAIMS_INVALID', 'CIC header has no upk');
   }
   if (upk.alg !== undefined && upk.alg !== cic.alg) {
-    throw new VerificationError('CIC_CLAIMS_INVALID', `CIC alg ${cic.alg} differs from upk alg ${String(upk.alg)}`);
+    throw new VerificationError(
+      'CIC_CLAIMS_INVALID',
+      `CIC alg ${cic.alg} differs from upk alg ${String(upk.alg)}`,
+    );
   }
   return cic as CicClaims;
 }

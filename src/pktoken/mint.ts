@@ -96,6 +96,9 @@ function checkTokenCommits(claims: JsonObject, cm: string, type: MintOptions['co
     return;
   }
   if (value !== cm) {
-    throw new UsageError('IDTOKEN_COMMITMENT', `the OP returned an ID token whose ${type} is not the requested commitment`);
+    throw new UsageError(
+      'IDTOKEN_COMMITMENT',
+      `the OP returned an ID token whose ${type} is not the requested commitment`,
+    );
   }
 }

@@ -12,7 +12,12 @@ function malformed(message: string): FormatError {
   return new FormatError('PKT_MALFORMED', message);
 }
 
-function decodeSignature(protectedSeg: unknown, signature: unknown, header: unknown, index: number): PkSignature {
+function decodeSignature(
+  protectedSeg: unknown,
+  signature: unknown,
+  header: unknown,
+  index: number,
+): PkSignature {
   if (typeof protectedSeg !== 'string') throw malformed(`signature ${index}: "protected" must be a string`);
   if (typeof signature !== 'string') throw malformed(`signature ${index}: "signature" must be a string`);
   if (header !== undefined && (header === null || typeof header !== 'object' || Array.isArray(header))) {
@@ -21,7 +26,12 @@ function decodeSignature(protectedSeg: unknown, signature: unknown, header: unkn
   const what = `signature ${index} protected header`;
   const headerJson = parseJsonObject(decodeBase64UrlText(protectedSeg, what), what);
   decodeBase64Url(signature, `signature ${index}`);
-  return { protected: protectedSeg, signature, headerJson, ...(header ? { header: header as JsonObject } : {}) };
+  return {
+    protected: protectedSeg,
+    signature,
+    headerJson,
+    ...(header ? { header: header as JsonObject } : {}),
+  };
 }
 
 /** 2023 tokens name roles in the unprotected `sig_type`; later ones in the protected `typ`. */
@@ -44,7 +54,8 @@ function roleOf(sig: PkSignature): { role: Role; gen: 'A' | 'BC' } {
   const typ = sig.headerJson.typ;
   if (typ === 'CIC') return { role: 'cic', gen: 'BC' };
   if (typ === 'COS') return { role: 'cos', gen: 'BC' };
-  if (typ === undefined || typ === 'JWT' || typ === 'dpop+id_token' || typ === 'at+jwt') return { role: 'op', gen: 'BC' };
+  if (typ === undefined || typ === 'JWT' || typ === 'dpop+id_token' || typ === 'at+jwt')
+    return { role: 'op', gen: 'BC' };
   return { role: 'ignored', gen: 'BC' };
 }
 
@@ -60,7 +71,8 @@ function assemble(payload: unknown, sigs: PkSignature[], serialization: PkToken[
   }
   const one = (role: Role, name: string, required: boolean): PkSignature | undefined => {
     const list = byRole[role] ?? [];
-    if (list.length > 1) throw malformed(`PK Token has ${list.length} ${name} signatures, at most one is allowed`);
+    if (list.length > 1)
+      throw malformed(`PK Token has ${list.length} ${name} signatures, at most one is allowed`);
     if (required && list.length === 0) throw malformed(`PK Token has no ${name} signature`);
     return list[0];
   };
@@ -76,9 +88,11 @@ function parseJsonForm(text: string): PkToken {
   const doc = parseJsonObject(text, 'PK Token');
   const sigs = doc.signatures;
   if (!Array.isArray(sigs)) throw malformed('"signatures" must be an array');
-  if (sigs.length < 2 || sigs.length > MAX_SIGNATURES) throw malformed(`PK Token has ${sigs.length} signatures`);
+  if (sigs.length < 2 || sigs.length > MAX_SIGNATURES)
+    throw malformed(`PK Token has ${sigs.length} signatures`);
   const decoded = sigs.map((s, i) => {
-    if (s === null || typeof s !== 'object' || Array.isArray(s)) throw malformed(`signature ${i} is not an object`);
+    if (s === null || typeof s !== 'object' || Array.isArray(s))
+      throw malformed(`signature ${i} is not an object`);
     return decodeSignature(s.protected, s.signature, s.header, i);
   });
   return assemble(doc.payload, decoded, 'json');
@@ -94,10 +108,12 @@ function parseCompactForm(text: string): PkToken {
     throw malformed('compact PK Token must be payload followed by protected:signature pairs');
   }
   const sigs: PkSignature[] = [];
-  for (let i = 1; i < parts.length; i += 2) sigs.push(decodeSignature(parts[i], parts[i + 1], undefined, (i - 1) / 2));
+  for (let i = 1; i < parts.length; i += 2)
+    sigs.push(decodeSignature(parts[i], parts[i + 1], undefined, (i - 1) / 2));
   const pkt = assemble(parts[0], sigs, 'compact');
   if (fresh !== undefined) {
-    if (fresh.split('.').length !== 3) throw malformed('refreshed ID token after the PK Token is not a compact JWT');
+    if (fresh.split('.').length !== 3)
+      throw malformed('refreshed ID token after the PK Token is not a compact JWT');
     pkt.freshIdToken = fresh;
   }
   return pkt;

@@ -55,7 +55,8 @@ export function verifyPkToken(pkt: PkToken, opts: PkTokenVerifyOptions): Verifie
   const claims = checkIssuer(pkt, opts.trustedIssuers);
   const { op, upk } = verifySignatures(pkt, opts.keys);
   const cic = checkCicClaims(pkt.cic.headerJson, pkt.generation);
-  if (upk.alg !== cic.alg) throw new VerificationError('CIC_CLAIMS_INVALID', `CIC alg ${cic.alg} does not match its key type`);
+  if (upk.alg !== cic.alg)
+    throw new VerificationError('CIC_CLAIMS_INVALID', `CIC alg ${cic.alg} does not match its key type`);
   const commitType = verifyCommitment(pkt, op, claims, opts.commitType ?? 'auto');
   checkExpiration(claims, opts.expiration ?? 'never', opts.now);
   const cosigner = verifyCosigner(pkt, opts.cosignerKeys);
@@ -75,9 +76,13 @@ export function verifyPkToken(pkt: PkToken, opts: PkTokenVerifyOptions): Verifie
 function checkIssuer(pkt: PkToken, trusted: readonly string[] | undefined): JsonObject {
   const claims = decodeClaims(pkt.payload, 'PK Token payload');
   const iss = claims.iss;
-  if (typeof iss !== 'string') throw new VerificationError('CLAIMS_INVALID', 'PK Token payload has no string "iss"');
+  if (typeof iss !== 'string')
+    throw new VerificationError('CLAIMS_INVALID', 'PK Token payload has no string "iss"');
   if (trusted && !trusted.includes(iss)) {
-    throw new VerificationError('OP_ISSUER_UNTRUSTED', `issuer ${iss} is not trusted (trusted: ${trusted.join(', ') || 'none'})`);
+    throw new VerificationError(
+      'OP_ISSUER_UNTRUSTED',
+      `issuer ${iss} is not trusted (trusted: ${trusted.join(', ') || 'none'})`,
+    );
   }
   return claims;
 }
@@ -94,7 +99,12 @@ function verifySignatures(pkt: PkToken, keys: OpKeySource): { op: VerifiedOpSign
   try {
     const sigType = pkt.op.header?.sig_type;
     op = verifyOpSignature(
-      { protected: pkt.op.protected, payload: pkt.payload, signature: pkt.op.signature, ...(typeof sigType === 'string' ? { sigType } : {}) },
+      {
+        protected: pkt.op.protected,
+        payload: pkt.payload,
+        signature: pkt.op.signature,
+        ...(typeof sigType === 'string' ? { sigType } : {}),
+      },
       keys,
     );
   } catch (e) {
@@ -109,15 +119,23 @@ function verifySignatures(pkt: PkToken, keys: OpKeySource): { op: VerifiedOpSign
   );
   if (opError) {
     if (!cicOk && SIGNATURE_FAILURES.has((opError as OpkError).code)) {
-      throw new VerificationError('PKT_PAYLOAD_MISMATCH', 'the ID token payload verifies under neither the OP nor the CIC signature');
+      throw new VerificationError(
+        'PKT_PAYLOAD_MISMATCH',
+        'the ID token payload verifies under neither the OP nor the CIC signature',
+      );
     }
     throw opError;
   }
-  if (!cicOk) throw new VerificationError('CIC_SIGNATURE_INVALID', 'CIC signature does not verify with the CIC upk');
+  if (!cicOk)
+    throw new VerificationError('CIC_SIGNATURE_INVALID', 'CIC signature does not verify with the CIC upk');
   return { op: op!, upk };
 }
 
-function resolveCommitType(op: VerifiedOpSignature, claims: JsonObject, requested: CommitType): Exclude<CommitType, 'auto'> {
+function resolveCommitType(
+  op: VerifiedOpSignature,
+  claims: JsonObject,
+  requested: CommitType,
+): Exclude<CommitType, 'auto'> {
   if (requested !== 'auto') return requested;
   if (op.gqHeader?.cic !== undefined) return 'gq-cic';
   if (claims.iss === GITHUB_ACTIONS_ISSUER) return 'aud';
@@ -133,10 +151,14 @@ function verifyCommitment(
   const type = resolveCommitType(op, claims, requested);
   let committed: unknown;
   if (type === 'gq-cic') {
-    if (op.kind !== 'gq256') throw new VerificationError('COMMITMENT_MISMATCH', 'a GQ-header commitment needs a GQ256 OP signature');
+    if (op.kind !== 'gq256')
+      throw new VerificationError('COMMITMENT_MISMATCH', 'a GQ-header commitment needs a GQ256 OP signature');
     const aud = claims.aud;
     if (typeof aud !== 'string' || !aud.startsWith(GQ_COMMITMENT_AUD_PREFIX)) {
-      throw new VerificationError('COMMITMENT_MISMATCH', `GQ-committed tokens need an aud starting ${GQ_COMMITMENT_AUD_PREFIX}`);
+      throw new VerificationError(
+        'COMMITMENT_MISMATCH',
+        `GQ-committed tokens need an aud starting ${GQ_COMMITMENT_AUD_PREFIX}`,
+      );
     }
     committed = op.gqHeader?.cic;
   } else if (type === 'aud') {
@@ -145,7 +167,8 @@ function verifyCommitment(
   } else {
     committed = claims.nonce;
   }
-  if (typeof committed !== 'string') throw new VerificationError('COMMITMENT_MISMATCH', `ID token has no ${type} commitment`);
+  if (typeof committed !== 'string')
+    throw new VerificationError('COMMITMENT_MISMATCH', `ID token has no ${type} commitment`);
   const raw = decodeBase64Url(pkt.cic.protected, 'CIC protected header');
   // 2023 verifiers hash the header bytes as received; current openpubkey hashes its Go
   // re-serialisation. Our own tokens satisfy both; accepting either admits both families.
@@ -154,15 +177,24 @@ function verifyCommitment(
   throw new VerificationError('COMMITMENT_MISMATCH', `ID token ${type} does not commit to this CIC`);
 }
 
-function checkExpiration(claims: JsonObject, policy: ExpirationPolicy, now = Math.floor(Date.now() / 1000)): void {
+function checkExpiration(
+  claims: JsonObject,
+  policy: ExpirationPolicy,
+  now = Math.floor(Date.now() / 1000),
+): void {
   if (policy === 'never') return;
   if (policy === 'exp') {
     if (typeof claims.exp !== 'number') throw new VerificationError('TOKEN_EXPIRED', 'ID token has no exp');
-    if (now >= claims.exp) throw new VerificationError('TOKEN_EXPIRED', `ID token expired at ${new Date(claims.exp * 1000).toISOString()}`);
+    if (now >= claims.exp)
+      throw new VerificationError(
+        'TOKEN_EXPIRED',
+        `ID token expired at ${new Date(claims.exp * 1000).toISOString()}`,
+      );
     return;
   }
   if (typeof claims.iat !== 'number') throw new VerificationError('TOKEN_EXPIRED', 'ID token has no iat');
-  if (now > claims.iat + policy.maxAgeSeconds) throw new VerificationError('TOKEN_EXPIRED', 'ID token is older than the allowed age');
+  if (now > claims.iat + policy.maxAgeSeconds)
+    throw new VerificationError('TOKEN_EXPIRED', 'ID token is older than the allowed age');
 }
 
 function verifyCosigner(pkt: PkToken, keys: readonly CosignerKey[] | undefined): VerifiedPkToken['cosigner'] {
@@ -170,8 +202,14 @@ function verifyCosigner(pkt: PkToken, keys: readonly CosignerKey[] | undefined):
   const h = pkt.cos.headerJson;
   const iss = typeof h.iss === 'string' ? h.iss : undefined;
   if (!keys || keys.length === 0) return { present: true, ...(iss ? { iss } : {}), verified: false };
-  const candidates = keys.filter((k) => k.iss === iss && (h.kid === undefined || k.jwk.kid === undefined || k.jwk.kid === h.kid));
-  if (candidates.length === 0) throw new VerificationError('COSIGNER_KEY_NOT_FOUND', `no cosigner key for ${iss ?? 'a cosigner without iss'}`);
+  const candidates = keys.filter(
+    (k) => k.iss === iss && (h.kid === undefined || k.jwk.kid === undefined || k.jwk.kid === h.kid),
+  );
+  if (candidates.length === 0)
+    throw new VerificationError(
+      'COSIGNER_KEY_NOT_FOUND',
+      `no cosigner key for ${iss ?? 'a cosigner without iss'}`,
+    );
   const data = signingInput(pkt.cos.protected, pkt.payload);
   const sig = decodeBase64Url(pkt.cos.signature, 'cosigner signature');
   const ok = candidates.some((k) => {
@@ -181,7 +219,12 @@ function verifyCosigner(pkt: PkToken, keys: readonly CosignerKey[] | undefined):
     } catch {
       return false;
     }
-    const alg = keyObject.asymmetricKeyType === 'ec' ? 'ES256' : keyObject.asymmetricKeyType === 'rsa' ? 'RS256' : 'EdDSA';
+    const alg =
+      keyObject.asymmetricKeyType === 'ec'
+        ? 'ES256'
+        : keyObject.asymmetricKeyType === 'rsa'
+          ? 'RS256'
+          : 'EdDSA';
     if (h.alg !== alg) return false;
     return verifyUserSignature({ alg, keyObject }, data, sig);
   });

@@ -24,10 +24,16 @@ export interface SignedStatement {
  * statement → PAE → CIC with att = SHA-256(PAE) → PK Token → DSSE envelope. One fresh key and
  * one ID token per statement: the 2023 format binds a PK Token to a single payload.
  */
-export async function signStatement(statement: Uint8Array, opts: SignStatementOptions): Promise<SignedStatement> {
+export async function signStatement(
+  statement: Uint8Array,
+  opts: SignStatementOptions,
+): Promise<SignedStatement> {
   const payloadType = opts.payloadType || INTOTO_PAYLOAD_TYPE;
   if (payloadType !== INTOTO_PAYLOAD_TYPE) {
-    throw new UsageError('PAYLOAD_TYPE', `only ${INTOTO_PAYLOAD_TYPE} statements are signed, not ${payloadType}`);
+    throw new UsageError(
+      'PAYLOAD_TYPE',
+      `only ${INTOTO_PAYLOAD_TYPE} statements are signed, not ${payloadType}`,
+    );
   }
   const parsed = parseStatement(statement);
   const minted = await mintPkToken({
@@ -36,11 +42,16 @@ export async function signStatement(statement: Uint8Array, opts: SignStatementOp
     commitType: opts.commitType ?? 'aud',
     att: attFor(payloadType, statement),
   });
-  const envelope = serializeEnvelope(payloadType, statement, [{ keyid: OPK_KEYID, sig: Buffer.from(minted.json, 'utf8') }]);
+  const envelope = serializeEnvelope(payloadType, statement, [
+    { keyid: OPK_KEYID, sig: Buffer.from(minted.json, 'utf8') },
+  ]);
   return {
     envelope,
     mediaType: dsseMediaType(parsed.predicateType),
     predicateType: parsed.predicateType,
-    opKey: { ...(minted.opKey.kid !== undefined ? { kid: minted.opKey.kid } : {}), jkt: minted.opKey.thumbprint },
+    opKey: {
+      ...(minted.opKey.kid !== undefined ? { kid: minted.opKey.kid } : {}),
+      jkt: minted.opKey.thumbprint,
+    },
   };
 }

@@ -6,17 +6,27 @@ import { StaticKeySource } from '../../src/jwk/set.js';
 import { generateEs256Signer, importUserKey, verifyUserSignature } from '../../src/jws/algorithms.js';
 import { signStatement } from '../../src/signer/sign.js';
 import { createTestOp } from '../helpers/op.js';
-import { measure, printTable, type Figure } from './stats.js';
+import { measure, type Figure } from './stats.js';
 
 /** A realistic 16 KiB SLSA provenance statement. */
 export function provenance16k(): Buffer {
   const materials = [];
-  for (let i = 0; materials.length < 120; i++) materials.push({ uri: `pkg:docker/library/base-${i}@1.0?platform=linux%2Famd64`, digest: { sha256: (i % 10).toString().repeat(64) } });
+  for (let i = 0; materials.length < 120; i++)
+    materials.push({
+      uri: `pkg:docker/library/base-${i}@1.0?platform=linux%2Famd64`,
+      digest: { sha256: (i % 10).toString().repeat(64) },
+    });
   const st = {
     _type: 'https://in-toto.io/Statement/v0.1',
     predicateType: 'https://slsa.dev/provenance/v0.2',
-    subject: [{ name: 'pkg:docker/acme/widget@main?platform=linux%2Famd64', digest: { sha256: 'a'.repeat(64) } }],
-    predicate: { builder: { id: 'https://github.com/acme/widget/actions/runs/1' }, buildType: 'https://mobyproject.org/buildkit@v1', materials },
+    subject: [
+      { name: 'pkg:docker/acme/widget@main?platform=linux%2Famd64', digest: { sha256: 'a'.repeat(64) } },
+    ],
+    predicate: {
+      builder: { id: 'https://github.com/acme/widget/actions/runs/1' },
+      buildType: 'https://mobyproject.org/buildkit@v1',
+      materials,
+    },
   };
   let s = JSON.stringify(st);
   while (s.length < 16 * 1024) {
@@ -36,10 +46,18 @@ export async function benchCore(): Promise<{ figures: Figure[]; floors: Record<s
   const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const ecSig = sign('sha256', data, { key: ec.privateKey, dsaEncoding: 'ieee-p1363' });
 
-  const rsFloor = measure('floor: node:crypto RS256 verify', () => void verify('sha256', data, op.key.keyObject, rsaSig), { iterations: 2000 });
-  const ecFloor = measure('floor: node:crypto ECDSA P-256 verify', () => void verify('sha256', data, { key: ec.publicKey, dsaEncoding: 'ieee-p1363' }, ecSig), {
-    iterations: 2000,
-  });
+  const rsFloor = measure(
+    'floor: node:crypto RS256 verify',
+    () => void verify('sha256', data, op.key.keyObject, rsaSig),
+    { iterations: 2000 },
+  );
+  const ecFloor = measure(
+    'floor: node:crypto ECDSA P-256 verify',
+    () => void verify('sha256', data, { key: ec.publicKey, dsaEncoding: 'ieee-p1363' }, ecSig),
+    {
+      iterations: 2000,
+    },
+  );
 
   const gq2023 = gqSignJwt(token, op.key, { format: '2023' });
   const gq256 = gqSignJwt(token, op.key, { format: 'gq256' });
@@ -53,12 +71,18 @@ export async function benchCore(): Promise<{ figures: Figure[]; floors: Record<s
   const figures = [
     rsFloor,
     ecFloor,
-    measure('GQ sign (2023 format, RSA-2048)', () => void gqSignJwt(token, op.key, { format: '2023' }), { iterations: 100 }),
+    measure('GQ sign (2023 format, RSA-2048)', () => void gqSignJwt(token, op.key, { format: '2023' }), {
+      iterations: 100,
+    }),
     measure('GQ verify (2023 format)', () => void gqVerifyJwt(gq2023, keys), { iterations: 300 }),
     measure('GQ verify (gq256 format)', () => void gqVerifyJwt(gq256, keys), { iterations: 300 }),
     measure('ES256 sign (CIC)', () => void signer.sign(data), { iterations: 1000 }),
     measure('ES256 verify (CIC)', () => void verifyUserSignature(userKey, data, esSig), { iterations: 1000 }),
-    measure(`envelope verify, ${(statement.length / 1024).toFixed(0)} KiB statement`, () => void verifyEnvelope(signed.envelope, opts), { iterations: 300 }),
+    measure(
+      `envelope verify, ${(statement.length / 1024).toFixed(0)} KiB statement`,
+      () => void verifyEnvelope(signed.envelope, opts),
+      { iterations: 300 },
+    ),
   ];
   return { figures, floors: { 'RS256 verify': rsFloor.medianUs, 'ECDSA verify': ecFloor.medianUs } };
 }

@@ -20,14 +20,20 @@ async function main(): Promise<void> {
     try {
       mod = (await import(file)) as Record<string, unknown>;
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND' && String((e as Error).message).includes(file.slice(2))) continue;
+      if (
+        (e as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND' &&
+        String((e as Error).message).includes(file.slice(2))
+      )
+        continue;
       throw e;
     }
-    const run = mod[fn] as ((ctx: { envelopeVerifyUs: number }) => Promise<Record<string, number | string>>) | undefined;
+    const run = mod[fn] as
+      ((ctx: { envelopeVerifyUs: number }) => Promise<Record<string, number | string>>) | undefined;
     if (!run) continue;
     const figures = await run({ envelopeVerifyUs: envelopeFloor });
     console.log(`\n## ${fn.replace('bench', '').toLowerCase()}`);
-    for (const [k, v] of Object.entries(figures)) console.log(`${k.padEnd(60)} ${typeof v === 'number' ? v.toFixed(2) : v}`);
+    for (const [k, v] of Object.entries(figures))
+      console.log(`${k.padEnd(60)} ${typeof v === 'number' ? v.toFixed(2) : v}`);
   }
 }
 

@@ -6,7 +6,11 @@ export interface Figure {
   n: number;
 }
 
-export function measure(name: string, fn: () => void, opts: { warmup?: number; iterations?: number } = {}): Figure {
+export function measure(
+  name: string,
+  fn: () => void,
+  opts: { warmup?: number; iterations?: number } = {},
+): Figure {
   const warmup = opts.warmup ?? 20;
   const n = opts.iterations ?? 300;
   for (let i = 0; i < warmup; i++) fn();
@@ -19,7 +23,11 @@ export function measure(name: string, fn: () => void, opts: { warmup?: number; i
   return summarize(name, samples);
 }
 
-export async function measureAsync(name: string, fn: () => Promise<void>, opts: { warmup?: number; iterations?: number } = {}): Promise<Figure> {
+export async function measureAsync(
+  name: string,
+  fn: () => Promise<void>,
+  opts: { warmup?: number; iterations?: number } = {},
+): Promise<Figure> {
   const warmup = opts.warmup ?? 5;
   const n = opts.iterations ?? 50;
   for (let i = 0; i < warmup; i++) await fn();
@@ -41,7 +49,14 @@ export function summarize(name: string, samples: number[]): Figure {
 export function printTable(title: string, figures: Figure[], floors: Record<string, number>): void {
   console.log(`\n## ${title}`);
   const floorNames = Object.keys(floors);
-  console.log(['operation'.padEnd(44), 'median µs'.padStart(11), 'p99 µs'.padStart(10), ...floorNames.map((f) => `×${f}`.padStart(16))].join(' '));
+  console.log(
+    [
+      'operation'.padEnd(44),
+      'median µs'.padStart(11),
+      'p99 µs'.padStart(10),
+      ...floorNames.map((f) => `×${f}`.padStart(16)),
+    ].join(' '),
+  );
   for (const f of figures) {
     console.log(
       [

@@ -20,8 +20,17 @@ describe('opk-signer CLI (core commands)', async () => {
   const op = createTestOp();
   const jwks = file('jwks.json', JSON.stringify(op.jwks));
   const other = file('other-jwks.json', JSON.stringify(createTestOp({ kid: op.kid }).jwks));
-  const minted2023 = await mintPkToken({ getIdToken: op.source('aud'), format: '2023', commitType: 'aud', att: 'cd'.repeat(32) });
-  const mintedCurrent = await mintPkToken({ getIdToken: op.source('aud'), format: 'current', commitType: 'aud' });
+  const minted2023 = await mintPkToken({
+    getIdToken: op.source('aud'),
+    format: '2023',
+    commitType: 'aud',
+    att: 'cd'.repeat(32),
+  });
+  const mintedCurrent = await mintPkToken({
+    getIdToken: op.source('aud'),
+    format: 'current',
+    commitType: 'aud',
+  });
 
   it('pktoken verify: 2023 JSON, current JSON and compact all exit 0', () => {
     for (const [name, body] of [
@@ -41,12 +50,22 @@ describe('opk-signer CLI (core commands)', async () => {
     expect(bad.stderr).toMatch(/GQ_PROOF_/);
     expect(runCli(['pktoken', 'verify', join(dir, 'nope.json'), '--jwks', jwks]).code).toBe(2);
     expect(runCli(['pktoken', 'verify', file('a3.json', minted2023.json)]).code).toBe(2);
-    expect(runCli(['pktoken', 'verify', file('a4.json', minted2023.json), '--jwks', jwks, '--bogus']).code).toBe(2);
+    expect(
+      runCli(['pktoken', 'verify', file('a4.json', minted2023.json), '--jwks', jwks, '--bogus']).code,
+    ).toBe(2);
     expect(runCli(['pktoken', 'verify', file('garbage.json', '{"payload":'), '--jwks', jwks]).code).toBe(1);
   });
 
   it('pktoken verify --issuer narrows trust', () => {
-    const r = runCli(['pktoken', 'verify', file('a5.json', minted2023.json), '--jwks', jwks, '--issuer', 'https://gitlab.com']);
+    const r = runCli([
+      'pktoken',
+      'verify',
+      file('a5.json', minted2023.json),
+      '--jwks',
+      jwks,
+      '--issuer',
+      'https://gitlab.com',
+    ]);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('OP_ISSUER_UNTRUSTED');
   });
@@ -73,7 +92,9 @@ describe('opk-signer CLI (core commands)', async () => {
     const statement = JSON.stringify({
       _type: 'https://in-toto.io/Statement/v1',
       predicateType: 'https://slsa.dev/provenance/v1',
-      subject: [{ name: 'pkg:docker/acme/widget@v1?platform=linux%2Famd64', digest: { sha256: 'c'.repeat(64) } }],
+      subject: [
+        { name: 'pkg:docker/acme/widget@v1?platform=linux%2Famd64', digest: { sha256: 'c'.repeat(64) } },
+      ],
       predicate: {},
     });
     const signed = await signStatement(Buffer.from(statement), { getIdToken: op.source('aud') });
@@ -86,7 +107,14 @@ describe('opk-signer CLI (core commands)', async () => {
     expect(json).toMatchObject({
       predicateType: 'https://slsa.dev/provenance/v1',
       subjects: [{ digest: { sha256: 'c'.repeat(64) } }],
-      identity: { iss: op.issuer, sub: 'repo:acme/widget:ref:refs/heads/main', repository: 'acme/widget', repository_owner_id: '145685596', run_id: '10133323083', sha: '6b906a4153c61a2486973a1347db8300dc9ce3ee' },
+      identity: {
+        iss: op.issuer,
+        sub: 'repo:acme/widget:ref:refs/heads/main',
+        repository: 'acme/widget',
+        repository_owner_id: '145685596',
+        run_id: '10133323083',
+        sha: '6b906a4153c61a2486973a1347db8300dc9ce3ee',
+      },
     });
     const tampered = JSON.parse(signed.envelope);
     tampered.payload = Buffer.from(statement.replace('v1?', 'v2?')).toString('base64');

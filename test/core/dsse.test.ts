@@ -11,7 +11,8 @@ import { importUserKey, verifyUserSignature } from '../../src/jws/algorithms.js'
 import { signStatement } from '../../src/signer/sign.js';
 import { createTestOp } from '../helpers/op.js';
 
-const fixture = (name: string) => JSON.parse(readFileSync(new URL(`../../../shared/fixtures/dsse/${name}`, import.meta.url), 'utf8'));
+const fixture = (name: string) =>
+  JSON.parse(readFileSync(new URL(`../../../shared/fixtures/dsse/${name}`, import.meta.url), 'utf8'));
 
 describe('PAE', () => {
   it('DSSE spec test vector: PAE bytes and the published ECDSA signature over them', () => {
@@ -20,7 +21,13 @@ describe('PAE', () => {
     expect(bytes.toString()).toBe(v.pae_utf8);
     const key = importUserKey(v.key.public_jwk);
     expect(verifyUserSignature(key, bytes, decodeBase64(v.envelope.signatures[0].sig))).toBe(true);
-    expect(verifyUserSignature(key, pae(v.payload_type, Buffer.from('hello world!')), decodeBase64(v.envelope.signatures[0].sig))).toBe(false);
+    expect(
+      verifyUserSignature(
+        key,
+        pae(v.payload_type, Buffer.from('hello world!')),
+        decodeBase64(v.envelope.signatures[0].sig),
+      ),
+    ).toBe(false);
   });
 
   it('att known answer (research §5.3)', () => {
@@ -28,16 +35,29 @@ describe('PAE', () => {
     expect(pae('application/vnd.in-toto+json', payload).toString()).toBe(
       'DSSEv1 28 application/vnd.in-toto+json 45 {"_type":"https://in-toto.io/Statement/v0.1"}',
     );
-    expect(attFor('application/vnd.in-toto+json', payload)).toBe('0c348a989bcecb5d6c924edccd2ed83a0bd618181342ce902e456ae8fc64cc85');
+    expect(attFor('application/vnd.in-toto+json', payload)).toBe(
+      '0c348a989bcecb5d6c924edccd2ed83a0bd618181342ce902e456ae8fc64cc85',
+    );
   });
 
   // Real Sigstore bundles: their envelope signatures are over the PAE, so our PAE must be exact.
-  for (const name of ['bundle-provenance.json', 'dsse.sigstore.json', 'sigstore.js@2.0.0-provenance.sigstore.json']) {
+  for (const name of [
+    'bundle-provenance.json',
+    'dsse.sigstore.json',
+    'sigstore.js@2.0.0-provenance.sigstore.json',
+  ]) {
     it(`Sigstore bundle ${name}: the signature verifies over our PAE with the leaf certificate key`, () => {
       const b = fixture(name);
       const env = parseEnvelope(JSON.stringify(b.dsseEnvelope));
-      const cert = new X509Certificate(Buffer.from(b.verificationMaterial.x509CertificateChain.certificates[0].rawBytes, 'base64'));
-      const ok = verify('sha256', pae(env.payloadType, env.payload), createPublicKey(cert.publicKey.export({ format: 'pem', type: 'spki' })), env.signatures[0]!.sig);
+      const cert = new X509Certificate(
+        Buffer.from(b.verificationMaterial.x509CertificateChain.certificates[0].rawBytes, 'base64'),
+      );
+      const ok = verify(
+        'sha256',
+        pae(env.payloadType, env.payload),
+        createPublicKey(cert.publicKey.export({ format: 'pem', type: 'spki' })),
+        env.signatures[0]!.sig,
+      );
       expect(ok).toBe(true);
       const st = parseStatement(env.payload);
       expect(st.subjects.length).toBeGreaterThan(0);
@@ -48,8 +68,12 @@ describe('PAE', () => {
   it('Sigstore dsse-2sigs: exactly one of the two signatures verifies over our PAE', () => {
     const b = fixture('dsse-2sigs.sigstore.json');
     const env = parseEnvelope(JSON.stringify(b.dsseEnvelope));
-    const cert = new X509Certificate(Buffer.from(b.verificationMaterial.x509CertificateChain.certificates[0].rawBytes, 'base64'));
-    const results = env.signatures.map((s) => verify('sha256', pae(env.payloadType, env.payload), cert.publicKey, s.sig));
+    const cert = new X509Certificate(
+      Buffer.from(b.verificationMaterial.x509CertificateChain.certificates[0].rawBytes, 'base64'),
+    );
+    const results = env.signatures.map((s) =>
+      verify('sha256', pae(env.payloadType, env.payload), cert.publicKey, s.sig),
+    );
     expect(results.filter(Boolean)).toHaveLength(1);
   });
 });
@@ -61,14 +85,18 @@ describe('OPK DSSE envelopes', async () => {
     JSON.stringify({
       _type: 'https://in-toto.io/Statement/v0.1',
       predicateType: 'https://slsa.dev/provenance/v0.2',
-      subject: [{ name: 'pkg:docker/acme/widget@main?platform=linux%2Famd64', digest: { sha256: 'a'.repeat(64) } }],
+      subject: [
+        { name: 'pkg:docker/acme/widget@main?platform=linux%2Famd64', digest: { sha256: 'a'.repeat(64) } },
+      ],
       predicate: { builder: { id: 'x' } },
     }),
   );
   const signed = await signStatement(statement, { getIdToken: op.source('aud') });
 
   it('has the fork envelope shape, byte for byte', () => {
-    expect(signed.envelope).toMatch(/^\{"payloadType":"application\/vnd\.in-toto\+json","payload":"[A-Za-z0-9+/=]+","signatures":\[\{"keyid":"OPK","sig":"[A-Za-z0-9+/=]+"\}\]\}$/);
+    expect(signed.envelope).toMatch(
+      /^\{"payloadType":"application\/vnd\.in-toto\+json","payload":"[A-Za-z0-9+/=]+","signatures":\[\{"keyid":"OPK","sig":"[A-Za-z0-9+/=]+"\}\]\}$/,
+    );
     expect(Buffer.from(decodeBase64(JSON.parse(signed.envelope).payload))).toEqual(statement);
     expect(signed.mediaType).toBe('application/vnd.in-toto.provenance+dsse');
     const env = parseEnvelope(signed.envelope);
@@ -78,10 +106,20 @@ describe('OPK DSSE envelopes', async () => {
   it('verifies and returns the statement and identity claims', () => {
     const v = verifyEnvelope(signed.envelope, opts);
     expect(v.statement.predicateType).toBe('https://slsa.dev/provenance/v0.2');
-    expect(identityClaims(v.token.claims)).toMatchObject({ iss: op.issuer, repository: 'acme/widget', repository_owner_id: '145685596' });
+    expect(identityClaims(v.token.claims)).toMatchObject({
+      iss: op.issuer,
+      repository: 'acme/widget',
+      repository_owner_id: '145685596',
+    });
   });
 
-  const mutate = (f: (d: { payloadType: string; payload: string; signatures: Array<{ keyid: string; sig: string }> }) => void) => {
+  const mutate = (
+    f: (d: {
+      payloadType: string;
+      payload: string;
+      signatures: Array<{ keyid: string; sig: string }>;
+    }) => void,
+  ) => {
     const d = JSON.parse(signed.envelope);
     f(d);
     return JSON.stringify(d);
@@ -97,16 +135,35 @@ describe('OPK DSSE envelopes', async () => {
   });
 
   it('a PK Token whose att is for another payload (lifted from another envelope) → ATT_MISMATCH', async () => {
-    const other = await signStatement(Buffer.from(statement.toString().replace('"x"', '"y"')), { getIdToken: op.source('aud') });
+    const other = await signStatement(Buffer.from(statement.toString().replace('"x"', '"y"')), {
+      getIdToken: op.source('aud'),
+    });
     const t = mutate((d) => (d.signatures = JSON.parse(other.envelope).signatures));
     expect(() => verifyEnvelope(t, opts)).toThrow(expect.objectContaining({ code: 'ATT_MISMATCH' }));
   });
 
   it('payload type, keyid and missing signatures have their own codes', () => {
-    expect(() => verifyEnvelope(mutate((d) => (d.payloadType = 'text/plain')), opts)).toThrow(expect.objectContaining({ code: 'DSSE_PAYLOAD_TYPE' }));
-    expect(() => verifyEnvelope(mutate((d) => (d.signatures[0]!.keyid = 'other')), opts)).toThrow(expect.objectContaining({ code: 'DSSE_NO_SIGNATURE' }));
-    expect(() => verifyEnvelope(mutate((d) => (d.signatures = [])), opts)).toThrow(expect.objectContaining({ code: 'DSSE_NO_SIGNATURE' }));
-    expect(() => verifyEnvelope('{"payloadType":1}', opts)).toThrow(expect.objectContaining({ code: 'DSSE_MALFORMED' }));
+    expect(() =>
+      verifyEnvelope(
+        mutate((d) => (d.payloadType = 'text/plain')),
+        opts,
+      ),
+    ).toThrow(expect.objectContaining({ code: 'DSSE_PAYLOAD_TYPE' }));
+    expect(() =>
+      verifyEnvelope(
+        mutate((d) => (d.signatures[0]!.keyid = 'other')),
+        opts,
+      ),
+    ).toThrow(expect.objectContaining({ code: 'DSSE_NO_SIGNATURE' }));
+    expect(() =>
+      verifyEnvelope(
+        mutate((d) => (d.signatures = [])),
+        opts,
+      ),
+    ).toThrow(expect.objectContaining({ code: 'DSSE_NO_SIGNATURE' }));
+    expect(() => verifyEnvelope('{"payloadType":1}', opts)).toThrow(
+      expect.objectContaining({ code: 'DSSE_MALFORMED' }),
+    );
   });
 
   it('a PK Token without att → ATT_MISSING', async () => {
@@ -117,8 +174,12 @@ describe('OPK DSSE envelopes', async () => {
   });
 
   it('signing refuses bytes that are not an in-toto statement', async () => {
-    await expect(signStatement(Buffer.from('{"hello":1}'), { getIdToken: op.source('aud') })).rejects.toMatchObject({ code: 'STATEMENT_INVALID' });
-    await expect(signStatement(Buffer.from([0xff, 0xfe]), { getIdToken: op.source('aud') })).rejects.toMatchObject({ code: 'ERR_UTF8' });
+    await expect(
+      signStatement(Buffer.from('{"hello":1}'), { getIdToken: op.source('aud') }),
+    ).rejects.toMatchObject({ code: 'STATEMENT_INVALID' });
+    await expect(
+      signStatement(Buffer.from([0xff, 0xfe]), { getIdToken: op.source('aud') }),
+    ).rejects.toMatchObject({ code: 'ERR_UTF8' });
   });
 
   it('maps predicates to BuildKit DSSE media types; unknown predicates get the generic one', () => {

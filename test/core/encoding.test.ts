@@ -37,10 +37,14 @@ describe('standard base64 (DSSE)', () => {
 
 describe('Go-canonical JSON', () => {
   it('sorts keys at every level and is compact', () => {
-    expect(canonicalJson({ b: 1, a: { d: [1, { z: 1, y: 2 }], c: true } })).toBe('{"a":{"c":true,"d":[1,{"y":2,"z":1}]},"b":1}');
+    expect(canonicalJson({ b: 1, a: { d: [1, { z: 1, y: 2 }], c: true } })).toBe(
+      '{"a":{"c":true,"d":[1,{"y":2,"z":1}]},"b":1}',
+    );
   });
   it("escapes <, >, &, U+2028 and U+2029 as Go's json.Marshal does", () => {
-    expect(canonicalJson({ s: '<a>&\u2028\u2029"\\\n' })).toBe('{"s":"\\u003ca\\u003e\\u0026\\u2028\\u2029\\"\\\\\\n"}');
+    expect(canonicalJson({ s: '<a>&\u2028\u2029"\\\n' })).toBe(
+      '{"s":"\\u003ca\\u003e\\u0026\\u2028\\u2029\\"\\\\\\n"}',
+    );
   });
   it('sorts by UTF-8 bytes, not UTF-16 code units', () => {
     // U+FF5E (EF BD 9E) sorts before U+1F600 (F0 9F 98 80) bytewise, after it in UTF-16.
@@ -48,6 +52,8 @@ describe('Go-canonical JSON', () => {
   });
   it('refuses numbers Go and JavaScript would print differently', () => {
     expect(() => canonicalJson({ x: 1.5 })).toThrow(expect.objectContaining({ code: 'ERR_CANONICAL_JSON' }));
-    expect(() => canonicalJson({ x: 2 ** 60 })).toThrow(expect.objectContaining({ code: 'ERR_CANONICAL_JSON' }));
+    expect(() => canonicalJson({ x: 2 ** 60 })).toThrow(
+      expect.objectContaining({ code: 'ERR_CANONICAL_JSON' }),
+    );
   });
 });

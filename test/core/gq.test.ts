@@ -14,10 +14,17 @@ const kat = JSON.parse(
 ) as Record<string, string | number>;
 
 const hex = (k: string) => BigInt('0x' + String(kat[k]));
-const sha1Truncated: ChallengeHash = (data, outLen) => createHash('sha1').update(data).digest().subarray(0, outLen);
+const sha1Truncated: ChallengeHash = (data, outLen) =>
+  createHash('sha1').update(data).digest().subarray(0, outLen);
 
 describe('GQ1 known-answer test (ISO/IEC 14888-2, via openpubkey gq_iso_test.go)', () => {
-  const params = { n: hex('n_hex'), v: hex('v_hex'), nBytes: Number(kat.nBytes), vBytes: Number(kat.vBytes), t: Number(kat.t) };
+  const params = {
+    n: hex('n_hex'),
+    v: hex('v_hex'),
+    nBytes: Number(kat.nBytes),
+    vBytes: Number(kat.vBytes),
+    t: Number(kat.t),
+  };
   const engine = createEngine(params, sha1Truncated);
   const message = Buffer.from(String(kat.message_ascii), 'ascii');
   const expected = Buffer.from(String(kat.signature_hex), 'hex');
@@ -31,7 +38,9 @@ describe('GQ1 known-answer test (ISO/IEC 14888-2, via openpubkey gq_iso_test.go)
   });
   it('the published signature verifies, and fails for another message', () => {
     expect(() => gqVerify(engine, hex('G_hex'), message, expected)).not.toThrow();
-    expect(() => gqVerify(engine, hex('G_hex'), Buffer.from('abc'), expected)).toThrow(expect.objectContaining({ code: 'GQ_PROOF_INVALID' }));
+    expect(() => gqVerify(engine, hex('G_hex'), Buffer.from('abc'), expected)).toThrow(
+      expect.objectContaining({ code: 'GQ_PROOF_INVALID' }),
+    );
   });
 });
 
@@ -43,9 +52,9 @@ describe('GQ256 over RS256 ID tokens', () => {
 
   it('the PKCS#1 v1.5 identity is what the RS256 signature is a 65537th root of', () => {
     const sigma = bytesToBigInt(decodeBase64Url(s));
-    expect(createEngine({ n: op.key.n, v: 65537n, nBytes: 256, vBytes: 2, t: 16 }).mod.pow(sigma, 65537n)).toBe(
-      pkcs1v15Sha256(Buffer.from(`${h}.${p}`), 256),
-    );
+    expect(
+      createEngine({ n: op.key.n, v: 65537n, nBytes: 256, vBytes: 2, t: 16 }).mod.pow(sigma, 65537n),
+    ).toBe(pkcs1v15Sha256(Buffer.from(`${h}.${p}`), 256));
   });
 
   it('2023 format: header kept, proof is 5504 characters and verifies; the RS256 signature is gone', () => {
@@ -66,9 +75,9 @@ describe('GQ256 over RS256 ID tokens', () => {
     expect(gqVerifyJwt(gq, keys).kind).toBe('gq256');
     // The proof is over the GQ header: re-labelling it as a 2024 (identity-message) proof fails.
     const proof = decodeBase64Url(gq.split('.')[2]!);
-    expect(() => gqVerifyWithRsaKey(op.key, Buffer.from(`${h}.${p}`), Buffer.from(`${h}.${p}`), proof)).toThrow(
-      expect.objectContaining({ code: 'GQ_PROOF_INVALID' }),
-    );
+    expect(() =>
+      gqVerifyWithRsaKey(op.key, Buffer.from(`${h}.${p}`), Buffer.from(`${h}.${p}`), proof),
+    ).toThrow(expect.objectContaining({ code: 'GQ_PROOF_INVALID' }));
   });
 
   it('a GQ256 header claim swapped after signing is caught (the openpubkey #379 attack)', () => {
@@ -89,9 +98,14 @@ describe('GQ256 over RS256 ID tokens', () => {
   it('rejects a proof of the wrong length', () => {
     const gq = gqSignJwt(token, op.key, { format: '2023' });
     const proof = decodeBase64Url(gq.split('.')[2]!);
-    expect(() => gqVerifyWithRsaKey(op.key, Buffer.from(`${h}.${p}`), Buffer.from(`${h}.${p}`), proof.subarray(0, proof.length - 1))).toThrow(
-      expect.objectContaining({ code: 'GQ_PROOF_MALFORMED' }),
-    );
+    expect(() =>
+      gqVerifyWithRsaKey(
+        op.key,
+        Buffer.from(`${h}.${p}`),
+        Buffer.from(`${h}.${p}`),
+        proof.subarray(0, proof.length - 1),
+      ),
+    ).toThrow(expect.objectContaining({ code: 'GQ_PROOF_MALFORMED' }));
   });
 
   it('rejects S_i = 0 and S_i ≥ n', () => {
@@ -100,10 +114,14 @@ describe('GQ256 over RS256 ID tokens', () => {
     const id = Buffer.from(`${h}.${p}`);
     const zero = Buffer.from(proof);
     zero.fill(0, 32, 32 + 256);
-    expect(() => gqVerifyWithRsaKey(op.key, id, id, zero)).toThrow(expect.objectContaining({ code: 'GQ_PROOF_MALFORMED' }));
+    expect(() => gqVerifyWithRsaKey(op.key, id, id, zero)).toThrow(
+      expect.objectContaining({ code: 'GQ_PROOF_MALFORMED' }),
+    );
     const big = Buffer.from(proof);
     Buffer.from(bigIntToBytes(op.key.n, 256)).copy(big, 32 + 256 * 5);
-    expect(() => gqVerifyWithRsaKey(op.key, id, id, big)).toThrow(expect.objectContaining({ code: 'GQ_PROOF_MALFORMED' }));
+    expect(() => gqVerifyWithRsaKey(op.key, id, id, big)).toThrow(
+      expect.objectContaining({ code: 'GQ_PROOF_MALFORMED' }),
+    );
   });
 
   it('a flipped bit anywhere in the proof fails', () => {
@@ -113,20 +131,28 @@ describe('GQ256 over RS256 ID tokens', () => {
     for (const at of [0, 31, 32, 1000, proof.length - 1]) {
       const t = Buffer.from(proof);
       t[at]! ^= 1;
-      expect(() => gqVerifyWithRsaKey(op.key, id, id, t)).toThrow(expect.objectContaining({ code: expect.stringMatching(/^GQ_PROOF_/) }));
+      expect(() => gqVerifyWithRsaKey(op.key, id, id, t)).toThrow(
+        expect.objectContaining({ code: expect.stringMatching(/^GQ_PROOF_/) }),
+      );
     }
   });
 
   it('refuses to sign a token whose RS256 signature does not verify with the given key', () => {
     const other = createTestOp();
-    expect(() => gqSignJwt(token, other.key, { format: '2023' })).toThrow(expect.objectContaining({ code: 'GQ_TOKEN_SIGNATURE' }));
+    expect(() => gqSignJwt(token, other.key, { format: '2023' })).toThrow(
+      expect.objectContaining({ code: 'GQ_TOKEN_SIGNATURE' }),
+    );
     const tampered = `${h}.${encodeBase64Url('{"iss":"evil"}')}.${s}`;
-    expect(() => gqSignJwt(tampered, op.key, { format: '2023' })).toThrow(expect.objectContaining({ code: 'GQ_TOKEN_SIGNATURE' }));
+    expect(() => gqSignJwt(tampered, op.key, { format: '2023' })).toThrow(
+      expect.objectContaining({ code: 'GQ_TOKEN_SIGNATURE' }),
+    );
   });
 
   it('refuses non-RS256 tokens and plain RS256 tokens offered as GQ', () => {
     const hs = `${encodeBase64Url('{"alg":"HS256"}')}.${p}.${s}`;
-    expect(() => gqSignJwt(hs, op.key, { format: '2023' })).toThrow(expect.objectContaining({ code: 'GQ_UNSUPPORTED_ALG' }));
+    expect(() => gqSignJwt(hs, op.key, { format: '2023' })).toThrow(
+      expect.objectContaining({ code: 'GQ_UNSUPPORTED_ALG' }),
+    );
     expect(() => gqVerifyJwt(token, keys)).toThrow(expect.objectContaining({ code: 'GQ_NOT_GQ' }));
   });
 

@@ -1,4 +1,4 @@
-import { generateKeyPairSync, sign } from 'node:crypto';
+import { createHmac, generateKeyPairSync, sign } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { decodeBase64Url, decodeBase64UrlText, encodeBase64Url } from '../../src/encoding/base64url.js';
 import { canonicalJson } from '../../src/encoding/json.js';
@@ -18,7 +18,13 @@ const keys = new StaticKeySource([op.key]);
 const opts = { keys, trustedIssuers: [op.issuer] };
 const att = 'ab'.repeat(32);
 
-function reencode(json: string, f: (doc: { payload: string; signatures: Array<{ protected: string; header?: Record<string, unknown>; signature: string }> }) => void): string {
+function reencode(
+  json: string,
+  f: (doc: {
+    payload: string;
+    signatures: Array<{ protected: string; header?: Record<string, unknown>; signature: string }>;
+  }) => void,
+): string {
   const doc = JSON.parse(json);
   f(doc);
   return JSON.stringify(doc);
@@ -40,7 +46,11 @@ describe('mint: 2023 format (BuildKit fork, docker verify)', async () => {
   });
   it('keeps the OP RS256 header and the ID token payload segment verbatim', () => {
     const doc = JSON.parse(minted.json);
-    expect(JSON.parse(decodeBase64UrlText(doc.signatures[1].protected))).toEqual({ typ: 'JWT', alg: 'RS256', kid: op.kid });
+    expect(JSON.parse(decodeBase64UrlText(doc.signatures[1].protected))).toEqual({
+      typ: 'JWT',
+      alg: 'RS256',
+      kid: op.kid,
+    });
     const claims = JSON.parse(decodeBase64UrlText(doc.payload));
     expect(claims.aud).toBe(commitment(decodeBase64Url(doc.signatures[0].protected)));
   });
@@ -78,7 +88,11 @@ describe('every generation and serialisation round-trips', () => {
 
   it('nonce commitment (interactive login)', async () => {
     const google = createTestOp({ issuer: 'https://accounts.example.com' });
-    const minted = await mintPkToken({ getIdToken: google.source('nonce'), format: 'current', commitType: 'nonce' });
+    const minted = await mintPkToken({
+      getIdToken: google.source('nonce'),
+      format: 'current',
+      commitType: 'nonce',
+    });
     const o = { keys: new StaticKeySource([google.key]), trustedIssuers: [google.issuer] };
     expect(verifyPkToken(parsePkToken(minted.json), o).commitType).toBe('nonce');
     // GitHub never sets nonce: for its issuer the commitment must be in aud, whatever nonce says.
@@ -88,7 +102,11 @@ describe('every generation and serialisation round-trips', () => {
   });
 
   it('GitLab style: commitment in the GQ header cic, aud OPENPUBKEY-PKTOKEN:…', async () => {
-    const minted = await mintPkToken({ getIdToken: op.source('gitlab'), format: 'current', commitType: 'gq-cic' });
+    const minted = await mintPkToken({
+      getIdToken: op.source('gitlab'),
+      format: 'current',
+      commitType: 'gq-cic',
+    });
     const v = verifyPkToken(parsePkToken(minted.json), opts);
     expect(v.commitType).toBe('gq-cic');
   });
@@ -101,7 +119,13 @@ describe('every generation and serialisation round-trips', () => {
     const cicP = encodeBase64Url(bytes);
     const cicS = encodeBase64Url(signer.sign(Buffer.from(`${cicP}.${p}`)));
     const json = toJson2023(
-      { payload: p, op: { protected: h, signature: s, headerJson: {} }, cic: { protected: cicP, signature: cicS, headerJson: {} }, generation: 'A', serialization: 'json' },
+      {
+        payload: p,
+        op: { protected: h, signature: s, headerJson: {} },
+        cic: { protected: cicP, signature: cicS, headerJson: {} },
+        generation: 'A',
+        serialization: 'json',
+      },
       'oidc',
     );
     expect(verifyPkToken(parsePkToken(json), opts).opSignature).toBe('rs256');
@@ -113,10 +137,18 @@ describe('every generation and serialisation round-trips', () => {
     const { idToken } = await op.source('aud')(commitment(bytes));
     const [h, p, s] = idToken.split('.') as [string, string, string];
     const gqH = encodeBase64Url(canonicalJson({ alg: 'GQ256', kid: h, typ: 'JWT' }));
-    const proof = encodeBase64Url(gqSignWithRsaSignature(op.key, decodeBase64Url(s), Buffer.from(`${h}.${p}`)));
+    const proof = encodeBase64Url(
+      gqSignWithRsaSignature(op.key, decodeBase64Url(s), Buffer.from(`${h}.${p}`)),
+    );
     const cicP = encodeBase64Url(bytes);
     const cicS = encodeBase64Url(signer.sign(Buffer.from(`${cicP}.${p}`)));
-    const json = JSON.stringify({ payload: p, signatures: [{ protected: gqH, signature: proof }, { protected: cicP, signature: cicS }] });
+    const json = JSON.stringify({
+      payload: p,
+      signatures: [
+        { protected: gqH, signature: proof },
+        { protected: cicP, signature: cicS },
+      ],
+    });
     const v = verifyPkToken(parsePkToken(json), opts);
     expect(v.generation).toBe('BC');
     expect(v.opSignature).toBe('gq256');
@@ -125,38 +157,67 @@ describe('every generation and serialisation round-trips', () => {
   it('a cosigner signature is reported, and checked only when its key is supplied', async () => {
     const minted = await mintPkToken({ getIdToken: op.source('aud'), format: 'current', commitType: 'aud' });
     const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-    const cosH = encodeBase64Url(canonicalJson({ alg: 'ES256', iss: 'https://cosigner.example', kid: 'c1', typ: 'COS' }));
-    const cosS = encodeBase64Url(sign('sha256', Buffer.from(`${cosH}.${minted.pkToken.payload}`), { key: privateKey, dsaEncoding: 'ieee-p1363' }));
+    const cosH = encodeBase64Url(
+      canonicalJson({ alg: 'ES256', iss: 'https://cosigner.example', kid: 'c1', typ: 'COS' }),
+    );
+    const cosS = encodeBase64Url(
+      sign('sha256', Buffer.from(`${cosH}.${minted.pkToken.payload}`), {
+        key: privateKey,
+        dsaEncoding: 'ieee-p1363',
+      }),
+    );
     const json = reencode(minted.json, (d) => d.signatures.push({ protected: cosH, signature: cosS }));
     const pkt = parsePkToken(json);
-    expect(verifyPkToken(pkt, opts).cosigner).toEqual({ present: true, iss: 'https://cosigner.example', verified: false });
+    expect(verifyPkToken(pkt, opts).cosigner).toEqual({
+      present: true,
+      iss: 'https://cosigner.example',
+      verified: false,
+    });
     const jwk = { ...publicKey.export({ format: 'jwk' }), kid: 'c1' };
-    expect(verifyPkToken(pkt, { ...opts, cosignerKeys: [{ iss: 'https://cosigner.example', jwk }] }).cosigner).toEqual({
+    expect(
+      verifyPkToken(pkt, { ...opts, cosignerKeys: [{ iss: 'https://cosigner.example', jwk }] }).cosigner,
+    ).toEqual({
       present: true,
       iss: 'https://cosigner.example',
       verified: true,
     });
-    const other = { ...generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ format: 'jwk' }), kid: 'c1' };
-    expect(() => verifyPkToken(pkt, { ...opts, cosignerKeys: [{ iss: 'https://cosigner.example', jwk: other }] })).toThrow(
-      expect.objectContaining({ code: 'COSIGNER_SIGNATURE_INVALID' }),
-    );
+    const other = {
+      ...generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ format: 'jwk' }),
+      kid: 'c1',
+    };
+    expect(() =>
+      verifyPkToken(pkt, { ...opts, cosignerKeys: [{ iss: 'https://cosigner.example', jwk: other }] }),
+    ).toThrow(expect.objectContaining({ code: 'COSIGNER_SIGNATURE_INVALID' }));
   });
 });
 
 describe('tampering: each checked field fails with its own code', async () => {
   const minted = await mintPkToken({ getIdToken: op.source('aud'), format: '2023', commitType: 'aud', att });
   const json = minted.json;
-  const verify = (j: string, o = opts) => () => verifyPkToken(parsePkToken(j), o);
+  const verify =
+    (j: string, o = opts) =>
+    () =>
+      verifyPkToken(parsePkToken(j), o);
 
   it('baseline verifies', () => expect(verify(json)).not.toThrow());
 
   it('payload byte → PKT_PAYLOAD_MISMATCH', () => {
-    const t = reencode(json, (d) => (d.payload = editJsonSegment(d.payload, (c) => (c.repository_owner_id = '1'))));
+    const t = reencode(
+      json,
+      (d) => (d.payload = editJsonSegment(d.payload, (c) => (c.repository_owner_id = '1'))),
+    );
     expect(verify(t)).toThrow(expect.objectContaining({ code: 'PKT_PAYLOAD_MISMATCH' }));
   });
 
   it('CIC header → CIC_SIGNATURE_INVALID', () => {
-    const t = reencode(json, (d) => (d.signatures[0]!.protected = editJsonSegment(d.signatures[0]!.protected, (c) => (c.att = 'cd'.repeat(32)))));
+    const t = reencode(
+      json,
+      (d) =>
+        (d.signatures[0]!.protected = editJsonSegment(
+          d.signatures[0]!.protected,
+          (c) => (c.att = 'cd'.repeat(32)),
+        )),
+    );
     expect(verify(t)).toThrow(expect.objectContaining({ code: 'CIC_SIGNATURE_INVALID' }));
   });
 
@@ -177,7 +238,9 @@ describe('tampering: each checked field fails with its own code', async () => {
   it('RSA key swapped under the same kid → the OP signature fails (2023) / OP_KEY_MISMATCH via jkt (current)', async () => {
     const impostor = createTestOp({ kid: op.kid, issuer: op.issuer });
     const swapped = { keys: new StaticKeySource([impostor.key]), trustedIssuers: [op.issuer] };
-    expect(verify(json, swapped)).toThrow(expect.objectContaining({ code: expect.stringMatching(/^GQ_PROOF_(INVALID|MALFORMED)$/) }));
+    expect(verify(json, swapped)).toThrow(
+      expect.objectContaining({ code: expect.stringMatching(/^GQ_PROOF_(INVALID|MALFORMED)$/) }),
+    );
     const current = await mintPkToken({ getIdToken: op.source('aud'), format: 'current', commitType: 'aud' });
     expect(verify(current.json, swapped)).toThrow(expect.objectContaining({ code: 'OP_KEY_MISMATCH' }));
   });
@@ -191,10 +254,13 @@ describe('tampering: each checked field fails with its own code', async () => {
       expect(verify(t)).toThrow(expect.objectContaining({ code: 'OP_ALG_UNSUPPORTED' }));
     }
     // An HS256 token "signed" with the RSA public key as the HMAC secret, the classic confusion.
-    const { createHmac } = require('node:crypto') as typeof import('node:crypto');
     const p = JSON.parse(json).payload as string;
     const h = encodeBase64Url(JSON.stringify({ alg: 'HS256', kid: op.kid }));
-    const mac = encodeBase64Url(createHmac('sha256', op.key.keyObject.export({ format: 'pem', type: 'spki' })).update(`${h}.${p}`).digest());
+    const mac = encodeBase64Url(
+      createHmac('sha256', op.key.keyObject.export({ format: 'pem', type: 'spki' }))
+        .update(`${h}.${p}`)
+        .digest(),
+    );
     const t = reencode(json, (d) => {
       d.signatures[1] = { protected: h, header: { sig_type: 'oidc' }, signature: mac };
     });
@@ -202,33 +268,52 @@ describe('tampering: each checked field fails with its own code', async () => {
   });
 
   it('wrong commitment (a validly signed CIC the ID token does not commit to) → COMMITMENT_MISMATCH', async () => {
-    const other = await mintPkToken({ getIdToken: op.source('aud'), format: '2023', commitType: 'aud', att, signer: minted.signer });
+    const other = await mintPkToken({
+      getIdToken: op.source('aud'),
+      format: '2023',
+      commitType: 'aud',
+      att,
+      signer: minted.signer,
+    });
     // Same ephemeral key, other rz: the CIC signature over this payload is valid, the aud is not its hash.
     const d = JSON.parse(json);
     const cicBytes = decodeBase64Url(JSON.parse(other.json).signatures[0].protected);
     d.signatures[0].protected = encodeBase64Url(cicBytes);
-    d.signatures[0].signature = encodeBase64Url(minted.signer.sign(Buffer.from(`${d.signatures[0].protected}.${d.payload}`)));
+    d.signatures[0].signature = encodeBase64Url(
+      minted.signer.sign(Buffer.from(`${d.signatures[0].protected}.${d.payload}`)),
+    );
     expect(verify(JSON.stringify(d))).toThrow(expect.objectContaining({ code: 'COMMITMENT_MISMATCH' }));
   });
 
   it('untrusted issuer → OP_ISSUER_UNTRUSTED, and an unknown kid → OP_KEY_NOT_FOUND', () => {
-    expect(verify(json, { keys, trustedIssuers: ['https://gitlab.com'] })).toThrow(expect.objectContaining({ code: 'OP_ISSUER_UNTRUSTED' }));
-    expect(verify(json, { keys: new StaticKeySource([createTestOp().key]), trustedIssuers: [op.issuer] })).toThrow(
-      expect.objectContaining({ code: 'OP_KEY_NOT_FOUND' }),
+    expect(verify(json, { keys, trustedIssuers: ['https://gitlab.com'] })).toThrow(
+      expect.objectContaining({ code: 'OP_ISSUER_UNTRUSTED' }),
     );
+    expect(
+      verify(json, { keys: new StaticKeySource([createTestOp().key]), trustedIssuers: [op.issuer] }),
+    ).toThrow(expect.objectContaining({ code: 'OP_KEY_NOT_FOUND' }));
   });
 
   it('expiration policy is opt-in: never by default, exp or max age on request', () => {
     const late = Math.floor(Date.now() / 1000) + 3600;
     expect(verify(json, { ...opts, now: late } as never)).not.toThrow();
-    expect(verify(json, { ...opts, now: late, expiration: 'exp' })).toThrow(expect.objectContaining({ code: 'TOKEN_EXPIRED' }));
-    expect(verify(json, { ...opts, now: late, expiration: { maxAgeSeconds: 60 } })).toThrow(expect.objectContaining({ code: 'TOKEN_EXPIRED' }));
+    expect(verify(json, { ...opts, now: late, expiration: 'exp' })).toThrow(
+      expect.objectContaining({ code: 'TOKEN_EXPIRED' }),
+    );
+    expect(verify(json, { ...opts, now: late, expiration: { maxAgeSeconds: 60 } })).toThrow(
+      expect.objectContaining({ code: 'TOKEN_EXPIRED' }),
+    );
   });
 });
 
 describe('parser: structure errors are typed', () => {
   it('rejects duplicate roles, missing roles and mixed generations', async () => {
-    const minted = await mintPkToken({ getIdToken: op.source('aud'), format: '2023', commitType: 'aud', att });
+    const minted = await mintPkToken({
+      getIdToken: op.source('aud'),
+      format: '2023',
+      commitType: 'aud',
+      att,
+    });
     const dup = reencode(minted.json, (d) => d.signatures.push(d.signatures[1]!));
     expect(() => parsePkToken(dup)).toThrow(expect.objectContaining({ code: 'PKT_MALFORMED' }));
     const missing = reencode(minted.json, (d) => (d.signatures = [d.signatures[0]!, d.signatures[0]!]));
@@ -238,6 +323,8 @@ describe('parser: structure errors are typed', () => {
   });
   it('rsaKeyFromJwk refuses weak keys', () => {
     const { publicKey } = generateKeyPairSync('rsa', { modulusLength: 1024 });
-    expect(() => rsaKeyFromJwk(publicKey.export({ format: 'jwk' }))).toThrow(expect.objectContaining({ code: 'JWK_WEAK' }));
+    expect(() => rsaKeyFromJwk(publicKey.export({ format: 'jwk' }))).toThrow(
+      expect.objectContaining({ code: 'JWK_WEAK' }),
+    );
   });
 });

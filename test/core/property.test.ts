@@ -27,15 +27,24 @@ function typedOnly(f: () => unknown): boolean {
 const op = createTestOp();
 const opts = { keys: new StaticKeySource([op.key]), trustedIssuers: [op.issuer] };
 const statement = Buffer.from(
-  JSON.stringify({ _type: 'https://in-toto.io/Statement/v1', predicateType: 'https://spdx.dev/Document', subject: [{ name: 'x', digest: { sha256: 'b'.repeat(64) } }], predicate: {} }),
+  JSON.stringify({
+    _type: 'https://in-toto.io/Statement/v1',
+    predicateType: 'https://spdx.dev/Document',
+    subject: [{ name: 'x', digest: { sha256: 'b'.repeat(64) } }],
+    predicate: {},
+  }),
 );
 
 /** Mutations of a valid input: byte flips, truncation, splicing in random text. */
 const mutated = (valid: string) =>
   fc.oneof(
-    fc.tuple(fc.nat(valid.length - 1), fc.integer({ min: 1, max: 255 })).map(([i, x]) => valid.slice(0, i) + String.fromCharCode(valid.charCodeAt(i) ^ x) + valid.slice(i + 1)),
+    fc
+      .tuple(fc.nat(valid.length - 1), fc.integer({ min: 1, max: 255 }))
+      .map(([i, x]) => valid.slice(0, i) + String.fromCharCode(valid.charCodeAt(i) ^ x) + valid.slice(i + 1)),
     fc.nat(valid.length).map((n) => valid.slice(0, n)),
-    fc.tuple(fc.nat(valid.length), fc.string({ maxLength: 20 })).map(([i, s]) => valid.slice(0, i) + s + valid.slice(i)),
+    fc
+      .tuple(fc.nat(valid.length), fc.string({ maxLength: 20 }))
+      .map(([i, s]) => valid.slice(0, i) + s + valid.slice(i)),
   );
 
 const runs = { numRuns: 300 };
@@ -49,29 +58,51 @@ describe('parsers under random and mutated input: typed errors only', async () =
   const gq = `${parsePkToken(pkJson).op.protected}.${parsePkToken(pkJson).payload}.${parsePkToken(pkJson).op.signature}`;
 
   it('base64 decoders', () => {
-    fc.assert(fc.property(fc.string(), (s) => typedOnly(() => decodeBase64Url(s)) && typedOnly(() => decodeBase64(s))), runs);
+    fc.assert(
+      fc.property(
+        fc.string(),
+        (s) => typedOnly(() => decodeBase64Url(s)) && typedOnly(() => decodeBase64(s)),
+      ),
+      runs,
+    );
   });
   it('compact JWS', () => {
-    fc.assert(fc.property(fc.oneof(fc.string(), mutated(op.issue({ iss: 'x' }))), (s) => typedOnly(() => parseCompactJws(s))), runs);
+    fc.assert(
+      fc.property(fc.oneof(fc.string(), mutated(op.issue({ iss: 'x' }))), (s) =>
+        typedOnly(() => parseCompactJws(s)),
+      ),
+      runs,
+    );
   });
   it('PK Token parse + verify (JSON and compact)', () => {
     fc.assert(
-      fc.property(fc.oneof(fc.string(), fc.json(), mutated(pkJson), mutated(compact)), (s) => typedOnly(() => verifyPkToken(parsePkToken(s), opts))),
+      fc.property(fc.oneof(fc.string(), fc.json(), mutated(pkJson), mutated(compact)), (s) =>
+        typedOnly(() => verifyPkToken(parsePkToken(s), opts)),
+      ),
       { numRuns: 200 },
     );
   });
   it('GQ token verify', () => {
-    fc.assert(fc.property(mutated(gq), (s) => typedOnly(() => gqVerifyJwt(s, opts.keys))), { numRuns: 150 });
+    fc.assert(
+      fc.property(mutated(gq), (s) => typedOnly(() => gqVerifyJwt(s, opts.keys))),
+      { numRuns: 150 },
+    );
   });
   it('DSSE envelope parse + verify', () => {
     fc.assert(
-      fc.property(fc.oneof(fc.string(), fc.json(), mutated(signed.envelope)), (s) => typedOnly(() => parseEnvelope(s)) && typedOnly(() => verifyEnvelope(s, opts))),
+      fc.property(
+        fc.oneof(fc.string(), fc.json(), mutated(signed.envelope)),
+        (s) => typedOnly(() => parseEnvelope(s)) && typedOnly(() => verifyEnvelope(s, opts)),
+      ),
       { numRuns: 200 },
     );
   });
   it('in-toto statements and JWKS documents', () => {
     fc.assert(
-      fc.property(fc.oneof(fc.json(), mutated(statement.toString())), (s) => typedOnly(() => parseStatement(Buffer.from(s))) && typedOnly(() => parseJwks(s))),
+      fc.property(
+        fc.oneof(fc.json(), mutated(statement.toString())),
+        (s) => typedOnly(() => parseStatement(Buffer.from(s))) && typedOnly(() => parseJwks(s)),
+      ),
       runs,
     );
   });

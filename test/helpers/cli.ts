@@ -10,7 +10,10 @@ export interface CliResult {
 }
 
 /** Runs the built CLI (`npm run build` first) as a user would: a separate process. */
-export function runCli(args: string[], opts: { input?: string | Buffer; env?: NodeJS.ProcessEnv; cwd?: string } = {}): CliResult {
+export function runCli(
+  args: string[],
+  opts: { input?: string | Buffer; env?: NodeJS.ProcessEnv; cwd?: string } = {},
+): CliResult {
   const r = spawnSync(process.execPath, [CLI, ...args], {
     input: opts.input ?? '',
     env: { ...process.env, ...opts.env },

@@ -25,7 +25,10 @@ export function createTestOp(opts: { issuer?: string; kid?: string; bits?: numbe
   const pub = publicKey.export({ format: 'jwk' });
   const jwk = { kty: 'RSA', alg: 'RS256', use: 'sig', kid, n: pub.n, e: pub.e };
   const key = rsaKeyFromJwk(jwk);
-  const issue = (claims: Record<string, unknown>, header: Record<string, unknown> = { typ: 'JWT', alg: 'RS256', kid }) => {
+  const issue = (
+    claims: Record<string, unknown>,
+    header: Record<string, unknown> = { typ: 'JWT', alg: 'RS256', kid },
+  ) => {
     const h = encodeBase64Url(JSON.stringify(header));
     const p = encodeBase64Url(JSON.stringify(claims));
     const s = encodeBase64Url(sign('sha256', Buffer.from(`${h}.${p}`), privateKey));

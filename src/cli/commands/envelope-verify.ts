@@ -17,13 +17,20 @@ export async function run(args: string[], io: CliIo): Promise<number> {
     predicateType: v.statement.predicateType,
     subjects: v.statement.subjects.map((s) => ({ name: s.name, digest: s.digest })),
     identity: identityClaims(v.token.claims),
-    pkToken: { generation: v.token.generation === 'A' ? '2023' : 'current', opSignature: v.token.opSignature, opKeyJkt: v.token.opKey.thumbprint },
+    pkToken: {
+      generation: v.token.generation === 'A' ? '2023' : 'current',
+      opSignature: v.token.opSignature,
+      opKeyJkt: v.token.opKey.thumbprint,
+    },
   };
   if (format === 'json') {
     io.stdout.write(JSON.stringify(result, null, 2) + '\n');
     return 0;
   }
-  const out = [`✓ Verified DSSE envelope signed by ${result.identity.iss ?? '?'}`, `  predicate type: ${result.predicateType}`];
+  const out = [
+    `✓ Verified DSSE envelope signed by ${result.identity.iss ?? '?'}`,
+    `  predicate type: ${result.predicateType}`,
+  ];
   for (const s of result.subjects) {
     for (const [alg, d] of Object.entries(s.digest)) out.push(`  subject: ${s.name} ${alg}:${d}`);
   }

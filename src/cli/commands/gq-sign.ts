@@ -10,7 +10,8 @@ export const summary = 'replace an RS256 ID token signature with a GQ proof (std
 export async function run(args: string[], io: CliIo): Promise<number> {
   const { values } = parse(args, { ...trustOptions, format: { type: 'string' } }, false);
   const format = (values.format ?? '2023') as GqFormat;
-  if (format !== '2023' && format !== 'gq256') throw new UsageError('USAGE', '--format must be 2023 or gq256');
+  if (format !== '2023' && format !== 'gq256')
+    throw new UsageError('USAGE', '--format must be 2023 or gq256');
   const trust = await loadTrust(values, io);
   const token = (await readInput(undefined, io, 'ID token')).toString('utf8').trim();
   const jws = parseCompactJws(token, 'ID token');

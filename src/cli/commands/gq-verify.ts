@@ -15,8 +15,16 @@ export async function run(args: string[], io: CliIo): Promise<number> {
     const { VerificationError } = await import('../../errors.js');
     throw new VerificationError('OP_ISSUER_UNTRUSTED', `issuer ${String(v.claims.iss)} is not trusted`);
   }
-  const result = { valid: true, format: v.kind === 'gq256' ? 'gq256' : '2023', kid: v.key.kid ?? null, claims: identityClaims(v.claims) };
+  const result = {
+    valid: true,
+    format: v.kind === 'gq256' ? 'gq256' : '2023',
+    kid: v.key.kid ?? null,
+    claims: identityClaims(v.claims),
+  };
   if (format === 'json') io.stdout.write(JSON.stringify(result, null, 2) + '\n');
-  else io.stdout.write(`✓ GQ signature valid (${result.format}, OP key ${result.kid ?? v.key.thumbprint}, issuer ${String(v.claims.iss)})\n`);
+  else
+    io.stdout.write(
+      `✓ GQ signature valid (${result.format}, OP key ${result.kid ?? v.key.thumbprint}, issuer ${String(v.claims.iss)})\n`,
+    );
   return 0;
 }

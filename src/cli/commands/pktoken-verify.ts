@@ -26,9 +26,14 @@ export async function run(args: string[], io: CliIo): Promise<number> {
   };
   if (format === 'json') io.stdout.write(JSON.stringify(result, null, 2) + '\n');
   else {
-    io.stdout.write(`✓ PK Token valid (${result.generation} ${pkt.serialization}, OP signature ${v.opSignature}, commitment in ${v.commitType})\n`);
+    io.stdout.write(
+      `✓ PK Token valid (${result.generation} ${pkt.serialization}, OP signature ${v.opSignature}, commitment in ${v.commitType})\n`,
+    );
     for (const [k, val] of Object.entries(result.claims)) io.stdout.write(`  ${k}: ${val}\n`);
-    if (v.cosigner.present) io.stdout.write(`  cosigner: ${v.cosigner.iss ?? '?'} (${v.cosigner.verified ? 'verified' : 'not checked: no cosigner key'})\n`);
+    if (v.cosigner.present)
+      io.stdout.write(
+        `  cosigner: ${v.cosigner.iss ?? '?'} (${v.cosigner.verified ? 'verified' : 'not checked: no cosigner key'})\n`,
+      );
   }
   return 0;
 }
