@@ -1,6 +1,6 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { VerificationError } from '../errors.js';
-import { Barrett, bigIntToBytes, bytesToBigInt, fixedBasePow } from './bigint.js';
+import { ModN, bigIntToBytes, bytesToBigInt, fixedBasePow } from './bigint.js';
 
 /**
  * GQ1 (ISO/IEC 14888-2) identity-based signatures, generic over the modulus, exponent, security
@@ -23,7 +23,7 @@ export const shake256: ChallengeHash = (data, outLen) =>
 
 export interface GqEngine {
   params: GqParams;
-  mod: Barrett;
+  mod: ModN;
   hash: ChallengeHash;
   /** x^v mod n; RSA keys route this through OpenSSL (see rsa.ts). */
   powV(x: bigint): bigint;
@@ -34,7 +34,7 @@ export function createEngine(
   hash: ChallengeHash = shake256,
   powV?: (x: bigint) => bigint,
 ): GqEngine {
-  const mod = new Barrett(params.n);
+  const mod = new ModN(params.n);
   return { params, mod, hash, powV: powV ?? ((x) => mod.pow(x, params.v)) };
 }
 

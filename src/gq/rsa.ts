@@ -24,7 +24,7 @@ export function rsaGqParams(key: RsaPublicKey): GqParams {
 
 const engines = new WeakMap<RsaPublicKey, GqEngine>();
 
-/** One engine per key: the Barrett constant costs a 4096-bit division, so it is computed once. */
+/** One engine per key, so the native key object and parameters are derived once. */
 export function rsaEngine(key: RsaPublicKey): GqEngine {
   let engine = engines.get(key);
   if (!engine) {

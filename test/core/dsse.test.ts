@@ -128,7 +128,7 @@ describe('OPK DSSE envelopes', async () => {
   it('a changed payload byte → ATT_MISMATCH', () => {
     const t = mutate((d) => {
       const p = Buffer.from(d.payload, 'base64');
-      p[p.length - 3] ^= 1;
+      p[p.length - 3]! ^= 1;
       d.payload = p.toString('base64');
     });
     expect(() => verifyEnvelope(t, opts)).toThrow(expect.objectContaining({ code: 'ATT_MISMATCH' }));
