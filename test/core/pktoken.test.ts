@@ -195,7 +195,7 @@ describe('tampering: each checked field fails with its own code', async () => {
   const minted = await mintPkToken({ getIdToken: op.source('aud'), format: '2023', commitType: 'aud', att });
   const json = minted.json;
   const verify =
-    (j: string, o = opts) =>
+    (j: string, o: PkTokenVerifyOptions = opts) =>
     () =>
       verifyPkToken(parsePkToken(j), o);
 
