@@ -1,11 +1,18 @@
-import { parseJwks, StaticKeySource, type OpKeyQuery, type OpKeySource } from '../jwk/set.js';
+import { parseJwks, type OpKeyQuery, type OpKeySource } from '../jwk/set.js';
+import type { RsaPublicKey } from '../jwk/rsa.js';
 import { UsageError } from '../errors.js';
+import type { HttpOptions } from '../oidc/http.js';
+import { JwksCache } from '../oidc/jwks-cache.js';
+import { GITHUB_ACTIONS_ISSUER, loadArchive, OpTrust } from '../oidc/trust.js';
 import { readInput, type CliIo } from './io.js';
 
 /** Flags every verifying command shares for trust material. */
 export const trustOptions = {
   jwks: { type: 'string' },
+  'jwks-archive': { type: 'string' },
   issuer: { type: 'string', multiple: true },
+  offline: { type: 'boolean' },
+  'discovery-url': { type: 'string', multiple: true },
 } as const;
 
 export interface Trust {
@@ -19,14 +26,77 @@ export interface Trust {
   trustedIssuers?: string[];
 }
 
+export interface TrustFlags {
+  jwks?: string;
+  'jwks-archive'?: string;
+  issuer?: string[];
+  offline?: boolean;
+  'discovery-url'?: string[];
+}
+
+/** `ISSUER=URL` pairs: run discovery for ISSUER at URL (a mirror, or a local stand-in in tests). */
+function discoveryBases(pairs: string[] | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const p of pairs ?? []) {
+    const i = p.lastIndexOf('=');
+    if (i <= 0) throw new UsageError('USAGE', `--discovery-url must be ISSUER=URL, not ${p}`);
+    out[p.slice(0, i)] = p.slice(i + 1);
+  }
+  return out;
+}
+
 /**
- * A pinned `--jwks` file is an explicit trust decision: tokens its keys verify are accepted
- * whatever their `iss`, unless `--issuer` narrows it.
+ * Trust material, from flags:
+ * - `--jwks FILE` alone: the pinned keys are the trust decision, whatever the `iss`, unless
+ *   `--issuer` narrows it. No network.
+ * - otherwise the trusted issuers are `--issuer` (repeatable), default GitHub Actions only, and
+ *   keys come from `--jwks-archive DIR`, `--jwks FILE` and live discovery (skipped with
+ *   `--offline` or when `--jwks` is given). Live keys are loaded up front; when the OP is
+ *   unreachable but the archive knows the issuer, verification goes on with a warning.
  */
-export async function loadTrust(values: { jwks?: string; issuer?: string[] }, io: CliIo): Promise<Trust> {
-  if (!values.jwks) throw new UsageError('USAGE', '--jwks FILE is required');
-  const text = (await readInput(values.jwks, io, 'JWKS')).toString('utf8');
-  const keys = parseJwks(text, `JWKS ${values.jwks}`);
-  if (keys.length === 0) throw new UsageError('USAGE', `JWKS ${values.jwks} holds no RSA signing keys`);
-  return { keys: new StaticKeySource(keys), ...(values.issuer?.length ? { trustedIssuers: values.issuer } : {}) };
+export async function loadTrust(
+  values: TrustFlags,
+  io: CliIo,
+  opts: { http?: HttpOptions; cache?: JwksCache } = {},
+): Promise<Trust> {
+  const archive = values['jwks-archive'];
+  let pinned: RsaPublicKey[] | undefined;
+  if (values.jwks) {
+    const text = (await readInput(values.jwks, io, 'JWKS')).toString('utf8');
+    pinned = parseJwks(text, `JWKS ${values.jwks}`);
+    if (pinned.length === 0) throw new UsageError('USAGE', `JWKS ${values.jwks} holds no RSA signing keys`);
+    if (!archive) {
+      const t = new OpTrust({ pinned, ...(values.issuer?.length ? { issuers: values.issuer } : {}) });
+      return { keys: t, ...(t.trustedIssuers ? { trustedIssuers: t.trustedIssuers } : {}) };
+    }
+  }
+  if (values.offline && !archive && !pinned)
+    throw new UsageError('USAGE', '--offline needs --jwks FILE or --jwks-archive DIR');
+  const issuers = values.issuer?.length ? [...new Set(values.issuer)] : [GITHUB_ACTIONS_ISSUER];
+  const archived = archive ? await loadArchive(archive, issuers) : undefined;
+  const useLive = !values.offline && !pinned;
+  const live = useLive
+    ? (opts.cache ??
+      new JwksCache({
+        ...(opts.http ? { http: opts.http } : {}),
+        discoveryBase: discoveryBases(values['discovery-url']),
+      }))
+    : undefined;
+  const trust = new OpTrust({
+    issuers,
+    ...(pinned ? { pinned } : {}),
+    ...(archived ? { archived } : {}),
+    ...(live ? { live } : {}),
+  });
+  for (const { issuer, error } of await trust.preload()) {
+    // With several issuers one unreachable OP only costs its own tokens; alone, it costs everything.
+    if ((archived?.get(issuer)?.length ?? 0) === 0 && issuers.length === 1) throw error;
+    io.stderr.write(
+      `opk-signer: warning: ${error.code}: ${error.message}; using archived keys for ${issuer}\n`,
+    );
+  }
+  if (archived && !live && issuers.every((i) => (archived.get(i)?.length ?? 0) === 0) && !pinned) {
+    throw new UsageError('USAGE', `the JWKS archive ${archive} holds no keys for ${issuers.join(', ')}`);
+  }
+  return { keys: trust, prefetch: (q) => trust.prefetch(q), trustedIssuers: trust.trustedIssuers! };
 }

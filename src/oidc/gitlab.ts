@@ -1,0 +1,48 @@
+import type { IssuedIdToken } from '../pktoken/mint.js';
+import { GQ_COMMITMENT_AUD_PREFIX } from '../pktoken/verify.js';
+import { OpError } from './errors.js';
+import type { HttpOptions } from './http.js';
+import { checkIdToken, idTokenKeyHint } from './id-token.js';
+import { JwksCache } from './jwks-cache.js';
+
+export interface GitlabOptions {
+  /** The ID token GitLab put in the job's environment (`id_tokens:` in .gitlab-ci.yml). */
+  idToken: string;
+  /** CI_SERVER_URL, e.g. https://gitlab.com: GitLab's `iss`. */
+  issuer: string;
+  discoveryBase?: string;
+  http?: HttpOptions;
+  keys?: JwksCache;
+  now?: () => number;
+}
+
+/**
+ * GitLab CI cannot choose `aud` per request, so the commitment goes in the GQ header (`cic`)
+ * and the token's fixed `aud` must carry the OPENPUBKEY-PKTOKEN: prefix. The token is the
+ * same for every call; it is still checked against GitLab's keys before use.
+ */
+export function gitlabTokenSource(o: GitlabOptions) {
+  const cache = o.keys ?? new JwksCache(o.http ? { http: o.http } : {});
+  if (o.discoveryBase) cache.setDiscoveryBase(o.issuer, o.discoveryBase);
+  return async (_commitment: string, call: { signal?: AbortSignal } = {}): Promise<IssuedIdToken> => {
+    const { kid } = idTokenKeyHint(o.idToken);
+    const keys = await cache.ensure(o.issuer, kid !== undefined ? { kid } : {}, call.signal);
+    const now = Math.floor((o.now ?? Date.now)() / 1000);
+    try {
+      const checked = checkIdToken(o.idToken, keys, {
+        issuer: o.issuer,
+        audPrefix: GQ_COMMITMENT_AUD_PREFIX,
+        now,
+      });
+      return { idToken: o.idToken, opKey: checked.key };
+    } catch (e) {
+      if (e instanceof OpError && /aud/.test(e.message)) {
+        throw new OpError(
+          'OP_TOKEN_INVALID',
+          `${e.message}: set \`id_tokens: <VAR>: aud: "${GQ_COMMITMENT_AUD_PREFIX}<anything>"\` in .gitlab-ci.yml`,
+        );
+      }
+      throw e;
+    }
+  };
+}

@@ -1,0 +1,141 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { checkEndpointUrl, OpError } from '../../src/oidc/errors.js';
+import { requestJson } from '../../src/oidc/http.js';
+import { deadUrl, startFaultServer, type FaultServer } from './helpers/fault-server.js';
+
+const fast = { timeoutMs: 300, attempts: 3, baseDelayMs: 5, maxDelayMs: 20 };
+let server: FaultServer | undefined;
+afterEach(async () => {
+  await server?.close();
+  server = undefined;
+});
+
+async function failure(p: Promise<unknown>): Promise<OpError> {
+  const e = await p.then(
+    () => undefined,
+    (x: unknown) => x,
+  );
+  expect(e).toBeInstanceOf(OpError);
+  return e as OpError;
+}
+
+describe('requestJson against a misbehaving server', () => {
+  it('retries a 500 and returns the 200 that follows', async () => {
+    server = await startFaultServer((_p, n) =>
+      n === 0 ? { status: 500 } : { status: 200, body: { ok: true } },
+    );
+    const res = await requestJson({ url: `${server.url}/x`, what: 'thing' }, fast);
+    expect(res.json).toEqual({ ok: true });
+    expect(server.count('/x')).toBe(2);
+  });
+
+  it('gives up after exactly `attempts` tries on a server that keeps failing', async () => {
+    server = await startFaultServer(() => ({ status: 503 }));
+    const outcomes: string[] = [];
+    const e = await failure(
+      requestJson(
+        { url: `${server.url}/x`, what: 'thing' },
+        { ...fast, onAttempt: (a) => outcomes.push(a.outcome) },
+      ),
+    );
+    expect(e.code).toBe('OP_UNAVAILABLE');
+    expect(e.message).toMatch(/after 3 attempts \(last: HTTP 503\)/);
+    expect(server.count('/x')).toBe(3);
+    expect(outcomes).toEqual(['HTTP 503', 'HTTP 503', 'HTTP 503']);
+  });
+
+  it('honours 429 with Retry-After and then succeeds', async () => {
+    server = await startFaultServer((_p, n) =>
+      n < 2 ? { status: 429, headers: { 'retry-after': '0' } } : { status: 200, body: { value: 'v' } },
+    );
+    const res = await requestJson({ url: `${server.url}/x`, what: 'thing' }, fast);
+    expect(res.json.value).toBe('v');
+    expect(server.count('/x')).toBe(3);
+  });
+
+  it('times out a server slower than the timeout, retrying a bounded number of times', async () => {
+    server = await startFaultServer(() => 'hang');
+    const e = await failure(
+      requestJson({ url: `${server.url}/slow`, what: 'thing' }, { ...fast, timeoutMs: 150 }),
+    );
+    expect(e.code).toBe('OP_UNAVAILABLE');
+    expect(e.message).toMatch(/timed out after 150 ms/);
+    expect(server.count('/slow')).toBe(3);
+  });
+
+  it('reports a server that is down as unavailable', async () => {
+    const url = await deadUrl();
+    const attempts: number[] = [];
+    const e = await failure(
+      requestJson(
+        { url: `${url}/x`, what: 'thing' },
+        { ...fast, onAttempt: (a) => attempts.push(a.attempt) },
+      ),
+    );
+    expect(e.code).toBe('OP_UNAVAILABLE');
+    expect(e.message).toMatch(/network error ECONNREFUSED/);
+    expect(attempts).toEqual([1, 2, 3]);
+  });
+
+  it('treats a connection reset as retryable', async () => {
+    server = await startFaultServer((_p, n) => (n === 0 ? 'reset' : { status: 200, body: {} }));
+    await requestJson({ url: `${server.url}/x`, what: 'thing' }, fast);
+    expect(server.count('/x')).toBe(2);
+  });
+
+  it('does not retry malformed JSON, and does not echo the body', async () => {
+    server = await startFaultServer(() => ({ status: 200, raw: '{"value": "SECRET-BODY' }));
+    const e = await failure(requestJson({ url: `${server.url}/x`, what: 'thing' }, fast));
+    expect(e.code).toBe('OP_BAD_RESPONSE');
+    expect(e.message).not.toContain('SECRET-BODY');
+    expect(server.count('/x')).toBe(1);
+  });
+
+  it('maps 401/403 to OP_AUTH and other 4xx to OP_REJECTED, without retrying', async () => {
+    server = await startFaultServer((p) => ({ status: p === '/a' ? 403 : 404 }));
+    expect((await failure(requestJson({ url: `${server.url}/a`, what: 't' }, fast))).code).toBe('OP_AUTH');
+    expect((await failure(requestJson({ url: `${server.url}/b`, what: 't' }, fast))).code).toBe(
+      'OP_REJECTED',
+    );
+    expect(server.count()).toBe(2);
+  });
+
+  it('stops at once when the caller aborts (deadline)', async () => {
+    server = await startFaultServer(() => 'hang');
+    const ac = new AbortController();
+    const p = requestJson(
+      { url: `${server.url}/x`, what: 'thing' },
+      { ...fast, timeoutMs: 60_000, signal: ac.signal },
+    );
+    setTimeout(() => ac.abort(), 50);
+    const e = await failure(p);
+    expect(e.code).toBe('OP_CANCELLED');
+    expect(server.count('/x')).toBe(1);
+  });
+
+  it('never sends a non-idempotent request twice', async () => {
+    server = await startFaultServer(() => ({ status: 502 }));
+    const e = await failure(
+      requestJson(
+        { url: `${server.url}/t`, method: 'POST', body: 'code=x', what: 't', idempotent: false },
+        fast,
+      ),
+    );
+    expect(e.code).toBe('OP_UNAVAILABLE');
+    expect(server.count('/t')).toBe(1);
+  });
+
+  it('redacts query strings from messages', async () => {
+    server = await startFaultServer(() => ({ status: 500 }));
+    const e = await failure(
+      requestJson({ url: `${server.url}/x?sig=CANARY-Q`, what: 'thing' }, { ...fast, attempts: 1 }),
+    );
+    expect(e.message).not.toContain('CANARY-Q');
+  });
+
+  it('refuses plain http except on loopback', () => {
+    expect(() => checkEndpointUrl('http://op.example.com/jwks', 'jwks_uri')).toThrow(/must use https/);
+    expect(checkEndpointUrl('http://127.0.0.1:1/x', 'x').port).toBe('1');
+    expect(checkEndpointUrl('https://op.example.com/x', 'x').host).toBe('op.example.com');
+  });
+});
