@@ -4,7 +4,9 @@ import { UsageError } from '../errors.js';
 import type { HttpOptions } from '../oidc/http.js';
 import { JwksCache } from '../oidc/jwks-cache.js';
 import { GITHUB_ACTIONS_ISSUER, loadArchive, OpTrust } from '../oidc/trust.js';
-import { readInput, type CliIo } from './io.js';
+import { parsePkToken } from '../pktoken/parse.js';
+import { opKeyQuery } from '../pktoken/keyquery.js';
+import { IoError, readInput, type CliIo } from './io.js';
 
 /** Flags every verifying command shares for trust material. */
 export const trustOptions = {
@@ -90,7 +92,10 @@ export async function loadTrust(
   });
   for (const { issuer, error } of await trust.preload()) {
     // With several issuers one unreachable OP only costs its own tokens; alone, it costs everything.
-    if ((archived?.get(issuer)?.length ?? 0) === 0 && issuers.length === 1) throw error;
+    // Not reaching the OP is an I/O failure (exit 2), not a verdict on what is being verified.
+    if ((archived?.get(issuer)?.length ?? 0) === 0 && issuers.length === 1) {
+      throw new IoError(error.code, `cannot load keys for ${issuer}: ${error.message}`);
+    }
     io.stderr.write(
       `opk-signer: warning: ${error.code}: ${error.message}; using archived keys for ${issuer}\n`,
     );
@@ -99,4 +104,16 @@ export async function loadTrust(
     throw new UsageError('USAGE', `the JWKS archive ${archive} holds no keys for ${issuers.join(', ')}`);
   }
   return { keys: trust, prefetch: (q) => trust.prefetch(q), trustedIssuers: trust.trustedIssuers! };
+}
+
+/** Lets live trust fetch the key a PK Token names (unknown kid after a rotation) before verifying. */
+export async function prefetchFor(trust: Trust, pkTokenBytes: Uint8Array | string): Promise<void> {
+  if (!trust.prefetch) return;
+  let query: OpKeyQuery;
+  try {
+    query = opKeyQuery(parsePkToken(pkTokenBytes));
+  } catch {
+    return; // the verification step reports the malformed token with its own code
+  }
+  await trust.prefetch(query);
 }

@@ -49,7 +49,7 @@ describe('opk-signer CLI (core commands)', async () => {
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/GQ_PROOF_/);
     expect(runCli(['pktoken', 'verify', join(dir, 'nope.json'), '--jwks', jwks]).code).toBe(2);
-    expect(runCli(['pktoken', 'verify', file('a3.json', minted2023.json)]).code).toBe(2);
+    expect(runCli(['pktoken', 'verify', file('a3.json', minted2023.json), '--offline']).code).toBe(2);
     expect(
       runCli(['pktoken', 'verify', file('a4.json', minted2023.json), '--jwks', jwks, '--bogus']).code,
     ).toBe(2);

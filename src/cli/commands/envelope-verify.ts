@@ -1,6 +1,15 @@
 import { identityClaims, verifyEnvelope } from '../../dsse/verify.js';
 import { outputFormat, parse, readInput, requireOption, type CliIo } from '../io.js';
-import { loadTrust, trustOptions } from '../keys.js';
+import { parseEnvelope } from '../../dsse/envelope.js';
+import { loadTrust, prefetchFor, trustOptions } from '../keys.js';
+
+function tryParseEnvelope(bytes: Uint8Array) {
+  try {
+    return parseEnvelope(bytes);
+  } catch {
+    return undefined; // verifyEnvelope reports it
+  }
+}
 
 export const summary = 'verify an OpenPubkey-signed DSSE envelope (in-toto attestation)';
 
@@ -9,7 +18,9 @@ export async function run(args: string[], io: CliIo): Promise<number> {
   const file = requireOption(positionals[0], 'ENVELOPE');
   const format = outputFormat(values.output);
   const trust = await loadTrust(values, io);
-  const v = verifyEnvelope(await readInput(file, io, 'envelope'), trust);
+  const bytes = await readInput(file, io, 'envelope');
+  for (const sig of tryParseEnvelope(bytes)?.signatures ?? []) await prefetchFor(trust, sig.sig);
+  const v = verifyEnvelope(bytes, trust);
   const result = {
     valid: true,
     payloadType: v.envelope.payloadType,

@@ -1,5 +1,8 @@
-import { gqVerifyJwt } from '../../gq/jwt.js';
 import { identityClaims } from '../../dsse/verify.js';
+import { VerificationError } from '../../errors.js';
+import { gqVerifyJwt } from '../../gq/jwt.js';
+import { decodeClaims, parseCompactJws } from '../../jws/compact.js';
+import { opKeyQuery } from '../../pktoken/keyquery.js';
 import { outputFormat, parse, readInput, type CliIo } from '../io.js';
 import { loadTrust, trustOptions } from '../keys.js';
 
@@ -10,11 +13,16 @@ export async function run(args: string[], io: CliIo): Promise<number> {
   const format = outputFormat(values.output);
   const trust = await loadTrust(values, io);
   const token = (await readInput(undefined, io, 'GQ token')).toString('utf8').trim();
-  const v = gqVerifyJwt(token, trust.keys);
-  if (trust.trustedIssuers && !trust.trustedIssuers.includes(String(v.claims.iss))) {
-    const { VerificationError } = await import('../../errors.js');
-    throw new VerificationError('OP_ISSUER_UNTRUSTED', `issuer ${String(v.claims.iss)} is not trusted`);
+  const jws = parseCompactJws(token, 'GQ token');
+  const iss = decodeClaims(jws.payload, 'GQ token payload').iss;
+  if (trust.trustedIssuers && !trust.trustedIssuers.includes(String(iss))) {
+    throw new VerificationError('OP_ISSUER_UNTRUSTED', `issuer ${String(iss)} is not trusted`);
   }
+  const op = { protected: jws.header, signature: jws.signature, headerJson: jws.headerJson };
+  await trust.prefetch?.(
+    opKeyQuery({ payload: jws.payload, op, cic: op, generation: 'BC', serialization: 'compact' }),
+  );
+  const v = gqVerifyJwt(token, trust.keys);
   const result = {
     valid: true,
     format: v.kind === 'gq256' ? 'gq256' : '2023',

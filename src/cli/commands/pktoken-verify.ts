@@ -2,7 +2,7 @@ import { parsePkToken } from '../../pktoken/parse.js';
 import { verifyPkToken } from '../../pktoken/verify.js';
 import { identityClaims } from '../../dsse/verify.js';
 import { outputFormat, parse, readInput, requireOption, type CliIo } from '../io.js';
-import { loadTrust, trustOptions } from '../keys.js';
+import { loadTrust, prefetchFor, trustOptions } from '../keys.js';
 
 export const summary = 'verify a PK Token (any openpubkey serialisation) against OP keys';
 
@@ -11,7 +11,9 @@ export async function run(args: string[], io: CliIo): Promise<number> {
   const file = requireOption(positionals[0], 'FILE');
   const format = outputFormat(values.output);
   const trust = await loadTrust(values, io);
-  const pkt = parsePkToken(await readInput(file, io, 'PK Token'));
+  const bytes = await readInput(file, io, 'PK Token');
+  await prefetchFor(trust, bytes);
+  const pkt = parsePkToken(bytes);
   const v = verifyPkToken(pkt, trust);
   const result = {
     valid: true,
