@@ -13,7 +13,7 @@ import type { ImageSource } from '../../oci/source.js';
 import { parsePlatform, type Platform } from '../../oci/types.js';
 import { GITHUB_ACTIONS_ISSUER } from '../../pktoken/verify.js';
 import { verifyImage } from '../../verify/image.js';
-import { defaultPolicy, parsePolicy, type Policy } from '../../verify/policy.js';
+import { defaultPolicy, type Policy } from '../../verify/policy.js';
 import { renderJson, renderText } from '../../verify/report.js';
 import {
   EXIT_INVALID,
@@ -93,11 +93,13 @@ export async function run(args: string[], io: CliIo): Promise<number> {
     );
 
   let policy: Policy = defaultPolicy();
-  if (values.policy)
+  if (values.policy) {
+    const { parsePolicy } = await import('../../verify/policy-file.js');
     policy = parsePolicy(
       (await readInput(values.policy, io, 'policy')).toString('utf8'),
       `policy ${values.policy}`,
     );
+  }
   const issuers = values.issuer?.length
     ? [...new Set(values.issuer)]
     : (policy.issuers ?? [GITHUB_ACTIONS_ISSUER]);

@@ -1,0 +1,173 @@
+import { celEnv, isCelError, parse as celParse, plan as celPlan } from '@bufbuild/cel';
+import { strings } from '@bufbuild/cel/ext';
+import YAML from 'yaml';
+import { UsageError } from '../errors.js';
+import { SPDX_DOCUMENT } from '../intoto/statement.js';
+import {
+  defaultPolicy,
+  PREDICATE_ALIASES,
+  type CelRule,
+  type Policy,
+  type RequiredPredicate,
+} from './policy.js';
+
+// Kept apart from policy.ts: @bufbuild/cel and yaml cost ~300 ms to load, and only runs with
+// --policy need them.
+
+function bad(msg: string): UsageError {
+  return new UsageError('POLICY_INVALID', `policy: ${msg}`);
+}
+
+function requiredFrom(v: unknown, i: number): RequiredPredicate {
+  if (typeof v === 'string') {
+    const alias = PREDICATE_ALIASES[v];
+    if (alias) return alias;
+    if (!/^[a-z][a-z0-9+.-]*:/i.test(v))
+      throw bad(
+        `requiredPredicateTypes[${i}] ${JSON.stringify(v)} is neither a URI nor an alias (${Object.keys(PREDICATE_ALIASES).join(', ')})`,
+      );
+    return { label: v, anyOf: [v] };
+  }
+  if (Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === 'string')) {
+    const anyOf = v.flatMap((x: string) => PREDICATE_ALIASES[x]?.anyOf ?? [x]);
+    return { label: anyOf.join(' | '), anyOf };
+  }
+  throw bad(`requiredPredicateTypes[${i}] must be a string or a list of strings`);
+}
+
+function compileRegex(src: string, where: string): RegExp {
+  try {
+    return new RegExp(`^(?:${src})$`, 'u');
+  } catch (e) {
+    throw bad(`${where}: invalid regular expression (${(e as Error).message})`);
+  }
+}
+
+function scalarStrings(v: unknown, where: string): string[] {
+  const list = Array.isArray(v) ? v : [v];
+  if (list.length === 0) throw bad(`${where} is an empty list`);
+  return list.map((x) => {
+    if (typeof x === 'string') return x;
+    if (typeof x === 'number' || typeof x === 'boolean') return String(x);
+    throw bad(`${where} must be a string, number, boolean or a list of them`);
+  });
+}
+
+/** JSON → CEL input: objects become Maps, integers stay numbers (CEL compares int and double numerically). */
+export function toCel(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(toCel);
+  if (v !== null && typeof v === 'object' && !(v instanceof Uint8Array)) {
+    return new Map(Object.entries(v as Record<string, unknown>).map(([k, x]) => [k, toCel(x)]));
+  }
+  return v;
+}
+
+let env: ReturnType<typeof celEnv> | undefined;
+
+export function compileCel(name: string, expr: string): CelRule {
+  let planned: (ctx?: never) => unknown;
+  try {
+    env ??= celEnv({ funcs: strings });
+    planned = celPlan(env, celParse(expr)) as (ctx?: never) => unknown;
+  } catch (e) {
+    throw bad(`cel ${name}: ${(e as Error).message}`);
+  }
+  return {
+    name,
+    expr,
+    evaluate(vars) {
+      const out = planned(Object.fromEntries(Object.entries(vars).map(([k, v]) => [k, toCel(v)])) as never);
+      if (isCelError(out)) throw new Error(out.message);
+      return out;
+    },
+  };
+}
+
+/** Parses a YAML or JSON policy document (see docs/verify-output.md, "Policy file"). */
+export function parsePolicy(text: string, what = 'policy'): Policy {
+  let doc: unknown;
+  try {
+    doc = YAML.parse(text, { maxAliasCount: 100 });
+  } catch (e) {
+    throw new UsageError(
+      'POLICY_INVALID',
+      `${what} is not YAML or JSON (${(e as Error).message.split('\n')[0]})`,
+    );
+  }
+  if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) throw bad(`${what} is not a mapping`);
+  const d = doc as Record<string, unknown>;
+  const known = new Set([
+    'version',
+    'requiredPredicateTypes',
+    'requireSbom',
+    'requireSignatures',
+    'issuers',
+    'claims',
+    'claimPatterns',
+    'cel',
+    'maxAgeSeconds',
+  ]);
+  for (const k of Object.keys(d)) if (!known.has(k)) throw bad(`unknown key ${JSON.stringify(k)}`);
+  if (d.version !== undefined && d.version !== 1) throw bad('version must be 1');
+  const policy = defaultPolicy();
+  if (d.requiredPredicateTypes !== undefined) {
+    if (!Array.isArray(d.requiredPredicateTypes)) throw bad('requiredPredicateTypes must be a list');
+    policy.required = d.requiredPredicateTypes.map(requiredFrom);
+  }
+  if (d.requireSbom !== undefined) {
+    if (typeof d.requireSbom !== 'boolean') throw bad('requireSbom must be true or false');
+    if (d.requireSbom && !policy.required.some((r) => r.anyOf.includes(SPDX_DOCUMENT)))
+      policy.required.push(PREDICATE_ALIASES.spdx!);
+  }
+  if (d.requireSignatures !== undefined) {
+    if (typeof d.requireSignatures !== 'boolean') throw bad('requireSignatures must be true or false');
+    policy.requireSignatures = d.requireSignatures;
+  }
+  if (d.issuers !== undefined) {
+    if (
+      !Array.isArray(d.issuers) ||
+      d.issuers.length === 0 ||
+      !d.issuers.every(
+        (x) =>
+          (typeof x === 'string' && x.startsWith('https://')) ||
+          (typeof x === 'string' && x.startsWith('http://')),
+      )
+    ) {
+      throw bad('issuers must be a non-empty list of issuer URLs');
+    }
+    policy.issuers = d.issuers as string[];
+  }
+  if (d.claims !== undefined) {
+    if (d.claims === null || typeof d.claims !== 'object' || Array.isArray(d.claims))
+      throw bad('claims must be a mapping of claim name to value(s)');
+    for (const [claim, v] of Object.entries(d.claims)) {
+      policy.claims.push({ claim, equals: scalarStrings(v, `claims.${claim}`), source: 'policy' });
+    }
+  }
+  if (d.claimPatterns !== undefined) {
+    if (d.claimPatterns === null || typeof d.claimPatterns !== 'object' || Array.isArray(d.claimPatterns))
+      throw bad('claimPatterns must be a mapping of claim name to regex');
+    for (const [claim, v] of Object.entries(d.claimPatterns)) {
+      if (typeof v !== 'string') throw bad(`claimPatterns.${claim} must be a string`);
+      policy.claims.push({ claim, matches: compileRegex(v, `claimPatterns.${claim}`), source: 'policy' });
+    }
+  }
+  if (d.cel !== undefined) {
+    if (!Array.isArray(d.cel)) throw bad('cel must be a list');
+    d.cel.forEach((c, i) => {
+      if (typeof c === 'string') policy.cel.push(compileCel(`cel[${i}]`, c));
+      else if (c && typeof c === 'object' && typeof (c as { expr?: unknown }).expr === 'string') {
+        const name = (c as { name?: unknown }).name;
+        policy.cel.push(
+          compileCel(typeof name === 'string' ? name : `cel[${i}]`, (c as { expr: string }).expr),
+        );
+      } else throw bad(`cel[${i}] must be a string or {name, expr}`);
+    });
+  }
+  if (d.maxAgeSeconds !== undefined) {
+    if (typeof d.maxAgeSeconds !== 'number' || !Number.isSafeInteger(d.maxAgeSeconds) || d.maxAgeSeconds <= 0)
+      throw bad('maxAgeSeconds must be a positive integer');
+    policy.maxAgeSeconds = d.maxAgeSeconds;
+  }
+  return policy;
+}

@@ -1,0 +1,52 @@
+import { opaInput, type CheckResult, type VerifyReport } from './image.js';
+
+export interface RenderOptions {
+  /** `✓`/`✗` (default) or `v`/`x` as the plugin prints on Windows. */
+  ascii?: boolean;
+}
+
+/**
+ * Text in the `docker verify` plugin's shape: per platform `Verifying N attestations for <purl>`,
+ * a block per attestation with one ✓/✗ line per check, then the required-attestations line.
+ */
+export function renderText(report: VerifyReport, opts: RenderOptions = {}): string {
+  const ok = opts.ascii ? 'v' : '✓';
+  const bad = opts.ascii ? 'x' : '✗';
+  const line = (c: CheckResult, indent = '  ') => `${indent}${c.ok ? ok : bad} ${c.message}`;
+  const out: string[] = [];
+  for (const p of report.platforms) {
+    const signed = p.attestations.filter((a) => a.signed).length;
+    out.push(`Verifying ${signed} attestations for ${p.purl}`);
+    for (const c of p.checks) if (c.check === 'attestation-manifest') out.push(line(c));
+    for (const a of p.attestations) {
+      out.push('');
+      out.push(
+        `Verifying ${a.predicateType || a.layer.mediaType} attestation${a.signed ? '' : ' (unsigned)'}`,
+      );
+      for (const c of a.checks) {
+        if (!a.signed && c.ok) out.push(`  ! ${c.message}`);
+        else out.push(line(c));
+      }
+    }
+    out.push('');
+    for (const c of p.checks)
+      if (c.check !== 'attestation-manifest') out.push(c.ok ? c.message : `${bad} ${c.message}`);
+    out.push('');
+  }
+  for (const w of report.warnings) if (!w.layer) out.push(`warning: ${w.code}: ${w.message}`);
+  out.push(
+    report.verified
+      ? `Verified ${report.image.reference} (${report.image.digest})`
+      : `${bad} Verification failed for ${report.image.reference}: ${report.errors.length} error(s)`,
+  );
+  return out.join('\n') + '\n';
+}
+
+/** The JSON document of docs/verify-output.md: the report (without raw statements/claims) plus `input` for OPA. */
+export function renderJson(report: VerifyReport): string {
+  const platforms = report.platforms.map((p) => ({
+    ...p,
+    attestations: p.attestations.map(({ statement: _s, claims: _c, ...a }) => a),
+  }));
+  return JSON.stringify({ ...report, platforms, input: opaInput(report) }, null, 2) + '\n';
+}
