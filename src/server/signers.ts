@@ -1,0 +1,189 @@
+import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { FormatError, OpkError, UsageError, VerificationError } from '../errors.js';
+import type { IdTokenSource, PkTokenFormat } from '../pktoken/mint.js';
+import { signStatement, type SignedStatement } from '../signer/sign.js';
+
+export interface SignJob {
+  statement: Uint8Array;
+  payloadType?: string;
+}
+
+export interface SignConfig {
+  format: PkTokenFormat;
+  commitType: 'aud' | 'nonce' | 'gq-cic';
+}
+
+/**
+ * Runs `signStatement` (the library's one signing path). Two placements: on the event loop, or
+ * on worker threads. The GQ proof costs several milliseconds of BigInt arithmetic per statement,
+ * so one thread caps a sidecar at ~150 signatures/s; workers use every core. Either way the ID
+ * token is fetched on the main thread, so the provider and its credentials never leave it.
+ */
+export interface StatementSigner {
+  readonly kind: 'inline' | 'workers';
+  readonly threads: number;
+  sign(job: SignJob, getIdToken: IdTokenSource): Promise<SignedStatement>;
+  close(): Promise<void>;
+}
+
+export function inlineSigner(config: SignConfig): StatementSigner {
+  return {
+    kind: 'inline',
+    threads: 0,
+    sign: (job, getIdToken) =>
+      signStatement(job.statement, {
+        getIdToken,
+        format: config.format,
+        commitType: config.commitType,
+        ...(job.payloadType ? { payloadType: job.payloadType } : {}),
+      }),
+    close: async () => {},
+  };
+}
+
+const WORKER_URL = new URL('./sign-worker.js', import.meta.url);
+
+/** Workers need the compiled script; under a TS test runner only the `.ts` source exists. */
+export function workersAvailable(): boolean {
+  return existsSync(fileURLToPath(WORKER_URL));
+}
+
+/** `auto`: one worker per core when the compiled worker exists, else inline. */
+export function createStatementSigner(
+  config: SignConfig,
+  threads: number | 'auto' = 'auto',
+): StatementSigner {
+  if (threads === 'auto') threads = workersAvailable() ? Math.max(1, availableParallelism()) : 0;
+  if (threads === 0) return inlineSigner(config);
+  if (!workersAvailable())
+    throw new UsageError(
+      'USAGE',
+      'signing worker threads need the compiled sign-worker.js (run npm run build)',
+    );
+  return new WorkerPoolSigner(config, threads);
+}
+
+interface WireError {
+  name: string;
+  code?: string;
+  message: string;
+}
+
+type FromWorker =
+  | { t: 'token'; id: number; commitment: string }
+  | { t: 'ok'; id: number; result: SignedStatement }
+  | { t: 'err'; id: number; error: WireError };
+
+interface PendingJob {
+  resolve: (r: SignedStatement) => void;
+  reject: (e: unknown) => void;
+  getIdToken: IdTokenSource;
+  /** The provider's own error, kept so the caller sees it rather than the worker's echo of it. */
+  tokenError?: unknown;
+  slot: Slot;
+}
+
+interface Slot {
+  worker: Worker;
+  pending: number;
+}
+
+const ERROR_CLASSES: Record<string, new (code: string, message: string) => OpkError> = {
+  FormatError,
+  UsageError,
+  VerificationError,
+  OpkError,
+};
+
+export function reviveError(e: WireError): Error {
+  if (e.code !== undefined) return new (ERROR_CLASSES[e.name] ?? OpkError)(e.code, e.message);
+  return new Error(e.message);
+}
+
+class WorkerPoolSigner implements StatementSigner {
+  readonly kind = 'workers' as const;
+  private readonly slots: Slot[] = [];
+  private readonly jobs = new Map<number, PendingJob>();
+  private nextId = 1;
+  private closed = false;
+
+  constructor(
+    private readonly config: SignConfig,
+    readonly threads: number,
+  ) {
+    for (let i = 0; i < threads; i++) this.slots.push(this.spawn());
+  }
+
+  private spawn(): Slot {
+    const worker = new Worker(WORKER_URL);
+    const slot: Slot = { worker, pending: 0 };
+    worker.on('message', (m: FromWorker) => this.onMessage(m));
+    const fail = (why: string) => {
+      if (this.closed) return;
+      for (const [id, job] of this.jobs) {
+        if (job.slot !== slot) continue;
+        this.jobs.delete(id);
+        job.reject(new OpkError('SIGNER_WORKER', `signing worker stopped (${why}); retry the call`));
+      }
+      const i = this.slots.indexOf(slot);
+      if (i >= 0) this.slots[i] = this.spawn();
+    };
+    worker.on('error', (e) => fail(e.message));
+    worker.on('exit', (code) => fail(`exit ${code}`));
+    return slot;
+  }
+
+  sign(job: SignJob, getIdToken: IdTokenSource): Promise<SignedStatement> {
+    if (this.closed) return Promise.reject(new OpkError('SIGNER_CLOSED', 'signer is shutting down'));
+    const slot = this.slots.reduce((a, b) => (b.pending < a.pending ? b : a));
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      slot.pending++;
+      const done =
+        <A extends unknown[]>(f: (...a: A) => void) =>
+        (...a: A) => {
+          slot.pending--;
+          f(...a);
+        };
+      this.jobs.set(id, { resolve: done(resolve), reject: done(reject), getIdToken, slot });
+      slot.worker.postMessage({
+        t: 'sign',
+        id,
+        statement: job.statement,
+        payloadType: job.payloadType ?? '',
+        ...this.config,
+      });
+    });
+  }
+
+  private onMessage(m: FromWorker): void {
+    const job = this.jobs.get(m.id);
+    if (!job) return;
+    if (m.t === 'token') {
+      job.getIdToken(m.commitment).then(
+        ({ idToken, opKey }) =>
+          job.slot.worker.postMessage({ t: 'token-ok', id: m.id, idToken, jwk: opKey.jwk }),
+        (e: unknown) => {
+          job.tokenError = e;
+          job.slot.worker.postMessage({ t: 'token-err', id: m.id });
+        },
+      );
+      return;
+    }
+    this.jobs.delete(m.id);
+    if (m.t === 'ok') job.resolve(m.result);
+    else job.reject(job.tokenError ?? reviveError(m.error));
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const job of this.jobs.values())
+      job.reject(new OpkError('SIGNER_CLOSED', 'signer is shutting down'));
+    this.jobs.clear();
+    await Promise.all(this.slots.map((s) => s.worker.terminate()));
+  }
+}

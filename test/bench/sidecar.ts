@@ -1,0 +1,189 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { credentials, loadPackageDefinition, type Client, type ServiceError } from '@grpc/grpc-js';
+import { loadSync } from '@grpc/proto-loader';
+import { PROTO_ROOT, SIGNER_PROTO } from '../../src/server/proto.js';
+
+/**
+ * Sidecar figures through the real stack: `opk-signer serve` (the shipped CLI, worker threads
+ * on) and `opk-signer dev-issuer` each in their own process on this machine, a grpc-js client
+ * here, over the unix socket. CPU per signature is the server process's own user+system time
+ * (from /proc) over the run, so time spent waiting for tokens is excluded by construction; the
+ * issuer's CPU is reported separately.
+ */
+export async function benchSidecar(): Promise<Record<string, number>> {
+  const root = findRoot();
+  const cli = join(root, 'dist/cli/main.js');
+  if (!existsSync(join(root, 'dist/server/sign-worker.js'))) {
+    spawnSync(
+      process.execPath,
+      [join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'],
+      { cwd: root, stdio: 'ignore' },
+    );
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'opkb-'));
+  const children: ChildProcess[] = [];
+  try {
+    const issuer = spawn(process.execPath, [cli, 'dev-issuer', '--print-env'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    children.push(issuer);
+    const env = await linesUntil(issuer, 'stdout', (text) =>
+      text.includes('ACTIONS_ID_TOKEN_REQUEST_TOKEN='),
+    );
+    const vars = Object.fromEntries(
+      env
+        .split('\n')
+        .filter((l) => l.startsWith('ACTIONS_ID_TOKEN_REQUEST_'))
+        .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+    );
+    const socket = join(dir, 'signer.sock');
+    const server = spawn(
+      process.execPath,
+      [
+        cli,
+        'serve',
+        '--listen',
+        `unix://${socket}`,
+        '--provider',
+        'dev',
+        '--log-level',
+        'warn',
+        '--max-concurrent',
+        '64',
+      ],
+      {
+        env: { PATH: process.env.PATH, ...vars },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      },
+    );
+    children.push(server);
+    await waitForSocket(socket, server);
+
+    const pkg = loadPackageDefinition(
+      loadSync(SIGNER_PROTO, { includeDirs: [PROTO_ROOT], keepCase: true, defaults: true }),
+    ) as unknown as {
+      opk: {
+        signer: {
+          v1: {
+            Signer: new (t: string, c: ReturnType<typeof credentials.createInsecure>, o: object) => Client;
+          };
+        };
+      };
+    };
+    const client = new pkg.opk.signer.v1.Signer(`unix://${socket}`, credentials.createInsecure(), {
+      'grpc.max_receive_message_length': -1,
+    });
+    const statement = Buffer.from(
+      JSON.stringify({
+        _type: 'https://in-toto.io/Statement/v1',
+        subject: [
+          { name: 'pkg:docker/acme/widget@v1?platform=linux%2Famd64', digest: { sha256: 'c'.repeat(64) } },
+        ],
+        predicateType: 'https://slsa.dev/provenance/v1',
+        predicate: {
+          buildDefinition: {
+            buildType: 'https://mobyproject.org/buildkit@v1',
+            externalParameters: { request: { frontend: 'dockerfile.v0' } },
+          },
+        },
+      }),
+    );
+    const sign = () =>
+      new Promise<void>((resolve, reject) =>
+        (
+          client as unknown as { SignStatement: (r: object, cb: (e: ServiceError | null) => void) => void }
+        ).SignStatement({ statement }, (e) => (e ? reject(e) : resolve())),
+      );
+
+    await run(sign, 8, 100); // warm-up: JIT, worker threads, JWKS cache, connections
+    const out: Record<string, number> = {};
+    for (const [concurrency, n] of [
+      [1, 200],
+      [32, 1500],
+    ] as const) {
+      const cpu0 = cpuMs(server.pid!);
+      const op0 = cpuMs(issuer.pid!);
+      const r = await run(sign, concurrency, n);
+      const cpu = cpuMs(server.pid!) - cpu0;
+      const opCpu = cpuMs(issuer.pid!) - op0;
+      out[`sidecar c=${concurrency}: signatures/s`] = n / (r.wallMs / 1000);
+      out[`sidecar c=${concurrency}: p50 latency ms`] = r.p50;
+      out[`sidecar c=${concurrency}: p99 latency ms`] = r.p99;
+      out[`sidecar c=${concurrency}: sidecar CPU ms/signature (token wait excluded)`] = cpu / n;
+      out[`sidecar c=${concurrency}: issuer CPU ms/token (for reference)`] = opCpu / n;
+    }
+    client.close();
+    return out;
+  } finally {
+    for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
+    await Promise.all(
+      children.map((c) => (c.exitCode !== null ? undefined : new Promise((r) => c.once('exit', r)))),
+    );
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function run(sign: () => Promise<void>, concurrency: number, n: number) {
+  const lat: number[] = [];
+  let next = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < n) {
+        next++;
+        const s = performance.now();
+        await sign();
+        lat.push(performance.now() - s);
+      }
+    }),
+  );
+  const wallMs = performance.now() - t0;
+  lat.sort((a, b) => a - b);
+  const q = (p: number) => lat[Math.min(lat.length - 1, Math.floor(p * lat.length))]!;
+  return { wallMs, p50: q(0.5), p99: q(0.99) };
+}
+
+/** utime + stime of a process (all its threads), in ms. */
+function cpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(f[11]) + Number(f[12]);
+  return (ticks * 1000) / 100; // USER_HZ is 100 on Linux
+}
+
+function findRoot(): string {
+  for (const up of ['../../', '../../../']) {
+    const dir = fileURLToPath(new URL(up, import.meta.url));
+    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'proto'))) return dir;
+  }
+  throw new Error('cannot find the package root');
+}
+
+function linesUntil(
+  child: ChildProcess,
+  which: 'stdout' | 'stderr',
+  done: (text: string) => boolean,
+): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    child[which]!.on('data', (c: Buffer) => {
+      text += c.toString();
+      if (done(text)) resolve(text);
+    });
+    child.once('exit', (code) => reject(new Error(`process exited ${code} before it was ready`)));
+  });
+}
+
+async function waitForSocket(path: string, child: ChildProcess): Promise<void> {
+  let err = '';
+  child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
+  while (!existsSync(path)) {
+    if (child.exitCode !== null) throw new Error(`serve exited ${child.exitCode}: ${err}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
