@@ -35,7 +35,9 @@ export function parseStatement(bytes: Uint8Array): Statement {
   }
   if (typeof json.predicateType !== 'string' || json.predicateType.length === 0)
     throw invalid('statement has no predicateType');
-  if (!Array.isArray(json.subject) || json.subject.length === 0) throw invalid('statement has no subject');
+  // BuildKit emits an empty subject list for exports without an image name; that statement is
+  // still signed (a build must not fail on it) and simply matches no image at verify time.
+  if (!Array.isArray(json.subject)) throw invalid('statement has no subject array');
   const subjects = json.subject.map((s, i): Subject => {
     if (s === null || typeof s !== 'object' || Array.isArray(s))
       throw invalid(`subject ${i} is not an object`);
