@@ -318,8 +318,11 @@ export interface BuildImageOptions {
   provenance?: 'v0.2' | 'v1';
   sbom?: boolean;
   facts: ProvenanceFacts;
-  /** Signs every statement; omitted: unsigned in-toto layers. */
-  sign?: SignStatementOptions;
+  /**
+   * Signs every statement: in-process options, or a function that signs another way (the demo
+   * goes through the gRPC sidecar). Omitted: unsigned in-toto layers.
+   */
+  sign?: SignStatementOptions | ((statement: Uint8Array) => Promise<AttestationLayer>);
   store?: BlobStore;
   seed?: string;
 }
@@ -365,7 +368,13 @@ export async function buildImage(o: BuildImageOptions): Promise<BuiltImage> {
       ]);
     const layers: AttestationLayer[] = [];
     for (const [bytes, predicateType] of statements)
-      layers.push(o.sign ? await signedLayer(bytes, o.sign) : unsignedLayer(bytes, predicateType));
+      layers.push(
+        typeof o.sign === 'function'
+          ? await o.sign(bytes)
+          : o.sign
+            ? await signedLayer(bytes, o.sign)
+            : unsignedLayer(bytes, predicateType),
+      );
     platforms.push({ platform, manifest, attestation: undefined as unknown as Descriptor, layers, purl });
   }
   for (const p of platforms)
