@@ -20,7 +20,11 @@ import {
 
 const run = promisify(execFile);
 const PYTHON = '/usr/bin/python3';
-const BUF = join(ROOT_DIR, 'node_modules/.bin/buf');
+// Installed by .ci/deps (the platform package: the npm wrapper cannot be locked here).
+const BUF = join(
+  ROOT_DIR,
+  `node_modules/@bufbuild/buf-linux-${process.arch === 'arm64' ? 'aarch64' : 'x64'}/bin/buf`,
+);
 
 interface Daemon {
   child: ChildProcess;
