@@ -19,6 +19,8 @@ export interface Envelope {
 }
 
 const MAX_ENVELOPE_BYTES = 64 * 1024 * 1024;
+/** The fork writes exactly one; each costs a full GQ verification, so a flood is a CPU attack. */
+export const MAX_SIGNATURES = 4;
 
 /**
  * Go `json.Marshal` of go-securesystemslib's Envelope struct: payloadType, payload,
@@ -50,6 +52,12 @@ export function parseEnvelope(input: string | Uint8Array): Envelope {
     throw new FormatError('DSSE_MALFORMED', 'DSSE envelope has no string payload');
   if (!Array.isArray(doc.signatures))
     throw new FormatError('DSSE_MALFORMED', 'DSSE envelope has no signatures array');
+  if (doc.signatures.length > MAX_SIGNATURES) {
+    throw new FormatError(
+      'DSSE_MALFORMED',
+      `DSSE envelope has ${doc.signatures.length} signatures, at most ${MAX_SIGNATURES} are accepted`,
+    );
+  }
   const payload = decodeBase64(doc.payload, 'DSSE payload');
   const signatures = doc.signatures.map((s, i) => {
     if (s === null || typeof s !== 'object' || Array.isArray(s))

@@ -57,6 +57,25 @@ export function canonicalJson(value: unknown): string {
   }
 }
 
+/**
+ * Deeper documents are refused: every consumer (canonical re-serialisation, reports, CEL) walks
+ * them recursively, and a hostile layer must fail with a typed error, not a stack overflow.
+ */
+export const MAX_JSON_DEPTH = 100;
+
+function depthExceeds(root: unknown, max: number): boolean {
+  const stack: [unknown, number][] = [[root, 1]];
+  while (stack.length > 0) {
+    const [v, d] = stack.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    if (d > max) return true;
+    for (const child of Array.isArray(v) ? v : Object.values(v)) {
+      if (child !== null && typeof child === 'object') stack.push([child, d + 1]);
+    }
+  }
+  return false;
+}
+
 /** JSON.parse that turns SyntaxError into a typed error and insists on an object at the top. */
 export function parseJsonObject(text: string, what: string): JsonObject {
   let v: unknown;
@@ -67,6 +86,9 @@ export function parseJsonObject(text: string, what: string): JsonObject {
   }
   if (v === null || typeof v !== 'object' || Array.isArray(v)) {
     throw new FormatError('ERR_JSON', `${what} is not a JSON object`);
+  }
+  if (depthExceeds(v, MAX_JSON_DEPTH)) {
+    throw new FormatError('ERR_JSON', `${what} is nested more than ${MAX_JSON_DEPTH} levels deep`);
   }
   return v as JsonObject;
 }

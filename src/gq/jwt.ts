@@ -112,6 +112,12 @@ function findKey(
   return found;
 }
 
+const GEN_2024_MEMBERS = new Set(['alg', 'kid', 'typ', 'jkt']);
+
+function onlyGen2024Members(header: JsonObject): boolean {
+  return Object.keys(header).every((k) => GEN_2024_MEMBERS.has(k));
+}
+
 /** Tries each candidate key (kids are not unique across rotations); the first that verifies wins. */
 function firstVerifying(candidates: RsaPublicKey[], check: (k: RsaPublicKey) => void): RsaPublicKey {
   let firstError: unknown;
@@ -157,9 +163,9 @@ export function verifyOpSignature(input: OpSignatureInput, keys: OpKeySource): V
       try {
         gqVerifyWithRsaKey(k, identity, current, proof);
       } catch (e) {
-        // 2024-era proofs covered only the original header.payload. That left the GQ header
-        // unauthenticated, which matters once it carries claims: accept it only with none.
-        if (header.cic !== undefined || (e as { code?: string }).code !== 'GQ_PROOF_INVALID') throw e;
+        // 2024-era proofs covered only the original header.payload, leaving the GQ header
+        // unauthenticated: accept one only when that header says nothing beyond the 2024 members.
+        if (!onlyGen2024Members(header) || (e as { code?: string }).code !== 'GQ_PROOF_INVALID') throw e;
         gqVerifyWithRsaKey(k, identity, identity, proof);
       }
     });

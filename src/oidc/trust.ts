@@ -2,6 +2,7 @@ import { selectKeys, type OpKeyQuery, type OpKeySource } from '../jwk/set.js';
 import type { RsaPublicKey } from '../jwk/rsa.js';
 import { GITHUB_ACTIONS_ISSUER } from '../pktoken/verify.js';
 import { archivedKeys } from './archive.js';
+import { UsageError } from '../errors.js';
 import { OpError } from './errors.js';
 import type { JwksCache } from './jwks-cache.js';
 
@@ -10,7 +11,12 @@ export { GITHUB_ACTIONS_ISSUER };
 export interface OpTrustOptions {
   /** Issuers whose tokens are accepted. undefined: any issuer the pinned keys verify. */
   issuers?: readonly string[];
-  /** Keys from a pinned JWKS file: not bound to an issuer (the file is the trust decision). */
+  /**
+   * Keys from a pinned JWKS file. A JWKS is one OP's key set, so the keys are bound to the one
+   * trusted issuer; with `issuers` undefined they verify whatever `iss` (the file is the trust
+   * decision). Several trusted issuers with one unbound key set is refused: a key of one OP
+   * would otherwise vouch for tokens claiming to be from another.
+   */
   pinned?: readonly RsaPublicKey[];
   /** issuer → keys read from a JWKS archive. */
   archived?: ReadonlyMap<string, readonly RsaPublicKey[]>;
@@ -27,7 +33,13 @@ export class OpTrust implements OpKeySource {
   readonly trustedIssuers: string[] | undefined;
 
   constructor(private readonly o: OpTrustOptions) {
-    this.trustedIssuers = o.issuers ? [...o.issuers] : undefined;
+    this.trustedIssuers = o.issuers ? [...new Set(o.issuers)] : undefined;
+    if (o.pinned?.length && this.trustedIssuers && this.trustedIssuers.length > 1) {
+      throw new UsageError(
+        'PINNED_KEYS_AMBIGUOUS',
+        `a pinned JWKS belongs to one issuer, but ${this.trustedIssuers.length} are trusted: verify one issuer at a time with --jwks, or use --jwks-archive and discovery`,
+      );
+    }
   }
 
   private trusts(iss: string): boolean {

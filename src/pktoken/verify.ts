@@ -131,14 +131,27 @@ function verifySignatures(pkt: PkToken, keys: OpKeySource): { op: VerifiedOpSign
   return { op: op!, upk };
 }
 
+/**
+ * GitHub lets any workflow choose its token's audience, so a GitHub token is only ever bound by
+ * `aud`: accepting a GQ-header commitment there would let whoever holds any
+ * `OPENPUBKEY-PKTOKEN:` GitHub token sign as that repository, forever.
+ */
 function resolveCommitType(
   op: VerifiedOpSignature,
   claims: JsonObject,
   requested: CommitType,
 ): Exclude<CommitType, 'auto'> {
+  if (claims.iss === GITHUB_ACTIONS_ISSUER) {
+    if (requested !== 'auto' && requested !== 'aud') {
+      throw new VerificationError(
+        'COMMITMENT_MISMATCH',
+        `GitHub Actions tokens commit to the CIC in aud only, not ${requested}`,
+      );
+    }
+    return 'aud';
+  }
   if (requested !== 'auto') return requested;
   if (op.gqHeader?.cic !== undefined) return 'gq-cic';
-  if (claims.iss === GITHUB_ACTIONS_ISSUER) return 'aud';
   return typeof claims.nonce === 'string' ? 'nonce' : 'aud';
 }
 
@@ -173,7 +186,13 @@ function verifyCommitment(
   // 2023 verifiers hash the header bytes as received; current openpubkey hashes its Go
   // re-serialisation. Our own tokens satisfy both; accepting either admits both families.
   if (committed === commitment(raw)) return type;
-  if (committed === commitment(Buffer.from(canonicalJson(pkt.cic.headerJson), 'utf8'))) return type;
+  let canonical: string | undefined;
+  try {
+    canonical = canonicalJson(pkt.cic.headerJson);
+  } catch {
+    /* not canonicalisable (e.g. a fractional number): only the raw bytes could have matched */
+  }
+  if (canonical !== undefined && committed === commitment(Buffer.from(canonical, 'utf8'))) return type;
   throw new VerificationError('COMMITMENT_MISMATCH', `ID token ${type} does not commit to this CIC`);
 }
 

@@ -43,7 +43,7 @@ function runCli(cli: string, args: string[], stdin: string): Promise<number> {
  * - the same with a fresh client per image (token flow included), and from memory (no HTTP).
  * Figures in milliseconds (median); nothing is asserted.
  */
-export async function benchVerify(): Promise<Record<string, number | string>> {
+export async function benchVerify(ctx?: { envelopeVerifyUs: number }): Promise<Record<string, number | string>> {
   const reg = await startRegistry();
   const work = await tempDir('opk-bench-verify-');
   try {
@@ -99,6 +99,11 @@ export async function benchVerify(): Promise<Record<string, number | string>> {
       { warmup: 5, iterations: 60 },
     );
     out['in-process per image, from memory, no HTTP (ms, median)'] = mem.medianUs / 1000;
+    if (ctx) {
+      // The floor: the 4 envelope verifications the image needs, each at the core's measured cost.
+      out['ratio: from memory / (4 × core envelope verify)'] = mem.medianUs / (4 * ctx.envelopeVerifyUs);
+      out['ratio: registry, warm / (4 × core envelope verify)'] = warm.medianUs / (4 * ctx.envelopeVerifyUs);
+    }
 
     const plain = await startRegistry({ auth: false });
     try {

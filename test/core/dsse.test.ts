@@ -166,6 +166,14 @@ describe('OPK DSSE envelopes', async () => {
     );
   });
 
+  it('hostile shapes fail typed and cheaply: a signature flood, a deeply nested payload', () => {
+    const flood = mutate((d) => (d.signatures = Array.from({ length: 50 }, () => d.signatures[0]!)));
+    expect(() => verifyEnvelope(flood, opts)).toThrow(expect.objectContaining({ code: 'DSSE_MALFORMED' }));
+    const deep = '{"a":' + '['.repeat(20000) + ']'.repeat(20000) + '}';
+    expect(() => verifyEnvelope(deep, opts)).toThrow(expect.objectContaining({ code: 'ERR_JSON' }));
+    expect(() => parseStatement(Buffer.from(deep))).toThrow(expect.objectContaining({ code: 'ERR_JSON' }));
+  });
+
   it('a PK Token without att → ATT_MISSING', async () => {
     const { mintPkToken } = await import('../../src/pktoken/mint.js');
     const m = await mintPkToken({ getIdToken: op.source('aud'), format: '2023', commitType: 'aud' });

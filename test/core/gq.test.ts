@@ -95,6 +95,18 @@ describe('GQ256 over RS256 ID tokens', () => {
     expect(gqVerifyJwt(`${gqHeader}.${p}.${encodeBase64Url(proof)}`, keys).kind).toBe('gq256');
   });
 
+  it('a 2024 proof is not accepted when its unauthenticated GQ header carries extra claims', () => {
+    const proof = encodeBase64Url(
+      gqSignWithRsaSignature(op.key, decodeBase64Url(s), Buffer.from(`${h}.${p}`)),
+    );
+    for (const extra of [{ foo: 'bar' }, { cic: 'A'.repeat(43) }]) {
+      const gqHeader = encodeBase64Url(JSON.stringify({ alg: 'GQ256', kid: h, typ: 'JWT', ...extra }));
+      expect(() => gqVerifyJwt(`${gqHeader}.${p}.${proof}`, keys)).toThrow(
+        expect.objectContaining({ code: 'GQ_PROOF_INVALID' }),
+      );
+    }
+  });
+
   it('rejects a proof of the wrong length', () => {
     const gq = gqSignJwt(token, op.key, { format: '2023' });
     const proof = decodeBase64Url(gq.split('.')[2]!);

@@ -102,13 +102,30 @@ describe('every generation and serialisation round-trips', () => {
   });
 
   it('GitLab style: commitment in the GQ header cic, aud OPENPUBKEY-PKTOKEN:…', async () => {
+    const gitlab = createTestOp({ issuer: 'https://gitlab.com' });
+    const minted = await mintPkToken({
+      getIdToken: gitlab.source('gitlab'),
+      format: 'current',
+      commitType: 'gq-cic',
+    });
+    const o = { keys: new StaticKeySource([gitlab.key]), trustedIssuers: [gitlab.issuer] };
+    expect(verifyPkToken(parsePkToken(minted.json), o).commitType).toBe('gq-cic');
+  });
+
+  it('a GitHub token is bound by aud only: a GQ-header commitment on one is refused', async () => {
+    // Any workflow can request a GitHub token with an OPENPUBKEY-PKTOKEN: audience; accepting
+    // the GQ-header form would let whoever holds it sign as that repository.
     const minted = await mintPkToken({
       getIdToken: op.source('gitlab'),
       format: 'current',
       commitType: 'gq-cic',
     });
-    const v = verifyPkToken(parsePkToken(minted.json), opts);
-    expect(v.commitType).toBe('gq-cic');
+    expect(() => verifyPkToken(parsePkToken(minted.json), opts)).toThrow(
+      expect.objectContaining({ code: 'COMMITMENT_MISMATCH' }),
+    );
+    expect(() => verifyPkToken(parsePkToken(minted.json), { ...opts, commitType: 'gq-cic' })).toThrow(
+      expect.objectContaining({ code: 'COMMITMENT_MISMATCH' }),
+    );
   });
 
   it('2023 JSON with a plain RS256 OP signature (sig_type oidc)', async () => {
@@ -302,6 +319,36 @@ describe('tampering: each checked field fails with its own code', async () => {
     );
     expect(verify(json, { ...opts, now: late, expiration: { maxAgeSeconds: 60 } })).toThrow(
       expect.objectContaining({ code: 'TOKEN_EXPIRED' }),
+    );
+  });
+});
+
+describe('a CIC nested deep enough to overflow a recursive walk', () => {
+  it('fails with a typed error, signed by its own key', async () => {
+    const signer = generateEs256Signer();
+    const minted = await mintPkToken({
+      getIdToken: op.source('aud'),
+      format: '2023',
+      commitType: 'aud',
+      att,
+      signer,
+    });
+    const d = JSON.parse(minted.json);
+    const cic =
+      '{"alg":"ES256","rz":"' +
+      'a'.repeat(64) +
+      '","upk":' +
+      JSON.stringify(signer.publicJwk) +
+      ',"z":' +
+      '['.repeat(20000) +
+      ']'.repeat(20000) +
+      '}';
+    d.signatures[0].protected = encodeBase64Url(cic);
+    d.signatures[0].signature = encodeBase64Url(
+      signer.sign(Buffer.from(`${d.signatures[0].protected}.${d.payload}`)),
+    );
+    expect(() => verifyPkToken(parsePkToken(JSON.stringify(d)), opts)).toThrow(
+      expect.objectContaining({ code: 'ERR_JSON' }),
     );
   });
 });

@@ -266,3 +266,15 @@ describe('GitHub key rotation, shown with the real published key sets', () => {
     );
   });
 });
+
+describe('pinned keys belong to one issuer', () => {
+  it('refuses one pinned key set for several trusted issuers (a key of one OP must not vouch for another)', () => {
+    const op = createTestOp();
+    expect(
+      () => new OpTrust({ issuers: [GITHUB_ACTIONS_ISSUER, 'https://gitlab.com'], pinned: [op.key] }),
+    ).toThrow(expect.objectContaining({ code: 'PINNED_KEYS_AMBIGUOUS' }));
+    const one = new OpTrust({ issuers: [GITHUB_ACTIONS_ISSUER], pinned: [op.key] });
+    expect(one.find({ iss: 'https://gitlab.com', kid: op.kid })).toEqual([]);
+    expect(one.find({ iss: GITHUB_ACTIONS_ISSUER, kid: op.kid })).toHaveLength(1);
+  });
+});
