@@ -99,6 +99,30 @@ export class BlobStore implements ImageSource {
     return bytes;
   }
 
+  /** Manifests in the store whose `subject` is `digest` (an in-memory referrers API). */
+  async referrers(digest: string, artifactType?: string): Promise<Descriptor[]> {
+    const out: Descriptor[] = [];
+    for (const [d, { bytes, mediaType }] of this.blobs) {
+      if (mediaType !== MEDIA_TYPE_OCI_MANIFEST) continue;
+      let doc: { subject?: { digest?: string }; artifactType?: string; annotations?: Record<string, string> };
+      try {
+        doc = JSON.parse(Buffer.from(bytes).toString('utf8')) as typeof doc;
+      } catch {
+        continue;
+      }
+      if (doc.subject?.digest !== digest) continue;
+      if (artifactType && doc.artifactType !== artifactType) continue;
+      out.push({
+        mediaType,
+        digest: d,
+        size: bytes.length,
+        ...(doc.artifactType ? { artifactType: doc.artifactType } : {}),
+        ...(doc.annotations ? { annotations: doc.annotations } : {}),
+      });
+    }
+    return out;
+  }
+
   /** Copies every blob (tampered ones verbatim) into a layout and tags `root`. */
   async writeToLayout(layout: OciLayout, root: Descriptor, tag?: string): Promise<void> {
     await layout.writeRawBlobs(this.blobs);
@@ -325,6 +349,8 @@ export interface BuildImageOptions {
   sign?: SignStatementOptions | ((statement: Uint8Array) => Promise<AttestationLayer>);
   store?: BlobStore;
   seed?: string;
+  /** false: no attestation manifests at all (`--provenance=false --sbom=false`). Default true. */
+  attestations?: boolean;
 }
 
 export interface BuiltPlatform {
@@ -377,12 +403,49 @@ export async function buildImage(o: BuildImageOptions): Promise<BuiltImage> {
       );
     platforms.push({ platform, manifest, attestation: undefined as unknown as Descriptor, layers, purl });
   }
-  for (const p of platforms)
-    p.attestation = putAttestationManifest(store, o.form ?? 'legacy', p.manifest, p.layers);
+  const withAttestations = o.attestations ?? true;
+  if (withAttestations)
+    for (const p of platforms)
+      p.attestation = putAttestationManifest(store, o.form ?? 'legacy', p.manifest, p.layers);
   const index = putIndex(store, [
     ...platforms.map((p) => p.manifest),
-    ...platforms.map((p) => p.attestation),
+    ...(withAttestations ? platforms.map((p) => p.attestation) : []),
   ]);
   store.tags.set(o.tag, index);
   return { store, index, platforms };
+}
+
+/**
+ * What `docker buildx imagetools create` makes of an image: a new index listing the platform
+ * manifests only (the attestation manifests are dropped), tagged `tag`.
+ */
+export function stripAttestations(img: BuiltImage, tag: string): Descriptor {
+  const index = putIndex(
+    img.store,
+    img.platforms.map((p) => p.manifest),
+  );
+  img.store.tags.set(tag, index);
+  return index;
+}
+
+/** A plain single-platform image manifest with no index (classic builder, `--provenance=false`). */
+export function singleManifestImage(store: BlobStore, tag: string, platform: Platform): Descriptor {
+  const m = putImageManifest(store, platform, `single ${tag}`);
+  const { platform: _p, ...d } = m;
+  store.tags.set(tag, d);
+  return d;
+}
+
+/** The `--metadata-file` buildx writes after a push (the keys attest reads, plus a few more). */
+export function buildxMetadata(img: BuiltImage, names: string[]): Record<string, unknown> {
+  return {
+    'buildx.build.ref': 'builder/builder0/opk-test',
+    'containerimage.descriptor': {
+      mediaType: img.index.mediaType,
+      digest: img.index.digest,
+      size: img.index.size,
+    },
+    'containerimage.digest': img.index.digest,
+    'image.name': names.join(','),
+  };
 }

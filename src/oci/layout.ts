@@ -11,8 +11,11 @@ import {
   isDigest,
   MAX_BLOB_BYTES,
   MAX_MANIFEST_BYTES,
+  IMAGE_MANIFEST_MEDIA_TYPES,
   MEDIA_TYPE_OCI_INDEX,
   parseIndex,
+  parseManifest,
+  referrersTag,
   sniffManifestMediaType,
   type Descriptor,
   type FetchedContent,
@@ -131,6 +134,46 @@ export class OciLayout implements ImageSource {
     return this.readBlob(digest, maxBytes, 'blob');
   }
 
+  /**
+   * Referrers of `digest` in this layout: index.json entries (untagged, or carrying an
+   * artifactType) whose manifest has that subject, as `oras attach` writes them to layouts, plus
+   * the entries of a `sha256-<hex>` tag-schema index.
+   */
+  async referrers(digest: string, artifactType?: string): Promise<Descriptor[]> {
+    checkDigestSyntax(digest);
+    const out: Descriptor[] = [];
+    const seen = new Set<string>();
+    const add = (d: Descriptor) => {
+      if (seen.has(d.digest) || (artifactType && d.artifactType !== artifactType)) return;
+      seen.add(d.digest);
+      out.push(d);
+    };
+    for (const d of this.index.manifests) {
+      const tag = d.annotations?.[ANNOTATION_REF_NAME];
+      if (tag === referrersTag(digest)) {
+        const bytes = await this.readBlob(d.digest, MAX_MANIFEST_BYTES, 'manifest');
+        for (const m of parseIndex(bytes, `referrers index ${tag}`).manifests) add(m);
+      } else if (
+        IMAGE_MANIFEST_MEDIA_TYPES.includes(d.mediaType) &&
+        (tag === undefined || d.artifactType !== undefined)
+      ) {
+        const bytes = await this.readBlob(d.digest, MAX_MANIFEST_BYTES, 'manifest');
+        const m = parseManifest(bytes, `manifest ${d.digest}`);
+        if (m.subject?.digest === digest) {
+          const { annotations, ...rest } = d;
+          const kept = { ...(annotations ?? {}) };
+          delete kept[ANNOTATION_REF_NAME];
+          add({
+            ...rest,
+            ...(m.artifactType && !rest.artifactType ? { artifactType: m.artifactType } : {}),
+            ...(Object.keys(kept).length ? { annotations: kept } : {}),
+          });
+        }
+      }
+    }
+    return out;
+  }
+
   async hasBlob(digest: string): Promise<boolean> {
     try {
       await stat(this.blobPath(digest));
@@ -174,6 +217,21 @@ export class OciLayout implements ImageSource {
     }
     this.index.manifests.push(entry);
     await this.save();
+  }
+
+  /** Drops untagged index.json entries for these digests (superseded referrers). */
+  async removeUntagged(digests: Iterable<string>): Promise<void> {
+    const drop = new Set(digests);
+    const before = this.index.manifests.length;
+    this.index.manifests = this.index.manifests.filter(
+      (d) => !(drop.has(d.digest) && d.annotations?.[ANNOTATION_REF_NAME] === undefined),
+    );
+    if (this.index.manifests.length !== before) await this.save();
+  }
+
+  /** The digest a tag names, if any. */
+  tagged(tag: string): string | undefined {
+    return this.index.manifests.find((d) => d.annotations?.[ANNOTATION_REF_NAME] === tag)?.digest;
   }
 
   private async save(): Promise<void> {

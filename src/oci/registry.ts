@@ -16,8 +16,12 @@ import {
   MANIFEST_MEDIA_TYPES,
   MAX_BLOB_BYTES,
   MAX_MANIFEST_BYTES,
+  MEDIA_TYPE_OCI_INDEX,
+  parseIndex,
+  referrersTag,
   sha256Digest,
   sniffManifestMediaType,
+  type Descriptor,
   type FetchedContent,
 } from './types.js';
 
@@ -39,6 +43,11 @@ interface HttpResult {
   headers: Record<string, string>;
   body: Uint8Array;
 }
+
+type Method = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
+/** The scope every push-side request asks for, so one token covers HEAD, upload and manifest PUT. */
+const PUSH = 'pull,push';
 
 const LOOPBACK = /^(localhost|127(?:\.\d{1,3}){3}|\[::1\])(:\d+)?$/;
 const MAX_REDIRECTS = 5;
@@ -125,10 +134,12 @@ export class RegistryClient {
   async headManifest(
     repository: string,
     reference: string,
+    actions?: string,
   ): Promise<{ digest?: string; mediaType?: string; size?: number } | undefined> {
     const res = await this.send('HEAD', repository, `manifests/${reference}`, {
       accept: MANIFEST_MEDIA_TYPES.join(', '),
       maxBytes: 0,
+      ...(actions ? { actions } : {}),
     });
     if (res.status === 404) return undefined;
     if (res.status !== 200) throw ioError(`HEAD manifest ${repository}@${reference}: ${describeStatus(res)}`);
@@ -156,13 +167,175 @@ export class RegistryClient {
     return res.body;
   }
 
-  async headBlob(repository: string, digest: string): Promise<{ size?: number } | undefined> {
+  async headBlob(
+    repository: string,
+    digest: string,
+    actions?: string,
+  ): Promise<{ size?: number } | undefined> {
     checkDigestSyntax(digest);
-    const res = await this.send('HEAD', repository, `blobs/${digest}`, { accept: '*/*', maxBytes: 0 });
+    const res = await this.send('HEAD', repository, `blobs/${digest}`, {
+      accept: '*/*',
+      maxBytes: 0,
+      ...(actions ? { actions } : {}),
+    });
     if (res.status === 404) return undefined;
     if (res.status !== 200) throw ioError(`HEAD blob ${repository}@${digest}: ${describeStatus(res)}`);
     const len = res.headers['content-length'];
     return len !== undefined ? { size: Number(len) } : {};
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Push: every request asks for `pull,push`, so one token serves the whole push.
+  // -------------------------------------------------------------------------------------------
+
+  /**
+   * Uploads a blob unless the repository already has it: HEAD, then POST (open a session), then
+   * PUT to the `Location` with `digest=` appended (`&` when the URL has a query, as Distribution's
+   * `_state=` URLs do). A single-request POST is not used: Distribution 2.8 ignores its body.
+   */
+  async pushBlob(
+    repository: string,
+    bytes: Uint8Array,
+    o: { digest?: string; mountFrom?: string } = {},
+  ): Promise<{ digest: string; size: number; uploaded: boolean }> {
+    const digest = o.digest ?? sha256Digest(bytes);
+    checkContentDigest(bytes, digest, `blob ${digest}`);
+    if (await this.headBlob(repository, digest, PUSH)) return { digest, size: bytes.length, uploaded: false };
+    let location: string | undefined;
+    if (o.mountFrom && o.mountFrom !== repository) {
+      const r = await this.openUpload(
+        repository,
+        `?mount=${encodeURIComponent(digest)}&from=${encodeURIComponent(o.mountFrom)}`,
+      );
+      if (r.mounted) return { digest, size: bytes.length, uploaded: false };
+      location = r.location;
+    }
+    if (location === undefined) {
+      const r = await this.openUpload(repository, '');
+      if (r.mounted) throw ioError(`${this.registry} answered an upload request with 201`);
+      location = r.location;
+    }
+    const sep = new URL(location).search ? '&' : '?';
+    const res = await this.send('PUT', repository, '', {
+      url: `${location}${sep}digest=${encodeURIComponent(digest)}`,
+      accept: '*/*',
+      maxBytes: 64 * 1024,
+      actions: PUSH,
+      body: bytes,
+      contentType: 'application/octet-stream',
+    });
+    if (res.status !== 201 && res.status !== 204)
+      throw ioError(`upload of blob ${digest} to ${repository}: ${describeStatus(res)}`);
+    const stored = res.headers['docker-content-digest'];
+    if (stored !== undefined && stored !== digest)
+      throw new VerificationError('OCI_DIGEST_MISMATCH', `registry stored blob ${digest} as ${stored}`);
+    return { digest, size: bytes.length, uploaded: true };
+  }
+
+  /** Cross-repository mount: true when the registry linked the blob (201), false when it did not. */
+  async mountBlob(repository: string, digest: string, from: string): Promise<boolean> {
+    checkDigestSyntax(digest);
+    const r = await this.openUpload(
+      repository,
+      `?mount=${encodeURIComponent(digest)}&from=${encodeURIComponent(from)}`,
+    );
+    return r.mounted;
+  }
+
+  private async openUpload(
+    repository: string,
+    query: string,
+  ): Promise<{ mounted: true } | { mounted: false; location: string }> {
+    const res = await this.send('POST', repository, `blobs/uploads/${query}`, {
+      accept: '*/*',
+      maxBytes: 64 * 1024,
+      actions: PUSH,
+    });
+    if (res.status === 201 && query.includes('mount=')) return { mounted: true };
+    if (res.status !== 202) throw ioError(`opening an upload to ${repository}: ${describeStatus(res)}`);
+    const loc = res.headers.location;
+    if (!loc) throw ioError(`${this.registry} opened an upload to ${repository} without a Location`);
+    return { mounted: false, location: new URL(loc, `${this.base}/v2/${repository}/blobs/uploads/`).href };
+  }
+
+  /**
+   * PUT a manifest or index under a tag or its digest. The registry must store exactly these
+   * bytes: a returned Docker-Content-Digest that differs is an error.
+   */
+  async putManifest(
+    repository: string,
+    reference: string,
+    bytes: Uint8Array,
+    mediaType: string,
+  ): Promise<{ digest: string; ociSubject?: string }> {
+    const digest = sha256Digest(bytes);
+    if (isDigest(reference)) checkContentDigest(bytes, reference, `manifest ${reference}`);
+    const res = await this.send('PUT', repository, `manifests/${reference}`, {
+      accept: '*/*',
+      maxBytes: 64 * 1024,
+      actions: PUSH,
+      body: bytes,
+      contentType: mediaType,
+    });
+    if (res.status !== 201 && res.status !== 200)
+      throw ioError(`PUT manifest ${repository}:${reference}: ${describeStatus(res)}`);
+    const stored = res.headers['docker-content-digest'];
+    if (stored !== undefined && stored !== digest)
+      throw new VerificationError(
+        'OCI_DIGEST_MISMATCH',
+        `registry stored manifest ${repository}:${reference} as ${stored}, not ${digest}`,
+      );
+    // OCI 1.1: a registry that indexes referrers says so with OCI-Subject on the PUT response.
+    const ociSubject = res.headers['oci-subject'];
+    return { digest, ...(ociSubject ? { ociSubject } : {}) };
+  }
+
+  /**
+   * OCI 1.1 referrers of `digest`: the API when the registry has it (`apiSupported: true`), else
+   * the referrers tag schema (`sha256-<hex>` index; empty when that tag does not exist).
+   */
+  async referrers(
+    repository: string,
+    digest: string,
+    artifactType?: string,
+  ): Promise<{ manifests: Descriptor[]; apiSupported: boolean }> {
+    checkDigestSyntax(digest);
+    const q = artifactType ? `?artifactType=${encodeURIComponent(artifactType)}` : '';
+    const res = await this.send('GET', repository, `referrers/${digest}${q}`, {
+      accept: MEDIA_TYPE_OCI_INDEX,
+      maxBytes: this.opts.maxManifestBytes ?? MAX_MANIFEST_BYTES,
+    });
+    const ct = (res.headers['content-type'] ?? '').split(';')[0]!.trim();
+    if (res.status === 200 && (ct === MEDIA_TYPE_OCI_INDEX || ct === 'application/json')) {
+      const idx = parseIndex(res.body, `referrers of ${digest}`);
+      const filtered =
+        artifactType && !res.headers['oci-filters-applied']
+          ? idx.manifests.filter((d) => d.artifactType === artifactType)
+          : idx.manifests;
+      return { manifests: filtered, apiSupported: true };
+    }
+    const tagged = await this.referrersTagIndex(repository, digest);
+    const list = tagged?.manifests ?? [];
+    return {
+      manifests: artifactType ? list.filter((d) => d.artifactType === artifactType) : list,
+      apiSupported: false,
+    };
+  }
+
+  /** The referrers tag-schema index for `digest`, or undefined when the tag does not exist. */
+  async referrersTagIndex(
+    repository: string,
+    digest: string,
+  ): Promise<{ manifests: Descriptor[]; bytes: Uint8Array; digest: string } | undefined> {
+    let m: FetchedContent;
+    try {
+      m = await this.getManifest(repository, referrersTag(digest));
+    } catch (e) {
+      if (e instanceof OciIoError && e.code === 'OCI_NOT_FOUND') return undefined;
+      throw e;
+    }
+    const idx = parseIndex(m.bytes, `referrers tag ${referrersTag(digest)}`);
+    return { manifests: idx.manifests, bytes: m.bytes, digest: m.digest };
   }
 
   /** Removes every known secret from a message (defence in depth for server-echoed text). */
@@ -177,18 +350,42 @@ export class RegistryClient {
    * (Bearer token flow or Basic), follows redirects without forwarding Authorization off-host.
    */
   async send(
-    method: 'GET' | 'HEAD',
+    method: Method,
     repository: string,
     path: string,
-    o: { accept: string; maxBytes: number; actions?: string },
+    o: {
+      accept: string;
+      maxBytes: number;
+      actions?: string;
+      /** Request body (POST/PUT). */
+      body?: Uint8Array;
+      contentType?: string;
+      /** An absolute URL the registry handed out (an upload `Location`); `path` is then ignored. */
+      url?: string;
+    },
   ): Promise<HttpResult> {
     const scope = `repository:${repository}:${o.actions ?? 'pull'}`;
-    const url = `${this.base}/v2/${repository}/${path}`;
-    let res = await this.http(method, url, o.accept, this.authorizationFor(scope), o.maxBytes);
-    if (res.status === 401) {
+    const url = o.url ?? `${this.base}/v2/${repository}/${path}`;
+    // Credentials only ever go to the registry's own origin.
+    const ours = new URL(url).origin === new URL(this.base).origin;
+    const send =
+      o.body !== undefined
+        ? { body: o.body, contentType: o.contentType ?? 'application/octet-stream' }
+        : method === 'POST' || method === 'PUT'
+          ? { body: new Uint8Array(0), contentType: o.contentType ?? 'application/octet-stream' }
+          : undefined;
+    let res = await this.http(
+      method,
+      url,
+      o.accept,
+      ours ? this.authorizationFor(scope) : undefined,
+      o.maxBytes,
+      send,
+    );
+    if (res.status === 401 && ours) {
       const challenge = res.headers['www-authenticate'];
       const auth = await this.answerChallenge(challenge, scope);
-      if (auth !== undefined) res = await this.http(method, url, o.accept, auth, o.maxBytes);
+      if (auth !== undefined) res = await this.http(method, url, o.accept, auth, o.maxBytes, send);
       if (res.status === 401) {
         throw new OciIoError(
           'REGISTRY_AUTH',
@@ -240,7 +437,7 @@ export class RegistryClient {
     }
     if (realmUrl.protocol !== 'https:' && realmUrl.protocol !== 'http:')
       throw ioError(`token realm must be http(s)`);
-    const wantScope = challenge.params.scope ?? scope;
+    const wantScope = mergeScope(challenge.params.scope, scope);
     const token = await this.fetchToken(realmUrl, challenge.params.service, wantScope, creds);
     this.secrets.add(token);
     this.tokens.set(scope, token);
@@ -315,7 +512,7 @@ export class RegistryClient {
     accept: string,
     authorization: string | undefined,
     maxBytes: number,
-    send?: { body: string; contentType: string },
+    send?: { body: string | Uint8Array; contentType: string },
   ): Promise<HttpResult> {
     let current = url;
     const origin = new URL(url).origin;
@@ -323,7 +520,10 @@ export class RegistryClient {
       const headers: Record<string, string> = { accept, 'user-agent': this.opts.userAgent ?? 'opk-signer' };
       // Never forward credentials to another origin (blob storage redirects, say).
       if (authorization && new URL(current).origin === origin) headers.authorization = authorization;
-      if (send) headers['content-type'] = send.contentType;
+      if (send) {
+        headers['content-type'] = send.contentType;
+        headers['content-length'] = String(Buffer.byteLength(send.body));
+      }
       let res: Dispatcher.ResponseData;
       try {
         res = await request(current, {
@@ -359,6 +559,20 @@ export class RegistryClient {
     }
     throw ioError(`too many redirects for ${pathOf(url)}`);
   }
+}
+
+/**
+ * The scope to ask the token server for. A challenge names what *that* request needs (`pull`
+ * for a HEAD), but the token is cached for ours (`pull,push` during a push): for the same
+ * repository ask for the union, or the next upload meets a second 401.
+ */
+function mergeScope(challenged: string | undefined, ours: string): string {
+  if (!challenged) return ours;
+  const c = /^repository:([^: ]+):([a-z,*]+)$/.exec(challenged);
+  const o = /^repository:([^: ]+):([a-z,*]+)$/.exec(ours);
+  if (!c || !o || c[1] !== o[1]) return challenged;
+  const actions = [...new Set([...o[2]!.split(','), ...c[2]!.split(',')])];
+  return `repository:${o[1]}:${actions.join(',')}`;
 }
 
 function pathOf(url: string): string {
@@ -436,6 +650,14 @@ export class RegistryRepository implements ImageSource {
   async fetchBlob(digest: string, maxBytes?: number): Promise<Uint8Array> {
     try {
       return await this.client.getBlob(this.name, digest, maxBytes);
+    } catch (e) {
+      throw redacted(e, this.client);
+    }
+  }
+
+  async referrers(digest: string, artifactType?: string): Promise<Descriptor[]> {
+    try {
+      return (await this.client.referrers(this.name, digest, artifactType)).manifests;
     } catch (e) {
       throw redacted(e, this.client);
     }

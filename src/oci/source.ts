@@ -19,4 +19,9 @@ export interface ImageSource {
   resolve(tagOrDigest: string): Promise<ResolvedRoot>;
   fetchManifest(digest: string, maxBytes?: number): Promise<FetchedContent>;
   fetchBlob(digest: string, maxBytes?: number): Promise<Uint8Array>;
+  /**
+   * OCI 1.1 referrers of a manifest (descriptors only; fetch and check each one): the referrers
+   * API, else the `sha256-<hex>` tag schema. Optional: sources without it have no referrers.
+   */
+  referrers?(digest: string, artifactType?: string): Promise<Descriptor[]>;
 }

@@ -31,6 +31,20 @@ export const ANNOTATION_PREDICATE_TYPE = 'in-toto.io/predicate-type';
 export const ARTIFACT_TYPE_ATTESTATION = 'application/vnd.docker.attestation.manifest.v1+json';
 export const ANNOTATION_REF_NAME = 'org.opencontainers.image.ref.name';
 
+/**
+ * Referrer-mode signatures (`opk-signer attest --mode referrers`): an OCI 1.1 artifact whose
+ * `subject` is a BuildKit attestation manifest and whose layers are DSSE envelopes. Each layer
+ * names the unsigned in-toto layer it signs by digest (the envelope payload hashes to it).
+ */
+export const ARTIFACT_TYPE_OPK_SIGNATURES = 'application/vnd.dev.opk-signer.attestation-signatures.v1+json';
+export const ANNOTATION_OPK_STATEMENT_DIGEST = 'dev.opk-signer.statement.digest';
+export const EMPTY_CONFIG_BYTES = '{}';
+
+/** The referrers tag schema (OCI distribution-spec 1.1): `sha256-<hex>` for a subject digest. */
+export function referrersTag(digest: string): string {
+  return digest.replace(':', '-');
+}
+
 /** Size caps: Distribution refuses manifests over 4 MiB; BuildKit caps an attestation at 40 MiB before DSSE base64. */
 export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 export const MAX_BLOB_BYTES = 64 * 1024 * 1024;

@@ -57,8 +57,9 @@ export function createSignerClient(target: string): SignerClient {
     };
   };
   const client = new pkg.opk.signer.v1.Signer(target, credentials.createInsecure(), {
-    'grpc.max_send_message_length': 256 * 1024 * 1024,
-    'grpc.max_receive_message_length': 256 * 1024 * 1024,
+    // The sidecar enforces its own limits; a batch of 40 MiB statements must not stop here.
+    'grpc.max_send_message_length': -1,
+    'grpc.max_receive_message_length': -1,
   });
   const call = <T>(method: string, req: unknown, deadlineMs = 120_000) =>
     new Promise<T>((resolve, reject) => {

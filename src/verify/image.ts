@@ -12,8 +12,10 @@ import { GITHUB_ACTIONS_ISSUER } from '../pktoken/verify.js';
 import { OciIoError } from '../oci/errors.js';
 import type { ImageSource } from '../oci/source.js';
 import {
+  ANNOTATION_OPK_STATEMENT_DIGEST,
   ANNOTATION_PREDICATE_TYPE,
   ANNOTATION_REFERENCE_DIGEST,
+  ARTIFACT_TYPE_OPK_SIGNATURES,
   ANNOTATION_REFERENCE_TYPE,
   IMAGE_MANIFEST_MEDIA_TYPES,
   INDEX_MEDIA_TYPES,
@@ -23,6 +25,7 @@ import {
   platformMatches,
   platformString,
   REFERENCE_TYPE_ATTESTATION,
+  sha256Digest,
   type Descriptor,
   type ImageIndex,
   type ImageManifest,
@@ -239,6 +242,68 @@ export async function findAttestationManifest(
     return { descriptor, manifest, form: 'oci-artifact' };
   }
   return { descriptor, manifest, form: 'legacy' };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Step 2b: findReferrerSignatures — signatures written by `attest --mode referrers`: OCI 1.1
+// artifacts whose subject is the attestation manifest (referrers API or `sha256-<hex>` tag
+// schema), each DSSE layer naming the in-toto layer it signs. Keyed by that layer's digest.
+// ---------------------------------------------------------------------------------------------
+
+export async function findReferrerSignatures(
+  source: ImageSource,
+  attestationManifest: Descriptor,
+): Promise<Map<string, Descriptor[]>> {
+  const out = new Map<string, Descriptor[]>();
+  if (!source.referrers) return out;
+  let listed: Descriptor[];
+  try {
+    listed = await source.referrers(attestationManifest.digest, ARTIFACT_TYPE_OPK_SIGNATURES);
+  } catch (e) {
+    rethrowIo(e);
+    return out; // a malformed referrers index lists nothing
+  }
+  for (const r of listed) {
+    let m: ImageManifest;
+    try {
+      m = parseManifest((await source.fetchManifest(r.digest)).bytes, `referrer ${r.digest}`);
+    } catch (e) {
+      rethrowIo(e);
+      continue; // a malformed or mislabelled referrer signs nothing
+    }
+    // A tag-schema index is a plain tag anyone with push rights can write: trust only the subject.
+    if (m.subject?.digest !== attestationManifest.digest || m.artifactType !== ARTIFACT_TYPE_OPK_SIGNATURES)
+      continue;
+    for (const l of m.layers) {
+      const statement = l.annotations?.[ANNOTATION_OPK_STATEMENT_DIGEST];
+      if (!statement || !isDsseLayer(l.mediaType)) continue;
+      const list = out.get(statement) ?? [];
+      if (!list.some((x) => x.digest === l.digest)) list.push(l);
+      out.set(statement, list);
+    }
+  }
+  return out;
+}
+
+/** A referrer's DSSE layer must carry exactly the statement of the in-toto layer it stands for. */
+async function loadReferrerLayer(
+  source: ImageSource,
+  l: Descriptor,
+  statement: Descriptor,
+): Promise<LoadedLayer> {
+  const loaded = await loadLayer(source, l);
+  if (!loaded.bytes) return loaded;
+  try {
+    if (sha256Digest(parseEnvelope(loaded.bytes).payload) !== statement.digest)
+      throw new VerificationError(
+        'REFERRER_STATEMENT_MISMATCH',
+        `referrer signature ${l.digest} does not sign in-toto layer ${statement.digest}`,
+      );
+  } catch (e) {
+    rethrowIo(e);
+    return { descriptor: l, fetchError: e as OpkError };
+  }
+  return loaded;
 }
 
 /** Platform manifests are fetched too: their digest is what every attestation vouches for. */
@@ -534,7 +599,17 @@ async function loadPlatform(
   }
   if (lp.error || found.status !== 'fulfilled') return lp;
   lp.found = found.value;
-  lp.layers = found.value.manifest.layers.map((l) => quiet(loadLayer(source, l)));
+  const unsigned = found.value.manifest.layers.filter((l) => l.mediaType === MEDIA_TYPE_INTOTO);
+  const referred =
+    unsigned.length > 0
+      ? await findReferrerSignatures(source, found.value.descriptor)
+      : new Map<string, Descriptor[]>();
+  lp.layers = found.value.manifest.layers.flatMap((l) => {
+    const sigs = l.mediaType === MEDIA_TYPE_INTOTO ? referred.get(l.digest) : undefined;
+    return sigs?.length
+      ? sigs.map((sig) => quiet(loadReferrerLayer(source, sig, l)))
+      : [quiet(loadLayer(source, l))];
+  });
   return lp;
 }
 

@@ -1,0 +1,321 @@
+import { INTOTO_PAYLOAD_TYPE, parseEnvelope } from '../dsse/envelope.js';
+import { OpkError } from '../errors.js';
+import { parseStatement } from '../intoto/statement.js';
+import {
+  ANNOTATION_OPK_STATEMENT_DIGEST,
+  ANNOTATION_PREDICATE_TYPE,
+  ARTIFACT_TYPE_OPK_SIGNATURES,
+  descriptorFor,
+  EMPTY_CONFIG_BYTES,
+  MEDIA_TYPE_INTOTO,
+  MEDIA_TYPE_OCI_CONFIG,
+  MEDIA_TYPE_OCI_EMPTY,
+  MEDIA_TYPE_OCI_INDEX,
+  MEDIA_TYPE_OCI_MANIFEST,
+  sha256Digest,
+  type Descriptor,
+} from '../oci/types.js';
+import { AttestError } from './errors.js';
+import type {
+  AttestMode,
+  Blob,
+  ImageSnapshot,
+  InlineOutput,
+  RawJson,
+  ReferrersOutput,
+  SignedLayer,
+  SigningPlan,
+  SignTask,
+} from './types.js';
+
+/**
+ * Pure planning: no I/O. `planSigning` decides which statements to sign from an ImageSnapshot;
+ * `assembleInline` / `assembleReferrers` turn the signatures into the exact bytes to write.
+ */
+
+export function isDsseMediaType(mediaType: string): boolean {
+  return mediaType.startsWith('application/vnd.in-toto.') && mediaType.endsWith('+dsse');
+}
+
+const jsonBytes = (doc: unknown): Uint8Array => Buffer.from(JSON.stringify(doc), 'utf8');
+
+export interface PlanOptions {
+  mode: AttestMode;
+  /** Replace existing signatures (inline DSSE layers, or our referrers). */
+  resign?: boolean;
+}
+
+/**
+ * Which statements to sign. Refuses (AttestError, exit 1) when there is nothing that could be
+ * signed, or when a statement would produce a signature the verifier must reject: one that does
+ * not name its platform manifest, or whose predicate type disagrees with its layer annotation.
+ */
+export function planSigning(image: ImageSnapshot, o: PlanOptions): SigningPlan {
+  const warnings: string[] = [];
+  if (image.attestations.length === 0) {
+    throw new AttestError(
+      'ATTEST_NO_ATTESTATIONS',
+      `index ${image.digest} lists ${image.platforms.length} platform manifest(s) (${image.platforms.map((p) => p.platform).join(', ') || 'none'}) ` +
+        'but no BuildKit attestation manifest: build with `docker buildx build --provenance=true --sbom=true` ' +
+        '(and without BUILDX_NO_DEFAULT_ATTESTATIONS), and attest the index the build pushed ' +
+        '(`--metadata-file`), not one rewritten by `docker buildx imagetools create`, which drops them',
+    );
+  }
+  for (const d of image.dangling)
+    warnings.push(
+      `attestation manifest ${d.digest} refers to a platform manifest that is not in the index; left alone`,
+    );
+  const covered = new Set(image.attestations.map((a) => a.platformDigest));
+  for (const p of image.platforms)
+    if (!covered.has(p.descriptor.digest))
+      warnings.push(
+        `platform ${p.platform} (${p.descriptor.digest}) has no attestation manifest: nothing to sign`,
+      );
+
+  const tasks: SignTask[] = [];
+  let alreadySigned = 0;
+  let ignored = 0;
+  for (const att of image.attestations) {
+    const where = `attestation manifest ${att.entry.digest} (${att.platform ?? 'unknown platform'})`;
+    for (const layer of att.layers) {
+      const mt = layer.descriptor.mediaType;
+      let statement: Uint8Array;
+      let resign = false;
+      if (mt === MEDIA_TYPE_INTOTO) {
+        if (o.mode === 'referrers' && att.referredStatements?.has(layer.descriptor.digest) && !o.resign) {
+          alreadySigned++;
+          continue;
+        }
+        statement = layer.bytes!;
+      } else if (isDsseMediaType(mt)) {
+        if (o.mode === 'referrers' || !o.resign) {
+          alreadySigned++;
+          continue;
+        }
+        statement = envelopePayload(layer.bytes!, `${where} layer ${layer.descriptor.digest}`);
+        resign = true;
+      } else {
+        ignored++;
+        continue;
+      }
+      const predicateType = checkStatement(statement, layer.descriptor, att.platformDigest, where);
+      tasks.push({
+        key: `${att.entryPosition}/${layer.position}`,
+        attestation: att.entryPosition,
+        layer: layer.position,
+        statement,
+        statementDigest: sha256Digest(statement),
+        predicateType,
+        ...(att.platform ? { platform: att.platform } : {}),
+        resign,
+      });
+    }
+  }
+  return { mode: o.mode, resign: o.resign ?? false, tasks, alreadySigned, ignored, warnings };
+}
+
+function envelopePayload(bytes: Uint8Array, what: string): Uint8Array {
+  let env;
+  try {
+    env = parseEnvelope(bytes);
+  } catch (e) {
+    throw new AttestError(
+      'ATTEST_LAYER_INVALID',
+      `${what} is not a DSSE envelope (${e instanceof OpkError ? e.code : 'error'}); cannot re-sign it`,
+    );
+  }
+  if (env.payloadType !== INTOTO_PAYLOAD_TYPE)
+    throw new AttestError('ATTEST_LAYER_INVALID', `${what} has payloadType ${env.payloadType}, not in-toto`);
+  return env.payload;
+}
+
+function checkStatement(
+  statement: Uint8Array,
+  layer: Descriptor,
+  platformDigest: string,
+  where: string,
+): string {
+  let parsed;
+  try {
+    parsed = parseStatement(statement);
+  } catch (e) {
+    throw new AttestError(
+      'ATTEST_STATEMENT_INVALID',
+      `${where} layer ${layer.digest} is not a signable in-toto statement: ${e instanceof Error ? e.message : String(e)}` +
+        ' (BuildKit writes no subject when the image has no name: build with a name)',
+    );
+  }
+  const hex = platformDigest.slice('sha256:'.length);
+  if (!parsed.subjects.some((s) => s.digest.sha256 === hex)) {
+    throw new AttestError(
+      'ATTEST_SUBJECT_MISMATCH',
+      `${where} layer ${layer.digest}: the statement's subjects do not name platform manifest ${platformDigest}; refusing to sign it`,
+    );
+  }
+  const annotated = layer.annotations?.[ANNOTATION_PREDICATE_TYPE];
+  if (annotated !== undefined && annotated !== parsed.predicateType) {
+    throw new AttestError(
+      'ATTEST_PREDICATE_MISMATCH',
+      `${where} layer ${layer.digest} is annotated ${annotated} but the statement is ${parsed.predicateType}; refusing to sign it`,
+    );
+  }
+  return parsed.predicateType;
+}
+
+function signedFor(signed: ReadonlyMap<string, SignedLayer>, task: SignTask): SignedLayer {
+  const s = signed.get(task.key);
+  if (!s) throw new AttestError('ATTEST_UNSIGNED', `statement ${task.key} was not signed`);
+  if (s.predicateType !== task.predicateType)
+    throw new AttestError(
+      'ATTEST_SIGNER_MISMATCH',
+      `signer returned predicate type ${s.predicateType} for a ${task.predicateType} statement`,
+    );
+  return s;
+}
+
+function dsseLayerDescriptor(
+  original: Descriptor,
+  s: SignedLayer,
+  extra: Record<string, string> = {},
+): Descriptor {
+  return {
+    mediaType: s.mediaType,
+    digest: sha256Digest(s.envelope),
+    size: s.envelope.length,
+    annotations: {
+      ...(original.annotations ?? {}),
+      [ANNOTATION_PREDICATE_TYPE]: s.predicateType,
+      ...extra,
+    },
+  };
+}
+
+/** A descriptor object with our changes, keeping every field we do not model (urls, data, …). */
+function rewriteDescriptor(raw: unknown, d: Descriptor): RawJson {
+  const base = raw && typeof raw === 'object' && !Array.isArray(raw) ? (raw as RawJson) : {};
+  const out: RawJson = { ...base, mediaType: d.mediaType, digest: d.digest, size: d.size };
+  if (d.annotations) out.annotations = d.annotations;
+  return out;
+}
+
+/**
+ * Inline mode: each signed statement replaces its in-toto layer with a DSSE layer (annotation
+ * kept); new attestation manifests keep their subject, and in the legacy form the config's
+ * diff_ids follow the layers; the new index changes only the attestation entries' digest and
+ * size, so platform manifests (and their digests) are untouched.
+ */
+export function assembleInline(
+  image: ImageSnapshot,
+  plan: SigningPlan,
+  signed: ReadonlyMap<string, SignedLayer>,
+): InlineOutput {
+  if (plan.mode !== 'inline') throw new AttestError('ATTEST_MODE', 'not an inline plan');
+  const blobs = new Map<string, Blob>();
+  const manifests: Blob[] = [];
+  const index = structuredClone(image.index);
+  const entries = index.manifests as unknown[];
+  for (const att of image.attestations) {
+    const tasks = plan.tasks.filter((t) => t.attestation === att.entryPosition);
+    if (tasks.length === 0) continue;
+    const manifest = structuredClone(att.manifest);
+    const layers = manifest.layers as unknown[];
+    for (const t of tasks) {
+      const s = signedFor(signed, t);
+      const original = att.layers.find((l) => l.position === t.layer)!.descriptor;
+      const d = dsseLayerDescriptor(original, s);
+      blobs.set(d.digest, { descriptor: d, bytes: s.envelope });
+      layers[t.layer] = rewriteDescriptor(layers[t.layer], d);
+    }
+    if (att.form === 'legacy' && att.configBytes) {
+      const config = JSON.parse(Buffer.from(att.configBytes).toString('utf8')) as RawJson;
+      const rootfs = (config.rootfs && typeof config.rootfs === 'object' ? config.rootfs : {}) as RawJson;
+      config.rootfs = {
+        ...rootfs,
+        type: rootfs.type ?? 'layers',
+        diff_ids: layers.map((l) => (l as RawJson).digest),
+      };
+      const bytes = jsonBytes(config);
+      const oldConfig = manifest.config as RawJson;
+      const d = descriptorFor(bytes, (oldConfig.mediaType as string | undefined) ?? MEDIA_TYPE_OCI_CONFIG);
+      blobs.set(d.digest, { descriptor: d, bytes });
+      manifest.config = { ...oldConfig, digest: d.digest, size: d.size };
+    }
+    const bytes = jsonBytes(manifest);
+    const entry = entries[att.entryPosition] as RawJson;
+    const d = descriptorFor(bytes, (entry.mediaType as string | undefined) ?? MEDIA_TYPE_OCI_MANIFEST);
+    manifests.push({ descriptor: d, bytes });
+    entries[att.entryPosition] = { ...entry, digest: d.digest, size: d.size };
+  }
+  const indexBytes = jsonBytes(index);
+  return {
+    blobs: [...blobs.values()],
+    manifests,
+    index: {
+      descriptor: descriptorFor(indexBytes, (index.mediaType as string | undefined) ?? MEDIA_TYPE_OCI_INDEX),
+      bytes: indexBytes,
+    },
+  };
+}
+
+/**
+ * Referrers mode: per attestation manifest, one OCI 1.1 artifact (`subject` = the attestation
+ * manifest, empty config) whose layers are the DSSE envelopes, each annotated with its predicate
+ * type and the digest of the in-toto layer it signs. The image itself is not rewritten.
+ */
+export function assembleReferrers(
+  image: ImageSnapshot,
+  plan: SigningPlan,
+  signed: ReadonlyMap<string, SignedLayer>,
+): ReferrersOutput {
+  if (plan.mode !== 'referrers') throw new AttestError('ATTEST_MODE', 'not a referrers plan');
+  const empty = Buffer.from(EMPTY_CONFIG_BYTES, 'utf8');
+  const emptyDesc = descriptorFor(empty, MEDIA_TYPE_OCI_EMPTY);
+  const blobs = new Map<string, Blob>();
+  const referrers: ReferrersOutput['referrers'] = [];
+  for (const att of image.attestations) {
+    const tasks = plan.tasks.filter((t) => t.attestation === att.entryPosition);
+    if (tasks.length === 0) continue;
+    blobs.set(emptyDesc.digest, { descriptor: emptyDesc, bytes: empty });
+    const layers: Descriptor[] = [];
+    for (const t of tasks) {
+      const s = signedFor(signed, t);
+      const original = att.layers.find((l) => l.position === t.layer)!.descriptor;
+      const d = dsseLayerDescriptor(original, s, { [ANNOTATION_OPK_STATEMENT_DIGEST]: t.statementDigest });
+      blobs.set(d.digest, { descriptor: d, bytes: s.envelope });
+      layers.push(d);
+    }
+    const subject: Descriptor = {
+      mediaType: att.entry.mediaType,
+      digest: att.entry.digest,
+      size: att.entry.size,
+    };
+    // Without --resign only unsigned statements are signed, so older referrers stay valid for
+    // the rest; with it, every statement is in the new artifact and it replaces them.
+    const supersedes = plan.resign ? (att.existingReferrers ?? []) : [];
+    const manifest = {
+      schemaVersion: 2,
+      mediaType: MEDIA_TYPE_OCI_MANIFEST,
+      artifactType: ARTIFACT_TYPE_OPK_SIGNATURES,
+      config: {
+        mediaType: MEDIA_TYPE_OCI_EMPTY,
+        digest: emptyDesc.digest,
+        size: emptyDesc.size,
+        data: 'e30=',
+      },
+      layers,
+      subject,
+    };
+    const bytes = jsonBytes(manifest);
+    referrers.push({
+      subject,
+      manifest: {
+        descriptor: descriptorFor(bytes, MEDIA_TYPE_OCI_MANIFEST, {
+          artifactType: ARTIFACT_TYPE_OPK_SIGNATURES,
+        }),
+        bytes,
+      },
+      supersedes,
+    });
+  }
+  return { blobs: [...blobs.values()], referrers };
+}

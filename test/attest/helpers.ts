@@ -1,0 +1,107 @@
+import { PassThrough, Readable } from 'node:stream';
+import { inProcessSigner, type AttestSigner } from '../../src/attest/signer.js';
+import type { ImageTarget } from '../../src/attest/write.js';
+import { run } from '../../src/cli/commands/attest.js';
+import { reportError, type CliIo } from '../../src/cli/io.js';
+import {
+  buildImage,
+  type BlobStore,
+  type BuildImageOptions,
+  type BuiltImage,
+} from '../../src/oci/buildkit.js';
+import type { ImageSource } from '../../src/oci/source.js';
+import { verifyImage, type VerifyReport } from '../../src/verify/image.js';
+import type { TestOp } from '../helpers/op.js';
+import { FACTS, PLATFORMS, trustFor } from '../verify/helpers.js';
+
+export { FACTS, PLATFORMS, trustFor };
+
+export const NAME = 'example.test/acme/widget';
+
+/** A BuildKit-style image as stock BuildKit pushes it: unsigned in-toto layers. */
+export function unsignedImage(o: Partial<BuildImageOptions> = {}): Promise<BuiltImage> {
+  return buildImage({ name: NAME, tag: 'v1', platforms: PLATFORMS, facts: FACTS, ...o });
+}
+
+/** The in-memory store as a write target (its `referrers` scans subjects, like a registry with the API). */
+export function memoryTarget(store: BlobStore): ImageTarget & { writes: string[] } {
+  const writes: string[] = [];
+  return {
+    location: 'memory',
+    writes,
+    async hasBlob(digest) {
+      return store.blobs.has(digest);
+    },
+    async putBlob(b) {
+      writes.push(`blob ${b.descriptor.digest}`);
+      store.put(b.bytes, b.descriptor.mediaType);
+    },
+    async putManifest(b, tag) {
+      writes.push(tag ? `tag ${tag}` : `manifest ${b.descriptor.digest}`);
+      store.put(b.bytes, b.descriptor.mediaType);
+      if (tag) store.tags.set(tag, b.descriptor);
+      return { referrersIndexed: true };
+    },
+    async tagged(tag) {
+      return store.tags.get(tag)?.digest;
+    },
+    async addReferrer() {},
+  };
+}
+
+/** In-process signer over the test OP, counting statements signed. */
+export function countingSigner(op: TestOp): AttestSigner & { count: () => number } {
+  let n = 0;
+  const inner = inProcessSigner({ getIdToken: op.source('aud') });
+  return {
+    name: 'test',
+    timings: inner.timings,
+    count: () => n,
+    async sign(tasks) {
+      n += tasks.length;
+      return inner.sign(tasks);
+    },
+  };
+}
+
+export function verify(
+  op: TestOp,
+  source: ImageSource,
+  o: { tag?: string; digest?: string; name?: string } = {},
+): Promise<VerifyReport> {
+  const name = o.name ?? NAME;
+  return verifyImage({
+    source,
+    reference: o.digest ? { digest: o.digest } : { tag: o.tag ?? 'v1' },
+    displayName: `${name}:${o.tag ?? 'v1'}`,
+    subjectName: name,
+    trust: trustFor(op),
+  });
+}
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** The attest command in-process, with its own streams. */
+export async function attestCli(
+  args: string[],
+  o: { stdin?: string; env?: NodeJS.ProcessEnv } = {},
+): Promise<CliResult> {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  stdout.on('data', (c: Buffer) => out.push(c));
+  stderr.on('data', (c: Buffer) => err.push(c));
+  const io: CliIo = { stdout, stderr, stdin: Readable.from([Buffer.from(o.stdin ?? '')]), env: o.env ?? {} };
+  let code: number;
+  try {
+    code = await run(args, io);
+  } catch (e) {
+    code = reportError(e, io);
+  }
+  return { code, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') };
+}
