@@ -158,6 +158,41 @@ export function isAttestationEntry(d: Descriptor): boolean {
   return d.annotations?.[ANNOTATION_REFERENCE_TYPE] === REFERENCE_TYPE_ATTESTATION;
 }
 
+const isUnknownPlatform = (d: Descriptor) =>
+  d.platform?.os === 'unknown' && d.platform.architecture === 'unknown';
+
+/**
+ * Sorts every index entry into runnable images (to verify) and attestation manifests, and
+ * refuses anything else. A runtime picks a manifest by platform alone and walks into nested
+ * indexes, so an entry the verifier skipped could be what actually runs: nothing is skipped.
+ */
+function classifyEntries(index: ImageIndex, rootDigest: string): Descriptor[] {
+  const runnable: Descriptor[] = [];
+  const attestations: Descriptor[] = [];
+  for (const d of index.manifests) {
+    const isManifest = IMAGE_MANIFEST_MEDIA_TYPES.includes(d.mediaType);
+    if (isManifest && isAttestationEntry(d) && isUnknownPlatform(d)) attestations.push(d);
+    else if (isManifest && !isAttestationEntry(d) && !isUnknownPlatform(d)) runnable.push(d);
+    else {
+      fail(
+        'INDEX_ENTRY_UNVERIFIABLE',
+        `index ${rootDigest} lists ${d.digest} (${d.mediaType}, platform ${d.platform ? platformString(d.platform) : 'none'}) that is neither a platform image nor a BuildKit attestation manifest; a runtime could pick it, so the image is refused`,
+      );
+    }
+  }
+  const imageDigests = new Set(runnable.map((d) => d.digest));
+  for (const a of attestations) {
+    const ref = a.annotations?.[ANNOTATION_REFERENCE_DIGEST];
+    if (!ref || !imageDigests.has(ref)) {
+      fail(
+        'INDEX_ENTRY_UNVERIFIABLE',
+        `attestation manifest ${a.digest} refers to ${ref ?? 'nothing'}, which is not a platform image of index ${rootDigest}`,
+      );
+    }
+  }
+  return runnable;
+}
+
 export async function resolveImage(
   source: ImageSource,
   ref: { tag?: string; digest?: string },
@@ -173,17 +208,13 @@ export async function resolveImage(
     );
   }
   const index = parseIndex(root.bytes, `image index ${root.digest}`);
-  const runnable = index.manifests.filter(
-    (d) =>
-      IMAGE_MANIFEST_MEDIA_TYPES.includes(d.mediaType) &&
-      !isAttestationEntry(d) &&
-      !(d.platform?.os === 'unknown' && d.platform.architecture === 'unknown'),
-  );
+  const runnable = classifyEntries(index, root.digest);
   if (runnable.length === 0)
     fail('PLATFORM_NOT_FOUND', `index ${root.digest} lists no platform image manifests`);
   let selected = runnable;
   if (platforms && platforms.length > 0) {
-    selected = runnable.filter((d) => platforms.some((p) => platformMatches(p, d.platform)));
+    // An entry without a platform matches any platform at run time, so it is always verified.
+    selected = runnable.filter((d) => !d.platform || platforms.some((p) => platformMatches(p, d.platform)));
     const missing = platforms.filter((p) => !runnable.some((d) => platformMatches(p, d.platform)));
     if (missing.length > 0) {
       fail(
@@ -638,6 +669,14 @@ function cicAtt(sigBytes: Uint8Array): string | undefined {
  * with its own code, collected per attestation so one report shows every problem.
  * Throws only for I/O failures and an unusable root (not an index, platform absent).
  */
+function constrainsIdentity(expect: VerifyImageOptions['expect'], policy: Policy): boolean {
+  return (
+    Object.values(expect ?? {}).some((v) => v !== undefined) ||
+    policy.claims.length > 0 ||
+    policy.cel.length > 0
+  );
+}
+
 export async function verifyImage(o: VerifyImageOptions): Promise<VerifyReport> {
   const policy = o.policy ?? defaultPolicy();
   const issuers = o.issuers ?? policy.issuers ?? [GITHUB_ACTIONS_ISSUER];
@@ -665,6 +704,14 @@ export async function verifyImage(o: VerifyImageOptions): Promise<VerifyReport> 
   const warnings: Problem[] = [];
   const errors: Problem[] = [];
   const platforms: PlatformResult[] = [];
+  if (!constrainsIdentity(o.expect, policy)) {
+    // A trusted issuer alone vouches only that *some* job signed: any repository's workflow
+    // passes. The docker verify plugin forces --repo-owner-id; we say it loudly instead.
+    warnings.push({
+      code: 'IDENTITY_UNCONSTRAINED',
+      message: `no identity constraint: an attestation signed by any workflow of any repository under ${issuers.join(', ')} passes; pin one with --repo-owner-id, --repository or a policy`,
+    });
+  }
   for (const lpPromise of loads) {
     const lp = await lpPromise;
     const d = lp.descriptor;

@@ -9,35 +9,48 @@ export interface RenderOptions {
  * Text in the `docker verify` plugin's shape: per platform `Verifying N attestations for <purl>`,
  * a block per attestation with one ✓/✗ line per check, then the required-attestations line.
  */
+/**
+ * Messages quote annotations, purls and claims that an attacker may have written: control
+ * characters (newlines, ANSI escapes) are shown escaped so no value can forge or hide a line.
+ */
+export function printable(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(
+    /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
+}
+
 export function renderText(report: VerifyReport, opts: RenderOptions = {}): string {
   const ok = opts.ascii ? 'v' : '✓';
   const bad = opts.ascii ? 'x' : '✗';
-  const line = (c: CheckResult, indent = '  ') => `${indent}${c.ok ? ok : bad} ${c.message}`;
+  const line = (c: CheckResult, indent = '  ') => `${indent}${c.ok ? ok : bad} ${printable(c.message)}`;
   const out: string[] = [];
   for (const p of report.platforms) {
     const signed = p.attestations.filter((a) => a.signed).length;
-    out.push(`Verifying ${signed} attestations for ${p.purl}`);
+    out.push(`Verifying ${signed} attestations for ${printable(p.purl)}`);
     for (const c of p.checks) if (c.check === 'attestation-manifest') out.push(line(c));
     for (const a of p.attestations) {
       out.push('');
       out.push(
-        `Verifying ${a.predicateType || a.layer.mediaType} attestation${a.signed ? '' : ' (unsigned)'}`,
+        `Verifying ${printable(a.predicateType || a.layer.mediaType)} attestation${a.signed ? '' : ' (unsigned)'}`,
       );
       for (const c of a.checks) {
-        if (!a.signed && c.ok) out.push(`  ! ${c.message}`);
+        if (!a.signed && c.ok) out.push(`  ! ${printable(c.message)}`);
         else out.push(line(c));
       }
     }
     out.push('');
     for (const c of p.checks)
-      if (c.check !== 'attestation-manifest') out.push(c.ok ? c.message : `${bad} ${c.message}`);
+      if (c.check !== 'attestation-manifest')
+        out.push(c.ok ? printable(c.message) : `${bad} ${printable(c.message)}`);
     out.push('');
   }
-  for (const w of report.warnings) if (!w.layer) out.push(`warning: ${w.code}: ${w.message}`);
+  for (const w of report.warnings) if (!w.layer) out.push(`warning: ${w.code}: ${printable(w.message)}`);
   out.push(
     report.verified
-      ? `Verified ${report.image.reference} (${report.image.digest})`
-      : `${bad} Verification failed for ${report.image.reference}: ${report.errors.length} error(s)`,
+      ? `Verified ${printable(report.image.reference)} (${report.image.digest})`
+      : `${bad} Verification failed for ${printable(report.image.reference)}: ${report.errors.length} error(s)`,
   );
   return out.join('\n') + '\n';
 }

@@ -156,7 +156,7 @@ describe('verifyImage: BuildKit-style images', () => {
       SPDX_DOCUMENT,
     );
     reassemble(img, (p, i) => (i === 0 ? [...p.layers, extra] : p.layers));
-    const lax = await verify(img.store);
+    const lax = await verify(img.store, { expect: { repositoryOwnerId: '145685596' } });
     expect(lax.verified).toBe(true);
     expect(lax.warnings.map((w) => w.code)).toEqual(['UNSIGNED_ATTESTATION']);
     const strict = await verify(img.store, { policy: parsePolicy('requireSignatures: true') });
@@ -495,5 +495,56 @@ describe('documentation', () => {
     expect(p.cel.map((c) => c.name)).toEqual(['builder-is-this-run', 'cel[1]']);
     const readme = await readFile(new URL('../../docs/README-verify-section.md', import.meta.url), 'utf8');
     expect(parsePolicy(readme.match(/```yaml\n([\s\S]*?)```/)![1]!).requireSignatures).toBe(true);
+  });
+});
+
+describe('nothing in the index escapes verification (security review)', () => {
+  const disguise = async (extra: (img: Awaited<ReturnType<typeof signedImage>>) => object) => {
+    const img = await signedImage(op);
+    const evil = putImageManifest(img.store, PLATFORMS[0]!, 'malicious build');
+    const root = JSON.parse(Buffer.from((await img.store.fetchManifest(img.index.digest)).bytes).toString());
+    root.manifests.unshift({ ...evil, ...extra(img) });
+    const index = img.store.putJson(root, root.mediaType);
+    img.store.tags.set('v1', index);
+    return img;
+  };
+
+  it('a linux/amd64 image labelled as an attestation manifest is refused', async () => {
+    const img = await disguise((i) => ({
+      annotations: {
+        'vnd.docker.reference.type': 'attestation-manifest',
+        'vnd.docker.reference.digest': i.platforms[0]!.manifest.digest,
+      },
+    }));
+    await expect(verify(img.store)).rejects.toMatchObject({ code: 'INDEX_ENTRY_UNVERIFIABLE' });
+    await expect(
+      verify(img.store, { platforms: [{ os: 'linux', architecture: 'amd64' }] }),
+    ).rejects.toMatchObject({
+      code: 'INDEX_ENTRY_UNVERIFIABLE',
+    });
+  });
+
+  it('a nested index entry for a real platform is refused', async () => {
+    const img = await disguise(() => ({ mediaType: 'application/vnd.oci.image.index.v1+json' }));
+    await expect(verify(img.store)).rejects.toMatchObject({ code: 'INDEX_ENTRY_UNVERIFIABLE' });
+  });
+
+  it('no identity constraint: verifies, but with an IDENTITY_UNCONSTRAINED warning', async () => {
+    const img = await signedImage(op);
+    const loose = await verify(img.store);
+    expect(loose.verified).toBe(true);
+    expect(loose.warnings.map((w) => w.code)).toContain('IDENTITY_UNCONSTRAINED');
+    expect(renderText(loose)).toContain('warning: IDENTITY_UNCONSTRAINED');
+    const pinned = await verify(img.store, { expect: { repositoryOwnerId: '145685596' } });
+    expect(pinned.warnings.map((w) => w.code)).not.toContain('IDENTITY_UNCONSTRAINED');
+  });
+
+  it('control characters in attacker-written annotations cannot forge or hide report lines', async () => {
+    const img = await signedImage(op);
+    reassemble(img, (p) => p.layers.map((l) => ({ ...l, predicateType: 'x\n  ✓ Verified all\u001b[8m' })));
+    const text = renderText(await verify(img.store));
+    expect(text).not.toContain('\u001b');
+    expect(text).not.toMatch(/\n {2}✓ Verified all/);
+    expect(text).toContain('\\u000a');
   });
 });
