@@ -43,7 +43,9 @@ function runCli(cli: string, args: string[], stdin: string): Promise<number> {
  * - the same with a fresh client per image (token flow included), and from memory (no HTTP).
  * Figures in milliseconds (median); nothing is asserted.
  */
-export async function benchVerify(ctx?: { envelopeVerifyUs: number }): Promise<Record<string, number | string>> {
+export async function benchVerify(ctx?: {
+  envelopeVerifyUs: number;
+}): Promise<Record<string, number | string>> {
   const reg = await startRegistry();
   const work = await tempDir('opk-bench-verify-');
   try {
