@@ -17,6 +17,8 @@ export interface CliIo {
 /** A command module in `commands/`; the file name is the command (`pktoken-verify` = `pktoken verify`). */
 export interface Command {
   summary: string;
+  /** Printed for `--help`; commands without it print their own help. */
+  usage?: string;
   run(args: string[], io: CliIo): Promise<number>;
 }
 

@@ -49,6 +49,10 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
   }
   try {
     const mod = (await import(pathToFileURL(join(commandsDir, `${name}.js`)).href)) as Command;
+    if (mod.usage && (rest.includes('--help') || rest.includes('-h'))) {
+      io.stdout.write(`${mod.usage}\n  ${mod.summary}\n`);
+      return 0;
+    }
     return await mod.run(rest, io);
   } catch (e) {
     return reportError(e, io);

@@ -213,3 +213,66 @@ describe('interactive login (authorization code + PKCE, nonce = commitment) agai
     await expect(get('c', { signal: ac.signal })).rejects.toMatchObject({ code: 'OP_CANCELLED' });
   });
 });
+
+describe('opk-signer sign --provider oidc (the CLI a person runs on a laptop)', () => {
+  it('prints the login URL, takes the code on its loopback redirect, and the envelope verifies', async () => {
+    const { spawn } = await import('node:child_process');
+    const { mkdtempSync, readFileSync, rmSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { CLI, runCli } = await import('../helpers/cli.js');
+    const dir = mkdtempSync(join(tmpdir(), 'opk-login-cli-'));
+    try {
+      const statement = join(dir, 'statement.json');
+      writeFileSync(
+        statement,
+        JSON.stringify({
+          _type: 'https://in-toto.io/Statement/v1',
+          predicateType: 'https://spdx.dev/Document',
+          subject: [{ name: 'laptop-build', digest: { sha256: 'd'.repeat(64) } }],
+          predicate: {},
+        }),
+      );
+      const out = join(dir, 'envelope.json');
+      const child = spawn(
+        process.execPath,
+        [
+          CLI,
+          'sign',
+          statement,
+          '-o',
+          out,
+          '--provider',
+          'oidc',
+          '--issuer',
+          issuer,
+          '--client-id',
+          CLIENT,
+          '--redirect-port',
+          String(redirectPort),
+        ],
+        { stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+      let stderr = '';
+      const exited = new Promise<number | null>((ok) => child.on('exit', (code) => ok(code)));
+      const url = await new Promise<string>((ok, fail) => {
+        child.stderr.on('data', (b: Buffer) => {
+          stderr += b.toString();
+          const m = /(http:\/\/127\.0\.0\.1:\d+\/auth\?\S+)/.exec(stderr);
+          if (m) ok(m[1]!);
+        });
+        void exited.then(() => fail(new Error(`sign exited before printing a URL: ${stderr}`)));
+      });
+      await browse(url);
+      expect(await exited, stderr).toBe(0);
+      const jwks = join(dir, 'jwks.json');
+      writeFileSync(jwks, await (await fetch(`${issuer}/jwks`)).text());
+      const v = runCli(['envelope', 'verify', out, '--jwks', jwks, '--issuer', issuer, '--output', 'json']);
+      expect(v.code, v.stderr).toBe(0);
+      expect(JSON.parse(v.stdout).identity).toMatchObject({ iss: issuer, sub: 'alice' });
+      expect(readFileSync(out, 'utf8')).toMatch(/^\{"payloadType":"application\/vnd\.in-toto\+json"/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -18,7 +18,7 @@ import { OciLayout } from '../../oci/layout.js';
 import { parseImageReference, type LayoutReference } from '../../oci/reference.js';
 import { RegistryClient } from '../../oci/registry.js';
 import type { ImageSource } from '../../oci/source.js';
-import { providerFromEnv, type ProviderName } from '../../oidc/provider.js';
+import { providerFromFlags, providerOptions } from '../provider.js';
 import { EXIT_OK, EXIT_USAGE, parse, readInput, type CliIo } from '../io.js';
 import { formatFlag } from './sign.js';
 
@@ -34,8 +34,7 @@ const options = {
   resign: { type: 'boolean' },
   'metadata-file': { type: 'string' },
   'metadata-target': { type: 'string' },
-  provider: { type: 'string' },
-  issuer: { type: 'string' },
+  ...providerOptions,
   format: { type: 'string' },
   username: { type: 'string' },
   'password-stdin': { type: 'boolean' },
@@ -216,10 +215,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
   const signer = values.signer
     ? sidecarSigner(values.signer)
     : lazySigner(() => {
-        const provider = providerFromEnv(io.env, {
-          ...(values.provider ? { provider: values.provider as ProviderName } : {}),
-          ...(values.issuer ? { issuer: values.issuer } : {}),
-        });
+        const provider = providerFromFlags(values, io);
         if (!provider)
           throw new UsageError(
             'NO_PROVIDER',

@@ -18,6 +18,8 @@ import { parse, type CliIo } from '../io.js';
 
 export const summary = 'run the whole flow offline: embedded issuer → sidecar → signed OCI image → verify';
 
+export const usage = `usage: opk-signer demo [--layout DIR]   (offline: embedded issuer, sidecar, signed OCI layout, verify)`;
+
 /** The identity the embedded issuer vouches for, as a GitHub Actions run would. */
 const CLAIMS = {
   repository: 'acme/widget',

@@ -13,6 +13,8 @@ function tryParseEnvelope(bytes: Uint8Array) {
 
 export const summary = 'verify an OpenPubkey-signed DSSE envelope (in-toto attestation)';
 
+export const usage = `usage: opk-signer envelope verify ENVELOPE.json (--jwks JWKS.json | --jwks-archive DIR | live discovery) [--issuer URL]... [--output text|json]`;
+
 export async function run(args: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parse(args, { ...trustOptions, output: { type: 'string' } });
   const file = requireOption(positionals[0], 'ENVELOPE');

@@ -7,6 +7,8 @@ import { loadTrust, trustOptions } from '../keys.js';
 
 export const summary = 'replace an RS256 ID token signature with a GQ proof (stdin → stdout)';
 
+export const usage = `usage: opk-signer gq sign --jwks JWKS.json [--format 2023|gq256] < idtoken > gqtoken`;
+
 export async function run(args: string[], io: CliIo): Promise<number> {
   const { values } = parse(args, { ...trustOptions, format: { type: 'string' } }, false);
   const format = (values.format ?? '2023') as GqFormat;

@@ -8,6 +8,8 @@ import { loadTrust, trustOptions } from '../keys.js';
 
 export const summary = 'verify a GQ-signed ID token (stdin)';
 
+export const usage = `usage: opk-signer gq verify (--jwks JWKS.json | --jwks-archive DIR | live discovery) [--issuer URL]... [--output text|json] < gqtoken`;
+
 export async function run(args: string[], io: CliIo): Promise<number> {
   const { values } = parse(args, { ...trustOptions, output: { type: 'string' } }, false);
   const format = outputFormat(values.output);

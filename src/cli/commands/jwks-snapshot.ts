@@ -6,6 +6,8 @@ import { outputFormat, parse, readInput, requireOption, type CliIo } from '../io
 export const summary =
   'append an OP key set to a JWKS archive (keeps old signatures verifiable after key rotation)';
 
+export const usage = `usage: opk-signer jwks snapshot ISSUER --archive DIR [--from FILE --observed-at TIME] [--discovery-url URL]`;
+
 /**
  * `opk-signer jwks snapshot ISSUER --archive DIR [--from FILE] [--observed-at TIME] [--discovery-url URL]`.
  * Live by default (discovery → jwks_uri); `--from` imports a JWKS saved earlier, with the time

@@ -6,6 +6,8 @@ import { loadTrust, prefetchFor, trustOptions } from '../keys.js';
 
 export const summary = 'verify a PK Token (any openpubkey serialisation) against OP keys';
 
+export const usage = `usage: opk-signer pktoken verify FILE (--jwks JWKS.json | --jwks-archive DIR | live discovery) [--issuer URL]... [--offline] [--output text|json]`;
+
 export async function run(args: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parse(args, { ...trustOptions, output: { type: 'string' } });
   const file = requireOption(positionals[0], 'FILE');

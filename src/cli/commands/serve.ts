@@ -1,13 +1,18 @@
 import { readFile } from 'node:fs/promises';
 import { UsageError } from '../../errors.js';
-import { providerFromEnv, type ProviderName } from '../../oidc/provider.js';
 import { createJsonLogger, type LogLevel } from '../../server/log.js';
 import { DEFAULT_LISTEN, parseListen } from '../../server/listen.js';
 import { startSignerServer } from '../../server/server.js';
+import { providerFromFlags, providerOptions } from '../provider.js';
 import { parse, type CliIo } from '../io.js';
 import { intFlag, durationFlag, formatFlag, resolveGroup } from './sign.js';
 
 export const summary = 'run the signing sidecar (gRPC opk.signer.v1.Signer on a unix socket or loopback TCP)';
+
+export const usage = `usage: opk-signer serve [--listen unix:///run/opk-signer/signer.sock | tcp://127.0.0.1:PORT] [--socket-group GROUP]
+  [--tls-cert F --tls-key F --tls-client-ca F] [--provider github-actions|oidc|gitlab|dev] [--issuer URL]
+  [--format 2023|current] [--max-concurrent N] [--max-queued N] [--batch-parallelism N] [--timeout 60s]
+  [--drain-timeout 30s] [--signing-threads auto|N] [--log-level debug|info|warn|error]`;
 
 const LOG_LEVELS = ['debug', 'info', 'warn', 'error'];
 
@@ -20,8 +25,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
       'tls-cert': { type: 'string' },
       'tls-key': { type: 'string' },
       'tls-client-ca': { type: 'string' },
-      provider: { type: 'string' },
-      issuer: { type: 'string' },
+      ...providerOptions,
       format: { type: 'string' },
       'max-concurrent': { type: 'string' },
       'max-queued': { type: 'string' },
@@ -70,10 +74,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
       }
     : undefined;
   const threads = values['signing-threads'];
-  const provider = providerFromEnv(io.env, {
-    ...(values.provider ? { provider: values.provider as ProviderName } : {}),
-    ...(values.issuer ? { issuer: values.issuer } : {}),
-  });
+  const provider = providerFromFlags(values, io);
   const server = await startSignerServer({
     listen,
     provider,

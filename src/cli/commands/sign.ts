@@ -1,26 +1,25 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { UsageError } from '../../errors.js';
-import { providerFromEnv, type ProviderName } from '../../oidc/provider.js';
 import type { PkTokenFormat } from '../../pktoken/mint.js';
 import { signStatement } from '../../signer/sign.js';
+import { providerFromFlags, providerOptions } from '../provider.js';
 import { IoError, parse, readInput, requireOption, type CliIo } from '../io.js';
 
 export const summary = 'sign one in-toto statement into a DSSE envelope (same path as the sidecar)';
 
+export const usage = `usage: opk-signer sign STATEMENT.json [-o ENVELOPE.json] [--provider github-actions|oidc|gitlab|dev] [--issuer URL]
+  [--client-id ID] [--redirect-port N] [--open-browser] [--format 2023|current]   (OIDC client secret: env OPK_OIDC_CLIENT_SECRET)`;
+
 export async function run(args: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parse(args, {
     output: { type: 'string', short: 'o' },
-    provider: { type: 'string' },
-    issuer: { type: 'string' },
+    ...providerOptions,
     format: { type: 'string' },
     'payload-type': { type: 'string' },
   });
   const file = requireOption(positionals[0], 'STATEMENT');
   const statement = await readInput(file, io, 'statement');
-  const provider = providerFromEnv(io.env, {
-    ...(values.provider ? { provider: values.provider as ProviderName } : {}),
-    ...(values.issuer ? { issuer: values.issuer } : {}),
-  });
+  const provider = providerFromFlags(values, io);
   if (!provider) {
     throw new UsageError(
       'NO_PROVIDER',
