@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1.7
 #
-# opk-signer images (see docs/sidecar.md):
+# opk-signer images (see README.md, "Signing in builds"):
 #   sidecar  - the signing daemon alone: distroless, non-root, `opk-signer serve` on a unix socket.
 #   buildkit - moby/buildkit plus the Node runtime and the sidecar. Its entrypoint starts the
 #              sidecar on a unix socket inside the container, then execs buildkitd with the
