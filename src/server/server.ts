@@ -74,6 +74,11 @@ export interface SignerServerOptions {
   maxStatementBytes?: number;
   /** Largest request message (a SignStatements batch). Default 256 MiB. */
   maxMessageBytes?: number;
+  /**
+   * Statement bytes held by accepted calls at once (queued or signing). Default 1 GiB. The
+   * statement count bounds alone would let 1024 queued 40 MiB statements hold 40 GiB.
+   */
+  maxInflightBytes?: number;
   /** Worker threads for the GQ proof: 'auto' (one per core when built), or a number (0 = inline). */
   signingThreads?: number | 'auto';
   /** How long drain() waits for in-flight calls before cutting them. Default 30 s. */
@@ -150,6 +155,23 @@ export async function startSignerServer(opts: SignerServerOptions): Promise<Sign
   const batchParallelism = Math.max(1, opts.batchParallelism ?? 8);
   const requestTimeoutMs = opts.requestTimeoutMs ?? 60_000;
   const limiter = new Limiter(opts.maxConcurrent ?? 32, opts.maxQueued ?? 1024);
+  const maxInflightBytes = opts.maxInflightBytes ?? 1024 * 1024 * 1024;
+  let inflightBytes = 0;
+  /** Admits a call's statements against the byte budget; the returned function gives them back. */
+  function admitBytes(n: number): () => void {
+    if (inflightBytes + n > maxInflightBytes) {
+      throw new StatusError({
+        code: Status.RESOURCE_EXHAUSTED,
+        details: `signer is holding ${inflightBytes} statement bytes (limit ${maxInflightBytes}); retry with backoff`,
+      });
+    }
+    inflightBytes += n;
+    let done = false;
+    return () => {
+      if (!done) inflightBytes -= n;
+      done = true;
+    };
+  }
   const signer: StatementSigner = createStatementSigner(
     { format, commitType: provider?.commitType ?? 'aud' },
     opts.signingThreads ?? 'auto',
@@ -260,14 +282,12 @@ export async function startSignerServer(opts: SignerServerOptions): Promise<Sign
       return t;
     };
     try {
-      return await limiter.run(
-        () =>
-          abortable(
-            signer.sign({ statement: req.statement, payloadType: req.payload_type }, getIdToken),
-            signal,
-          ),
-        signal,
-      );
+      const release = await limiter.acquire(signal);
+      const work = signer.sign({ statement: req.statement, payloadType: req.payload_type }, getIdToken);
+      // The permit follows the work, not the call: a signature whose caller gave up still holds
+      // its slot (and its worker thread) until it settles, so abandoned work cannot pile up.
+      work.then(release, release);
+      return await abortable(work, signal);
     } catch (e) {
       throw new StatusError(toStatus(e, phase));
     }
@@ -312,9 +332,11 @@ export async function startSignerServer(opts: SignerServerOptions): Promise<Sign
     SignStatement: async (call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => {
       const started = performance.now();
       const ctx = callSignal(call);
+      let giveBack = () => {};
       try {
         const p = precondition();
         const req = checkRequest(call.request, 'the request');
+        giveBack = admitBytes(req.statement.length);
         const r = await signOne(p, req, ctx.signal);
         finish('SignStatement', started, callback, {
           ok: response(r),
@@ -327,6 +349,7 @@ export async function startSignerServer(opts: SignerServerOptions): Promise<Sign
       } catch (e) {
         finish('SignStatement', started, callback, { err: e });
       } finally {
+        giveBack();
         ctx.dispose();
       }
     },
@@ -338,6 +361,7 @@ export async function startSignerServer(opts: SignerServerOptions): Promise<Sign
       const batch = new AbortController();
       const onOuterAbort = () => batch.abort(ctx.signal.reason);
       ctx.signal.addEventListener('abort', onOuterAbort, { once: true });
+      let giveBack = () => {};
       try {
         const p = precondition();
         if (isUndecodable(call.request)) {
@@ -356,6 +380,7 @@ export async function startSignerServer(opts: SignerServerOptions): Promise<Sign
           });
         }
         const reqs = items.map((r, i) => checkRequest(r, `statement ${i}`));
+        giveBack = admitBytes(reqs.reduce((n, r) => n + r.statement.length, 0));
         const results: SignedStatement[] = new Array<SignedStatement>(reqs.length);
         let next = 0;
         const worker = async () => {
@@ -390,6 +415,7 @@ export async function startSignerServer(opts: SignerServerOptions): Promise<Sign
       } catch (e) {
         finish('SignStatements', started, callback, { err: e });
       } finally {
+        giveBack();
         ctx.signal.removeEventListener('abort', onOuterAbort);
         ctx.dispose();
       }

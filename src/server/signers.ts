@@ -89,6 +89,8 @@ interface PendingJob {
 interface Slot {
   worker: Worker;
   pending: number;
+  /** Set once the worker errored or exited; its replacement is spawned after a backoff. */
+  dead?: boolean;
 }
 
 const ERROR_CLASSES: Record<string, new (code: string, message: string) => OpkError> = {
@@ -109,6 +111,8 @@ class WorkerPoolSigner implements StatementSigner {
   private readonly jobs = new Map<number, PendingJob>();
   private nextId = 1;
   private closed = false;
+  /** Worker deaths since the last completed job: drives the respawn backoff. */
+  private failures = 0;
 
   constructor(
     private readonly config: SignConfig,
@@ -122,14 +126,21 @@ class WorkerPoolSigner implements StatementSigner {
     const slot: Slot = { worker, pending: 0 };
     worker.on('message', (m: FromWorker) => this.onMessage(m));
     const fail = (why: string) => {
-      if (this.closed) return;
+      // 'error' and 'exit' both fire for one death: handle it once.
+      if (this.closed || slot.dead) return;
+      slot.dead = true;
       for (const [id, job] of this.jobs) {
         if (job.slot !== slot) continue;
         this.jobs.delete(id);
         job.reject(new OpkError('SIGNER_WORKER', `signing worker stopped (${why}); retry the call`));
       }
-      const i = this.slots.indexOf(slot);
-      if (i >= 0) this.slots[i] = this.spawn();
+      // A worker that dies at start-up (broken install, no memory) must not respawn in a hot loop.
+      const delay = this.failures === 0 ? 0 : Math.min(30_000, 100 * 2 ** Math.min(this.failures, 9));
+      this.failures++;
+      setTimeout(() => {
+        const i = this.slots.indexOf(slot);
+        if (!this.closed && i >= 0) this.slots[i] = this.spawn();
+      }, delay).unref();
     };
     worker.on('error', (e) => fail(e.message));
     worker.on('exit', (code) => fail(`exit ${code}`));
@@ -138,7 +149,16 @@ class WorkerPoolSigner implements StatementSigner {
 
   sign(job: SignJob, getIdToken: IdTokenSource): Promise<SignedStatement> {
     if (this.closed) return Promise.reject(new OpkError('SIGNER_CLOSED', 'signer is shutting down'));
-    const slot = this.slots.reduce((a, b) => (b.pending < a.pending ? b : a));
+    const live = this.slots.filter((s) => !s.dead);
+    if (live.length === 0) {
+      return Promise.reject(
+        new OpkError(
+          'SIGNER_WORKER',
+          'no signing worker is running (restarting after failures); retry the call',
+        ),
+      );
+    }
+    const slot = live.reduce((a, b) => (b.pending < a.pending ? b : a));
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       slot.pending++;
@@ -174,6 +194,7 @@ class WorkerPoolSigner implements StatementSigner {
       return;
     }
     this.jobs.delete(m.id);
+    this.failures = 0;
     if (m.t === 'ok') job.resolve(m.result);
     else job.reject(job.tokenError ?? reviveError(m.error));
   }
@@ -184,6 +205,6 @@ class WorkerPoolSigner implements StatementSigner {
     for (const job of this.jobs.values())
       job.reject(new OpkError('SIGNER_CLOSED', 'signer is shutting down'));
     this.jobs.clear();
-    await Promise.all(this.slots.map((s) => s.worker.terminate()));
+    await Promise.all(this.slots.filter((s) => !s.dead).map((s) => s.worker.terminate()));
   }
 }

@@ -392,6 +392,28 @@ describe('status codes', () => {
     }
   });
 
+  test('back-pressure by bytes: statements held past the byte budget → RESOURCE_EXHAUSTED', async () => {
+    const g = gatedProvider();
+    const one = statement();
+    const s = await serve({ provider: g.provider, maxInflightBytes: one.length * 2 });
+    try {
+      const first = s.client.SignStatement({ statement: one });
+      await g.entered;
+      const second = s.client.SignStatement({ statement: one });
+      const third = await failure(s.client.SignStatement({ statement: one }));
+      expect(third.code).toBe(Status.RESOURCE_EXHAUSTED);
+      expect(third.details).toMatch(/statement bytes/);
+      g.release();
+      verify((await first).envelope);
+      verify((await second).envelope);
+      // The budget is given back: the next call is accepted.
+      verify((await s.client.SignStatement({ statement: one })).envelope);
+    } finally {
+      g.release();
+      await s.stop();
+    }
+  });
+
   test('TCP off loopback without TLS is refused before binding', async () => {
     await expect(
       startSignerServer({ listen: 'tcp://0.0.0.0:0', provider: testProvider() }),

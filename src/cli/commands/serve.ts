@@ -75,6 +75,18 @@ export async function run(args: string[], io: CliIo): Promise<number> {
     : undefined;
   const threads = values['signing-threads'];
   const provider = providerFromFlags(values, io);
+  // Signal handlers go in before the socket is bound: a SIGTERM during start-up must still end
+  // in a drain and exit 0, not leave a stale socket behind.
+  let stopRequested: NodeJS.Signals | undefined;
+  let onStop: (() => void) | undefined;
+  const onSignal = (signal: NodeJS.Signals) => {
+    process.removeListener('SIGTERM', onSignal);
+    process.removeListener('SIGINT', onSignal);
+    stopRequested = signal;
+    onStop?.();
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
   const server = await startSignerServer({
     listen,
     provider,
@@ -109,14 +121,11 @@ export async function run(args: string[], io: CliIo): Promise<number> {
 
   // SIGTERM (docker stop, kubelet) and SIGINT drain: accepted calls finish, new ones are refused.
   await new Promise<void>((resolve) => {
-    const onSignal = (signal: NodeJS.Signals) => {
-      process.removeListener('SIGTERM', onSignal);
-      process.removeListener('SIGINT', onSignal);
-      log.info('signal', { signal });
+    onStop = () => {
+      log.info('signal', { signal: stopRequested });
       void server.drain().then(resolve);
     };
-    process.on('SIGTERM', onSignal);
-    process.on('SIGINT', onSignal);
+    if (stopRequested) onStop();
   });
   // Keep-alive sockets to the OP may hold the event loop for seconds; a drained daemon exits now.
   setTimeout(() => process.exit(0), 1000).unref();
