@@ -1,11 +1,13 @@
 import { performance } from 'node:perf_hooks';
 import type { ImageSource } from '../oci/source.js';
 import { descriptorFor, type Descriptor } from '../oci/types.js';
+import { OciIoError } from '../oci/errors.js';
+import { AttestError } from './errors.js';
 import { assembleInline, assembleReferrers, planSigning } from './plan.js';
 import { readImage } from './read.js';
 import { checkSigned, type AttestSigner } from './signer.js';
-import type { AttestMode, InlineOutput } from './types.js';
-import { pushInline, pushReferrers, type ImageTarget } from './write.js';
+import type { AttestMode, ImageSnapshot, InlineOutput, SigningPlan } from './types.js';
+import { pushInline, pushReferrers, putIndex, type ImageTarget } from './write.js';
 
 export interface AttestImageOptions {
   source: ImageSource;
@@ -64,6 +66,12 @@ export async function attestImage(o: AttestImageOptions): Promise<AttestResult> 
   const t0 = performance.now();
   const image = await readImage(o.source, o.reference, { mode, ...(o.resign ? { resign: true } : {}) });
   const t1 = performance.now();
+  if (mode === 'inline' && o.tags.length > 0) {
+    // Before signing or pushing anything: where the tags stand, and whether an earlier run
+    // already signed this image (a retry with --metadata-file pins the pre-signing digest).
+    const done = await checkTags(o, image);
+    if (done) return done;
+  }
   const plan = planSigning(image, { mode, ...(o.resign ? { resign: true } : {}) });
   for (const w of plan.warnings) o.onProgress?.(`warning: ${w}`);
   if (plan.tasks.length > 0)
@@ -150,6 +158,110 @@ export async function attestImage(o: AttestImageOptions): Promise<AttestResult> 
   result.timings.tokenMs = o.signer.timings.tokenMs - before.tokenMs;
   result.timings.cryptoMs = o.signer.timings.cryptoMs - before.cryptoMs;
   return result;
+}
+
+/**
+ * Resolves every tag that will be moved. A tag naming an index that is this image already
+ * signed (same platform manifest entries, every attestation manifest signed for the same
+ * platforms) makes the run a no-op for that index: the remaining tags (still on the pinned
+ * digest, or absent) are moved to it and its digest is the result. A tag that is expected to
+ * name the pinned index but names anything else refuses the run before anything is signed.
+ */
+async function checkTags(o: AttestImageOptions, image: ImageSnapshot): Promise<AttestResult | undefined> {
+  const t0 = performance.now();
+  const expect = new Set(o.expectTags ?? []);
+  const pending: string[] = [];
+  let found: { snapshot: ImageSnapshot; plan: SigningPlan } | undefined;
+  for (const tag of o.tags) {
+    const now = await o.target.tagged(tag);
+    if (now === undefined || now === image.digest) {
+      pending.push(tag);
+      continue;
+    }
+    if (found?.snapshot.digest === now) continue;
+    const eq = o.resign || !o.target.reader ? undefined : await signedEquivalent(o.target.reader, now, image);
+    if (eq) {
+      if (found)
+        throw new AttestError(
+          'ATTEST_TAG_MOVED',
+          `${o.target.location}: tags name two different signed indexes (${found.snapshot.digest}, ${now}); nothing was moved`,
+        );
+      found = eq;
+      continue;
+    }
+    if (expect.has(tag))
+      throw new AttestError(
+        'ATTEST_TAG_MOVED',
+        `${o.target.location}:${tag} now names ${now}, not ${image.digest} (nor a signed copy of it); ` +
+          'nothing was signed or pushed and no tag was moved (re-run attest on what the tag names now)',
+      );
+    pending.push(tag);
+  }
+  if (!found) return undefined;
+  const digest = found.snapshot.digest;
+  if (pending.length > 0)
+    await putIndex(
+      o.target,
+      {
+        descriptor: descriptorFor(found.snapshot.bytes, found.snapshot.mediaType),
+        bytes: found.snapshot.bytes,
+      },
+      {
+        tags: pending,
+        ...(o.expectTags?.length ? { expect: { tags: o.expectTags, digest: image.digest } } : {}),
+        onStep: (s) => o.onProgress?.(`writing ${s}`),
+      },
+    );
+  const ms = performance.now() - t0;
+  return {
+    mode: 'inline',
+    noop: pending.length === 0,
+    originalDigest: image.digest,
+    digest,
+    signed: 0,
+    resigned: 0,
+    alreadySigned: found.plan.alreadySigned,
+    platforms: image.platforms.map((p) => p.platform),
+    attestationManifests: [],
+    referrers: [],
+    tags: o.tags,
+    warnings: [
+      `${image.digest} was already signed as ${digest}` +
+        (pending.length ? `; moved ${pending.join(', ')} to it` : ''),
+    ],
+    timings: { readMs: ms, signMs: 0, tokenMs: 0, cryptoMs: 0, pushMs: 0, totalMs: ms },
+  };
+}
+
+/** `digest` read from `reader`, if it is `pinned` with every attestation manifest signed. */
+async function signedEquivalent(
+  reader: ImageSource,
+  digest: string,
+  pinned: ImageSnapshot,
+): Promise<{ snapshot: ImageSnapshot; plan: SigningPlan } | undefined> {
+  let snapshot: ImageSnapshot;
+  let plan: SigningPlan;
+  try {
+    snapshot = await readImage(reader, { digest }, { mode: 'inline' });
+    plan = planSigning(snapshot, { mode: 'inline' });
+  } catch (e) {
+    if (e instanceof OciIoError && e.code !== 'OCI_NOT_FOUND') throw e;
+    return undefined;
+  }
+  if (plan.tasks.length > 0) return undefined;
+  const platformEntries = (s: ImageSnapshot) => {
+    const digests = new Set(s.platforms.map((p) => p.descriptor.digest));
+    return (s.index.manifests as { digest?: unknown }[])
+      .filter((e) => typeof e.digest === 'string' && digests.has(e.digest))
+      .map((e) => JSON.stringify(e));
+  };
+  const a = platformEntries(snapshot);
+  const b = platformEntries(pinned);
+  if (a.length !== b.length || a.some((x, i) => x !== b[i])) return undefined;
+  const covered = (s: ImageSnapshot) =>
+    [...new Set(s.attestations.map((x) => x.platformDigest))].sort().join();
+  if (covered(snapshot) !== covered(pinned)) return undefined;
+  return { snapshot, plan };
 }
 
 function listed(indexBytes: Uint8Array): Descriptor[] {

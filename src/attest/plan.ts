@@ -1,5 +1,4 @@
-import { INTOTO_PAYLOAD_TYPE, parseEnvelope } from '../dsse/envelope.js';
-import { OpkError } from '../errors.js';
+import { INTOTO_PAYLOAD_TYPE, OPK_KEYID, parseEnvelope } from '../dsse/envelope.js';
 import { parseStatement } from '../intoto/statement.js';
 import {
   ANNOTATION_OPK_STATEMENT_DIGEST,
@@ -75,24 +74,44 @@ export function planSigning(image: ImageSnapshot, o: PlanOptions): SigningPlan {
   const tasks: SignTask[] = [];
   let alreadySigned = 0;
   let ignored = 0;
+  const bare: string[] = [];
   for (const att of image.attestations) {
     const where = `attestation manifest ${att.entry.digest} (${att.platform ?? 'unknown platform'})`;
+    let intoto = 0;
     for (const layer of att.layers) {
       const mt = layer.descriptor.mediaType;
       let statement: Uint8Array;
       let resign = false;
       if (mt === MEDIA_TYPE_INTOTO) {
+        intoto++;
         if (o.mode === 'referrers' && att.referredStatements?.has(layer.descriptor.digest) && !o.resign) {
           alreadySigned++;
           continue;
         }
         statement = layer.bytes!;
       } else if (isDsseMediaType(mt)) {
+        intoto++;
+        const what = `${where} layer ${layer.descriptor.digest} (${mt})`;
+        if (!layer.bytes)
+          throw new AttestError(
+            'ATTEST_BAD_SIGNED_LAYER',
+            `${what} was not read; cannot tell whether it is signed`,
+          );
+        const checked = checkSignedEnvelope(layer.bytes, att.platformDigest);
+        if (!checked.ok)
+          throw new AttestError(
+            'ATTEST_BAD_SIGNED_LAYER',
+            `${what} is typed as a signed DSSE layer but is not one: ${checked.reason}. ` +
+              (o.resign
+                ? 'Its statement cannot be recovered from it, so --resign cannot re-sign it either; '
+                : '') +
+              'rebuild the image (or push the unsigned in-toto statement) and attest again',
+          );
         if (o.mode === 'referrers' || !o.resign) {
           alreadySigned++;
           continue;
         }
-        statement = envelopePayload(layer.bytes!, `${where} layer ${layer.descriptor.digest}`);
+        statement = checked.payload;
         resign = true;
       } else {
         ignored++;
@@ -110,23 +129,59 @@ export function planSigning(image: ImageSnapshot, o: PlanOptions): SigningPlan {
         resign,
       });
     }
+    if (intoto === 0) bare.push(where);
   }
+  if (tasks.length === 0 && (alreadySigned === 0 || bare.length > 0)) {
+    throw new AttestError(
+      'ATTEST_NOTHING_TO_SIGN',
+      bare.length > 0
+        ? `${bare.join('; ')}: no in-toto layer (neither an unsigned ${MEDIA_TYPE_INTOTO} statement nor a signed DSSE envelope), ` +
+            `so there is nothing to sign${ignored ? ` (${ignored} layer(s) of other media types left alone)` : ''}`
+        : 'nothing to sign and nothing already signed',
+    );
+  }
+  for (const b of bare) warnings.push(`${b} has no in-toto layer: nothing signed there`);
   return { mode: o.mode, resign: o.resign ?? false, tasks, alreadySigned, ignored, warnings };
 }
 
-function envelopePayload(bytes: Uint8Array, what: string): Uint8Array {
+/**
+ * Whether a DSSE layer really is a signature over an in-toto statement about `platformDigest`:
+ * a DSSE envelope with the in-toto payload type, at least one OPK (or key-id-less) signature,
+ * and a statement whose subjects name the platform manifest. Signatures are not verified here
+ * (that is `verify`'s job); this only keeps a layer that merely looks signed from counting as signed.
+ */
+export function checkSignedEnvelope(
+  bytes: Uint8Array,
+  platformDigest: string | undefined,
+): { ok: true; payload: Uint8Array } | { ok: false; reason: string } {
   let env;
   try {
     env = parseEnvelope(bytes);
   } catch (e) {
-    throw new AttestError(
-      'ATTEST_LAYER_INVALID',
-      `${what} is not a DSSE envelope (${e instanceof OpkError ? e.code : 'error'}); cannot re-sign it`,
-    );
+    return { ok: false, reason: `not a DSSE envelope (${e instanceof Error ? e.message : String(e)})` };
   }
   if (env.payloadType !== INTOTO_PAYLOAD_TYPE)
-    throw new AttestError('ATTEST_LAYER_INVALID', `${what} has payloadType ${env.payloadType}, not in-toto`);
-  return env.payload;
+    return { ok: false, reason: `payloadType is ${env.payloadType}, not ${INTOTO_PAYLOAD_TYPE}` };
+  if (!env.signatures.some((s) => (s.keyid === OPK_KEYID || s.keyid === '') && s.sig.length > 0))
+    return { ok: false, reason: `no signature with keyid ${OPK_KEYID}` };
+  let statement;
+  try {
+    statement = parseStatement(env.payload);
+  } catch (e) {
+    return {
+      ok: false,
+      reason: `its payload is not an in-toto statement (${e instanceof Error ? e.message : String(e)})`,
+    };
+  }
+  if (platformDigest !== undefined) {
+    const hex = platformDigest.slice('sha256:'.length);
+    if (!statement.subjects.some((s) => s.digest.sha256 === hex))
+      return {
+        ok: false,
+        reason: `its statement's subjects do not name platform manifest ${platformDigest}`,
+      };
+  }
+  return { ok: true, payload: env.payload };
 }
 
 function checkStatement(

@@ -13,10 +13,11 @@ import {
   parseManifest,
   platformString,
   REFERENCE_TYPE_ATTESTATION,
+  sha256Digest,
   type Descriptor,
 } from '../oci/types.js';
 import { AttestError } from './errors.js';
-import { isDsseMediaType } from './plan.js';
+import { checkSignedEnvelope, isDsseMediaType } from './plan.js';
 import type { AttestationSnapshot, AttestMode, ImageSnapshot, LayerSnapshot, RawJson } from './types.js';
 
 /** BuildKit marks attestation manifests by annotation; v0.32's OCI-artifact form also by artifactType. */
@@ -125,8 +126,8 @@ async function readAttestation(
       'ATTEST_SUBJECT_MISSING',
       `attestation manifest ${entry.digest} names no platform manifest (no ${ANNOTATION_REFERENCE_DIGEST}, no subject)`,
     );
-  const wantBytes = (mt: string) =>
-    mt === MEDIA_TYPE_INTOTO || (o.mode === 'inline' && o.resign === true && isDsseMediaType(mt));
+  // DSSE layers too: one only counts as signed once its envelope has been checked.
+  const wantBytes = (mt: string) => mt === MEDIA_TYPE_INTOTO || isDsseMediaType(mt);
   const [configBytes, layers, referrers] = await Promise.all([
     form === 'legacy' ? source.fetchBlob(manifest.config.digest) : Promise.resolve(undefined),
     Promise.all(
@@ -155,7 +156,11 @@ async function readAttestation(
   };
 }
 
-/** Our signature referrers of an attestation manifest, and the statement digests they cover. */
+/**
+ * Our signature referrers of an attestation manifest, and the statement digests they cover. A
+ * layer covers the statement its annotation names only if it is a DSSE envelope with an OPK
+ * signature over an in-toto statement whose sha256 is that digest.
+ */
 async function existingReferrers(
   source: ImageSource,
   digest: string,
@@ -169,7 +174,11 @@ async function existingReferrers(
     descriptors.push(d);
     for (const l of m.layers) {
       const s = l.annotations?.[ANNOTATION_OPK_STATEMENT_DIGEST];
-      if (s && isDsseMediaType(l.mediaType)) statements.add(s);
+      if (!s || !isDsseMediaType(l.mediaType) || statements.has(s)) continue;
+      const bytes = await source.fetchBlob(l.digest).catch(() => undefined);
+      if (!bytes) continue;
+      const checked = checkSignedEnvelope(bytes, undefined);
+      if (checked.ok && sha256Digest(checked.payload) === s) statements.add(s);
     }
   }
   return { descriptors, statements };

@@ -4,7 +4,7 @@ import { UsageError } from '../errors.js';
 import { createSignerClient, SidecarError, type SignedByClient } from '../server/client.js';
 import { AttestError, SignerIoError } from './errors.js';
 import type { AttestSigner, SignTimings } from './signer.js';
-import type { SignedLayer } from './types.js';
+import type { SignedLayer, SignTask } from './types.js';
 
 /** `unix:///path.sock` stays as is; `tcp://127.0.0.1:PORT` becomes `127.0.0.1:PORT`. Loopback only (no TLS here). */
 export function sidecarTarget(spec: string): string {
@@ -31,11 +31,43 @@ const IO_CODES = new Set<number>([
   Status.INTERNAL,
 ]);
 
+/** Bytes of statements per `SignStatements` call: well under the sidecar's 256 MiB message cap. */
+export const SIDECAR_BATCH_BYTES = 64 * 1024 * 1024;
+
 /**
- * Signs through a running sidecar. Statements go in `SignStatements` batches: all or nothing,
- * results in request order.
+ * Splits tasks into consecutive batches of at most `maxCount` statements and `maxBytes` bytes
+ * of statements each; a statement larger than `maxBytes` goes alone.
  */
-export function sidecarSigner(spec: string, o: { deadlineMs?: number; batch?: number } = {}): AttestSigner {
+export function batchTasks<T extends Pick<SignTask, 'statement'>>(
+  tasks: readonly T[],
+  maxBytes = SIDECAR_BATCH_BYTES,
+  maxCount = 64,
+): T[][] {
+  const out: T[][] = [];
+  let cur: T[] = [];
+  let bytes = 0;
+  for (const t of tasks) {
+    const n = t.statement.length;
+    if (cur.length > 0 && (cur.length >= maxCount || bytes + n > maxBytes)) {
+      out.push(cur);
+      cur = [];
+      bytes = 0;
+    }
+    cur.push(t);
+    bytes += n;
+  }
+  if (cur.length > 0) out.push(cur);
+  return out;
+}
+
+/**
+ * Signs through a running sidecar. Statements go in `SignStatements` batches (by count and by
+ * bytes, see `batchTasks`): all or nothing, results in request order.
+ */
+export function sidecarSigner(
+  spec: string,
+  o: { deadlineMs?: number; batch?: number; batchBytes?: number } = {},
+): AttestSigner {
   const client = createSignerClient(sidecarTarget(spec));
   const timings: SignTimings = { wallMs: 0, tokenMs: 0, cryptoMs: 0 };
   const batch = o.batch ?? 64;
@@ -65,8 +97,7 @@ export function sidecarSigner(spec: string, o: { deadlineMs?: number; batch?: nu
       const start = performance.now();
       const out = new Map<string, SignedLayer>();
       try {
-        for (let i = 0; i < tasks.length; i += batch) {
-          const chunk = tasks.slice(i, i + batch);
+        for (const chunk of batchTasks(tasks, o.batchBytes ?? SIDECAR_BATCH_BYTES, batch)) {
           const results = await call(chunk.map((t) => t.statement));
           chunk.forEach((t, j) => {
             const r = results[j]!;

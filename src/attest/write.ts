@@ -10,7 +10,7 @@ import {
   descriptorFor,
   type Descriptor,
 } from '../oci/types.js';
-import { AttestError } from './errors.js';
+import { AttestError, withTagOutcome } from './errors.js';
 import type { Blob, InlineOutput, ReferrersOutput } from './types.js';
 
 /** Where results are written: a registry repository or an OCI layout. */
@@ -18,10 +18,21 @@ export interface ImageTarget {
   readonly location: string;
   hasBlob(digest: string): Promise<boolean>;
   putBlob(blob: Blob): Promise<void>;
-  /** A manifest or index by digest, or under a tag. */
-  putManifest(blob: Blob, tag?: string): Promise<{ referrersIndexed: boolean }>;
-  /** The digest a tag names now, or undefined. */
+  /**
+   * A manifest or index by digest, or under a tag. `check` (with a tag) gets what the tag names
+   * just before it moves and throws to refuse; a layout runs it under its index.json lock.
+   */
+  putManifest(
+    blob: Blob,
+    tag?: string,
+    check?: (current: string | undefined) => void,
+  ): Promise<{ referrersIndexed: boolean }>;
+  /** Lists an untagged root (an index written by digest) where the target keeps a list of roots. */
+  addRoot?(descriptor: Descriptor): Promise<void>;
+  /** The digest a tag names now, or undefined when nothing is tagged so (never when unknown). */
   tagged(tag: string): Promise<string | undefined>;
+  /** Reads back what is in the target (to recognise an index signed by an earlier run). */
+  readonly reader?: ImageSource;
   /** Records a referrer: nothing more where the registry indexes referrers itself. */
   addReferrer(
     subject: string,
@@ -37,13 +48,15 @@ const COPY_MAX_BYTES = 2 * 1024 * 1024 * 1024 - 1;
 export function registryTarget(client: RegistryClient, repository: string): ImageTarget {
   return {
     location: `${client.registry}/${repository}`,
+    reader: client.repository(repository),
     async hasBlob(digest) {
       return (await client.headBlob(repository, digest, 'pull,push')) !== undefined;
     },
     async putBlob(blob) {
       await client.pushBlob(repository, blob.bytes, { digest: blob.descriptor.digest });
     },
-    async putManifest(blob, tag) {
+    async putManifest(blob, tag, check) {
+      if (tag !== undefined && check) check(await client.manifestDigest(repository, tag, 'pull,push'));
       const r = await client.putManifest(
         repository,
         tag ?? blob.descriptor.digest,
@@ -53,7 +66,7 @@ export function registryTarget(client: RegistryClient, repository: string): Imag
       return { referrersIndexed: r.ociSubject !== undefined };
     },
     async tagged(tag) {
-      return (await client.headManifest(repository, tag, 'pull,push'))?.digest;
+      return client.manifestDigest(repository, tag, 'pull,push');
     },
     async addReferrer(subject, referrer, supersedes, indexed) {
       if (indexed) return;
@@ -75,14 +88,18 @@ export function registryTarget(client: RegistryClient, repository: string): Imag
 export function layoutTarget(layout: OciLayout): ImageTarget {
   return {
     location: layout.location,
+    reader: layout,
     hasBlob: (digest) => layout.hasBlob(digest),
     async putBlob(blob) {
       await layout.writeBlob(blob.bytes, blob.descriptor.mediaType);
     },
-    async putManifest(blob, tag) {
+    async putManifest(blob, tag, check) {
       await layout.writeBlob(blob.bytes, blob.descriptor.mediaType);
-      if (tag !== undefined) await layout.addManifest(blob.descriptor, tag);
+      if (tag !== undefined) await layout.addManifest(blob.descriptor, tag, check);
       return { referrersIndexed: false };
+    },
+    async addRoot(descriptor) {
+      await layout.addManifest(descriptor);
     },
     async tagged(tag) {
       return layout.tagged(tag);
@@ -164,22 +181,57 @@ export async function pushInline(
     await target.putManifest(m);
   });
   // Only now, with every child in place, the index.
+  await putIndex(target, out.index, o);
+}
+
+/**
+ * Writes an index by digest (tags empty) or under each tag. Every tag is checked before any is
+ * moved; a tag being moved must still name `expect.digest` (or nothing), checked again as it
+ * moves. A failure part-way records on the error exactly which tags were moved.
+ */
+export async function putIndex(
+  target: ImageTarget,
+  index: Blob,
+  o: Pick<PushInlineOptions, 'tags' | 'expect' | 'onStep'>,
+): Promise<void> {
+  const digest = index.descriptor.digest;
   if (o.tags.length === 0) {
-    o.onStep?.(`index ${out.index.descriptor.digest}`);
-    await target.putManifest(out.index);
+    o.onStep?.(`index ${digest}`);
+    await target.putManifest(index);
+    await target.addRoot?.(index.descriptor);
     return;
   }
+  const expected = (tag: string) => o.expect !== undefined && o.expect.tags.includes(tag);
+  const check = (tag: string) => (now: string | undefined) => {
+    if (now === undefined || now === digest || now === o.expect!.digest) return;
+    throw new AttestError(
+      'ATTEST_TAG_MOVED',
+      `${target.location}:${tag} now names ${now}, not ${o.expect!.digest} which was signed; the tag was left alone (re-run attest)`,
+    );
+  };
+  const todo: string[] = [];
+  const already: string[] = [];
   for (const tag of o.tags) {
     const now = await target.tagged(tag);
-    if (now === out.index.descriptor.digest) continue;
-    if (o.expect?.tags.includes(tag) && now !== undefined && now !== o.expect.digest) {
-      throw new AttestError(
-        'ATTEST_TAG_MOVED',
-        `${target.location}:${tag} now names ${now}, not ${o.expect.digest} which was signed; the tag was left alone (re-run attest)`,
-      );
+    if (now === digest) {
+      already.push(tag);
+      continue;
     }
-    o.onStep?.(`index ${out.index.descriptor.digest} as ${tag}`);
-    await target.putManifest(out.index, tag);
+    if (expected(tag)) check(tag)(now);
+    todo.push(tag);
+  }
+  const moved: string[] = [];
+  for (const tag of todo) {
+    o.onStep?.(`index ${digest} as ${tag}`);
+    try {
+      await target.putManifest(index, tag, expected(tag) ? check(tag) : undefined);
+    } catch (e) {
+      throw withTagOutcome(e, {
+        moved: [...already, ...moved],
+        untouched: todo.filter((t) => !moved.includes(t)),
+      });
+    }
+    moved.push(tag);
   }
 }
 

@@ -1,5 +1,7 @@
-import { mkdir, open, readFile, rename, stat, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { FormatError } from '../errors.js';
 import { OciIoError } from './errors.js';
 import type { ImageSource, ResolvedRoot } from './source.js';
@@ -24,13 +26,22 @@ import {
 
 const LAYOUT_VERSION = '1.0.0';
 
+/** The lock file writers of index.json hold (created O_EXCL), and how long we wait for it. */
+export const LAYOUT_LOCK = 'index.json.lock';
+const LOCK_POLL_MS = 25;
+
 /**
  * An OCI image layout (image-spec `image-layout.md`): `oci-layout`, `index.json`,
  * `blobs/sha256/<hex>`. Tags are `org.opencontainers.image.ref.name` annotations on index.json
  * entries, as skopeo's `oci:DIR:TAG` writes them. Reads check digests; writes are atomic per file.
+ * Every change to index.json happens under an exclusive lock file (`index.json.lock`), on a copy
+ * re-read under that lock, so concurrent writers (another attest, a second process) do not lose
+ * each other's entries.
  */
 export class OciLayout implements ImageSource {
   readonly kind = 'oci-layout' as const;
+  /** How long a writer waits for another's lock before calling it stale (ms). */
+  static lockWaitMs = 10_000;
   readonly location: string;
 
   private constructor(
@@ -69,7 +80,11 @@ export class OciLayout implements ImageSource {
     await mkdir(join(dir, 'blobs', 'sha256'), { recursive: true });
     await atomicWrite(join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: LAYOUT_VERSION }));
     const layout = new OciLayout(dir, { schemaVersion: 2, mediaType: MEDIA_TYPE_OCI_INDEX, manifests: [] });
-    await layout.save();
+    await layout.update((index) => {
+      // Another process may have created it meanwhile: keep what it wrote.
+      if (index.manifests.length === 0) return true;
+      return false;
+    }, true);
     return layout;
   }
 
@@ -183,12 +198,34 @@ export class OciLayout implements ImageSource {
     }
   }
 
-  /** Writes a blob under its sha256 digest (idempotent) and returns its descriptor. */
+  /**
+   * Writes a blob under its sha256 digest (idempotent) and returns its descriptor. A blob already
+   * there is checked (size and sha256) and rewritten if it is not what its name says.
+   */
   async writeBlob(bytes: Uint8Array | string, mediaType = 'application/octet-stream'): Promise<Descriptor> {
     const b = typeof bytes === 'string' ? Buffer.from(bytes, 'utf8') : bytes;
     const desc = descriptorFor(b, mediaType);
-    if (!(await this.hasBlob(desc.digest))) await atomicWrite(this.blobPath(desc.digest), b);
+    if (!(await this.blobIntact(desc.digest, desc.size))) await atomicWrite(this.blobPath(desc.digest), b);
     return desc;
+  }
+
+  /** Whether the blob file exists with this size and content hash. */
+  private async blobIntact(digest: string, size: number): Promise<boolean> {
+    const path = this.blobPath(digest);
+    try {
+      const st = await stat(path);
+      if (!st.isFile() || st.size !== size) return false;
+      const hash = createHash('sha256');
+      const fh = await open(path, 'r');
+      try {
+        for await (const chunk of fh.createReadStream({ autoClose: false })) hash.update(chunk as Buffer);
+      } finally {
+        await fh.close();
+      }
+      return `sha256:${hash.digest('hex')}` === digest;
+    } catch {
+      return false;
+    }
   }
 
   /**
@@ -201,41 +238,111 @@ export class OciLayout implements ImageSource {
 
   /**
    * Lists a manifest or index in index.json, optionally under a tag. A tag moves: any other
-   * entry carrying it loses it (and is dropped if it carried nothing else of note).
+   * entry carrying it loses it (and is dropped if it carried nothing else of note). `check`
+   * runs under the lock with what the tag names right then (undefined: nothing), before
+   * anything changes; it throws to refuse the move.
    */
-  async addManifest(desc: Descriptor, tag?: string): Promise<void> {
-    const entry: Descriptor = { ...desc };
-    if (tag !== undefined) {
-      entry.annotations = { ...(desc.annotations ?? {}), [ANNOTATION_REF_NAME]: tag };
-      this.index.manifests = this.index.manifests.filter((d) => d.annotations?.[ANNOTATION_REF_NAME] !== tag);
-    } else if (
-      this.index.manifests.some(
-        (d) => d.digest === desc.digest && d.annotations?.[ANNOTATION_REF_NAME] === undefined,
-      )
-    ) {
-      return;
-    }
-    this.index.manifests.push(entry);
-    await this.save();
+  async addManifest(
+    desc: Descriptor,
+    tag?: string,
+    check?: (current: string | undefined) => void,
+  ): Promise<void> {
+    await this.update((index) => {
+      const entry: Descriptor = { ...desc };
+      if (tag !== undefined) {
+        check?.(index.manifests.find((d) => d.annotations?.[ANNOTATION_REF_NAME] === tag)?.digest);
+        entry.annotations = { ...(desc.annotations ?? {}), [ANNOTATION_REF_NAME]: tag };
+        index.manifests = index.manifests.filter((d) => d.annotations?.[ANNOTATION_REF_NAME] !== tag);
+      } else if (
+        index.manifests.some(
+          (d) => d.digest === desc.digest && d.annotations?.[ANNOTATION_REF_NAME] === undefined,
+        )
+      ) {
+        return false;
+      }
+      index.manifests.push(entry);
+      return true;
+    });
   }
 
   /** Drops untagged index.json entries for these digests (superseded referrers). */
   async removeUntagged(digests: Iterable<string>): Promise<void> {
     const drop = new Set(digests);
-    const before = this.index.manifests.length;
-    this.index.manifests = this.index.manifests.filter(
-      (d) => !(drop.has(d.digest) && d.annotations?.[ANNOTATION_REF_NAME] === undefined),
-    );
-    if (this.index.manifests.length !== before) await this.save();
+    await this.update((index) => {
+      const before = index.manifests.length;
+      index.manifests = index.manifests.filter(
+        (d) => !(drop.has(d.digest) && d.annotations?.[ANNOTATION_REF_NAME] === undefined),
+      );
+      return index.manifests.length !== before;
+    });
   }
 
-  /** The digest a tag names, if any. */
-  tagged(tag: string): string | undefined {
-    return this.index.manifests.find((d) => d.annotations?.[ANNOTATION_REF_NAME] === tag)?.digest;
+  /** The digest a tag names now (index.json re-read, not the copy read at open). */
+  async tagged(tag: string): Promise<string | undefined> {
+    const index = await this.readIndex();
+    this.index = index;
+    return index.manifests.find((d) => d.annotations?.[ANNOTATION_REF_NAME] === tag)?.digest;
   }
 
-  private async save(): Promise<void> {
-    await atomicWrite(join(this.dir, 'index.json'), JSON.stringify(this.index));
+  private async readIndex(): Promise<ImageIndex> {
+    const bytes = await readOrIo(join(this.dir, 'index.json'), `OCI layout ${this.dir} index.json`);
+    return parseIndex(bytes, `${this.dir}/index.json`);
+  }
+
+  /**
+   * Read-modify-write of index.json under the layout lock: `change` gets the index as it is on
+   * disk now (re-read under the lock) and returns whether it changed it; if so it is written
+   * atomically. `fresh`: the layout is being created, index.json may not exist yet.
+   */
+  private async update(change: (index: ImageIndex) => boolean, fresh = false): Promise<void> {
+    await this.withLock(async () => {
+      let index: ImageIndex;
+      const exists = await stat(join(this.dir, 'index.json')).then(
+        () => true,
+        () => false,
+      );
+      if (fresh && !exists) index = { ...this.index, manifests: [...this.index.manifests] };
+      else index = await this.readIndex();
+      const changed = change(index) || (fresh && !exists);
+      if (changed) await atomicWrite(join(this.dir, 'index.json'), JSON.stringify(index));
+      this.index = index;
+    });
+  }
+
+  private async withLock<T>(fn: () => Promise<T>): Promise<T> {
+    const path = join(this.dir, LAYOUT_LOCK);
+    const deadline = Date.now() + OciLayout.lockWaitMs;
+    for (;;) {
+      try {
+        const fh = await open(path, 'wx', 0o600);
+        try {
+          await fh.writeFile(`${process.pid} ${new Date().toISOString()}\n`);
+        } finally {
+          await fh.close();
+        }
+        break;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST')
+          throw new OciIoError(
+            'OCI_LAYOUT_LOCK',
+            `cannot create lock ${path} (${(e as NodeJS.ErrnoException).code ?? 'error'})`,
+          );
+        if (Date.now() >= deadline) {
+          const holder = await readFile(path, 'utf8').catch(() => '');
+          throw new OciIoError(
+            'OCI_LAYOUT_LOCKED',
+            `${this.dir} is locked by another writer (${path}${holder ? `: pid ${holder.trim()}` : ''}) ` +
+              `for over ${OciLayout.lockWaitMs / 1000}s; if no other process is writing this layout, the lock is stale: remove it and retry`,
+          );
+        }
+        await sleep(LOCK_POLL_MS);
+      }
+    }
+    try {
+      return await fn();
+    } finally {
+      await unlink(path).catch(() => {});
+    }
   }
 
   private blobPath(digest: string): string {
@@ -281,9 +388,34 @@ async function readOrIo(path: string, what: string): Promise<Buffer> {
   }
 }
 
-let tmpCounter = 0;
-async function atomicWrite(path: string, data: Uint8Array | string): Promise<void> {
-  const tmp = `${path}.tmp-${process.pid}-${++tmpCounter}`;
-  await writeFile(tmp, data);
-  await rename(tmp, path);
+/**
+ * Writes `path` atomically and safely in a shared directory: a temp file with a random name,
+ * created O_CREAT|O_EXCL (never following a planted symlink), fsynced, renamed over `path`,
+ * then the directory fsynced where the platform allows. The temp file is removed on failure.
+ */
+export async function atomicWrite(path: string, data: Uint8Array | string): Promise<void> {
+  const tmp = `${path}.tmp-${randomBytes(12).toString('hex')}`;
+  let fh;
+  try {
+    fh = await open(tmp, 'wx', 0o644);
+    await fh.writeFile(data);
+    await fh.sync();
+    await fh.close();
+    fh = undefined;
+    await rename(tmp, path);
+  } catch (e) {
+    await fh?.close().catch(() => {});
+    await unlink(tmp).catch(() => {});
+    throw e;
+  }
+  try {
+    const d = await open(dirname(path), 'r');
+    try {
+      await d.sync();
+    } finally {
+      await d.close();
+    }
+  } catch {
+    // Directories cannot be opened or fsynced on every platform (Windows): best effort.
+  }
 }

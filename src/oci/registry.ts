@@ -153,6 +153,17 @@ export class RegistryClient {
     };
   }
 
+  /**
+   * The digest a tag (or digest) names now, or undefined when the registry says 404. A HEAD
+   * answered 200 without Docker-Content-Digest is not "absent": the manifest is fetched and hashed.
+   */
+  async manifestDigest(repository: string, reference: string, actions?: string): Promise<string | undefined> {
+    const head = await this.headManifest(repository, reference, actions);
+    if (head === undefined) return undefined;
+    if (head.digest !== undefined) return head.digest;
+    return (await this.getManifest(repository, reference)).digest;
+  }
+
   async getBlob(
     repository: string,
     digest: string,

@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { attestImage, type AttestResult } from '../../attest/attest.js';
-import { AttestError, SignerIoError } from '../../attest/errors.js';
+import { AttestError, SignerIoError, tagOutcome } from '../../attest/errors.js';
 import { parseBuildxMetadata } from '../../attest/metadata.js';
 import { sidecarSigner } from '../../attest/sidecar.js';
 import { inProcessSigner, type AttestSigner } from '../../attest/signer.js';
@@ -173,14 +173,15 @@ export async function run(args: string[], io: CliIo): Promise<number> {
     const defaultTag =
       ref.tag ?? (ref.digest ? undefined : layout.tags().length === 1 ? layout.tags()[0] : undefined);
     if (!ref.tag && !ref.digest && defaultTag) ref.tag = defaultTag;
+    // By digest with no tag asked for: the new index is listed untagged (no `latest` moves).
+    const tag = output?.tag ?? values.tag ?? ref.tag ?? (ref.digest ? undefined : 'latest');
+    tags = tag !== undefined ? [tag] : [];
     if (output && output.dir !== ref.dir) {
       target = layoutTarget(await OciLayout.create(output.dir));
       copy = true;
-      tags = [output.tag ?? values.tag ?? ref.tag ?? 'latest'];
     } else {
       target = layoutTarget(layout);
-      tags = [output?.tag ?? values.tag ?? ref.tag ?? 'latest'];
-      if (tags[0] === ref.tag) expectTags = tags;
+      if (tag !== undefined && tag === ref.tag) expectTags = tags;
     }
   } else {
     const stores: CredentialStore[] = [];
@@ -202,7 +203,8 @@ export async function run(args: string[], io: CliIo): Promise<number> {
     if (output) {
       target = layoutTarget(await OciLayout.create(output.dir));
       copy = true;
-      tags = [output.tag ?? values.tag ?? origTag ?? 'latest'];
+      const tag = output.tag ?? values.tag ?? origTag ?? (ref.digest ? undefined : 'latest');
+      tags = tag !== undefined ? [tag] : [];
     } else {
       target = registryTarget(client, ref.repository);
       if (values.tag) tags = [values.tag];
@@ -232,6 +234,18 @@ export async function run(args: string[], io: CliIo): Promise<number> {
   const progress = (line: string) => {
     if (!values.quiet && !line.startsWith('writing ')) io.stderr.write(`${line}\n`);
   };
+  // After a failure: exactly which tags moved (a failure part-way through several) and which not.
+  const tagReport = (e: unknown) => {
+    const t = tagOutcome(e);
+    if (t) {
+      if (t.moved.length)
+        io.stderr.write(`opk-signer: ${target.location}:${t.moved.join(',')} moved to the new index\n`);
+      if (t.untouched.length)
+        io.stderr.write(`opk-signer: ${target.location}:${t.untouched.join(',')} left as it was\n`);
+    } else if (expectTags.length) {
+      io.stderr.write(`opk-signer: ${target.location}:${expectTags.join(',')} left as it was\n`);
+    }
+  };
   const start = performance.now();
   try {
     const result = await attestImage({
@@ -256,13 +270,13 @@ export async function run(args: string[], io: CliIo): Promise<number> {
   } catch (e) {
     if (e instanceof OciIoError || e instanceof SignerIoError) {
       io.stderr.write(`opk-signer: ${e.code}: ${client ? client.redact(e.message) : e.message}\n`);
-      if (!(e instanceof SignerIoError) && expectTags.length)
-        io.stderr.write(`opk-signer: ${target.location}:${expectTags.join(',')} left as it was\n`);
+      if (!(e instanceof SignerIoError)) tagReport(e);
       return EXIT_USAGE;
     }
     if (e instanceof OpkError && client) e.message = client.redact(e.message);
     if (e instanceof AttestError) {
       io.stderr.write(`opk-signer: ${e.code}: ${e.message}\n`);
+      if (tagOutcome(e)) tagReport(e);
       return 1;
     }
     throw e;
@@ -276,7 +290,13 @@ function describe(r: AttestResult, location: string, ms: number): string {
   const lines: string[] = [];
   if (r.noop) {
     lines.push(
-      `already signed: ${r.alreadySigned} attestation(s) of ${r.platforms.length} platform(s) in ${location}; nothing to sign (--resign replaces signatures)`,
+      `already signed: ${r.alreadySigned} attestation(s) of ${r.platforms.length} platform(s) in ${location}` +
+        (r.digest !== r.originalDigest ? ` (${r.originalDigest} signed as ${r.digest})` : '') +
+        '; nothing to sign (--resign replaces signatures)',
+    );
+  } else if (r.mode === 'inline' && r.signed + r.resigned === 0) {
+    lines.push(
+      `already signed: ${r.originalDigest} was signed as ${r.digest} in ${location}; tagged ${r.tags.join(', ')}`,
     );
   } else if (r.mode === 'inline') {
     lines.push(
