@@ -77,7 +77,9 @@ export function sidecarSigner(
       results = await client.signStatements(statements, { deadlineMs: o.deadlineMs ?? 120_000 });
     } catch (e) {
       if (!(e instanceof SidecarError)) throw e;
-      const what = `sidecar ${spec}: ${Status[e.grpcCode] ?? e.grpcCode}: ${e.message}`;
+      // grpc-js appends resolver internals ("… Resolution note: …"); the first part says it all.
+      const detail = e.message.split('. Resolution note')[0]!.split('. Last error: ').join(': ');
+      const what = `sidecar ${spec}: ${Status[e.grpcCode] ?? e.grpcCode}: ${detail}`;
       throw IO_CODES.has(e.grpcCode)
         ? new SignerIoError('SIGNER_UNAVAILABLE', what)
         : new AttestError('SIGNER_REFUSED', what);

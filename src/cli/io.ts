@@ -71,6 +71,11 @@ export function outputFormat(value: string | undefined): 'text' | 'json' {
 }
 
 /** Maps any thrown value to an exit code and one line on stderr; never prints a stack for our errors. */
+/**
+ * Maps any thrown value to an exit code and one line on stderr; never prints a stack for our
+ * errors. Exit 1 is reserved for a verdict on what was being verified; a failure to reach an
+ * OP, read a file or bind a port is an I/O error (2), whatever module it came from.
+ */
 export function reportError(e: unknown, io: CliIo): number {
   if (e instanceof UsageError || e instanceof IoError) {
     io.stderr.write(`opk-signer: ${e.message}\n`);
@@ -78,8 +83,33 @@ export function reportError(e: unknown, io: CliIo): number {
   }
   if (e instanceof OpkError) {
     io.stderr.write(`opk-signer: ${e.code}: ${e.message}\n`);
-    return EXIT_INVALID;
+    return e.name === 'OpError' ? EXIT_USAGE : EXIT_INVALID;
   }
-  io.stderr.write(`opk-signer: internal error: ${(e as Error)?.message ?? String(e)}\n`);
+  const sys = e as NodeJS.ErrnoException | undefined;
+  if (sys && typeof sys.code === 'string' && (sys.syscall !== undefined || /^E[A-Z]+$/.test(sys.code))) {
+    io.stderr.write(`opk-signer: I/O error: ${sys.message}\n`);
+    return EXIT_USAGE;
+  }
+  io.stderr.write(`opk-signer: internal error: ${sys?.message ?? String(e)}\n`);
   return EXIT_USAGE;
+}
+
+/**
+ * For commands that produce rather than verify (sign, gq sign, jwks snapshot): input that does
+ * not parse is a usage error (exit 2), not a failed verification.
+ */
+export async function asProducer<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (e) {
+    if (
+      e instanceof OpkError &&
+      !(e instanceof UsageError) &&
+      !(e instanceof IoError) &&
+      e.name !== 'OpError'
+    ) {
+      throw new UsageError(e.code, `${e.code}: ${e.message}`);
+    }
+    throw e;
+  }
 }

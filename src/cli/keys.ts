@@ -65,7 +65,12 @@ export async function loadTrust(
   let pinned: RsaPublicKey[] | undefined;
   if (values.jwks) {
     const text = (await readInput(values.jwks, io, 'JWKS')).toString('utf8');
-    pinned = parseJwks(text, `JWKS ${values.jwks}`);
+    try {
+      pinned = parseJwks(text, `JWKS ${values.jwks}`);
+    } catch (e) {
+      // Bad trust material is the caller's to fix (exit 2), not a verdict on the token.
+      throw new UsageError('USAGE', `--jwks ${values.jwks}: ${(e as Error).message}`);
+    }
     if (pinned.length === 0) throw new UsageError('USAGE', `JWKS ${values.jwks} holds no RSA signing keys`);
     if (!archive) {
       const t = new OpTrust({ pinned, ...(values.issuer?.length ? { issuers: values.issuer } : {}) });
@@ -75,7 +80,17 @@ export async function loadTrust(
   if (values.offline && !archive && !pinned)
     throw new UsageError('USAGE', '--offline needs --jwks FILE or --jwks-archive DIR');
   const issuers = values.issuer?.length ? [...new Set(values.issuer)] : [GITHUB_ACTIONS_ISSUER];
-  const archived = archive ? await loadArchive(archive, issuers) : undefined;
+  let archived: Awaited<ReturnType<typeof loadArchive>> | undefined;
+  if (archive) {
+    try {
+      archived = await loadArchive(archive, issuers);
+    } catch (e) {
+      throw new IoError(
+        (e as { code?: string }).code ?? 'IO',
+        `--jwks-archive ${archive}: ${(e as Error).message}`,
+      );
+    }
+  }
   const useLive = !values.offline && !pinned;
   const live = useLive
     ? (opts.cache ??
@@ -94,7 +109,13 @@ export async function loadTrust(
     // With several issuers one unreachable OP only costs its own tokens; alone, it costs everything.
     // Not reaching the OP is an I/O failure (exit 2), not a verdict on what is being verified.
     if ((archived?.get(issuer)?.length ?? 0) === 0 && issuers.length === 1) {
-      throw new IoError(error.code, `cannot load keys for ${issuer}: ${error.message}`);
+      throw new IoError(
+        error.code,
+        `cannot load keys for ${issuer}: ${error.message}` +
+          (archive
+            ? ` (the archive ${archive} holds no keys for it: pass --issuer for the issuer it does hold, or --offline)`
+            : ''),
+      );
     }
     io.stderr.write(
       `opk-signer: warning: ${error.code}: ${error.message}; using archived keys for ${issuer}\n`,

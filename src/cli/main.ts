@@ -2,6 +2,7 @@
 import { readdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { UsageError } from '../errors.js';
 import { EXIT_USAGE, reportError, type CliIo, type Command } from './io.js';
 
 const commandsDir = join(dirname(fileURLToPath(import.meta.url)), 'commands');
@@ -42,20 +43,31 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
   let rest: string[] = [];
   if (b && known.includes(`${a}-${b}`)) [name, rest] = [`${a}-${b}`, argv.slice(2)];
   else if (known.includes(a)) [name, rest] = [a, argv.slice(1)];
+  const group = known.filter((k) => k.startsWith(`${a}-`));
+  if (!name && group.length > 0) {
+    // `opk-signer gq` or `opk-signer envelope --help`: list the group's subcommands.
+    io.stderr.write(
+      `usage: opk-signer ${a} <${group.map((k) => k.slice(a.length + 1)).join('|')}> [flags]\n`,
+    );
+    return b === '--help' || b === '-h' ? 0 : EXIT_USAGE;
+  }
   if (!name) {
     io.stderr.write(`opk-signer: unknown command "${argv.slice(0, 2).join(' ')}"\n`);
     await usage(io);
     return EXIT_USAGE;
   }
+  let mod: Command | undefined;
   try {
-    const mod = (await import(pathToFileURL(join(commandsDir, `${name}.js`)).href)) as Command;
+    mod = (await import(pathToFileURL(join(commandsDir, `${name}.js`)).href)) as Command;
     if (mod.usage && (rest.includes('--help') || rest.includes('-h'))) {
       io.stdout.write(`${mod.usage}\n  ${mod.summary}\n`);
       return 0;
     }
     return await mod.run(rest, io);
   } catch (e) {
-    return reportError(e, io);
+    const code = reportError(e, io);
+    if (e instanceof UsageError && e.code === 'USAGE' && mod?.usage) io.stderr.write(`${mod.usage}\n`);
+    return code;
   }
 }
 

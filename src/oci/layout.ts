@@ -53,6 +53,22 @@ export class OciLayout implements ImageSource {
 
   /** Opens an existing layout; fails if `oci-layout` or `index.json` is missing or malformed. */
   static async open(dir: string): Promise<OciLayout> {
+    const isDir = await stat(dir).then(
+      (st) => st.isDirectory(),
+      () => false,
+    );
+    const hasMarker =
+      isDir &&
+      (await stat(join(dir, 'oci-layout')).then(
+        () => true,
+        () => false,
+      ));
+    if (isDir && !hasMarker) {
+      throw new OciIoError(
+        'OCI_NOT_FOUND',
+        `${dir} is a directory but not an OCI image layout (it has no oci-layout file)`,
+      );
+    }
     const marker = await readOrIo(join(dir, 'oci-layout'), `OCI layout ${dir}`);
     let version: unknown;
     try {

@@ -80,6 +80,12 @@ export function providerFromEnv(
     case 'github-actions':
     case 'dev': {
       if (!ghUrl || !ghToken) throw new OpError('OP_NOT_CONFIGURED', NOT_IN_ACTIONS);
+      if (!URL.canParse(ghUrl)) {
+        throw new OpError(
+          'OP_NOT_CONFIGURED',
+          'ACTIONS_ID_TOKEN_REQUEST_URL is not a URL (it must be the value GitHub Actions sets)',
+        );
+      }
       const dev = name === 'dev';
       const issuer =
         flags.issuer ?? (env.OPK_OIDC_ISSUER || undefined) ?? (dev ? undefined : GITHUB_ACTIONS_ISSUER);

@@ -41,9 +41,11 @@ export function renderText(report: VerifyReport, opts: RenderOptions = {}): stri
       }
     }
     out.push('');
+    // The plugin's closing line is a verdict: a platform with any ✗ above does not get it.
     for (const c of p.checks)
-      if (c.check !== 'attestation-manifest')
+      if (c.check !== 'attestation-manifest' && !(c.ok && !p.verified))
         out.push(c.ok ? printable(c.message) : `${bad} ${printable(c.message)}`);
+    if (!p.verified) out.push(`${bad} ${printable(p.platform)} is not verified`);
     out.push('');
   }
   for (const w of report.warnings) if (!w.layer) out.push(`warning: ${w.code}: ${printable(w.message)}`);

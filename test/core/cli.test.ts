@@ -123,6 +123,26 @@ describe('opk-signer CLI (core commands)', async () => {
     expect(r.stderr).toContain('ATT_MISMATCH');
   });
 
+  it('exit codes keep to the contract: bad trust material or signing input is 2, a verdict is 1', () => {
+    const bad = file('bad-jwks.json', '{"keys":');
+    const env = file('any-env.json', '{}');
+    const r1 = runCli(['envelope', 'verify', env, '--jwks', bad]);
+    expect(r1.code).toBe(2);
+    expect(r1.stderr).toContain('--jwks');
+    expect(runCli(['gq', 'sign', '--jwks', jwks], { input: '' }).code).toBe(2);
+    expect(runCli(['gq', 'sign', '--jwks', jwks], { input: 'not.a.jwt' }).code).toBe(2);
+    const group = runCli(['gq']);
+    expect(group.code).toBe(2);
+    expect(group.stderr).toContain('opk-signer gq <sign|verify>');
+    expect(runCli(['envelope', '--help']).code).toBe(0);
+    const notLayout = runCli(['verify', `oci:${dir}`, '--jwks', jwks]);
+    expect(notLayout.code).toBe(2);
+    expect(notLayout.stderr).toContain('not an OCI image layout');
+    const usage = runCli(['pktoken', 'verify']);
+    expect(usage.code).toBe(2);
+    expect(usage.stderr).toContain('usage: opk-signer pktoken verify');
+  });
+
   it('unknown commands and no arguments exit 2 with usage', () => {
     expect(runCli(['frobnicate']).code).toBe(2);
     const r = runCli([]);

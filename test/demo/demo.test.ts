@@ -23,20 +23,18 @@ describe('opk-signer demo (the README main job)', () => {
       'verify',
       `oci:${layout}:buildkit-v0.32`,
       '--jwks',
-      join(dir, 'demo-issuer-jwks.json'),
+      `${layout}.issuer-jwks.json`,
       '--repo-owner-id',
       '145685596',
     ]);
     expect(again.code, again.stderr).toBe(0);
-    expect(JSON.parse(readFileSync(join(dir, 'demo-issuer-jwks.json'), 'utf8')).keys[0]).not.toHaveProperty(
-      'd',
-    );
+    expect(JSON.parse(readFileSync(`${layout}.issuer-jwks.json`, 'utf8')).keys[0]).not.toHaveProperty('d');
     // Under another owner id the same image fails: the demo's ✓ lines are real checks.
     const wrong = runCli([
       'verify',
       `oci:${layout}:buildkit-v0.12`,
       '--jwks',
-      join(dir, 'demo-issuer-jwks.json'),
+      `${layout}.issuer-jwks.json`,
       '--repo-owner-id',
       '1',
     ]);

@@ -72,7 +72,7 @@ test('`opk-signer sign` with no provider, or a non-statement, fails with a messa
   const bad = join(tmp.dir, 'bad.json');
   writeFileSync(bad, '{"hello":1}');
   const r = await cli(['sign', bad, '--provider', 'dev'], ghEnv());
-  expect(r.code).toBe(1);
+  expect(r.code).toBe(2); // input to a signing command: a usage error, not a verdict
   expect(r.stderr).toMatch(/STATEMENT_INVALID/);
   expect(r.stdout).toBe('');
 });

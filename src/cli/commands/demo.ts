@@ -59,7 +59,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
   const { values } = parse(args, { layout: { type: 'string' } }, false);
   const say = (s: string) => io.stdout.write(s + '\n');
   const work = await mkdtemp(join(tmpdir(), 'opk-demo-'));
-  const layoutDir = values.layout ? resolve(values.layout) : join(work, 'layout');
+  const layoutDir = values.layout ? resolve(values.layout).replace(/\/+$/, '') : join(work, 'layout');
   if (values.layout === '') throw new UsageError('USAGE', '--layout needs a directory');
 
   // It poses as GitHub Actions (as `dev-issuer --issuer` allows), so the report shows every check
@@ -125,7 +125,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
     );
 
     // The verifier trusts exactly the embedded issuer's published key, pinned from a file.
-    const jwksFile = join(layoutDir, '..', 'demo-issuer-jwks.json');
+    const jwksFile = `${layoutDir}.issuer-jwks.json`;
     await writeFile(jwksFile, JSON.stringify(issuer.jwks(), null, 2));
     const trust = new OpTrust({ pinned: parseJwks(JSON.stringify(issuer.jwks())), issuers: [issuer.issuer] });
     let ok = true;

@@ -11,6 +11,8 @@ const HELP = `usage: opk-signer dev-issuer [--port N] [--issuer URL] [--claims J
   Serves discovery, a JWKS and GitHub's token-request endpoint until SIGTERM/SIGINT.
   SIGHUP rotates the signing key (the old one leaves the JWKS; --jwks-out is rewritten).
   --print-env prints ACTIONS_ID_TOKEN_REQUEST_URL=… and ACTIONS_ID_TOKEN_REQUEST_TOKEN=… once ready.
+  --issuer sets the iss claim (default: its own URL, http://127.0.0.1:PORT).
+  --key FILE loads the RSA signing key (PEM or JWK); a missing FILE is created with a new key (mode 0600).
   OPK_DEV_ISSUER_REQUEST_TOKEN fixes the request token (default: random).
 `;
 

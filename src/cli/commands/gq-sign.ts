@@ -2,7 +2,7 @@ import { UsageError } from '../../errors.js';
 import { gqSignJwt, type GqFormat } from '../../gq/jwt.js';
 import { parseCompactJws } from '../../jws/compact.js';
 import { decodeClaims } from '../../jws/compact.js';
-import { parse, readInput, type CliIo } from '../io.js';
+import { asProducer, parse, readInput, type CliIo } from '../io.js';
 import { loadTrust, trustOptions } from '../keys.js';
 
 export const summary = 'replace an RS256 ID token signature with a GQ proof (stdin → stdout)';
@@ -10,6 +10,10 @@ export const summary = 'replace an RS256 ID token signature with a GQ proof (std
 export const usage = `usage: opk-signer gq sign --jwks JWKS.json [--format 2023|gq256] < idtoken > gqtoken`;
 
 export async function run(args: string[], io: CliIo): Promise<number> {
+  return asProducer(() => produce(args, io));
+}
+
+async function produce(args: string[], io: CliIo): Promise<number> {
   const { values } = parse(args, { ...trustOptions, format: { type: 'string' } }, false);
   const format = (values.format ?? '2023') as GqFormat;
   if (format !== '2023' && format !== 'gq256')

@@ -1,7 +1,7 @@
 import { UsageError } from '../../errors.js';
 import { appendSnapshot, publicJwks } from '../../oidc/archive.js';
 import { JwksCache } from '../../oidc/jwks-cache.js';
-import { outputFormat, parse, readInput, requireOption, type CliIo } from '../io.js';
+import { asProducer, outputFormat, parse, readInput, requireOption, type CliIo } from '../io.js';
 
 export const summary =
   'append an OP key set to a JWKS archive (keeps old signatures verifiable after key rotation)';
@@ -14,6 +14,10 @@ export const usage = `usage: opk-signer jwks snapshot ISSUER --archive DIR [--fr
  * it was observed, so a farm can seed its archive from old captures.
  */
 export async function run(args: string[], io: CliIo): Promise<number> {
+  return asProducer(() => produce(args, io));
+}
+
+async function produce(args: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parse(args, {
     archive: { type: 'string' },
     from: { type: 'string' },

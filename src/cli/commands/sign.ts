@@ -3,7 +3,7 @@ import { UsageError } from '../../errors.js';
 import type { PkTokenFormat } from '../../pktoken/mint.js';
 import { signStatement } from '../../signer/sign.js';
 import { providerFromFlags, providerOptions } from '../provider.js';
-import { IoError, parse, readInput, requireOption, type CliIo } from '../io.js';
+import { asProducer, IoError, parse, readInput, requireOption, type CliIo } from '../io.js';
 
 export const summary = 'sign one in-toto statement into a DSSE envelope (same path as the sidecar)';
 
@@ -11,6 +11,10 @@ export const usage = `usage: opk-signer sign STATEMENT.json [-o ENVELOPE.json] [
   [--client-id ID] [--redirect-port N] [--open-browser] [--format 2023|current]   (OIDC client secret: env OPK_OIDC_CLIENT_SECRET)`;
 
 export async function run(args: string[], io: CliIo): Promise<number> {
+  return asProducer(() => produce(args, io));
+}
+
+async function produce(args: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parse(args, {
     output: { type: 'string', short: 'o' },
     ...providerOptions,
