@@ -7,18 +7,13 @@ import { inProcessSigner, type AttestSigner } from '../../attest/signer.js';
 import type { AttestMode } from '../../attest/types.js';
 import { layoutTarget, registryTarget, type ImageTarget } from '../../attest/write.js';
 import { OpkError, UsageError } from '../../errors.js';
-import {
-  ChainCredentials,
-  DockerConfigCredentials,
-  StaticCredentials,
-  type CredentialStore,
-} from '../../oci/auth.js';
 import { OciIoError } from '../../oci/errors.js';
 import { OciLayout } from '../../oci/layout.js';
 import { parseImageReference, type LayoutReference } from '../../oci/reference.js';
 import { RegistryClient } from '../../oci/registry.js';
 import type { ImageSource } from '../../oci/source.js';
 import { providerFromFlags, providerOptions } from '../provider.js';
+import { checkRegistryFlags, registryClientFor, registryOptions } from '../registry.js';
 import { EXIT_OK, EXIT_USAGE, parse, readInput, type CliIo } from '../io.js';
 import { formatFlag } from './sign.js';
 
@@ -26,6 +21,7 @@ export const summary =
   'sign the BuildKit attestations of a pushed image or OCI layout (inline or as referrers)';
 
 const options = {
+  ...registryOptions,
   push: { type: 'boolean' },
   output: { type: 'string' },
   tag: { type: 'string' },
@@ -36,10 +32,6 @@ const options = {
   'metadata-target': { type: 'string' },
   ...providerOptions,
   format: { type: 'string' },
-  username: { type: 'string' },
-  'password-stdin': { type: 'boolean' },
-  'docker-config': { type: 'string' },
-  'plain-http': { type: 'boolean' },
   json: { type: 'boolean' },
   quiet: { type: 'boolean', short: 'q' },
 } as const;
@@ -78,12 +70,6 @@ function lazySigner(make: () => AttestSigner): AttestSigner {
   };
 }
 
-async function readPassword(io: CliIo): Promise<string> {
-  const s = (await readInput('-', io, 'password')).toString('utf8').replace(/\r?\n$/, '');
-  if (s.length === 0) throw new UsageError('USAGE', '--password-stdin read an empty password');
-  return s;
-}
-
 export async function run(args: string[], io: CliIo): Promise<number> {
   if (args.includes('--help') || args.includes('-h')) {
     io.stdout.write(USAGE + '\n');
@@ -95,13 +81,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
     throw new UsageError('USAGE', `--mode must be inline or referrers, not ${values.mode}`);
   if (positionals.length > 1) throw new UsageError('USAGE', `expected one IMAGE\n${USAGE}`);
   if (values.push && values.output) throw new UsageError('USAGE', '--push and --output exclude each other');
-  if (values['password-stdin'] && !values.username)
-    throw new UsageError('USAGE', '--password-stdin needs --username');
-  if (values.username && !values['password-stdin'])
-    throw new UsageError(
-      'USAGE',
-      '--username needs --password-stdin (passwords are never taken as arguments)',
-    );
+  checkRegistryFlags(values);
 
   // IMAGE, pinned to the digest buildx recorded when a metadata file is given.
   let image = positionals[0];
@@ -184,21 +164,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
       if (tag !== undefined && tag === ref.tag) expectTags = tags;
     }
   } else {
-    const stores: CredentialStore[] = [];
-    if (values.username)
-      stores.push(
-        new StaticCredentials({ username: values.username, password: await readPassword(io) }, ref.registry),
-      );
-    stores.push(
-      new DockerConfigCredentials({
-        ...(values['docker-config'] ? { path: values['docker-config'] } : {}),
-        env: io.env,
-      }),
-    );
-    client = new RegistryClient(ref.registry, {
-      credentials: new ChainCredentials(stores),
-      ...(values['plain-http'] ? { plainHttp: true } : {}),
-    });
+    client = await registryClientFor(ref.registry, values, io);
     source = client.repository(ref.repository);
     if (output) {
       target = layoutTarget(await OciLayout.create(output.dir));

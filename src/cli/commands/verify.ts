@@ -1,14 +1,7 @@
 import { UsageError } from '../../errors.js';
-import {
-  ChainCredentials,
-  DockerConfigCredentials,
-  StaticCredentials,
-  type CredentialStore,
-} from '../../oci/auth.js';
 import { OciIoError } from '../../oci/errors.js';
 import { OciLayout } from '../../oci/layout.js';
 import { familiarName, parseImageReference } from '../../oci/reference.js';
-import { RegistryClient } from '../../oci/registry.js';
 import type { ImageSource } from '../../oci/source.js';
 import { parsePlatform, type Platform } from '../../oci/types.js';
 import { GITHUB_ACTIONS_ISSUER } from '../../pktoken/verify.js';
@@ -26,10 +19,12 @@ import {
   type CliIo,
 } from '../io.js';
 import { loadTrust, trustOptions } from '../keys.js';
+import { checkRegistryFlags, registryClientFor, registryOptions } from '../registry.js';
 
 export const summary = 'verify signed build attestations of an image (registry ref or oci:DIR[:TAG])';
 
 const options = {
+  ...registryOptions,
   ...trustOptions,
   platform: { type: 'string', multiple: true },
   'repo-owner-id': { type: 'string' },
@@ -39,11 +34,7 @@ const options = {
   'workflow-ref': { type: 'string' },
   policy: { type: 'string' },
   output: { type: 'string' },
-  username: { type: 'string' },
-  'password-stdin': { type: 'boolean' },
   'subject-name': { type: 'string' },
-  'plain-http': { type: 'boolean' },
-  'docker-config': { type: 'string' },
 } as const;
 
 const USAGE = `usage: opk-signer verify IMAGE [flags]
@@ -58,13 +49,6 @@ const USAGE = `usage: opk-signer verify IMAGE [flags]
   --plain-http              HTTP for a non-loopback registry
   --output text|json
 exit: 0 verified, 1 verification failed, 2 usage or I/O error`;
-
-async function readPassword(io: CliIo): Promise<string> {
-  const buf = await readInput('-', io, 'password');
-  const s = buf.toString('utf8').replace(/\r?\n$/, '');
-  if (s.length === 0) throw new UsageError('USAGE', '--password-stdin read an empty password');
-  return s;
-}
 
 export async function run(args: string[], io: CliIo): Promise<number> {
   if (args.includes('--help') || args.includes('-h')) {
@@ -84,13 +68,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
         throw new UsageError('USAGE', (e as Error).message);
       }
     });
-  if (values['password-stdin'] && !values.username)
-    throw new UsageError('USAGE', '--password-stdin needs --username');
-  if (values.username && !values['password-stdin'])
-    throw new UsageError(
-      'USAGE',
-      '--username needs --password-stdin (passwords are never taken as arguments)',
-    );
+  checkRegistryFlags(values);
 
   let policy: Policy = defaultPolicy();
   if (values.policy) {
@@ -114,21 +92,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
     });
     imageName = subjectName ?? ref.dir;
   } else {
-    const stores: CredentialStore[] = [];
-    if (values.username)
-      stores.push(
-        new StaticCredentials({ username: values.username, password: await readPassword(io) }, ref.registry),
-      );
-    stores.push(
-      new DockerConfigCredentials({
-        ...(values['docker-config'] ? { path: values['docker-config'] } : {}),
-        env: io.env,
-      }),
-    );
-    const client = new RegistryClient(ref.registry, {
-      credentials: new ChainCredentials(stores),
-      ...(values['plain-http'] ? { plainHttp: true } : {}),
-    });
+    const client = await registryClientFor(ref.registry, values, io);
     close = () => client.close();
     source = client.repository(ref.repository);
     imageName = familiarName(ref);
