@@ -16,18 +16,6 @@ export function bitLength(x: bigint): number {
   return x === 0n ? 0 : x.toString(2).length;
 }
 
-export function modInverse(a: bigint, m: bigint): bigint {
-  let [oldR, r] = [((a % m) + m) % m, m];
-  let [oldS, s] = [1n, 0n];
-  while (r !== 0n) {
-    const q = oldR / r;
-    [oldR, r] = [r, oldR - q * r];
-    [oldS, s] = [s, oldS - q * s];
-  }
-  if (oldR !== 1n) throw new RangeError('value is not invertible modulo n');
-  return ((oldS % m) + m) % m;
-}
-
 /** Arithmetic modulo a fixed n. (Barrett reduction was measured: slower than V8's `%` here.) */
 export class ModN {
   constructor(readonly n: bigint) {}
@@ -56,20 +44,27 @@ const WINDOW = 4;
  */
 export function fixedBasePow(mod: ModN, base: bigint, exps: readonly bigint[], expBits: number): bigint[] {
   const windows = Math.ceil(expBits / WINDOW);
+  const digit = (e: bigint, w: number) => Number((e >> BigInt(w * WINDOW)) & 0xfn);
   const table: bigint[][] = [];
   let windowBase = base % mod.n;
   for (let w = 0; w < windows; w++) {
+    // Rows stop at the largest digit any exponent uses in this window (often the top window's is 1).
+    const top = exps.reduce((m, e) => Math.max(m, digit(e, w)), 0);
     const row: bigint[] = [1n, windowBase];
-    for (let d = 2; d < 1 << WINDOW; d++) row.push(mod.mul(row[d - 1]!, windowBase));
+    for (let d = 2; d <= top; d++) row.push(mod.mul(row[d - 1]!, windowBase));
     table.push(row);
-    if (w + 1 < windows) windowBase = mod.mul(row[(1 << WINDOW) - 1]!, windowBase);
+    if (w + 1 < windows) {
+      // base^(16^(w+1)): one multiplication from a full row, else four squarings.
+      if (top === (1 << WINDOW) - 1) windowBase = mod.mul(row[top]!, windowBase);
+      else for (let i = 0; i < WINDOW; i++) windowBase = mod.mul(windowBase, windowBase);
+    }
   }
   return exps.map((e) => {
     let acc: bigint | undefined;
     for (let w = 0; w < windows; w++) {
-      const digit = Number((e >> BigInt(w * WINDOW)) & 0xfn);
-      if (digit === 0) continue;
-      const f = table[w]![digit]!;
+      const d = digit(e, w);
+      if (d === 0) continue;
+      const f = table[w]![d]!;
       acc = acc === undefined ? f : mod.mul(acc, f);
     }
     return acc ?? 1n;

@@ -25,17 +25,20 @@ export interface GqEngine {
   params: GqParams;
   mod: ModN;
   hash: ChallengeHash;
-  /** x^v mod n; RSA keys route this through OpenSSL (see rsa.ts). */
-  powV(x: bigint): bigint;
+  /**
+   * x^v mod n for x given as nBytes big-endian bytes (x < n). Bytes in, because proof components
+   * arrive as bytes and OpenSSL takes bytes: RSA keys route this through it (see rsa.ts).
+   */
+  powV(x: Uint8Array): bigint;
 }
 
 export function createEngine(
   params: GqParams,
   hash: ChallengeHash = shake256,
-  powV?: (x: bigint) => bigint,
+  powV?: (x: Uint8Array) => bigint,
 ): GqEngine {
   const mod = new ModN(params.n);
-  return { params, mod, hash, powV: powV ?? ((x) => mod.pow(x, params.v)) };
+  return { params, mod, hash, powV: powV ?? ((x) => mod.pow(bytesToBigInt(x), params.v)) };
 }
 
 function concat(parts: Uint8Array[]): Uint8Array {
@@ -68,16 +71,41 @@ export interface SignOptions {
   random?: (i: number) => bigint;
 }
 
-/** Proof = R ‖ S_1 … S_t where Q is the private number (Q^v·G ≡ 1 mod n). */
-export function gqSign(engine: GqEngine, q: bigint, message: Uint8Array, opts: SignOptions = {}): Uint8Array {
+/** The prover's secret: Q with Q^v·G ≡ 1 (ISO form), or the RSA signature σ itself (σ^v ≡ G). */
+export type GqSecret = { q: bigint } | { root: bigint };
+
+/**
+ * Proof = R ‖ S_1 … S_t. With Q: S_i = r_i·Q^{R_i}. With σ, no inverse is needed: take
+ * r_i = ρ_i·σ^c with c = 2^(8·vBytes) > every R_i, so S_i = r_i·σ^{-R_i} = ρ_i·σ^{c-R_i}; r_i is
+ * as uniform as ρ_i because σ is a unit mod n. (A 2048-bit inverse costs as much as the proof.)
+ */
+export function gqSign(
+  engine: GqEngine,
+  secret: GqSecret,
+  message: Uint8Array,
+  opts: SignOptions = {},
+): Uint8Array {
   const { n, nBytes, vBytes, t } = engine.params;
-  const rs: bigint[] = [];
-  for (let i = 0; i < t; i++) rs.push(opts.random ? opts.random(i) : randomBelow(n, nBytes));
-  const w = rs.map((r) => engine.powV(r));
+  const mod = engine.mod;
+  const rhos: bigint[] = [];
+  for (let i = 0; i < t; i++) rhos.push(opts.random ? opts.random(i) % n : randomBelow(n, nBytes));
+  const cBits = 8 * vBytes;
+  const c = 1n << BigInt(cBits);
+  const shift = 'root' in secret ? mod.pow(secret.root, c) : 1n;
+  const rs = 'root' in secret ? rhos.map((rho) => mod.mul(rho, shift)) : rhos;
+  const w = rs.map((r) => engine.powV(bigIntToBytes(r, nBytes)));
   const R = challenge(engine, w, message);
-  const qPows = fixedBasePow(engine.mod, q, splitChallenge(R, engine.params), vBytes * 8);
-  const S = rs.map((r, i) => bigIntToBytes(engine.mod.mul(r % n, qPows[i]!), nBytes));
-  return concat([R, ...S]);
+  const challenges = splitChallenge(R, engine.params);
+  const S =
+    'root' in secret
+      ? fixedBasePow(
+          mod,
+          secret.root,
+          challenges.map((x) => c - x),
+          cBits + 1,
+        ).map((p, i) => mod.mul(rhos[i]!, p))
+      : fixedBasePow(mod, secret.q, challenges, cBits).map((p, i) => mod.mul(rhos[i]!, p));
+  return concat([R, ...S.map((x) => bigIntToBytes(x, nBytes))]);
 }
 
 /**
@@ -94,10 +122,11 @@ export function gqVerify(engine: GqEngine, g: bigint, message: Uint8Array, proof
     );
   }
   const R = proof.subarray(0, rLen);
-  const S: bigint[] = [];
+  const nBuf = bigIntToBytes(n, nBytes);
+  const S: Uint8Array[] = [];
   for (let i = 0; i < t; i++) {
-    const s = bytesToBigInt(proof.subarray(rLen + i * nBytes, rLen + (i + 1) * nBytes));
-    if (s === 0n || s >= n)
+    const s = proof.subarray(rLen + i * nBytes, rLen + (i + 1) * nBytes);
+    if (s.every((b) => b === 0) || Buffer.compare(s, nBuf) >= 0)
       throw new VerificationError('GQ_PROOF_MALFORMED', `GQ proof component S_${i + 1} is out of range`);
     S.push(s);
   }

@@ -1,7 +1,7 @@
 import { constants, createHash, publicEncrypt } from 'node:crypto';
 import { UsageError } from '../errors.js';
 import type { RsaPublicKey } from '../jwk/rsa.js';
-import { bigIntToBytes, bitLength, bytesToBigInt, modInverse } from './bigint.js';
+import { bitLength, bytesToBigInt } from './bigint.js';
 import { createEngine, gqSign, gqVerify, shake256, type GqEngine, type GqParams } from './core.js';
 
 /** GQ256 security parameter: 256 bits of challenge. */
@@ -30,13 +30,8 @@ export function rsaEngine(key: RsaPublicKey): GqEngine {
   if (!engine) {
     const params = rsaGqParams(key);
     // x^e mod n is the RSA public operation; OpenSSL does it several times faster than BigInt.
-    const powV = (x: bigint) =>
-      bytesToBigInt(
-        publicEncrypt(
-          { key: key.keyObject, padding: constants.RSA_NO_PADDING },
-          bigIntToBytes(x, params.nBytes),
-        ),
-      );
+    const powV = (x: Uint8Array) =>
+      bytesToBigInt(publicEncrypt({ key: key.keyObject, padding: constants.RSA_NO_PADDING }, x));
     engine = createEngine(params, shake256, powV);
     engines.set(key, engine);
   }
@@ -74,8 +69,7 @@ export function gqSignWithRsaSignature(
   const sigma = bytesToBigInt(rsaSignature);
   if (sigma === 0n || sigma >= key.n)
     throw new UsageError('GQ_TOKEN_SIGNATURE', 'RSA signature is out of range for this key');
-  const q = modInverse(sigma, key.n);
-  return gqSign(engine, q, message, random ? { random } : {});
+  return gqSign(engine, { root: sigma }, message, random ? { random } : {});
 }
 
 export function gqVerifyWithRsaKey(
