@@ -13,6 +13,7 @@ import {
   MEDIA_TYPE_OCI_MANIFEST,
   sha256Digest,
   type Descriptor,
+  isDsseMediaType,
 } from '../oci/types.js';
 import { AttestError } from './errors.js';
 import type {
@@ -31,10 +32,6 @@ import type {
  * Pure planning: no I/O. `planSigning` decides which statements to sign from an ImageSnapshot;
  * `assembleInline` / `assembleReferrers` turn the signatures into the exact bytes to write.
  */
-
-export function isDsseMediaType(mediaType: string): boolean {
-  return mediaType.startsWith('application/vnd.in-toto.') && mediaType.endsWith('+dsse');
-}
 
 const jsonBytes = (doc: unknown): Uint8Array => Buffer.from(JSON.stringify(doc), 'utf8');
 

@@ -3,8 +3,6 @@ import type { ImageSource } from '../oci/source.js';
 import {
   ANNOTATION_OPK_STATEMENT_DIGEST,
   ANNOTATION_REFERENCE_DIGEST,
-  ANNOTATION_REFERENCE_TYPE,
-  ARTIFACT_TYPE_ATTESTATION,
   ARTIFACT_TYPE_OPK_SIGNATURES,
   IMAGE_MANIFEST_MEDIA_TYPES,
   INDEX_MEDIA_TYPES,
@@ -12,24 +10,15 @@ import {
   parseIndex,
   parseManifest,
   platformString,
-  REFERENCE_TYPE_ATTESTATION,
   sha256Digest,
   type Descriptor,
+  isAttestationEntry,
+  isUnknownPlatform,
+  isDsseMediaType,
 } from '../oci/types.js';
 import { AttestError } from './errors.js';
-import { checkSignedEnvelope, isDsseMediaType } from './plan.js';
+import { checkSignedEnvelope } from './plan.js';
 import type { AttestationSnapshot, AttestMode, ImageSnapshot, LayerSnapshot, RawJson } from './types.js';
-
-/** BuildKit marks attestation manifests by annotation; v0.32's OCI-artifact form also by artifactType. */
-export function isAttestationDescriptor(d: Descriptor): boolean {
-  return (
-    d.annotations?.[ANNOTATION_REFERENCE_TYPE] === REFERENCE_TYPE_ATTESTATION ||
-    d.artifactType === ARTIFACT_TYPE_ATTESTATION
-  );
-}
-
-const isUnknownPlatform = (d: Descriptor) =>
-  d.platform?.os === 'unknown' && d.platform.architecture === 'unknown';
 
 function rawJson(bytes: Uint8Array): RawJson {
   return JSON.parse(Buffer.from(bytes).toString('utf8')) as RawJson;
@@ -69,16 +58,14 @@ export async function readImage(
   const platforms = index.manifests
     .filter(
       (d) =>
-        IMAGE_MANIFEST_MEDIA_TYPES.includes(d.mediaType) &&
-        !isAttestationDescriptor(d) &&
-        !isUnknownPlatform(d),
+        IMAGE_MANIFEST_MEDIA_TYPES.includes(d.mediaType) && !isAttestationEntry(d) && !isUnknownPlatform(d),
     )
     .map((descriptor) => ({ descriptor, platform: platformString(descriptor.platform) }));
   const byDigest = new Map(platforms.map((p) => [p.descriptor.digest, p.platform]));
   const dangling: Descriptor[] = [];
   const jobs: Promise<AttestationSnapshot>[] = [];
   index.manifests.forEach((entry, entryPosition) => {
-    if (!isAttestationDescriptor(entry) || !IMAGE_MANIFEST_MEDIA_TYPES.includes(entry.mediaType)) return;
+    if (!isAttestationEntry(entry) || !IMAGE_MANIFEST_MEDIA_TYPES.includes(entry.mediaType)) return;
     const annotated = entry.annotations?.[ANNOTATION_REFERENCE_DIGEST];
     jobs.push(readAttestation(source, entry, entryPosition, annotated, byDigest, o));
   });

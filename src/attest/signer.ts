@@ -4,7 +4,7 @@ import { OpError } from '../oidc/errors.js';
 import type { IdTokenSource, PkTokenFormat } from '../pktoken/mint.js';
 import { signStatement } from '../signer/sign.js';
 import { AttestError, SignerIoError } from './errors.js';
-import { isDsseMediaType } from './plan.js';
+import { isDsseMediaType } from '../oci/types.js';
 import type { SignedLayer, SignTask } from './types.js';
 
 /** Where the time of a signing run went (ms). Sums over statements, except `wallMs`. */

@@ -255,3 +255,22 @@ export function sniffManifestMediaType(bytes: Uint8Array): string | undefined {
   }
   return undefined;
 }
+
+/**
+ * BuildKit's index entry for an attestation manifest, in both forms: the
+ * `vnd.docker.reference.type` annotation on an `unknown/unknown` entry. (The OCI-artifact form
+ * also sets `artifactType` on the manifest, but the index entry is what runtimes and verifiers
+ * read, so the annotation is the rule for signing and verifying alike.)
+ */
+export function isAttestationEntry(d: Descriptor): boolean {
+  return d.annotations?.[ANNOTATION_REFERENCE_TYPE] === REFERENCE_TYPE_ATTESTATION;
+}
+
+export function isUnknownPlatform(d: Descriptor): boolean {
+  return d.platform?.os === 'unknown' && d.platform.architecture === 'unknown';
+}
+
+/** `application/vnd.in-toto.<kind>+dsse`: a layer that claims to carry a DSSE envelope. */
+export function isDsseMediaType(mediaType: string): boolean {
+  return mediaType.startsWith('application/vnd.in-toto.') && mediaType.endsWith('+dsse');
+}

@@ -196,11 +196,23 @@ function verifyCommitment(
   throw new VerificationError('COMMITMENT_MISMATCH', `ID token ${type} does not commit to this CIC`);
 }
 
+/** Clock skew allowed for `iat`/`nbf`: a token from further in the future was forged or mis-clocked. */
+const FUTURE_SKEW_SECONDS = 300;
+
 function checkExpiration(
   claims: JsonObject,
   policy: ExpirationPolicy,
   now = Math.floor(Date.now() / 1000),
 ): void {
+  for (const c of ['iat', 'nbf'] as const) {
+    const v = claims[c];
+    if (typeof v === 'number' && v > now + FUTURE_SKEW_SECONDS) {
+      throw new VerificationError(
+        'TOKEN_NOT_YET_VALID',
+        `ID token ${c} ${new Date(v * 1000).toISOString()} is in the future`,
+      );
+    }
+  }
   if (policy === 'never') return;
   if (policy === 'exp') {
     if (typeof claims.exp !== 'number') throw new VerificationError('TOKEN_EXPIRED', 'ID token has no exp');

@@ -16,7 +16,6 @@ import {
   ANNOTATION_PREDICATE_TYPE,
   ANNOTATION_REFERENCE_DIGEST,
   ARTIFACT_TYPE_OPK_SIGNATURES,
-  ANNOTATION_REFERENCE_TYPE,
   IMAGE_MANIFEST_MEDIA_TYPES,
   INDEX_MEDIA_TYPES,
   MEDIA_TYPE_INTOTO,
@@ -24,12 +23,14 @@ import {
   parseManifest,
   platformMatches,
   platformString,
-  REFERENCE_TYPE_ATTESTATION,
   sha256Digest,
   type Descriptor,
   type ImageIndex,
   type ImageManifest,
   type Platform,
+  isAttestationEntry,
+  isUnknownPlatform,
+  isDsseMediaType,
 } from '../oci/types.js';
 import { checkCel, defaultPolicy, type ClaimRule, type Policy, type RequiredPredicate } from './policy.js';
 import { checkProvenance, isProvenance } from './provenance.js';
@@ -153,13 +154,6 @@ export interface ResolvedImage {
   /** Runnable platform manifests (attestation manifests excluded), filtered by `platforms`. */
   platforms: Descriptor[];
 }
-
-export function isAttestationEntry(d: Descriptor): boolean {
-  return d.annotations?.[ANNOTATION_REFERENCE_TYPE] === REFERENCE_TYPE_ATTESTATION;
-}
-
-const isUnknownPlatform = (d: Descriptor) =>
-  d.platform?.os === 'unknown' && d.platform.architecture === 'unknown';
 
 /**
  * Sorts every index entry into runnable images (to verify) and attestation manifests, and
@@ -307,7 +301,7 @@ export async function findReferrerSignatures(
       continue;
     for (const l of m.layers) {
       const statement = l.annotations?.[ANNOTATION_OPK_STATEMENT_DIGEST];
-      if (!statement || !isDsseLayer(l.mediaType)) continue;
+      if (!statement || !isDsseMediaType(l.mediaType)) continue;
       const list = out.get(statement) ?? [];
       if (!list.some((x) => x.digest === l.digest)) list.push(l);
       out.set(statement, list);
@@ -352,10 +346,6 @@ export async function checkPlatformManifest(source: ImageSource, platform: Descr
 // Step 3: verifyAttestation — the DSSE envelope and its PK Token, keys prefetched.
 // ---------------------------------------------------------------------------------------------
 
-export function isDsseLayer(mediaType: string): boolean {
-  return mediaType.startsWith('application/vnd.in-toto.') && mediaType.endsWith('+dsse');
-}
-
 export interface AttestationVerifyOptions {
   trust: VerifyTrust;
   issuers: string[];
@@ -387,16 +377,6 @@ export async function verifyAttestation(
     ...(o.maxAgeSeconds !== undefined ? { expiration: { maxAgeSeconds: o.maxAgeSeconds } } : {}),
     ...(o.now !== undefined ? { now: o.now } : {}),
   });
-}
-
-/** An `iat`/`nbf` in the future (beyond clock skew) is a forged or misconfigured clock either way. */
-export function checkTokenTime(claims: JsonObject, now: number, skewSeconds = 300): void {
-  for (const c of ['iat', 'nbf'] as const) {
-    const v = claims[c];
-    if (typeof v === 'number' && v > now + skewSeconds) {
-      fail('TOKEN_NOT_YET_VALID', `ID token ${c} ${new Date(v * 1000).toISOString()} is in the future`);
-    }
-  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -593,11 +573,11 @@ function quiet<T>(p: Promise<T>): Promise<T> {
 }
 
 async function loadLayer(source: ImageSource, l: Descriptor): Promise<LoadedLayer> {
-  if (!isDsseLayer(l.mediaType) && l.mediaType !== MEDIA_TYPE_INTOTO) return { descriptor: l };
+  if (!isDsseMediaType(l.mediaType) && l.mediaType !== MEDIA_TYPE_INTOTO) return { descriptor: l };
   try {
     const bytes = await source.fetchBlob(l.digest);
     const out: LoadedLayer = { descriptor: l, bytes };
-    if (isDsseLayer(l.mediaType)) {
+    if (isDsseMediaType(l.mediaType)) {
       try {
         const env = parseEnvelope(bytes);
         out.att = attFor(env.payloadType, env.payload);
@@ -750,7 +730,7 @@ export async function verifyImage(o: VerifyImageOptions): Promise<VerifyReport> 
       const ar: AttestationResult = {
         layer: { digest: l.digest, mediaType: l.mediaType, size: l.size },
         predicateType: annotated,
-        signed: isDsseLayer(l.mediaType),
+        signed: isDsseMediaType(l.mediaType),
         verified: false,
         checks: [],
       };
@@ -912,7 +892,6 @@ async function verifyOneAttestation(
     );
   }
   x.ar.predicateType = statement.predicateType;
-  checkTokenTime(token.claims, x.now);
 }
 
 function runClaimAndPolicyChecks(

@@ -311,6 +311,13 @@ describe('tampering: each checked field fails with its own code', async () => {
     ).toThrow(expect.objectContaining({ code: 'OP_KEY_NOT_FOUND' }));
   });
 
+  it('a token from the future (iat beyond 5 minutes of skew) → TOKEN_NOT_YET_VALID, whatever the policy', () => {
+    const past = Math.floor(Date.now() / 1000) - 3600;
+    expect(verify(json, { ...opts, now: past })).toThrow(
+      expect.objectContaining({ code: 'TOKEN_NOT_YET_VALID' }),
+    );
+  });
+
   it('expiration policy is opt-in: never by default, exp or max age on request', () => {
     const late = Math.floor(Date.now() / 1000) + 3600;
     expect(verify(json, { ...opts, now: late })).not.toThrow();
