@@ -18,18 +18,28 @@ export interface OpKeySource {
   find(query: OpKeyQuery): RsaPublicKey[];
 }
 
-/** Keys of a JWKS document. RSA signing keys only; other keys are skipped, not fatal. */
+/**
+ * The one rule for which JWKS members can verify an OP signature, whether the set came from a
+ * pinned file, live discovery or an archive: RSA, `use` sig or absent, `alg` RS256 or absent.
+ */
+export function isRsaSigningJwk(jwk: unknown): jwk is Record<string, unknown> {
+  if (jwk === null || typeof jwk !== 'object' || Array.isArray(jwk)) return false;
+  const j = jwk as Record<string, unknown>;
+  return (
+    j.kty === 'RSA' && (j.use === undefined || j.use === 'sig') && (j.alg === undefined || j.alg === 'RS256')
+  );
+}
+
+/** Keys of a parsed JWKS document; other members are skipped, not fatal. */
+export function jwksKeys(doc: unknown, what = 'JWKS'): RsaPublicKey[] {
+  const keys = (doc as { keys?: unknown } | null)?.keys;
+  if (!Array.isArray(keys)) throw new FormatError('JWKS_INVALID', `${what} has no "keys" array`);
+  return keys.filter(isRsaSigningJwk).map((jwk) => rsaKeyFromJwk(jwk));
+}
+
+/** Keys of a JWKS document given as text. */
 export function parseJwks(text: string, what = 'JWKS'): RsaPublicKey[] {
-  const doc = parseJsonObject(text, what);
-  if (!Array.isArray(doc.keys)) throw new FormatError('JWKS_INVALID', `${what} has no "keys" array`);
-  const keys: RsaPublicKey[] = [];
-  for (const jwk of doc.keys) {
-    if (jwk === null || typeof jwk !== 'object' || Array.isArray(jwk)) continue;
-    if (jwk.kty !== 'RSA' || (jwk.use !== undefined && jwk.use !== 'sig')) continue;
-    if (jwk.alg !== undefined && jwk.alg !== 'RS256') continue;
-    keys.push(rsaKeyFromJwk(jwk));
-  }
-  return keys;
+  return jwksKeys(parseJsonObject(text, what), what);
 }
 
 /** Selects by kid, then narrows by jkt; with neither, only an unambiguous single key is returned. */

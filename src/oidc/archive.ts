@@ -3,6 +3,7 @@ import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FormatError, OpkError } from '../errors.js';
 import { rsaKeyFromJwk, type RsaPublicKey } from '../jwk/rsa.js';
+import { isRsaSigningJwk, jwksKeys } from '../jwk/set.js';
 
 /**
  * JWKS archive: the OP key sets we have seen, so signatures stay verifiable after the OP
@@ -39,14 +40,8 @@ export function issuerDir(dir: string, issuer: string): string {
 
 /** Public RSA signing members only: a private JWK handed to `--from` must not land in the archive. */
 export function publicJwks(jwks: unknown, what: string): JwksSnapshot['jwks'] {
-  const keys = (jwks as { keys?: unknown })?.keys;
-  if (!Array.isArray(keys)) throw new FormatError('JWKS_INVALID', `${what} has no "keys" array`);
-  const out: Record<string, unknown>[] = [];
-  for (const k of keys) {
-    if (k === null || typeof k !== 'object' || (k as { kty?: unknown }).kty !== 'RSA') continue;
-    out.push({ ...rsaKeyFromJwk(k).jwk });
-  }
-  if (out.length === 0) throw new FormatError('JWKS_INVALID', `${what} holds no RSA keys`);
+  const out = jwksKeys(jwks, what).map((k) => ({ ...k.jwk }));
+  if (out.length === 0) throw new FormatError('JWKS_INVALID', `${what} holds no RSA signing keys`);
   return { keys: out };
 }
 
@@ -120,6 +115,7 @@ export async function archivedKeys(dir: string, issuer: string): Promise<Archive
   const byThumb = new Map<string, ArchivedKey>();
   for (const snap of await readSnapshots(dir, issuer)) {
     for (const jwk of snap.jwks.keys) {
+      if (!isRsaSigningJwk(jwk)) continue; // the same rule as pinned and live keys
       let key: RsaPublicKey;
       try {
         key = rsaKeyFromJwk(jwk);

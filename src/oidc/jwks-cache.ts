@@ -1,5 +1,5 @@
 import { FormatError } from '../errors.js';
-import { parseJwks, selectKeys, type OpKeyQuery } from '../jwk/set.js';
+import { jwksKeys, selectKeys, type OpKeyQuery } from '../jwk/set.js';
 import type { RsaPublicKey } from '../jwk/rsa.js';
 import { discover } from './discovery.js';
 import { OpError } from './errors.js';
@@ -113,7 +113,7 @@ export class JwksCache {
     const { json } = await requestJson({ url: meta.jwks_uri, what: `JWKS of ${issuer}` }, http);
     let keys: RsaPublicKey[];
     try {
-      keys = parseJwks(JSON.stringify(json), `JWKS of ${issuer}`);
+      keys = jwksKeys(json, `JWKS of ${issuer}`);
     } catch (e) {
       if (e instanceof FormatError) throw new OpError('OP_BAD_RESPONSE', e.message);
       throw e;

@@ -278,3 +278,33 @@ describe('pinned keys belong to one issuer', () => {
     expect(one.find({ iss: GITHUB_ACTIONS_ISSUER, kid: op.kid })).toHaveLength(1);
   });
 });
+
+describe('one rule for usable keys, whatever the source', () => {
+  it('encryption keys and non-RS256 keys are skipped in pinned sets and in archives (hand-written files too)', async () => {
+    const sig = createTestOp();
+    const enc = createTestOp();
+    const encJwk = { ...enc.jwks.keys[0], use: 'enc' };
+    const ps256 = { ...createTestOp().jwks.keys[0], alg: 'PS256' };
+    const doc = { keys: [encJwk, ps256, sig.jwks.keys[0]] };
+    expect(parseJwks(JSON.stringify(doc)).map((k) => k.kid)).toEqual([sig.kid]);
+    const dir = await mkdtemp(join(tmpdir(), 'opk-archive-rule-'));
+    try {
+      await appendSnapshot(dir, { issuer: GITHUB_ACTIONS_ISSUER, jwks: doc });
+      // A snapshot written by hand, bypassing the writer's filter, is filtered on read.
+      const { mkdir } = await import('node:fs/promises');
+      await mkdir(issuerDir(dir, GITHUB_ACTIONS_ISSUER), { recursive: true });
+      await writeFile(
+        join(issuerDir(dir, GITHUB_ACTIONS_ISSUER), '2026-01-01T00-00-00Z-handmade.json'),
+        JSON.stringify({
+          issuer: GITHUB_ACTIONS_ISSUER,
+          observedAt: '2026-01-01T00:00:00Z',
+          jwks: { keys: [encJwk] },
+        }),
+      );
+      const keys = await archivedKeys(dir, GITHUB_ACTIONS_ISSUER);
+      expect(keys.map((k) => k.key.kid)).toEqual([sig.kid]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
