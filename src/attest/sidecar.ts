@@ -1,24 +1,33 @@
 import { performance } from 'node:perf_hooks';
 import { status as Status } from '@grpc/grpc-js';
 import { UsageError } from '../errors.js';
+import { grpcAddress, parseListen, type ListenSpec } from '../server/listen.js';
 import { createSignerClient, SidecarError, type SignedByClient } from '../server/client.js';
 import { AttestError, SignerIoError } from './errors.js';
 import type { AttestSigner, SignTimings } from './signer.js';
 import type { SignedLayer, SignTask } from './types.js';
 
-/** `unix:///path.sock` stays as is; `tcp://127.0.0.1:PORT` becomes `127.0.0.1:PORT`. Loopback only (no TLS here). */
+/**
+ * `--signer` takes the sidecar's own `--listen` spelling. Loopback only: this client has no TLS,
+ * and a signer off this host would see the statements in clear.
+ */
 export function sidecarTarget(spec: string): string {
-  if (spec.startsWith('unix://')) {
-    if (!spec.startsWith('unix:///'))
-      throw new UsageError('USAGE', `--signer ${spec}: use unix:///absolute/path.sock`);
-    return spec;
+  let listen: ListenSpec;
+  try {
+    listen = parseListen(spec);
+  } catch (e) {
+    throw new UsageError(
+      'USAGE',
+      `--signer ${spec}: ${(e as Error).message.replace(/^--listen \S+:? ?/, '')}`,
+    );
   }
-  const m = /^tcp:\/\/(127\.\d+\.\d+\.\d+|localhost|\[::1\]):(\d+)$/.exec(spec);
-  if (m) return `${m[1]}:${m[2]}`;
-  throw new UsageError(
-    'USAGE',
-    `--signer ${spec}: expected unix:///path.sock or tcp://127.0.0.1:PORT (a sidecar on this host)`,
-  );
+  if (listen.kind === 'tcp' && (!listen.loopback || listen.port === 0)) {
+    throw new UsageError(
+      'USAGE',
+      `--signer ${spec}: expected unix:///path.sock or tcp://127.0.0.1:PORT (a sidecar on this host)`,
+    );
+  }
+  return grpcAddress(listen);
 }
 
 /** Statuses that say the sidecar could not do the work (exit 2), not that it refused it (exit 1). */

@@ -1,3 +1,4 @@
+import type { CommitmentLocation } from '../pktoken/cic.js';
 import { performance } from 'node:perf_hooks';
 import { INTOTO_PAYLOAD_TYPE, parseEnvelope } from '../dsse/envelope.js';
 import { OpError } from '../oidc/errors.js';
@@ -26,7 +27,7 @@ export interface AttestSigner {
 
 export interface InProcessSignerOptions {
   getIdToken: IdTokenSource;
-  commitType?: 'aud' | 'nonce' | 'gq-cic';
+  commitType?: CommitmentLocation;
   format?: PkTokenFormat;
   /** Statements signed at once (each holds one token request). Default 4. */
   concurrency?: number;

@@ -70,7 +70,6 @@ export function outputFormat(value: string | undefined): 'text' | 'json' {
   throw new UsageError('USAGE', `--output must be text or json, not ${value}`);
 }
 
-/** Maps any thrown value to an exit code and one line on stderr; never prints a stack for our errors. */
 /**
  * Maps any thrown value to an exit code and one line on stderr; never prints a stack for our
  * errors. Exit 1 is reserved for a verdict on what was being verified; a failure to reach an

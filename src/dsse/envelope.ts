@@ -1,5 +1,5 @@
 import { decodeBase64, encodeBase64 } from '../encoding/base64.js';
-import { parseJsonObject } from '../encoding/json.js';
+import { goString, parseJsonObject } from '../encoding/json.js';
 import { FormatError } from '../errors.js';
 
 export const INTOTO_PAYLOAD_TYPE = 'application/vnd.in-toto+json';
@@ -32,11 +32,6 @@ export function serializeEnvelope(
   payload: Uint8Array,
   signatures: EnvelopeSignature[],
 ): string {
-  const goString = (s: string) =>
-    JSON.stringify(s).replace(
-      /[<>&\u2028\u2029]/g,
-      (c) => '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0'),
-    );
   const sigs = signatures.map((s) => `{"keyid":${goString(s.keyid)},"sig":${goString(encodeBase64(s.sig))}}`);
   return `{"payloadType":${goString(payloadType)},"payload":${goString(encodeBase64(payload))},"signatures":[${sigs.join(',')}]}`;
 }

@@ -9,10 +9,10 @@ export function encodeBase64(bytes: Uint8Array | string): string {
 
 /**
  * Strict padded standard base64. go-securesystemslib falls back to URL-safe base64 when standard
- * decoding fails; we accept that spelling too (`allowUrlFallback`) so envelopes from that
+ * decoding fails; we accept that spelling too so envelopes from that
  * implementation verify, but still demand canonical bytes in either alphabet.
  */
-export function decodeBase64(input: string, what = 'base64 value', allowUrlFallback = true): Uint8Array {
+export function decodeBase64(input: string, what = 'base64 value'): Uint8Array {
   if (typeof input !== 'string') throw new FormatError('ERR_BASE64', `${what} is not a string`);
   let bytes: Buffer;
   if (STD_ALPHABET.test(input) && input.length % 4 === 0) {
@@ -20,7 +20,7 @@ export function decodeBase64(input: string, what = 'base64 value', allowUrlFallb
     if (bytes.toString('base64') !== input) {
       throw new FormatError('ERR_BASE64', `${what} is not canonical base64`);
     }
-  } else if (allowUrlFallback && /^[A-Za-z0-9_-]*={0,2}$/.test(input) && input.length % 4 === 0) {
+  } else if (/^[A-Za-z0-9_-]*={0,2}$/.test(input) && input.length % 4 === 0) {
     bytes = Buffer.from(input, 'base64url');
     if (bytes.toString('base64url') !== input.replace(/=+$/, '')) {
       throw new FormatError('ERR_BASE64', `${what} is not canonical base64`);

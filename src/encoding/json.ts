@@ -7,7 +7,7 @@ export type JsonObject = { [k: string]: JsonValue };
  * Go's `json.Marshal` escaping: `<`, `>`, `&`, U+2028 and U+2029 become `\u00XX`-style escapes
  * on top of what JSON.stringify already escapes, so a hash over our bytes equals a hash over Go's.
  */
-function goString(s: string): string {
+export function goString(s: string): string {
   return JSON.stringify(s).replace(
     /[<>&\u2028\u2029]/g,
     (c) => '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0'),
@@ -91,10 +91,4 @@ export function parseJsonObject(text: string, what: string): JsonObject {
     throw new FormatError('ERR_JSON', `${what} is nested more than ${MAX_JSON_DEPTH} levels deep`);
   }
   return v as JsonObject;
-}
-
-export function getString(obj: JsonObject, key: string, what: string): string {
-  const v = obj[key];
-  if (typeof v !== 'string') throw new FormatError('ERR_FIELD', `${what}: "${key}" must be a string`);
-  return v;
 }

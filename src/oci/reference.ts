@@ -106,8 +106,3 @@ export function familiarName(ref: Pick<RegistryReference, 'registry' | 'reposito
   if (ref.registry !== DOCKER_HUB_HOST) return `${ref.registry}/${ref.repository}`;
   return ref.repository.startsWith('library/') ? ref.repository.slice('library/'.length) : ref.repository;
 }
-
-/** The reference without user spelling: `host/repo:tag@digest`. */
-export function formatReference(ref: RegistryReference): string {
-  return `${ref.registry}/${ref.repository}${ref.tag ? `:${ref.tag}` : ''}${ref.digest ? `@${ref.digest}` : ''}`;
-}

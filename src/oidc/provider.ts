@@ -1,3 +1,4 @@
+import type { CommitmentLocation } from '../pktoken/cic.js';
 import { spawn } from 'node:child_process';
 import type { IdTokenSource, IssuedIdToken } from '../pktoken/mint.js';
 import { GITHUB_ACTIONS_ISSUER } from '../pktoken/verify.js';
@@ -18,7 +19,7 @@ export interface TokenProvider {
   name: ProviderName;
   /** Expected `iss`, when known before the first token (the dev issuer learns it by discovery). */
   issuer?: string;
-  commitType: 'aud' | 'nonce' | 'gq-cic';
+  commitType: CommitmentLocation;
   getIdToken: IdTokenSource &
     ((commitment: string, opts?: { signal?: AbortSignal }) => Promise<IssuedIdToken>);
 }

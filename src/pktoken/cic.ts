@@ -49,6 +49,9 @@ export function buildCic(opts: BuildCicOptions): { claims: CicClaims; bytes: Buf
   return { claims, bytes: Buffer.from(canonicalJson(claims), 'utf8') };
 }
 
+/** Where an ID token carries the commitment: `aud` (GitHub Actions), `nonce` (logins), the GQ header's `cic` (GitLab). */
+export type CommitmentLocation = 'aud' | 'nonce' | 'gq-cic';
+
 /** commitment = base64url(SHA3-256(bytes)), 43 characters. */
 export function commitment(cicBytes: Uint8Array): string {
   return encodeBase64Url(createHash('sha3-256').update(cicBytes).digest());

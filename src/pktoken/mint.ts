@@ -5,7 +5,7 @@ import { gqSignJwt } from '../gq/jwt.js';
 import type { RsaPublicKey } from '../jwk/rsa.js';
 import { generateEs256Signer, type EphemeralSigner } from '../jws/algorithms.js';
 import { decodeClaims, parseCompactJws, signingInput } from '../jws/compact.js';
-import { buildCic, commitment, type CicClaims } from './cic.js';
+import { buildCic, commitment, type CicClaims, type CommitmentLocation } from './cic.js';
 import { toJson2023, toJsonCurrent } from './serialize.js';
 import type { PkToken } from './types.js';
 import { GQ_COMMITMENT_AUD_PREFIX } from './verify.js';
@@ -29,7 +29,7 @@ export interface MintOptions {
   getIdToken: IdTokenSource;
   format: PkTokenFormat;
   /** `aud` (GitHub Actions), `nonce` (interactive login), `gq-cic` (GitLab, current format only). */
-  commitType: 'aud' | 'nonce' | 'gq-cic';
+  commitType: CommitmentLocation;
   att?: string;
   extraClaims?: JsonObject;
   signer?: EphemeralSigner;

@@ -7,7 +7,7 @@ import type { OpKeySource } from '../jwk/set.js';
 import type { RsaPublicKey } from '../jwk/rsa.js';
 import { importUserKey, verifyUserSignature, type UserPublicKey } from '../jws/algorithms.js';
 import { decodeClaims, signingInput } from '../jws/compact.js';
-import { checkCicClaims, commitment, type CicClaims } from './cic.js';
+import { checkCicClaims, commitment, type CicClaims, type CommitmentLocation } from './cic.js';
 import type { PkToken } from './types.js';
 
 export const GITHUB_ACTIONS_ISSUER = 'https://token.actions.githubusercontent.com';
@@ -15,7 +15,7 @@ export const GITHUB_ACTIONS_ISSUER = 'https://token.actions.githubusercontent.co
 export const GQ_COMMITMENT_AUD_PREFIX = 'OPENPUBKEY-PKTOKEN:';
 
 /** Where the ID token commits to the CIC. `auto` decides from the issuer and the token. */
-export type CommitType = 'aud' | 'nonce' | 'gq-cic' | 'auto';
+export type CommitType = CommitmentLocation | 'auto';
 
 export type ExpirationPolicy = 'never' | 'exp' | { maxAgeSeconds: number };
 

@@ -1,3 +1,4 @@
+import type { CommitmentLocation } from '../pktoken/cic.js';
 import { parentPort } from 'node:worker_threads';
 import { OpkError } from '../errors.js';
 import { rsaKeyFromJwk, type RsaPublicKey } from '../jwk/rsa.js';
@@ -14,7 +15,7 @@ type FromMain =
       statement: Uint8Array;
       payloadType: string;
       format: '2023' | 'current';
-      commitType: 'aud' | 'nonce' | 'gq-cic';
+      commitType: CommitmentLocation;
     }
   | { t: 'token-ok'; id: number; idToken: string; jwk: Record<string, unknown> }
   | { t: 'token-err'; id: number };

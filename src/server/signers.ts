@@ -1,3 +1,4 @@
+import type { CommitmentLocation } from '../pktoken/cic.js';
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -13,7 +14,7 @@ export interface SignJob {
 
 export interface SignConfig {
   format: PkTokenFormat;
-  commitType: 'aud' | 'nonce' | 'gq-cic';
+  commitType: CommitmentLocation;
 }
 
 /**

@@ -1,3 +1,4 @@
+import type { CommitmentLocation } from '../pktoken/cic.js';
 import type { IssuedIdToken } from '../pktoken/mint.js';
 
 /**
@@ -7,7 +8,7 @@ import type { IssuedIdToken } from '../pktoken/mint.js';
 export interface SignerProvider {
   name: string;
   issuer?: string;
-  commitType: 'aud' | 'nonce' | 'gq-cic';
+  commitType: CommitmentLocation;
   getIdToken(commitment: string, opts?: { signal?: AbortSignal }): Promise<IssuedIdToken>;
 }
 

@@ -1,3 +1,4 @@
+import type { CommitmentLocation } from '../pktoken/cic.js';
 import { OPK_KEYID, INTOTO_PAYLOAD_TYPE, serializeEnvelope } from '../dsse/envelope.js';
 import { attFor } from '../dsse/pae.js';
 import { UsageError } from '../errors.js';
@@ -8,7 +9,7 @@ export interface SignStatementOptions {
   getIdToken: IdTokenSource;
   payloadType?: string;
   format?: PkTokenFormat;
-  commitType?: 'aud' | 'nonce' | 'gq-cic';
+  commitType?: CommitmentLocation;
 }
 
 export interface SignedStatement {
