@@ -76,19 +76,22 @@ function depthExceeds(root: unknown, max: number): boolean {
   return false;
 }
 
-/** JSON.parse that turns SyntaxError into a typed error and insists on an object at the top. */
-export function parseJsonObject(text: string, what: string): JsonObject {
+/**
+ * JSON.parse that turns SyntaxError into a typed error and insists on an object at the top.
+ * `code` lets a format keep its own error code (an OCI manifest is OCI_MANIFEST_INVALID).
+ */
+export function parseJsonObject(text: string, what: string, code = 'ERR_JSON'): JsonObject {
   let v: unknown;
   try {
     v = JSON.parse(text);
   } catch {
-    throw new FormatError('ERR_JSON', `${what} is not valid JSON`);
+    throw new FormatError(code, `${what} is not valid JSON`);
   }
   if (v === null || typeof v !== 'object' || Array.isArray(v)) {
-    throw new FormatError('ERR_JSON', `${what} is not a JSON object`);
+    throw new FormatError(code, `${what} is not a JSON object`);
   }
   if (depthExceeds(v, MAX_JSON_DEPTH)) {
-    throw new FormatError('ERR_JSON', `${what} is nested more than ${MAX_JSON_DEPTH} levels deep`);
+    throw new FormatError(code, `${what} is nested more than ${MAX_JSON_DEPTH} levels deep`);
   }
   return v as JsonObject;
 }

@@ -1,3 +1,4 @@
+import { parseJsonObject } from '../encoding/json.js';
 import { createHash } from 'node:crypto';
 import { FormatError, VerificationError } from '../errors.js';
 
@@ -156,14 +157,7 @@ function bad(what: string, msg: string): FormatError {
 }
 
 function parseJson(bytes: Uint8Array, what: string): Record<string, unknown> {
-  let doc: unknown;
-  try {
-    doc = JSON.parse(Buffer.from(bytes).toString('utf8'));
-  } catch {
-    throw bad(what, 'not JSON');
-  }
-  if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) throw bad(what, 'not a JSON object');
-  return doc as Record<string, unknown>;
+  return parseJsonObject(Buffer.from(bytes).toString('utf8'), what, 'OCI_MANIFEST_INVALID');
 }
 
 function parseStringMap(v: unknown, what: string): Record<string, string> | undefined {

@@ -6,25 +6,33 @@ import type { PkToken } from './types.js';
 
 /**
  * Which OP key a PK Token names (iss, kid, and jkt for GQ256), so a caller can fetch keys
- * before the synchronous verification. Best effort: a malformed header yields a query the
- * verification step then rejects with its own code.
+ * before the synchronous verification.
  */
 export function opKeyQuery(pkt: PkToken): OpKeyQuery {
+  return jwsKeyQuery(pkt.op.headerJson, pkt.payload);
+}
+
+/**
+ * The same for any OP-signed JWS (an ID token, a GQ token): `header` is the protected header,
+ * `payload` the payload segment. Best effort: a malformed token yields a query the verification
+ * step then rejects with its own code.
+ */
+export function jwsKeyQuery(header: JsonObject, payload: string): OpKeyQuery {
   let iss = '';
   try {
-    const claims = decodeClaims(pkt.payload, 'PK Token payload');
+    const claims = decodeClaims(payload, 'token payload');
     if (typeof claims.iss === 'string') iss = claims.iss;
   } catch {
     /* verification reports it */
   }
-  let header: JsonObject = pkt.op.headerJson;
+  let original = header;
   const jkt = header.alg === 'GQ256' && typeof header.jkt === 'string' ? header.jkt : undefined;
   if (header.alg === 'GQ256' && typeof header.kid === 'string') {
     try {
-      header = parseJsonObject(decodeBase64UrlText(header.kid, 'original header'), 'original header');
+      original = parseJsonObject(decodeBase64UrlText(header.kid, 'original header'), 'original header');
     } catch {
       /* verification reports it */
     }
   }
-  return { iss, ...(typeof header.kid === 'string' ? { kid: header.kid } : {}), ...(jkt ? { jkt } : {}) };
+  return { iss, ...(typeof original.kid === 'string' ? { kid: original.kid } : {}), ...(jkt ? { jkt } : {}) };
 }

@@ -8,7 +8,7 @@ import * as signCmd from '../../src/cli/commands/sign.js';
 import { verifyEnvelope } from '../../src/dsse/verify.js';
 import { startDevIssuer, type DevIssuer } from '../../src/issuer/dev-issuer.js';
 import { parseJwks, StaticKeySource } from '../../src/jwk/set.js';
-import { durationFlag } from '../../src/cli/commands/sign.js';
+import { durationFlag } from '../../src/cli/flags.js';
 import { parseListen } from '../../src/server/listen.js';
 import { statement, tempDir } from './helpers.js';
 

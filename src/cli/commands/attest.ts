@@ -15,7 +15,7 @@ import type { ImageSource } from '../../oci/source.js';
 import { providerFromFlags, providerOptions } from '../provider.js';
 import { checkRegistryFlags, registryClientFor, registryOptions } from '../registry.js';
 import { EXIT_OK, EXIT_USAGE, parse, readInput, type CliIo } from '../io.js';
-import { formatFlag } from './sign.js';
+import { formatFlag } from '../flags.js';
 
 export const summary =
   'sign the BuildKit attestations of a pushed image or OCI layout (inline or as referrers)';

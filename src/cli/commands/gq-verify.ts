@@ -2,7 +2,7 @@ import { identityClaims } from '../../dsse/verify.js';
 import { VerificationError } from '../../errors.js';
 import { gqVerifyJwt } from '../../gq/jwt.js';
 import { decodeClaims, parseCompactJws } from '../../jws/compact.js';
-import { opKeyQuery } from '../../pktoken/keyquery.js';
+import { jwsKeyQuery } from '../../pktoken/keyquery.js';
 import { outputFormat, parse, readInput, type CliIo } from '../io.js';
 import { loadTrust, trustOptions } from '../keys.js';
 
@@ -20,10 +20,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
   if (trust.trustedIssuers && !trust.trustedIssuers.includes(String(iss))) {
     throw new VerificationError('OP_ISSUER_UNTRUSTED', `issuer ${String(iss)} is not trusted`);
   }
-  const op = { protected: jws.header, signature: jws.signature, headerJson: jws.headerJson };
-  await trust.prefetch?.(
-    opKeyQuery({ payload: jws.payload, op, cic: op, generation: 'BC', serialization: 'compact' }),
-  );
+  await trust.prefetch?.(jwsKeyQuery(jws.headerJson, jws.payload));
   const v = gqVerifyJwt(token, trust.keys);
   const result = {
     valid: true,

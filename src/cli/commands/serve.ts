@@ -5,7 +5,7 @@ import { DEFAULT_LISTEN, parseListen } from '../../server/listen.js';
 import { startSignerServer } from '../../server/server.js';
 import { providerFromFlags, providerOptions } from '../provider.js';
 import { parse, type CliIo } from '../io.js';
-import { intFlag, durationFlag, formatFlag, resolveGroup } from './sign.js';
+import { durationFlag, formatFlag, intFlag, resolveGroup } from '../flags.js';
 
 export const summary = 'run the signing sidecar (gRPC opk.signer.v1.Signer on a unix socket or loopback TCP)';
 
