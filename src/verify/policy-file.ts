@@ -87,7 +87,12 @@ export function compileCel(name: string, expr: string): CelRule {
 export function parsePolicy(text: string, what = 'policy'): Policy {
   let doc: unknown;
   try {
-    doc = YAML.parse(text, { maxAliasCount: 100 });
+    // Warnings (an unknown tag such as !foo) are refused like errors: a policy must mean exactly
+    // what it says, and the yaml library would otherwise print them on stderr and carry on.
+    const parsed = YAML.parseDocument(text, { logLevel: 'silent' });
+    const problem = parsed.errors[0] ?? parsed.warnings[0];
+    if (problem) throw problem;
+    doc = parsed.toJS({ maxAliasCount: 100 });
   } catch (e) {
     throw new UsageError(
       'POLICY_INVALID',

@@ -456,6 +456,7 @@ cel:
       'requiredPredicateTypes: [notauri]',
       '[1,2]',
       'version: 2',
+      '!unknown-tag requireSbom: true',
     ]) {
       expect(() => parsePolicy(doc), doc).toThrow(UsageError);
     }
