@@ -1,8 +1,7 @@
-import { PassThrough, Readable } from 'node:stream';
+import { runInProcess } from '../helpers/cli.js';
 import { inProcessSigner, type AttestSigner } from '../../src/attest/signer.js';
 import type { ImageTarget } from '../../src/attest/write.js';
 import { run } from '../../src/cli/commands/attest.js';
-import { reportError, type CliIo } from '../../src/cli/io.js';
 import {
   buildImage,
   type BlobStore,
@@ -86,22 +85,9 @@ export interface CliResult {
 }
 
 /** The attest command in-process, with its own streams. */
-export async function attestCli(
+export function attestCli(
   args: string[],
   o: { stdin?: string; env?: NodeJS.ProcessEnv } = {},
 ): Promise<CliResult> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  const out: Buffer[] = [];
-  const err: Buffer[] = [];
-  stdout.on('data', (c: Buffer) => out.push(c));
-  stderr.on('data', (c: Buffer) => err.push(c));
-  const io: CliIo = { stdout, stderr, stdin: Readable.from([Buffer.from(o.stdin ?? '')]), env: o.env ?? {} };
-  let code: number;
-  try {
-    code = await run(args, io);
-  } catch (e) {
-    code = reportError(e, io);
-  }
-  return { code, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') };
+  return runInProcess(run, args, o);
 }

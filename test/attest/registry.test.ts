@@ -1,11 +1,10 @@
+import { runInProcess } from '../helpers/cli.js';
 import { execFile } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { PassThrough, Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run as verifyRun } from '../../src/cli/commands/verify.js';
-import { reportError, type CliIo } from '../../src/cli/io.js';
 import { startDevIssuer, type DevIssuer } from '../../src/issuer/dev-issuer.js';
 import { StaticKeySource } from '../../src/jwk/set.js';
 import { rsaKeyFromJwk } from '../../src/jwk/rsa.js';
@@ -107,28 +106,11 @@ async function verified(
 }
 
 /** The verify command, as a user runs it after attest. */
-async function verifyCli(args: string[]): Promise<CliResult> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  const out: Buffer[] = [];
-  const err: Buffer[] = [];
-  stdout.on('data', (c: Buffer) => out.push(c));
-  stderr.on('data', (c: Buffer) => err.push(c));
-  const io: CliIo = {
-    stdout,
-    stderr,
-    stdin: Readable.from([Buffer.from(reg.password)]),
+function verifyCli(args: string[]): Promise<CliResult> {
+  return runInProcess(verifyRun, [...args, '--jwks', jwksFile], {
+    stdin: reg.password,
     env: { DOCKER_CONFIG: env.DOCKER_CONFIG },
-  };
-  let code: number;
-  try {
-    code = await verifyRun([...args, '--jwks', jwksFile], io);
-  } catch (e) {
-    code = reportError(e, io);
-  }
-  const r = { code, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() };
-  outputs.push(r);
-  return r;
+  });
 }
 
 const skopeo = (...args: string[]) => execFileP('skopeo', args);

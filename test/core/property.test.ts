@@ -1,10 +1,10 @@
+import { mutated, typedOnly } from '../helpers/fuzz.js';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { decodeBase64 } from '../../src/encoding/base64.js';
 import { decodeBase64Url } from '../../src/encoding/base64url.js';
 import { parseEnvelope } from '../../src/dsse/envelope.js';
 import { verifyEnvelope } from '../../src/dsse/verify.js';
-import { OpkError } from '../../src/errors.js';
 import { gqVerifyJwt } from '../../src/gq/jwt.js';
 import { parseStatement } from '../../src/intoto/statement.js';
 import { parseJwks, StaticKeySource } from '../../src/jwk/set.js';
@@ -13,16 +13,6 @@ import { parsePkToken } from '../../src/pktoken/parse.js';
 import { verifyPkToken } from '../../src/pktoken/verify.js';
 import { signStatement } from '../../src/signer/sign.js';
 import { createTestOp } from '../helpers/op.js';
-
-/** Runs f and fails the property on any throw that is not a typed OpkError. */
-function typedOnly(f: () => unknown): boolean {
-  try {
-    f();
-  } catch (e) {
-    if (!(e instanceof OpkError)) throw e;
-  }
-  return true;
-}
 
 const op = createTestOp();
 const opts = { keys: new StaticKeySource([op.key]), trustedIssuers: [op.issuer] };
@@ -34,18 +24,6 @@ const statement = Buffer.from(
     predicate: {},
   }),
 );
-
-/** Mutations of a valid input: byte flips, truncation, splicing in random text. */
-const mutated = (valid: string) =>
-  fc.oneof(
-    fc
-      .tuple(fc.nat(valid.length - 1), fc.integer({ min: 1, max: 255 }))
-      .map(([i, x]) => valid.slice(0, i) + String.fromCharCode(valid.charCodeAt(i) ^ x) + valid.slice(i + 1)),
-    fc.nat(valid.length).map((n) => valid.slice(0, n)),
-    fc
-      .tuple(fc.nat(valid.length), fc.string({ maxLength: 20 }))
-      .map(([i, s]) => valid.slice(0, i) + s + valid.slice(i)),
-  );
 
 const runs = { numRuns: 300 };
 

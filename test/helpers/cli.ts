@@ -23,3 +23,30 @@ export function runCli(
   });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
+
+/**
+ * Runs one command module in-process (`run` from src/cli/commands/*.ts) with captured streams,
+ * mapping thrown errors exactly as the real entry point does.
+ */
+export async function runInProcess(
+  run: (args: string[], io: import('../../src/cli/io.js').CliIo) => Promise<number>,
+  args: string[],
+  o: { stdin?: string | Buffer; env?: NodeJS.ProcessEnv } = {},
+): Promise<CliResult & { code: number }> {
+  const { PassThrough, Readable } = await import('node:stream');
+  const { reportError } = await import('../../src/cli/io.js');
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  stdout.on('data', (c: Buffer) => out.push(c));
+  stderr.on('data', (c: Buffer) => err.push(c));
+  const io = { stdout, stderr, stdin: Readable.from([Buffer.from(o.stdin ?? '')]), env: o.env ?? {} };
+  let code: number;
+  try {
+    code = await run(args, io);
+  } catch (e) {
+    code = reportError(e, io);
+  }
+  return { code, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') };
+}

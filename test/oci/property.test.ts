@@ -1,20 +1,10 @@
+import { mutated, typedOnly } from '../helpers/fuzz.js';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parseBuildxMetadata } from '../../src/attest/metadata.js';
-import { OpkError } from '../../src/errors.js';
 import { parseImageReference } from '../../src/oci/reference.js';
 import { parseIndex, parseManifest, parsePlatform } from '../../src/oci/types.js';
 import { parsePolicy } from '../../src/verify/policy-file.js';
-
-/** Fails the property on any throw that is not a typed OpkError (the CLI's exit-code contract). */
-function typedOnly(f: () => unknown): boolean {
-  try {
-    f();
-  } catch (e) {
-    if (!(e instanceof OpkError)) throw e;
-  }
-  return true;
-}
 
 const runs = { numRuns: 400 };
 
@@ -48,18 +38,6 @@ const metadata = JSON.stringify({
 });
 const policy =
   'requireSbom: true\nclaims: { repository_owner_id: "1" }\nclaimPatterns: { ref: "refs/heads/.*" }\ncel:\n  - "claims.sha != \'\'"\n';
-
-/** Byte flips, truncations and insertions of a valid document. */
-const mutated = (valid: string) =>
-  fc.oneof(
-    fc
-      .tuple(fc.nat(valid.length - 1), fc.integer({ min: 1, max: 255 }))
-      .map(([i, x]) => valid.slice(0, i) + String.fromCharCode(valid.charCodeAt(i) ^ x) + valid.slice(i + 1)),
-    fc.nat(valid.length).map((n) => valid.slice(0, n)),
-    fc
-      .tuple(fc.nat(valid.length), fc.string({ maxLength: 20 }))
-      .map(([i, s]) => valid.slice(0, i) + s + valid.slice(i)),
-  );
 
 describe('OCI, reference, metadata and policy parsers under random and mutated input: typed errors only', () => {
   it('the valid documents parse (the mutations start from real shapes)', () => {

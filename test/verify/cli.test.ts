@@ -1,9 +1,8 @@
+import { runInProcess } from '../helpers/cli.js';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { PassThrough, Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../../src/cli/commands/verify.js';
-import { reportError, type CliIo } from '../../src/cli/io.js';
 import type { BuiltImage } from '../../src/oci/buildkit.js';
 import { appendSnapshot } from '../../src/oidc/archive.js';
 import type { TestOp } from '../helpers/op.js';
@@ -16,26 +15,8 @@ interface Result {
   stderr: string;
 }
 
-async function cli(args: string[], o: { stdin?: string; env?: NodeJS.ProcessEnv } = {}): Promise<Result> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  const out: Buffer[] = [];
-  const err: Buffer[] = [];
-  stdout.on('data', (c: Buffer) => out.push(c));
-  stderr.on('data', (c: Buffer) => err.push(c));
-  const io: CliIo = {
-    stdout,
-    stderr,
-    stdin: Readable.from([Buffer.from(o.stdin ?? '')]),
-    env: o.env ?? { DOCKER_CONFIG: emptyDockerConfig },
-  };
-  let code: number;
-  try {
-    code = await run(args, io);
-  } catch (e) {
-    code = reportError(e, io);
-  }
-  return { code, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') };
+function cli(args: string[], o: { stdin?: string; env?: NodeJS.ProcessEnv } = {}): Promise<Result> {
+  return runInProcess(run, args, { ...o, env: o.env ?? { DOCKER_CONFIG: emptyDockerConfig } });
 }
 
 let reg: RegistryFixture;
