@@ -45,6 +45,12 @@ export interface ProviderFlags {
   stderr?: NodeJS.WritableStream;
 }
 
+function isLoopbackUrl(url: string): boolean {
+  if (!URL.canParse(url)) return false;
+  const host = new URL(url).hostname;
+  return host === 'localhost' || host === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
 export const PROVIDER_NAMES: readonly ProviderName[] = ['github-actions', 'oidc', 'gitlab', 'dev'];
 
 const NOT_IN_ACTIONS =
@@ -73,7 +79,11 @@ export function providerFromEnv(
   const gitlabVar = flags.gitlabTokenVar ?? 'OPENPUBKEY_JWT';
   let name = flags.provider;
   if (name === undefined) {
-    if (ghUrl && ghToken) name = 'github-actions';
+    // A request URL on this host is the embedded dev issuer (`dev-issuer --print-env`), never
+    // GitHub: learn its issuer by discovery there instead of asking GitHub's, unless the
+    // environment says explicitly where discovery runs or which issuer to expect.
+    const devHere = ghUrl && isLoopbackUrl(ghUrl) && !env.OPK_OIDC_DISCOVERY_URL && !env.OPK_OIDC_ISSUER;
+    if (ghUrl && ghToken) name = devHere ? 'dev' : 'github-actions';
     else if (env.GITLAB_CI && env[gitlabVar]) name = 'gitlab';
     else return undefined;
   }
