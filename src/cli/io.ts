@@ -19,6 +19,8 @@ export interface Command {
   summary: string;
   /** Printed for `--help`; commands without it print their own help. */
   usage?: string;
+  /** How the command is typed, when the file name's hyphen is part of it (`dev-issuer`). */
+  spelling?: string;
   run(args: string[], io: CliIo): Promise<number>;
 }
 

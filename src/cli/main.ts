@@ -19,7 +19,7 @@ async function usage(io: CliIo): Promise<void> {
   const lines = ['usage: opk-signer <command> [flags]', '', 'commands:'];
   for (const name of await listCommands()) {
     const mod = (await import(pathToFileURL(join(commandsDir, `${name}.js`)).href)) as Command;
-    lines.push(`  ${name.replace('-', ' ').padEnd(20)} ${mod.summary}`);
+    lines.push(`  ${(mod.spelling ?? name.replace('-', ' ')).padEnd(20)} ${mod.summary}`);
   }
   io.stderr.write(lines.join('\n') + '\n');
 }

@@ -7,6 +7,8 @@ import { IoError, parse, readInput, type CliIo } from '../io.js';
 export const summary =
   'run a GitHub Actions-compatible OIDC token service on 127.0.0.1 (demo, tests, air-gapped)';
 
+export const spelling = 'dev-issuer';
+
 const HELP = `usage: opk-signer dev-issuer [--port N] [--issuer URL] [--claims JSON|@FILE] [--key FILE] [--jwks-out FILE] [--print-env]
   Serves discovery, a JWKS and GitHub's token-request endpoint until SIGTERM/SIGINT.
   SIGHUP rotates the signing key (the old one leaves the JWKS; --jwks-out is rewritten).
