@@ -1,3 +1,4 @@
+import { attestImage } from '../../src/attest/attest.js';
 import { runInProcess } from '../helpers/cli.js';
 import { inProcessSigner, type AttestSigner } from '../../src/attest/signer.js';
 import type { ImageTarget } from '../../src/attest/write.js';
@@ -61,6 +62,23 @@ export function countingSigner(op: TestOp): AttestSigner & { count: () => number
       return inner.sign(tasks);
     },
   };
+}
+
+/** attestImage on an in-memory image, tag v1 moved in place, signed in-process by `op`. */
+export function attestInMemory(
+  op: TestOp,
+  img: BuiltImage,
+  o: Partial<Parameters<typeof attestImage>[0]> = {},
+) {
+  return attestImage({
+    source: img.store,
+    reference: { tag: 'v1' },
+    target: memoryTarget(img.store),
+    tags: ['v1'],
+    expectTags: ['v1'],
+    signer: countingSigner(op),
+    ...o,
+  });
 }
 
 export function verify(

@@ -1,5 +1,4 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { attestImage } from '../../src/attest/attest.js';
 import { AttestError } from '../../src/attest/errors.js';
 import { parseBuildxMetadata } from '../../src/attest/metadata.js';
 import type { AttestSigner } from '../../src/attest/signer.js';
@@ -24,23 +23,15 @@ import {
   parseManifest,
 } from '../../src/oci/types.js';
 import { createTestOp, type TestOp } from '../helpers/op.js';
-import { countingSigner, memoryTarget, unsignedImage, verify } from './helpers.js';
+import { countingSigner, memoryTarget, unsignedImage, verify, attestInMemory } from './helpers.js';
 
 let op: TestOp;
 beforeAll(() => {
   op = createTestOp();
 });
 
-async function attest(img: BuiltImage, o: Partial<Parameters<typeof attestImage>[0]> = {}) {
-  return attestImage({
-    source: img.store,
-    reference: { tag: 'v1' },
-    target: memoryTarget(img.store),
-    tags: ['v1'],
-    expectTags: ['v1'],
-    signer: countingSigner(op),
-    ...o,
-  });
+function attest(img: BuiltImage, o: Parameters<typeof attestInMemory>[2] = {}) {
+  return attestInMemory(op, img, o);
 }
 
 const json = (store: BlobStore, digest: string) => store.getJson<Record<string, unknown>>(digest);

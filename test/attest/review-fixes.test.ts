@@ -17,7 +17,7 @@ import { ANNOTATION_REF_NAME, MEDIA_TYPE_OCI_INDEX, sha256Digest } from '../../s
 import { GITHUB_ACTIONS_ISSUER } from '../../src/pktoken/verify.js';
 import { createTestOp, type TestOp } from '../helpers/op.js';
 import { tempDir, writeLayout } from '../verify/helpers.js';
-import { attestCli, countingSigner, memoryTarget, unsignedImage } from './helpers.js';
+import { attestCli, countingSigner, memoryTarget, unsignedImage, attestInMemory } from './helpers.js';
 
 let op: TestOp;
 let dev: DevIssuer;
@@ -42,16 +42,8 @@ afterAll(async () => {
   await work?.cleanup();
 });
 
-function attest(img: BuiltImage, o: Partial<Parameters<typeof attestImage>[0]> = {}) {
-  return attestImage({
-    source: img.store,
-    reference: { tag: 'v1' },
-    target: memoryTarget(img.store),
-    tags: ['v1'],
-    expectTags: ['v1'],
-    signer: countingSigner(op),
-    ...o,
-  });
+function attest(img: BuiltImage, o: Parameters<typeof attestInMemory>[2] = {}) {
+  return attestInMemory(op, img, o);
 }
 
 async function refusedWith(p: Promise<unknown>, code: string): Promise<string> {
