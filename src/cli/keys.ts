@@ -6,7 +6,6 @@ import {
   type OpKeySource,
 } from '../jwk/set.js';
 import { parseJsonObject } from '../encoding/json.js';
-import type { RsaPublicKey } from '../jwk/rsa.js';
 import { UsageError } from '../errors.js';
 import type { HttpOptions } from '../oidc/http.js';
 import { JwksCache } from '../oidc/jwks-cache.js';
