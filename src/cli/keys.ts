@@ -1,9 +1,15 @@
-import { parseJwks, type OpKeyQuery, type OpKeySource } from '../jwk/set.js';
-import type { RsaPublicKey } from '../jwk/rsa.js';
+import {
+  readJwks,
+  skippedKeyWarning,
+  type KeyWarning,
+  type OpKeyQuery,
+  type OpKeySource,
+} from '../jwk/set.js';
+import { parseJsonObject } from '../encoding/json.js';
 import { UsageError } from '../errors.js';
 import type { HttpOptions } from '../oidc/http.js';
 import { JwksCache } from '../oidc/jwks-cache.js';
-import { GITHUB_ACTIONS_ISSUER, loadArchive, OpTrust } from '../oidc/trust.js';
+import { GITHUB_ACTIONS_ISSUER, OpTrust, readArchive, type ArchiveTrust } from '../oidc/trust.js';
 import { parsePkToken } from '../pktoken/parse.js';
 import { opKeyQuery } from '../pktoken/keyquery.js';
 import { IoError, readInput, type CliIo } from './io.js';
@@ -26,6 +32,8 @@ export interface Trust {
   prefetch?(query: OpKeyQuery): Promise<void>;
   /** undefined: any issuer whose key is in the pinned set (the pinned file is the trust decision). */
   trustedIssuers?: string[];
+  /** Trust-material warnings so far (skipped JWKS members); live fetches may add more later. */
+  warnings: KeyWarning[];
 }
 
 export interface TrustFlags {
@@ -62,28 +70,24 @@ export async function loadTrust(
   opts: { http?: HttpOptions; cache?: JwksCache } = {},
 ): Promise<Trust> {
   const archive = values['jwks-archive'];
-  let pinned: RsaPublicKey[] | undefined;
-  if (values.jwks) {
-    const text = (await readInput(values.jwks, io, 'JWKS')).toString('utf8');
-    try {
-      pinned = parseJwks(text, `JWKS ${values.jwks}`);
-    } catch (e) {
-      // Bad trust material is the caller's to fix (exit 2), not a verdict on the token.
-      throw new UsageError('USAGE', `--jwks ${values.jwks}: ${(e as Error).message}`);
-    }
-    if (pinned.length === 0) throw new UsageError('USAGE', `JWKS ${values.jwks} holds no RSA signing keys`);
-    if (!archive) {
-      const t = new OpTrust({ pinned, ...(values.issuer?.length ? { issuers: values.issuer } : {}) });
-      return { keys: t, ...(t.trustedIssuers ? { trustedIssuers: t.trustedIssuers } : {}) };
-    }
+  const warnings: KeyWarning[] = [];
+  // Only the kid and the reason are printed, never key material.
+  const warn = (w: KeyWarning) => {
+    warnings.push(w);
+    io.stderr.write(`opk-signer: warning: ${w.code}: ${w.message}\n`);
+  };
+  const pinned = values.jwks ? await loadPinned(values.jwks, io, warn) : undefined;
+  if (pinned && !archive) {
+    const t = new OpTrust({ ...pinned, ...(values.issuer?.length ? { issuers: values.issuer } : {}) });
+    return { keys: t, ...(t.trustedIssuers ? { trustedIssuers: t.trustedIssuers } : {}), warnings };
   }
   if (values.offline && !archive && !pinned)
     throw new UsageError('USAGE', '--offline needs --jwks FILE or --jwks-archive DIR');
   const issuers = values.issuer?.length ? [...new Set(values.issuer)] : [GITHUB_ACTIONS_ISSUER];
-  let archived: Awaited<ReturnType<typeof loadArchive>> | undefined;
+  let fromArchive: ArchiveTrust | undefined;
   if (archive) {
     try {
-      archived = await loadArchive(archive, issuers);
+      fromArchive = await readArchive(archive, issuers, warn);
     } catch (e) {
       throw new IoError(
         (e as { code?: string }).code ?? 'IO',
@@ -91,6 +95,7 @@ export async function loadTrust(
       );
     }
   }
+  const archived = fromArchive?.archived;
   const useLive = !values.offline && !pinned;
   const live = useLive
     ? (opts.cache ??
@@ -99,10 +104,11 @@ export async function loadTrust(
         discoveryBase: discoveryBases(values['discovery-url']),
       }))
     : undefined;
+  live?.onWarning(warn);
   const trust = new OpTrust({
     issuers,
-    ...(pinned ? { pinned } : {}),
-    ...(archived ? { archived } : {}),
+    ...(pinned ?? {}),
+    ...(fromArchive ?? {}),
     ...(live ? { live } : {}),
   });
   for (const { issuer, error } of await trust.preload()) {
@@ -124,7 +130,31 @@ export async function loadTrust(
   if (archived && !live && issuers.every((i) => (archived.get(i)?.length ?? 0) === 0) && !pinned) {
     throw new UsageError('USAGE', `the JWKS archive ${archive} holds no keys for ${issuers.join(', ')}`);
   }
-  return { keys: trust, prefetch: (q) => trust.prefetch(q), trustedIssuers: trust.trustedIssuers! };
+  return {
+    keys: trust,
+    prefetch: (q) => trust.prefetch(q),
+    trustedIssuers: trust.trustedIssuers!,
+    warnings,
+  };
+}
+
+/** A pinned `--jwks FILE`: its usable keys, where they came from, and what was skipped (with a warning each). */
+async function loadPinned(path: string, io: CliIo, warn: (w: KeyWarning) => void) {
+  const text = (await readInput(path, io, 'JWKS')).toString('utf8');
+  let read: ReturnType<typeof readJwks>;
+  try {
+    read = readJwks(parseJsonObject(text, `JWKS ${path}`), `JWKS ${path}`);
+  } catch (e) {
+    // Bad trust material is the caller's to fix (exit 2), not a verdict on the token.
+    throw new UsageError('USAGE', `--jwks ${path}: ${(e as Error).message}`);
+  }
+  for (const s of read.skipped) warn(skippedKeyWarning(`JWKS ${path}`, s));
+  if (read.keys.length === 0) throw new UsageError('USAGE', `JWKS ${path} holds no usable RSA signing keys`);
+  return {
+    pinned: read.keys,
+    pinnedFrom: path === '-' ? 'stdin' : path,
+    pinnedSkipped: read.skipped,
+  };
 }
 
 /** Lets live trust fetch the key a PK Token names (unknown kid after a rotation) before verifying. */

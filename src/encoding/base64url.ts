@@ -19,6 +19,26 @@ export function decodeBase64Url(input: string, what = 'base64url value'): Uint8A
   return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
+const PADDED_URL = /^[A-Za-z0-9_-]*(?:={1,2})?$/;
+
+/**
+ * base64url as JWK members are published in the wild: like `decodeBase64Url`, but `=` padding
+ * is allowed (Google's and others' JWKS have carried `n` with `==`; Go's jwx accepts it).
+ * Only for key material that is re-encoded canonically before use, never for signed segments.
+ */
+export function decodeBase64UrlLenient(input: string, what = 'base64url value'): Uint8Array {
+  if (typeof input !== 'string') throw new FormatError('ERR_BASE64URL', `${what} is not a string`);
+  if (!PADDED_URL.test(input)) throw new FormatError('ERR_BASE64URL', `${what} is not base64url`);
+  const padding = input.length - input.replace(/=+$/, '').length;
+  if (padding > 0 && input.length % 4 !== 0)
+    throw new FormatError('ERR_BASE64URL', `${what} has wrong padding`);
+  const bare = input.slice(0, input.length - padding);
+  // Padding must be exactly what the length needs: "YQ=" or "YWI==" are not base64 at all.
+  if (padding > 0 && (4 - (bare.length % 4)) % 4 !== padding)
+    throw new FormatError('ERR_BASE64URL', `${what} has wrong padding`);
+  return decodeBase64Url(bare, what);
+}
+
 export function encodeBase64Url(bytes: Uint8Array | string): string {
   return (typeof bytes === 'string' ? Buffer.from(bytes, 'utf8') : Buffer.from(bytes)).toString('base64url');
 }

@@ -104,6 +104,13 @@ function findKey(
         `the OP key${kid ? ` "${kid}"` : ''} does not match the token's jkt`,
       );
     }
+    const skipped = keys.unusable?.({ iss, ...(kid !== undefined ? { kid } : {}) })[0];
+    if (skipped) {
+      throw new VerificationError(
+        'OP_KEY_UNUSABLE',
+        `the OP key "${skipped.kid}" of ${iss} was skipped as unusable: ${skipped.reason} (${skipped.code})`,
+      );
+    }
     throw new VerificationError(
       'OP_KEY_NOT_FOUND',
       `no trusted key for issuer ${iss}${kid ? ` with kid "${kid}"` : ''}${jkt ? ` and jkt ${jkt}` : ''}`,

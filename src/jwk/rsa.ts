@@ -1,5 +1,5 @@
 import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
-import { decodeBase64Url, encodeBase64Url } from '../encoding/base64url.js';
+import { decodeBase64UrlLenient, encodeBase64Url } from '../encoding/base64url.js';
 import { canonicalJson } from '../encoding/json.js';
 import { FormatError } from '../errors.js';
 import { bitLength, bytesToBigInt } from '../gq/bigint.js';
@@ -34,8 +34,9 @@ export function rsaKeyFromJwk(input: unknown): RsaPublicKey {
     throw new FormatError('JWK_INVALID', 'JWK alg must be a string');
   if (jwk.kid !== undefined && typeof jwk.kid !== 'string')
     throw new FormatError('JWK_INVALID', 'JWK kid must be a string');
-  const nRaw = decodeBase64Url(jwk.n, 'JWK n');
-  const eRaw = decodeBase64Url(jwk.e, 'JWK e');
+  // Published keys are re-encoded canonically below, so padded spellings are harmless here.
+  const nRaw = decodeBase64UrlLenient(jwk.n, 'JWK n');
+  const eRaw = decodeBase64UrlLenient(jwk.e, 'JWK e');
   const n = bytesToBigInt(nRaw);
   const e = bytesToBigInt(eRaw);
   const bits = bitLength(n);

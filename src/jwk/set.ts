@@ -10,12 +10,40 @@ export interface OpKeyQuery {
   jkt?: string;
 }
 
+/** Where a verifying key came from, so a report can say which trust material vouched. */
+export interface KeySource {
+  kind: 'live' | 'pinned' | 'archive';
+  /** The JWKS URL, the pinned file's path, or the archive snapshot file. */
+  location: string;
+}
+
+/** A JWKS member left out because it cannot verify anything; `kid` and reason only, never key material. */
+export interface SkippedKey {
+  kid?: string;
+  /** Stable reason code: JWK_UNSUPPORTED, JWK_WEAK, JWK_EXPONENT, JWK_INVALID. */
+  code: string;
+  reason: string;
+}
+
 /**
  * Trust material is injected: the verifier asks a source for candidate keys and never fetches.
  * Live discovery, pinned files and archives all implement this.
  */
 export interface OpKeySource {
   find(query: OpKeyQuery): RsaPublicKey[];
+  /** Where `key`, found for issuer `iss`, came from (for reports). */
+  sourceOf?(iss: string, key: RsaPublicKey): KeySource | undefined;
+  /** Skipped members this query names, so its failure can say why rather than "not found". */
+  unusable?(query: OpKeyQuery): SkippedKey[];
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+/** Members that are not signing keys at all (`use: enc`): not ours to look at, nothing to warn about. */
+function isForSigning(jwk: Record<string, unknown>): boolean {
+  return jwk.use === undefined || jwk.use === 'sig';
 }
 
 /**
@@ -23,23 +51,81 @@ export interface OpKeySource {
  * pinned file, live discovery or an archive: RSA, `use` sig or absent, `alg` RS256 or absent.
  */
 export function isRsaSigningJwk(jwk: unknown): jwk is Record<string, unknown> {
-  if (jwk === null || typeof jwk !== 'object' || Array.isArray(jwk)) return false;
-  const j = jwk as Record<string, unknown>;
   return (
-    j.kty === 'RSA' && (j.use === undefined || j.use === 'sig') && (j.alg === undefined || j.alg === 'RS256')
+    isObject(jwk) && jwk.kty === 'RSA' && isForSigning(jwk) && (jwk.alg === undefined || jwk.alg === 'RS256')
   );
 }
 
-/** Keys of a parsed JWKS document; other members are skipped, not fatal. */
+/** A member value quoted in a warning: escaped, and short whatever the OP published. */
+function shortJson(v: unknown): string {
+  const text = JSON.stringify(v ?? null) ?? 'null';
+  return text.length > 40 ? `${text.slice(0, 37)}...` : text;
+}
+
+/** GQ256 is defined for e = 65537 only (openpubkey #230); a key no token can use is skipped. */
+const GQ_EXPONENT = 65537n;
+
+/** One member: a usable key, a skip with its reason, or undefined for members that are not signing keys. */
+export function jwkMember(jwk: unknown): { key: RsaPublicKey } | { skipped: SkippedKey } | undefined {
+  if (isObject(jwk) && !isForSigning(jwk)) return undefined;
+  const kid = isObject(jwk) && typeof jwk.kid === 'string' ? jwk.kid.slice(0, 200) : undefined;
+  const skip = (code: string, reason: string) => ({
+    skipped: { ...(kid !== undefined ? { kid } : {}), code, reason },
+  });
+  if (!isObject(jwk)) return skip('JWK_INVALID', 'member is not a JSON object');
+  if (jwk.kty !== 'RSA') return skip('JWK_UNSUPPORTED', `kty ${shortJson(jwk.kty)} is not RSA`);
+  if (jwk.alg !== undefined && jwk.alg !== 'RS256')
+    return skip('JWK_UNSUPPORTED', `alg ${shortJson(jwk.alg)} is not RS256`);
+  let key: RsaPublicKey;
+  try {
+    key = rsaKeyFromJwk(jwk);
+  } catch (e) {
+    if (!(e instanceof FormatError)) throw e;
+    return skip(e.code, e.message);
+  }
+  if (key.e !== GQ_EXPONENT) return skip('JWK_EXPONENT', `RSA exponent ${key.e} is not 65537`);
+  return { key };
+}
+
+/** Usable keys of a parsed JWKS document, and the members skipped as unusable (one stray key must not cost the set). */
+export function readJwks(doc: unknown, what = 'JWKS'): { keys: RsaPublicKey[]; skipped: SkippedKey[] } {
+  const members = (doc as { keys?: unknown } | null)?.keys;
+  if (!Array.isArray(members)) throw new FormatError('JWKS_INVALID', `${what} has no "keys" array`);
+  const keys: RsaPublicKey[] = [];
+  const skipped: SkippedKey[] = [];
+  for (const m of members) {
+    const r = jwkMember(m);
+    if (r && 'key' in r) keys.push(r.key);
+    else if (r) skipped.push(r.skipped);
+  }
+  return { keys, skipped };
+}
+
+/** Usable keys of a parsed JWKS document; unusable members are skipped (see `readJwks` for which). */
 export function jwksKeys(doc: unknown, what = 'JWKS'): RsaPublicKey[] {
-  const keys = (doc as { keys?: unknown } | null)?.keys;
-  if (!Array.isArray(keys)) throw new FormatError('JWKS_INVALID', `${what} has no "keys" array`);
-  return keys.filter(isRsaSigningJwk).map((jwk) => rsaKeyFromJwk(jwk));
+  return readJwks(doc, what).keys;
 }
 
 /** Keys of a JWKS document given as text. */
 export function parseJwks(text: string, what = 'JWKS'): RsaPublicKey[] {
   return jwksKeys(parseJsonObject(text, what), what);
+}
+
+/** A trust-material warning: the verification goes on, but someone should look. */
+export interface KeyWarning {
+  code: 'JWKS_KEY_SKIPPED';
+  message: string;
+}
+
+/** The one warning for a skipped member, wherever the set came from. */
+export function skippedKeyWarning(what: string, s: SkippedKey): KeyWarning {
+  const kid = s.kid !== undefined ? JSON.stringify(s.kid) : '(no kid)';
+  return { code: 'JWKS_KEY_SKIPPED', message: `${what}: skipped key ${kid}: ${s.reason} (${s.code})` };
+}
+
+/** Skipped members a query names by kid (a query without kid names none). */
+export function skippedFor(skipped: readonly SkippedKey[], query: OpKeyQuery): SkippedKey[] {
+  return query.kid === undefined ? [] : skipped.filter((s) => s.kid === query.kid);
 }
 
 /** Selects by kid, then narrows by jkt; with neither, only an unambiguous single key is returned. */
@@ -56,9 +142,13 @@ export class StaticKeySource implements OpKeySource {
   constructor(
     private readonly keys: readonly RsaPublicKey[],
     private readonly issuer?: string,
+    private readonly source?: KeySource,
   ) {}
   find(query: OpKeyQuery): RsaPublicKey[] {
     if (this.issuer !== undefined && query.iss !== this.issuer) return [];
     return selectKeys(this.keys, query);
+  }
+  sourceOf(_iss: string, key: RsaPublicKey): KeySource | undefined {
+    return this.source && this.keys.includes(key) ? this.source : undefined;
   }
 }

@@ -3,7 +3,7 @@ import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FormatError, OpkError } from '../errors.js';
 import { rsaKeyFromJwk, type RsaPublicKey } from '../jwk/rsa.js';
-import { isRsaSigningJwk, jwksKeys } from '../jwk/set.js';
+import { jwkMember, jwksKeys, type SkippedKey } from '../jwk/set.js';
 
 /**
  * JWKS archive: the OP key sets we have seen, so signatures stay verifiable after the OP
@@ -30,6 +30,8 @@ export interface ArchivedKey {
   key: RsaPublicKey;
   firstSeen: string;
   lastSeen: string;
+  /** The snapshot file the key was first seen in (reports name it). */
+  file: string;
 }
 
 export class ArchiveError extends OpkError {}
@@ -81,6 +83,13 @@ export async function appendSnapshot(
 
 /** Snapshots of one issuer, oldest first. A missing directory is an empty archive. */
 export async function readSnapshots(dir: string, issuer: string): Promise<JwksSnapshot[]> {
+  return (await readSnapshotFiles(dir, issuer)).map((s) => s.doc);
+}
+
+async function readSnapshotFiles(
+  dir: string,
+  issuer: string,
+): Promise<{ file: string; doc: JwksSnapshot }[]> {
   const target = issuerDir(dir, issuer);
   let names: string[];
   try {
@@ -92,7 +101,7 @@ export async function readSnapshots(dir: string, issuer: string): Promise<JwksSn
       `cannot read the JWKS archive ${dir}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`,
     );
   }
-  const out: JwksSnapshot[] = [];
+  const out: { file: string; doc: JwksSnapshot }[] = [];
   for (const name of names.sort()) {
     const file = join(target, name);
     // A corrupt snapshot is trust material we cannot read: fail loudly rather than verify with less.
@@ -105,29 +114,39 @@ export async function readSnapshots(dir: string, issuer: string): Promise<JwksSn
     if (doc?.issuer !== issuer || typeof doc.observedAt !== 'string' || !Array.isArray(doc.jwks?.keys)) {
       throw new ArchiveError('ARCHIVE_CORRUPT', `JWKS archive file ${file} is not a snapshot of ${issuer}`);
     }
-    out.push(doc);
+    out.push({ file, doc });
   }
-  return out.sort((a, b) => a.observedAt.localeCompare(b.observedAt));
+  return out.sort((a, b) => a.doc.observedAt.localeCompare(b.doc.observedAt));
 }
 
-/** Every key ever archived for `issuer`, once per thumbprint, with when it was seen. */
-export async function archivedKeys(dir: string, issuer: string): Promise<ArchivedKey[]> {
+/**
+ * Every key ever archived for `issuer`, once per thumbprint, with when it was seen. A member no
+ * token can use (weak, another kty, e ≠ 65537, malformed) is skipped with a warning, as in pinned
+ * and live sets: one stray key must not cost every other key of the archive.
+ */
+export async function archivedKeys(
+  dir: string,
+  issuer: string,
+  onSkipped?: (skipped: SkippedKey, file: string) => void,
+): Promise<ArchivedKey[]> {
   const byThumb = new Map<string, ArchivedKey>();
-  for (const snap of await readSnapshots(dir, issuer)) {
+  for (const { file, doc: snap } of await readSnapshotFiles(dir, issuer)) {
     for (const jwk of snap.jwks.keys) {
-      if (!isRsaSigningJwk(jwk)) continue; // the same rule as pinned and live keys
-      let key: RsaPublicKey;
-      try {
-        key = rsaKeyFromJwk(jwk);
-      } catch (e) {
-        throw new ArchiveError(
-          'ARCHIVE_CORRUPT',
-          `JWKS archive snapshot of ${snap.observedAt} has a bad key: ${(e as Error).message}`,
-        );
+      const m = jwkMember(jwk);
+      if (!m) continue;
+      if ('skipped' in m) {
+        onSkipped?.(m.skipped, file);
+        continue;
       }
-      const seen = byThumb.get(key.thumbprint);
+      const seen = byThumb.get(m.key.thumbprint);
       if (seen) seen.lastSeen = snap.observedAt;
-      else byThumb.set(key.thumbprint, { key, firstSeen: snap.observedAt, lastSeen: snap.observedAt });
+      else
+        byThumb.set(m.key.thumbprint, {
+          key: m.key,
+          firstSeen: snap.observedAt,
+          lastSeen: snap.observedAt,
+          file,
+        });
     }
   }
   return [...byThumb.values()];

@@ -1,5 +1,13 @@
 import { FormatError } from '../errors.js';
-import { jwksKeys, selectKeys, type OpKeyQuery } from '../jwk/set.js';
+import {
+  readJwks,
+  selectKeys,
+  skippedFor,
+  skippedKeyWarning,
+  type KeyWarning,
+  type OpKeyQuery,
+  type SkippedKey,
+} from '../jwk/set.js';
 import type { RsaPublicKey } from '../jwk/rsa.js';
 import { discover } from './discovery.js';
 import { OpError } from './errors.js';
@@ -14,10 +22,15 @@ export interface JwksCacheOptions {
   /** issuer → base URL to run discovery on, when it is not the issuer itself (mirrors, dev issuer). */
   discoveryBase?: Record<string, string>;
   now?: () => number;
+  /** Told about members of a fetched JWKS that were skipped as unusable (once per fetch). */
+  onWarning?: (w: KeyWarning) => void;
 }
 
 interface Entry {
   keys: RsaPublicKey[];
+  skipped: SkippedKey[];
+  /** The URL the keys were fetched from (reports name it). */
+  jwksUri: string;
   /** Public JWKS exactly as parsed, for archiving. */
   jwks: { keys: Record<string, unknown>[] };
   fetchedAt: number;
@@ -35,6 +48,7 @@ export class JwksCache {
   private readonly cooldownMs: number;
   private readonly maxAgeMs: number;
   private readonly now: () => number;
+  private readonly warningListeners: ((w: KeyWarning) => void)[] = [];
   /** Fetches started, per issuer (observability; tests assert the cool-down with it). */
   readonly fetches = new Map<string, number>();
 
@@ -43,6 +57,12 @@ export class JwksCache {
     this.maxAgeMs = opts.maxAgeMs ?? 15 * 60_000;
     this.now = opts.now ?? Date.now;
     for (const [iss, base] of Object.entries(opts.discoveryBase ?? {})) this.bases.set(iss, base);
+    if (opts.onWarning) this.warningListeners.push(opts.onWarning);
+  }
+
+  /** Adds a listener for skipped JWKS members (a cache handed in by a caller gets the CLI's too). */
+  onWarning(listener: (w: KeyWarning) => void): void {
+    this.warningListeners.push(listener);
   }
 
   setDiscoveryBase(issuer: string, base: string): void {
@@ -51,6 +71,16 @@ export class JwksCache {
 
   current(issuer: string): RsaPublicKey[] {
     return this.entries.get(issuer)?.keys ?? [];
+  }
+
+  /** The JWKS URL the current keys of `issuer` came from. */
+  jwksUri(issuer: string): string | undefined {
+    return this.entries.get(issuer)?.jwksUri;
+  }
+
+  /** Members of the current JWKS of `issuer` that were skipped and that `query` names. */
+  unusable(issuer: string, query: Omit<OpKeyQuery, 'iss'>): SkippedKey[] {
+    return skippedFor(this.entries.get(issuer)?.skipped ?? [], { iss: issuer, ...query });
   }
 
   snapshot(issuer: string): Entry['jwks'] | undefined {
@@ -111,15 +141,26 @@ export class JwksCache {
     const http = { ...this.opts.http, ...(signal ? { signal } : {}) };
     const meta = await discover(this.bases.get(issuer) ?? issuer, issuer, http);
     const { json } = await requestJson({ url: meta.jwks_uri, what: `JWKS of ${issuer}` }, http);
-    let keys: RsaPublicKey[];
+    let read: ReturnType<typeof readJwks>;
     try {
-      keys = jwksKeys(json, `JWKS of ${issuer}`);
+      read = readJwks(json, `JWKS of ${issuer}`);
     } catch (e) {
       if (e instanceof FormatError) throw new OpError('OP_BAD_RESPONSE', e.message);
       throw e;
     }
+    for (const s of read.skipped) {
+      const w = skippedKeyWarning(`JWKS ${meta.jwks_uri}`, s);
+      for (const l of this.warningListeners) l(w);
+    }
+    const { keys, skipped } = read;
     if (keys.length === 0)
       throw new OpError('OP_BAD_RESPONSE', `the JWKS of ${issuer} holds no RS256 signing keys`);
-    return { keys, jwks: { keys: keys.map((k) => ({ ...k.jwk })) }, fetchedAt: this.now() };
+    return {
+      keys,
+      skipped,
+      jwksUri: meta.jwks_uri,
+      jwks: { keys: keys.map((k) => ({ ...k.jwk })) },
+      fetchedAt: this.now(),
+    };
   }
 }

@@ -1,4 +1,13 @@
-import { selectKeys, type OpKeyQuery, type OpKeySource } from '../jwk/set.js';
+import {
+  selectKeys,
+  skippedFor,
+  skippedKeyWarning,
+  type KeySource,
+  type KeyWarning,
+  type OpKeyQuery,
+  type OpKeySource,
+  type SkippedKey,
+} from '../jwk/set.js';
 import type { RsaPublicKey } from '../jwk/rsa.js';
 import { GITHUB_ACTIONS_ISSUER } from '../pktoken/verify.js';
 import { archivedKeys } from './archive.js';
@@ -18,8 +27,16 @@ export interface OpTrustOptions {
    * would otherwise vouch for tokens claiming to be from another.
    */
   pinned?: readonly RsaPublicKey[];
+  /** Where the pinned keys were read from (a path), for reports. */
+  pinnedFrom?: string;
+  /** Members of the pinned JWKS skipped as unusable (a token naming one fails with OP_KEY_UNUSABLE). */
+  pinnedSkipped?: readonly SkippedKey[];
   /** issuer → keys read from a JWKS archive. */
   archived?: ReadonlyMap<string, readonly RsaPublicKey[]>;
+  /** thumbprint → archive snapshot file the key was first seen in, for reports. */
+  archiveFiles?: ReadonlyMap<string, string>;
+  /** issuer → archive members skipped as unusable. */
+  archivedSkipped?: ReadonlyMap<string, readonly SkippedKey[]>;
   /** Live discovery; consulted only for trusted issuers. */
   live?: JwksCache;
 }
@@ -58,6 +75,33 @@ export class OpTrust implements OpKeySource {
   }
 
   /**
+   * Live first: a key the OP still publishes says more than an archived copy of it. Pinned and
+   * live never mix (a pinned file turns discovery off).
+   */
+  sourceOf(iss: string, key: RsaPublicKey): KeySource | undefined {
+    if (!this.trusts(iss)) return undefined;
+    const has = (keys: readonly RsaPublicKey[] | undefined) =>
+      keys?.some((k) => k.thumbprint === key.thumbprint);
+    const uri = this.o.live?.jwksUri(iss);
+    if (this.trustedIssuers !== undefined && uri !== undefined && has(this.o.live?.current(iss)))
+      return { kind: 'live', location: uri };
+    if (has(this.o.pinned)) return { kind: 'pinned', location: this.o.pinnedFrom ?? 'pinned JWKS' };
+    if (has(this.o.archived?.get(iss)))
+      return { kind: 'archive', location: this.o.archiveFiles?.get(key.thumbprint) ?? 'JWKS archive' };
+    return undefined;
+  }
+
+  unusable(query: OpKeyQuery): SkippedKey[] {
+    if (!this.trusts(query.iss)) return [];
+    const { iss, ...rest } = query;
+    return [
+      ...skippedFor(this.o.pinnedSkipped ?? [], query),
+      ...skippedFor(this.o.archivedSkipped?.get(iss) ?? [], query),
+      ...(this.trustedIssuers !== undefined ? (this.o.live?.unusable(iss, rest) ?? []) : []),
+    ];
+  }
+
+  /**
    * Fetches live keys when the offline ones do not already answer `query`. A live failure is
    * fatal only when nothing else can: an archive must keep working with the OP unreachable.
    */
@@ -89,16 +133,46 @@ export class OpTrust implements OpKeySource {
   }
 }
 
+export interface ArchiveTrust {
+  /** issuer → usable archived keys. */
+  archived: Map<string, RsaPublicKey[]>;
+  /** thumbprint → snapshot file the key was first seen in. */
+  archiveFiles: Map<string, string>;
+  /** issuer → members skipped as unusable. */
+  archivedSkipped: Map<string, SkippedKey[]>;
+}
+
+/** Archived keys for each issuer, read once, with where each came from and what was skipped. */
+export async function readArchive(
+  dir: string,
+  issuers: readonly string[],
+  onWarning?: (w: KeyWarning) => void,
+): Promise<ArchiveTrust> {
+  const out: ArchiveTrust = { archived: new Map(), archiveFiles: new Map(), archivedSkipped: new Map() };
+  for (const iss of issuers) {
+    const skipped: SkippedKey[] = [];
+    const warned = new Set<string>();
+    const keys = await archivedKeys(dir, iss, (s, file) => {
+      skipped.push(s);
+      // The same stray key recurs in every later snapshot: say it once.
+      const k = `${s.kid ?? ''}\0${s.code}`;
+      if (!warned.has(k)) onWarning?.(skippedKeyWarning(`JWKS archive ${file}`, s));
+      warned.add(k);
+    });
+    out.archived.set(
+      iss,
+      keys.map((a) => a.key),
+    );
+    for (const a of keys) out.archiveFiles.set(a.key.thumbprint, a.file);
+    out.archivedSkipped.set(iss, skipped);
+  }
+  return out;
+}
+
 /** issuer → archived keys for each issuer, read once. */
 export async function loadArchive(
   dir: string,
   issuers: readonly string[],
 ): Promise<Map<string, RsaPublicKey[]>> {
-  const out = new Map<string, RsaPublicKey[]>();
-  for (const iss of issuers)
-    out.set(
-      iss,
-      (await archivedKeys(dir, iss)).map((a) => a.key),
-    );
-  return out;
+  return (await readArchive(dir, issuers)).archived;
 }

@@ -3,7 +3,7 @@ import { decodeBase64Url } from '../encoding/base64url.js';
 import { canonicalJson, type JsonObject } from '../encoding/json.js';
 import { OpkError, VerificationError } from '../errors.js';
 import { verifyOpSignature, type OpSignatureKind, type VerifiedOpSignature } from '../gq/jwt.js';
-import type { OpKeySource } from '../jwk/set.js';
+import type { KeySource, OpKeySource } from '../jwk/set.js';
 import type { RsaPublicKey } from '../jwk/rsa.js';
 import { importUserKey, verifyUserSignature, type UserPublicKey } from '../jws/algorithms.js';
 import { decodeClaims, signingInput } from '../jws/compact.js';
@@ -44,6 +44,8 @@ export interface VerifiedPkToken {
   generation: PkToken['generation'];
   opSignature: OpSignatureKind;
   opKey: RsaPublicKey;
+  /** Where the OP key came from (live JWKS, pinned file, archive), when the key source says. */
+  keySource?: KeySource;
   /** The OP's own RS256 header (recovered from `kid` for GQ256 tokens). */
   opHeader: JsonObject;
   commitType: Exclude<CommitType, 'auto'>;
@@ -60,6 +62,7 @@ export function verifyPkToken(pkt: PkToken, opts: PkTokenVerifyOptions): Verifie
   const commitType = verifyCommitment(pkt, op, claims, opts.commitType ?? 'auto');
   checkExpiration(claims, opts.expiration ?? 'never', opts.now);
   const cosigner = verifyCosigner(pkt, opts.cosignerKeys);
+  const keySource = opts.keys.sourceOf?.(claims.iss as string, op.key);
   return {
     claims,
     cic,
@@ -67,6 +70,7 @@ export function verifyPkToken(pkt: PkToken, opts: PkTokenVerifyOptions): Verifie
     generation: pkt.generation,
     opSignature: op.kind,
     opKey: op.key,
+    ...(keySource ? { keySource } : {}),
     opHeader: op.originalHeader,
     commitType,
     cosigner,
@@ -199,11 +203,30 @@ function verifyCommitment(
 /** Clock skew allowed for `iat`/`nbf`: a token from further in the future was forged or mis-clocked. */
 const FUTURE_SKEW_SECONDS = 300;
 
+const TIME_CLAIMS = ['iat', 'nbf', 'exp'] as const;
+
+/**
+ * RFC 7519 NumericDate is a JSON number. Any other type fails rather than being skipped: a
+ * string `iat` a year ahead would otherwise pass the future-token check unseen.
+ */
+function checkTimeClaimTypes(claims: JsonObject): void {
+  for (const c of TIME_CLAIMS) {
+    const v = claims[c];
+    if (v === undefined || typeof v === 'number') continue;
+    const type = v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v;
+    throw new VerificationError(
+      'CLAIM_TYPE_INVALID',
+      `ID token claim ${c} must be a JSON number, not ${type}`,
+    );
+  }
+}
+
 function checkExpiration(
   claims: JsonObject,
   policy: ExpirationPolicy,
   now = Math.floor(Date.now() / 1000),
 ): void {
+  checkTimeClaimTypes(claims);
   for (const c of ['iat', 'nbf'] as const) {
     const v = claims[c];
     if (typeof v === 'number' && v > now + FUTURE_SKEW_SECONDS) {

@@ -4,7 +4,7 @@ import { parseEnvelope } from '../dsse/envelope.js';
 import { attFor } from '../dsse/pae.js';
 import { identityClaims, verifyEnvelope, type VerifiedEnvelope } from '../dsse/verify.js';
 import type { Statement } from '../intoto/statement.js';
-import type { OpKeyQuery, OpKeySource } from '../jwk/set.js';
+import type { KeySource, OpKeyQuery, OpKeySource } from '../jwk/set.js';
 import { opKeyQuery } from '../pktoken/keyquery.js';
 import { parsePkToken } from '../pktoken/parse.js';
 import type { PkToken } from '../pktoken/types.js';
@@ -33,6 +33,7 @@ import {
   isDsseMediaType,
 } from '../oci/types.js';
 import { checkCel, defaultPolicy, type ClaimRule, type Policy, type RequiredPredicate } from './policy.js';
+import { keySourceText } from './key-source.js';
 import { checkProvenance, isProvenance } from './provenance.js';
 
 export const REPORT_SCHEMA = 'https://opk-signer.dev/schemas/verify-report/v1';
@@ -42,6 +43,8 @@ export interface VerifyTrust {
   keys: OpKeySource;
   prefetch?(query: OpKeyQuery): Promise<void>;
   trustedIssuers?: string[];
+  /** Trust-material warnings (skipped JWKS members), read when the report is built. */
+  warnings?: readonly Problem[];
 }
 
 /** What the caller expects of the image and its signers. */
@@ -101,6 +104,8 @@ export interface AttestationResult {
   subjects?: { name: string; digest: Record<string, string> }[];
   identity?: Record<string, string>;
   opKey?: { kid?: string; jkt: string };
+  /** Where the OP key came from: a live JWKS (URL), a pinned file (path) or an archive entry (file). */
+  keySource?: KeySource;
   /** Full statement and claims, for the OPA `input` document only (not rendered in `platforms`). */
   statement?: JsonObject;
   claims?: JsonObject;
@@ -826,7 +831,7 @@ export async function verifyImage(o: VerifyImageOptions): Promise<VerifyReport> 
       celRules: policy.cel.length,
     },
     platforms,
-    warnings,
+    warnings: [...warnings, ...(o.trust.warnings ?? []).map((w) => ({ code: w.code, message: w.message }))],
     errors,
   };
 }
@@ -883,6 +888,7 @@ async function verifyOneAttestation(
     ...(typeof token.opKey.kid === 'string' ? { kid: token.opKey.kid } : {}),
     jkt: token.opKey.thumbprint,
   };
+  if (token.keySource) x.ar.keySource = token.keySource;
   x.ar.statement = statement.json;
   x.ar.claims = token.claims;
   if (x.annotated && x.annotated !== statement.predicateType) {
@@ -906,7 +912,11 @@ function runClaimAndPolicyChecks(
   const claims = ar.claims!;
   const statement = statementOf(ar);
   const iss = String(claims.iss);
-  ar.checks.push({ check: 'issuer', ok: true, message: `Verified OIDC token was signed by ${iss}` });
+  ar.checks.push({
+    check: 'issuer',
+    ok: true,
+    message: `Verified OIDC token was signed by ${iss}${keySourceText(ar.keySource, ar.opKey?.kid)}`,
+  });
   if (iss === GITHUB_ACTIONS_ISSUER && typeof claims.repository === 'string' && claims.run_id !== undefined) {
     ar.checks.push({
       check: 'github-run',
@@ -979,6 +989,7 @@ export function opaInput(report: VerifyReport): JsonObject {
           statement: a.statement ?? null,
           claims: a.claims ?? null,
           opKey: a.opKey ?? null,
+          keySource: a.keySource ?? null,
         })),
       })),
     }),

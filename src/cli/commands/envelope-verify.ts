@@ -2,6 +2,7 @@ import { identityClaims, verifyEnvelope } from '../../dsse/verify.js';
 import { outputFormat, parse, readInput, requireOption, type CliIo } from '../io.js';
 import { parseEnvelope } from '../../dsse/envelope.js';
 import { loadTrust, prefetchFor, trustOptions } from '../keys.js';
+import { keySourceText } from '../../verify/key-source.js';
 
 function tryParseEnvelope(bytes: Uint8Array) {
   try {
@@ -34,6 +35,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
       generation: v.token.generation === 'A' ? '2023' : 'current',
       opSignature: v.token.opSignature,
       opKeyJkt: v.token.opKey.thumbprint,
+      ...(v.token.keySource ? { keySource: v.token.keySource } : {}),
     },
   };
   if (format === 'json') {
@@ -41,7 +43,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
     return 0;
   }
   const out = [
-    `✓ Verified DSSE envelope signed by ${result.identity.iss ?? '?'}`,
+    `✓ Verified DSSE envelope signed by ${result.identity.iss ?? '?'}${keySourceText(v.token.keySource, v.token.opKey.kid)}`,
     `  predicate type: ${result.predicateType}`,
   ];
   for (const s of result.subjects) {

@@ -3,6 +3,7 @@ import { verifyPkToken } from '../../pktoken/verify.js';
 import { identityClaims } from '../../dsse/verify.js';
 import { outputFormat, parse, readInput, requireOption, type CliIo } from '../io.js';
 import { loadTrust, prefetchFor, trustOptions } from '../keys.js';
+import { keySourceText } from '../../verify/key-source.js';
 
 export const summary = 'verify a PK Token (any openpubkey serialisation) against OP keys';
 
@@ -23,6 +24,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
     serialization: pkt.serialization,
     opSignature: v.opSignature,
     opKey: { kid: v.opKey.kid ?? null, jkt: v.opKey.thumbprint },
+    ...(v.keySource ? { keySource: v.keySource } : {}),
     commitment: v.commitType,
     upk: v.cic.upk,
     cosigner: v.cosigner,
@@ -33,6 +35,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
     io.stdout.write(
       `✓ PK Token valid (${result.generation} ${pkt.serialization}, OP signature ${v.opSignature}, commitment in ${v.commitType})\n`,
     );
+    io.stdout.write(`  signed by ${String(v.claims.iss)}${keySourceText(v.keySource, v.opKey.kid)}\n`);
     for (const [k, val] of Object.entries(result.claims)) io.stdout.write(`  ${k}: ${val}\n`);
     if (v.cosigner.present)
       io.stdout.write(
