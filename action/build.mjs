@@ -1,3 +1,4 @@
+/* global URL, process */
 // Bundles the Action's entry point and everything it imports (the opk-signer library and its
 // dependencies) into one file: Actions run `action/dist/index.js` straight from the repository,
 // with no install step. `node action/build.mjs [OUTFILE]`; the test rebuilds to a temp file and
