@@ -17,6 +17,17 @@ export type Mode = keyof typeof MODES;
 /** Inputs passed to `verify` as `--NAME VALUE`, unchanged. */
 export const VERIFY_FLAGS = ['repository', 'repo-owner-id', 'ref', 'sha', 'workflow-ref', 'policy'] as const;
 
+/** Every input the entry point reads; action.yml declares exactly these (a test checks). */
+export const INPUT_NAMES = [
+  'image',
+  'mode',
+  ...VERIFY_FLAGS,
+  'issuer',
+  'platform',
+  'registry-username',
+  'registry-password',
+] as const;
+
 export interface ActionInputs {
   image: string;
   mode: Mode;

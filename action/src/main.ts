@@ -66,8 +66,11 @@ export async function main(io: RunnerIo): Promise<number> {
   if (signArgs) {
     const signed = await runCommand(io, attest, signArgs, inputs.password);
     if (signed.code !== 0) return signed.code;
-    digest = (JSON.parse(signed.stdout) as { digest: string }).digest;
-    io.stdout.write(`signed ${inputs.image} (${inputs.mode}): ${digest}\n`);
+    const result = JSON.parse(signed.stdout) as { digest: string; noop: boolean };
+    digest = result.digest;
+    io.stdout.write(
+      `${result.noop ? 'already signed' : 'signed'} ${inputs.image} (${inputs.mode}): ${digest}\n`,
+    );
   }
 
   const checked = await runCommand(
