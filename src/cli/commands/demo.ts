@@ -15,6 +15,7 @@ import { startSignerServer } from '../../server/server.js';
 import { renderText } from '../../verify/report.js';
 import { verifyImage } from '../../verify/image.js';
 import { parse, type CliIo } from '../io.js';
+import { selfCommand, shellQuote } from '../self.js';
 
 export const summary = 'run the whole flow offline: embedded issuer → sidecar → signed OCI image → verify';
 
@@ -130,8 +131,9 @@ export async function run(args: string[], io: CliIo): Promise<number> {
     const trust = new OpTrust({ pinned: parseJwks(JSON.stringify(issuer.jwks())), issuers: [issuer.issuer] });
     let ok = true;
     for (const img of IMAGES) {
+      // Printed so it can be pasted as is: the same binary, quoted paths.
       say(
-        `\n4. opk-signer verify oci:${layoutDir}:${img.tag} --jwks ${jwksFile} --repo-owner-id ${CLAIMS.repository_owner_id}\n`,
+        `\n4. ${selfCommand(io.env)} verify ${shellQuote(`oci:${layoutDir}:${img.tag}`)} --jwks ${shellQuote(jwksFile)} --repo-owner-id ${CLAIMS.repository_owner_id}\n`,
       );
       const report = await verifyImage({
         source: await OciLayout.open(layoutDir),
