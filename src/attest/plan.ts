@@ -13,7 +13,7 @@ import {
   MEDIA_TYPE_OCI_MANIFEST,
   sha256Digest,
   type Descriptor,
-  isDsseMediaType,
+  classifyAttestationLayer,
 } from '../oci/types.js';
 import { AttestError } from './errors.js';
 import type {
@@ -77,16 +77,17 @@ export function planSigning(image: ImageSnapshot, o: PlanOptions): SigningPlan {
     let intoto = 0;
     for (const layer of att.layers) {
       const mt = layer.descriptor.mediaType;
+      const kind = classifyAttestationLayer(mt);
       let statement: Uint8Array;
       let resign = false;
-      if (mt === MEDIA_TYPE_INTOTO) {
+      if (kind === 'intoto') {
         intoto++;
         if (o.mode === 'referrers' && att.referredStatements?.has(layer.descriptor.digest) && !o.resign) {
           alreadySigned++;
           continue;
         }
         statement = layer.bytes!;
-      } else if (isDsseMediaType(mt)) {
+      } else if (kind === 'dsse') {
         intoto++;
         const what = `${where} layer ${layer.descriptor.digest} (${mt})`;
         if (!layer.bytes)
@@ -112,6 +113,10 @@ export function planSigning(image: ImageSnapshot, o: PlanOptions): SigningPlan {
         resign = true;
       } else {
         ignored++;
+        if (kind === 'unverifiable')
+          warnings.push(
+            `${where} layer ${layer.descriptor.digest} (${mt}) claims a signature opk-signer cannot check; left alone (verify fails it)`,
+          );
         continue;
       }
       const predicateType = checkStatement(statement, layer.descriptor, att.platformDigest, where);

@@ -6,7 +6,6 @@ import {
   ARTIFACT_TYPE_OPK_SIGNATURES,
   IMAGE_MANIFEST_MEDIA_TYPES,
   INDEX_MEDIA_TYPES,
-  MEDIA_TYPE_INTOTO,
   parseIndex,
   parseManifest,
   platformString,
@@ -15,6 +14,7 @@ import {
   isAttestationEntry,
   isUnknownPlatform,
   isDsseMediaType,
+  isInTotoMediaType,
 } from '../oci/types.js';
 import { AttestError } from './errors.js';
 import { checkSignedEnvelope } from './plan.js';
@@ -114,7 +114,7 @@ async function readAttestation(
       `attestation manifest ${entry.digest} names no platform manifest (no ${ANNOTATION_REFERENCE_DIGEST}, no subject)`,
     );
   // DSSE layers too: one only counts as signed once its envelope has been checked.
-  const wantBytes = (mt: string) => mt === MEDIA_TYPE_INTOTO || isDsseMediaType(mt);
+  const wantBytes = (mt: string) => isInTotoMediaType(mt) || isDsseMediaType(mt);
   const [configBytes, layers, referrers] = await Promise.all([
     form === 'legacy' ? source.fetchBlob(manifest.config.digest) : Promise.resolve(undefined),
     Promise.all(
