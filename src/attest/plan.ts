@@ -3,6 +3,7 @@ import { parseStatement } from '../intoto/statement.js';
 import {
   ANNOTATION_OPK_STATEMENT_DIGEST,
   ANNOTATION_PREDICATE_TYPE,
+  ANNOTATION_UNCOMPRESSED,
   ARTIFACT_TYPE_OPK_SIGNATURES,
   descriptorFor,
   EMPTY_CONFIG_BYTES,
@@ -235,16 +236,15 @@ function dsseLayerDescriptor(
   s: SignedLayer,
   extra: Record<string, string> = {},
 ): Descriptor {
-  return {
-    mediaType: s.mediaType,
-    digest: sha256Digest(s.envelope),
-    size: s.envelope.length,
-    annotations: {
-      ...(original.annotations ?? {}),
-      [ANNOTATION_PREDICATE_TYPE]: s.predicateType,
-      ...extra,
-    },
+  const digest = sha256Digest(s.envelope);
+  const annotations: Record<string, string> = {
+    ...(original.annotations ?? {}),
+    [ANNOTATION_PREDICATE_TYPE]: s.predicateType,
+    ...extra,
   };
+  // The envelope is stored uncompressed: a copied `containerd.io/uncompressed` would name the old layer.
+  if (annotations[ANNOTATION_UNCOMPRESSED] !== undefined) annotations[ANNOTATION_UNCOMPRESSED] = digest;
+  return { mediaType: s.mediaType, digest, size: s.envelope.length, annotations };
 }
 
 /** A descriptor object with our changes, keeping every field we do not model (urls, data, …). */

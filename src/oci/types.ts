@@ -31,6 +31,8 @@ export const REFERENCE_TYPE_ATTESTATION = 'attestation-manifest';
 export const ANNOTATION_PREDICATE_TYPE = 'in-toto.io/predicate-type';
 export const ARTIFACT_TYPE_ATTESTATION = 'application/vnd.docker.attestation.manifest.v1+json';
 export const ANNOTATION_REF_NAME = 'org.opencontainers.image.ref.name';
+/** containerd's digest of a layer's uncompressed bytes (= its digest for JSON attestation layers). */
+export const ANNOTATION_UNCOMPRESSED = 'containerd.io/uncompressed';
 
 /**
  * Referrer-mode signatures (`opk-signer attest --mode referrers`): an OCI 1.1 artifact whose

@@ -827,7 +827,6 @@ async function verifiedSignatures(c: LayerContext, layer: LoadedLayer): Promise<
   throw e;
 }
 
-
 function purlFor(o: VerifyImageOptions, platform: Platform | undefined): string {
   const name = o.subjectName ?? o.imageName ?? o.displayName;
   const version = o.reference.tag ?? o.reference.digest ?? 'latest';

@@ -6,6 +6,7 @@ import { checkLimit, type Limits } from '../oci/limits.js';
 import type { ImageSource } from '../oci/source.js';
 import {
   ANNOTATION_OPK_STATEMENT_DIGEST,
+  ANNOTATION_UNCOMPRESSED,
   ARTIFACT_TYPE_OPK_SIGNATURES,
   classifyAttestationLayer,
   parseManifest,
@@ -161,9 +162,6 @@ export async function loadReferrerLayer(
   }
   return loaded;
 }
-
-/** `containerd.io/uncompressed`: the digest of a layer's uncompressed bytes (= its digest for JSON layers). */
-export const ANNOTATION_UNCOMPRESSED = 'containerd.io/uncompressed';
 
 /**
  * A legacy attestation manifest's config lists `rootfs.diff_ids`, and a layer may carry
