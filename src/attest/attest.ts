@@ -2,6 +2,7 @@ import { performance } from 'node:perf_hooks';
 import type { ImageSource } from '../oci/source.js';
 import { descriptorFor, type Descriptor } from '../oci/types.js';
 import { OciIoError } from '../oci/errors.js';
+import type { Limits } from '../oci/limits.js';
 import { AttestError } from './errors.js';
 import { assembleInline, assembleReferrers, planSigning } from './plan.js';
 import { readImage } from './read.js';
@@ -24,6 +25,8 @@ export interface AttestImageOptions {
   resign?: boolean;
   signer: AttestSigner;
   onProgress?: (line: string) => void;
+  /** Bounds on reading the image (index entries, layers, referrers, bytes). */
+  limits?: Partial<Limits>;
 }
 
 export interface AttestTimings {
@@ -64,7 +67,11 @@ export interface AttestResult {
 export async function attestImage(o: AttestImageOptions): Promise<AttestResult> {
   const mode = o.mode ?? 'inline';
   const t0 = performance.now();
-  const image = await readImage(o.source, o.reference, { mode, ...(o.resign ? { resign: true } : {}) });
+  const image = await readImage(o.source, o.reference, {
+    mode,
+    ...(o.resign ? { resign: true } : {}),
+    ...(o.limits ? { limits: o.limits } : {}),
+  });
   const t1 = performance.now();
   if (mode === 'inline' && o.tags.length > 0) {
     // Before signing or pushing anything: where the tags stand, and whether an earlier run

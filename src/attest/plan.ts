@@ -3,6 +3,7 @@ import { parseStatement } from '../intoto/statement.js';
 import {
   ANNOTATION_OPK_STATEMENT_DIGEST,
   ANNOTATION_PREDICATE_TYPE,
+  ANNOTATION_UNCOMPRESSED,
   ARTIFACT_TYPE_OPK_SIGNATURES,
   descriptorFor,
   EMPTY_CONFIG_BYTES,
@@ -13,7 +14,7 @@ import {
   MEDIA_TYPE_OCI_MANIFEST,
   sha256Digest,
   type Descriptor,
-  isDsseMediaType,
+  classifyAttestationLayer,
 } from '../oci/types.js';
 import { AttestError } from './errors.js';
 import type {
@@ -77,16 +78,17 @@ export function planSigning(image: ImageSnapshot, o: PlanOptions): SigningPlan {
     let intoto = 0;
     for (const layer of att.layers) {
       const mt = layer.descriptor.mediaType;
+      const kind = classifyAttestationLayer(mt);
       let statement: Uint8Array;
       let resign = false;
-      if (mt === MEDIA_TYPE_INTOTO) {
+      if (kind === 'intoto') {
         intoto++;
         if (o.mode === 'referrers' && att.referredStatements?.has(layer.descriptor.digest) && !o.resign) {
           alreadySigned++;
           continue;
         }
         statement = layer.bytes!;
-      } else if (isDsseMediaType(mt)) {
+      } else if (kind === 'dsse') {
         intoto++;
         const what = `${where} layer ${layer.descriptor.digest} (${mt})`;
         if (!layer.bytes)
@@ -112,6 +114,10 @@ export function planSigning(image: ImageSnapshot, o: PlanOptions): SigningPlan {
         resign = true;
       } else {
         ignored++;
+        if (kind === 'unverifiable')
+          warnings.push(
+            `${where} layer ${layer.descriptor.digest} (${mt}) claims a signature opk-signer cannot check; left alone (verify fails it)`,
+          );
         continue;
       }
       const predicateType = checkStatement(statement, layer.descriptor, att.platformDigest, where);
@@ -230,16 +236,15 @@ function dsseLayerDescriptor(
   s: SignedLayer,
   extra: Record<string, string> = {},
 ): Descriptor {
-  return {
-    mediaType: s.mediaType,
-    digest: sha256Digest(s.envelope),
-    size: s.envelope.length,
-    annotations: {
-      ...(original.annotations ?? {}),
-      [ANNOTATION_PREDICATE_TYPE]: s.predicateType,
-      ...extra,
-    },
+  const digest = sha256Digest(s.envelope);
+  const annotations: Record<string, string> = {
+    ...(original.annotations ?? {}),
+    [ANNOTATION_PREDICATE_TYPE]: s.predicateType,
+    ...extra,
   };
+  // The envelope is stored uncompressed: a copied `containerd.io/uncompressed` would name the old layer.
+  if (annotations[ANNOTATION_UNCOMPRESSED] !== undefined) annotations[ANNOTATION_UNCOMPRESSED] = digest;
+  return { mediaType: s.mediaType, digest, size: s.envelope.length, annotations };
 }
 
 /** A descriptor object with our changes, keeping every field we do not model (urls, data, …). */

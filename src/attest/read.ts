@@ -6,7 +6,6 @@ import {
   ARTIFACT_TYPE_OPK_SIGNATURES,
   IMAGE_MANIFEST_MEDIA_TYPES,
   INDEX_MEDIA_TYPES,
-  MEDIA_TYPE_INTOTO,
   parseIndex,
   parseManifest,
   platformString,
@@ -15,7 +14,9 @@ import {
   isAttestationEntry,
   isUnknownPlatform,
   isDsseMediaType,
+  isInTotoMediaType,
 } from '../oci/types.js';
+import { BoundedSource, checkLimit, resolveLimits, type Limits } from '../oci/limits.js';
 import { AttestError } from './errors.js';
 import { checkSignedEnvelope } from './plan.js';
 import type { AttestationSnapshot, AttestMode, ImageSnapshot, LayerSnapshot, RawJson } from './types.js';
@@ -27,6 +28,8 @@ function rawJson(bytes: Uint8Array): RawJson {
 export interface ReadOptions {
   mode: AttestMode;
   resign?: boolean;
+  /** Bounds on what one read may cost (index entries, layers, referrers, bytes); DEFAULT_LIMITS. */
+  limits?: Partial<Limits>;
 }
 
 /**
@@ -39,6 +42,8 @@ export async function readImage(
   reference: { tag?: string; digest?: string },
   o: ReadOptions,
 ): Promise<ImageSnapshot> {
+  const limits = resolveLimits(o.limits);
+  source = source instanceof BoundedSource ? source : new BoundedSource(source, limits);
   const root = await source.resolve(reference.digest ?? reference.tag ?? '');
   if (reference.digest && root.digest !== reference.digest)
     throw new VerificationError(
@@ -54,6 +59,7 @@ export async function readImage(
     );
   }
   const index = parseIndex(root.bytes, `image index ${root.digest}`);
+  checkLimit(limits, 'maxIndexEntries', index.manifests.length, `image index ${root.digest}`);
   const raw = rawJson(root.bytes);
   const platforms = index.manifests
     .filter(
@@ -67,7 +73,7 @@ export async function readImage(
   index.manifests.forEach((entry, entryPosition) => {
     if (!isAttestationEntry(entry) || !IMAGE_MANIFEST_MEDIA_TYPES.includes(entry.mediaType)) return;
     const annotated = entry.annotations?.[ANNOTATION_REFERENCE_DIGEST];
-    jobs.push(readAttestation(source, entry, entryPosition, annotated, byDigest, o));
+    jobs.push(readAttestation(source, entry, entryPosition, annotated, byDigest, { ...o, limits }));
   });
   const all = await Promise.all(jobs);
   const attestations = all.filter((a) => {
@@ -92,7 +98,7 @@ async function readAttestation(
   entryPosition: number,
   annotated: string | undefined,
   platforms: Map<string, string>,
-  o: ReadOptions,
+  o: ReadOptions & { limits: Limits },
 ): Promise<AttestationSnapshot> {
   const fetched = await source.fetchManifest(entry.digest);
   if (fetched.bytes.length !== entry.size)
@@ -101,6 +107,7 @@ async function readAttestation(
       `attestation manifest ${entry.digest} is ${fetched.bytes.length} bytes, the index says ${entry.size}`,
     );
   const manifest = parseManifest(fetched.bytes, `attestation manifest ${entry.digest}`);
+  checkLimit(o.limits, 'maxLayers', manifest.layers.length, `attestation manifest ${entry.digest}`);
   const form = manifest.subject ? 'oci-artifact' : 'legacy';
   if (manifest.subject && annotated && manifest.subject.digest !== annotated)
     throw new AttestError(
@@ -114,7 +121,7 @@ async function readAttestation(
       `attestation manifest ${entry.digest} names no platform manifest (no ${ANNOTATION_REFERENCE_DIGEST}, no subject)`,
     );
   // DSSE layers too: one only counts as signed once its envelope has been checked.
-  const wantBytes = (mt: string) => mt === MEDIA_TYPE_INTOTO || isDsseMediaType(mt);
+  const wantBytes = (mt: string) => isInTotoMediaType(mt) || isDsseMediaType(mt);
   const [configBytes, layers, referrers] = await Promise.all([
     form === 'legacy' ? source.fetchBlob(manifest.config.digest) : Promise.resolve(undefined),
     Promise.all(

@@ -17,25 +17,74 @@ export interface VerifiedEnvelope {
 
 /**
  * DSSE envelope verification as named steps: payload type, OPK signature present, PK Token,
- * `att` bound to this PAE, statement. Each step throws its own code.
+ * `att` bound to this PAE, statement. Each step throws its own code. With several signatures
+ * the first that verifies (in envelope order) is returned; when none does, the error does not
+ * depend on their order (see verifyEnvelopeSignatures).
  */
 export function verifyEnvelope(input: string | Uint8Array, opts: PkTokenVerifyOptions): VerifiedEnvelope {
+  const { verdicts } = verifyEnvelopeSignatures(input, opts);
+  const ok = verdicts.find((v) => v.result);
+  if (ok) return ok.result!;
+  throw firstByCode(verdicts.map((v) => v.error!));
+}
+
+/** One OPK signature of an envelope: `index` is its position in `signatures`. */
+export interface SignatureVerdict {
+  index: number;
+  result?: VerifiedEnvelope;
+  error?: OpkError;
+}
+
+/**
+ * Every OPK signature checked on its own, so a caller can pick the one that satisfies its
+ * identity constraints instead of whichever came first. Envelope-level problems (payload type,
+ * no OPK signature at all, a statement that does not parse once a signature verifies) throw.
+ */
+export function verifyEnvelopeSignatures(
+  input: string | Uint8Array,
+  opts: PkTokenVerifyOptions,
+): { envelope: Envelope; verdicts: SignatureVerdict[] } {
   const envelope = parseEnvelope(input);
   checkPayloadType(envelope);
-  const candidates = opkSignatures(envelope);
-  let firstError: unknown;
-  for (const sig of candidates) {
+  opkSignatures(envelope);
+  const verdicts: SignatureVerdict[] = [];
+  let statement: Statement | undefined;
+  envelope.signatures.forEach((sig, index) => {
+    if (sig.keyid !== '' && sig.keyid !== OPK_KEYID) return;
+    let pkToken: PkToken;
+    let token: VerifiedPkToken;
     try {
-      const pkToken = parsePkToken(sig.sig);
-      const token = verifyPkToken(pkToken, opts);
+      pkToken = parsePkToken(sig.sig);
+      token = verifyPkToken(pkToken, opts);
       checkAtt(envelope, token);
-      return { envelope, statement: parseStatement(envelope.payload), pkToken, token };
     } catch (e) {
       if (!(e instanceof OpkError)) throw e;
-      firstError ??= e;
+      verdicts.push({ index, error: e });
+      return;
     }
-  }
-  throw firstError;
+    // The statement is the envelope's, not the signature's: if it does not parse, nothing verifies.
+    statement ??= parseStatement(envelope.payload);
+    verdicts.push({ index, result: { envelope, statement, pkToken, token } });
+  });
+  return { envelope, verdicts };
+}
+
+/**
+ * The error to report when several failed: the smallest by code, then message, so the verdict
+ * and its code are the same whatever order the signatures come in.
+ */
+export function firstByCode<E extends OpkError>(errors: E[]): E {
+  return [...errors].sort((a, b) =>
+    a.code === b.code
+      ? a.message < b.message
+        ? -1
+        : a.message > b.message
+          ? 1
+          : 0
+      : a.code < b.code
+        ? -1
+        : 1,
+  )[0]!;
 }
 
 function checkPayloadType(envelope: Envelope): void {

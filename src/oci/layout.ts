@@ -372,10 +372,7 @@ export class OciLayout implements ImageSource {
     try {
       fh = await open(path, 'r');
     } catch (e) {
-      throw new OciIoError(
-        'OCI_NOT_FOUND',
-        `${what} ${digest} is not in ${this.dir} (${(e as NodeJS.ErrnoException).code ?? 'error'})`,
-      );
+      throw fileError(e, `${what} ${digest}`, `is not in ${this.dir}`);
     }
     try {
       const { size } = await fh.stat();
@@ -397,11 +394,19 @@ async function readOrIo(path: string, what: string): Promise<Buffer> {
   try {
     return await readFile(path);
   } catch (e) {
-    throw new OciIoError(
-      'OCI_NOT_FOUND',
-      `cannot read ${what} (${(e as NodeJS.ErrnoException).code ?? 'error'})`,
-    );
+    throw fileError(e, `cannot read ${what}`, '');
   }
+}
+
+/**
+ * Only a file that is not there is "not found": running out of descriptors (EMFILE), permissions
+ * or a disk error are I/O failures of their own (`OCI_READ_FAILED`), never a missing object.
+ */
+function fileError(e: unknown, what: string, missing: string): OciIoError {
+  const code = (e as NodeJS.ErrnoException).code ?? 'error';
+  if (code === 'ENOENT' || code === 'ENOTDIR')
+    return new OciIoError('OCI_NOT_FOUND', `${what}${missing ? ` ${missing}` : ''} (${code})`);
+  return new OciIoError('OCI_READ_FAILED', `${what}: read failed (${code})`);
 }
 
 /**

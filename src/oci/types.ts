@@ -31,6 +31,8 @@ export const REFERENCE_TYPE_ATTESTATION = 'attestation-manifest';
 export const ANNOTATION_PREDICATE_TYPE = 'in-toto.io/predicate-type';
 export const ARTIFACT_TYPE_ATTESTATION = 'application/vnd.docker.attestation.manifest.v1+json';
 export const ANNOTATION_REF_NAME = 'org.opencontainers.image.ref.name';
+/** containerd's digest of a layer's uncompressed bytes (= its digest for JSON attestation layers). */
+export const ANNOTATION_UNCOMPRESSED = 'containerd.io/uncompressed';
 
 /**
  * Referrer-mode signatures (`opk-signer attest --mode referrers`): an OCI 1.1 artifact whose
@@ -264,7 +266,36 @@ export function isUnknownPlatform(d: Descriptor): boolean {
   return d.platform?.os === 'unknown' && d.platform.architecture === 'unknown';
 }
 
-/** `application/vnd.in-toto.<kind>+dsse`: a layer that claims to carry a DSSE envelope. */
+/**
+ * What a layer of an attestation manifest (or of a signature referrer) is, decided here once for
+ * sign, attest and verify alike:
+ * - `dsse`: a DSSE envelope, `application/vnd.in-toto+dsse` (any predicate; what the signer
+ *   writes for predicates other than SLSA, SPDX and CycloneDX) or `application/vnd.in-toto.<kind>+dsse`;
+ * - `intoto`: an unsigned in-toto statement, `application/vnd.in-toto+json`;
+ * - `unverifiable`: another type that claims a signature (`…+dsse`, a DSSE or Sigstore type we
+ *   cannot check): it must fail its platform, never pass for unsigned;
+ * - `unrecognised`: anything else, reported and otherwise left alone.
+ * Media types compare case-insensitively (RFC 6838), parameters ignored.
+ */
+export type AttestationLayerKind = 'dsse' | 'intoto' | 'unverifiable' | 'unrecognised';
+
+const DSSE_KIND_RE = /^application\/vnd\.in-toto(\.[a-z0-9][a-z0-9.+-]*)?\+dsse$/;
+const CLAIMS_SIGNATURE_RE = /dsse|sigstore|signature|\+jws|\+cose|\+sig\b/;
+
+export function classifyAttestationLayer(mediaType: string): AttestationLayerKind {
+  const mt = (mediaType.split(';')[0] ?? '').trim().toLowerCase();
+  if (mt === MEDIA_TYPE_INTOTO) return 'intoto';
+  if (DSSE_KIND_RE.test(mt)) return 'dsse';
+  if (CLAIMS_SIGNATURE_RE.test(mt)) return 'unverifiable';
+  return 'unrecognised';
+}
+
+/** A layer that carries a DSSE envelope we verify (see classifyAttestationLayer). */
 export function isDsseMediaType(mediaType: string): boolean {
-  return mediaType.startsWith('application/vnd.in-toto.') && mediaType.endsWith('+dsse');
+  return classifyAttestationLayer(mediaType) === 'dsse';
+}
+
+/** An unsigned in-toto statement layer. */
+export function isInTotoMediaType(mediaType: string): boolean {
+  return classifyAttestationLayer(mediaType) === 'intoto';
 }

@@ -1,40 +1,51 @@
 import type { JsonObject } from '../encoding/json.js';
 import { OpkError, VerificationError } from '../errors.js';
 import { parseEnvelope } from '../dsse/envelope.js';
-import { attFor } from '../dsse/pae.js';
-import { identityClaims, verifyEnvelope, type VerifiedEnvelope } from '../dsse/verify.js';
+import {
+  firstByCode,
+  identityClaims,
+  verifyEnvelopeSignatures,
+  type SignatureVerdict,
+} from '../dsse/verify.js';
 import type { Statement } from '../intoto/statement.js';
 import type { KeySource, OpKeyQuery, OpKeySource } from '../jwk/set.js';
 import { opKeyQuery } from '../pktoken/keyquery.js';
 import { parsePkToken } from '../pktoken/parse.js';
 import type { PkToken } from '../pktoken/types.js';
 import { GITHUB_ACTIONS_ISSUER } from '../pktoken/verify.js';
-import { OciIoError } from '../oci/errors.js';
+import { BoundedSource, checkLimit, DEFAULT_LIMITS, resolveLimits, type Limits } from '../oci/limits.js';
 import type { ImageSource } from '../oci/source.js';
 import {
-  ANNOTATION_OPK_STATEMENT_DIGEST,
   ANNOTATION_PREDICATE_TYPE,
   ANNOTATION_REFERENCE_DIGEST,
-  ARTIFACT_TYPE_OPK_SIGNATURES,
   IMAGE_MANIFEST_MEDIA_TYPES,
   INDEX_MEDIA_TYPES,
-  MEDIA_TYPE_INTOTO,
   parseIndex,
   parseManifest,
   platformMatches,
   platformString,
-  sha256Digest,
   type Descriptor,
   type ImageIndex,
   type ImageManifest,
   type Platform,
   isAttestationEntry,
   isUnknownPlatform,
-  isDsseMediaType,
+  classifyAttestationLayer,
 } from '../oci/types.js';
-import { checkCel, defaultPolicy, type ClaimRule, type Policy, type RequiredPredicate } from './policy.js';
+import { chooseSignature, identityChecks, type CheckResult, type ClaimExpectations } from './identity.js';
+import {
+  checkDiffIds,
+  findReferrerSignatures,
+  loadLayer,
+  loadReferrerLayer,
+  rethrowIo,
+  type LayerNote,
+  type LoadedLayer,
+} from './layers.js';
 import { keySourceText } from './key-source.js';
-import { checkProvenance, isProvenance } from './provenance.js';
+import { defaultPolicy, type Policy, type RequiredPredicate } from './policy.js';
+
+export { checkClaims, type CheckResult } from './identity.js';
 
 export const REPORT_SCHEMA = 'https://opk-signer.dev/schemas/verify-report/v1';
 
@@ -67,23 +78,11 @@ export interface VerifyImageOptions {
   platforms?: Platform[];
   policy?: Policy;
   /** Flag-level claim expectations (`--repo-owner-id` …), checked before policy rules. */
-  expect?: {
-    repositoryOwnerId?: string;
-    repository?: string;
-    ref?: string;
-    sha?: string;
-    workflowRef?: string;
-  };
+  expect?: ClaimExpectations;
   /** Seconds since the epoch, for time checks. */
   now?: number;
-}
-
-export interface CheckResult {
-  /** Stable id of the check (`subject-digest`, `issuer`, `claim:ref`, …). */
-  check: string;
-  ok: boolean;
-  message: string;
-  code?: string;
+  /** Bounds on the work one verification may cost (defaults: DEFAULT_LIMITS). */
+  limits?: Partial<Limits>;
 }
 
 export interface Problem {
@@ -106,6 +105,11 @@ export interface AttestationResult {
   opKey?: { kid?: string; jkt: string };
   /** Where the OP key came from: a live JWKS (URL), a pinned file (path) or an archive entry (file). */
   keySource?: KeySource;
+  /**
+   * The envelope signature the identity and checks above come from (index into `signatures`),
+   * out of `of` OPK signatures of which `verified` verified.
+   */
+  signature?: { index: number; of: number; verified: number };
   /** Full statement and claims, for the OPA `input` document only (not rendered in `platforms`). */
   statement?: JsonObject;
   claims?: JsonObject;
@@ -196,6 +200,7 @@ export async function resolveImage(
   source: ImageSource,
   ref: { tag?: string; digest?: string },
   platforms?: Platform[],
+  limits: Limits = DEFAULT_LIMITS,
 ): Promise<ResolvedImage> {
   const root = await source.resolve(ref.digest ?? ref.tag ?? '');
   if (ref.digest && root.digest !== ref.digest)
@@ -207,6 +212,7 @@ export async function resolveImage(
     );
   }
   const index = parseIndex(root.bytes, `image index ${root.digest}`);
+  checkLimit(limits, 'maxIndexEntries', index.manifests.length, `image index ${root.digest}`);
   const runnable = classifyEntries(index, root.digest);
   if (runnable.length === 0)
     fail('PLATFORM_NOT_FOUND', `index ${root.digest} lists no platform image manifests`);
@@ -239,6 +245,7 @@ export async function findAttestationManifest(
   source: ImageSource,
   index: ImageIndex,
   platform: Descriptor,
+  limits: Limits = DEFAULT_LIMITS,
 ): Promise<FoundAttestationManifest> {
   const entries = index.manifests.filter(
     (d) => isAttestationEntry(d) && d.annotations?.[ANNOTATION_REFERENCE_DIGEST] === platform.digest,
@@ -262,6 +269,7 @@ export async function findAttestationManifest(
       `attestation manifest ${descriptor.digest} is ${fetched.bytes.length} bytes, the index says ${descriptor.size}`,
     );
   const manifest = parseManifest(fetched.bytes, `attestation manifest ${descriptor.digest}`);
+  checkLimit(limits, 'maxLayers', manifest.layers.length, `attestation manifest ${descriptor.digest}`);
   if (manifest.subject) {
     if (manifest.subject.digest !== platform.digest) {
       fail(
@@ -272,68 +280,6 @@ export async function findAttestationManifest(
     return { descriptor, manifest, form: 'oci-artifact' };
   }
   return { descriptor, manifest, form: 'legacy' };
-}
-
-// ---------------------------------------------------------------------------------------------
-// Step 2b: findReferrerSignatures — signatures written by `attest --mode referrers`: OCI 1.1
-// artifacts whose subject is the attestation manifest (referrers API or `sha256-<hex>` tag
-// schema), each DSSE layer naming the in-toto layer it signs. Keyed by that layer's digest.
-// ---------------------------------------------------------------------------------------------
-
-export async function findReferrerSignatures(
-  source: ImageSource,
-  attestationManifest: Descriptor,
-): Promise<Map<string, Descriptor[]>> {
-  const out = new Map<string, Descriptor[]>();
-  if (!source.referrers) return out;
-  let listed: Descriptor[];
-  try {
-    listed = await source.referrers(attestationManifest.digest, ARTIFACT_TYPE_OPK_SIGNATURES);
-  } catch (e) {
-    rethrowIo(e);
-    return out; // a malformed referrers index lists nothing
-  }
-  for (const r of listed) {
-    let m: ImageManifest;
-    try {
-      m = parseManifest((await source.fetchManifest(r.digest)).bytes, `referrer ${r.digest}`);
-    } catch (e) {
-      rethrowIo(e);
-      continue; // a malformed or mislabelled referrer signs nothing
-    }
-    // A tag-schema index is a plain tag anyone with push rights can write: trust only the subject.
-    if (m.subject?.digest !== attestationManifest.digest || m.artifactType !== ARTIFACT_TYPE_OPK_SIGNATURES)
-      continue;
-    for (const l of m.layers) {
-      const statement = l.annotations?.[ANNOTATION_OPK_STATEMENT_DIGEST];
-      if (!statement || !isDsseMediaType(l.mediaType)) continue;
-      const list = out.get(statement) ?? [];
-      if (!list.some((x) => x.digest === l.digest)) list.push(l);
-      out.set(statement, list);
-    }
-  }
-  return out;
-}
-
-/** A referrer's DSSE layer must carry exactly the statement of the in-toto layer it stands for. */
-async function loadReferrerLayer(
-  source: ImageSource,
-  l: Descriptor,
-  statement: Descriptor,
-): Promise<LoadedLayer> {
-  const loaded = await loadLayer(source, l);
-  if (!loaded.bytes) return loaded;
-  try {
-    if (sha256Digest(parseEnvelope(loaded.bytes).payload) !== statement.digest)
-      throw new VerificationError(
-        'REFERRER_STATEMENT_MISMATCH',
-        `referrer signature ${l.digest} does not sign in-toto layer ${statement.digest}`,
-      );
-  } catch (e) {
-    rethrowIo(e);
-    return { descriptor: l, fetchError: e as OpkError };
-  }
-  return loaded;
 }
 
 /** Platform manifests are fetched too: their digest is what every attestation vouches for. */
@@ -361,7 +307,7 @@ export interface AttestationVerifyOptions {
 export async function verifyAttestation(
   envelopeBytes: Uint8Array,
   o: AttestationVerifyOptions,
-): Promise<VerifiedEnvelope> {
+): Promise<SignatureVerdict[]> {
   if (o.trust.prefetch) {
     const envelope = parseEnvelope(envelopeBytes);
     for (const sig of envelope.signatures) {
@@ -376,12 +322,12 @@ export async function verifyAttestation(
       if (q.iss && o.issuers.includes(q.iss)) await o.trust.prefetch(q);
     }
   }
-  return verifyEnvelope(envelopeBytes, {
+  return verifyEnvelopeSignatures(envelopeBytes, {
     keys: o.trust.keys,
     trustedIssuers: o.issuers,
     ...(o.maxAgeSeconds !== undefined ? { expiration: { maxAgeSeconds: o.maxAgeSeconds } } : {}),
     ...(o.now !== undefined ? { now: o.now } : {}),
-  });
+  }).verdicts;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -433,6 +379,13 @@ function normalisePlatform(p: string): string {
 }
 
 export function checkSubject(statement: Statement, ctx: SubjectContext): { digest: string; tag?: string } {
+  // BuildKit writes `"subject": []` for exports without an image name: such a statement is
+  // signable but vouches for no image at all.
+  if (statement.subjects.length === 0)
+    fail(
+      'SUBJECT_EMPTY',
+      `attestation names no subject, so it is not bound to ${ctx.manifestDigest} or any other image (BuildKit writes no subject when the build had no image name)`,
+    );
   const hex = ctx.manifestDigest.slice('sha256:'.length);
   const matching = statement.subjects.filter((s) => s.digest.sha256 === hex);
   if (matching.length === 0) {
@@ -467,76 +420,6 @@ export function checkSubject(statement: Statement, ctx: SubjectContext): { diges
 }
 
 // ---------------------------------------------------------------------------------------------
-// Step 5: checkClaims — flags first (plugin wording), then policy equality/regex rules.
-// ---------------------------------------------------------------------------------------------
-
-function claimString(claims: JsonObject, name: string): string | undefined {
-  const v = claims[name];
-  return typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'boolean' ? String(v) : undefined;
-}
-
-const FLAG_CLAIMS = [
-  ['repositoryOwnerId', 'repository_owner_id', 'REPOSITORY_OWNER_MISMATCH'],
-  ['repository', 'repository', 'REPOSITORY_MISMATCH'],
-  ['ref', 'ref', 'REF_MISMATCH'],
-  ['sha', 'sha', 'SHA_MISMATCH'],
-  ['workflowRef', 'workflow_ref', 'WORKFLOW_REF_MISMATCH'],
-] as const;
-
-/** Runs each claim check, reporting the passing ones as text lines; throws on the first failure. */
-export function checkClaims(
-  claims: JsonObject,
-  expect: VerifyImageOptions['expect'] = {},
-  rules: ClaimRule[] = [],
-  lines: CheckResult[] = [],
-): CheckResult[] {
-  for (const [key, claim, code] of FLAG_CLAIMS) {
-    const want = expect[key];
-    if (want === undefined) continue;
-    const got = claimString(claims, claim);
-    if (got !== want) {
-      if (claim === 'repository_owner_id') {
-        fail(
-          code,
-          `failed to verify repository owner, expected ${want}, got ${got ?? '(none)'} (${claimString(claims, 'repository_owner') ?? '?'})`,
-        );
-      }
-      fail(code, `failed to verify ${claim}, expected ${want}, got ${got ?? '(none)'}`);
-    }
-    lines.push(
-      claim === 'repository_owner_id'
-        ? {
-            check: 'claim:repository_owner_id',
-            ok: true,
-            message: `Verified repository owner ${got} (${claimString(claims, 'repository_owner') ?? '?'})`,
-          }
-        : { check: `claim:${claim}`, ok: true, message: `Verified ${claim} ${got}` },
-    );
-  }
-  for (const r of rules) {
-    const got = claimString(claims, r.claim);
-    if (r.equals && (got === undefined || !r.equals.includes(got))) {
-      fail(
-        'CLAIM_MISMATCH',
-        `claim ${r.claim} is ${got === undefined ? 'absent' : JSON.stringify(got)}, policy wants ${r.equals.map((e) => JSON.stringify(e)).join(' or ')}`,
-      );
-    }
-    if (r.matches && (got === undefined || !r.matches.test(got))) {
-      fail(
-        'CLAIM_PATTERN_MISMATCH',
-        `claim ${r.claim} is ${got === undefined ? 'absent' : JSON.stringify(got)}, policy wants a match of ${r.matches.source}`,
-      );
-    }
-    lines.push({
-      check: `policy:claim:${r.claim}`,
-      ok: true,
-      message: `Verified claim ${r.claim} ${got} matches policy`,
-    });
-  }
-  return lines;
-}
-
-// ---------------------------------------------------------------------------------------------
 // Step 7: checkRequiredPredicates.
 // ---------------------------------------------------------------------------------------------
 
@@ -555,20 +438,14 @@ export function checkRequiredPredicates(
 // The sequence.
 // ---------------------------------------------------------------------------------------------
 
-interface LoadedLayer {
-  descriptor: Descriptor;
-  bytes?: Uint8Array;
-  fetchError?: OpkError;
-  /** hex SHA-256 of the PAE, when the layer parses as an envelope: to name lifted PK Tokens. */
-  att?: string;
-}
-
 interface LoadedPlatform {
   descriptor: Descriptor;
   checks: CheckResult[];
   error?: OpkError;
   found?: FoundAttestationManifest;
   layers: Promise<LoadedLayer>[];
+  /** Warnings found while reading (unmatched referrer layers, stale diff_ids). */
+  notes: Promise<LayerNote[]>;
 }
 
 /** Marks a promise as handled (it is awaited later, or abandoned when an I/O error ends the run). */
@@ -577,35 +454,16 @@ function quiet<T>(p: Promise<T>): Promise<T> {
   return p;
 }
 
-async function loadLayer(source: ImageSource, l: Descriptor): Promise<LoadedLayer> {
-  if (!isDsseMediaType(l.mediaType) && l.mediaType !== MEDIA_TYPE_INTOTO) return { descriptor: l };
-  try {
-    const bytes = await source.fetchBlob(l.digest);
-    const out: LoadedLayer = { descriptor: l, bytes };
-    if (isDsseMediaType(l.mediaType)) {
-      try {
-        const env = parseEnvelope(bytes);
-        out.att = attFor(env.payloadType, env.payload);
-      } catch {
-        /* reported by verification */
-      }
-    }
-    return out;
-  } catch (e) {
-    rethrowIo(e);
-    return { descriptor: l, fetchError: e as OpkError };
-  }
-}
-
 async function loadPlatform(
   source: ImageSource,
   index: ImageIndex,
   descriptor: Descriptor,
+  limits: Limits,
 ): Promise<LoadedPlatform> {
-  const lp: LoadedPlatform = { descriptor, checks: [], layers: [] };
+  const lp: LoadedPlatform = { descriptor, checks: [], layers: [], notes: Promise.resolve([]) };
   const [manifestCheck, found] = await Promise.allSettled([
     checkPlatformManifest(source, descriptor),
-    findAttestationManifest(source, index, descriptor),
+    findAttestationManifest(source, index, descriptor, limits),
   ]);
   for (const r of [manifestCheck, found]) {
     if (r.status === 'rejected') {
@@ -615,29 +473,31 @@ async function loadPlatform(
   }
   if (lp.error || found.status !== 'fulfilled') return lp;
   lp.found = found.value;
-  const unsigned = found.value.manifest.layers.filter((l) => l.mediaType === MEDIA_TYPE_INTOTO);
+  const { manifest, descriptor: am } = found.value;
+  const unsigned = manifest.layers.filter((l) => classifyAttestationLayer(l.mediaType) === 'intoto');
   const referred =
     unsigned.length > 0
-      ? await findReferrerSignatures(source, found.value.descriptor)
-      : new Map<string, Descriptor[]>();
-  lp.layers = found.value.manifest.layers.flatMap((l) => {
-    const sigs = l.mediaType === MEDIA_TYPE_INTOTO ? referred.get(l.digest) : undefined;
+      ? await findReferrerSignatures(source, am, limits)
+      : { byStatement: new Map<string, Descriptor[]>(), notes: [] };
+  lp.layers = manifest.layers.flatMap((l) => {
+    const sigs =
+      classifyAttestationLayer(l.mediaType) === 'intoto' ? referred.byStatement.get(l.digest) : undefined;
     return sigs?.length
       ? sigs.map((sig) => quiet(loadReferrerLayer(source, sig, l)))
       : [quiet(loadLayer(source, l))];
   });
+  lp.notes = quiet(
+    checkDiffIds(source, manifest, `attestation manifest ${am.digest}`).then((n) => [
+      ...referred.notes,
+      ...n,
+    ]),
+  );
   return lp;
 }
 
 function asProblem(e: unknown): { code: string; message: string } {
   if (e instanceof OpkError) return { code: e.code, message: e.message };
   throw e;
-}
-
-/** I/O failures (unreachable, 404, auth) abort the run: they are not verdicts about the image. */
-function rethrowIo(e: unknown): void {
-  if (e instanceof OciIoError) throw e;
-  if (!(e instanceof OpkError)) throw e;
 }
 
 function cicAtt(sigBytes: Uint8Array): string | undefined {
@@ -666,7 +526,9 @@ export async function verifyImage(o: VerifyImageOptions): Promise<VerifyReport> 
   const policy = o.policy ?? defaultPolicy();
   const issuers = o.issuers ?? policy.issuers ?? [GITHUB_ACTIONS_ISSUER];
   const now = o.now ?? Math.floor(Date.now() / 1000);
-  const image = await resolveImage(o.source, o.reference, o.platforms);
+  const limits = resolveLimits(o.limits);
+  const source = o.source instanceof BoundedSource ? o.source : new BoundedSource(o.source, limits);
+  const image = await resolveImage(source, o.reference, o.platforms, limits);
   const siblingsAll = new Map<string, string>();
   for (const d of image.index.manifests) {
     if (!isAttestationEntry(d)) siblingsAll.set(d.digest.slice('sha256:'.length), platformString(d.platform));
@@ -674,7 +536,9 @@ export async function verifyImage(o: VerifyImageOptions): Promise<VerifyReport> 
 
   // Every fetch starts at once; each attestation is verified as soon as its bytes are in, so
   // crypto overlaps the remaining network round trips.
-  const loads = image.platforms.map((descriptor) => quiet(loadPlatform(o.source, image.index, descriptor)));
+  const loads = image.platforms.map((descriptor) =>
+    quiet(loadPlatform(source, image.index, descriptor, limits)),
+  );
   let attIndexP: Promise<Map<string, LoadedLayer>> | undefined;
   /** hex att → layer, over the whole image; only built to name a lifted PK Token. */
   const attIndex = () =>
@@ -689,6 +553,17 @@ export async function verifyImage(o: VerifyImageOptions): Promise<VerifyReport> 
   const warnings: Problem[] = [];
   const errors: Problem[] = [];
   const platforms: PlatformResult[] = [];
+  const run: RunContext = {
+    o,
+    policy,
+    issuers,
+    now,
+    attIndex,
+    siblingsAll,
+    indexDigest: image.digest,
+    warnings,
+    errors,
+  };
   if (!constrainsIdentity(o.expect, policy)) {
     // A trusted issuer alone vouches only that *some* job signed: any repository's workflow
     // passes. The docker verify plugin forces --repo-owner-id; we say it loudly instead.
@@ -728,71 +603,14 @@ export async function verifyImage(o: VerifyImageOptions): Promise<VerifyReport> 
     // Required types count signed attestations whether or not they verified: a failing one is
     // already an error of its own, and "missing" must mean absent.
     const presentTypes: string[] = [];
+    const ctx: LayerContext = { ...run, d, pname, purl };
     for (const layerPromise of lp.layers) {
-      const layer = await layerPromise;
-      const l = layer.descriptor;
-      const annotated = l.annotations?.[ANNOTATION_PREDICATE_TYPE] ?? '';
-      const ar: AttestationResult = {
-        layer: { digest: l.digest, mediaType: l.mediaType, size: l.size },
-        predicateType: annotated,
-        signed: isDsseMediaType(l.mediaType),
-        verified: false,
-        checks: [],
-      };
-      if (!layer.bytes && !layer.fetchError) continue; // not an in-toto layer: ignored, as BuildKit documents
+      const ar = await verifyLayer(ctx, await layerPromise);
+      if (!ar) continue;
       pr.attestations.push(ar);
-      if (!ar.signed) {
-        const p = {
-          code: 'UNSIGNED_ATTESTATION',
-          message: `attestation ${l.digest}${annotated ? ` (${annotated})` : ''} is an unsigned in-toto statement`,
-        };
-        ar.error = p;
-        (policy.requireSignatures ? errors : warnings).push({ ...p, platform: pname, layer: l.digest });
-        ar.checks.push({ check: 'signed', ok: !policy.requireSignatures, ...p });
-        continue;
-      }
-      presentTypes.push(annotated);
-      try {
-        if (layer.fetchError) throw layer.fetchError;
-        await verifyOneAttestation(o, {
-          bytes: layer.bytes!,
-          annotated,
-          ar,
-          issuers,
-          policy,
-          now,
-          attIndex,
-          layer,
-        });
-        const subj = checkSubject(statementOf(ar), {
-          manifestDigest: d.digest,
-          platform: d.platform,
-          siblings: new Map([...siblingsAll].filter(([hex]) => hex !== d.digest.slice(7))),
-          ...(o.reference.digest === undefined && o.reference.tag !== undefined
-            ? { tag: o.reference.tag }
-            : {}),
-          ...(o.subjectName !== undefined ? { subjectName: o.subjectName } : {}),
-        });
-        ar.checks.unshift(
-          {
-            check: 'subject-digest',
-            ok: true,
-            message: `Verified attestation refers to digest ${subj.digest}`,
-          },
-          ...(subj.tag
-            ? [{ check: 'subject-tag', ok: true, message: `Verified attestation refers to tag ${subj.tag}` }]
-            : []),
-        );
-        runClaimAndPolicyChecks(o, ar, policy, d, pname, purl, image.digest);
-        ar.verified = true;
-      } catch (e) {
-        rethrowIo(e);
-        const p = asProblem(e);
-        ar.error = p;
-        ar.checks.push({ check: 'error', ok: false, ...p });
-        errors.push({ ...p, platform: pname, layer: l.digest });
-      }
+      if (ar.signed) presentTypes.push(annotatedType(ar));
     }
+    for (const n of await lp.notes) warnings.push({ ...n, platform: pname });
     try {
       checkRequiredPredicates(
         [...presentTypes, ...pr.attestations.filter((a) => a.signed).map((a) => a.predicateType)],
@@ -836,128 +654,187 @@ export async function verifyImage(o: VerifyImageOptions): Promise<VerifyReport> 
   };
 }
 
-const statements = new WeakMap<AttestationResult, Statement>();
-function statementOf(ar: AttestationResult): Statement {
-  return statements.get(ar)!;
+interface RunContext {
+  o: VerifyImageOptions;
+  policy: Policy;
+  issuers: string[];
+  now: number;
+  attIndex: () => Promise<Map<string, LoadedLayer>>;
+  siblingsAll: Map<string, string>;
+  indexDigest: string;
+  warnings: Problem[];
+  errors: Problem[];
 }
 
-async function verifyOneAttestation(
-  o: VerifyImageOptions,
-  x: {
-    bytes: Uint8Array;
-    annotated: string;
-    ar: AttestationResult;
-    issuers: string[];
-    policy: Policy;
-    now: number;
-    attIndex: () => Promise<Map<string, LoadedLayer>>;
-    layer: LoadedLayer;
-  },
-): Promise<void> {
-  let v: VerifiedEnvelope;
-  try {
-    v = await verifyAttestation(x.bytes, {
-      trust: o.trust,
-      issuers: x.issuers,
-      ...(x.policy.maxAgeSeconds !== undefined ? { maxAgeSeconds: x.policy.maxAgeSeconds } : {}),
-      now: x.now,
+interface LayerContext extends RunContext {
+  d: Descriptor;
+  pname: string;
+  purl: string;
+}
+
+const annotations = new WeakMap<AttestationResult, string>();
+/** The layer's predicate-type annotation (the result's predicateType becomes the statement's). */
+function annotatedType(ar: AttestationResult): string {
+  return annotations.get(ar) ?? '';
+}
+
+/**
+ * One layer of an attestation manifest: verified (DSSE), reported unsigned (in-toto), failed (a
+ * type that claims a signature we cannot check) or reported unrecognised. Nothing is skipped
+ * silently; only an unrecognised layer, a warning, is not an attestation (undefined).
+ */
+async function verifyLayer(c: LayerContext, layer: LoadedLayer): Promise<AttestationResult | undefined> {
+  const l = layer.descriptor;
+  const annotated = l.annotations?.[ANNOTATION_PREDICATE_TYPE] ?? '';
+  const where = `attestation ${l.digest}${annotated ? ` (${annotated})` : ''}`;
+  if (layer.kind === 'unrecognised') {
+    c.warnings.push({
+      code: 'ATTESTATION_LAYER_UNRECOGNISED',
+      message: `layer ${l.digest} has media type ${l.mediaType}, neither an in-toto statement nor a DSSE envelope: not verified`,
+      platform: c.pname,
+      layer: l.digest,
     });
-  } catch (e) {
-    if (e instanceof OpkError && e.code === 'ATT_MISMATCH') {
-      // Name the lift: a PK Token whose att binds another layer of this image.
-      const env = parseEnvelope(x.bytes);
-      for (const s of env.signatures) {
-        const att = cicAtt(s.sig);
-        const other = att ? (await x.attIndex()).get(att) : undefined;
-        if (other && other !== x.layer) {
-          fail(
-            'PKTOKEN_REUSED',
-            `the PK Token was lifted from another attestation: its att binds layer ${other.descriptor.digest} (${other.descriptor.annotations?.[ANNOTATION_PREDICATE_TYPE] ?? '?'})`,
-          );
-        }
-      }
-    }
-    throw e;
+    return undefined;
   }
-  const { statement, token } = v;
-  statements.set(x.ar, statement);
-  x.ar.statementType = statement.type;
-  x.ar.subjects = statement.subjects.map((s) => ({ name: s.name, digest: s.digest }));
-  x.ar.identity = identityClaims(token.claims);
-  x.ar.opKey = {
+  const ar: AttestationResult = {
+    layer: { digest: l.digest, mediaType: l.mediaType, size: l.size },
+    predicateType: annotated,
+    signed: layer.kind !== 'intoto',
+    verified: false,
+    checks: [],
+  };
+  annotations.set(ar, annotated);
+  if (layer.kind === 'intoto') {
+    const p = { code: 'UNSIGNED_ATTESTATION', message: `${where} is an unsigned in-toto statement` };
+    ar.error = p;
+    (c.policy.requireSignatures ? c.errors : c.warnings).push({ ...p, platform: c.pname, layer: l.digest });
+    ar.checks.push({ check: 'signed', ok: !c.policy.requireSignatures, ...p });
+    return ar;
+  }
+  try {
+    if (layer.kind === 'unverifiable')
+      fail(
+        'ATTESTATION_LAYER_UNVERIFIABLE',
+        `${where} has media type ${l.mediaType}: it claims a signature opk-signer cannot check`,
+      );
+    if (layer.fetchError) throw layer.fetchError;
+    await verifySignedLayer(c, layer, ar, annotated);
+    ar.verified = true;
+  } catch (e) {
+    rethrowIo(e);
+    const p = asProblem(e);
+    ar.error = p;
+    ar.checks.push({ check: 'error', ok: false, ...p });
+    c.errors.push({ ...p, platform: c.pname, layer: l.digest });
+  }
+  return ar;
+}
+
+/** Statement-level checks once, then identity against each verifying signature until one passes. */
+async function verifySignedLayer(
+  c: LayerContext,
+  layer: LoadedLayer,
+  ar: AttestationResult,
+  annotated: string,
+): Promise<void> {
+  const verdicts = await verifiedSignatures(c, layer);
+  const statement = verdicts.find((v) => v.result)!.result!.statement;
+  ar.statementType = statement.type;
+  ar.subjects = statement.subjects.map((s) => ({ name: s.name, digest: s.digest }));
+  ar.statement = statement.json;
+  describeSigner(
+    ar,
+    verdicts.find((v) => v.result)!,
+  );
+  if (annotated && annotated !== statement.predicateType) {
+    fail(
+      'PREDICATE_TYPE_MISMATCH',
+      `layer annotation says ${annotated} but the signed statement is ${statement.predicateType}`,
+    );
+  }
+  ar.predicateType = statement.predicateType;
+  const subj = checkSubject(statement, {
+    manifestDigest: c.d.digest,
+    platform: c.d.platform,
+    siblings: new Map([...c.siblingsAll].filter(([hex]) => hex !== c.d.digest.slice(7))),
+    ...(c.o.reference.digest === undefined && c.o.reference.tag !== undefined
+      ? { tag: c.o.reference.tag }
+      : {}),
+    ...(c.o.subjectName !== undefined ? { subjectName: c.o.subjectName } : {}),
+  });
+  ar.checks.push({
+    check: 'subject-digest',
+    ok: true,
+    message: `Verified attestation refers to digest ${subj.digest}`,
+  });
+  if (subj.tag)
+    ar.checks.push({
+      check: 'subject-tag',
+      ok: true,
+      message: `Verified attestation refers to tag ${subj.tag}`,
+    });
+  const image = {
+    reference: c.o.displayName,
+    digest: c.indexDigest,
+    platform: c.pname,
+    manifestDigest: c.d.digest,
+    purl: c.purl,
+    ...(c.o.reference.tag ? { tag: c.o.reference.tag } : {}),
+  };
+  const chosen = chooseSignature(verdicts, (claims, st) =>
+    identityChecks(claims, st, { expect: c.o.expect, policy: c.policy, image }),
+  );
+  describeSigner(ar, chosen.verdict);
+  ar.signature = { index: chosen.verdict.index, of: chosen.of, verified: chosen.verified };
+  // The issuer line names where the chosen signature's OP key came from.
+  const source = keySourceText(ar.keySource, ar.opKey?.kid);
+  ar.checks.push(
+    ...chosen.lines.map((l) => (l.check === 'issuer' ? { ...l, message: l.message + source } : l)),
+  );
+  if (chosen.of > 1)
+    ar.checks.push({
+      check: 'signature',
+      ok: true,
+      message: `Verified signature ${chosen.verdict.index} (${chosen.verified} of ${chosen.of} verify) satisfies every identity constraint`,
+    });
+}
+
+function describeSigner(ar: AttestationResult, v: SignatureVerdict): void {
+  const { token } = v.result!;
+  ar.identity = identityClaims(token.claims);
+  ar.opKey = {
     ...(typeof token.opKey.kid === 'string' ? { kid: token.opKey.kid } : {}),
     jkt: token.opKey.thumbprint,
   };
-  if (token.keySource) x.ar.keySource = token.keySource;
-  x.ar.statement = statement.json;
-  x.ar.claims = token.claims;
-  if (x.annotated && x.annotated !== statement.predicateType) {
-    fail(
-      'PREDICATE_TYPE_MISMATCH',
-      `layer annotation says ${x.annotated} but the signed statement is ${statement.predicateType}`,
-    );
-  }
-  x.ar.predicateType = statement.predicateType;
+  if (token.keySource) ar.keySource = token.keySource;
+  ar.claims = token.claims;
 }
 
-function runClaimAndPolicyChecks(
-  o: VerifyImageOptions,
-  ar: AttestationResult,
-  policy: Policy,
-  d: Descriptor,
-  pname: string,
-  purl: string,
-  indexDigest: string,
-): void {
-  const claims = ar.claims!;
-  const statement = statementOf(ar);
-  const iss = String(claims.iss);
-  ar.checks.push({
-    check: 'issuer',
-    ok: true,
-    message: `Verified OIDC token was signed by ${iss}${keySourceText(ar.keySource, ar.opKey?.kid)}`,
+/** Every signature's verdict, at least one verifying; else the order-independent error, a lift named. */
+async function verifiedSignatures(c: LayerContext, layer: LoadedLayer): Promise<SignatureVerdict[]> {
+  const bytes = layer.bytes!;
+  const verdicts = await verifyAttestation(bytes, {
+    trust: c.o.trust,
+    issuers: c.issuers,
+    ...(c.policy.maxAgeSeconds !== undefined ? { maxAgeSeconds: c.policy.maxAgeSeconds } : {}),
+    now: c.now,
   });
-  if (iss === GITHUB_ACTIONS_ISSUER && typeof claims.repository === 'string' && claims.run_id !== undefined) {
-    ar.checks.push({
-      check: 'github-run',
-      ok: true,
-      message: `Verified attestation digest was signed on a Github Actions run: https://github.com/${claims.repository}/actions/runs/${String(claims.run_id)}`,
-    });
-  }
-  checkClaims(claims, o.expect, policy.claims, ar.checks);
-  if (isProvenance(statement.predicateType)) {
-    const p = checkProvenance(statement, claims);
-    if (p) {
-      ar.checks.push(
-        { check: 'provenance-sha', ok: true, message: `Verified signed git sha provenance ${p.sha}` },
-        {
-          check: 'provenance-repo',
-          ok: true,
-          message: `Verified signed git repo provenance ${p.repository}`,
-        },
-      );
+  if (verdicts.some((v) => v.result)) return verdicts;
+  const e = firstByCode(verdicts.map((v) => v.error!));
+  if (e.code === 'ATT_MISMATCH') {
+    // Name the lift: a PK Token whose att binds another layer of this image.
+    for (const s of parseEnvelope(bytes).signatures) {
+      const att = cicAtt(s.sig);
+      const other = att ? (await c.attIndex()).get(att) : undefined;
+      if (other && other !== layer) {
+        fail(
+          'PKTOKEN_REUSED',
+          `the PK Token was lifted from another attestation: its att binds layer ${other.descriptor.digest} (${other.descriptor.annotations?.[ANNOTATION_PREDICATE_TYPE] ?? '?'})`,
+        );
+      }
     }
   }
-  const vars = {
-    claims,
-    statement: statement.json,
-    image: {
-      reference: o.displayName,
-      digest: indexDigest,
-      platform: pname,
-      manifestDigest: d.digest,
-      purl,
-      ...(o.reference.tag ? { tag: o.reference.tag } : {}),
-    },
-  };
-  for (const rule of policy.cel) {
-    checkCel(rule, vars);
-    ar.checks.push({
-      check: `policy:cel:${rule.name}`,
-      ok: true,
-      message: `Verified policy expression ${rule.name}`,
-    });
-  }
+  throw e;
 }
 
 function purlFor(o: VerifyImageOptions, platform: Platform | undefined): string {

@@ -48,7 +48,11 @@ export function renderText(report: VerifyReport, opts: RenderOptions = {}): stri
     if (!p.verified) out.push(`${bad} ${printable(p.platform)} is not verified`);
     out.push('');
   }
-  for (const w of report.warnings) if (!w.layer) out.push(`warning: ${w.code}: ${printable(w.message)}`);
+  // Warnings about an attestation are in its block above; the rest (unrecognised layers, stale
+  // diff_ids, unmatched referrers) are printed here.
+  const shown = new Set(report.platforms.flatMap((p) => p.attestations.map((a) => a.layer.digest)));
+  for (const w of report.warnings)
+    if (!w.layer || !shown.has(w.layer)) out.push(`warning: ${w.code}: ${printable(w.message)}`);
   out.push(
     report.verified
       ? `Verified ${printable(report.image.reference)} (${report.image.digest})`

@@ -115,3 +115,16 @@ test('listen addresses and durations', () => {
   expect(durationFlag('2m', 'x')).toBe(120_000);
   expect(durationFlag('5', 'x')).toBe(5000);
 });
+
+test('`opk-signer sign` accepts a BuildKit statement with `"subject": []` (stock-noname fixture)', async () => {
+  const dir = '/work/shared/fixtures/buildkit-real/stock-noname/blobs/sha256';
+  const { readdirSync } = await import('node:fs');
+  const file = readdirSync(dir)
+    .map((f) => join(dir, f))
+    .find((f) => readFileSync(f).subarray(0, 60).toString().includes('in-toto.io/Statement'))!;
+  expect(JSON.parse(readFileSync(file, 'utf8')).subject).toEqual([]);
+  const r = await cli(['sign', file], ghEnv());
+  expect(r.code).toBe(0);
+  const trust = { keys: new StaticKeySource(parseJwks(JSON.stringify(issuer.jwks()))) };
+  expect(verifyEnvelope(r.stdout, trust).statement.subjects).toEqual([]);
+});

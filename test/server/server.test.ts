@@ -160,6 +160,12 @@ describe('SignStatement', () => {
     expect(pt.details).toMatch(/application\/vnd\.in-toto\+json/);
   });
 
+  test('a statement with `"subject": []` (BuildKit, no image name) is signed', async () => {
+    const bytes = Buffer.from(JSON.stringify({ ...JSON.parse(statement().toString()), subject: [] }));
+    const r = await s.client.SignStatement({ statement: bytes });
+    expect(verify(r.envelope).statement.subjects).toEqual([]);
+  });
+
   test('a statement over 40 MiB → RESOURCE_EXHAUSTED, then the daemon keeps serving', async () => {
     const big = Buffer.alloc(40 * 1024 * 1024 + 1, 0x20);
     const e = await failure(s.client.SignStatement({ statement: big }));

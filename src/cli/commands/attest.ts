@@ -15,6 +15,7 @@ import type { ImageSource } from '../../oci/source.js';
 import { providerFromFlags, providerOptions } from '../provider.js';
 import { checkRegistryFlags, registryClientFor, registryOptions } from '../registry.js';
 import { EXIT_OK, EXIT_USAGE, parse, readInput, type CliIo } from '../io.js';
+import { LIMITS_USAGE, limitOptions, limitsFrom } from '../limits.js';
 import { formatFlag } from '../flags.js';
 
 export const summary =
@@ -34,6 +35,7 @@ const options = {
   format: { type: 'string' },
   json: { type: 'boolean' },
   quiet: { type: 'boolean', short: 'q' },
+  ...limitOptions,
 } as const;
 
 const USAGE = `usage: opk-signer attest IMAGE [--push | --output oci:DIR[:TAG]] [flags]
@@ -52,6 +54,7 @@ const USAGE = `usage: opk-signer attest IMAGE [--push | --output oci:DIR[:TAG]] 
   --username U --password-stdin   registry credentials (never stored); else Docker config
   --plain-http              HTTP for a non-loopback registry
   --json                    print the result as JSON (default: the new index digest)
+${LIMITS_USAGE}
 exit: 0 signed (or already signed), 1 refused (nothing to sign, statement mismatch),
       2 usage or I/O error (registry, sidecar or identity provider unreachable)`;
 
@@ -79,6 +82,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
   const mode = (values.mode ?? 'inline') as AttestMode;
   if (mode !== 'inline' && mode !== 'referrers')
     throw new UsageError('USAGE', `--mode must be inline or referrers, not ${values.mode}`);
+  const limits = limitsFrom(values);
   if (positionals.length > 1) throw new UsageError('USAGE', `expected one IMAGE\n${USAGE}`);
   if (values.push && values.output) throw new UsageError('USAGE', '--push and --output exclude each other');
   checkRegistryFlags(values);
@@ -228,6 +232,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
       ...(values.resign ? { resign: true } : {}),
       signer,
       onProgress: progress,
+      limits,
     });
     if (values.json) io.stdout.write(JSON.stringify(result, null, 2) + '\n');
     else io.stdout.write(`${result.digest}\n`);

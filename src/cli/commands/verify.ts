@@ -19,6 +19,7 @@ import {
   type CliIo,
 } from '../io.js';
 import { loadTrust, trustOptions } from '../keys.js';
+import { LIMITS_USAGE, limitOptions, limitsFrom } from '../limits.js';
 import { checkRegistryFlags, registryClientFor, registryOptions } from '../registry.js';
 
 export const summary = 'verify signed build attestations of an image (registry ref or oci:DIR[:TAG])';
@@ -35,6 +36,7 @@ const options = {
   policy: { type: 'string' },
   output: { type: 'string' },
   'subject-name': { type: 'string' },
+  ...limitOptions,
 } as const;
 
 const USAGE = `usage: opk-signer verify IMAGE [flags]
@@ -48,6 +50,7 @@ const USAGE = `usage: opk-signer verify IMAGE [flags]
   --username U --password-stdin   registry credentials (never stored)
   --plain-http              HTTP for a non-loopback registry
   --output text|json
+${LIMITS_USAGE}
 exit: 0 verified, 1 verification failed, 2 usage or I/O error`;
 
 export async function run(args: string[], io: CliIo): Promise<number> {
@@ -69,6 +72,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
       }
     });
   checkRegistryFlags(values);
+  const limits = limitsFrom(values);
 
   let policy: Policy = defaultPolicy();
   if (values.policy) {
@@ -115,6 +119,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
       issuers,
       ...(platforms ? { platforms } : {}),
       policy,
+      limits,
       expect: {
         ...(values['repo-owner-id'] !== undefined ? { repositoryOwnerId: values['repo-owner-id'] } : {}),
         ...(values.repository !== undefined ? { repository: values.repository } : {}),

@@ -1,0 +1,45 @@
+import { UsageError } from '../errors.js';
+import { DEFAULT_LIMITS, type Limits } from '../oci/limits.js';
+
+/** Flags that bound the work of reading one image (`verify`, `attest`). */
+export const limitOptions = {
+  'max-layers': { type: 'string' },
+  'max-index-entries': { type: 'string' },
+  'max-referrers': { type: 'string' },
+  'max-bytes': { type: 'string' },
+} as const;
+
+export const LIMITS_USAGE = `  --max-layers N            layers per attestation manifest (default ${DEFAULT_LIMITS.maxLayers})
+  --max-index-entries N     entries per image index (default ${DEFAULT_LIMITS.maxIndexEntries})
+  --max-referrers N         signature referrers per subject (default ${DEFAULT_LIMITS.maxReferrers})
+  --max-bytes N[K|M|G]      bytes read in total (default ${DEFAULT_LIMITS.maxBytes / 1024 / 1024}M)`;
+
+const UNITS: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
+
+function positive(flag: string, s: string, units: boolean): number {
+  const m = (units ? /^(\d+)([kmg]?)(?:i?b)?$/i : /^(\d+)()$/).exec(s.trim());
+  const n = m ? Number(m[1]) * UNITS[m[2]!.toLowerCase()]! : NaN;
+  if (!Number.isSafeInteger(n) || n < 1)
+    throw new UsageError(
+      'USAGE',
+      `${flag} must be a positive integer${units ? ' (K, M, G suffixes allowed)' : ''}, not ${s}`,
+    );
+  return n;
+}
+
+export function limitsFrom(values: {
+  'max-layers'?: string;
+  'max-index-entries'?: string;
+  'max-referrers'?: string;
+  'max-bytes'?: string;
+}): Partial<Limits> {
+  const out: Partial<Limits> = {};
+  if (values['max-layers'] !== undefined)
+    out.maxLayers = positive('--max-layers', values['max-layers'], false);
+  if (values['max-index-entries'] !== undefined)
+    out.maxIndexEntries = positive('--max-index-entries', values['max-index-entries'], false);
+  if (values['max-referrers'] !== undefined)
+    out.maxReferrers = positive('--max-referrers', values['max-referrers'], false);
+  if (values['max-bytes'] !== undefined) out.maxBytes = positive('--max-bytes', values['max-bytes'], true);
+  return out;
+}
