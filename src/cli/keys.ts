@@ -1,6 +1,6 @@
 import { parseJwks, type OpKeyQuery, type OpKeySource } from '../jwk/set.js';
 import type { RsaPublicKey } from '../jwk/rsa.js';
-import { UsageError } from '../errors.js';
+import { OpkError, UsageError } from '../errors.js';
 import type { HttpOptions } from '../oidc/http.js';
 import { JwksCache } from '../oidc/jwks-cache.js';
 import { GITHUB_ACTIONS_ISSUER, loadArchive, OpTrust } from '../oidc/trust.js';
@@ -86,7 +86,7 @@ export async function loadTrust(
       archived = await loadArchive(archive, issuers);
     } catch (e) {
       throw new IoError(
-        (e as { code?: string }).code ?? 'IO',
+        e instanceof OpkError ? e.code : 'IO',
         `--jwks-archive ${archive}: ${(e as Error).message}`,
       );
     }

@@ -1,5 +1,5 @@
 import type { JsonObject } from '../encoding/json.js';
-import { OpkError, VerificationError } from '../errors.js';
+import { OpkError, VerificationError, type ErrorCode } from '../errors.js';
 import { parseEnvelope } from '../dsse/envelope.js';
 import { attFor } from '../dsse/pae.js';
 import { identityClaims, verifyEnvelope, type VerifiedEnvelope } from '../dsse/verify.js';
@@ -139,7 +139,7 @@ export interface VerifyReport {
   errors: Problem[];
 }
 
-function fail(code: string, message: string): never {
+function fail(code: ErrorCode, message: string): never {
   throw new VerificationError(code, message);
 }
 
@@ -204,7 +204,7 @@ export async function resolveImage(
   const index = parseIndex(root.bytes, `image index ${root.digest}`);
   const runnable = classifyEntries(index, root.digest);
   if (runnable.length === 0)
-    fail('PLATFORM_NOT_FOUND', `index ${root.digest} lists no platform image manifests`);
+    fail('INDEX_NO_PLATFORMS', `index ${root.digest} lists no platform image manifests`);
   let selected = runnable;
   if (platforms && platforms.length > 0) {
     // An entry without a platform matches any platform at run time, so it is always verified.

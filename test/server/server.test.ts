@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { verifyEnvelope } from '../../src/dsse/verify.js';
 import { parsePkToken } from '../../src/pktoken/parse.js';
 import { StaticKeySource } from '../../src/jwk/set.js';
+import type { ErrorCode } from '../../src/errors.js';
 import { OpError } from '../../src/oidc/errors.js';
 import { createJsonLogger } from '../../src/server/log.js';
 import { startSignerServer, type SignerServer, type SignerServerOptions } from '../../src/server/server.js';
@@ -294,7 +295,7 @@ describe('status codes', () => {
     }
   });
 
-  test.each([
+  test.each<[ErrorCode, Status]>([
     ['OP_UNAVAILABLE', Status.UNAVAILABLE],
     ['OP_AUTH', Status.FAILED_PRECONDITION],
     ['OP_REJECTED', Status.FAILED_PRECONDITION],
