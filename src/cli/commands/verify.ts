@@ -11,7 +11,6 @@ import { renderJson, renderText } from '../../verify/report.js';
 import {
   EXIT_INVALID,
   EXIT_OK,
-  EXIT_USAGE,
   IoError,
   outputFormat,
   parse,
@@ -127,12 +126,6 @@ export async function run(args: string[], io: CliIo): Promise<number> {
       format === 'json' ? renderJson(report) : renderText(report, { ascii: process.platform === 'win32' }),
     );
     return report.verified ? EXIT_OK : EXIT_INVALID;
-  } catch (e) {
-    if (e instanceof OciIoError) {
-      io.stderr.write(`opk-signer: ${e.code}: ${e.message}\n`);
-      return EXIT_USAGE;
-    }
-    throw e;
   } finally {
     await close?.();
   }
