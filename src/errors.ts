@@ -1,6 +1,13 @@
 import { CATALOGUE, isErrorCode, type ErrorCode, type ErrorEntry } from './errors/catalogue.js';
 
-export { CATALOGUE, ERROR_CODES, isErrorCode, type ErrorCode, type ErrorEntry, type ErrorKind } from './errors/catalogue.js';
+export {
+  CATALOGUE,
+  ERROR_CODES,
+  isErrorCode,
+  type ErrorCode,
+  type ErrorEntry,
+  type ErrorKind,
+} from './errors/catalogue.js';
 
 /**
  * Every failure the library can report carries a stable machine-readable `code` from the

@@ -133,12 +133,18 @@ export const CATALOGUE = {
     'the OP stayed unreachable (DNS, refused connection, TLS, timeout: the message names host and cause) or answered 5xx/429 after bounded retries',
   ),
   OP_BAD_RESPONSE: io('the OP answered, but not with what the protocol says'),
-  OP_CANCELLED: io('the caller cancelled or its deadline passed while waiting for the OP', 'DEADLINE_EXCEEDED'),
+  OP_CANCELLED: io(
+    'the caller cancelled or its deadline passed while waiting for the OP',
+    'DEADLINE_EXCEEDED',
+  ),
   ISSUER_KEY: input('the dev issuer signing key file is unusable'),
 
   // Trust material
   ARCHIVE_IO: input('the JWKS archive directory cannot be read', 'FAILED_PRECONDITION'),
-  ARCHIVE_CORRUPT: input('a JWKS archive entry does not hash to its name or is not a JWKS', 'FAILED_PRECONDITION'),
+  ARCHIVE_CORRUPT: input(
+    'a JWKS archive entry does not hash to its name or is not a JWKS',
+    'FAILED_PRECONDITION',
+  ),
   POLICY_INVALID: input('the policy file or a policy flag is invalid'),
 
   // OCI and registries
@@ -161,7 +167,9 @@ export const CATALOGUE = {
   // verify: the image
   IMAGE_NOT_INDEX: verdict('the image is a single manifest, not an index: it carries no attestations'),
   INDEX_NO_PLATFORMS: verdict('the image index lists no platform image manifests'),
-  INDEX_ENTRY_UNVERIFIABLE: verdict('the index lists an entry that is neither a platform image nor an attestation'),
+  INDEX_ENTRY_UNVERIFIABLE: verdict(
+    'the index lists an entry that is neither a platform image nor an attestation',
+  ),
   ATTESTATION_MANIFEST_MISSING: verdict('a platform has no attestation manifest'),
   ATTESTATION_MANIFEST_AMBIGUOUS: verdict('a platform has more than one attestation manifest'),
   ATTESTATION_SUBJECT_MISMATCH: verdict('the attestation manifest does not name its platform manifest'),
@@ -193,7 +201,9 @@ export const CATALOGUE = {
   ATTEST_SUBJECT_MISSING: verdict('attest: an attestation manifest names no subject'),
   ATTEST_PREDICATE_MISMATCH: verdict('attest: a statement contradicts its layer annotation'),
   ATTEST_STATEMENT_INVALID: verdict('attest: a layer is not a signable in-toto statement'),
-  ATTEST_BAD_SIGNED_LAYER: verdict('attest: an already-signed layer is not a valid envelope for its statement'),
+  ATTEST_BAD_SIGNED_LAYER: verdict(
+    'attest: an already-signed layer is not a valid envelope for its statement',
+  ),
   ATTEST_TAG_MOVED: verdict('attest: the tag moved while signing; nothing was overwritten'),
   SIGNER_REFUSED: verdict('attest: the sidecar refused to sign (its gRPC status is in the message)'),
   ATTEST_UNSIGNED: internal('attest: a statement came back unsigned'),
@@ -201,13 +211,19 @@ export const CATALOGUE = {
   ATTEST_SIGNER_OUTPUT: io('attest: the signer returned an envelope that is not for the statement'),
   ATTEST_MODE: internal('attest: an output was built for the wrong plan mode'),
   SIGNER_UNAVAILABLE: io('attest: the sidecar could not be reached or did not finish'),
-  NO_PROVIDER: input('no identity provider is configured (sidecar: health NOT_SERVING)', 'FAILED_PRECONDITION'),
+  NO_PROVIDER: input(
+    'no identity provider is configured (sidecar: health NOT_SERVING)',
+    'FAILED_PRECONDITION',
+  ),
 
   // The sidecar (gRPC server) and its client
   REQUEST_INVALID: input('the request is not a valid message, is truncated, or has no statements'),
   STATEMENT_TOO_LARGE: input('a statement exceeds the per-statement byte limit (40 MiB): do not retry'),
   BATCH_TOO_LARGE: input('a SignStatements call has more statements than the per-call limit'),
-  SERVER_BUSY: io('the sidecar queue or byte budget is full: retry after grpc-retry-pushback-ms', 'RESOURCE_EXHAUSTED'),
+  SERVER_BUSY: io(
+    'the sidecar queue or byte budget is full: retry after grpc-retry-pushback-ms',
+    'RESOURCE_EXHAUSTED',
+  ),
   DRAINING: io('the sidecar is shutting down: retry on another instance'),
   DEADLINE: io('the call deadline passed before signing finished', 'DEADLINE_EXCEEDED'),
   CANCELLED: io('the client cancelled the call', 'CANCELLED'),

@@ -8,15 +8,7 @@ import { GITHUB_ACTIONS_ISSUER } from '../../pktoken/verify.js';
 import { verifyImage } from '../../verify/image.js';
 import { defaultPolicy, type Policy } from '../../verify/policy.js';
 import { renderJson, renderText } from '../../verify/report.js';
-import {
-  EXIT_INVALID,
-  EXIT_OK,
-  IoError,
-  outputFormat,
-  parse,
-  readInput,
-  type CliIo,
-} from '../io.js';
+import { EXIT_INVALID, EXIT_OK, IoError, outputFormat, parse, readInput, type CliIo } from '../io.js';
 import { loadTrust, trustOptions } from '../keys.js';
 import { checkRegistryFlags, registryClientFor, registryOptions } from '../registry.js';
 
