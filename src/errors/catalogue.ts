@@ -129,6 +129,10 @@ export const CATALOGUE = {
     'the OP issued an ID token that fails our checks (signature, iss, aud, time)',
     'FAILED_PRECONDITION',
   ),
+  OP_TOKEN_AUDIENCE: io(
+    'the OP issued an ID token whose aud is not what we asked for (GitLab: set the aud prefix in id_tokens)',
+    'FAILED_PRECONDITION',
+  ),
   OP_UNAVAILABLE: io(
     'the OP stayed unreachable (DNS, refused connection, TLS, timeout: the message names host and cause) or answered 5xx/429 after bounded retries',
   ),
