@@ -109,8 +109,7 @@ const ERROR_CLASSES: Record<string, new (code: ErrorCode, message: string) => Op
 };
 
 export function reviveError(e: WireError): Error {
-  if (e.code !== undefined)
-    return new (ERROR_CLASSES[e.name] ?? OpkError)(toErrorCode(e.code), e.message);
+  if (e.code !== undefined) return new (ERROR_CLASSES[e.name] ?? OpkError)(toErrorCode(e.code), e.message);
   return new Error(e.message);
 }
 
