@@ -52,12 +52,243 @@ var init_import_meta_url = __esm({
   }
 });
 
+// src/errors/catalogue.ts
+function isErrorCode(code) {
+  return typeof code === "string" && Object.prototype.hasOwnProperty.call(CATALOGUE, code);
+}
+function errorEntry(code) {
+  return CATALOGUE[code];
+}
+var verdict, input, io, internal, CATALOGUE, ERROR_CODES;
+var init_catalogue = __esm({
+  "src/errors/catalogue.ts"() {
+    "use strict";
+    init_import_meta_url();
+    verdict = (doc, grpc = "INVALID_ARGUMENT") => ({
+      kind: "verdict",
+      exit: 1,
+      grpc,
+      doc
+    });
+    input = (doc, grpc = "INVALID_ARGUMENT") => ({
+      kind: "input",
+      exit: 2,
+      grpc,
+      doc
+    });
+    io = (doc, grpc = "UNAVAILABLE") => ({
+      kind: "io",
+      exit: 2,
+      grpc,
+      doc
+    });
+    internal = (doc) => ({ kind: "internal", exit: 2, grpc: "INTERNAL", doc });
+    CATALOGUE = {
+      // Generic
+      USAGE: input("bad flags or arguments"),
+      INPUT_INVALID: input("the input of a producing command (sign, gq sign, jwks snapshot) does not parse"),
+      IO: io("a local file could not be read or written"),
+      INTERNAL: internal("an unexpected error (a bug); the signer log has the stack"),
+      // Encodings (the pure core)
+      ERR_BASE64: verdict("bytes are not valid base64"),
+      ERR_BASE64URL: verdict("bytes are not valid unpadded base64url"),
+      ERR_CANONICAL_JSON: verdict("JSON that must be canonical (RFC 8785) is not"),
+      ERR_JSON: verdict("bytes are not a JSON object"),
+      ERR_UTF8: verdict("bytes are not valid UTF-8"),
+      // DSSE and in-toto
+      DSSE_MALFORMED: verdict("not a DSSE envelope (missing or mistyped member)"),
+      DSSE_NO_SIGNATURE: verdict("the DSSE envelope carries no signature"),
+      DSSE_PAYLOAD_TYPE: verdict("the DSSE payload type is not application/vnd.in-toto+json"),
+      STATEMENT_INVALID: verdict("not an in-toto v1 statement (a sidecar request: the statement sent)"),
+      PAYLOAD_TYPE: input("signing was asked for a payload type other than in-toto"),
+      ATT_MISSING: verdict("the PK Token does not commit to the statement it signs (no att claim)"),
+      ATT_MISMATCH: verdict("the PK Token commits to another statement (att claim differs)"),
+      // JWS, keys, GQ
+      JWS_MALFORMED: verdict("not a compact JWS (three base64url parts, JSON header)"),
+      UPK_INVALID: verdict("the user public key (upk) is not a valid JWK"),
+      UPK_UNSUPPORTED: verdict("the user public key (upk) uses an unsupported key type or curve"),
+      JWK_INVALID: input("a key in the key set is not a valid RSA JWK", "FAILED_PRECONDITION"),
+      JWK_UNSUPPORTED: input("a key in the key set is not RSA", "FAILED_PRECONDITION"),
+      JWK_WEAK: input("an RSA key in the key set is shorter than 2048 bits", "FAILED_PRECONDITION"),
+      JWKS_INVALID: input('the key set is not a JWKS document ({"keys": [...]})', "FAILED_PRECONDITION"),
+      PINNED_KEYS_AMBIGUOUS: input("pinned keys were given for more than one issuer without saying which"),
+      GQ_KEY_NOT_FOUND: input("gq sign: no key in --jwks matches the ID token"),
+      GQ_UNSUPPORTED_ALG: input("gq sign: the ID token is not RS256"),
+      GQ_UNSUPPORTED_KEY: input("gq sign: the RSA key cannot be used for GQ (size or exponent)"),
+      GQ_RESERVED_CLAIM: input("gq sign: the ID token header uses a claim the GQ header reserves"),
+      GQ_TOKEN_SIGNATURE: input("gq sign: the ID token RS256 signature does not verify; refusing to GQ-sign it"),
+      GQ_NOT_GQ: verdict("the token is not GQ-signed (alg is not GQ256)"),
+      GQ_PROOF_MALFORMED: verdict("the GQ proof has the wrong length or encoding"),
+      GQ_PROOF_INVALID: verdict("the GQ proof does not verify against the OP key"),
+      // PK Token
+      PKT_FORMAT: input("an unknown PK Token format was asked for"),
+      PKT_MALFORMED: verdict("not a PK Token (JSON serialisation with op and cic signatures)"),
+      PKT_PAYLOAD_MISMATCH: verdict("the PK Token signatures do not share one payload"),
+      CIC_INVALID: input("the client instance claims (cic) to mint are invalid"),
+      CIC_RESERVED_CLAIM: input("a cic claim to mint uses a reserved name (alg, upk, rz, typ)"),
+      CIC_CLAIMS_INVALID: verdict("the cic protected header is missing alg, upk or rz, or has them mistyped"),
+      CIC_SIGNATURE_INVALID: verdict("the cic signature does not verify with the upk"),
+      CLAIMS_INVALID: verdict("the ID token claims are missing or mistyped (iss, aud, exp, ...)"),
+      CLAIM_TYPE_INVALID: verdict("iat, nbf or exp is not a JSON number (RFC 7519 NumericDate)"),
+      COMMITMENT_MISMATCH: verdict("the ID token does not commit to the cic (nonce/aud/GQ commitment)"),
+      IDTOKEN_COMMITMENT: io("the OP issued an ID token without our commitment", "INTERNAL"),
+      TOKEN_EXPIRED: verdict("the ID token expired before the signature was made, or is too old"),
+      TOKEN_NOT_YET_VALID: verdict("the ID token is not valid yet (iat/nbf in the future)"),
+      COSIGNER_KEY_NOT_FOUND: verdict("no trusted key for the cosigner signature"),
+      COSIGNER_SIGNATURE_INVALID: verdict("the cosigner signature does not verify"),
+      OP_ALG_UNSUPPORTED: verdict("the OP signature uses an algorithm we do not accept"),
+      OP_HEADER_INVALID: verdict("the OP protected header is malformed (kid, typ, jkt)"),
+      OP_ISSUER_UNTRUSTED: verdict("the token issuer is not one of the trusted issuers"),
+      OP_KEY_MISMATCH: verdict("the token names an OP key that the trusted keys contradict (kid/jkt)"),
+      OP_KEY_NOT_FOUND: verdict("no trusted key of the issuer matches the token kid/jkt"),
+      OP_KEY_UNUSABLE: verdict(
+        "the token kid names a JWKS member that was skipped as unusable (weak, unknown kty, e != 65537)"
+      ),
+      OP_SIGNATURE_INVALID: verdict("the OP signature (RS256) does not verify"),
+      PKTOKEN_REUSED: verdict("one PK Token signs two different statements"),
+      // Identity provider (OP)
+      OP_NOT_CONFIGURED: input("no identity provider settings were found (env or flags)", "FAILED_PRECONDITION"),
+      OP_AUTH: io("the OP refused our credentials (HTTP 401/403)", "FAILED_PRECONDITION"),
+      OP_REJECTED: io("the OP answered another 4xx; retrying will not help", "FAILED_PRECONDITION"),
+      OP_LOGIN_FAILED: io("the interactive login ended without a code", "FAILED_PRECONDITION"),
+      OP_TOKEN_INVALID: io(
+        "the OP issued an ID token that fails our checks (signature, iss, aud, time)",
+        "FAILED_PRECONDITION"
+      ),
+      OP_TOKEN_AUDIENCE: io(
+        "the OP issued an ID token whose aud is not what we asked for (GitLab: set the aud prefix in id_tokens)",
+        "FAILED_PRECONDITION"
+      ),
+      OP_UNAVAILABLE: io(
+        "the OP stayed unreachable (DNS, refused connection, TLS, timeout: the message names host and cause) or answered 5xx/429 after bounded retries"
+      ),
+      OP_BAD_RESPONSE: io("the OP answered, but not with what the protocol says"),
+      OP_CANCELLED: io(
+        "the caller cancelled or its deadline passed while waiting for the OP",
+        "DEADLINE_EXCEEDED"
+      ),
+      ISSUER_KEY: input("the dev issuer signing key file is unusable"),
+      // Trust material
+      ARCHIVE_IO: input("the JWKS archive directory cannot be read", "FAILED_PRECONDITION"),
+      ARCHIVE_CORRUPT: input(
+        "a JWKS archive entry does not hash to its name or is not a JWKS",
+        "FAILED_PRECONDITION"
+      ),
+      POLICY_INVALID: input("the policy file or a policy flag is invalid"),
+      // OCI and registries
+      OCI_NOT_FOUND: io("the registry or layout has no such manifest, blob or tag", "NOT_FOUND"),
+      OCI_READ_FAILED: io(
+        "a layout file could not be read for a reason other than absence (EMFILE, ELOOP, EACCES)"
+      ),
+      OCI_LIMIT_LAYERS: input("an attestation manifest or referrer has more layers than --max-layers"),
+      OCI_LIMIT_INDEX_ENTRIES: input("the image index has more entries than --max-index-entries"),
+      OCI_LIMIT_REFERRERS: input("a subject has more signature referrers than --max-referrers"),
+      OCI_LIMIT_BYTES: input("the bytes read for one run exceed --max-bytes"),
+      LIMIT_INVALID: input("a resource limit given to the library is not a positive integer"),
+      REGISTRY_IO: io("the registry could not be reached or answered an unexpected status"),
+      REGISTRY_AUTH: io("the registry refused our credentials, or none were usable", "PERMISSION_DENIED"),
+      DOCKER_CONFIG_INVALID: input("the Docker config (auths, credential helper answer) is invalid"),
+      OCI_LAYOUT_LOCK: io("cannot create the OCI layout lock file"),
+      OCI_LAYOUT_LOCKED: io("another writer holds the OCI layout lock"),
+      OCI_LAYOUT_INVALID: verdict("the OCI layout is not valid (oci-layout, index.json)"),
+      OCI_DIGEST_INVALID: verdict("a descriptor digest is not a sha256 digest"),
+      OCI_DIGEST_MISMATCH: verdict("bytes do not hash to the digest that names them"),
+      OCI_SIZE_MISMATCH: verdict("bytes do not have the size their descriptor states"),
+      OCI_MANIFEST_INVALID: verdict("a manifest or index is not valid OCI JSON"),
+      OCI_TOO_LARGE: verdict("a manifest or blob is larger than the size cap"),
+      PLATFORM_INVALID: input("a --platform is not os/arch[/variant]"),
+      PLATFORM_NOT_FOUND: input("a --platform the image index does not have"),
+      METADATA_INVALID: input("the --metadata-file is not buildx metadata (containerimage.digest, image.name)"),
+      // verify: the image
+      IMAGE_NOT_INDEX: verdict("the image is a single manifest, not an index: it carries no attestations"),
+      INDEX_NO_PLATFORMS: verdict("the image index lists no platform image manifests"),
+      INDEX_ENTRY_UNVERIFIABLE: verdict(
+        "the index lists an entry that is neither a platform image nor an attestation"
+      ),
+      ATTESTATION_MANIFEST_MISSING: verdict("a platform has no attestation manifest"),
+      ATTESTATION_MANIFEST_AMBIGUOUS: verdict("a platform has more than one attestation manifest"),
+      ATTESTATION_SUBJECT_MISMATCH: verdict("the attestation manifest does not name its platform manifest"),
+      ATTESTATION_PLATFORM_SWAPPED: verdict("a statement's subject is another platform's manifest"),
+      UNSIGNED_ATTESTATION: verdict("an attestation layer carries no signature"),
+      REFERRER_STATEMENT_MISMATCH: verdict("a referrer signature names another statement than the layer"),
+      SUBJECT_DIGEST_MISMATCH: verdict("the statement subject digest is not the platform manifest"),
+      SUBJECT_EMPTY: verdict("the statement names no subject, so it is not bound to the image"),
+      ATTESTATION_LAYER_UNVERIFIABLE: verdict("an attestation layer claims a signature opk-signer cannot check"),
+      SUBJECT_NAME_MISMATCH: verdict("the statement subject name is not the image"),
+      PREDICATE_TYPE_MISMATCH: verdict("the statement predicate type contradicts its layer annotation"),
+      REQUIRED_ATTESTATION_MISSING: verdict("a predicate type the policy requires is absent"),
+      REPOSITORY_OWNER_MISMATCH: verdict("the token repository_owner_id is not the expected one"),
+      REPOSITORY_MISMATCH: verdict("the token repository is not the expected one"),
+      REF_MISMATCH: verdict("the token ref is not the expected one"),
+      SHA_MISMATCH: verdict("the token sha is not the expected one"),
+      WORKFLOW_REF_MISMATCH: verdict("the token job_workflow_ref is not the expected one"),
+      CLAIM_MISMATCH: verdict("a token claim differs from the policy value"),
+      CLAIM_PATTERN_MISMATCH: verdict("a token claim does not match the policy pattern"),
+      POLICY_EXPRESSION_FAILED: verdict("a policy CEL expression is false"),
+      POLICY_EXPRESSION_ERROR: verdict("a policy CEL expression could not be evaluated on this attestation"),
+      PROVENANCE_VCS_MISSING: verdict("the provenance names no source revision"),
+      PROVENANCE_SHA_MISMATCH: verdict("the provenance revision is not the token sha"),
+      PROVENANCE_REPO_MISMATCH: verdict("the provenance source is not the token repository"),
+      // attest: refusals on the image read (exit 1, nothing pushed)
+      ATTEST_NOT_INDEX: verdict("attest: the image is a single manifest with no index"),
+      ATTEST_NO_ATTESTATIONS: verdict("attest: the index has no attestation manifests"),
+      ATTEST_NOTHING_TO_SIGN: verdict("attest: no attestation layer to sign"),
+      ATTEST_SUBJECT_MISMATCH: verdict("attest: a statement does not name its platform manifest"),
+      ATTEST_SUBJECT_MISSING: verdict("attest: an attestation manifest names no subject"),
+      ATTEST_PREDICATE_MISMATCH: verdict("attest: a statement contradicts its layer annotation"),
+      ATTEST_STATEMENT_INVALID: verdict("attest: a layer is not a signable in-toto statement"),
+      ATTEST_BAD_SIGNED_LAYER: verdict(
+        "attest: an already-signed layer is not a valid envelope for its statement"
+      ),
+      ATTEST_TAG_MOVED: verdict("attest: the tag moved while signing; nothing was overwritten"),
+      SIGNER_REFUSED: verdict("attest: the sidecar refused to sign (its gRPC status is in the message)"),
+      ATTEST_UNSIGNED: internal("attest: a statement came back unsigned"),
+      ATTEST_SIGNER_MISMATCH: io("attest: the signer returned a different predicate type"),
+      ATTEST_SIGNER_OUTPUT: io("attest: the signer returned an envelope that is not for the statement"),
+      ATTEST_MODE: internal("attest: an output was built for the wrong plan mode"),
+      SIGNER_UNAVAILABLE: io("attest: the sidecar could not be reached or did not finish"),
+      NO_PROVIDER: input(
+        "no identity provider is configured (sidecar: health NOT_SERVING)",
+        "FAILED_PRECONDITION"
+      ),
+      // The sidecar (gRPC server) and its client
+      REQUEST_INVALID: input("the request is not a valid message, is truncated, or has no statements"),
+      STATEMENT_TOO_LARGE: input("a statement exceeds the per-statement byte limit (40 MiB): do not retry"),
+      BATCH_TOO_LARGE: input("a SignStatements call has more statements than the per-call limit"),
+      SERVER_BUSY: io(
+        "the sidecar queue or byte budget is full: retry after grpc-retry-pushback-ms",
+        "RESOURCE_EXHAUSTED"
+      ),
+      DRAINING: io("the sidecar is shutting down: retry on another instance"),
+      DEADLINE: io("the call deadline passed before signing finished", "DEADLINE_EXCEEDED"),
+      CANCELLED: io("the client cancelled the call", "CANCELLED"),
+      TOKEN_UNUSABLE: io("the OP issued a token that cannot be made into a PK Token", "INTERNAL"),
+      TOKEN_FAILED: io("a signing worker lost its ID token request"),
+      SIGNER_WORKER: io("a signing worker thread died"),
+      SIGNER_CLOSED: io("the signer was closed while a call was in flight"),
+      SIDECAR_ERROR: io("a call to the sidecar failed (its gRPC status and opk-error-code are kept)"),
+      LISTEN_FAILED: io("the sidecar cannot listen on the address"),
+      TLS_REQUIRED: input("listening off loopback requires TLS with client certificates", "FAILED_PRECONDITION")
+    };
+    ERROR_CODES = Object.keys(CATALOGUE);
+  }
+});
+
 // src/errors.ts
+function classify(e) {
+  if (e instanceof OpkError) return { code: e.code, ...CATALOGUE[e.code] };
+  const sys = e;
+  if (sys && typeof sys.code === "string" && (sys.syscall !== void 0 || /^E[A-Z]+$/.test(sys.code)))
+    return { code: "IO", ...CATALOGUE.IO };
+  return { code: "INTERNAL", ...CATALOGUE.INTERNAL };
+}
 var OpkError, FormatError, VerificationError, UsageError;
 var init_errors = __esm({
   "src/errors.ts"() {
     "use strict";
     init_import_meta_url();
+    init_catalogue();
+    init_catalogue();
     OpkError = class extends Error {
       code;
       constructor(code, message, options3) {
@@ -146,21 +377,32 @@ var init_json = __esm({
 });
 
 // src/encoding/base64url.ts
-function decodeBase64Url(input, what = "base64url value") {
-  if (typeof input !== "string") throw new FormatError("ERR_BASE64URL", `${what} is not a string`);
-  if (!URL_ALPHABET.test(input)) throw new FormatError("ERR_BASE64URL", `${what} is not unpadded base64url`);
-  if (input.length % 4 === 1) throw new FormatError("ERR_BASE64URL", `${what} has an impossible length`);
-  const bytes = Buffer.from(input, "base64url");
-  if (bytes.toString("base64url") !== input) {
+function decodeBase64Url(input2, what = "base64url value") {
+  if (typeof input2 !== "string") throw new FormatError("ERR_BASE64URL", `${what} is not a string`);
+  if (!URL_ALPHABET.test(input2)) throw new FormatError("ERR_BASE64URL", `${what} is not unpadded base64url`);
+  if (input2.length % 4 === 1) throw new FormatError("ERR_BASE64URL", `${what} has an impossible length`);
+  const bytes = Buffer.from(input2, "base64url");
+  if (bytes.toString("base64url") !== input2) {
     throw new FormatError("ERR_BASE64URL", `${what} has non-canonical trailing bits`);
   }
   return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
+function decodeBase64UrlLenient(input2, what = "base64url value") {
+  if (typeof input2 !== "string") throw new FormatError("ERR_BASE64URL", `${what} is not a string`);
+  if (!PADDED_URL.test(input2)) throw new FormatError("ERR_BASE64URL", `${what} is not base64url`);
+  const padding = input2.length - input2.replace(/=+$/, "").length;
+  if (padding > 0 && input2.length % 4 !== 0)
+    throw new FormatError("ERR_BASE64URL", `${what} has wrong padding`);
+  const bare = input2.slice(0, input2.length - padding);
+  if (padding > 0 && (4 - bare.length % 4) % 4 !== padding)
+    throw new FormatError("ERR_BASE64URL", `${what} has wrong padding`);
+  return decodeBase64Url(bare, what);
+}
 function encodeBase64Url(bytes) {
   return (typeof bytes === "string" ? Buffer.from(bytes, "utf8") : Buffer.from(bytes)).toString("base64url");
 }
-function decodeBase64UrlText(input, what = "base64url value") {
-  return decodeUtf8(decodeBase64Url(input, what), what);
+function decodeBase64UrlText(input2, what = "base64url value") {
+  return decodeUtf8(decodeBase64Url(input2, what), what);
 }
 function decodeUtf8(bytes, what = "value") {
   try {
@@ -169,13 +411,14 @@ function decodeUtf8(bytes, what = "value") {
     throw new FormatError("ERR_UTF8", `${what} is not valid UTF-8`);
   }
 }
-var URL_ALPHABET, strictUtf8;
+var URL_ALPHABET, PADDED_URL, strictUtf8;
 var init_base64url = __esm({
   "src/encoding/base64url.ts"() {
     "use strict";
     init_import_meta_url();
     init_errors();
     URL_ALPHABET = /^[A-Za-z0-9_-]*$/;
+    PADDED_URL = /^[A-Za-z0-9_-]*(?:={1,2})?$/;
     strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
   }
 });
@@ -251,26 +494,26 @@ var require_constants = __commonJS({
     init_import_meta_url();
     Object.defineProperty(exports2, "__esModule", { value: true });
     exports2.DEFAULT_MAX_RECEIVE_MESSAGE_LENGTH = exports2.DEFAULT_MAX_SEND_MESSAGE_LENGTH = exports2.Propagate = exports2.LogVerbosity = exports2.Status = void 0;
-    var Status2;
-    (function(Status3) {
-      Status3[Status3["OK"] = 0] = "OK";
-      Status3[Status3["CANCELLED"] = 1] = "CANCELLED";
-      Status3[Status3["UNKNOWN"] = 2] = "UNKNOWN";
-      Status3[Status3["INVALID_ARGUMENT"] = 3] = "INVALID_ARGUMENT";
-      Status3[Status3["DEADLINE_EXCEEDED"] = 4] = "DEADLINE_EXCEEDED";
-      Status3[Status3["NOT_FOUND"] = 5] = "NOT_FOUND";
-      Status3[Status3["ALREADY_EXISTS"] = 6] = "ALREADY_EXISTS";
-      Status3[Status3["PERMISSION_DENIED"] = 7] = "PERMISSION_DENIED";
-      Status3[Status3["RESOURCE_EXHAUSTED"] = 8] = "RESOURCE_EXHAUSTED";
-      Status3[Status3["FAILED_PRECONDITION"] = 9] = "FAILED_PRECONDITION";
-      Status3[Status3["ABORTED"] = 10] = "ABORTED";
-      Status3[Status3["OUT_OF_RANGE"] = 11] = "OUT_OF_RANGE";
-      Status3[Status3["UNIMPLEMENTED"] = 12] = "UNIMPLEMENTED";
-      Status3[Status3["INTERNAL"] = 13] = "INTERNAL";
-      Status3[Status3["UNAVAILABLE"] = 14] = "UNAVAILABLE";
-      Status3[Status3["DATA_LOSS"] = 15] = "DATA_LOSS";
-      Status3[Status3["UNAUTHENTICATED"] = 16] = "UNAUTHENTICATED";
-    })(Status2 || (exports2.Status = Status2 = {}));
+    var Status3;
+    (function(Status4) {
+      Status4[Status4["OK"] = 0] = "OK";
+      Status4[Status4["CANCELLED"] = 1] = "CANCELLED";
+      Status4[Status4["UNKNOWN"] = 2] = "UNKNOWN";
+      Status4[Status4["INVALID_ARGUMENT"] = 3] = "INVALID_ARGUMENT";
+      Status4[Status4["DEADLINE_EXCEEDED"] = 4] = "DEADLINE_EXCEEDED";
+      Status4[Status4["NOT_FOUND"] = 5] = "NOT_FOUND";
+      Status4[Status4["ALREADY_EXISTS"] = 6] = "ALREADY_EXISTS";
+      Status4[Status4["PERMISSION_DENIED"] = 7] = "PERMISSION_DENIED";
+      Status4[Status4["RESOURCE_EXHAUSTED"] = 8] = "RESOURCE_EXHAUSTED";
+      Status4[Status4["FAILED_PRECONDITION"] = 9] = "FAILED_PRECONDITION";
+      Status4[Status4["ABORTED"] = 10] = "ABORTED";
+      Status4[Status4["OUT_OF_RANGE"] = 11] = "OUT_OF_RANGE";
+      Status4[Status4["UNIMPLEMENTED"] = 12] = "UNIMPLEMENTED";
+      Status4[Status4["INTERNAL"] = 13] = "INTERNAL";
+      Status4[Status4["UNAVAILABLE"] = 14] = "UNAVAILABLE";
+      Status4[Status4["DATA_LOSS"] = 15] = "DATA_LOSS";
+      Status4[Status4["UNAUTHENTICATED"] = 16] = "UNAUTHENTICATED";
+    })(Status3 || (exports2.Status = Status3 = {}));
     var LogVerbosity;
     (function(LogVerbosity2) {
       LogVerbosity2[LogVerbosity2["DEBUG"] = 0] = "DEBUG";
@@ -566,7 +809,7 @@ var require_metadata = __commonJS({
         }
       }
     }
-    var Metadata = class _Metadata {
+    var Metadata2 = class _Metadata {
       constructor(options3 = {}) {
         this.internalRepr = /* @__PURE__ */ new Map();
         this.options = options3;
@@ -765,7 +1008,7 @@ var require_metadata = __commonJS({
         return result;
       }
     };
-    exports2.Metadata = Metadata;
+    exports2.Metadata = Metadata2;
     var bufToString = (val) => {
       return Buffer.isBuffer(val) ? val.toString("base64") : val;
     };
@@ -6662,7 +6905,7 @@ var require_minimal = __commonJS({
     util.isString = function isString(value) {
       return typeof value === "string" || value instanceof String;
     };
-    util.isObject = function isObject2(value) {
+    util.isObject = function isObject3(value) {
       return value && typeof value === "object";
     };
     util.isset = /**
@@ -28881,23 +29124,23 @@ var require_infra = __commonJS({
     init_import_meta_url();
     var assert2 = require("node:assert");
     var { utf8DecodeBytes } = require_encoding();
-    function collectASequenceOfCodePoints(condition, input, position) {
+    function collectASequenceOfCodePoints(condition, input2, position) {
       let result = "";
-      while (position.position < input.length && condition(input[position.position])) {
-        result += input[position.position];
+      while (position.position < input2.length && condition(input2[position.position])) {
+        result += input2[position.position];
         position.position++;
       }
       return result;
     }
-    function collectASequenceOfCodePointsFast(char, input, position) {
-      const idx = input.indexOf(char, position.position);
+    function collectASequenceOfCodePointsFast(char, input2, position) {
+      const idx = input2.indexOf(char, position.position);
       const start = position.position;
       if (idx === -1) {
-        position.position = input.length;
-        return input.slice(start);
+        position.position = input2.length;
+        return input2.slice(start);
       }
       position.position = idx;
-      return input.slice(start, position.position);
+      return input2.slice(start, position.position);
     }
     var ASCII_WHITESPACE_REPLACE_REGEX = /[\u0009\u000A\u000C\u000D\u0020]/g;
     var nonASCIIRegex = /[^\x00-\x7F]/;
@@ -28931,10 +29174,10 @@ var require_infra = __commonJS({
       char === 13 || // \r
       char === 32;
     }
-    function isomorphicDecode(input) {
-      const length = input.length;
+    function isomorphicDecode(input2) {
+      const length = input2.length;
       if ((2 << 15) - 1 > length) {
-        return String.fromCharCode.apply(null, input);
+        return String.fromCharCode.apply(null, input2);
       }
       let result = "";
       let i = 0;
@@ -28943,14 +29186,14 @@ var require_infra = __commonJS({
         if (i + addition > length) {
           addition = length - i;
         }
-        result += String.fromCharCode.apply(null, input.subarray(i, i += addition));
+        result += String.fromCharCode.apply(null, input2.subarray(i, i += addition));
       }
       return result;
     }
     var invalidIsomorphicEncodeValueRegex = /[^\x00-\xFF]/;
-    function isomorphicEncode(input) {
-      assert2(!invalidIsomorphicEncodeValueRegex.test(input));
-      return input;
+    function isomorphicEncode(input2) {
+      assert2(!invalidIsomorphicEncodeValueRegex.test(input2));
+      return input2;
     }
     function parseJSONFromBytes(bytes) {
       return JSON.parse(utf8DecodeBytes(bytes));
@@ -29006,21 +29249,21 @@ var require_data_url = __commonJS({
     var HTTP_QUOTED_STRING_TOKENS = /^[\u0009\u0020-\u007E\u0080-\u00FF]+$/u;
     function dataURLProcessor(dataURL) {
       assert2(dataURL.protocol === "data:");
-      let input = URLSerializer(dataURL, true);
-      input = input.slice(5);
+      let input2 = URLSerializer(dataURL, true);
+      input2 = input2.slice(5);
       const position = { position: 0 };
       let mimeType = collectASequenceOfCodePointsFast(
         ",",
-        input,
+        input2,
         position
       );
       const mimeTypeLength = mimeType.length;
       mimeType = removeASCIIWhitespace(mimeType, true, true);
-      if (position.position >= input.length) {
+      if (position.position >= input2.length) {
         return "failure";
       }
       position.position++;
-      const encodedBody = input.slice(mimeTypeLength + 1);
+      const encodedBody = input2.slice(mimeTypeLength + 1);
       let body = stringPercentDecode(encodedBody);
       if (/;(?:\u0020*)base64$/ui.test(mimeType)) {
         const stringBody = isomorphicDecode(body);
@@ -29053,8 +29296,8 @@ var require_data_url = __commonJS({
       }
       return serialized;
     }
-    function stringPercentDecode(input) {
-      const bytes = encoder3.encode(input);
+    function stringPercentDecode(input2) {
+      const bytes = encoder3.encode(input2);
       return percentDecode(bytes);
     }
     function isHexCharByte(byte) {
@@ -29066,43 +29309,43 @@ var require_data_url = __commonJS({
         byte >= 48 && byte <= 57 ? byte - 48 : (byte & 223) - 55
       );
     }
-    function percentDecode(input) {
-      const length = input.length;
+    function percentDecode(input2) {
+      const length = input2.length;
       const output = new Uint8Array(length);
       let j = 0;
       let i = 0;
       while (i < length) {
-        const byte = input[i];
+        const byte = input2[i];
         if (byte !== 37) {
           output[j++] = byte;
-        } else if (byte === 37 && !(isHexCharByte(input[i + 1]) && isHexCharByte(input[i + 2]))) {
+        } else if (byte === 37 && !(isHexCharByte(input2[i + 1]) && isHexCharByte(input2[i + 2]))) {
           output[j++] = 37;
         } else {
-          output[j++] = hexByteToNumber(input[i + 1]) << 4 | hexByteToNumber(input[i + 2]);
+          output[j++] = hexByteToNumber(input2[i + 1]) << 4 | hexByteToNumber(input2[i + 2]);
           i += 2;
         }
         ++i;
       }
       return length === j ? output : output.subarray(0, j);
     }
-    function parseMIMEType(input) {
-      input = removeHTTPWhitespace(input, true, true);
+    function parseMIMEType(input2) {
+      input2 = removeHTTPWhitespace(input2, true, true);
       const position = { position: 0 };
       const type = collectASequenceOfCodePointsFast(
         "/",
-        input,
+        input2,
         position
       );
       if (type.length === 0 || !HTTP_TOKEN_CODEPOINTS.test(type)) {
         return "failure";
       }
-      if (position.position >= input.length) {
+      if (position.position >= input2.length) {
         return "failure";
       }
       position.position++;
       let subtype = collectASequenceOfCodePointsFast(
         ";",
-        input,
+        input2,
         position
       );
       subtype = removeHTTPWhitespace(subtype, false, true);
@@ -29119,41 +29362,41 @@ var require_data_url = __commonJS({
         // https://mimesniff.spec.whatwg.org/#mime-type-essence
         essence: `${typeLowercase}/${subtypeLowercase}`
       };
-      while (position.position < input.length) {
+      while (position.position < input2.length) {
         position.position++;
         collectASequenceOfCodePoints(
           // https://fetch.spec.whatwg.org/#http-whitespace
           (char) => HTTP_WHITESPACE_REGEX.test(char),
-          input,
+          input2,
           position
         );
         let parameterName = collectASequenceOfCodePoints(
           (char) => char !== ";" && char !== "=",
-          input,
+          input2,
           position
         );
         parameterName = parameterName.toLowerCase();
-        if (position.position < input.length) {
-          if (input[position.position] === ";") {
+        if (position.position < input2.length) {
+          if (input2[position.position] === ";") {
             continue;
           }
           position.position++;
         }
-        if (position.position >= input.length) {
+        if (position.position >= input2.length) {
           break;
         }
         let parameterValue = null;
-        if (input[position.position] === '"') {
-          parameterValue = collectAnHTTPQuotedString(input, position, true);
+        if (input2[position.position] === '"') {
+          parameterValue = collectAnHTTPQuotedString(input2, position, true);
           collectASequenceOfCodePointsFast(
             ";",
-            input,
+            input2,
             position
           );
         } else {
           parameterValue = collectASequenceOfCodePointsFast(
             ";",
-            input,
+            input2,
             position
           );
           parameterValue = removeHTTPWhitespace(parameterValue, false, true);
@@ -29167,28 +29410,28 @@ var require_data_url = __commonJS({
       }
       return mimeType;
     }
-    function collectAnHTTPQuotedString(input, position, extractValue = false) {
+    function collectAnHTTPQuotedString(input2, position, extractValue = false) {
       const positionStart = position.position;
       let value = "";
-      assert2(input[position.position] === '"');
+      assert2(input2[position.position] === '"');
       position.position++;
       while (true) {
         value += collectASequenceOfCodePoints(
           (char) => char !== '"' && char !== "\\",
-          input,
+          input2,
           position
         );
-        if (position.position >= input.length) {
+        if (position.position >= input2.length) {
           break;
         }
-        const quoteOrBackslash = input[position.position];
+        const quoteOrBackslash = input2[position.position];
         position.position++;
         if (quoteOrBackslash === "\\") {
-          if (position.position >= input.length) {
+          if (position.position >= input2.length) {
             value += "\\";
             break;
           }
-          value += input[position.position];
+          value += input2[position.position];
           position.position++;
         } else {
           assert2(quoteOrBackslash === '"');
@@ -29198,7 +29441,7 @@ var require_data_url = __commonJS({
       if (extractValue) {
         return value;
       }
-      return input.slice(positionStart, position.position);
+      return input2.slice(positionStart, position.position);
     }
     function serializeAMimeType(mimeType) {
       assert2(mimeType !== "failure");
@@ -30636,27 +30879,27 @@ var require_util4 = __commonJS({
       return mimeType;
     }
     function gettingDecodingSplitting(value) {
-      const input = value;
+      const input2 = value;
       const position = { position: 0 };
       const values = [];
       let temporaryValue = "";
-      while (position.position < input.length) {
+      while (position.position < input2.length) {
         temporaryValue += collectASequenceOfCodePoints(
           (char) => char !== '"' && char !== ",",
-          input,
+          input2,
           position
         );
-        if (position.position < input.length) {
-          if (input.charCodeAt(position.position) === 34) {
+        if (position.position < input2.length) {
+          if (input2.charCodeAt(position.position) === 34) {
             temporaryValue += collectAnHTTPQuotedString(
-              input,
+              input2,
               position
             );
-            if (position.position < input.length) {
+            if (position.position < input2.length) {
               continue;
             }
           } else {
-            assert2(input.charCodeAt(position.position) === 44);
+            assert2(input2.charCodeAt(position.position) === 44);
             position.position++;
           }
         }
@@ -30945,7 +31188,7 @@ var require_formdata_parser = __commonJS({
       }
       return true;
     }
-    function multipartFormDataParser(input, mimeType) {
+    function multipartFormDataParser(input2, mimeType) {
       assert2(mimeType !== "failure" && mimeType.essence === "multipart/form-data");
       const boundaryString = mimeType.parameters.get("boundary");
       if (boundaryString === void 0) {
@@ -30954,40 +31197,40 @@ var require_formdata_parser = __commonJS({
       const boundary = Buffer.from(`--${boundaryString}`, "utf8");
       const entryList = [];
       const position = { position: 0 };
-      const firstBoundaryIndex = input.indexOf(boundary);
+      const firstBoundaryIndex = input2.indexOf(boundary);
       if (firstBoundaryIndex === -1) {
         throw parsingError("no boundary found in multipart body");
       }
       position.position = firstBoundaryIndex;
       while (true) {
-        if (input.subarray(position.position, position.position + boundary.length).equals(boundary)) {
+        if (input2.subarray(position.position, position.position + boundary.length).equals(boundary)) {
           position.position += boundary.length;
         } else {
           throw parsingError("expected a value starting with -- and the boundary");
         }
-        if (bufferStartsWith(input, dd, position)) {
+        if (bufferStartsWith(input2, dd, position)) {
           return entryList;
         }
-        if (input[position.position] !== 13 || input[position.position + 1] !== 10) {
+        if (input2[position.position] !== 13 || input2[position.position + 1] !== 10) {
           throw parsingError("expected CRLF");
         }
         position.position += 2;
-        const result = parseMultipartFormDataHeaders(input, position);
+        const result = parseMultipartFormDataHeaders(input2, position);
         let { name, filename, contentType, encoding } = result;
         position.position += 2;
         let body;
         {
-          const boundaryIndex = input.indexOf(boundary.subarray(2), position.position);
+          const boundaryIndex = input2.indexOf(boundary.subarray(2), position.position);
           if (boundaryIndex === -1) {
             throw parsingError("expected boundary after body");
           }
-          body = input.subarray(position.position, boundaryIndex - 4);
+          body = input2.subarray(position.position, boundaryIndex - 4);
           position.position += body.length;
           if (encoding === "base64") {
             body = Buffer.from(body.toString(), "base64");
           }
         }
-        if (input[position.position] !== 13 || input[position.position + 1] !== 10) {
+        if (input2[position.position] !== 13 || input2[position.position + 1] !== 10) {
           throw parsingError("expected CRLF");
         } else {
           position.position += 2;
@@ -31007,36 +31250,36 @@ var require_formdata_parser = __commonJS({
         entryList.push(makeEntry(name, value, filename));
       }
     }
-    function parseContentDispositionAttribute(input, position) {
-      if (input[position.position] === 59) {
+    function parseContentDispositionAttribute(input2, position) {
+      if (input2[position.position] === 59) {
         position.position++;
       }
       collectASequenceOfBytes(
         (char) => char === 32 || char === 9,
-        input,
+        input2,
         position
       );
       const attributeName = collectASequenceOfBytes(
         (char) => isToken(char) && char !== 61 && char !== 42,
         // not = or *
-        input,
+        input2,
         position
       );
       if (attributeName.length === 0) {
         return null;
       }
       const attrNameStr = attributeName.toString("ascii").toLowerCase();
-      const isExtended = input[position.position] === 42;
+      const isExtended = input2[position.position] === 42;
       if (isExtended) {
         position.position++;
       }
-      if (input[position.position] !== 61) {
+      if (input2[position.position] !== 61) {
         return null;
       }
       position.position++;
       collectASequenceOfBytes(
         (char) => char === 32 || char === 9,
-        input,
+        input2,
         position
       );
       let value;
@@ -31044,7 +31287,7 @@ var require_formdata_parser = __commonJS({
         const headerValue = collectASequenceOfBytes(
           (char) => char !== 32 && char !== 13 && char !== 10 && char !== 59,
           // not space, CRLF, or ;
-          input,
+          input2,
           position
         );
         if (headerValue[0] !== 117 && headerValue[0] !== 85 || // u or U
@@ -31055,15 +31298,15 @@ var require_formdata_parser = __commonJS({
           throw parsingError("unknown encoding, expected utf-8''");
         }
         value = decodeURIComponent(decoder2.decode(headerValue.subarray(7)));
-      } else if (input[position.position] === 34) {
+      } else if (input2[position.position] === 34) {
         position.position++;
         const quotedValue = collectASequenceOfBytes(
           (char) => char !== 10 && char !== 13 && char !== 34,
           // not LF, CR, or "
-          input,
+          input2,
           position
         );
-        if (input[position.position] !== 34) {
+        if (input2[position.position] !== 34) {
           throw parsingError("Closing quote not found");
         }
         position.position++;
@@ -31072,20 +31315,20 @@ var require_formdata_parser = __commonJS({
         const tokenValue = collectASequenceOfBytes(
           (char) => isToken(char) && char !== 59,
           // not ;
-          input,
+          input2,
           position
         );
         value = decoder2.decode(tokenValue);
       }
       return { name: attrNameStr, value, extended: isExtended };
     }
-    function parseMultipartFormDataHeaders(input, position) {
+    function parseMultipartFormDataHeaders(input2, position) {
       let name = null;
       let filename = null;
       let contentType = null;
       let encoding = null;
       while (true) {
-        if (input[position.position] === 13 && input[position.position + 1] === 10) {
+        if (input2[position.position] === 13 && input2[position.position + 1] === 10) {
           if (name === null) {
             throw parsingError("header name is null");
           }
@@ -31093,20 +31336,20 @@ var require_formdata_parser = __commonJS({
         }
         let headerName = collectASequenceOfBytes(
           (char) => char !== 10 && char !== 13 && char !== 58,
-          input,
+          input2,
           position
         );
         headerName = removeChars(headerName, true, true, (char) => char === 9 || char === 32);
         if (!HTTP_TOKEN_CODEPOINTS.test(headerName.toString())) {
           throw parsingError("header name does not match the field-name token production");
         }
-        if (input[position.position] !== 58) {
+        if (input2[position.position] !== 58) {
           throw parsingError("expected :");
         }
         position.position++;
         collectASequenceOfBytes(
           (char) => char === 32 || char === 9,
-          input,
+          input2,
           position
         );
         switch (bufferToLowerCasedHeaderName(headerName)) {
@@ -31115,14 +31358,14 @@ var require_formdata_parser = __commonJS({
             let filenameIsExtended = false;
             const dispositionType = collectASequenceOfBytes(
               (char) => isToken(char),
-              input,
+              input2,
               position
             );
             if (dispositionType.toString("ascii").toLowerCase() !== "form-data") {
               throw parsingError("expected form-data for content-disposition header");
             }
-            while (position.position < input.length && (input[position.position] !== 13 || input[position.position + 1] !== 10)) {
-              const attribute = parseContentDispositionAttribute(input, position);
+            while (position.position < input2.length && (input2[position.position] !== 13 || input2[position.position + 1] !== 10)) {
+              const attribute = parseContentDispositionAttribute(input2, position);
               if (!attribute) {
                 break;
               }
@@ -31145,7 +31388,7 @@ var require_formdata_parser = __commonJS({
           case "content-type": {
             let headerValue = collectASequenceOfBytes(
               (char) => char !== 10 && char !== 13,
-              input,
+              input2,
               position
             );
             headerValue = removeChars(headerValue, false, true, (char) => char === 9 || char === 32);
@@ -31155,7 +31398,7 @@ var require_formdata_parser = __commonJS({
           case "content-transfer-encoding": {
             let headerValue = collectASequenceOfBytes(
               (char) => char !== 10 && char !== 13,
-              input,
+              input2,
               position
             );
             headerValue = removeChars(headerValue, false, true, (char) => char === 9 || char === 32);
@@ -31165,24 +31408,24 @@ var require_formdata_parser = __commonJS({
           default: {
             collectASequenceOfBytes(
               (char) => char !== 10 && char !== 13,
-              input,
+              input2,
               position
             );
           }
         }
-        if (input[position.position] !== 13 || input[position.position + 1] !== 10) {
+        if (input2[position.position] !== 13 || input2[position.position + 1] !== 10) {
           throw parsingError("expected CRLF");
         } else {
           position.position += 2;
         }
       }
     }
-    function collectASequenceOfBytes(condition, input, position) {
+    function collectASequenceOfBytes(condition, input2, position) {
       let start = position.position;
-      while (start < input.length && condition(input[start])) {
+      while (start < input2.length && condition(input2[start])) {
         ++start;
       }
-      return input.subarray(position.position, position.position = start);
+      return input2.subarray(position.position, position.position = start);
     }
     function removeChars(buf, leading, trailing, predicate) {
       let lead = 0;
@@ -45369,39 +45612,39 @@ var require_request2 = __commonJS({
       #headers;
       #state;
       // https://fetch.spec.whatwg.org/#dom-request
-      constructor(input, init = void 0) {
+      constructor(input2, init = void 0) {
         webidl.util.markAsUncloneable(this);
-        if (input === kConstruct) {
+        if (input2 === kConstruct) {
           return;
         }
         const prefix = "Request constructor";
         webidl.argumentLengthCheck(arguments, 1, prefix);
-        input = webidl.converters.RequestInfo(input);
+        input2 = webidl.converters.RequestInfo(input2);
         init = webidl.converters.RequestInit(init);
         let request3 = null;
         let fallbackMode = null;
         const baseUrl = environmentSettingsObject.settingsObject.baseUrl;
         let signal = null;
-        if (typeof input === "string") {
+        if (typeof input2 === "string") {
           this.#dispatcher = init.dispatcher;
           let parsedURL;
           try {
-            parsedURL = new URL(input, baseUrl);
+            parsedURL = new URL(input2, baseUrl);
           } catch (err) {
-            throw new TypeError("Failed to parse URL from " + input, { cause: err });
+            throw new TypeError("Failed to parse URL from " + input2, { cause: err });
           }
           if (parsedURL.username || parsedURL.password) {
             throw new TypeError(
-              "Request cannot be constructed from a URL that includes credentials: " + input
+              "Request cannot be constructed from a URL that includes credentials: " + input2
             );
           }
           request3 = makeRequest({ urlList: [parsedURL] });
           fallbackMode = "cors";
         } else {
-          assert2(webidl.is.Request(input));
-          request3 = input.#state;
-          signal = input.#signal;
-          this.#dispatcher = init.dispatcher || input.#dispatcher;
+          assert2(webidl.is.Request(input2));
+          request3 = input2.#state;
+          signal = input2.#signal;
+          this.#dispatcher = init.dispatcher || input2.#dispatcher;
         }
         const origin = environmentSettingsObject.settingsObject.origin;
         let window2 = "client";
@@ -45593,7 +45836,7 @@ var require_request2 = __commonJS({
             fillHeaders(this.#headers, headers);
           }
         }
-        const inputBody = webidl.is.Request(input) ? input.#state.body : null;
+        const inputBody = webidl.is.Request(input2) ? input2.#state.body : null;
         if ((init.body != null || inputBody != null) && (request3.method === "GET" || request3.method === "HEAD")) {
           throw new TypeError("Request with GET/HEAD method cannot have body.");
         }
@@ -45622,7 +45865,7 @@ var require_request2 = __commonJS({
         }
         let finalBody = inputOrInitBody;
         if (initBody == null && inputBody != null) {
-          if (bodyUnusable(input.#state)) {
+          if (bodyUnusable(input2.#state)) {
             throw new TypeError(
               "Cannot construct a Request with a Request object that has already been used."
             );
@@ -46297,12 +46540,12 @@ var require_fetch2 = __commonJS({
     function handleFetchDone(response) {
       finalizeAndReportTiming(response, "fetch");
     }
-    function fetch(input, init = void 0) {
+    function fetch(input2, init = void 0) {
       webidl.argumentLengthCheck(arguments, 1, "globalThis.fetch");
       let p = createDeferredPromise();
       let requestObject;
       try {
-        requestObject = new Request(input, init);
+        requestObject = new Request(input2, init);
       } catch (e) {
         p.reject(e);
         return p.promise;
@@ -52362,12 +52605,12 @@ var init_unsafe = __esm({
 });
 
 // node_modules/@bufbuild/protobuf/dist/esm/reflect/guard.js
-function isObject(arg) {
+function isObject2(arg) {
   return arg !== null && typeof arg == "object" && !Array.isArray(arg);
 }
 function isReflectList(arg, field) {
   var _a, _b, _c, _d;
-  if (isObject(arg) && unsafeLocal in arg && "add" in arg && "field" in arg && typeof arg.field == "function") {
+  if (isObject2(arg) && unsafeLocal in arg && "add" in arg && "field" in arg && typeof arg.field == "function") {
     if (field !== void 0) {
       const a = field;
       const b = arg.field();
@@ -52379,7 +52622,7 @@ function isReflectList(arg, field) {
 }
 function isReflectMap(arg, field) {
   var _a, _b, _c, _d;
-  if (isObject(arg) && unsafeLocal in arg && "has" in arg && "field" in arg && typeof arg.field == "function") {
+  if (isObject2(arg) && unsafeLocal in arg && "has" in arg && "field" in arg && typeof arg.field == "function") {
     if (field !== void 0) {
       const a = field, b = arg.field();
       return a.mapKey === b.mapKey && a.mapKind == b.mapKind && a.scalar === b.scalar && ((_a = a.message) === null || _a === void 0 ? void 0 : _a.typeName) === ((_b = b.message) === null || _b === void 0 ? void 0 : _b.typeName) && ((_c = a.enum) === null || _c === void 0 ? void 0 : _c.typeName) === ((_d = b.enum) === null || _d === void 0 ? void 0 : _d.typeName);
@@ -52389,7 +52632,7 @@ function isReflectMap(arg, field) {
   return false;
 }
 function isReflectMessage(arg, messageDesc2) {
-  return isObject(arg) && unsafeLocal in arg && "desc" in arg && isObject(arg.desc) && arg.desc.kind === "message" && (messageDesc2 === void 0 || arg.desc.typeName == messageDesc2.typeName);
+  return isObject2(arg) && unsafeLocal in arg && "desc" in arg && isObject2(arg.desc) && arg.desc.kind === "message" && (messageDesc2 === void 0 || arg.desc.typeName == messageDesc2.typeName);
 }
 var init_guard = __esm({
   "node_modules/@bufbuild/protobuf/dist/esm/reflect/guard.js"() {
@@ -53372,7 +53615,7 @@ function compileCreate(desc) {
           message[name] = property.convert !== void 0 && Array.isArray(initValue) ? initValue.map(property.convert) : initValue !== null && initValue !== void 0 ? initValue : [];
           break;
         case INIT_MAP:
-          if (property.convert === void 0 || !isObject(initValue)) {
+          if (property.convert === void 0 || !isObject2(initValue)) {
             message[name] = initValue !== null && initValue !== void 0 ? initValue : {};
           } else {
             const converted = {};
@@ -53490,7 +53733,7 @@ function compileConvertMessage(field) {
   const messageDesc2 = field.message;
   let compiled;
   return (value) => {
-    if (!isObject(value) || isMessage(value, messageDesc2)) {
+    if (!isObject2(value) || isMessage(value, messageDesc2)) {
       return value;
     }
     compiled !== null && compiled !== void 0 ? compiled : compiled = compiledCreate(messageDesc2);
@@ -53574,7 +53817,7 @@ function wktStructToReflect(json) {
     $typeName: "google.protobuf.Struct",
     fields: {}
   };
-  if (isObject(json)) {
+  if (isObject2(json)) {
     for (const k of Object.keys(json)) {
       setOwn(struct.fields, k, wktValueToReflect(json[k]));
     }
@@ -53689,7 +53932,7 @@ function messageToReflect(field, value, check) {
         $typeName: field.message.typeName,
         value: longToReflect(field.message.fields[0], value)
       };
-    } else if (field.message.typeName == "google.protobuf.Struct" && field.parent.typeName != "google.protobuf.Value" && isObject(value)) {
+    } else if (field.message.typeName == "google.protobuf.Struct" && field.parent.typeName != "google.protobuf.Value" && isObject2(value)) {
       value = wktStructToReflect(value);
     }
   }
@@ -54320,7 +54563,7 @@ function parseTextFormatScalarValue(type, value) {
 }
 function unescapeBytesDefaultValue(str) {
   const b = [];
-  const input = {
+  const input2 = {
     tail: str,
     c: "",
     next() {
@@ -54340,13 +54583,13 @@ function unescapeBytesDefaultValue(str) {
       return false;
     }
   };
-  while (input.next()) {
-    switch (input.c) {
+  while (input2.next()) {
+    switch (input2.c) {
       case "\\":
-        if (input.next()) {
-          switch (input.c) {
+        if (input2.next()) {
+          switch (input2.c) {
             case "\\":
-              b.push(input.c.charCodeAt(0));
+              b.push(input2.c.charCodeAt(0));
               break;
             case "b":
               b.push(8);
@@ -54374,8 +54617,8 @@ function unescapeBytesDefaultValue(str) {
             case "5":
             case "6":
             case "7": {
-              const s = input.c;
-              const t = input.take(2);
+              const s = input2.c;
+              const t = input2.take(2);
               if (t === false) {
                 return false;
               }
@@ -54387,8 +54630,8 @@ function unescapeBytesDefaultValue(str) {
               break;
             }
             case "x": {
-              const s = input.c;
-              const t = input.take(2);
+              const s = input2.c;
+              const t = input2.take(2);
               if (t === false) {
                 return false;
               }
@@ -54400,8 +54643,8 @@ function unescapeBytesDefaultValue(str) {
               break;
             }
             case "u": {
-              const s = input.c;
-              const t = input.take(4);
+              const s = input2.c;
+              const t = input2.take(4);
               if (t === false) {
                 return false;
               }
@@ -54416,8 +54659,8 @@ function unescapeBytesDefaultValue(str) {
               break;
             }
             case "U": {
-              const s = input.c;
-              const t = input.take(8);
+              const s = input2.c;
+              const t = input2.take(8);
               if (t === false) {
                 return false;
               }
@@ -54433,7 +54676,7 @@ function unescapeBytesDefaultValue(str) {
         }
         break;
       default:
-        b.push(input.c.charCodeAt(0));
+        b.push(input2.c.charCodeAt(0));
     }
   }
   return new Uint8Array(b);
@@ -54447,8 +54690,8 @@ var init_text_format = __esm({
 });
 
 // node_modules/@bufbuild/protobuf/dist/esm/registry.js
-function createRegistry(...input) {
-  return initBaseRegistry(input);
+function createRegistry(...input2) {
+  return initBaseRegistry(input2);
 }
 function createEmbeddedFileRegistry(fileDescriptorProto, resolve) {
   return buildFileRegistry([fileDescriptorProto, resolve]);
@@ -54488,10 +54731,10 @@ function buildFileRegistry(args, check) {
       }
       return deps.concat(...deps.map(recurseDeps));
     };
-    const input = args[0];
+    const input2 = args[0];
     const resolve = args[1];
     const seen = /* @__PURE__ */ new Set();
-    for (const file of [input, ...recurseDeps(input)].reverse()) {
+    for (const file of [input2, ...recurseDeps(input2)].reverse()) {
       check === null || check === void 0 ? void 0 : check(file);
       addFile(file, registry);
     }
@@ -54575,18 +54818,18 @@ function createBaseRegistry() {
 }
 function initBaseRegistry(inputs) {
   const registry = createBaseRegistry();
-  for (const input of inputs) {
-    switch (input.kind) {
+  for (const input2 of inputs) {
+    switch (input2.kind) {
       case "registry":
-        for (const n of input) {
+        for (const n of input2) {
           registry.add(n);
         }
         break;
       case "file":
-        registry.addFile(input);
+        registry.addFile(input2);
         break;
       default:
-        registry.add(input);
+        registry.add(input2);
         break;
     }
   }
@@ -54796,9 +55039,9 @@ function newMethod(proto, parent, reg) {
   } else {
     methodKind = "unary";
   }
-  const input = reg.getMessage(trimLeadingDot(proto.inputType));
+  const input2 = reg.getMessage(trimLeadingDot(proto.inputType));
   const output = reg.getMessage(trimLeadingDot(proto.outputType));
-  assert(input, `invalid MethodDescriptorProto: input_type ${proto.inputType} not found`);
+  assert(input2, `invalid MethodDescriptorProto: input_type ${proto.inputType} not found`);
   assert(output, `invalid MethodDescriptorProto: output_type ${proto.inputType} not found`);
   const name = proto.name;
   return {
@@ -54809,7 +55052,7 @@ function newMethod(proto, parent, reg) {
     name,
     localName: safeObjectProperty(name.length ? safeObjectProperty(name[0].toLowerCase() + name.substring(1)) : name),
     methodKind,
-    input,
+    input: input2,
     output,
     idempotency: (_d = (_c = proto.options) === null || _c === void 0 ? void 0 : _c.idempotencyLevel) !== null && _d !== void 0 ? _d : IDEMPOTENCY_UNKNOWN,
     toString() {
@@ -59080,8 +59323,8 @@ var init_func = __esm({
 // node_modules/@bufbuild/cel/dist/esm/resolver.js
 function createResolver(...inputs) {
   const groups = /* @__PURE__ */ new Map();
-  for (const input of inputs) {
-    const funcs = isFuncResolver(input) || Array.isArray(input) ? input : [input];
+  for (const input2 of inputs) {
+    const funcs = isFuncResolver(input2) || Array.isArray(input2) ? input2 : [input2];
     for (const func of funcs) {
       let group = groups.get(func.name);
       if (group === void 0) {
@@ -59223,7 +59466,7 @@ function parseDuration(str) {
     if ((int ?? fraction) === void 0 || unit === void 0) {
       throw badDurationStr("invalid syntax");
     }
-    const factor = UNITS[unit];
+    const factor = UNITS2[unit];
     fullNanos += BigInt(int ?? 0) * factor;
     fullNanos += BigInt(fraction ?? 0) * factor / 10n ** BigInt(fraction?.length ?? 0);
   }
@@ -59232,7 +59475,7 @@ function parseDuration(str) {
 function badDurationStr(e) {
   return new Error(`Failed to parse duration: ${e}`);
 }
-var ONE_SECOND, MAX_DURATION_NANOS, MIN_DURATION_NANOS, DURATION_STRING_LENGTH_LIMIT, UNITS, INT_REGEXP, UNIT_REGEXP;
+var ONE_SECOND, MAX_DURATION_NANOS, MIN_DURATION_NANOS, DURATION_STRING_LENGTH_LIMIT, UNITS2, INT_REGEXP, UNIT_REGEXP;
 var init_duration2 = __esm({
   "node_modules/@bufbuild/cel/dist/esm/duration.js"() {
     init_import_meta_url();
@@ -59242,7 +59485,7 @@ var init_duration2 = __esm({
     MAX_DURATION_NANOS = 9223372036854775807n;
     MIN_DURATION_NANOS = -9223372036854775808n;
     DURATION_STRING_LENGTH_LIMIT = 128;
-    UNITS = Object.freeze({
+    UNITS2 = Object.freeze({
       ns: 1n,
       us: 1000n,
       \u00B5s: 1000n,
@@ -59252,7 +59495,7 @@ var init_duration2 = __esm({
       h: 1000n * 1000n * 1000n * 60n * 60n
     });
     INT_REGEXP = /^\d+/;
-    UNIT_REGEXP = new RegExp(`^(${Object.keys(UNITS).join("|")})`);
+    UNIT_REGEXP = new RegExp(`^(${Object.keys(UNITS2).join("|")})`);
   }
 });
 
@@ -60642,17 +60885,17 @@ var init_DFA = __esm({
         return nextState;
       }
       // The hot loop: Execute the Lazy DFA
-      match(input, pos, anchor) {
+      match(input2, pos, anchor) {
         if (!this.startState) {
           this.startState = this.getState([this.prog.start]);
           if (!this.startState)
             return null;
         }
-        const endPos = input.endPos();
+        const endPos = input2.endPos();
         let currentState = this.startState;
         let prevRune = -1;
         if (pos > 0) {
-          const r = input.step(pos - 1) >> 3;
+          const r = input2.step(pos - 1) >> 3;
           if (r >= 0)
             prevRune = r;
         }
@@ -60666,7 +60909,7 @@ var init_DFA = __esm({
         }
         let i = pos;
         while (i < endPos) {
-          const r = input.step(i);
+          const r = input2.step(i);
           const rune = r >> 3;
           const width = r & 7;
           if (width === 0)
@@ -60829,21 +61072,21 @@ var init_Prefilter = __esm({
         this.subs = [];
         this.str = "";
       }
-      eval(input, pos) {
+      eval(input2, pos) {
         switch (this.type) {
           case _Prefilter.Type.NONE:
             return true;
           case _Prefilter.Type.EXACT:
-            return input.hasString(this, pos);
+            return input2.hasString(this, pos);
           case _Prefilter.Type.AND:
             for (let i = 0; i < this.subs.length; i++) {
-              if (!this.subs[i].eval(input, pos))
+              if (!this.subs[i].eval(input2, pos))
                 return false;
             }
             return true;
           case _Prefilter.Type.OR:
             for (let i = 0; i < this.subs.length; i++) {
-              if (this.subs[i].eval(input, pos))
+              if (this.subs[i].eval(input2, pos))
                 return true;
             }
             return false;
@@ -61128,16 +61371,16 @@ var init_exceptions = __esm({
        * @param {string} error
        * @param {string|null} [input=null]
        */
-      constructor(error, input = null) {
+      constructor(error, input2 = null) {
         let message = `error parsing regexp: ${error}`;
-        if (input) {
-          message += `: \`${input}\``;
+        if (input2) {
+          message += `: \`${input2}\``;
         }
         super(message);
         this.name = "RE2JSSyntaxException";
         this.message = message;
         this.error = error;
-        this.input = input;
+        this.input = input2;
       }
       /**
        * Retrieves the description of the error.
@@ -63355,29 +63598,29 @@ var init_RE2 = __esm({
         this.cond = prog.startCond();
         this.dfa = new DFA(this.prog);
       }
-      matchPrefixComplete(input, pos, anchor, ncap) {
+      matchPrefixComplete(input2, pos, anchor, ncap) {
         if ((anchor === ANCHOR_START || anchor === ANCHOR_BOTH) && pos !== 0) {
           return null;
         }
         let matchStart = -1;
         let matchEnd = -1;
-        const pLen = input.prefixLength(this);
+        const pLen = input2.prefixLength(this);
         if (anchor === UNANCHORED) {
-          const idx = input.index(this, pos);
+          const idx = input2.index(this, pos);
           if (idx < 0)
             return null;
           matchStart = pos + idx;
           matchEnd = matchStart + pLen;
         } else if (anchor === ANCHOR_BOTH) {
-          if (input.endPos() !== pLen)
+          if (input2.endPos() !== pLen)
             return null;
-          const idx = input.index(this, 0);
+          const idx = input2.index(this, 0);
           if (idx !== 0)
             return null;
           matchStart = 0;
           matchEnd = pLen;
         } else if (anchor === ANCHOR_START) {
-          const idx = input.index(this, 0);
+          const idx = input2.index(this, 0);
           if (idx !== 0)
             return null;
           matchStart = 0;
@@ -63393,26 +63636,26 @@ var init_RE2 = __esm({
         }
         return [];
       }
-      executeEngine(input, pos, anchor, ncap) {
+      executeEngine(input2, pos, anchor, ncap) {
         if (this.prefixComplete && (ncap === 0 || this.numSubexp === 0)) {
-          return this.matchPrefixComplete(input, pos, anchor, ncap);
+          return this.matchPrefixComplete(input2, pos, anchor, ncap);
         }
         if (this.prefilter !== null && anchor === UNANCHORED) {
-          if (!this.prefilter.eval(input, pos)) {
+          if (!this.prefilter.eval(input2, pos)) {
             return null;
           }
         }
-        const dfaResult = this.dfa.match(input, pos, anchor);
+        const dfaResult = this.dfa.match(input2, pos, anchor);
         if (dfaResult !== null) {
           return dfaResult ? [] : null;
         }
-        return this._nfaFallback(input, pos, anchor) ? [] : null;
+        return this._nfaFallback(input2, pos, anchor) ? [] : null;
       }
       // Minimal boolean-only NFA for when the DFA bails due to state explosion.
       // No captures, no thread pools — just two sets of NFA states swapped each step.
-      _nfaFallback(input, pos, anchor) {
+      _nfaFallback(input2, pos, anchor) {
         const prog = this.prog;
-        const endPos = input.endPos();
+        const endPos = input2.endPos();
         const addState = (set, visited2, pc, context) => {
           if (pc < 0 || pc >= prog.numInst() || visited2.has(pc))
             return;
@@ -63442,13 +63685,13 @@ var init_RE2 = __esm({
         let next = /* @__PURE__ */ new Set();
         let prevRune = -1;
         if (pos > 0) {
-          const r = input.step(pos - 1) >> 3;
+          const r = input2.step(pos - 1) >> 3;
           if (r >= 0)
             prevRune = r;
         }
         for (let i = pos; i <= endPos; i++) {
-          const rune = i < endPos ? input.step(i) >> 3 : -1;
-          const width = i < endPos ? input.step(i) & 7 : 0;
+          const rune = i < endPos ? input2.step(i) >> 3 : -1;
+          const width = i < endPos ? input2.step(i) & 7 : 0;
           const context = emptyOpContext(prevRune, rune);
           if (anchor === UNANCHORED || i === pos) {
             const visited2 = /* @__PURE__ */ new Set();
@@ -63468,13 +63711,13 @@ var init_RE2 = __esm({
           for (const pc of current) {
             const inst = prog.getInst(pc);
             if (Inst.isRuneOp(inst.op) && inst.matchRune(rune)) {
-              const nextContext = emptyOpContext(rune, i + width < endPos ? input.step(i + width) >> 3 : -1);
+              const nextContext = emptyOpContext(rune, i + width < endPos ? input2.step(i + width) >> 3 : -1);
               const visited2 = /* @__PURE__ */ new Set();
               addState(next, visited2, inst.out, nextContext);
             }
           }
           if (anchor === UNANCHORED) {
-            const nextRune = i + width < endPos ? input.step(i + width) >> 3 : -1;
+            const nextRune = i + width < endPos ? input2.step(i + width) >> 3 : -1;
             const nextContext = emptyOpContext(rune, nextRune);
             const visited2 = /* @__PURE__ */ new Set();
             addState(next, visited2, prog.start, nextContext);
@@ -63586,8 +63829,8 @@ var init_esm2 = __esm({
        * @returns {boolean} true if the regular expression matches the entire input
        * @throws RE2JSSyntaxException if the regular expression is malformed
        */
-      static matches(regex, input) {
-        return _RE2JS.compile(regex).testExact(input);
+      static matches(regex, input2) {
+        return _RE2JS.compile(regex).testExact(input2);
       }
       /**
        * @param {string} pattern
@@ -63633,8 +63876,8 @@ var init_esm2 = __esm({
        * @param {string} input the input
        * @returns {boolean} true if the regular expression matches the entire input
        */
-      matches(input) {
-        return this.testExact(input);
+      matches(input2) {
+        return this.testExact(input2);
       }
       /**
        * Tests whether the regular expression matches any part of the input string.
@@ -63642,8 +63885,8 @@ var init_esm2 = __esm({
        * @param {string} input - The input string to test against.
        * @returns {boolean} `true` if the pattern is found anywhere in the input, `false` otherwise.
        */
-      test(input) {
-        return this.re2Input.match(input);
+      test(input2) {
+        return this.re2Input.match(input2);
       }
       /**
        * Tests whether the regular expression matches the ENTIRE input string.
@@ -63651,8 +63894,8 @@ var init_esm2 = __esm({
        * @param {string} input - The input string to test against.
        * @returns {boolean} `true` if the exact input string fully matches the pattern, `false` otherwise.
        */
-      testExact(input) {
-        return this.re2Input.executeEngine(fromUTF16(input), 0, ANCHOR_BOTH, 0) !== null;
+      testExact(input2) {
+        return this.re2Input.executeEngine(fromUTF16(input2), 0, ANCHOR_BOTH, 0) !== null;
       }
       toString() {
         return this.patternInput;
@@ -64575,14 +64818,14 @@ var init_builder = __esm({
 });
 
 // node_modules/@bufbuild/cel/dist/esm/parser.js
-function parse2(input, options3 = {}) {
+function parse2(input2, options3 = {}) {
   const parse$source = options3.grammarSource;
   const builder = new Builder();
-  const result = item1(input);
+  const result = item1(input2);
   if (result.success === true) {
     return result.value;
   }
-  let remainder = input;
+  let remainder = input2;
   let failedExpectations = [];
   for (const e of result.failedExpectations) {
     if (e.remainder.length < remainder.length) {
@@ -64593,7 +64836,7 @@ function parse2(input, options3 = {}) {
       failedExpectations.push(e);
     }
   }
-  throw new ParseSyntaxError(failedExpectations.map((e) => e.expectation), remainder.slice(0, 1), runtime.getLocation(parse$source, input, remainder, remainder));
+  throw new ParseSyntaxError(failedExpectations.map((e) => e.expectation), remainder.slice(0, 1), runtime.getLocation(parse$source, input2, remainder, remainder));
   function item106(offset, digits) {
     return builder.newDoubleExpr(offset(), digits);
   }
@@ -64832,7 +65075,7 @@ function parse2(input, options3 = {}) {
     if (result2.success === true) {
       return {
         success: true,
-        value: item626(() => input.length - text.length, result2.value[0], result2.value[1]),
+        value: item626(() => input2.length - text.length, result2.value[0], result2.value[1]),
         remainder: result2.remainder,
         failedExpectations: []
       };
@@ -64890,7 +65133,7 @@ function parse2(input, options3 = {}) {
     if (result2.success === true) {
       return {
         success: true,
-        value: item612(() => input.length - text.length, result2.value),
+        value: item612(() => input2.length - text.length, result2.value),
         remainder: result2.remainder,
         failedExpectations: []
       };
@@ -64929,7 +65172,7 @@ function parse2(input, options3 = {}) {
     if (result2.success === true) {
       return {
         success: true,
-        value: item606(() => input.length - text.length, result2.value),
+        value: item606(() => input2.length - text.length, result2.value),
         remainder: result2.remainder,
         failedExpectations: []
       };
@@ -65527,7 +65770,7 @@ function parse2(input, options3 = {}) {
     if (result2.success === true) {
       return {
         success: true,
-        value: item106(() => input.length - text.length, result2.value),
+        value: item106(() => input2.length - text.length, result2.value),
         remainder: result2.remainder,
         failedExpectations: []
       };
@@ -65584,7 +65827,7 @@ function parse2(input, options3 = {}) {
     if (result2.success === true) {
       return {
         success: true,
-        value: item129(() => input.length - text.length, result2.value[0]),
+        value: item129(() => input2.length - text.length, result2.value[0]),
         remainder: result2.remainder,
         failedExpectations: []
       };
@@ -65670,7 +65913,7 @@ function parse2(input, options3 = {}) {
     if (result2.success === true) {
       return {
         success: true,
-        value: item145(() => input.length - text.length, result2.value),
+        value: item145(() => input2.length - text.length, result2.value),
         remainder: result2.remainder,
         failedExpectations: []
       };
@@ -65727,7 +65970,7 @@ function parse2(input, options3 = {}) {
     if (result2.success === true) {
       return {
         success: true,
-        value: item330(() => input.length - text.length, result2.value),
+        value: item330(() => input2.length - text.length, result2.value),
         remainder: result2.remainder,
         failedExpectations: []
       };
@@ -67235,7 +67478,7 @@ function parse2(input, options3 = {}) {
     if (result2.success === true) {
       return {
         success: true,
-        value: item340(() => input.length - text.length, result2.value[0]),
+        value: item340(() => input2.length - text.length, result2.value[0]),
         remainder: result2.remainder,
         failedExpectations: []
       };
@@ -67296,7 +67539,7 @@ function parse2(input, options3 = {}) {
     if (result2.success === true) {
       return {
         success: true,
-        value: item351(() => input.length - text.length, result2.value),
+        value: item351(() => input2.length - text.length, result2.value),
         remainder: result2.remainder,
         failedExpectations: []
       };
@@ -67385,7 +67628,7 @@ function parse2(input, options3 = {}) {
     if (result2.success === true) {
       return {
         success: true,
-        value: item363(() => input.length - text.length),
+        value: item363(() => input2.length - text.length),
         remainder: result2.remainder,
         failedExpectations: []
       };
@@ -67430,7 +67673,7 @@ function parse2(input, options3 = {}) {
     if (result2.success === true) {
       return {
         success: true,
-        value: item393(() => input.length - text.length, result2.value[0], result2.value[1]),
+        value: item393(() => input2.length - text.length, result2.value[0], result2.value[1]),
         remainder: result2.remainder,
         failedExpectations: []
       };
@@ -67559,7 +67802,7 @@ function parse2(input, options3 = {}) {
     if (result2.success === true) {
       return {
         success: true,
-        value: item381((message, location = runtime.getLocation(parse$source, input, text, result2.remainder), name) => {
+        value: item381((message, location = runtime.getLocation(parse$source, input2, text, result2.remainder), name) => {
           throw new ParseError(message, location, name);
         }, result2.value),
         remainder: result2.remainder,
@@ -67638,7 +67881,7 @@ function parse2(input, options3 = {}) {
     if (result2.success === true) {
       return {
         success: true,
-        value: item437(() => input.length - text.length, result2.value[0], result2.value[1], result2.value[2]),
+        value: item437(() => input2.length - text.length, result2.value[0], result2.value[1], result2.value[2]),
         remainder: result2.remainder,
         failedExpectations: []
       };
@@ -67852,7 +68095,7 @@ function parse2(input, options3 = {}) {
     if (result2.success === true) {
       return {
         success: true,
-        value: item410((message, location = runtime.getLocation(parse$source, input, text, result2.remainder), name) => {
+        value: item410((message, location = runtime.getLocation(parse$source, input2, text, result2.remainder), name) => {
           throw new ParseError(message, location, name);
         }, result2.value),
         remainder: result2.remainder,
@@ -67971,7 +68214,7 @@ function parse2(input, options3 = {}) {
     if (result2.success === true) {
       return {
         success: true,
-        value: item430(() => input.length - text.length, result2.value[0], result2.value[1]),
+        value: item430(() => input2.length - text.length, result2.value[0], result2.value[1]),
         remainder: result2.remainder,
         failedExpectations: []
       };
@@ -68068,7 +68311,7 @@ function parse2(input, options3 = {}) {
     if (result2.success === true) {
       return {
         success: true,
-        value: item444(() => input.length - text.length, result2.value[0]),
+        value: item444(() => input2.length - text.length, result2.value[0]),
         remainder: result2.remainder,
         failedExpectations: []
       };
@@ -68175,7 +68418,7 @@ function parse2(input, options3 = {}) {
     if (result2.success === true) {
       return {
         success: true,
-        value: item461(() => input.length - text.length, result2.value),
+        value: item461(() => input2.length - text.length, result2.value),
         remainder: result2.remainder,
         failedExpectations: []
       };
@@ -68262,7 +68505,7 @@ function parse2(input, options3 = {}) {
     if (result2.success === true) {
       return {
         success: true,
-        value: item484(() => input.length - text.length, result2.value),
+        value: item484(() => input2.length - text.length, result2.value),
         remainder: result2.remainder,
         failedExpectations: []
       };
@@ -68353,7 +68596,7 @@ function parse2(input, options3 = {}) {
     if (result2.success === true) {
       return {
         success: true,
-        value: item475(() => input.length - text.length, result2.value[0], result2.value[1]),
+        value: item475(() => input2.length - text.length, result2.value[0], result2.value[1]),
         remainder: result2.remainder,
         failedExpectations: []
       };
@@ -68501,7 +68744,7 @@ function parse2(input, options3 = {}) {
     if (result2.success === true) {
       return {
         success: true,
-        value: item500(() => input.length - text.length, result2.value[0]),
+        value: item500(() => input2.length - text.length, result2.value[0]),
         remainder: result2.remainder,
         failedExpectations: []
       };
@@ -68588,7 +68831,7 @@ function parse2(input, options3 = {}) {
     if (result2.success === true) {
       return {
         success: true,
-        value: item509(() => input.length - text.length, result2.value[0], result2.value[1]),
+        value: item509(() => input2.length - text.length, result2.value[0], result2.value[1]),
         remainder: result2.remainder,
         failedExpectations: []
       };
@@ -68701,7 +68944,7 @@ function parse2(input, options3 = {}) {
     if (result2.success === true) {
       return {
         success: true,
-        value: item516(() => input.length - text.length, result2.value[0]),
+        value: item516(() => input2.length - text.length, result2.value[0]),
         remainder: result2.remainder,
         failedExpectations: []
       };
@@ -68759,7 +69002,7 @@ function parse2(input, options3 = {}) {
     if (result2.success === true) {
       return {
         success: true,
-        value: item532(() => input.length - text.length, result2.value[0], result2.value[1]),
+        value: item532(() => input2.length - text.length, result2.value[0], result2.value[1]),
         remainder: result2.remainder,
         failedExpectations: []
       };
@@ -68873,7 +69116,7 @@ function parse2(input, options3 = {}) {
     if (result2.success === true) {
       return {
         success: true,
-        value: item547(() => input.length - text.length, result2.value[0], result2.value[1]),
+        value: item547(() => input2.length - text.length, result2.value[0], result2.value[1]),
         remainder: result2.remainder,
         failedExpectations: []
       };
@@ -68994,7 +69237,7 @@ function parse2(input, options3 = {}) {
     if (result2.success === true) {
       return {
         success: true,
-        value: item562(() => input.length - text.length, result2.value[0], result2.value[1]),
+        value: item562(() => input2.length - text.length, result2.value[0], result2.value[1]),
         remainder: result2.remainder,
         failedExpectations: []
       };
@@ -69115,7 +69358,7 @@ function parse2(input, options3 = {}) {
     if (result2.success === true) {
       return {
         success: true,
-        value: item598(() => input.length - text.length, result2.value[0], result2.value[1]),
+        value: item598(() => input2.length - text.length, result2.value[0], result2.value[1]),
         remainder: result2.remainder,
         failedExpectations: []
       };
@@ -69516,51 +69759,51 @@ var init_parser = __esm({
         return !r.success;
       }
       runtime2.isFailure = isFailure;
-      function getLine(input, offset) {
+      function getLine(input2, offset) {
         let line = 1;
         for (let i = 0; i < offset; i++) {
-          if (input[i] === "\r") {
-            if (input[i + 1] === "\n") {
+          if (input2[i] === "\r") {
+            if (input2[i + 1] === "\n") {
               i++;
             }
             line++;
-          } else if (input[i] === "\n") {
+          } else if (input2[i] === "\n") {
             line++;
           }
         }
         return line;
       }
-      function getColumn(input, offset) {
+      function getColumn(input2, offset) {
         let column = 1;
         for (let i = offset; i > 0; i--) {
-          if (["\n", "\r"].includes(input[i - 1])) {
+          if (["\n", "\r"].includes(input2[i - 1])) {
             break;
           }
           column++;
         }
         return column;
       }
-      function getLocation(source, input, start, remainder) {
+      function getLocation(source, input2, start, remainder) {
         return {
           source,
           start: {
-            offset: input.length - start.length,
-            line: getLine(input, input.length - start.length),
-            column: getColumn(input, input.length - start.length)
+            offset: input2.length - start.length,
+            line: getLine(input2, input2.length - start.length),
+            column: getColumn(input2, input2.length - start.length)
           },
           end: {
-            offset: input.length - remainder.length,
-            line: getLine(input, input.length - remainder.length),
-            column: getColumn(input, input.length - remainder.length)
+            offset: input2.length - remainder.length,
+            line: getLine(input2, input2.length - remainder.length),
+            column: getColumn(input2, input2.length - remainder.length)
           }
         };
       }
       runtime2.getLocation = getLocation;
-      function getRange(source, input, start, remainder) {
+      function getRange(source, input2, start, remainder) {
         return {
           source,
-          start: input.length - start.length,
-          end: input.length - remainder.length
+          start: input2.length - start.length,
+          end: input2.length - remainder.length
         };
       }
       runtime2.getRange = getRange;
@@ -79923,6 +80166,7 @@ var ANNOTATION_REFERENCE_DIGEST = "vnd.docker.reference.digest";
 var REFERENCE_TYPE_ATTESTATION = "attestation-manifest";
 var ANNOTATION_PREDICATE_TYPE = "in-toto.io/predicate-type";
 var ANNOTATION_REF_NAME = "org.opencontainers.image.ref.name";
+var ANNOTATION_UNCOMPRESSED = "containerd.io/uncompressed";
 var ARTIFACT_TYPE_OPK_SIGNATURES = "application/vnd.dev.opk-signer.attestation-signatures.v1+json";
 var ANNOTATION_OPK_STATEMENT_DIGEST = "dev.opk-signer.statement.digest";
 var EMPTY_CONFIG_BYTES = "{}";
@@ -79996,8 +80240,8 @@ function parseDescriptor(v, what) {
   if (typeof d.size !== "number" || !Number.isSafeInteger(d.size) || d.size < 0)
     throw bad(what, "descriptor has no valid size");
   const out = { mediaType: d.mediaType, digest: d.digest, size: d.size };
-  const annotations = parseStringMap(d.annotations, what);
-  if (annotations) out.annotations = annotations;
+  const annotations2 = parseStringMap(d.annotations, what);
+  if (annotations2) out.annotations = annotations2;
   if (d.platform !== void 0) {
     const p = d.platform;
     if (p === null || typeof p !== "object" || typeof p.os !== "string" || typeof p.architecture !== "string") {
@@ -80026,8 +80270,8 @@ function parseIndex(bytes, what = "image index") {
   };
   if (typeof doc.mediaType === "string") index.mediaType = doc.mediaType;
   if (doc.subject !== void 0) index.subject = parseDescriptor(doc.subject, `${what} subject`);
-  const annotations = parseStringMap(doc.annotations, what);
-  if (annotations) index.annotations = annotations;
+  const annotations2 = parseStringMap(doc.annotations, what);
+  if (annotations2) index.annotations = annotations2;
   return index;
 }
 function parseManifest(bytes, what = "image manifest") {
@@ -80045,8 +80289,8 @@ function parseManifest(bytes, what = "image manifest") {
   if (typeof doc.mediaType === "string") manifest.mediaType = doc.mediaType;
   if (typeof doc.artifactType === "string") manifest.artifactType = doc.artifactType;
   if (doc.subject !== void 0) manifest.subject = parseDescriptor(doc.subject, `${what} subject`);
-  const annotations = parseStringMap(doc.annotations, what);
-  if (annotations) manifest.annotations = annotations;
+  const annotations2 = parseStringMap(doc.annotations, what);
+  if (annotations2) manifest.annotations = annotations2;
   return manifest;
 }
 function sniffManifestMediaType(bytes) {
@@ -80065,8 +80309,20 @@ function isAttestationEntry(d) {
 function isUnknownPlatform(d) {
   return d.platform?.os === "unknown" && d.platform.architecture === "unknown";
 }
+var DSSE_KIND_RE = /^application\/vnd\.in-toto(\.[a-z0-9][a-z0-9.+-]*)?\+dsse$/;
+var CLAIMS_SIGNATURE_RE = /dsse|sigstore|signature|\+jws|\+cose|\+sig\b/;
+function classifyAttestationLayer(mediaType) {
+  const mt = (mediaType.split(";")[0] ?? "").trim().toLowerCase();
+  if (mt === MEDIA_TYPE_INTOTO) return "intoto";
+  if (DSSE_KIND_RE.test(mt)) return "dsse";
+  if (CLAIMS_SIGNATURE_RE.test(mt)) return "unverifiable";
+  return "unrecognised";
+}
 function isDsseMediaType(mediaType) {
-  return mediaType.startsWith("application/vnd.in-toto.") && mediaType.endsWith("+dsse");
+  return classifyAttestationLayer(mediaType) === "dsse";
+}
+function isInTotoMediaType(mediaType) {
+  return classifyAttestationLayer(mediaType) === "intoto";
 }
 
 // src/oci/errors.ts
@@ -80108,17 +80364,17 @@ var STD_ALPHABET = /^[A-Za-z0-9+/]*={0,2}$/;
 function encodeBase64(bytes) {
   return (typeof bytes === "string" ? Buffer.from(bytes, "utf8") : Buffer.from(bytes)).toString("base64");
 }
-function decodeBase64(input, what = "base64 value") {
-  if (typeof input !== "string") throw new FormatError("ERR_BASE64", `${what} is not a string`);
+function decodeBase64(input2, what = "base64 value") {
+  if (typeof input2 !== "string") throw new FormatError("ERR_BASE64", `${what} is not a string`);
   let bytes;
-  if (STD_ALPHABET.test(input) && input.length % 4 === 0) {
-    bytes = Buffer.from(input, "base64");
-    if (bytes.toString("base64") !== input) {
+  if (STD_ALPHABET.test(input2) && input2.length % 4 === 0) {
+    bytes = Buffer.from(input2, "base64");
+    if (bytes.toString("base64") !== input2) {
       throw new FormatError("ERR_BASE64", `${what} is not canonical base64`);
     }
-  } else if (/^[A-Za-z0-9_-]*={0,2}$/.test(input) && input.length % 4 === 0) {
-    bytes = Buffer.from(input, "base64url");
-    if (bytes.toString("base64url") !== input.replace(/=+$/, "")) {
+  } else if (/^[A-Za-z0-9_-]*={0,2}$/.test(input2) && input2.length % 4 === 0) {
+    bytes = Buffer.from(input2, "base64url");
+    if (bytes.toString("base64url") !== input2.replace(/=+$/, "")) {
       throw new FormatError("ERR_BASE64", `${what} is not canonical base64`);
     }
   } else {
@@ -80138,10 +80394,10 @@ function serializeEnvelope(payloadType, payload, signatures) {
   const sigs = signatures.map((s) => `{"keyid":${goString(s.keyid)},"sig":${goString(encodeBase64(s.sig))}}`);
   return `{"payloadType":${goString(payloadType)},"payload":${goString(encodeBase64(payload))},"signatures":[${sigs.join(",")}]}`;
 }
-function parseEnvelope(input) {
-  if (input.length > MAX_ENVELOPE_BYTES)
+function parseEnvelope(input2) {
+  if (input2.length > MAX_ENVELOPE_BYTES)
     throw new FormatError("DSSE_MALFORMED", "DSSE envelope is too large");
-  const text = typeof input === "string" ? input : Buffer.from(input).toString("utf8");
+  const text = typeof input2 === "string" ? input2 : Buffer.from(input2).toString("utf8");
   const doc = parseJsonObject(text, "DSSE envelope");
   if (typeof doc.payloadType !== "string")
     throw new FormatError("DSSE_MALFORMED", "DSSE envelope has no string payloadType");
@@ -80198,16 +80454,17 @@ function planSigning(image, o) {
     let intoto = 0;
     for (const layer of att.layers) {
       const mt = layer.descriptor.mediaType;
+      const kind = classifyAttestationLayer(mt);
       let statement;
       let resign = false;
-      if (mt === MEDIA_TYPE_INTOTO) {
+      if (kind === "intoto") {
         intoto++;
         if (o.mode === "referrers" && att.referredStatements?.has(layer.descriptor.digest) && !o.resign) {
           alreadySigned++;
           continue;
         }
         statement = layer.bytes;
-      } else if (isDsseMediaType(mt)) {
+      } else if (kind === "dsse") {
         intoto++;
         const what = `${where} layer ${layer.descriptor.digest} (${mt})`;
         if (!layer.bytes)
@@ -80229,6 +80486,10 @@ function planSigning(image, o) {
         resign = true;
       } else {
         ignored++;
+        if (kind === "unverifiable")
+          warnings.push(
+            `${where} layer ${layer.descriptor.digest} (${mt}) claims a signature opk-signer cannot check; left alone (verify fails it)`
+          );
         continue;
       }
       const predicateType = checkStatement(statement, layer.descriptor, att.platformDigest, where);
@@ -80321,16 +80582,14 @@ function signedFor(signed, task) {
   return s;
 }
 function dsseLayerDescriptor(original, s, extra = {}) {
-  return {
-    mediaType: s.mediaType,
-    digest: sha256Digest(s.envelope),
-    size: s.envelope.length,
-    annotations: {
-      ...original.annotations ?? {},
-      [ANNOTATION_PREDICATE_TYPE]: s.predicateType,
-      ...extra
-    }
+  const digest = sha256Digest(s.envelope);
+  const annotations2 = {
+    ...original.annotations ?? {},
+    [ANNOTATION_PREDICATE_TYPE]: s.predicateType,
+    ...extra
   };
+  if (annotations2[ANNOTATION_UNCOMPRESSED] !== void 0) annotations2[ANNOTATION_UNCOMPRESSED] = digest;
+  return { mediaType: s.mediaType, digest, size: s.envelope.length, annotations: annotations2 };
 }
 function rewriteDescriptor(raw, d) {
   const base = raw && typeof raw === "object" && !Array.isArray(raw) ? raw : {};
@@ -80441,10 +80700,137 @@ function assembleReferrers(image, plan2, signed) {
 // src/attest/read.ts
 init_import_meta_url();
 init_errors();
+
+// src/oci/limits.ts
+init_import_meta_url();
+init_errors();
+var DEFAULT_LIMITS = Object.freeze({
+  maxLayers: 256,
+  maxIndexEntries: 4096,
+  maxReferrers: 64,
+  maxBytes: 1024 * 1024 * 1024
+});
+var DEFAULT_CONCURRENCY = 16;
+var OciLimitError = class extends OciIoError {
+};
+var FLAGS = {
+  maxLayers: ["OCI_LIMIT_LAYERS", "--max-layers", "layers"],
+  maxIndexEntries: ["OCI_LIMIT_INDEX_ENTRIES", "--max-index-entries", "entries"],
+  maxReferrers: ["OCI_LIMIT_REFERRERS", "--max-referrers", "signature referrers"],
+  maxBytes: ["OCI_LIMIT_BYTES", "--max-bytes", "bytes read"]
+};
+function limitError(kind, where, count, limit) {
+  const [code, flag, what] = FLAGS[kind];
+  return new OciLimitError(
+    code,
+    `${where} has ${count} ${what}, over the limit of ${limit} (raise it with ${flag} if this image is genuine)`
+  );
+}
+function checkLimit(limits, kind, count, where) {
+  if (count > limits[kind]) throw limitError(kind, where, count, limits[kind]);
+}
+function resolveLimits(partial = {}) {
+  const out = { ...DEFAULT_LIMITS };
+  for (const k of Object.keys(FLAGS)) {
+    const v = partial[k];
+    if (v === void 0) continue;
+    if (!Number.isSafeInteger(v) || v < 1)
+      throw new UsageError("LIMIT_INVALID", `${FLAGS[k][1]} must be a positive integer, not ${String(v)}`);
+    out[k] = v;
+  }
+  return out;
+}
+var Semaphore = class {
+  constructor(width) {
+    this.width = width;
+  }
+  width;
+  active = 0;
+  waiting = [];
+  async run(task) {
+    if (this.active >= this.width) await new Promise((r) => this.waiting.push(r));
+    this.active++;
+    try {
+      return await task();
+    } finally {
+      this.active--;
+      this.waiting.shift()?.();
+    }
+  }
+};
+var BoundedSource = class {
+  constructor(inner, limits, concurrency = DEFAULT_CONCURRENCY) {
+    this.inner = inner;
+    this.limits = limits;
+    this.kind = inner.kind;
+    this.location = inner.location;
+    this.gate = new Semaphore(concurrency);
+    if (inner.referrers) {
+      const list = inner.referrers.bind(inner);
+      this.referrers = async (digest, artifactType) => {
+        const out = await this.gate.run(() => list(digest, artifactType));
+        checkLimit(limits, "maxReferrers", out.length, `subject ${digest}`);
+        return out;
+      };
+    }
+  }
+  inner;
+  limits;
+  kind;
+  location;
+  read = 0;
+  gate;
+  referrers;
+  /** Bytes read so far. */
+  get bytesRead() {
+    return this.read;
+  }
+  resolve(tagOrDigest) {
+    return this.gate.run(async () => this.count(await this.inner.resolve(tagOrDigest)));
+  }
+  fetchManifest(digest, maxBytes = MAX_MANIFEST_BYTES) {
+    return this.gate.run(
+      async () => this.count(await this.capped(maxBytes, (cap) => this.inner.fetchManifest(digest, cap)))
+    );
+  }
+  fetchBlob(digest, maxBytes = MAX_BLOB_BYTES) {
+    return this.gate.run(async () => {
+      const bytes = await this.capped(maxBytes, (cap) => this.inner.fetchBlob(digest, cap));
+      this.charge(bytes.length);
+      return bytes;
+    });
+  }
+  /** Runs a fetch capped at the remaining budget; "too large" under that cap is the budget's fault. */
+  async capped(maxBytes, fetch) {
+    const left = this.limits.maxBytes - this.read;
+    if (left <= 0) throw limitError("maxBytes", "this run", `over ${this.read}`, this.limits.maxBytes);
+    if (left >= maxBytes) return fetch(maxBytes);
+    try {
+      return await fetch(left);
+    } catch (e) {
+      if (e instanceof OpkError && e.code === "OCI_TOO_LARGE")
+        throw limitError("maxBytes", "this run", `over ${this.limits.maxBytes}`, this.limits.maxBytes);
+      throw e;
+    }
+  }
+  count(c) {
+    this.charge(c.bytes.length);
+    return c;
+  }
+  charge(n) {
+    this.read += n;
+    if (this.read > this.limits.maxBytes)
+      throw limitError("maxBytes", "this run", this.read, this.limits.maxBytes);
+  }
+};
+
+// src/attest/read.ts
 function rawJson(bytes) {
   return JSON.parse(Buffer.from(bytes).toString("utf8"));
 }
 async function readImage(source, reference, o) {
+  const limits = resolveLimits(o.limits);
+  source = source instanceof BoundedSource ? source : new BoundedSource(source, limits);
   const root = await source.resolve(reference.digest ?? reference.tag ?? "");
   if (reference.digest && root.digest !== reference.digest)
     throw new VerificationError(
@@ -80458,6 +80844,7 @@ async function readImage(source, reference, o) {
     );
   }
   const index = parseIndex(root.bytes, `image index ${root.digest}`);
+  checkLimit(limits, "maxIndexEntries", index.manifests.length, `image index ${root.digest}`);
   const raw = rawJson(root.bytes);
   const platforms = index.manifests.filter(
     (d) => IMAGE_MANIFEST_MEDIA_TYPES.includes(d.mediaType) && !isAttestationEntry(d) && !isUnknownPlatform(d)
@@ -80468,7 +80855,7 @@ async function readImage(source, reference, o) {
   index.manifests.forEach((entry, entryPosition) => {
     if (!isAttestationEntry(entry) || !IMAGE_MANIFEST_MEDIA_TYPES.includes(entry.mediaType)) return;
     const annotated = entry.annotations?.[ANNOTATION_REFERENCE_DIGEST];
-    jobs.push(readAttestation(source, entry, entryPosition, annotated, byDigest, o));
+    jobs.push(readAttestation(source, entry, entryPosition, annotated, byDigest, { ...o, limits }));
   });
   const all = await Promise.all(jobs);
   const attestations = all.filter((a) => {
@@ -80494,6 +80881,7 @@ async function readAttestation(source, entry, entryPosition, annotated, platform
       `attestation manifest ${entry.digest} is ${fetched.bytes.length} bytes, the index says ${entry.size}`
     );
   const manifest = parseManifest(fetched.bytes, `attestation manifest ${entry.digest}`);
+  checkLimit(o.limits, "maxLayers", manifest.layers.length, `attestation manifest ${entry.digest}`);
   const form = manifest.subject ? "oci-artifact" : "legacy";
   if (manifest.subject && annotated && manifest.subject.digest !== annotated)
     throw new AttestError(
@@ -80506,7 +80894,7 @@ async function readAttestation(source, entry, entryPosition, annotated, platform
       "ATTEST_SUBJECT_MISSING",
       `attestation manifest ${entry.digest} names no platform manifest (no ${ANNOTATION_REFERENCE_DIGEST}, no subject)`
     );
-  const wantBytes = (mt) => mt === MEDIA_TYPE_INTOTO || isDsseMediaType(mt);
+  const wantBytes = (mt) => isInTotoMediaType(mt) || isDsseMediaType(mt);
   const [configBytes, layers, referrers] = await Promise.all([
     form === "legacy" ? source.fetchBlob(manifest.config.digest) : Promise.resolve(void 0),
     Promise.all(
@@ -80534,22 +80922,22 @@ async function readAttestation(source, entry, entryPosition, annotated, platform
 }
 async function existingReferrers(source, digest) {
   const descriptors = [];
-  const statements2 = /* @__PURE__ */ new Set();
-  if (!source.referrers) return { descriptors, statements: statements2 };
+  const statements = /* @__PURE__ */ new Set();
+  if (!source.referrers) return { descriptors, statements };
   for (const d of await source.referrers(digest, ARTIFACT_TYPE_OPK_SIGNATURES)) {
     const m = parseManifest((await source.fetchManifest(d.digest)).bytes, `referrer ${d.digest}`);
     if (m.subject?.digest !== digest || m.artifactType !== ARTIFACT_TYPE_OPK_SIGNATURES) continue;
     descriptors.push(d);
     for (const l of m.layers) {
       const s = l.annotations?.[ANNOTATION_OPK_STATEMENT_DIGEST];
-      if (!s || !isDsseMediaType(l.mediaType) || statements2.has(s)) continue;
+      if (!s || !isDsseMediaType(l.mediaType) || statements.has(s)) continue;
       const bytes = await source.fetchBlob(l.digest).catch(() => void 0);
       if (!bytes) continue;
       const checked = checkSignedEnvelope(bytes, void 0);
-      if (checked.ok && sha256Digest(checked.payload) === s) statements2.add(s);
+      if (checked.ok && sha256Digest(checked.payload) === s) statements.add(s);
     }
   }
-  return { descriptors, statements: statements2 };
+  return { descriptors, statements };
 }
 
 // src/attest/signer.ts
@@ -80953,6 +81341,13 @@ function findKey(keys, iss, header, jkt) {
         `the OP key${kid ? ` "${kid}"` : ""} does not match the token's jkt`
       );
     }
+    const skipped = keys.unusable?.({ iss, ...kid !== void 0 ? { kid } : {} })[0];
+    if (skipped) {
+      throw new VerificationError(
+        "OP_KEY_UNUSABLE",
+        `the OP key "${skipped.kid}" of ${iss} was skipped as unusable: ${skipped.reason} (${skipped.code})`
+      );
+    }
     throw new VerificationError(
       "OP_KEY_NOT_FOUND",
       `no trusted key for issuer ${iss}${kid ? ` with kid "${kid}"` : ""}${jkt ? ` and jkt ${jkt}` : ""}`
@@ -80976,13 +81371,13 @@ function firstVerifying(candidates, check) {
   }
   throw firstError;
 }
-function verifyOpSignature(input, keys) {
-  const header = decodeHeader(input.protected, "OP protected header");
-  const claims = decodeClaims(input.payload, "ID token payload");
+function verifyOpSignature(input2, keys) {
+  const header = decodeHeader(input2.protected, "OP protected header");
+  const claims = decodeClaims(input2.payload, "ID token payload");
   if (typeof claims.iss !== "string")
     throw new VerificationError("CLAIMS_INVALID", 'ID token has no string "iss" claim');
   const iss = claims.iss;
-  const proof = decodeBase64Url(input.signature, "OP signature");
+  const proof = decodeBase64Url(input2.signature, "OP signature");
   if (header.alg === "GQ256") {
     if (typeof header.kid !== "string")
       throw new VerificationError("OP_HEADER_INVALID", 'GQ256 header has no original header in "kid"');
@@ -80996,8 +81391,8 @@ function verifyOpSignature(input, keys) {
     if (header.jkt !== void 0 && typeof header.jkt !== "string")
       throw new VerificationError("OP_HEADER_INVALID", "GQ256 jkt must be a string");
     const jkt = header.jkt;
-    const identity3 = signingInput(header.kid, input.payload);
-    const current = signingInput(input.protected, input.payload);
+    const identity3 = signingInput(header.kid, input2.payload);
+    const current = signingInput(input2.protected, input2.payload);
     const key2 = firstVerifying(findKey(keys, iss, originalHeader, jkt), (k) => {
       try {
         gqVerifyWithRsaKey(k, identity3, current, proof);
@@ -81015,14 +81410,14 @@ function verifyOpSignature(input, keys) {
     );
   }
   const candidates = findKey(keys, iss, header, void 0);
-  const identity2 = signingInput(input.protected, input.payload);
-  const isGq = input.sigType === "oidc_gq" || input.sigType === void 0 && proof.length !== candidates[0].nBytes;
-  if (input.sigType !== void 0 && input.sigType !== "oidc_gq" && input.sigType !== "oidc") {
-    throw new VerificationError("PKT_MALFORMED", `unknown OP sig_type ${input.sigType}`);
+  const identity2 = signingInput(input2.protected, input2.payload);
+  const isGq = input2.sigType === "oidc_gq" || input2.sigType === void 0 && proof.length !== candidates[0].nBytes;
+  if (input2.sigType !== void 0 && input2.sigType !== "oidc_gq" && input2.sigType !== "oidc") {
+    throw new VerificationError("PKT_MALFORMED", `unknown OP sig_type ${input2.sigType}`);
   }
   if (isGq) {
     const key2 = firstVerifying(candidates, (k) => {
-      if (proof.length !== gqProofLength(k) && input.sigType === void 0) {
+      if (proof.length !== gqProofLength(k) && input2.sigType === void 0) {
         throw new VerificationError(
           "OP_SIGNATURE_INVALID",
           "OP signature is neither an RS256 signature nor a GQ proof for this key"
@@ -81125,6 +81520,7 @@ function verifyPkToken(pkt, opts) {
   const commitType = verifyCommitment(pkt, op, claims, opts.commitType ?? "auto");
   checkExpiration(claims, opts.expiration ?? "never", opts.now);
   const cosigner = verifyCosigner(pkt, opts.cosignerKeys);
+  const keySource = opts.keys.sourceOf?.(claims.iss, op.key);
   return {
     claims,
     cic,
@@ -81132,6 +81528,7 @@ function verifyPkToken(pkt, opts) {
     generation: pkt.generation,
     opSignature: op.kind,
     opKey: op.key,
+    ...keySource ? { keySource } : {},
     opHeader: op.originalHeader,
     commitType,
     cosigner
@@ -81235,7 +81632,20 @@ function verifyCommitment(pkt, op, claims, requested) {
   throw new VerificationError("COMMITMENT_MISMATCH", `ID token ${type} does not commit to this CIC`);
 }
 var FUTURE_SKEW_SECONDS = 300;
+var TIME_CLAIMS = ["iat", "nbf", "exp"];
+function checkTimeClaimTypes(claims) {
+  for (const c of TIME_CLAIMS) {
+    const v = claims[c];
+    if (v === void 0 || typeof v === "number") continue;
+    const type = v === null ? "null" : Array.isArray(v) ? "array" : typeof v;
+    throw new VerificationError(
+      "CLAIM_TYPE_INVALID",
+      `ID token claim ${c} must be a JSON number, not ${type}`
+    );
+  }
+}
 function checkExpiration(claims, policy, now = Math.floor(Date.now() / 1e3)) {
+  checkTimeClaimTypes(claims);
   for (const c of ["iat", "nbf"]) {
     const v = claims[c];
     if (typeof v === "number" && v > now + FUTURE_SKEW_SECONDS) {
@@ -81623,7 +82033,11 @@ async function pool(items, fn, width = 4) {
 async function attestImage(o) {
   const mode = o.mode ?? "inline";
   const t0 = import_node_perf_hooks2.performance.now();
-  const image = await readImage(o.source, o.reference, { mode, ...o.resign ? { resign: true } : {} });
+  const image = await readImage(o.source, o.reference, {
+    mode,
+    ...o.resign ? { resign: true } : {},
+    ...o.limits ? { limits: o.limits } : {}
+  });
   const t1 = import_node_perf_hooks2.performance.now();
   if (mode === "inline" && o.tags.length > 0) {
     const done = await checkTags(o, image);
@@ -81838,8 +82252,9 @@ function parseBuildxMetadata(text, target) {
 // src/attest/sidecar.ts
 init_import_meta_url();
 var import_node_perf_hooks3 = require("node:perf_hooks");
-var import_grpc_js2 = __toESM(require_src3(), 1);
+var import_grpc_js3 = __toESM(require_src3(), 1);
 init_errors();
+init_catalogue();
 
 // src/server/listen.ts
 init_import_meta_url();
@@ -81885,7 +82300,7 @@ function grpcAddress(spec, port) {
 
 // src/server/client.ts
 init_import_meta_url();
-var import_grpc_js = __toESM(require_src3(), 1);
+var import_grpc_js2 = __toESM(require_src3(), 1);
 init_errors();
 
 // src/server/proto.ts
@@ -81913,17 +82328,40 @@ function loadDefinitions() {
   });
 }
 
+// src/server/status.ts
+init_import_meta_url();
+var import_grpc_js = __toESM(require_src3(), 1);
+init_errors();
+
+// src/server/limiter.ts
+init_import_meta_url();
+init_errors();
+
+// src/server/log.ts
+init_import_meta_url();
+
+// src/server/status.ts
+var ERROR_CODE_TRAILER = "opk-error-code";
+
 // src/server/client.ts
 var SidecarError = class extends OpkError {
-  constructor(grpcCode, message) {
+  constructor(grpcCode, message, remoteCode) {
     super("SIDECAR_ERROR", message);
     this.grpcCode = grpcCode;
+    this.remoteCode = remoteCode;
   }
   grpcCode;
+  remoteCode;
 };
+function sidecarError(method, e) {
+  const sent = e.metadata?.get(ERROR_CODE_TRAILER)[0];
+  const remote = isErrorCode(sent) ? sent : void 0;
+  const from = remote ? ` [${remote}]` : "";
+  return new SidecarError(e.code, `sidecar ${method}${from}: ${e.details || e.message}`, remote);
+}
 function createSignerClient(target) {
-  const pkg = (0, import_grpc_js.loadPackageDefinition)(loadDefinitions());
-  const client = new pkg.opk.signer.v1.Signer(target, import_grpc_js.credentials.createInsecure(), {
+  const pkg = (0, import_grpc_js2.loadPackageDefinition)(loadDefinitions());
+  const client = new pkg.opk.signer.v1.Signer(target, import_grpc_js2.credentials.createInsecure(), {
     // The sidecar enforces its own limits; a batch of 40 MiB statements must not stop here.
     "grpc.max_send_message_length": -1,
     "grpc.max_receive_message_length": -1
@@ -81933,7 +82371,7 @@ function createSignerClient(target) {
       client,
       req,
       { deadline: new Date(Date.now() + deadlineMs) },
-      (e, r) => e ? reject(new SidecarError(e.code, `sidecar ${method}: ${e.details || e.message}`)) : resolve(r)
+      (e, r) => e ? reject(sidecarError(method, e)) : resolve(r)
     );
   });
   return {
@@ -81942,9 +82380,9 @@ function createSignerClient(target) {
       { statement: Buffer.from(statement), payload_type: o.payloadType ?? "" },
       o.deadlineMs
     ),
-    signStatements: async (statements2, o = {}) => (await call(
+    signStatements: async (statements, o = {}) => (await call(
       "SignStatements",
-      { statements: statements2.map((s) => ({ statement: Buffer.from(s), payload_type: "" })) },
+      { statements: statements.map((s) => ({ statement: Buffer.from(s), payload_type: "" })) },
       o.deadlineMs
     )).results,
     getInfo: () => call("GetInfo", {}),
@@ -81972,12 +82410,12 @@ function sidecarTarget(spec) {
   return grpcAddress(listen);
 }
 var IO_CODES = /* @__PURE__ */ new Set([
-  import_grpc_js2.status.UNAVAILABLE,
-  import_grpc_js2.status.DEADLINE_EXCEEDED,
-  import_grpc_js2.status.CANCELLED,
-  import_grpc_js2.status.RESOURCE_EXHAUSTED,
-  import_grpc_js2.status.UNKNOWN,
-  import_grpc_js2.status.INTERNAL
+  import_grpc_js3.status.UNAVAILABLE,
+  import_grpc_js3.status.DEADLINE_EXCEEDED,
+  import_grpc_js3.status.CANCELLED,
+  import_grpc_js3.status.RESOURCE_EXHAUSTED,
+  import_grpc_js3.status.UNKNOWN,
+  import_grpc_js3.status.INTERNAL
 ]);
 var SIDECAR_BATCH_BYTES = 64 * 1024 * 1024;
 function batchTasks(tasks, maxBytes = SIDECAR_BATCH_BYTES, maxCount = 64) {
@@ -82001,20 +82439,21 @@ function sidecarSigner(spec, o = {}) {
   const client = createSignerClient(sidecarTarget(spec));
   const timings = { wallMs: 0, tokenMs: 0, cryptoMs: 0 };
   const batch = o.batch ?? 64;
-  const call = async (statements2) => {
+  const call = async (statements) => {
     let results;
     try {
-      results = await client.signStatements(statements2, { deadlineMs: o.deadlineMs ?? 12e4 });
+      results = await client.signStatements(statements, { deadlineMs: o.deadlineMs ?? 12e4 });
     } catch (e) {
       if (!(e instanceof SidecarError)) throw e;
       const detail = e.message.split(". Resolution note")[0].split(". Last error: ").join(": ");
-      const what = `sidecar ${spec}: ${import_grpc_js2.status[e.grpcCode] ?? e.grpcCode}: ${detail}`;
-      throw IO_CODES.has(e.grpcCode) ? new SignerIoError("SIGNER_UNAVAILABLE", what) : new AttestError("SIGNER_REFUSED", what);
+      const what = `sidecar ${spec}: ${import_grpc_js3.status[e.grpcCode] ?? e.grpcCode}${e.remoteCode ? ` (${e.remoteCode})` : ""}: ${detail}`;
+      const refused = e.remoteCode ? errorEntry(e.remoteCode).kind === "verdict" : !IO_CODES.has(e.grpcCode);
+      throw refused ? new AttestError("SIGNER_REFUSED", what) : new SignerIoError("SIGNER_UNAVAILABLE", what);
     }
-    if (results.length !== statements2.length) {
+    if (results.length !== statements.length) {
       throw new AttestError(
         "SIGNER_REFUSED",
-        `sidecar ${spec} returned ${results.length} results for ${statements2.length} statements`
+        `sidecar ${spec} returned ${results.length} results for ${statements.length} statements`
       );
     }
     return results;
@@ -82195,8 +82634,8 @@ var OciLayout = class _OciLayout {
         const bytes = await this.readBlob(d.digest, MAX_MANIFEST_BYTES, "manifest");
         const m = parseManifest(bytes, `manifest ${d.digest}`);
         if (m.subject?.digest === digest) {
-          const { annotations, ...rest } = d;
-          const kept = { ...annotations ?? {} };
+          const { annotations: annotations2, ...rest } = d;
+          const kept = { ...annotations2 ?? {} };
           delete kept[ANNOTATION_REF_NAME];
           add({
             ...rest,
@@ -82359,10 +82798,7 @@ var OciLayout = class _OciLayout {
     try {
       fh = await (0, import_promises.open)(path, "r");
     } catch (e) {
-      throw new OciIoError(
-        "OCI_NOT_FOUND",
-        `${what} ${digest} is not in ${this.dir} (${e.code ?? "error"})`
-      );
+      throw fileError(e, `${what} ${digest}`, `is not in ${this.dir}`);
     }
     try {
       const { size } = await fh.stat();
@@ -82383,11 +82819,14 @@ async function readOrIo(path, what) {
   try {
     return await (0, import_promises.readFile)(path);
   } catch (e) {
-    throw new OciIoError(
-      "OCI_NOT_FOUND",
-      `cannot read ${what} (${e.code ?? "error"})`
-    );
+    throw fileError(e, `cannot read ${what}`, "");
   }
+}
+function fileError(e, what, missing) {
+  const code = e.code ?? "error";
+  if (code === "ENOENT" || code === "ENOTDIR")
+    return new OciIoError("OCI_NOT_FOUND", `${what}${missing ? ` ${missing}` : ""} (${code})`);
+  return new OciIoError("OCI_READ_FAILED", `${what}: read failed (${code})`);
 }
 async function atomicWrite(path, data) {
   const tmp = `${path}.tmp-${(0, import_node_crypto8.randomBytes)(12).toString("hex")}`;
@@ -82427,13 +82866,13 @@ var TAG_RE = /^[\w][\w.-]{0,127}$/;
 function usage(msg) {
   return new UsageError("USAGE", msg);
 }
-function parseImageReference(input) {
-  if (input.startsWith("oci:")) return parseLayoutReference(input);
-  return parseRegistryReference(input);
+function parseImageReference(input2) {
+  if (input2.startsWith("oci:")) return parseLayoutReference(input2);
+  return parseRegistryReference(input2);
 }
-function parseLayoutReference(input) {
-  let rest = input.slice(4);
-  const out = { kind: "oci-layout", dir: "", original: input };
+function parseLayoutReference(input2) {
+  let rest = input2.slice(4);
+  const out = { kind: "oci-layout", dir: "", original: input2 };
   const at = rest.lastIndexOf("@");
   if (at > 0 && isDigest(rest.slice(at + 1))) {
     out.digest = rest.slice(at + 1);
@@ -82443,22 +82882,22 @@ function parseLayoutReference(input) {
     if (colon > 0 && !rest.slice(colon + 1).includes("/")) {
       out.tag = rest.slice(colon + 1);
       rest = rest.slice(0, colon);
-      if (out.tag === "") throw usage(`empty tag in ${input}`);
+      if (out.tag === "") throw usage(`empty tag in ${input2}`);
     }
   }
-  if (rest === "") throw usage(`no directory in ${input}`);
+  if (rest === "") throw usage(`no directory in ${input2}`);
   out.dir = rest;
   return out;
 }
-function parseRegistryReference(input) {
-  let rest = input;
+function parseRegistryReference(input2) {
+  let rest = input2;
   let digest;
   const at = rest.indexOf("@");
   if (at >= 0) {
     digest = rest.slice(at + 1);
     rest = rest.slice(0, at);
     if (!isDigest(digest))
-      throw usage(`image reference ${input} has an invalid digest (only sha256 is supported)`);
+      throw usage(`image reference ${input2} has an invalid digest (only sha256 is supported)`);
   }
   let tag;
   const lastSlash = rest.lastIndexOf("/");
@@ -82466,7 +82905,7 @@ function parseRegistryReference(input) {
   if (lastColon > lastSlash) {
     tag = rest.slice(lastColon + 1);
     rest = rest.slice(0, lastColon);
-    if (!TAG_RE.test(tag)) throw usage(`image reference ${input} has an invalid tag`);
+    if (!TAG_RE.test(tag)) throw usage(`image reference ${input2} has an invalid tag`);
   }
   const parts = rest.split("/");
   let registry = DOCKER_HUB_HOST;
@@ -82478,7 +82917,7 @@ function parseRegistryReference(input) {
   if (registry === "index.docker.io" || registry === DOCKER_HUB_API_HOST) registry = DOCKER_HUB_HOST;
   if (registry === DOCKER_HUB_HOST && parts.length === 1) parts.unshift("library");
   if (parts.length === 0 || parts.some((p) => !REPO_COMPONENT.test(p))) {
-    throw usage(`image reference ${input} is not host/repository[:tag][@sha256:\u2026] or oci:DIR[:TAG]`);
+    throw usage(`image reference ${input2} is not host/repository[:tag][@sha256:\u2026] or oci:DIR[:TAG]`);
   }
   if (tag === void 0 && digest === void 0) tag = "latest";
   return {
@@ -82487,7 +82926,7 @@ function parseRegistryReference(input) {
     repository: parts.join("/"),
     ...tag !== void 0 ? { tag } : {},
     ...digest !== void 0 ? { digest } : {},
-    original: input
+    original: input2
   };
 }
 function familiarName(ref) {
@@ -82520,11 +82959,11 @@ init_base64url();
 init_json();
 init_errors();
 var MIN_RSA_BITS = 2048;
-function rsaKeyFromJwk(input) {
-  if (input === null || typeof input !== "object" || Array.isArray(input)) {
+function rsaKeyFromJwk(input2) {
+  if (input2 === null || typeof input2 !== "object" || Array.isArray(input2)) {
     throw new FormatError("JWK_INVALID", "JWK is not an object");
   }
-  const jwk = input;
+  const jwk = input2;
   if (jwk.kty !== "RSA") throw new FormatError("JWK_UNSUPPORTED", `JWK kty ${String(jwk.kty)} is not RSA`);
   if (typeof jwk.n !== "string" || typeof jwk.e !== "string") {
     throw new FormatError("JWK_INVALID", "RSA JWK needs string members n and e");
@@ -82533,8 +82972,8 @@ function rsaKeyFromJwk(input) {
     throw new FormatError("JWK_INVALID", "JWK alg must be a string");
   if (jwk.kid !== void 0 && typeof jwk.kid !== "string")
     throw new FormatError("JWK_INVALID", "JWK kid must be a string");
-  const nRaw = decodeBase64Url(jwk.n, "JWK n");
-  const eRaw = decodeBase64Url(jwk.e, "JWK e");
+  const nRaw = decodeBase64UrlLenient(jwk.n, "JWK n");
+  const eRaw = decodeBase64UrlLenient(jwk.e, "JWK e");
   const n = bytesToBigInt(nRaw);
   const e = bytesToBigInt(eRaw);
   const bits = bitLength(n);
@@ -82572,18 +83011,58 @@ function rsaKeyFromJwk(input) {
 init_import_meta_url();
 init_json();
 init_errors();
-function isRsaSigningJwk(jwk) {
-  if (jwk === null || typeof jwk !== "object" || Array.isArray(jwk)) return false;
-  const j = jwk;
-  return j.kty === "RSA" && (j.use === void 0 || j.use === "sig") && (j.alg === void 0 || j.alg === "RS256");
+function isObject(v) {
+  return v !== null && typeof v === "object" && !Array.isArray(v);
+}
+function isForSigning(jwk) {
+  return jwk.use === void 0 || jwk.use === "sig";
+}
+function shortJson(v) {
+  const text = JSON.stringify(v ?? null) ?? "null";
+  return text.length > 40 ? `${text.slice(0, 37)}...` : text;
+}
+var GQ_EXPONENT = 65537n;
+function jwkMember(jwk) {
+  if (isObject(jwk) && !isForSigning(jwk)) return void 0;
+  const kid = isObject(jwk) && typeof jwk.kid === "string" ? jwk.kid.slice(0, 200) : void 0;
+  const skip = (code, reason) => ({
+    skipped: { ...kid !== void 0 ? { kid } : {}, code, reason }
+  });
+  if (!isObject(jwk)) return skip("JWK_INVALID", "member is not a JSON object");
+  if (jwk.kty !== "RSA") return skip("JWK_UNSUPPORTED", `kty ${shortJson(jwk.kty)} is not RSA`);
+  if (jwk.alg !== void 0 && jwk.alg !== "RS256")
+    return skip("JWK_UNSUPPORTED", `alg ${shortJson(jwk.alg)} is not RS256`);
+  let key;
+  try {
+    key = rsaKeyFromJwk(jwk);
+  } catch (e) {
+    if (!(e instanceof FormatError)) throw e;
+    return skip(e.code, e.message);
+  }
+  if (key.e !== GQ_EXPONENT) return skip("JWK_EXPONENT", `RSA exponent ${key.e} is not 65537`);
+  return { key };
+}
+function readJwks(doc, what = "JWKS") {
+  const members = doc?.keys;
+  if (!Array.isArray(members)) throw new FormatError("JWKS_INVALID", `${what} has no "keys" array`);
+  const keys = [];
+  const skipped = [];
+  for (const m of members) {
+    const r = jwkMember(m);
+    if (r && "key" in r) keys.push(r.key);
+    else if (r) skipped.push(r.skipped);
+  }
+  return { keys, skipped };
 }
 function jwksKeys(doc, what = "JWKS") {
-  const keys = doc?.keys;
-  if (!Array.isArray(keys)) throw new FormatError("JWKS_INVALID", `${what} has no "keys" array`);
-  return keys.filter(isRsaSigningJwk).map((jwk) => rsaKeyFromJwk(jwk));
+  return readJwks(doc, what).keys;
 }
-function parseJwks(text, what = "JWKS") {
-  return jwksKeys(parseJsonObject(text, what), what);
+function skippedKeyWarning(what, s) {
+  const kid = s.kid !== void 0 ? JSON.stringify(s.kid) : "(no kid)";
+  return { code: "JWKS_KEY_SKIPPED", message: `${what}: skipped key ${kid}: ${s.reason} (${s.code})` };
+}
+function skippedFor(skipped, query) {
+  return query.kid === void 0 ? [] : skipped.filter((s) => s.kid === query.kid);
 }
 function selectKeys(keys, query) {
   let found = keys.slice();
@@ -82604,14 +83083,14 @@ function publicJwks(jwks, what) {
   if (out.length === 0) throw new FormatError("JWKS_INVALID", `${what} holds no RSA signing keys`);
   return { keys: out };
 }
-async function appendSnapshot(dir, input) {
+async function appendSnapshot(dir, input2) {
   const snapshot = {
-    issuer: input.issuer,
-    observedAt: (input.observedAt ?? /* @__PURE__ */ new Date()).toISOString(),
-    ...input.source !== void 0 ? { source: input.source } : {},
-    jwks: publicJwks(input.jwks, "JWKS")
+    issuer: input2.issuer,
+    observedAt: (input2.observedAt ?? /* @__PURE__ */ new Date()).toISOString(),
+    ...input2.source !== void 0 ? { source: input2.source } : {},
+    jwks: publicJwks(input2.jwks, "JWKS")
   };
-  const target = issuerDir(dir, input.issuer);
+  const target = issuerDir(dir, input2.issuer);
   const suffix = (0, import_node_crypto10.randomBytes)(4).toString("hex");
   const name = `${snapshot.observedAt.replace(/:/g, "-")}-${suffix}.json`;
   const tmp = (0, import_node_path3.join)(target, `.tmp-${suffix}-${process.pid}`);
@@ -82634,7 +83113,7 @@ async function appendSnapshot(dir, input) {
   }
   return (0, import_node_path3.join)(target, name);
 }
-async function readSnapshots(dir, issuer) {
+async function readSnapshotFiles(dir, issuer) {
   const target = issuerDir(dir, issuer);
   let names;
   try {
@@ -82658,27 +83137,29 @@ async function readSnapshots(dir, issuer) {
     if (doc?.issuer !== issuer || typeof doc.observedAt !== "string" || !Array.isArray(doc.jwks?.keys)) {
       throw new ArchiveError("ARCHIVE_CORRUPT", `JWKS archive file ${file} is not a snapshot of ${issuer}`);
     }
-    out.push(doc);
+    out.push({ file, doc });
   }
-  return out.sort((a, b) => a.observedAt.localeCompare(b.observedAt));
+  return out.sort((a, b) => a.doc.observedAt.localeCompare(b.doc.observedAt));
 }
-async function archivedKeys(dir, issuer) {
+async function archivedKeys(dir, issuer, onSkipped) {
   const byThumb = /* @__PURE__ */ new Map();
-  for (const snap of await readSnapshots(dir, issuer)) {
+  for (const { file, doc: snap } of await readSnapshotFiles(dir, issuer)) {
     for (const jwk of snap.jwks.keys) {
-      if (!isRsaSigningJwk(jwk)) continue;
-      let key;
-      try {
-        key = rsaKeyFromJwk(jwk);
-      } catch (e) {
-        throw new ArchiveError(
-          "ARCHIVE_CORRUPT",
-          `JWKS archive snapshot of ${snap.observedAt} has a bad key: ${e.message}`
-        );
+      const m = jwkMember(jwk);
+      if (!m) continue;
+      if ("skipped" in m) {
+        onSkipped?.(m.skipped, file);
+        continue;
       }
-      const seen = byThumb.get(key.thumbprint);
+      const seen = byThumb.get(m.key.thumbprint);
       if (seen) seen.lastSeen = snap.observedAt;
-      else byThumb.set(key.thumbprint, { key, firstSeen: snap.observedAt, lastSeen: snap.observedAt });
+      else
+        byThumb.set(m.key.thumbprint, {
+          key: m.key,
+          firstSeen: snap.observedAt,
+          lastSeen: snap.observedAt,
+          file
+        });
     }
   }
   return [...byThumb.values()];
@@ -82700,14 +83181,49 @@ var import_undici = __toESM(require_undici(), 1);
 var MAX_BODY = 1 << 20;
 var DEFAULTS = { timeoutMs: 1e4, attempts: 4, baseDelayMs: 250, maxDelayMs: 4e3 };
 var Retryable = class extends Error {
-  constructor(outcome, retryAfterMs) {
+  constructor(outcome, reached, retryAfterMs) {
     super(outcome);
     this.outcome = outcome;
+    this.reached = reached;
     this.retryAfterMs = retryAfterMs;
   }
   outcome;
+  reached;
   retryAfterMs;
 };
+var TLS_CODE = /CERT|TLS|SSL|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|HOSTNAME|ALTNAME/;
+function describeNetworkError(e, host) {
+  const err = e;
+  const code = typeof err?.code === "string" ? err.code : void 0;
+  switch (code) {
+    case "ENOTFOUND":
+    case "EAI_AGAIN":
+    case "EAI_NONAME":
+      return `DNS lookup of ${host} failed (${code})`;
+    case "ECONNREFUSED":
+      return `connection to ${host} refused (ECONNREFUSED)`;
+    case "ECONNRESET":
+    case "UND_ERR_SOCKET":
+      return `connection to ${host} was reset (${code})`;
+    case "EHOSTUNREACH":
+    case "ENETUNREACH":
+      return `${host} is unreachable (${code})`;
+    case "UND_ERR_CONNECT_TIMEOUT":
+      return `connecting to ${host} timed out`;
+  }
+  if (code && TLS_CODE.test(code)) {
+    const why = typeof err?.message === "string" ? err.message.slice(0, 200) : code;
+    return `TLS handshake with ${host} failed: ${why} (${code})`;
+  }
+  return `network error talking to ${host} (${code ?? (typeof err?.name === "string" ? err.name : "unknown")})`;
+}
+function hostOf(url) {
+  try {
+    return new URL(url).host;
+  } catch {
+    return "(invalid URL)";
+  }
+}
 function retryAfter(value, maxMs) {
   const v = Array.isArray(value) ? value[0] : value;
   if (v === void 0) return void 0;
@@ -82721,6 +83237,7 @@ async function requestJson(req, opts = {}) {
   const attempts = req.idempotent === false ? 1 : Math.max(1, o.attempts);
   const where = `${req.what} from ${redactUrl(req.url)}`;
   let last = "no attempt";
+  let reached = false;
   for (let attempt = 1; attempt <= attempts; attempt++) {
     if (opts.signal?.aborted) throw cancelled(where);
     try {
@@ -82738,6 +83255,7 @@ async function requestJson(req, opts = {}) {
       }
       opts.onAttempt?.({ url: redactUrl(req.url), attempt, outcome: e.outcome });
       last = e.outcome;
+      reached = e.reached;
       if (attempt === attempts) break;
       const cap = Math.min(o.maxDelayMs, o.baseDelayMs * 2 ** (attempt - 1));
       const delay = e.retryAfterMs ?? Math.random() * cap;
@@ -82748,9 +83266,10 @@ async function requestJson(req, opts = {}) {
       }
     }
   }
+  const tries = `${attempts} attempt${attempts === 1 ? "" : "s"}`;
   throw new OpError(
     "OP_UNAVAILABLE",
-    `could not get ${where} after ${attempts} attempt${attempts === 1 ? "" : "s"} (last: ${last}); the OP is down or overloaded, try again later`
+    reached ? `could not get ${where} after ${tries} (last: ${last}); the OP is down or overloaded, try again later` : `could not get ${where} after ${tries}: ${last}`
   );
 }
 function cancelled(where) {
@@ -82778,12 +83297,15 @@ async function once(req, timeoutMs, callerSignal, where, maxDelayMs) {
   } catch (e) {
     if (callerSignal?.aborted) throw cancelled(where);
     if (e instanceof OpError) throw e;
-    if (timeout.aborted) throw new Retryable(`timed out after ${timeoutMs} ms`);
-    throw new Retryable(`network error ${e.code ?? e.name}`);
+    const host = hostOf(req.url);
+    if (timeout.aborted)
+      throw new Retryable(`${host} did not answer: timed out after ${timeoutMs} ms`, false);
+    throw new Retryable(describeNetworkError(e, host), false);
   }
   if (status === 429 || status >= 500) {
     throw new Retryable(
       `HTTP ${status}`,
+      true,
       status === 429 || status === 503 ? retryAfter(headers["retry-after"], maxDelayMs) : void 0
     );
   }
@@ -82874,20 +83396,21 @@ function checkIdToken(idToken, keys, exp) {
   if (candidates.length === 0)
     throw bad3(`the OP's JWKS has no key${kid ? ` with kid "${kid}"` : ""} for this ID token`);
   const sig = decodeBase64Url(jws.signature, "ID token signature");
-  const input = signingInput(jws.header, jws.payload);
-  const key = candidates.find((k) => verifyRs256(k, input, sig));
+  const input2 = signingInput(jws.header, jws.payload);
+  const key = candidates.find((k) => verifyRs256(k, input2, sig));
   if (!key) throw bad3(`ID token RS256 signature does not verify under the OP key${kid ? ` "${kid}"` : ""}`);
   const claims = decodeClaims(jws.payload, "ID token payload");
   if (claims.iss !== exp.issuer)
     throw bad3(`ID token iss ${JSON.stringify(claims.iss ?? null)} is not ${exp.issuer}`);
   const aud = Array.isArray(claims.aud) && claims.aud.length === 1 ? claims.aud[0] : claims.aud;
+  const badAud = (msg) => new OpError("OP_TOKEN_AUDIENCE", msg);
   if (exp.aud !== void 0 && aud !== exp.aud) {
-    throw bad3(
+    throw badAud(
       Array.isArray(aud) ? "ID token has several audiences" : "ID token aud is not the requested audience"
     );
   }
   if (exp.audPrefix !== void 0 && (typeof aud !== "string" || !aud.startsWith(exp.audPrefix))) {
-    throw bad3(`ID token aud does not start with ${exp.audPrefix}`);
+    throw badAud(`ID token aud does not start with ${exp.audPrefix}`);
   }
   if (exp.nonce !== void 0 && claims.nonce !== exp.nonce)
     throw bad3("ID token nonce is not the one we sent");
@@ -82911,6 +83434,7 @@ var JwksCache = class {
     this.maxAgeMs = opts.maxAgeMs ?? 15 * 6e4;
     this.now = opts.now ?? Date.now;
     for (const [iss, base] of Object.entries(opts.discoveryBase ?? {})) this.bases.set(iss, base);
+    if (opts.onWarning) this.warningListeners.push(opts.onWarning);
   }
   opts;
   entries = /* @__PURE__ */ new Map();
@@ -82920,13 +83444,26 @@ var JwksCache = class {
   cooldownMs;
   maxAgeMs;
   now;
+  warningListeners = [];
   /** Fetches started, per issuer (observability; tests assert the cool-down with it). */
   fetches = /* @__PURE__ */ new Map();
+  /** Adds a listener for skipped JWKS members (a cache handed in by a caller gets the CLI's too). */
+  onWarning(listener) {
+    this.warningListeners.push(listener);
+  }
   setDiscoveryBase(issuer, base) {
     this.bases.set(issuer, base);
   }
   current(issuer) {
     return this.entries.get(issuer)?.keys ?? [];
+  }
+  /** The JWKS URL the current keys of `issuer` came from. */
+  jwksUri(issuer) {
+    return this.entries.get(issuer)?.jwksUri;
+  }
+  /** Members of the current JWKS of `issuer` that were skipped and that `query` names. */
+  unusable(issuer, query) {
+    return skippedFor(this.entries.get(issuer)?.skipped ?? [], { iss: issuer, ...query });
   }
   snapshot(issuer) {
     return this.entries.get(issuer)?.jwks;
@@ -82977,16 +83514,27 @@ var JwksCache = class {
     const http = { ...this.opts.http, ...signal ? { signal } : {} };
     const meta = await discover(this.bases.get(issuer) ?? issuer, issuer, http);
     const { json } = await requestJson({ url: meta.jwks_uri, what: `JWKS of ${issuer}` }, http);
-    let keys;
+    let read;
     try {
-      keys = jwksKeys(json, `JWKS of ${issuer}`);
+      read = readJwks(json, `JWKS of ${issuer}`);
     } catch (e) {
       if (e instanceof FormatError) throw new OpError("OP_BAD_RESPONSE", e.message);
       throw e;
     }
+    for (const s of read.skipped) {
+      const w = skippedKeyWarning(`JWKS ${meta.jwks_uri}`, s);
+      for (const l of this.warningListeners) l(w);
+    }
+    const { keys, skipped } = read;
     if (keys.length === 0)
       throw new OpError("OP_BAD_RESPONSE", `the JWKS of ${issuer} holds no RS256 signing keys`);
-    return { keys, jwks: { keys: keys.map((k) => ({ ...k.jwk })) }, fetchedAt: this.now() };
+    return {
+      keys,
+      skipped,
+      jwksUri: meta.jwks_uri,
+      jwks: { keys: keys.map((k) => ({ ...k.jwk })) },
+      fetchedAt: this.now()
+    };
   }
 };
 
@@ -83054,9 +83602,9 @@ function gitlabTokenSource(o) {
       });
       return { idToken: o.idToken, opKey: checked.key };
     } catch (e) {
-      if (e instanceof OpError && /aud/.test(e.message)) {
+      if (e instanceof OpError && e.code === "OP_TOKEN_AUDIENCE") {
         throw new OpError(
-          "OP_TOKEN_INVALID",
+          "OP_TOKEN_AUDIENCE",
           `${e.message}: set \`id_tokens: <VAR>: aud: "${GQ_COMMITMENT_AUD_PREFIX}<anything>"\` in .gitlab-ci.yml`
         );
       }
@@ -83147,7 +83695,7 @@ function interactiveLoginTokenSource(o) {
 }
 async function awaitCallback(port, path, state, timeoutMs, signal) {
   let settle;
-  const code = new Promise((ok, fail2) => settle = { ok, fail: fail2 });
+  const code = new Promise((ok, fail3) => settle = { ok, fail: fail3 });
   code.catch(() => void 0);
   let done = false;
   const finish = (f) => {
@@ -83188,10 +83736,10 @@ async function awaitCallback(port, path, state, timeoutMs, signal) {
       finish(() => settle.fail(new OpError("OP_LOGIN_FAILED", "the OP redirected back without a code")));
     else finish(() => settle.ok(c));
   });
-  await new Promise((ok, fail2) => {
+  await new Promise((ok, fail3) => {
     server.once(
       "error",
-      (e) => fail2(
+      (e) => fail3(
         new OpError(
           "OP_LOGIN_FAILED",
           `cannot listen on 127.0.0.1:${port} for the login redirect: ${e.code}`
@@ -83330,25 +83878,25 @@ var providerOptions = {
   "open-browser": { type: "boolean" },
   "redirect-port": { type: "string" }
 };
-function providerFromFlags(values, io) {
+function providerFromFlags(values, io2) {
   if (values.provider !== void 0 && !PROVIDER_NAMES.includes(values.provider)) {
     throw new UsageError(
       "USAGE",
       `--provider must be one of ${PROVIDER_NAMES.join(", ")}, not ${values.provider}`
     );
   }
-  const secret = io.env.OPK_OIDC_CLIENT_SECRET;
+  const secret = io2.env.OPK_OIDC_CLIENT_SECRET;
   const port = values["redirect-port"];
   if (port !== void 0 && !/^\d{1,5}$/.test(port))
     throw new UsageError("USAGE", `--redirect-port must be a port number, not ${port}`);
-  return providerFromEnv(io.env, {
+  return providerFromEnv(io2.env, {
     ...values.provider ? { provider: values.provider } : {},
     ...values.issuer ? { issuer: values.issuer } : {},
     ...values["client-id"] ? { clientId: values["client-id"] } : {},
     ...secret ? { clientSecret: secret } : {},
     ...values["open-browser"] ? { openBrowser: true } : {},
     ...port !== void 0 ? { redirectPort: Number(port) } : {},
-    stderr: io.stderr
+    stderr: io2.stderr
   });
 }
 
@@ -84019,7 +84567,6 @@ var import_node_util = require("node:util");
 init_errors();
 var EXIT_OK = 0;
 var EXIT_INVALID = 1;
-var EXIT_USAGE = 2;
 var IoError = class extends OpkError {
 };
 function parse(args, options3, allowPositionals = true) {
@@ -84029,10 +84576,10 @@ function parse(args, options3, allowPositionals = true) {
     throw new UsageError("USAGE", e.message);
   }
 }
-async function readInput(path, io, what) {
+async function readInput(path, io2, what) {
   if (path === void 0 || path === "-") {
     const chunks = [];
-    for await (const c of io.stdin) chunks.push(Buffer.isBuffer(c) ? c : Buffer.from(c));
+    for await (const c of io2.stdin) chunks.push(Buffer.isBuffer(c) ? c : Buffer.from(c));
     return Buffer.concat(chunks);
   }
   try {
@@ -84046,26 +84593,17 @@ function outputFormat(value) {
   if (value === "json") return "json";
   throw new UsageError("USAGE", `--output must be text or json, not ${value}`);
 }
-function reportError(e, io) {
-  if (e instanceof UsageError || e instanceof IoError) {
-    io.stderr.write(`opk-signer: ${e.message}
+function reportError(e, io2) {
+  const c = classify(e);
+  io2.stderr.write(`opk-signer: ${describeError(e, c.code)}
 `);
-    return EXIT_USAGE;
-  }
-  if (e instanceof OpkError) {
-    io.stderr.write(`opk-signer: ${e.code}: ${e.message}
-`);
-    return e.name === "OpError" ? EXIT_USAGE : EXIT_INVALID;
-  }
-  const sys = e;
-  if (sys && typeof sys.code === "string" && (sys.syscall !== void 0 || /^E[A-Z]+$/.test(sys.code))) {
-    io.stderr.write(`opk-signer: I/O error: ${sys.message}
-`);
-    return EXIT_USAGE;
-  }
-  io.stderr.write(`opk-signer: internal error: ${sys?.message ?? String(e)}
-`);
-  return EXIT_USAGE;
+  return c.exit;
+}
+function describeError(e, code) {
+  if (e instanceof OpkError)
+    return code === "USAGE" || code === "IO" || e.message.startsWith(`${code}: `) ? e.message : `${code}: ${e.message}`;
+  const msg = e?.message ?? String(e);
+  return code === "IO" ? `I/O error: ${msg}` : `internal error: ${msg}`;
 }
 
 // src/cli/registry.ts
@@ -84085,28 +84623,64 @@ function checkRegistryFlags(values) {
     );
   }
 }
-async function readPassword(io) {
-  const s = (await readInput("-", io, "password")).toString("utf8").replace(/\r?\n$/, "");
+async function readPassword(io2) {
+  const s = (await readInput("-", io2, "password")).toString("utf8").replace(/\r?\n$/, "");
   if (s.length === 0) throw new UsageError("USAGE", "--password-stdin read an empty password");
   return s;
 }
-async function registryClientFor(registry, values, io) {
+async function registryClientFor(registry, values, io2) {
   const stores = [];
   if (values.username) {
     stores.push(
-      new StaticCredentials({ username: values.username, password: await readPassword(io) }, registry)
+      new StaticCredentials({ username: values.username, password: await readPassword(io2) }, registry)
     );
   }
   stores.push(
     new DockerConfigCredentials({
       ...values["docker-config"] ? { path: values["docker-config"] } : {},
-      env: io.env
+      env: io2.env
     })
   );
   return new RegistryClient(registry, {
     credentials: new ChainCredentials(stores),
     ...values["plain-http"] ? { plainHttp: true } : {}
   });
+}
+
+// src/cli/limits.ts
+init_import_meta_url();
+init_errors();
+var limitOptions = {
+  "max-layers": { type: "string" },
+  "max-index-entries": { type: "string" },
+  "max-referrers": { type: "string" },
+  "max-bytes": { type: "string" }
+};
+var LIMITS_USAGE = `  --max-layers N            layers per attestation manifest (default ${DEFAULT_LIMITS.maxLayers})
+  --max-index-entries N     entries per image index (default ${DEFAULT_LIMITS.maxIndexEntries})
+  --max-referrers N         signature referrers per subject (default ${DEFAULT_LIMITS.maxReferrers})
+  --max-bytes N[K|M|G]      bytes read in total (default ${DEFAULT_LIMITS.maxBytes / 1024 / 1024}M)`;
+var UNITS = { "": 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
+function positive(flag, s, units) {
+  const m = (units ? /^(\d+)([kmg]?)(?:i?b)?$/i : /^(\d+)()$/).exec(s.trim());
+  const n = m ? Number(m[1]) * UNITS[m[2].toLowerCase()] : NaN;
+  if (!Number.isSafeInteger(n) || n < 1)
+    throw new UsageError(
+      "USAGE",
+      `${flag} must be a positive integer${units ? " (K, M, G suffixes allowed)" : ""}, not ${s}`
+    );
+  return n;
+}
+function limitsFrom(values) {
+  const out = {};
+  if (values["max-layers"] !== void 0)
+    out.maxLayers = positive("--max-layers", values["max-layers"], false);
+  if (values["max-index-entries"] !== void 0)
+    out.maxIndexEntries = positive("--max-index-entries", values["max-index-entries"], false);
+  if (values["max-referrers"] !== void 0)
+    out.maxReferrers = positive("--max-referrers", values["max-referrers"], false);
+  if (values["max-bytes"] !== void 0) out.maxBytes = positive("--max-bytes", values["max-bytes"], true);
+  return out;
 }
 
 // src/cli/flags.ts
@@ -84132,7 +84706,8 @@ var options = {
   ...providerOptions,
   format: { type: "string" },
   json: { type: "boolean" },
-  quiet: { type: "boolean", short: "q" }
+  quiet: { type: "boolean", short: "q" },
+  ...limitOptions
 };
 var USAGE = `usage: opk-signer attest IMAGE [--push | --output oci:DIR[:TAG]] [flags]
   IMAGE                     host/repo:tag, host/repo@sha256:\u2026, or oci:DIR[:TAG] (signed in place)
@@ -84150,6 +84725,7 @@ var USAGE = `usage: opk-signer attest IMAGE [--push | --output oci:DIR[:TAG]] [f
   --username U --password-stdin   registry credentials (never stored); else Docker config
   --plain-http              HTTP for a non-loopback registry
   --json                    print the result as JSON (default: the new index digest)
+${LIMITS_USAGE}
 exit: 0 signed (or already signed), 1 refused (nothing to sign, statement mismatch),
       2 usage or I/O error (registry, sidecar or identity provider unreachable)`;
 function lazySigner(make) {
@@ -84166,15 +84742,16 @@ function lazySigner(make) {
     close: async () => s?.close?.()
   };
 }
-async function run(args, io) {
+async function run(args, io2) {
   if (args.includes("--help") || args.includes("-h")) {
-    io.stdout.write(USAGE + "\n");
+    io2.stdout.write(USAGE + "\n");
     return EXIT_OK;
   }
   const { values, positionals } = parse(args, options);
   const mode = values.mode ?? "inline";
   if (mode !== "inline" && mode !== "referrers")
     throw new UsageError("USAGE", `--mode must be inline or referrers, not ${values.mode}`);
+  const limits = limitsFrom(values);
   if (positionals.length > 1) throw new UsageError("USAGE", `expected one IMAGE
 ${USAGE}`);
   if (values.push && values.output) throw new UsageError("USAGE", "--push and --output exclude each other");
@@ -84184,7 +84761,7 @@ ${USAGE}`);
   let metaTags = [];
   if (values["metadata-file"]) {
     const meta = parseBuildxMetadata(
-      (await readInput(values["metadata-file"], io, "metadata file")).toString("utf8"),
+      (await readInput(values["metadata-file"], io2, "metadata file")).toString("utf8"),
       values["metadata-target"]
     );
     image ??= meta.names[0];
@@ -84196,7 +84773,7 @@ ${USAGE}`);
       for (const n of meta.names) {
         const r = parseImageReference(n);
         if (r.kind !== "registry" || r.registry !== base.registry || r.repository !== base.repository)
-          io.stderr.write(`note: ${n} is in another repository; run attest on it separately
+          io2.stderr.write(`note: ${n} is in another repository; run attest on it separately
 `);
         else if (explicitTag(n)) metaTags.push(explicitTag(n));
       }
@@ -84255,7 +84832,7 @@ ${USAGE}`);
       if (tag !== void 0 && tag === ref.tag) expectTags = tags;
     }
   } else {
-    client = await registryClientFor(ref.registry, values, io);
+    client = await registryClientFor(ref.registry, values, io2);
     source = client.repository(ref.repository);
     if (output) {
       target = layoutTarget(await OciLayout.create(output.dir));
@@ -84271,7 +84848,7 @@ ${USAGE}`);
     }
   }
   const signer = values.signer ? sidecarSigner(values.signer) : lazySigner(() => {
-    const provider = providerFromFlags(values, io);
+    const provider = providerFromFlags(values, io2);
     if (!provider)
       throw new UsageError(
         "NO_PROVIDER",
@@ -84284,20 +84861,20 @@ ${USAGE}`);
     });
   });
   const progress = (line) => {
-    if (!values.quiet && !line.startsWith("writing ")) io.stderr.write(`${line}
+    if (!values.quiet && !line.startsWith("writing ")) io2.stderr.write(`${line}
 `);
   };
   const tagReport = (e) => {
     const t = tagOutcome(e);
     if (t) {
       if (t.moved.length)
-        io.stderr.write(`opk-signer: ${target.location}:${t.moved.join(",")} moved to the new index
+        io2.stderr.write(`opk-signer: ${target.location}:${t.moved.join(",")} moved to the new index
 `);
       if (t.untouched.length)
-        io.stderr.write(`opk-signer: ${target.location}:${t.untouched.join(",")} left as it was
+        io2.stderr.write(`opk-signer: ${target.location}:${t.untouched.join(",")} left as it was
 `);
     } else if (expectTags.length) {
-      io.stderr.write(`opk-signer: ${target.location}:${expectTags.join(",")} left as it was
+      io2.stderr.write(`opk-signer: ${target.location}:${expectTags.join(",")} left as it was
 `);
     }
   };
@@ -84316,28 +84893,20 @@ ${USAGE}`);
       mode,
       ...values.resign ? { resign: true } : {},
       signer,
-      onProgress: progress
+      onProgress: progress,
+      limits
     });
-    if (values.json) io.stdout.write(JSON.stringify(result, null, 2) + "\n");
-    else io.stdout.write(`${result.digest}
+    if (values.json) io2.stdout.write(JSON.stringify(result, null, 2) + "\n");
+    else io2.stdout.write(`${result.digest}
 `);
-    if (!values.quiet) io.stderr.write(describe(result, target.location, import_node_perf_hooks4.performance.now() - start));
+    if (!values.quiet) io2.stderr.write(describe(result, target.location, import_node_perf_hooks4.performance.now() - start));
     return EXIT_OK;
   } catch (e) {
-    if (e instanceof OciIoError || e instanceof SignerIoError) {
-      io.stderr.write(`opk-signer: ${e.code}: ${client ? client.redact(e.message) : e.message}
-`);
-      if (!(e instanceof SignerIoError)) tagReport(e);
-      return EXIT_USAGE;
-    }
-    if (e instanceof OpkError && client) e.message = client.redact(e.message);
-    if (e instanceof AttestError) {
-      io.stderr.write(`opk-signer: ${e.code}: ${e.message}
-`);
-      if (tagOutcome(e)) tagReport(e);
-      return 1;
-    }
-    throw e;
+    if (!(e instanceof OpkError) || e.code === "USAGE") throw e;
+    if (client) e.message = client.redact(e.message);
+    const exit = reportError(e, io2);
+    if (e instanceof OciIoError || tagOutcome(e)) tagReport(e);
+    return exit;
   } finally {
     await signer.close?.();
     await client?.close();
@@ -84371,8 +84940,8 @@ function describe(r, location, ms) {
   }
   return lines.join("\n") + "\n";
 }
-function explicitTag(input) {
-  const noDigest = input.split("@")[0];
+function explicitTag(input2) {
+  const noDigest = input2.split("@")[0];
   const slash = noDigest.lastIndexOf("/");
   const colon = noDigest.lastIndexOf(":");
   return colon > slash ? noDigest.slice(colon + 1) : void 0;
@@ -84497,13 +85066,13 @@ function parseCompactForm(text) {
   }
   return pkt;
 }
-function parsePkToken(input) {
+function parsePkToken(input2) {
   let text;
-  if (typeof input === "string") text = input;
+  if (typeof input2 === "string") text = input2;
   else {
-    if (input.length > MAX_PKTOKEN_BYTES) throw malformed("PK Token is too large");
+    if (input2.length > MAX_PKTOKEN_BYTES) throw malformed("PK Token is too large");
     try {
-      text = new TextDecoder("utf-8", { fatal: true }).decode(input);
+      text = new TextDecoder("utf-8", { fatal: true }).decode(input2);
     } catch {
       throw malformed("PK Token is not valid UTF-8");
     }
@@ -84515,23 +85084,34 @@ function parsePkToken(input) {
 }
 
 // src/dsse/verify.ts
-function verifyEnvelope(input, opts) {
-  const envelope = parseEnvelope(input);
+function verifyEnvelopeSignatures(input2, opts) {
+  const envelope = parseEnvelope(input2);
   checkPayloadType(envelope);
-  const candidates = opkSignatures(envelope);
-  let firstError;
-  for (const sig of candidates) {
+  opkSignatures(envelope);
+  const verdicts = [];
+  let statement;
+  envelope.signatures.forEach((sig, index) => {
+    if (sig.keyid !== "" && sig.keyid !== OPK_KEYID) return;
+    let pkToken;
+    let token;
     try {
-      const pkToken = parsePkToken(sig.sig);
-      const token = verifyPkToken(pkToken, opts);
+      pkToken = parsePkToken(sig.sig);
+      token = verifyPkToken(pkToken, opts);
       checkAtt(envelope, token);
-      return { envelope, statement: parseStatement(envelope.payload), pkToken, token };
     } catch (e) {
       if (!(e instanceof OpkError)) throw e;
-      firstError ??= e;
+      verdicts.push({ index, error: e });
+      return;
     }
-  }
-  throw firstError;
+    statement ??= parseStatement(envelope.payload);
+    verdicts.push({ index, result: { envelope, statement, pkToken, token } });
+  });
+  return { envelope, verdicts };
+}
+function firstByCode(errors) {
+  return [...errors].sort(
+    (a, b) => a.code === b.code ? a.message < b.message ? -1 : a.message > b.message ? 1 : 0 : a.code < b.code ? -1 : 1
+  )[0];
 }
 function checkPayloadType(envelope) {
   if (envelope.payloadType !== INTOTO_PAYLOAD_TYPE) {
@@ -84605,7 +85185,9 @@ function jwsKeyQuery(header, payload) {
   return { iss, ...typeof original.kid === "string" ? { kid: original.kid } : {}, ...jkt ? { jkt } : {} };
 }
 
-// src/verify/image.ts
+// src/verify/identity.ts
+init_import_meta_url();
+init_errors();
 init_policy();
 
 // src/verify/provenance.ts
@@ -84669,229 +85251,9 @@ function checkProvenance(statement, claims) {
   return { sha, repository };
 }
 
-// src/verify/image.ts
-var REPORT_SCHEMA = "https://opk-signer.dev/schemas/verify-report/v1";
+// src/verify/identity.ts
 function fail(code, message) {
   throw new VerificationError(code, message);
-}
-function classifyEntries(index, rootDigest) {
-  const runnable = [];
-  const attestations = [];
-  for (const d of index.manifests) {
-    const isManifest = IMAGE_MANIFEST_MEDIA_TYPES.includes(d.mediaType);
-    if (isManifest && isAttestationEntry(d) && isUnknownPlatform(d)) attestations.push(d);
-    else if (isManifest && !isAttestationEntry(d) && !isUnknownPlatform(d)) runnable.push(d);
-    else {
-      fail(
-        "INDEX_ENTRY_UNVERIFIABLE",
-        `index ${rootDigest} lists ${d.digest} (${d.mediaType}, platform ${d.platform ? platformString(d.platform) : "none"}) that is neither a platform image nor a BuildKit attestation manifest; a runtime could pick it, so the image is refused`
-      );
-    }
-  }
-  const imageDigests = new Set(runnable.map((d) => d.digest));
-  for (const a of attestations) {
-    const ref = a.annotations?.[ANNOTATION_REFERENCE_DIGEST];
-    if (!ref || !imageDigests.has(ref)) {
-      fail(
-        "INDEX_ENTRY_UNVERIFIABLE",
-        `attestation manifest ${a.digest} refers to ${ref ?? "nothing"}, which is not a platform image of index ${rootDigest}`
-      );
-    }
-  }
-  return runnable;
-}
-async function resolveImage(source, ref, platforms) {
-  const root = await source.resolve(ref.digest ?? ref.tag ?? "");
-  if (ref.digest && root.digest !== ref.digest)
-    fail("OCI_DIGEST_MISMATCH", `resolved ${root.digest}, asked for ${ref.digest}`);
-  if (!INDEX_MEDIA_TYPES.includes(root.mediaType)) {
-    fail(
-      "IMAGE_NOT_INDEX",
-      `${root.digest} is a single manifest (${root.mediaType}), not an index: it carries no BuildKit attestation manifests`
-    );
-  }
-  const index = parseIndex(root.bytes, `image index ${root.digest}`);
-  const runnable = classifyEntries(index, root.digest);
-  if (runnable.length === 0)
-    fail("PLATFORM_NOT_FOUND", `index ${root.digest} lists no platform image manifests`);
-  let selected = runnable;
-  if (platforms && platforms.length > 0) {
-    selected = runnable.filter((d) => !d.platform || platforms.some((p) => platformMatches(p, d.platform)));
-    const missing = platforms.filter((p) => !runnable.some((d) => platformMatches(p, d.platform)));
-    if (missing.length > 0) {
-      fail(
-        "PLATFORM_NOT_FOUND",
-        `platform ${missing.map(platformString).join(", ")} not in index (has ${runnable.map((d) => platformString(d.platform)).join(", ")})`
-      );
-    }
-  }
-  return { digest: root.digest, mediaType: root.mediaType, index, platforms: selected };
-}
-async function findAttestationManifest(source, index, platform) {
-  const entries = index.manifests.filter(
-    (d) => isAttestationEntry(d) && d.annotations?.[ANNOTATION_REFERENCE_DIGEST] === platform.digest
-  );
-  if (entries.length === 0) {
-    fail(
-      "ATTESTATION_MANIFEST_MISSING",
-      `no attestation manifest refers to ${platformString(platform.platform)} manifest ${platform.digest}`
-    );
-  }
-  if (entries.length > 1)
-    fail(
-      "ATTESTATION_MANIFEST_AMBIGUOUS",
-      `${entries.length} attestation manifests refer to ${platform.digest}`
-    );
-  const descriptor = entries[0];
-  const fetched = await source.fetchManifest(descriptor.digest);
-  if (fetched.bytes.length !== descriptor.size)
-    fail(
-      "OCI_SIZE_MISMATCH",
-      `attestation manifest ${descriptor.digest} is ${fetched.bytes.length} bytes, the index says ${descriptor.size}`
-    );
-  const manifest = parseManifest(fetched.bytes, `attestation manifest ${descriptor.digest}`);
-  if (manifest.subject) {
-    if (manifest.subject.digest !== platform.digest) {
-      fail(
-        "ATTESTATION_SUBJECT_MISMATCH",
-        `attestation manifest ${descriptor.digest} has subject ${manifest.subject.digest}, not ${platformString(platform.platform)} manifest ${platform.digest}`
-      );
-    }
-    return { descriptor, manifest, form: "oci-artifact" };
-  }
-  return { descriptor, manifest, form: "legacy" };
-}
-async function findReferrerSignatures(source, attestationManifest) {
-  const out = /* @__PURE__ */ new Map();
-  if (!source.referrers) return out;
-  let listed2;
-  try {
-    listed2 = await source.referrers(attestationManifest.digest, ARTIFACT_TYPE_OPK_SIGNATURES);
-  } catch (e) {
-    rethrowIo(e);
-    return out;
-  }
-  for (const r of listed2) {
-    let m;
-    try {
-      m = parseManifest((await source.fetchManifest(r.digest)).bytes, `referrer ${r.digest}`);
-    } catch (e) {
-      rethrowIo(e);
-      continue;
-    }
-    if (m.subject?.digest !== attestationManifest.digest || m.artifactType !== ARTIFACT_TYPE_OPK_SIGNATURES)
-      continue;
-    for (const l of m.layers) {
-      const statement = l.annotations?.[ANNOTATION_OPK_STATEMENT_DIGEST];
-      if (!statement || !isDsseMediaType(l.mediaType)) continue;
-      const list = out.get(statement) ?? [];
-      if (!list.some((x) => x.digest === l.digest)) list.push(l);
-      out.set(statement, list);
-    }
-  }
-  return out;
-}
-async function loadReferrerLayer(source, l, statement) {
-  const loaded = await loadLayer(source, l);
-  if (!loaded.bytes) return loaded;
-  try {
-    if (sha256Digest(parseEnvelope(loaded.bytes).payload) !== statement.digest)
-      throw new VerificationError(
-        "REFERRER_STATEMENT_MISMATCH",
-        `referrer signature ${l.digest} does not sign in-toto layer ${statement.digest}`
-      );
-  } catch (e) {
-    rethrowIo(e);
-    return { descriptor: l, fetchError: e };
-  }
-  return loaded;
-}
-async function checkPlatformManifest(source, platform) {
-  const fetched = await source.fetchManifest(platform.digest);
-  if (fetched.bytes.length !== platform.size)
-    fail(
-      "OCI_SIZE_MISMATCH",
-      `manifest ${platform.digest} is ${fetched.bytes.length} bytes, the index says ${platform.size}`
-    );
-  parseManifest(fetched.bytes, `manifest ${platform.digest}`);
-}
-async function verifyAttestation(envelopeBytes, o) {
-  if (o.trust.prefetch) {
-    const envelope = parseEnvelope(envelopeBytes);
-    for (const sig of envelope.signatures) {
-      let pkt;
-      try {
-        pkt = parsePkToken(sig.sig);
-      } catch {
-        continue;
-      }
-      const q2 = opKeyQuery(pkt);
-      if (q2.iss && o.issuers.includes(q2.iss)) await o.trust.prefetch(q2);
-    }
-  }
-  return verifyEnvelope(envelopeBytes, {
-    keys: o.trust.keys,
-    trustedIssuers: o.issuers,
-    ...o.maxAgeSeconds !== void 0 ? { expiration: { maxAgeSeconds: o.maxAgeSeconds } } : {},
-    ...o.now !== void 0 ? { now: o.now } : {}
-  });
-}
-function safeUnescape(s) {
-  try {
-    return decodeURIComponent(s);
-  } catch {
-    return s;
-  }
-}
-function parseDockerPurl(s) {
-  const m = /^pkg:docker\/([^@?#]+)(?:@([^?#]+))?(?:\?([^#]*))?/.exec(s);
-  if (!m) return void 0;
-  const qualifiers = /* @__PURE__ */ new Map();
-  for (const kv of (m[3] ?? "").split("&")) {
-    if (!kv) continue;
-    const i = kv.indexOf("=");
-    qualifiers.set(
-      safeUnescape(i < 0 ? kv : kv.slice(0, i)),
-      safeUnescape(i < 0 ? "" : kv.slice(i + 1).replace(/\+/g, " "))
-    );
-  }
-  return { name: safeUnescape(m[1]), ...m[2] ? { version: safeUnescape(m[2]) } : {}, qualifiers };
-}
-function normalisePlatform(p) {
-  return p.replace(/\/arm64\/v8$/, "/arm64");
-}
-function checkSubject(statement, ctx) {
-  const hex = ctx.manifestDigest.slice("sha256:".length);
-  const matching = statement.subjects.filter((s) => s.digest.sha256 === hex);
-  if (matching.length === 0) {
-    for (const s of statement.subjects) {
-      const other = s.digest.sha256 !== void 0 ? ctx.siblings.get(s.digest.sha256) : void 0;
-      if (other) {
-        fail(
-          "ATTESTATION_PLATFORM_SWAPPED",
-          `attestation refers to the ${other} manifest sha256:${s.digest.sha256}, not the ${platformString(ctx.platform)} manifest ${ctx.manifestDigest}`
-        );
-      }
-    }
-    fail("SUBJECT_DIGEST_MISMATCH", `attestation does not refer to digest ${ctx.manifestDigest}`);
-  }
-  if (ctx.tag === void 0) return { digest: ctx.manifestDigest };
-  const wantPlatform = ctx.platform ? normalisePlatform(platformString(ctx.platform)) : void 0;
-  const ok = matching.some((s) => {
-    const purl = parseDockerPurl(s.name);
-    if (!purl || purl.version !== ctx.tag) return false;
-    if (ctx.subjectName !== void 0 && purl.name !== ctx.subjectName) return false;
-    const p = purl.qualifiers.get("platform");
-    return p === void 0 || wantPlatform === void 0 || normalisePlatform(p) === wantPlatform;
-  });
-  const ref = ctx.subjectName !== void 0 ? `${ctx.subjectName}:${ctx.tag}` : ctx.tag;
-  if (!ok) {
-    fail(
-      "SUBJECT_NAME_MISMATCH",
-      `attestation does not refer to tag ${ref}${wantPlatform ? ` (${wantPlatform})` : ""}: subjects ${matching.map((s) => JSON.stringify(s.name)).join(", ")}`
-    );
-  }
-  return { digest: ctx.manifestDigest, tag: ref };
 }
 function claimString(claims, name) {
   const v = claims[name];
@@ -84948,23 +85310,71 @@ function checkClaims(claims, expect = {}, rules = [], lines = []) {
   }
   return lines;
 }
-function checkRequiredPredicates(verifiedTypes, required) {
-  const have = new Set(verifiedTypes);
-  for (const r of required) {
-    if (!r.anyOf.some((t) => have.has(t)))
-      fail("REQUIRED_ATTESTATION_MISSING", `missing required attestation ${r.label}`);
+function identityChecks(claims, statement, o) {
+  const lines = [];
+  const iss = String(claims.iss);
+  lines.push({ check: "issuer", ok: true, message: `Verified OIDC token was signed by ${iss}` });
+  if (iss === GITHUB_ACTIONS_ISSUER && typeof claims.repository === "string" && claims.run_id !== void 0) {
+    lines.push({
+      check: "github-run",
+      ok: true,
+      message: `Verified attestation digest was signed on a Github Actions run: https://github.com/${claims.repository}/actions/runs/${String(claims.run_id)}`
+    });
   }
+  checkClaims(claims, o.expect, o.policy.claims, lines);
+  if (isProvenance(statement.predicateType)) {
+    const p = checkProvenance(statement, claims);
+    if (p) {
+      lines.push(
+        { check: "provenance-sha", ok: true, message: `Verified signed git sha provenance ${p.sha}` },
+        {
+          check: "provenance-repo",
+          ok: true,
+          message: `Verified signed git repo provenance ${p.repository}`
+        }
+      );
+    }
+  }
+  const vars = { claims, statement: statement.json, image: o.image };
+  for (const rule of o.policy.cel) {
+    checkCel(rule, vars);
+    lines.push({
+      check: `policy:cel:${rule.name}`,
+      ok: true,
+      message: `Verified policy expression ${rule.name}`
+    });
+  }
+  return lines;
 }
-function quiet(p) {
-  p.catch(() => void 0);
-  return p;
+function chooseSignature(verdicts, check) {
+  const good = verdicts.filter((v) => v.result).sort((a, b) => a.index - b.index);
+  const errors = [];
+  for (const v of good) {
+    try {
+      const lines = check(v.result.token.claims, v.result.statement);
+      return { verdict: v, lines, of: verdicts.length, verified: good.length };
+    } catch (e) {
+      if (!(e instanceof OpkError)) throw e;
+      errors.push(e);
+    }
+  }
+  throw firstByCode(errors.length ? errors : verdicts.map((v) => v.error));
+}
+
+// src/verify/layers.ts
+init_import_meta_url();
+init_errors();
+function rethrowIo(e) {
+  if (e instanceof OciIoError) throw e;
+  if (!(e instanceof OpkError)) throw e;
 }
 async function loadLayer(source, l) {
-  if (!isDsseMediaType(l.mediaType) && l.mediaType !== MEDIA_TYPE_INTOTO) return { descriptor: l };
+  const kind = classifyAttestationLayer(l.mediaType);
+  if (kind !== "dsse" && kind !== "intoto") return { descriptor: l, kind };
   try {
     const bytes = await source.fetchBlob(l.digest);
-    const out = { descriptor: l, bytes };
-    if (isDsseMediaType(l.mediaType)) {
+    const out = { descriptor: l, kind, bytes };
+    if (kind === "dsse") {
       try {
         const env2 = parseEnvelope(bytes);
         out.att = attFor(env2.payloadType, env2.payload);
@@ -84974,14 +85384,329 @@ async function loadLayer(source, l) {
     return out;
   } catch (e) {
     rethrowIo(e);
-    return { descriptor: l, fetchError: e };
+    return { descriptor: l, kind, fetchError: e };
   }
 }
-async function loadPlatform(source, index, descriptor) {
-  const lp = { descriptor, checks: [], layers: [] };
+async function findReferrerSignatures(source, attestationManifest, limits) {
+  const byStatement = /* @__PURE__ */ new Map();
+  const notes = [];
+  if (!source.referrers) return { byStatement, notes };
+  let listed2;
+  try {
+    listed2 = await source.referrers(attestationManifest.digest, ARTIFACT_TYPE_OPK_SIGNATURES);
+  } catch (e) {
+    rethrowIo(e);
+    const message = e instanceof Error ? e.message : String(e);
+    notes.push({
+      code: "REFERRER_UNREADABLE",
+      message: `referrers of ${attestationManifest.digest}: ${message}`
+    });
+    return { byStatement, notes };
+  }
+  checkLimit(limits, "maxReferrers", listed2.length, `attestation manifest ${attestationManifest.digest}`);
+  for (const r of listed2) {
+    let m;
+    try {
+      m = parseManifest((await source.fetchManifest(r.digest)).bytes, `referrer ${r.digest}`);
+    } catch (e) {
+      rethrowIo(e);
+      notes.push({ code: "REFERRER_UNREADABLE", message: `referrer ${r.digest}: ${e.message}` });
+      continue;
+    }
+    if (m.subject?.digest !== attestationManifest.digest || m.artifactType !== ARTIFACT_TYPE_OPK_SIGNATURES) {
+      notes.push({
+        code: "REFERRER_UNRELATED",
+        message: `referrer ${r.digest} is not an opk-signer signature artifact of ${attestationManifest.digest}; ignored`
+      });
+      continue;
+    }
+    checkLimit(limits, "maxLayers", m.layers.length, `referrer ${r.digest}`);
+    for (const l of m.layers) addReferrerLayer(byStatement, notes, r, l);
+  }
+  return { byStatement, notes };
+}
+function addReferrerLayer(out, notes, r, l) {
+  const statement = l.annotations?.[ANNOTATION_OPK_STATEMENT_DIGEST];
+  const kind = classifyAttestationLayer(l.mediaType);
+  if (!statement || kind !== "dsse") {
+    notes.push({
+      code: kind === "dsse" || kind === "unverifiable" ? "REFERRER_LAYER_UNMATCHED" : "ATTESTATION_LAYER_UNRECOGNISED",
+      message: `referrer ${r.digest} layer ${l.digest} (${l.mediaType}) ${kind === "dsse" ? `names no statement (${ANNOTATION_OPK_STATEMENT_DIGEST})` : "is not a DSSE envelope"}; it signs nothing here`,
+      layer: l.digest
+    });
+    return;
+  }
+  const list = out.get(statement) ?? [];
+  if (!list.some((x) => x.digest === l.digest)) list.push(l);
+  out.set(statement, list);
+}
+async function loadReferrerLayer(source, l, statement) {
+  const loaded = await loadLayer(source, l);
+  if (!loaded.bytes) return loaded;
+  try {
+    if (sha256Digest(parseEnvelope(loaded.bytes).payload) !== statement.digest)
+      throw new VerificationError(
+        "REFERRER_STATEMENT_MISMATCH",
+        `referrer signature ${l.digest} does not sign in-toto layer ${statement.digest}`
+      );
+  } catch (e) {
+    rethrowIo(e);
+    return { ...loaded, fetchError: e };
+  }
+  return loaded;
+}
+async function checkDiffIds(source, manifest, where) {
+  const notes = [];
+  for (const l of manifest.layers) {
+    const u = l.annotations?.[ANNOTATION_UNCOMPRESSED];
+    if (u !== void 0 && u !== l.digest)
+      notes.push({
+        code: "ATTESTATION_DIFF_IDS_STALE",
+        message: `${where} layer ${l.digest} is annotated ${ANNOTATION_UNCOMPRESSED} ${u}, not its own digest`,
+        layer: l.digest
+      });
+  }
+  if (classifyConfig(manifest.config.mediaType) !== "image-config") return notes;
+  let diffIds;
+  try {
+    const config = JSON.parse(
+      Buffer.from(await source.fetchBlob(manifest.config.digest)).toString("utf8")
+    );
+    diffIds = config.rootfs?.diff_ids;
+  } catch (e) {
+    rethrowIo(e);
+    diffIds = void 0;
+  }
+  const want = manifest.layers.map((l) => l.digest);
+  if (!Array.isArray(diffIds) || diffIds.length !== want.length || diffIds.some((d, i) => d !== want[i]))
+    notes.push({
+      code: "ATTESTATION_DIFF_IDS_STALE",
+      message: `${where}: config ${manifest.config.digest} rootfs.diff_ids do not follow the layer digests (a signer replaced layers without updating them)`
+    });
+  return notes;
+}
+function classifyConfig(mediaType) {
+  return mediaType === "application/vnd.oci.image.config.v1+json" || mediaType === "application/vnd.docker.container.image.v1+json" ? "image-config" : "other";
+}
+
+// src/verify/key-source.ts
+init_import_meta_url();
+function keySourceText(source, kid) {
+  if (!source) return "";
+  const key = kid !== void 0 ? `key ${JSON.stringify(kid)}` : "key";
+  switch (source.kind) {
+    case "live":
+      return ` (${key} from live JWKS ${source.location})`;
+    case "pinned":
+      return ` (${key} from pinned JWKS ${source.location})`;
+    case "archive":
+      return ` (${key} from JWKS archive entry ${source.location})`;
+  }
+}
+
+// src/verify/image.ts
+init_policy();
+var REPORT_SCHEMA = "https://opk-signer.dev/schemas/verify-report/v1";
+function fail2(code, message) {
+  throw new VerificationError(code, message);
+}
+function classifyEntries(index, rootDigest) {
+  const runnable = [];
+  const attestations = [];
+  for (const d of index.manifests) {
+    const isManifest = IMAGE_MANIFEST_MEDIA_TYPES.includes(d.mediaType);
+    if (isManifest && isAttestationEntry(d) && isUnknownPlatform(d)) attestations.push(d);
+    else if (isManifest && !isAttestationEntry(d) && !isUnknownPlatform(d)) runnable.push(d);
+    else {
+      fail2(
+        "INDEX_ENTRY_UNVERIFIABLE",
+        `index ${rootDigest} lists ${d.digest} (${d.mediaType}, platform ${d.platform ? platformString(d.platform) : "none"}) that is neither a platform image nor a BuildKit attestation manifest; a runtime could pick it, so the image is refused`
+      );
+    }
+  }
+  const imageDigests = new Set(runnable.map((d) => d.digest));
+  for (const a of attestations) {
+    const ref = a.annotations?.[ANNOTATION_REFERENCE_DIGEST];
+    if (!ref || !imageDigests.has(ref)) {
+      fail2(
+        "INDEX_ENTRY_UNVERIFIABLE",
+        `attestation manifest ${a.digest} refers to ${ref ?? "nothing"}, which is not a platform image of index ${rootDigest}`
+      );
+    }
+  }
+  return runnable;
+}
+async function resolveImage(source, ref, platforms, limits = DEFAULT_LIMITS) {
+  const root = await source.resolve(ref.digest ?? ref.tag ?? "");
+  if (ref.digest && root.digest !== ref.digest)
+    fail2("OCI_DIGEST_MISMATCH", `resolved ${root.digest}, asked for ${ref.digest}`);
+  if (!INDEX_MEDIA_TYPES.includes(root.mediaType)) {
+    fail2(
+      "IMAGE_NOT_INDEX",
+      `${root.digest} is a single manifest (${root.mediaType}), not an index: it carries no BuildKit attestation manifests`
+    );
+  }
+  const index = parseIndex(root.bytes, `image index ${root.digest}`);
+  checkLimit(limits, "maxIndexEntries", index.manifests.length, `image index ${root.digest}`);
+  const runnable = classifyEntries(index, root.digest);
+  if (runnable.length === 0)
+    fail2("INDEX_NO_PLATFORMS", `index ${root.digest} lists no platform image manifests`);
+  let selected = runnable;
+  if (platforms && platforms.length > 0) {
+    selected = runnable.filter((d) => !d.platform || platforms.some((p) => platformMatches(p, d.platform)));
+    const missing = platforms.filter((p) => !runnable.some((d) => platformMatches(p, d.platform)));
+    if (missing.length > 0) {
+      fail2(
+        "PLATFORM_NOT_FOUND",
+        `platform ${missing.map(platformString).join(", ")} not in index (has ${runnable.map((d) => platformString(d.platform)).join(", ")})`
+      );
+    }
+  }
+  return { digest: root.digest, mediaType: root.mediaType, index, platforms: selected };
+}
+async function findAttestationManifest(source, index, platform, limits = DEFAULT_LIMITS) {
+  const entries = index.manifests.filter(
+    (d) => isAttestationEntry(d) && d.annotations?.[ANNOTATION_REFERENCE_DIGEST] === platform.digest
+  );
+  if (entries.length === 0) {
+    fail2(
+      "ATTESTATION_MANIFEST_MISSING",
+      `no attestation manifest refers to ${platformString(platform.platform)} manifest ${platform.digest}`
+    );
+  }
+  if (entries.length > 1)
+    fail2(
+      "ATTESTATION_MANIFEST_AMBIGUOUS",
+      `${entries.length} attestation manifests refer to ${platform.digest}`
+    );
+  const descriptor = entries[0];
+  const fetched = await source.fetchManifest(descriptor.digest);
+  if (fetched.bytes.length !== descriptor.size)
+    fail2(
+      "OCI_SIZE_MISMATCH",
+      `attestation manifest ${descriptor.digest} is ${fetched.bytes.length} bytes, the index says ${descriptor.size}`
+    );
+  const manifest = parseManifest(fetched.bytes, `attestation manifest ${descriptor.digest}`);
+  checkLimit(limits, "maxLayers", manifest.layers.length, `attestation manifest ${descriptor.digest}`);
+  if (manifest.subject) {
+    if (manifest.subject.digest !== platform.digest) {
+      fail2(
+        "ATTESTATION_SUBJECT_MISMATCH",
+        `attestation manifest ${descriptor.digest} has subject ${manifest.subject.digest}, not ${platformString(platform.platform)} manifest ${platform.digest}`
+      );
+    }
+    return { descriptor, manifest, form: "oci-artifact" };
+  }
+  return { descriptor, manifest, form: "legacy" };
+}
+async function checkPlatformManifest(source, platform) {
+  const fetched = await source.fetchManifest(platform.digest);
+  if (fetched.bytes.length !== platform.size)
+    fail2(
+      "OCI_SIZE_MISMATCH",
+      `manifest ${platform.digest} is ${fetched.bytes.length} bytes, the index says ${platform.size}`
+    );
+  parseManifest(fetched.bytes, `manifest ${platform.digest}`);
+}
+async function verifyAttestation(envelopeBytes, o) {
+  if (o.trust.prefetch) {
+    const envelope = parseEnvelope(envelopeBytes);
+    for (const sig of envelope.signatures) {
+      let pkt;
+      try {
+        pkt = parsePkToken(sig.sig);
+      } catch {
+        continue;
+      }
+      const q2 = opKeyQuery(pkt);
+      if (q2.iss && o.issuers.includes(q2.iss)) await o.trust.prefetch(q2);
+    }
+  }
+  return verifyEnvelopeSignatures(envelopeBytes, {
+    keys: o.trust.keys,
+    trustedIssuers: o.issuers,
+    ...o.maxAgeSeconds !== void 0 ? { expiration: { maxAgeSeconds: o.maxAgeSeconds } } : {},
+    ...o.now !== void 0 ? { now: o.now } : {}
+  }).verdicts;
+}
+function safeUnescape(s) {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
+function parseDockerPurl(s) {
+  const m = /^pkg:docker\/([^@?#]+)(?:@([^?#]+))?(?:\?([^#]*))?/.exec(s);
+  if (!m) return void 0;
+  const qualifiers = /* @__PURE__ */ new Map();
+  for (const kv of (m[3] ?? "").split("&")) {
+    if (!kv) continue;
+    const i = kv.indexOf("=");
+    qualifiers.set(
+      safeUnescape(i < 0 ? kv : kv.slice(0, i)),
+      safeUnescape(i < 0 ? "" : kv.slice(i + 1).replace(/\+/g, " "))
+    );
+  }
+  return { name: safeUnescape(m[1]), ...m[2] ? { version: safeUnescape(m[2]) } : {}, qualifiers };
+}
+function normalisePlatform(p) {
+  return p.replace(/\/arm64\/v8$/, "/arm64");
+}
+function checkSubject(statement, ctx) {
+  if (statement.subjects.length === 0)
+    fail2(
+      "SUBJECT_EMPTY",
+      `attestation names no subject, so it is not bound to ${ctx.manifestDigest} or any other image (BuildKit writes no subject when the build had no image name)`
+    );
+  const hex = ctx.manifestDigest.slice("sha256:".length);
+  const matching = statement.subjects.filter((s) => s.digest.sha256 === hex);
+  if (matching.length === 0) {
+    for (const s of statement.subjects) {
+      const other = s.digest.sha256 !== void 0 ? ctx.siblings.get(s.digest.sha256) : void 0;
+      if (other) {
+        fail2(
+          "ATTESTATION_PLATFORM_SWAPPED",
+          `attestation refers to the ${other} manifest sha256:${s.digest.sha256}, not the ${platformString(ctx.platform)} manifest ${ctx.manifestDigest}`
+        );
+      }
+    }
+    fail2("SUBJECT_DIGEST_MISMATCH", `attestation does not refer to digest ${ctx.manifestDigest}`);
+  }
+  if (ctx.tag === void 0) return { digest: ctx.manifestDigest };
+  const wantPlatform = ctx.platform ? normalisePlatform(platformString(ctx.platform)) : void 0;
+  const ok = matching.some((s) => {
+    const purl = parseDockerPurl(s.name);
+    if (!purl || purl.version !== ctx.tag) return false;
+    if (ctx.subjectName !== void 0 && purl.name !== ctx.subjectName) return false;
+    const p = purl.qualifiers.get("platform");
+    return p === void 0 || wantPlatform === void 0 || normalisePlatform(p) === wantPlatform;
+  });
+  const ref = ctx.subjectName !== void 0 ? `${ctx.subjectName}:${ctx.tag}` : ctx.tag;
+  if (!ok) {
+    fail2(
+      "SUBJECT_NAME_MISMATCH",
+      `attestation does not refer to tag ${ref}${wantPlatform ? ` (${wantPlatform})` : ""}: subjects ${matching.map((s) => JSON.stringify(s.name)).join(", ")}`
+    );
+  }
+  return { digest: ctx.manifestDigest, tag: ref };
+}
+function checkRequiredPredicates(verifiedTypes, required) {
+  const have = new Set(verifiedTypes);
+  for (const r of required) {
+    if (!r.anyOf.some((t) => have.has(t)))
+      fail2("REQUIRED_ATTESTATION_MISSING", `missing required attestation ${r.label}`);
+  }
+}
+function quiet(p) {
+  p.catch(() => void 0);
+  return p;
+}
+async function loadPlatform(source, index, descriptor, limits) {
+  const lp = { descriptor, checks: [], layers: [], notes: Promise.resolve([]) };
   const [manifestCheck, found] = await Promise.allSettled([
     checkPlatformManifest(source, descriptor),
-    findAttestationManifest(source, index, descriptor)
+    findAttestationManifest(source, index, descriptor, limits)
   ]);
   for (const r of [manifestCheck, found]) {
     if (r.status === "rejected") {
@@ -84991,21 +85716,24 @@ async function loadPlatform(source, index, descriptor) {
   }
   if (lp.error || found.status !== "fulfilled") return lp;
   lp.found = found.value;
-  const unsigned = found.value.manifest.layers.filter((l) => l.mediaType === MEDIA_TYPE_INTOTO);
-  const referred = unsigned.length > 0 ? await findReferrerSignatures(source, found.value.descriptor) : /* @__PURE__ */ new Map();
-  lp.layers = found.value.manifest.layers.flatMap((l) => {
-    const sigs = l.mediaType === MEDIA_TYPE_INTOTO ? referred.get(l.digest) : void 0;
+  const { manifest, descriptor: am } = found.value;
+  const unsigned = manifest.layers.filter((l) => classifyAttestationLayer(l.mediaType) === "intoto");
+  const referred = unsigned.length > 0 ? await findReferrerSignatures(source, am, limits) : { byStatement: /* @__PURE__ */ new Map(), notes: [] };
+  lp.layers = manifest.layers.flatMap((l) => {
+    const sigs = classifyAttestationLayer(l.mediaType) === "intoto" ? referred.byStatement.get(l.digest) : void 0;
     return sigs?.length ? sigs.map((sig) => quiet(loadReferrerLayer(source, sig, l))) : [quiet(loadLayer(source, l))];
   });
+  lp.notes = quiet(
+    checkDiffIds(source, manifest, `attestation manifest ${am.digest}`).then((n) => [
+      ...referred.notes,
+      ...n
+    ])
+  );
   return lp;
 }
 function asProblem(e) {
   if (e instanceof OpkError) return { code: e.code, message: e.message };
   throw e;
-}
-function rethrowIo(e) {
-  if (e instanceof OciIoError) throw e;
-  if (!(e instanceof OpkError)) throw e;
 }
 function cicAtt(sigBytes) {
   try {
@@ -85022,12 +85750,16 @@ async function verifyImage(o) {
   const policy = o.policy ?? defaultPolicy();
   const issuers = o.issuers ?? policy.issuers ?? [GITHUB_ACTIONS_ISSUER];
   const now = o.now ?? Math.floor(Date.now() / 1e3);
-  const image = await resolveImage(o.source, o.reference, o.platforms);
+  const limits = resolveLimits(o.limits);
+  const source = o.source instanceof BoundedSource ? o.source : new BoundedSource(o.source, limits);
+  const image = await resolveImage(source, o.reference, o.platforms, limits);
   const siblingsAll = /* @__PURE__ */ new Map();
   for (const d of image.index.manifests) {
     if (!isAttestationEntry(d)) siblingsAll.set(d.digest.slice("sha256:".length), platformString(d.platform));
   }
-  const loads = image.platforms.map((descriptor) => quiet(loadPlatform(o.source, image.index, descriptor)));
+  const loads = image.platforms.map(
+    (descriptor) => quiet(loadPlatform(source, image.index, descriptor, limits))
+  );
   let attIndexP;
   const attIndex = () => attIndexP ??= (async () => {
     const m = /* @__PURE__ */ new Map();
@@ -85039,6 +85771,17 @@ async function verifyImage(o) {
   const warnings = [];
   const errors = [];
   const platforms = [];
+  const run3 = {
+    o,
+    policy,
+    issuers,
+    now,
+    attIndex,
+    siblingsAll,
+    indexDigest: image.digest,
+    warnings,
+    errors
+  };
   if (!constrainsIdentity(o.expect, policy)) {
     warnings.push({
       code: "IDENTITY_UNCONSTRAINED",
@@ -85074,67 +85817,14 @@ async function verifyImage(o) {
       });
     }
     const presentTypes = [];
+    const ctx = { ...run3, d, pname, purl };
     for (const layerPromise of lp.layers) {
-      const layer = await layerPromise;
-      const l = layer.descriptor;
-      const annotated = l.annotations?.[ANNOTATION_PREDICATE_TYPE] ?? "";
-      const ar = {
-        layer: { digest: l.digest, mediaType: l.mediaType, size: l.size },
-        predicateType: annotated,
-        signed: isDsseMediaType(l.mediaType),
-        verified: false,
-        checks: []
-      };
-      if (!layer.bytes && !layer.fetchError) continue;
+      const ar = await verifyLayer(ctx, await layerPromise);
+      if (!ar) continue;
       pr.attestations.push(ar);
-      if (!ar.signed) {
-        const p = {
-          code: "UNSIGNED_ATTESTATION",
-          message: `attestation ${l.digest}${annotated ? ` (${annotated})` : ""} is an unsigned in-toto statement`
-        };
-        ar.error = p;
-        (policy.requireSignatures ? errors : warnings).push({ ...p, platform: pname, layer: l.digest });
-        ar.checks.push({ check: "signed", ok: !policy.requireSignatures, ...p });
-        continue;
-      }
-      presentTypes.push(annotated);
-      try {
-        if (layer.fetchError) throw layer.fetchError;
-        await verifyOneAttestation(o, {
-          bytes: layer.bytes,
-          annotated,
-          ar,
-          issuers,
-          policy,
-          now,
-          attIndex,
-          layer
-        });
-        const subj = checkSubject(statementOf(ar), {
-          manifestDigest: d.digest,
-          platform: d.platform,
-          siblings: new Map([...siblingsAll].filter(([hex]) => hex !== d.digest.slice(7))),
-          ...o.reference.digest === void 0 && o.reference.tag !== void 0 ? { tag: o.reference.tag } : {},
-          ...o.subjectName !== void 0 ? { subjectName: o.subjectName } : {}
-        });
-        ar.checks.unshift(
-          {
-            check: "subject-digest",
-            ok: true,
-            message: `Verified attestation refers to digest ${subj.digest}`
-          },
-          ...subj.tag ? [{ check: "subject-tag", ok: true, message: `Verified attestation refers to tag ${subj.tag}` }] : []
-        );
-        runClaimAndPolicyChecks(o, ar, policy, d, pname, purl, image.digest);
-        ar.verified = true;
-      } catch (e) {
-        rethrowIo(e);
-        const p = asProblem(e);
-        ar.error = p;
-        ar.checks.push({ check: "error", ok: false, ...p });
-        errors.push({ ...p, platform: pname, layer: l.digest });
-      }
+      if (ar.signed) presentTypes.push(annotatedType(ar));
     }
+    for (const n of await lp.notes) warnings.push({ ...n, platform: pname });
     try {
       checkRequiredPredicates(
         [...presentTypes, ...pr.attestations.filter((a) => a.signed).map((a) => a.predicateType)],
@@ -85171,104 +85861,153 @@ async function verifyImage(o) {
       celRules: policy.cel.length
     },
     platforms,
-    warnings,
+    warnings: [...warnings, ...(o.trust.warnings ?? []).map((w) => ({ code: w.code, message: w.message }))],
     errors
   };
 }
-var statements = /* @__PURE__ */ new WeakMap();
-function statementOf(ar) {
-  return statements.get(ar);
+var annotations = /* @__PURE__ */ new WeakMap();
+function annotatedType(ar) {
+  return annotations.get(ar) ?? "";
 }
-async function verifyOneAttestation(o, x) {
-  let v;
-  try {
-    v = await verifyAttestation(x.bytes, {
-      trust: o.trust,
-      issuers: x.issuers,
-      ...x.policy.maxAgeSeconds !== void 0 ? { maxAgeSeconds: x.policy.maxAgeSeconds } : {},
-      now: x.now
+async function verifyLayer(c, layer) {
+  const l = layer.descriptor;
+  const annotated = l.annotations?.[ANNOTATION_PREDICATE_TYPE] ?? "";
+  const where = `attestation ${l.digest}${annotated ? ` (${annotated})` : ""}`;
+  if (layer.kind === "unrecognised") {
+    c.warnings.push({
+      code: "ATTESTATION_LAYER_UNRECOGNISED",
+      message: `layer ${l.digest} has media type ${l.mediaType}, neither an in-toto statement nor a DSSE envelope: not verified`,
+      platform: c.pname,
+      layer: l.digest
     });
-  } catch (e) {
-    if (e instanceof OpkError && e.code === "ATT_MISMATCH") {
-      const env2 = parseEnvelope(x.bytes);
-      for (const s of env2.signatures) {
-        const att = cicAtt(s.sig);
-        const other = att ? (await x.attIndex()).get(att) : void 0;
-        if (other && other !== x.layer) {
-          fail(
-            "PKTOKEN_REUSED",
-            `the PK Token was lifted from another attestation: its att binds layer ${other.descriptor.digest} (${other.descriptor.annotations?.[ANNOTATION_PREDICATE_TYPE] ?? "?"})`
-          );
-        }
-      }
-    }
-    throw e;
+    return void 0;
   }
-  const { statement, token } = v;
-  statements.set(x.ar, statement);
-  x.ar.statementType = statement.type;
-  x.ar.subjects = statement.subjects.map((s) => ({ name: s.name, digest: s.digest }));
-  x.ar.identity = identityClaims(token.claims);
-  x.ar.opKey = {
+  const ar = {
+    layer: { digest: l.digest, mediaType: l.mediaType, size: l.size },
+    predicateType: annotated,
+    signed: layer.kind !== "intoto",
+    verified: false,
+    checks: []
+  };
+  annotations.set(ar, annotated);
+  if (layer.kind === "intoto") {
+    const p = { code: "UNSIGNED_ATTESTATION", message: `${where} is an unsigned in-toto statement` };
+    ar.error = p;
+    (c.policy.requireSignatures ? c.errors : c.warnings).push({ ...p, platform: c.pname, layer: l.digest });
+    ar.checks.push({ check: "signed", ok: !c.policy.requireSignatures, ...p });
+    return ar;
+  }
+  try {
+    if (layer.kind === "unverifiable")
+      fail2(
+        "ATTESTATION_LAYER_UNVERIFIABLE",
+        `${where} has media type ${l.mediaType}: it claims a signature opk-signer cannot check`
+      );
+    if (layer.fetchError) throw layer.fetchError;
+    await verifySignedLayer(c, layer, ar, annotated);
+    ar.verified = true;
+  } catch (e) {
+    rethrowIo(e);
+    const p = asProblem(e);
+    ar.error = p;
+    ar.checks.push({ check: "error", ok: false, ...p });
+    c.errors.push({ ...p, platform: c.pname, layer: l.digest });
+  }
+  return ar;
+}
+async function verifySignedLayer(c, layer, ar, annotated) {
+  const verdicts = await verifiedSignatures(c, layer);
+  const statement = verdicts.find((v) => v.result).result.statement;
+  ar.statementType = statement.type;
+  ar.subjects = statement.subjects.map((s) => ({ name: s.name, digest: s.digest }));
+  ar.statement = statement.json;
+  describeSigner(
+    ar,
+    verdicts.find((v) => v.result)
+  );
+  if (annotated && annotated !== statement.predicateType) {
+    fail2(
+      "PREDICATE_TYPE_MISMATCH",
+      `layer annotation says ${annotated} but the signed statement is ${statement.predicateType}`
+    );
+  }
+  ar.predicateType = statement.predicateType;
+  const subj = checkSubject(statement, {
+    manifestDigest: c.d.digest,
+    platform: c.d.platform,
+    siblings: new Map([...c.siblingsAll].filter(([hex]) => hex !== c.d.digest.slice(7))),
+    ...c.o.reference.digest === void 0 && c.o.reference.tag !== void 0 ? { tag: c.o.reference.tag } : {},
+    ...c.o.subjectName !== void 0 ? { subjectName: c.o.subjectName } : {}
+  });
+  ar.checks.push({
+    check: "subject-digest",
+    ok: true,
+    message: `Verified attestation refers to digest ${subj.digest}`
+  });
+  if (subj.tag)
+    ar.checks.push({
+      check: "subject-tag",
+      ok: true,
+      message: `Verified attestation refers to tag ${subj.tag}`
+    });
+  const image = {
+    reference: c.o.displayName,
+    digest: c.indexDigest,
+    platform: c.pname,
+    manifestDigest: c.d.digest,
+    purl: c.purl,
+    ...c.o.reference.tag ? { tag: c.o.reference.tag } : {}
+  };
+  const chosen = chooseSignature(
+    verdicts,
+    (claims, st) => identityChecks(claims, st, { expect: c.o.expect, policy: c.policy, image })
+  );
+  describeSigner(ar, chosen.verdict);
+  ar.signature = { index: chosen.verdict.index, of: chosen.of, verified: chosen.verified };
+  const source = keySourceText(ar.keySource, ar.opKey?.kid);
+  ar.checks.push(
+    ...chosen.lines.map((l) => l.check === "issuer" ? { ...l, message: l.message + source } : l)
+  );
+  if (chosen.of > 1)
+    ar.checks.push({
+      check: "signature",
+      ok: true,
+      message: `Verified signature ${chosen.verdict.index} (${chosen.verified} of ${chosen.of} verify) satisfies every identity constraint`
+    });
+}
+function describeSigner(ar, v) {
+  const { token } = v.result;
+  ar.identity = identityClaims(token.claims);
+  ar.opKey = {
     ...typeof token.opKey.kid === "string" ? { kid: token.opKey.kid } : {},
     jkt: token.opKey.thumbprint
   };
-  x.ar.statement = statement.json;
-  x.ar.claims = token.claims;
-  if (x.annotated && x.annotated !== statement.predicateType) {
-    fail(
-      "PREDICATE_TYPE_MISMATCH",
-      `layer annotation says ${x.annotated} but the signed statement is ${statement.predicateType}`
-    );
-  }
-  x.ar.predicateType = statement.predicateType;
+  if (token.keySource) ar.keySource = token.keySource;
+  ar.claims = token.claims;
 }
-function runClaimAndPolicyChecks(o, ar, policy, d, pname, purl, indexDigest) {
-  const claims = ar.claims;
-  const statement = statementOf(ar);
-  const iss = String(claims.iss);
-  ar.checks.push({ check: "issuer", ok: true, message: `Verified OIDC token was signed by ${iss}` });
-  if (iss === GITHUB_ACTIONS_ISSUER && typeof claims.repository === "string" && claims.run_id !== void 0) {
-    ar.checks.push({
-      check: "github-run",
-      ok: true,
-      message: `Verified attestation digest was signed on a Github Actions run: https://github.com/${claims.repository}/actions/runs/${String(claims.run_id)}`
-    });
-  }
-  checkClaims(claims, o.expect, policy.claims, ar.checks);
-  if (isProvenance(statement.predicateType)) {
-    const p = checkProvenance(statement, claims);
-    if (p) {
-      ar.checks.push(
-        { check: "provenance-sha", ok: true, message: `Verified signed git sha provenance ${p.sha}` },
-        {
-          check: "provenance-repo",
-          ok: true,
-          message: `Verified signed git repo provenance ${p.repository}`
-        }
-      );
+async function verifiedSignatures(c, layer) {
+  const bytes = layer.bytes;
+  const verdicts = await verifyAttestation(bytes, {
+    trust: c.o.trust,
+    issuers: c.issuers,
+    ...c.policy.maxAgeSeconds !== void 0 ? { maxAgeSeconds: c.policy.maxAgeSeconds } : {},
+    now: c.now
+  });
+  if (verdicts.some((v) => v.result)) return verdicts;
+  const e = firstByCode(verdicts.map((v) => v.error));
+  if (e.code === "ATT_MISMATCH") {
+    for (const s of parseEnvelope(bytes).signatures) {
+      const att = cicAtt(s.sig);
+      const other = att ? (await c.attIndex()).get(att) : void 0;
+      if (other && other !== layer) {
+        fail2(
+          "PKTOKEN_REUSED",
+          `the PK Token was lifted from another attestation: its att binds layer ${other.descriptor.digest} (${other.descriptor.annotations?.[ANNOTATION_PREDICATE_TYPE] ?? "?"})`
+        );
+      }
     }
   }
-  const vars = {
-    claims,
-    statement: statement.json,
-    image: {
-      reference: o.displayName,
-      digest: indexDigest,
-      platform: pname,
-      manifestDigest: d.digest,
-      purl,
-      ...o.reference.tag ? { tag: o.reference.tag } : {}
-    }
-  };
-  for (const rule of policy.cel) {
-    checkCel(rule, vars);
-    ar.checks.push({
-      check: `policy:cel:${rule.name}`,
-      ok: true,
-      message: `Verified policy expression ${rule.name}`
-    });
-  }
+  throw e;
 }
 function purlFor(o, platform) {
   const name = o.subjectName ?? o.imageName ?? o.displayName;
@@ -85296,7 +86035,8 @@ function opaInput(report) {
           error: a.error ?? null,
           statement: a.statement ?? null,
           claims: a.claims ?? null,
-          opKey: a.opKey ?? null
+          opKey: a.opKey ?? null,
+          keySource: a.keySource ?? null
         }))
       }))
     })
@@ -85341,7 +86081,9 @@ function renderText(report, opts = {}) {
     if (!p.verified) out.push(`${bad3} ${printable(p.platform)} is not verified`);
     out.push("");
   }
-  for (const w of report.warnings) if (!w.layer) out.push(`warning: ${w.code}: ${printable(w.message)}`);
+  const shown = new Set(report.platforms.flatMap((p) => p.attestations.map((a) => a.layer.digest)));
+  for (const w of report.warnings)
+    if (!w.layer || !shown.has(w.layer)) out.push(`warning: ${w.code}: ${printable(w.message)}`);
   out.push(
     report.verified ? `Verified ${printable(report.image.reference)} (${report.image.digest})` : `${bad3} Verification failed for ${printable(report.image.reference)}: ${report.errors.length} error(s)`
   );
@@ -85357,6 +86099,7 @@ function renderJson(report) {
 
 // src/cli/keys.ts
 init_import_meta_url();
+init_json();
 init_errors();
 
 // src/oidc/trust.ts
@@ -85388,6 +86131,30 @@ var OpTrust = class {
     return selectKeys([...all.values()], query);
   }
   /**
+   * Live first: a key the OP still publishes says more than an archived copy of it. Pinned and
+   * live never mix (a pinned file turns discovery off).
+   */
+  sourceOf(iss, key) {
+    if (!this.trusts(iss)) return void 0;
+    const has = (keys) => keys?.some((k) => k.thumbprint === key.thumbprint);
+    const uri = this.o.live?.jwksUri(iss);
+    if (this.trustedIssuers !== void 0 && uri !== void 0 && has(this.o.live?.current(iss)))
+      return { kind: "live", location: uri };
+    if (has(this.o.pinned)) return { kind: "pinned", location: this.o.pinnedFrom ?? "pinned JWKS" };
+    if (has(this.o.archived?.get(iss)))
+      return { kind: "archive", location: this.o.archiveFiles?.get(key.thumbprint) ?? "JWKS archive" };
+    return void 0;
+  }
+  unusable(query) {
+    if (!this.trusts(query.iss)) return [];
+    const { iss, ...rest } = query;
+    return [
+      ...skippedFor(this.o.pinnedSkipped ?? [], query),
+      ...skippedFor(this.o.archivedSkipped?.get(iss) ?? [], query),
+      ...this.trustedIssuers !== void 0 ? this.o.live?.unusable(iss, rest) ?? [] : []
+    ];
+  }
+  /**
    * Fetches live keys when the offline ones do not already answer `query`. A live failure is
    * fatal only when nothing else can: an archive must keep working with the OP unreachable.
    */
@@ -85417,13 +86184,24 @@ var OpTrust = class {
     return failures;
   }
 };
-async function loadArchive(dir, issuers) {
-  const out = /* @__PURE__ */ new Map();
-  for (const iss of issuers)
-    out.set(
+async function readArchive(dir, issuers, onWarning) {
+  const out = { archived: /* @__PURE__ */ new Map(), archiveFiles: /* @__PURE__ */ new Map(), archivedSkipped: /* @__PURE__ */ new Map() };
+  for (const iss of issuers) {
+    const skipped = [];
+    const warned = /* @__PURE__ */ new Set();
+    const keys = await archivedKeys(dir, iss, (s, file) => {
+      skipped.push(s);
+      const k = `${s.kid ?? ""}\0${s.code}`;
+      if (!warned.has(k)) onWarning?.(skippedKeyWarning(`JWKS archive ${file}`, s));
+      warned.add(k);
+    });
+    out.archived.set(
       iss,
-      (await archivedKeys(dir, iss)).map((a) => a.key)
+      keys.map((a) => a.key)
     );
+    for (const a of keys) out.archiveFiles.set(a.key.thumbprint, a.file);
+    out.archivedSkipped.set(iss, skipped);
+  }
   return out;
 }
 
@@ -85444,45 +86222,44 @@ function discoveryBases(pairs) {
   }
   return out;
 }
-async function loadTrust(values, io, opts = {}) {
+async function loadTrust(values, io2, opts = {}) {
   const archive = values["jwks-archive"];
-  let pinned;
-  if (values.jwks) {
-    const text = (await readInput(values.jwks, io, "JWKS")).toString("utf8");
-    try {
-      pinned = parseJwks(text, `JWKS ${values.jwks}`);
-    } catch (e) {
-      throw new UsageError("USAGE", `--jwks ${values.jwks}: ${e.message}`);
-    }
-    if (pinned.length === 0) throw new UsageError("USAGE", `JWKS ${values.jwks} holds no RSA signing keys`);
-    if (!archive) {
-      const t = new OpTrust({ pinned, ...values.issuer?.length ? { issuers: values.issuer } : {} });
-      return { keys: t, ...t.trustedIssuers ? { trustedIssuers: t.trustedIssuers } : {} };
-    }
+  const warnings = [];
+  const warn = (w) => {
+    warnings.push(w);
+    io2.stderr.write(`opk-signer: warning: ${w.code}: ${w.message}
+`);
+  };
+  const pinned = values.jwks ? await loadPinned(values.jwks, io2, warn) : void 0;
+  if (pinned && !archive) {
+    const t = new OpTrust({ ...pinned, ...values.issuer?.length ? { issuers: values.issuer } : {} });
+    return { keys: t, ...t.trustedIssuers ? { trustedIssuers: t.trustedIssuers } : {}, warnings };
   }
   if (values.offline && !archive && !pinned)
     throw new UsageError("USAGE", "--offline needs --jwks FILE or --jwks-archive DIR");
   const issuers = values.issuer?.length ? [...new Set(values.issuer)] : [GITHUB_ACTIONS_ISSUER];
-  let archived;
+  let fromArchive;
   if (archive) {
     try {
-      archived = await loadArchive(archive, issuers);
+      fromArchive = await readArchive(archive, issuers, warn);
     } catch (e) {
       throw new IoError(
-        e.code ?? "IO",
+        e instanceof OpkError ? e.code : "IO",
         `--jwks-archive ${archive}: ${e.message}`
       );
     }
   }
+  const archived = fromArchive?.archived;
   const useLive = !values.offline && !pinned;
   const live = useLive ? opts.cache ?? new JwksCache({
     ...opts.http ? { http: opts.http } : {},
     discoveryBase: discoveryBases(values["discovery-url"])
   }) : void 0;
+  live?.onWarning(warn);
   const trust = new OpTrust({
     issuers,
-    ...pinned ? { pinned } : {},
-    ...archived ? { archived } : {},
+    ...pinned ?? {},
+    ...fromArchive ?? {},
     ...live ? { live } : {}
   });
   for (const { issuer, error } of await trust.preload()) {
@@ -85492,7 +86269,7 @@ async function loadTrust(values, io, opts = {}) {
         `cannot load keys for ${issuer}: ${error.message}` + (archive ? ` (the archive ${archive} holds no keys for it: pass --issuer for the issuer it does hold, or --offline)` : "")
       );
     }
-    io.stderr.write(
+    io2.stderr.write(
       `opk-signer: warning: ${error.code}: ${error.message}; using archived keys for ${issuer}
 `
     );
@@ -85500,7 +86277,29 @@ async function loadTrust(values, io, opts = {}) {
   if (archived && !live && issuers.every((i) => (archived.get(i)?.length ?? 0) === 0) && !pinned) {
     throw new UsageError("USAGE", `the JWKS archive ${archive} holds no keys for ${issuers.join(", ")}`);
   }
-  return { keys: trust, prefetch: (q2) => trust.prefetch(q2), trustedIssuers: trust.trustedIssuers };
+  return {
+    keys: trust,
+    prefetch: (q2) => trust.prefetch(q2),
+    trustedIssuers: trust.trustedIssuers,
+    warnings
+  };
+}
+async function loadPinned(path, io2, warn) {
+  const text = (await readInput(path, io2, "JWKS")).toString("utf8");
+  let read;
+  try {
+    read = readJwks(parseJsonObject(text, `JWKS ${path}`), `JWKS ${path}`);
+  } catch (e) {
+    throw new UsageError("USAGE", `--jwks ${path}: ${e.message}`);
+  }
+  for (const s of read.skipped) warn(skippedKeyWarning(`JWKS ${path}`, s));
+  if (read.keys.length === 0)
+    throw new UsageError("USAGE", `--jwks ${path}: the key set holds no usable RSA signing keys`);
+  return {
+    pinned: read.keys,
+    pinnedFrom: path === "-" ? "stdin" : path,
+    pinnedSkipped: read.skipped
+  };
 }
 
 // src/cli/commands/verify.ts
@@ -85515,7 +86314,8 @@ var options2 = {
   "workflow-ref": { type: "string" },
   policy: { type: "string" },
   output: { type: "string" },
-  "subject-name": { type: "string" }
+  "subject-name": { type: "string" },
+  ...limitOptions
 };
 var USAGE2 = `usage: opk-signer verify IMAGE [flags]
   IMAGE                     host/repo:tag, host/repo@sha256:\u2026, or oci:DIR[:TAG]
@@ -85528,10 +86328,11 @@ var USAGE2 = `usage: opk-signer verify IMAGE [flags]
   --username U --password-stdin   registry credentials (never stored)
   --plain-http              HTTP for a non-loopback registry
   --output text|json
+${LIMITS_USAGE}
 exit: 0 verified, 1 verification failed, 2 usage or I/O error`;
-async function run2(args, io) {
+async function run2(args, io2) {
   if (args.includes("--help") || args.includes("-h")) {
-    io.stdout.write(USAGE2 + "\n");
+    io2.stdout.write(USAGE2 + "\n");
     return EXIT_OK;
   }
   const { values, positionals } = parse(args, options2);
@@ -85547,11 +86348,12 @@ ${USAGE2}`);
     }
   });
   checkRegistryFlags(values);
+  const limits = limitsFrom(values);
   let policy = defaultPolicy();
   if (values.policy) {
     const { parsePolicy: parsePolicy2 } = await Promise.resolve().then(() => (init_policy_file(), policy_file_exports));
     policy = parsePolicy2(
-      (await readInput(values.policy, io, "policy")).toString("utf8"),
+      (await readInput(values.policy, io2, "policy")).toString("utf8"),
       `policy ${values.policy}`
     );
   }
@@ -85566,14 +86368,14 @@ ${USAGE2}`);
     });
     imageName = subjectName ?? ref.dir;
   } else {
-    const client = await registryClientFor(ref.registry, values, io);
+    const client = await registryClientFor(ref.registry, values, io2);
     close = () => client.close();
     source = client.repository(ref.repository);
     imageName = familiarName(ref);
     subjectName ??= imageName;
   }
   try {
-    const trust = await loadTrust({ ...values, issuer: issuers }, io);
+    const trust = await loadTrust({ ...values, issuer: issuers }, io2);
     const report = await verifyImage({
       source,
       reference: {
@@ -85587,6 +86389,7 @@ ${USAGE2}`);
       issuers,
       ...platforms ? { platforms } : {},
       policy,
+      limits,
       expect: {
         ...values["repo-owner-id"] !== void 0 ? { repositoryOwnerId: values["repo-owner-id"] } : {},
         ...values.repository !== void 0 ? { repository: values.repository } : {},
@@ -85595,17 +86398,10 @@ ${USAGE2}`);
         ...values["workflow-ref"] !== void 0 ? { workflowRef: values["workflow-ref"] } : {}
       }
     });
-    io.stdout.write(
+    io2.stdout.write(
       format2 === "json" ? renderJson(report) : renderText(report, { ascii: process.platform === "win32" })
     );
     return report.verified ? EXIT_OK : EXIT_INVALID;
-  } catch (e) {
-    if (e instanceof OciIoError) {
-      io.stderr.write(`opk-signer: ${e.code}: ${e.message}
-`);
-      return EXIT_USAGE;
-    }
-    throw e;
   } finally {
     await close?.();
   }
@@ -85642,19 +86438,19 @@ function workflowCommand(command, message, properties = {}) {
   const props = Object.entries(properties).filter((e) => e[1] !== void 0 && e[1] !== "").map(([k, v]) => `${k}=${escapeProperty(v)}`).join(",");
   return `::${command}${props ? ` ${props}` : ""}::${escapeData(message)}${import_node_os2.EOL}`;
 }
-function mask(io, secret) {
+function mask(io2, secret) {
   if (!secret) return;
   for (const line of secret.split(/\r?\n/)) {
-    if (line.trim() !== "") io.stdout.write(workflowCommand("add-mask", line));
+    if (line.trim() !== "") io2.stdout.write(workflowCommand("add-mask", line));
   }
 }
-function annotate(io, level, message, title) {
-  io.stdout.write(workflowCommand(level, message, { title }));
+function annotate(io2, level, message, title) {
+  io2.stdout.write(workflowCommand(level, message, { title }));
 }
-function setOutput(io, name, value) {
-  const file = io.env.GITHUB_OUTPUT;
+function setOutput(io2, name, value) {
+  const file = io2.env.GITHUB_OUTPUT;
   if (!file) {
-    annotate(io, "warning", `GITHUB_OUTPUT is not set: output ${name} is lost`);
+    annotate(io2, "warning", `GITHUB_OUTPUT is not set: output ${name} is lost`);
     return;
   }
   const delimiter = `ghadelimiter_${(0, import_node_crypto13.randomUUID)()}`;
@@ -85662,8 +86458,8 @@ function setOutput(io, name, value) {
     throw new Error(`output ${name} contains its delimiter`);
   (0, import_node_fs2.appendFileSync)(file, `${name}<<${delimiter}${import_node_os2.EOL}${value}${import_node_os2.EOL}${delimiter}${import_node_os2.EOL}`, "utf8");
 }
-function appendSummary(io, markdown) {
-  const file = io.env.GITHUB_STEP_SUMMARY;
+function appendSummary(io2, markdown) {
+  const file = io2.env.GITHUB_STEP_SUMMARY;
   if (file) (0, import_node_fs2.appendFileSync)(file, markdown, "utf8");
 }
 
@@ -85749,11 +86545,11 @@ init_import_meta_url();
 function md(s) {
   return s.replace(/[\r\n]+/g, " ").replace(/[&<>|`*_[\]\\]/g, (c) => `&#${c.charCodeAt(0)};`).slice(0, 300);
 }
-function annotateReport(io, r) {
+function annotateReport(io2, r) {
   for (const p of r.errors ?? [])
-    annotate(io, "error", `${p.platform ? `${p.platform}: ` : ""}${p.message}`, `opk-signer ${p.code}`);
+    annotate(io2, "error", `${p.platform ? `${p.platform}: ` : ""}${p.message}`, `opk-signer ${p.code}`);
   for (const p of r.warnings ?? [])
-    annotate(io, "warning", `${p.platform ? `${p.platform}: ` : ""}${p.message}`, `opk-signer ${p.code}`);
+    annotate(io2, "warning", `${p.platform ? `${p.platform}: ` : ""}${p.message}`, `opk-signer ${p.code}`);
 }
 function summaryMarkdown(image, mode, r) {
   const lines = [
@@ -85777,14 +86573,14 @@ function summaryMarkdown(image, mode, r) {
 }
 
 // action/src/main.ts
-async function runCommand(io, run3, args, stdin) {
+async function runCommand(io2, run3, args, stdin) {
   const stdout = new import_node_stream.PassThrough();
   const stderr = new import_node_stream.PassThrough();
   const out = [];
   const err = [];
   stdout.on("data", (c) => out.push(c));
   stderr.on("data", (c) => err.push(c));
-  const cli = { stdout, stderr, stdin: import_node_stream.Readable.from([Buffer.from(stdin ?? "")]), env: io.env };
+  const cli = { stdout, stderr, stdin: import_node_stream.Readable.from([Buffer.from(stdin ?? "")]), env: io2.env };
   let code;
   try {
     code = await run3(args, cli);
@@ -85793,36 +86589,36 @@ async function runCommand(io, run3, args, stdin) {
   }
   for (const line of Buffer.concat(err).toString("utf8").split("\n")) {
     const failure = /^opk-signer: (?:([A-Z][A-Z0-9_]+): )?(.*)$/.exec(line);
-    if (failure && code !== 0) annotate(io, "error", failure[2], `opk-signer ${failure[1] ?? "error"}`);
-    else if (line !== "") io.stdout.write(`${line}
+    if (failure && code !== 0) annotate(io2, "error", failure[2], `opk-signer ${failure[1] ?? "error"}`);
+    else if (line !== "") io2.stdout.write(`${line}
 `);
   }
   return { code, stdout: Buffer.concat(out).toString("utf8") };
 }
-async function main(io) {
-  for (const secret of secretInputs(io.env)) mask(io, secret);
+async function main(io2) {
+  for (const secret of secretInputs(io2.env)) mask(io2, secret);
   let inputs;
   try {
-    inputs = readInputs(io.env);
+    inputs = readInputs(io2.env);
   } catch (e) {
     if (!(e instanceof InputError)) throw e;
-    annotate(io, "error", e.message, "opk-signer input");
+    annotate(io2, "error", e.message, "opk-signer input");
     return 2;
   }
   let digest;
   const signArgs = attestArgs(inputs);
   if (signArgs) {
-    const signed = await runCommand(io, run, signArgs, inputs.password);
+    const signed = await runCommand(io2, run, signArgs, inputs.password);
     if (signed.code !== 0) return signed.code;
     const result = JSON.parse(signed.stdout);
     digest = result.digest;
-    io.stdout.write(
+    io2.stdout.write(
       `${result.noop ? "already signed" : "signed"} ${inputs.image} (${inputs.mode}): ${digest}
 `
     );
   }
   const checked = await runCommand(
-    io,
+    io2,
     run2,
     verifyArgs(inputs, verifyTarget(inputs.image, digest)),
     inputs.password
@@ -85830,15 +86626,15 @@ async function main(io) {
   if (checked.stdout.trim() === "") return checked.code || 2;
   const report = JSON.parse(checked.stdout);
   digest ??= report.image?.digest;
-  const reportFile = (0, import_node_path5.join)(io.env.RUNNER_TEMP || (0, import_node_os3.tmpdir)(), `opk-signer-report-${(0, import_node_crypto14.randomUUID)()}.json`);
+  const reportFile = (0, import_node_path5.join)(io2.env.RUNNER_TEMP || (0, import_node_os3.tmpdir)(), `opk-signer-report-${(0, import_node_crypto14.randomUUID)()}.json`);
   (0, import_node_fs3.writeFileSync)(reportFile, checked.stdout, { mode: 420 });
-  if (digest) setOutput(io, "digest", digest);
-  setOutput(io, "verified", String(report.verified));
-  setOutput(io, "report", checked.stdout.trimEnd());
-  setOutput(io, "report-file", reportFile);
-  annotateReport(io, report);
-  appendSummary(io, summaryMarkdown(inputs.image, inputs.mode, report));
-  io.stdout.write(
+  if (digest) setOutput(io2, "digest", digest);
+  setOutput(io2, "verified", String(report.verified));
+  setOutput(io2, "report", checked.stdout.trimEnd());
+  setOutput(io2, "report-file", reportFile);
+  annotateReport(io2, report);
+  appendSummary(io2, summaryMarkdown(inputs.image, inputs.mode, report));
+  io2.stdout.write(
     `${report.verified ? "verified" : "NOT verified"}: ${inputs.image} (report: ${reportFile})
 `
   );

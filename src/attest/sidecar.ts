@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { status as Status } from '@grpc/grpc-js';
 import { UsageError } from '../errors.js';
+import { errorEntry } from '../errors/catalogue.js';
 import { grpcAddress, parseListen, type ListenSpec } from '../server/listen.js';
 import { createSignerClient, SidecarError, type SignedByClient } from '../server/client.js';
 import { AttestError, SignerIoError } from './errors.js';
@@ -88,10 +89,11 @@ export function sidecarSigner(
       if (!(e instanceof SidecarError)) throw e;
       // grpc-js appends resolver internals ("… Resolution note: …"); the first part says it all.
       const detail = e.message.split('. Resolution note')[0]!.split('. Last error: ').join(': ');
-      const what = `sidecar ${spec}: ${Status[e.grpcCode] ?? e.grpcCode}: ${detail}`;
-      throw IO_CODES.has(e.grpcCode)
-        ? new SignerIoError('SIGNER_UNAVAILABLE', what)
-        : new AttestError('SIGNER_REFUSED', what);
+      const what = `sidecar ${spec}: ${Status[e.grpcCode] ?? e.grpcCode}${e.remoteCode ? ` (${e.remoteCode})` : ''}: ${detail}`;
+      // The sidecar names its catalogue code: only a verdict on what we sent is a refusal (exit 1);
+      // a sidecar without an identity provider or one that is busy is not. No code: no sidecar answered.
+      const refused = e.remoteCode ? errorEntry(e.remoteCode).kind === 'verdict' : !IO_CODES.has(e.grpcCode);
+      throw refused ? new AttestError('SIGNER_REFUSED', what) : new SignerIoError('SIGNER_UNAVAILABLE', what);
     }
     if (results.length !== statements.length) {
       throw new AttestError(

@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { OpkError, UsageError } from '../errors.js';
+import { classify, OpkError, UsageError, type ErrorCode } from '../errors.js';
 
-/** Exit codes shared by every command: 0 ok, 1 verification failed, 2 usage or I/O error. */
+/** Exit codes shared by every command: 0 ok, 1 verification failed, 2 input, I/O or internal error (see classify). */
 export const EXIT_OK = 0;
 export const EXIT_INVALID = 1;
 export const EXIT_USAGE = 2;
@@ -24,7 +24,7 @@ export interface Command {
   run(args: string[], io: CliIo): Promise<number>;
 }
 
-/** I/O failures are usage errors (exit 2), not verification failures. */
+/** A failure to read or reach something; its code (IO, or the underlying one) decides the exit status. */
 export class IoError extends OpkError {}
 
 export function parse<T extends NonNullable<ParseArgsConfig['options']>>(
@@ -74,43 +74,35 @@ export function outputFormat(value: string | undefined): 'text' | 'json' {
 
 /**
  * Maps any thrown value to an exit code and one line on stderr; never prints a stack for our
- * errors. Exit 1 is reserved for a verdict on what was being verified; a failure to reach an
- * OP, read a file or bind a port is an I/O error (2), whatever module it came from.
+ * errors. The exit status is the error catalogue's (src/errors/catalogue.ts): 1 only for a
+ * verdict on what was being verified, 2 for the caller's input, I/O and internal errors.
  */
 export function reportError(e: unknown, io: CliIo): number {
-  if (e instanceof UsageError || e instanceof IoError) {
-    io.stderr.write(`opk-signer: ${e.message}\n`);
-    return EXIT_USAGE;
-  }
-  if (e instanceof OpkError) {
-    io.stderr.write(`opk-signer: ${e.code}: ${e.message}\n`);
-    return e.name === 'OpError' ? EXIT_USAGE : EXIT_INVALID;
-  }
-  const sys = e as NodeJS.ErrnoException | undefined;
-  if (sys && typeof sys.code === 'string' && (sys.syscall !== undefined || /^E[A-Z]+$/.test(sys.code))) {
-    io.stderr.write(`opk-signer: I/O error: ${sys.message}\n`);
-    return EXIT_USAGE;
-  }
-  io.stderr.write(`opk-signer: internal error: ${sys?.message ?? String(e)}\n`);
-  return EXIT_USAGE;
+  const c = classify(e);
+  io.stderr.write(`opk-signer: ${describeError(e, c.code)}\n`);
+  return c.exit;
+}
+
+/** `CODE: message`; the generic USAGE/IO codes add nothing to a message that names its file or flag. */
+function describeError(e: unknown, code: ErrorCode): string {
+  if (e instanceof OpkError)
+    return code === 'USAGE' || code === 'IO' || e.message.startsWith(`${code}: `)
+      ? e.message
+      : `${code}: ${e.message}`;
+  const msg = (e as Error | undefined)?.message ?? String(e);
+  return code === 'IO' ? `I/O error: ${msg}` : `internal error: ${msg}`;
 }
 
 /**
  * For commands that produce rather than verify (sign, gq sign, jwks snapshot): input that does
- * not parse is a usage error (exit 2), not a failed verification.
+ * not parse is the caller's input (exit 2), not a failed verification.
  */
 export async function asProducer<T>(work: () => Promise<T>): Promise<T> {
   try {
     return await work();
   } catch (e) {
-    if (
-      e instanceof OpkError &&
-      !(e instanceof UsageError) &&
-      !(e instanceof IoError) &&
-      e.name !== 'OpError'
-    ) {
-      throw new UsageError(e.code, `${e.code}: ${e.message}`);
-    }
+    if (e instanceof OpkError && classify(e).kind === 'verdict')
+      throw new UsageError('INPUT_INVALID', `${e.code}: ${e.message}`, { cause: e });
     throw e;
   }
 }

@@ -6,7 +6,7 @@ import {
   type OpKeySource,
 } from '../jwk/set.js';
 import { parseJsonObject } from '../encoding/json.js';
-import { UsageError } from '../errors.js';
+import { OpkError, UsageError } from '../errors.js';
 import type { HttpOptions } from '../oidc/http.js';
 import { JwksCache } from '../oidc/jwks-cache.js';
 import { GITHUB_ACTIONS_ISSUER, OpTrust, readArchive, type ArchiveTrust } from '../oidc/trust.js';
@@ -90,7 +90,7 @@ export async function loadTrust(
       fromArchive = await readArchive(archive, issuers, warn);
     } catch (e) {
       throw new IoError(
-        (e as { code?: string }).code ?? 'IO',
+        e instanceof OpkError ? e.code : 'IO',
         `--jwks-archive ${archive}: ${(e as Error).message}`,
       );
     }
@@ -149,7 +149,8 @@ async function loadPinned(path: string, io: CliIo, warn: (w: KeyWarning) => void
     throw new UsageError('USAGE', `--jwks ${path}: ${(e as Error).message}`);
   }
   for (const s of read.skipped) warn(skippedKeyWarning(`JWKS ${path}`, s));
-  if (read.keys.length === 0) throw new UsageError('USAGE', `JWKS ${path} holds no usable RSA signing keys`);
+  if (read.keys.length === 0)
+    throw new UsageError('USAGE', `--jwks ${path}: the key set holds no usable RSA signing keys`);
   return {
     pinned: read.keys,
     pinnedFrom: path === '-' ? 'stdin' : path,

@@ -1,4 +1,4 @@
-import { FormatError } from '../errors.js';
+import { FormatError, type ErrorCode } from '../errors.js';
 
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [k: string]: JsonValue };
 export type JsonObject = { [k: string]: JsonValue };
@@ -80,7 +80,7 @@ function depthExceeds(root: unknown, max: number): boolean {
  * JSON.parse that turns SyntaxError into a typed error and insists on an object at the top.
  * `code` lets a format keep its own error code (an OCI manifest is OCI_MANIFEST_INVALID).
  */
-export function parseJsonObject(text: string, what: string, code = 'ERR_JSON'): JsonObject {
+export function parseJsonObject(text: string, what: string, code: ErrorCode = 'ERR_JSON'): JsonObject {
   let v: unknown;
   try {
     v = JSON.parse(text);

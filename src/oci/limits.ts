@@ -1,4 +1,4 @@
-import { OpkError, UsageError } from '../errors.js';
+import { OpkError, UsageError, type ErrorCode } from '../errors.js';
 import { OciIoError } from './errors.js';
 import type { ImageSource, ResolvedRoot } from './source.js';
 import { MAX_BLOB_BYTES, MAX_MANIFEST_BYTES, type Descriptor, type FetchedContent } from './types.js';
@@ -37,7 +37,7 @@ export const DEFAULT_CONCURRENCY = 16;
  */
 export class OciLimitError extends OciIoError {}
 
-const FLAGS: Record<keyof Limits, [code: string, flag: string, what: string]> = {
+const FLAGS: Record<keyof Limits, [code: ErrorCode, flag: string, what: string]> = {
   maxLayers: ['OCI_LIMIT_LAYERS', '--max-layers', 'layers'],
   maxIndexEntries: ['OCI_LIMIT_INDEX_ENTRIES', '--max-index-entries', 'entries'],
   maxReferrers: ['OCI_LIMIT_REFERRERS', '--max-referrers', 'signature referrers'],

@@ -1,15 +1,8 @@
 import { OpkError } from '../errors.js';
 
 /**
- * Failures talking to an OpenID Provider. Codes are stable (the gRPC layer maps them):
- * - OP_NOT_CONFIGURED: no provider settings (env or flags) were found.
- * - OP_UNAVAILABLE: the OP stayed unreachable, slow or 5xx/429 after bounded retries.
- * - OP_AUTH: the OP refused our credentials (401/403).
- * - OP_REJECTED: any other 4xx; retrying will not help.
- * - OP_BAD_RESPONSE: the OP answered, but not with what the protocol says.
- * - OP_TOKEN_INVALID: the ID token failed our checks (signature, iss, aud/nonce, time).
- * - OP_CANCELLED: the caller's signal/deadline fired.
- * - OP_LOGIN_FAILED: the interactive login ended without a code.
+ * Failures talking to an OpenID Provider. The OP_* codes, and what each means for exit status
+ * and gRPC status, are in the error catalogue (src/errors/catalogue.ts, docs/errors.md).
  * Messages never contain request tokens, ID tokens, codes or keys: only URLs without query.
  */
 export class OpError extends OpkError {}

@@ -36,9 +36,9 @@ export function gitlabTokenSource(o: GitlabOptions) {
       });
       return { idToken: o.idToken, opKey: checked.key };
     } catch (e) {
-      if (e instanceof OpError && /aud/.test(e.message)) {
+      if (e instanceof OpError && e.code === 'OP_TOKEN_AUDIENCE') {
         throw new OpError(
-          'OP_TOKEN_INVALID',
+          'OP_TOKEN_AUDIENCE',
           `${e.message}: set \`id_tokens: <VAR>: aud: "${GQ_COMMITMENT_AUD_PREFIX}<anything>"\` in .gitlab-ci.yml`,
         );
       }

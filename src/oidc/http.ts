@@ -38,12 +38,57 @@ const MAX_BODY = 1 << 20;
 
 const DEFAULTS = { timeoutMs: 10_000, attempts: 4, baseDelayMs: 250, maxDelayMs: 4_000 };
 
+/**
+ * A failed attempt worth retrying. `reached`: the OP answered (5xx/429), so it is up but
+ * failing or overloaded; otherwise we never got an answer (DNS, connection, TLS, timeout).
+ */
 class Retryable extends Error {
   constructor(
     readonly outcome: string,
+    readonly reached: boolean,
     readonly retryAfterMs?: number,
   ) {
     super(outcome);
+  }
+}
+
+const TLS_CODE = /CERT|TLS|SSL|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|HOSTNAME|ALTNAME/;
+
+/**
+ * Names the host and the cause of a request that got no answer. Node's own message is used
+ * only for TLS (it says what is wrong with the certificate); it never carries the URL's query.
+ */
+export function describeNetworkError(e: unknown, host: string): string {
+  const err = e as { code?: unknown; message?: unknown; name?: unknown } | undefined;
+  const code = typeof err?.code === 'string' ? err.code : undefined;
+  switch (code) {
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+    case 'EAI_NONAME':
+      return `DNS lookup of ${host} failed (${code})`;
+    case 'ECONNREFUSED':
+      return `connection to ${host} refused (ECONNREFUSED)`;
+    case 'ECONNRESET':
+    case 'UND_ERR_SOCKET':
+      return `connection to ${host} was reset (${code})`;
+    case 'EHOSTUNREACH':
+    case 'ENETUNREACH':
+      return `${host} is unreachable (${code})`;
+    case 'UND_ERR_CONNECT_TIMEOUT':
+      return `connecting to ${host} timed out`;
+  }
+  if (code && TLS_CODE.test(code)) {
+    const why = typeof err?.message === 'string' ? err.message.slice(0, 200) : code;
+    return `TLS handshake with ${host} failed: ${why} (${code})`;
+  }
+  return `network error talking to ${host} (${code ?? (typeof err?.name === 'string' ? err.name : 'unknown')})`;
+}
+
+function hostOf(url: string): string {
+  try {
+    return new URL(url).host;
+  } catch {
+    return '(invalid URL)';
   }
 }
 
@@ -66,6 +111,7 @@ export async function requestJson(req: HttpRequest, opts: HttpOptions = {}): Pro
   const attempts = req.idempotent === false ? 1 : Math.max(1, o.attempts);
   const where = `${req.what} from ${redactUrl(req.url)}`;
   let last = 'no attempt';
+  let reached = false;
   for (let attempt = 1; attempt <= attempts; attempt++) {
     if (opts.signal?.aborted) throw cancelled(where);
     try {
@@ -83,6 +129,7 @@ export async function requestJson(req: HttpRequest, opts: HttpOptions = {}): Pro
       }
       opts.onAttempt?.({ url: redactUrl(req.url), attempt, outcome: e.outcome });
       last = e.outcome;
+      reached = e.reached;
       if (attempt === attempts) break;
       const cap = Math.min(o.maxDelayMs, o.baseDelayMs * 2 ** (attempt - 1));
       const delay = e.retryAfterMs ?? Math.random() * cap;
@@ -93,9 +140,14 @@ export async function requestJson(req: HttpRequest, opts: HttpOptions = {}): Pro
       }
     }
   }
+  const tries = `${attempts} attempt${attempts === 1 ? '' : 's'}`;
+  // "Down or overloaded" only when the OP said so (5xx/429): a DNS, connection or TLS failure
+  // is usually ours to fix (a typo, a proxy, a CA bundle), and its cause says which.
   throw new OpError(
     'OP_UNAVAILABLE',
-    `could not get ${where} after ${attempts} attempt${attempts === 1 ? '' : 's'} (last: ${last}); the OP is down or overloaded, try again later`,
+    reached
+      ? `could not get ${where} after ${tries} (last: ${last}); the OP is down or overloaded, try again later`
+      : `could not get ${where} after ${tries}: ${last}`,
   );
 }
 
@@ -131,12 +183,15 @@ async function once(
   } catch (e) {
     if (callerSignal?.aborted) throw cancelled(where);
     if (e instanceof OpError) throw e;
-    if (timeout.aborted) throw new Retryable(`timed out after ${timeoutMs} ms`);
-    throw new Retryable(`network error ${(e as { code?: string }).code ?? (e as Error).name}`);
+    const host = hostOf(req.url);
+    if (timeout.aborted)
+      throw new Retryable(`${host} did not answer: timed out after ${timeoutMs} ms`, false);
+    throw new Retryable(describeNetworkError(e, host), false);
   }
   if (status === 429 || status >= 500) {
     throw new Retryable(
       `HTTP ${status}`,
+      true,
       status === 429 || status === 503 ? retryAfter(headers['retry-after'], maxDelayMs) : undefined,
     );
   }

@@ -72,13 +72,14 @@ export function checkIdToken(
   if (claims.iss !== exp.issuer)
     throw bad(`ID token iss ${JSON.stringify(claims.iss ?? null)} is not ${exp.issuer}`);
   const aud = Array.isArray(claims.aud) && claims.aud.length === 1 ? claims.aud[0] : claims.aud;
+  const badAud = (msg: string) => new OpError('OP_TOKEN_AUDIENCE', msg);
   if (exp.aud !== undefined && aud !== exp.aud) {
-    throw bad(
+    throw badAud(
       Array.isArray(aud) ? 'ID token has several audiences' : 'ID token aud is not the requested audience',
     );
   }
   if (exp.audPrefix !== undefined && (typeof aud !== 'string' || !aud.startsWith(exp.audPrefix))) {
-    throw bad(`ID token aud does not start with ${exp.audPrefix}`);
+    throw badAud(`ID token aud does not start with ${exp.audPrefix}`);
   }
   if (exp.nonce !== undefined && claims.nonce !== exp.nonce)
     throw bad('ID token nonce is not the one we sent');

@@ -1,15 +1,28 @@
 import { credentials, loadPackageDefinition, type Client, type ServiceError } from '@grpc/grpc-js';
-import { OpkError } from '../errors.js';
+import { OpkError, isErrorCode, type ErrorCode } from '../errors.js';
 import { loadDefinitions } from './proto.js';
+import { ERROR_CODE_TRAILER } from './status.js';
 
-/** A signing call that failed at the sidecar; `grpcCode` is the gRPC status code. */
+/**
+ * A signing call that failed; `grpcCode` is the gRPC status code. `remoteCode` is the catalogue
+ * code the sidecar sent: absent, the status came from the transport (no sidecar listening, a
+ * connection cut), where retrying the same target only delays the failure.
+ */
 export class SidecarError extends OpkError {
   constructor(
     readonly grpcCode: number,
     message: string,
+    readonly remoteCode?: ErrorCode,
   ) {
     super('SIDECAR_ERROR', message);
   }
+}
+
+function sidecarError(method: string, e: ServiceError): SidecarError {
+  const sent = e.metadata?.get(ERROR_CODE_TRAILER)[0];
+  const remote = isErrorCode(sent) ? sent : undefined;
+  const from = remote ? ` [${remote}]` : '';
+  return new SidecarError(e.code, `sidecar ${method}${from}: ${e.details || e.message}`, remote);
 }
 
 export interface SignedByClient {
@@ -67,10 +80,7 @@ export function createSignerClient(target: string): SignerClient {
         client,
         req,
         { deadline: new Date(Date.now() + deadlineMs) },
-        (e, r) =>
-          e
-            ? reject(new SidecarError(e.code, `sidecar ${method}: ${e.details || e.message}`))
-            : resolve(r as T),
+        (e, r) => (e ? reject(sidecarError(method, e)) : resolve(r as T)),
       );
     });
   return {

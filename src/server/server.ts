@@ -34,7 +34,9 @@ import {
   DEADLINE,
   DRAINING,
   NO_PROVIDER,
+  statusOf,
   toStatus,
+  trailers,
   type CallStatus,
   type Phase,
 } from './status.js';
@@ -117,10 +119,11 @@ const truncatedRequest: ServerInterceptor = (method, call) => {
     })
     .withOnReceiveHalfClose((next) => {
       if (!received && !method.requestStream) {
-        call.sendStatus({
-          code: Status.INVALID_ARGUMENT,
-          details: 'the request ended before one complete message arrived (truncated or empty body)',
-        });
+        const st = statusOf(
+          'REQUEST_INVALID',
+          'the request ended before one complete message arrived (truncated or empty body)',
+        );
+        call.sendStatus({ code: st.code, details: st.details, metadata: trailers(st) });
         return;
       }
       next();
@@ -160,10 +163,12 @@ export async function startSignerServer(opts: SignerServerOptions): Promise<Sign
   /** Admits a call's statements against the byte budget; the returned function gives them back. */
   function admitBytes(n: number): () => void {
     if (inflightBytes + n > maxInflightBytes) {
-      throw new StatusError({
-        code: Status.RESOURCE_EXHAUSTED,
-        details: `signer is holding ${inflightBytes} statement bytes (limit ${maxInflightBytes}); retry with backoff`,
-      });
+      throw new StatusError(
+        statusOf(
+          'SERVER_BUSY',
+          `signer is holding ${inflightBytes} statement bytes (limit ${maxInflightBytes}); retry with backoff`,
+        ),
+      );
     }
     inflightBytes += n;
     let done = false;
@@ -236,19 +241,20 @@ export async function startSignerServer(opts: SignerServerOptions): Promise<Sign
 
   function checkRequest(req: unknown, what: string): SignRequest {
     if (isUndecodable(req)) {
-      throw new StatusError({
-        code: Status.INVALID_ARGUMENT,
-        details: `${what} is not a valid opk.signer.v1.SignStatementRequest message`,
-      });
+      throw new StatusError(
+        statusOf('REQUEST_INVALID', `${what} is not a valid opk.signer.v1.SignStatementRequest message`),
+      );
     }
     const r = req as SignRequest;
     if (r.statement.length === 0)
-      throw new StatusError({ code: Status.INVALID_ARGUMENT, details: `${what} has an empty statement` });
+      throw new StatusError(statusOf('REQUEST_INVALID', `${what} has an empty statement`));
     if (r.statement.length > maxStatementBytes) {
-      throw new StatusError({
-        code: Status.RESOURCE_EXHAUSTED,
-        details: `${what} is ${r.statement.length} bytes; statements are limited to ${maxStatementBytes} bytes (BuildKit's per-attestation cap)`,
-      });
+      throw new StatusError(
+        statusOf(
+          'STATEMENT_TOO_LARGE',
+          `${what} is ${r.statement.length} bytes; statements are limited to ${maxStatementBytes} bytes (BuildKit's per-attestation cap); retrying will not help`,
+        ),
+      );
     }
     return r;
   }
@@ -325,7 +331,11 @@ export async function startSignerServer(opts: SignerServerOptions): Promise<Sign
         ? { error: String((outcome.err as Error)?.stack ?? outcome.err) }
         : {}),
     });
-    callback({ code: st.code, details: st.details } as Partial<ServiceError> as ServiceError);
+    callback({
+      code: st.code,
+      details: st.details,
+      metadata: trailers(st),
+    } as Partial<ServiceError> as ServiceError);
   }
 
   const handlers = {
@@ -365,19 +375,23 @@ export async function startSignerServer(opts: SignerServerOptions): Promise<Sign
       try {
         const p = precondition();
         if (isUndecodable(call.request)) {
-          throw new StatusError({
-            code: Status.INVALID_ARGUMENT,
-            details: 'the request is not a valid opk.signer.v1.SignStatementsRequest message',
-          });
+          throw new StatusError(
+            statusOf(
+              'REQUEST_INVALID',
+              'the request is not a valid opk.signer.v1.SignStatementsRequest message',
+            ),
+          );
         }
         const items = (call.request as { statements: unknown[] }).statements;
         if (items.length === 0)
-          throw new StatusError({ code: Status.INVALID_ARGUMENT, details: 'the request has no statements' });
+          throw new StatusError(statusOf('REQUEST_INVALID', 'the request has no statements'));
         if (items.length > maxBatch) {
-          throw new StatusError({
-            code: Status.INVALID_ARGUMENT,
-            details: `the request has ${items.length} statements; at most ${maxBatch} per call`,
-          });
+          throw new StatusError(
+            statusOf(
+              'BATCH_TOO_LARGE',
+              `the request has ${items.length} statements; at most ${maxBatch} per call`,
+            ),
+          );
         }
         const reqs = items.map((r, i) => checkRequest(r, `statement ${i}`));
         giveBack = admitBytes(reqs.reduce((n, r) => n + r.statement.length, 0));
@@ -390,7 +404,7 @@ export async function startSignerServer(opts: SignerServerOptions): Promise<Sign
               results[i] = await signOne(p, reqs[i]!, batch.signal);
             } catch (e) {
               const st = e instanceof StatusError ? e.status : toStatus(e, 'input');
-              const failed = new StatusError({ code: st.code, details: `statement ${i}: ${st.details}` });
+              const failed = new StatusError({ ...st, details: `statement ${i}: ${st.details}` });
               if (!batch.signal.aborted) batch.abort(failed);
               throw failed;
             }
@@ -436,7 +450,8 @@ export async function startSignerServer(opts: SignerServerOptions): Promise<Sign
   server.addService(serviceDefinition(pkg, SIGNER_SERVICE), handlers);
   server.addService(serviceDefinition(pkg, HEALTH_SERVICE), health.handlers);
   new ReflectionService(pkg).addToServer(server);
-  health.set('', 'SERVING');
+  // Without a provider every signing call fails: say so to any health probe, overall too.
+  health.set('', provider ? 'SERVING' : 'NOT_SERVING');
   health.set(SIGNER_SERVICE, provider ? 'SERVING' : 'NOT_SERVING');
 
   const creds = opts.tls

@@ -3,7 +3,14 @@ import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { FormatError, OpkError, UsageError, VerificationError } from '../errors.js';
+import {
+  FormatError,
+  OpkError,
+  UsageError,
+  VerificationError,
+  toErrorCode,
+  type ErrorCode,
+} from '../errors.js';
 import type { IdTokenSource, PkTokenFormat } from '../pktoken/mint.js';
 import { signStatement, type SignedStatement } from '../signer/sign.js';
 
@@ -94,7 +101,7 @@ interface Slot {
   dead?: boolean;
 }
 
-const ERROR_CLASSES: Record<string, new (code: string, message: string) => OpkError> = {
+const ERROR_CLASSES: Record<string, new (code: ErrorCode, message: string) => OpkError> = {
   FormatError,
   UsageError,
   VerificationError,
@@ -102,7 +109,7 @@ const ERROR_CLASSES: Record<string, new (code: string, message: string) => OpkEr
 };
 
 export function reviveError(e: WireError): Error {
-  if (e.code !== undefined) return new (ERROR_CLASSES[e.name] ?? OpkError)(e.code, e.message);
+  if (e.code !== undefined) return new (ERROR_CLASSES[e.name] ?? OpkError)(toErrorCode(e.code), e.message);
   return new Error(e.message);
 }
 

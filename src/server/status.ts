@@ -1,5 +1,5 @@
-import { status as Status } from '@grpc/grpc-js';
-import { OpkError } from '../errors.js';
+import { Metadata, status as Status } from '@grpc/grpc-js';
+import { CATALOGUE, OpkError, type ErrorCode } from '../errors.js';
 import { BusyError } from './limiter.js';
 import { redact } from './log.js';
 
@@ -9,6 +9,8 @@ export type Phase = 'input' | 'token' | 'proof';
 export interface CallStatus {
   code: Status;
   details: string;
+  /** The catalogue code behind the status; sent to the client as the `opk-error-code` trailer. */
+  error: ErrorCode;
 }
 
 /** Raised by the server itself: the deadline fired, or the client went away. */
@@ -19,48 +21,60 @@ export const CANCELLED = 'CANCELLED';
 export const DRAINING = 'DRAINING';
 export const NO_PROVIDER = 'NO_PROVIDER';
 
-// Provider error codes (oidc/errors.ts) that retrying will not fix: the sidecar's configuration
-// or credentials are wrong, which the operator must act on.
-const PRECONDITION_CODES = new Set(['OP_NOT_CONFIGURED', 'OP_AUTH', 'OP_REJECTED', 'OP_LOGIN_FAILED']);
+/** Trailer naming the catalogue code: a client can tell the sidecar's UNAVAILABLE from no sidecar. */
+export const ERROR_CODE_TRAILER = 'opk-error-code';
+/** gRPC retry pushback (A6): how long a client should wait before retrying SERVER_BUSY. */
+export const RETRY_PUSHBACK_TRAILER = 'grpc-retry-pushback-ms';
+export const BUSY_PUSHBACK_MS = 1000;
+
+/**
+ * A verdict-kind code is a verdict on some bytes; the phase says whose: the client's statement,
+ * the OP's answer, or the PK Token we built from it.
+ */
+const VERDICT_IN_PHASE: Record<Phase, ErrorCode> = {
+  input: 'STATEMENT_INVALID',
+  token: 'OP_BAD_RESPONSE',
+  proof: 'TOKEN_UNUSABLE',
+};
+
+/** The status for a catalogue code: the gRPC status is the catalogue's, never chosen here. */
+export function statusOf(code: ErrorCode, details: string): CallStatus {
+  return { code: Status[CATALOGUE[code].grpc], details: redact(details), error: code };
+}
+
+/** Trailers for a failed call: the catalogue code, and the pushback for a busy signer. */
+export function trailers(st: CallStatus): Metadata {
+  const md = new Metadata();
+  md.set(ERROR_CODE_TRAILER, st.error);
+  if (st.error === 'SERVER_BUSY') md.set(RETRY_PUSHBACK_TRAILER, String(BUSY_PUSHBACK_MS));
+  return md;
+}
 
 /**
  * Maps any failure of a signing call to a gRPC status with a message a person can act on.
  * Unknown errors become INTERNAL with a generic message, so nothing unvetted reaches a client.
  */
 export function toStatus(e: unknown, phase: Phase): CallStatus {
-  const s = classify(e, phase);
-  return { code: s.code, details: redact(s.details) };
+  if (!(e instanceof OpkError))
+    return statusOf('INTERNAL', 'internal error while signing; see the signer log');
+  if (e instanceof CallAbort || e instanceof BusyError) return statusOf(e.code, e.message);
+  const code = CATALOGUE[e.code].kind === 'verdict' ? VERDICT_IN_PHASE[phase] : e.code;
+  return statusOf(code, describe(e, code, phase));
 }
 
-function classify(e: unknown, phase: Phase): CallStatus {
-  if (e instanceof CallAbort) {
-    if (e.code === DEADLINE) return { code: Status.DEADLINE_EXCEEDED, details: e.message };
-    if (e.code === DRAINING) return { code: Status.UNAVAILABLE, details: e.message };
-    if (e.code === NO_PROVIDER) return { code: Status.FAILED_PRECONDITION, details: e.message };
-    return { code: Status.CANCELLED, details: e.message };
-  }
-  if (e instanceof BusyError) return { code: Status.RESOURCE_EXHAUSTED, details: e.message };
-  if (!(e instanceof OpkError))
-    return { code: Status.INTERNAL, details: 'internal error while signing; see the signer log' };
+function describe(e: OpkError, code: ErrorCode, phase: Phase): string {
+  const grpc = CATALOGUE[code].grpc;
   if (phase === 'input')
-    return { code: Status.INVALID_ARGUMENT, details: `not a signable in-toto statement: ${e.message}` };
+    return CATALOGUE[code].kind === 'io' ? e.message : `not a signable in-toto statement: ${e.message}`;
   if (phase === 'token') {
-    if (e.code === 'OP_UNAVAILABLE')
-      return {
-        code: Status.UNAVAILABLE,
-        details: `identity provider unreachable after retries: ${e.message}`,
-      };
-    if (e.code === 'OP_CANCELLED')
-      return { code: Status.DEADLINE_EXCEEDED, details: `ID token request cancelled: ${e.message}` };
-    if (PRECONDITION_CODES.has(e.code))
-      return { code: Status.FAILED_PRECONDITION, details: `identity provider refused: ${e.message}` };
-    return { code: Status.UNAVAILABLE, details: `identity provider error (${e.code}): ${e.message}` };
+    if (code === 'OP_UNAVAILABLE') return `identity provider unreachable after retries: ${e.message}`;
+    if (code === 'OP_CANCELLED') return `ID token request cancelled: ${e.message}`;
+    if (code === 'OP_TOKEN_INVALID') return `identity provider issued an unusable ID token: ${e.message}`;
+    if (grpc === 'FAILED_PRECONDITION') return `identity provider refused: ${e.message}`;
+    return `identity provider error (${e.code}): ${e.message}`;
   }
-  if (e.code === 'SIGNER_WORKER' || e.code === 'SIGNER_CLOSED')
-    return { code: Status.UNAVAILABLE, details: e.message };
   // After the token arrived: the OP issued a token we cannot use (wrong commitment, bad key…).
-  return {
-    code: Status.INTERNAL,
-    details: `the ID token could not be turned into a PK Token (${e.code}): ${e.message}`,
-  };
+  if (grpc === 'INTERNAL')
+    return `the ID token could not be turned into a PK Token (${e.code}): ${e.message}`;
+  return e.message;
 }

@@ -1,5 +1,5 @@
 import type { JsonObject } from '../encoding/json.js';
-import { OpkError, VerificationError } from '../errors.js';
+import { OpkError, VerificationError, type ErrorCode } from '../errors.js';
 import { firstByCode, type SignatureVerdict } from '../dsse/verify.js';
 import type { Statement } from '../intoto/statement.js';
 import { GITHUB_ACTIONS_ISSUER } from '../pktoken/verify.js';
@@ -24,7 +24,7 @@ export interface ClaimExpectations {
   workflowRef?: string;
 }
 
-function fail(code: string, message: string): never {
+function fail(code: ErrorCode, message: string): never {
   throw new VerificationError(code, message);
 }
 

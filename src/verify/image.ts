@@ -1,5 +1,5 @@
 import type { JsonObject } from '../encoding/json.js';
-import { OpkError, VerificationError } from '../errors.js';
+import { OpkError, VerificationError, type ErrorCode } from '../errors.js';
 import { parseEnvelope } from '../dsse/envelope.js';
 import {
   firstByCode,
@@ -148,7 +148,7 @@ export interface VerifyReport {
   errors: Problem[];
 }
 
-function fail(code: string, message: string): never {
+function fail(code: ErrorCode, message: string): never {
   throw new VerificationError(code, message);
 }
 
@@ -215,7 +215,7 @@ export async function resolveImage(
   checkLimit(limits, 'maxIndexEntries', index.manifests.length, `image index ${root.digest}`);
   const runnable = classifyEntries(index, root.digest);
   if (runnable.length === 0)
-    fail('PLATFORM_NOT_FOUND', `index ${root.digest} lists no platform image manifests`);
+    fail('INDEX_NO_PLATFORMS', `index ${root.digest} lists no platform image manifests`);
   let selected = runnable;
   if (platforms && platforms.length > 0) {
     // An entry without a platform matches any platform at run time, so it is always verified.

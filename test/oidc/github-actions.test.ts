@@ -221,7 +221,7 @@ describe('GitHub Actions provider faults (each gives one clear error, retries bo
     const wrong = dev.issue('somebody-else');
     const { get } = await faultySource(() => ({ status: 200, body: { value: wrong } }));
     const e = await failure(get(COMMITMENT));
-    expect(e.code).toBe('OP_TOKEN_INVALID');
+    expect(e.code).toBe('OP_TOKEN_AUDIENCE');
     expect(e.message).toMatch(/aud/);
     expect(errorText(e)).not.toContain(wrong);
     expect(errorText(e)).not.toContain(wrong.split('.')[2]!);
@@ -334,7 +334,8 @@ describe('GitLab CI provider (GQ-commitment form)', () => {
         { http: fast },
       )!;
       const e = await failure(wrong.getIdToken('c'));
-      expect(e.code).toBe('OP_TOKEN_INVALID');
+      // gitlab.ts adds the .gitlab-ci.yml hint on the code, not on the message's wording.
+      expect(e.code).toBe('OP_TOKEN_AUDIENCE');
       expect(e.message).toMatch(/id_tokens/);
     } finally {
       await gl.close();

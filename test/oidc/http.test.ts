@@ -1,3 +1,9 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { checkEndpointUrl, OpError } from '../../src/oidc/errors.js';
 import { requestJson } from '../../src/oidc/http.js';
@@ -73,7 +79,8 @@ describe('requestJson against a misbehaving server', () => {
       ),
     );
     expect(e.code).toBe('OP_UNAVAILABLE');
-    expect(e.message).toMatch(/network error ECONNREFUSED/);
+    expect(e.message).toContain(`connection to ${new URL(url).host} refused (ECONNREFUSED)`);
+    expect(e.message).not.toMatch(/down or overloaded/);
     expect(attempts).toEqual([1, 2, 3]);
   });
 
@@ -137,5 +144,64 @@ describe('requestJson against a misbehaving server', () => {
     expect(() => checkEndpointUrl('http://op.example.com/jwks', 'jwks_uri')).toThrow(/must use https/);
     expect(checkEndpointUrl('http://127.0.0.1:1/x', 'x').port).toBe('1');
     expect(checkEndpointUrl('https://op.example.com/x', 'x').host).toBe('op.example.com');
+  });
+});
+
+describe('honest failure messages: host and cause, "down or overloaded" only when the OP said so', () => {
+  it('a DNS failure names the host and says DNS', async () => {
+    const e = await failure(requestJson({ url: 'https://op.opk-signer.invalid/jwks', what: 'JWKS' }, fast));
+    expect(e.code).toBe('OP_UNAVAILABLE');
+    expect(e.message).toMatch(/DNS lookup of op\.opk-signer\.invalid failed \((ENOTFOUND|EAI_AGAIN)\)/);
+    expect(e.message).not.toMatch(/down or overloaded/);
+  });
+
+  it('a TLS error (self-signed certificate) names the host and the certificate problem', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'opk-tls-'));
+    try {
+      execFileSync(
+        'openssl',
+        ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'k.pem')].concat([
+          '-out',
+          join(dir, 'c.pem'),
+          '-days',
+          '1',
+          '-subj',
+          '/CN=127.0.0.1',
+        ]),
+        { stdio: 'ignore' },
+      );
+      const tls = createServer(
+        { key: readFileSync(join(dir, 'k.pem')), cert: readFileSync(join(dir, 'c.pem')) },
+        (_q, r) => r.end('{}'),
+      );
+      await new Promise<void>((r) => tls.listen(0, '127.0.0.1', r));
+      const host = `127.0.0.1:${(tls.address() as AddressInfo).port}`;
+      try {
+        const e = await failure(requestJson({ url: `https://${host}/jwks`, what: 'JWKS' }, fast));
+        expect(e.code).toBe('OP_UNAVAILABLE');
+        expect(e.message).toContain(`TLS handshake with ${host} failed`);
+        expect(e.message).toMatch(/self-signed certificate \(DEPTH_ZERO_SELF_SIGNED_CERT\)/);
+        expect(e.message).not.toMatch(/down or overloaded/);
+      } finally {
+        await new Promise((r) => tls.close(r));
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it.each([503, 429])('HTTP %i says the OP is down or overloaded', async (status) => {
+    server = await startFaultServer(() => ({ status, headers: { 'retry-after': '0' } }));
+    const e = await failure(requestJson({ url: `${server.url}/x`, what: 'thing' }, fast));
+    expect(e.code).toBe('OP_UNAVAILABLE');
+    expect(e.message).toMatch(new RegExp(`last: HTTP ${status}\\); the OP is down or overloaded`));
+  });
+
+  it('a 404 does not say down or overloaded', async () => {
+    server = await startFaultServer(() => ({ status: 404 }));
+    const e = await failure(requestJson({ url: `${server.url}/x`, what: 'thing' }, fast));
+    expect(e.code).toBe('OP_REJECTED');
+    expect(e.message).toMatch(/HTTP 404/);
+    expect(e.message).not.toMatch(/down or overloaded/);
   });
 });

@@ -8,7 +8,9 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { verifyEnvelope } from '../../src/dsse/verify.js';
 import { parsePkToken } from '../../src/pktoken/parse.js';
 import { StaticKeySource } from '../../src/jwk/set.js';
+import type { ErrorCode } from '../../src/errors.js';
 import { OpError } from '../../src/oidc/errors.js';
+import { createSignerClient, SidecarError } from '../../src/server/client.js';
 import { createJsonLogger } from '../../src/server/log.js';
 import { startSignerServer, type SignerServer, type SignerServerOptions } from '../../src/server/server.js';
 import type { SignerProvider } from '../../src/server/types.js';
@@ -137,7 +139,7 @@ describe('SignStatement', () => {
     });
   });
 
-  test('health: overall and signer SERVING, unknown service NOT_FOUND', async () => {
+  test('health: overall and signer SERVING (a provider is configured), unknown service NOT_FOUND', async () => {
     expect((await s.client.Check({ service: '' })).status).toBe('SERVING');
     expect((await s.client.Check({ service: 'opk.signer.v1.Signer' })).status).toBe('SERVING');
     expect((await failure(s.client.Check({ service: 'nope.Service' }))).code).toBe(Status.NOT_FOUND);
@@ -166,11 +168,13 @@ describe('SignStatement', () => {
     expect(verify(r.envelope).statement.subjects).toEqual([]);
   });
 
-  test('a statement over 40 MiB → RESOURCE_EXHAUSTED, then the daemon keeps serving', async () => {
+  test('a statement over 40 MiB → INVALID_ARGUMENT (fail, not "busy"), then the daemon keeps serving', async () => {
     const big = Buffer.alloc(40 * 1024 * 1024 + 1, 0x20);
     const e = await failure(s.client.SignStatement({ statement: big }));
-    expect(e.code).toBe(Status.RESOURCE_EXHAUSTED);
+    expect(e.code).toBe(Status.INVALID_ARGUMENT);
     expect(e.details).toMatch(/40|41943040/);
+    expect(e.metadata.get('opk-error-code')).toEqual(['STATEMENT_TOO_LARGE']);
+    expect(e.metadata.get('grpc-retry-pushback-ms')).toEqual([]);
     verify((await s.client.SignStatement({ statement: statement() })).envelope);
   });
 
@@ -276,6 +280,7 @@ describe('SignStatements', () => {
       );
       expect(e.code).toBe(Status.UNAVAILABLE);
       expect(e.details).toMatch(/^statement 1: identity provider unreachable/);
+      expect(e.metadata.get('opk-error-code')).toEqual(['OP_UNAVAILABLE']);
     } finally {
       await s.stop();
     }
@@ -292,19 +297,24 @@ describe('status codes', () => {
       expect(
         (await failure(s.client.SignStatements({ statements: [{ statement: statement() }] }))).code,
       ).toBe(Status.FAILED_PRECONDITION);
+      expect(e.metadata.get('opk-error-code')).toEqual(['NO_PROVIDER']);
       expect((await s.client.Check({ service: 'opk.signer.v1.Signer' })).status).toBe('NOT_SERVING');
-      expect((await s.client.Check({ service: '' })).status).toBe('SERVING');
+      // Every call would fail: the overall status says so too (docs/exporter-hook.md).
+      expect((await s.client.Check({ service: '' })).status).toBe('NOT_SERVING');
       expect((await s.client.GetInfo({})).provider).toBe('');
     } finally {
       await s.stop();
     }
   });
 
-  test.each([
+  test.each<[ErrorCode, Status]>([
     ['OP_UNAVAILABLE', Status.UNAVAILABLE],
     ['OP_AUTH', Status.FAILED_PRECONDITION],
     ['OP_REJECTED', Status.FAILED_PRECONDITION],
     ['OP_BAD_RESPONSE', Status.UNAVAILABLE],
+    // A token that fails our checks is not fixed by retrying (e.g. GitLab's aud is set in the job).
+    ['OP_TOKEN_INVALID', Status.FAILED_PRECONDITION],
+    ['OP_NOT_CONFIGURED', Status.FAILED_PRECONDITION],
   ])('provider error %s → status %i', async (code, expected) => {
     const s = await serve({
       provider: testProvider({
@@ -315,9 +325,35 @@ describe('status codes', () => {
       const e = await failure(s.client.SignStatement({ statement: statement() }));
       expect(e.code).toBe(expected);
       expect(e.details).toMatch(/the OP said no/);
+      expect(e.metadata.get('opk-error-code')).toEqual([code]);
     } finally {
       await s.stop();
     }
+  });
+
+  test('UNAVAILABLE from the sidecar carries its code; from a sidecar that is not running it does not', async () => {
+    const s = await serve({
+      provider: testProvider({
+        getIdToken: () => Promise.reject(new OpError('OP_UNAVAILABLE', 'the OP answered HTTP 503')),
+      }),
+    });
+    const target = s.server.target;
+    try {
+      const fromSidecar = createSignerClient(target);
+      const e = await fromSidecar.signStatement(statement()).catch((x: unknown) => x);
+      fromSidecar.close();
+      expect(e).toBeInstanceOf(SidecarError);
+      expect(e).toMatchObject({ grpcCode: Status.UNAVAILABLE, remoteCode: 'OP_UNAVAILABLE' });
+    } finally {
+      await s.stop();
+    }
+    // Nothing listens there any more: the transport's UNAVAILABLE, with no catalogue code.
+    const gone = createSignerClient(target);
+    const e = await gone.signStatement(statement(), { deadlineMs: 5_000 }).catch((x: unknown) => x);
+    gone.close();
+    expect(e).toBeInstanceOf(SidecarError);
+    expect((e as SidecarError).grpcCode).toBe(Status.UNAVAILABLE);
+    expect((e as SidecarError).remoteCode).toBeUndefined();
   });
 
   test('an ID token that does not commit to our key → INTERNAL, never an envelope', async () => {
@@ -328,6 +364,7 @@ describe('status codes', () => {
       const e = await failure(s.client.SignStatement({ statement: statement() }));
       expect(e.code).toBe(Status.INTERNAL);
       expect(e.details).toMatch(/IDTOKEN_COMMITMENT/);
+      expect(e.metadata.get('opk-error-code')).toEqual(['IDTOKEN_COMMITMENT']);
     } finally {
       await s.stop();
     }
@@ -389,6 +426,8 @@ describe('status codes', () => {
       const third = await failure(s.client.SignStatement({ statement: statement() }));
       expect(third.code).toBe(Status.RESOURCE_EXHAUSTED);
       expect(third.details).toMatch(/capacity/);
+      expect(third.metadata.get('opk-error-code')).toEqual(['SERVER_BUSY']);
+      expect(third.metadata.get('grpc-retry-pushback-ms')).toEqual(['1000']);
       g.release();
       verify((await first).envelope);
       verify((await second).envelope);
@@ -409,6 +448,7 @@ describe('status codes', () => {
       const third = await failure(s.client.SignStatement({ statement: one }));
       expect(third.code).toBe(Status.RESOURCE_EXHAUSTED);
       expect(third.details).toMatch(/statement bytes/);
+      expect(third.metadata.get('grpc-retry-pushback-ms')).toEqual(['1000']);
       g.release();
       verify((await first).envelope);
       verify((await second).envelope);

@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { attestImage, type AttestResult } from '../../attest/attest.js';
-import { AttestError, SignerIoError, tagOutcome } from '../../attest/errors.js';
+import { tagOutcome } from '../../attest/errors.js';
 import { parseBuildxMetadata } from '../../attest/metadata.js';
 import { sidecarSigner } from '../../attest/sidecar.js';
 import { inProcessSigner, type AttestSigner } from '../../attest/signer.js';
@@ -14,7 +14,7 @@ import { RegistryClient } from '../../oci/registry.js';
 import type { ImageSource } from '../../oci/source.js';
 import { providerFromFlags, providerOptions } from '../provider.js';
 import { checkRegistryFlags, registryClientFor, registryOptions } from '../registry.js';
-import { EXIT_OK, EXIT_USAGE, parse, readInput, type CliIo } from '../io.js';
+import { EXIT_OK, parse, readInput, reportError, type CliIo } from '../io.js';
 import { LIMITS_USAGE, limitOptions, limitsFrom } from '../limits.js';
 import { formatFlag } from '../flags.js';
 
@@ -239,18 +239,12 @@ export async function run(args: string[], io: CliIo): Promise<number> {
     if (!values.quiet) io.stderr.write(describe(result, target.location, performance.now() - start));
     return EXIT_OK;
   } catch (e) {
-    if (e instanceof OciIoError || e instanceof SignerIoError) {
-      io.stderr.write(`opk-signer: ${e.code}: ${client ? client.redact(e.message) : e.message}\n`);
-      if (!(e instanceof SignerIoError)) tagReport(e);
-      return EXIT_USAGE;
-    }
-    if (e instanceof OpkError && client) e.message = client.redact(e.message);
-    if (e instanceof AttestError) {
-      io.stderr.write(`opk-signer: ${e.code}: ${e.message}\n`);
-      if (tagOutcome(e)) tagReport(e);
-      return 1;
-    }
-    throw e;
+    // USAGE goes to main, which prints the usage text after it.
+    if (!(e instanceof OpkError) || e.code === 'USAGE') throw e;
+    if (client) e.message = client.redact(e.message);
+    const exit = reportError(e, io);
+    if (e instanceof OciIoError || tagOutcome(e)) tagReport(e);
+    return exit;
   } finally {
     await signer.close?.();
     await client?.close();

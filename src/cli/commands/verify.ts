@@ -8,16 +8,7 @@ import { GITHUB_ACTIONS_ISSUER } from '../../pktoken/verify.js';
 import { verifyImage } from '../../verify/image.js';
 import { defaultPolicy, type Policy } from '../../verify/policy.js';
 import { renderJson, renderText } from '../../verify/report.js';
-import {
-  EXIT_INVALID,
-  EXIT_OK,
-  EXIT_USAGE,
-  IoError,
-  outputFormat,
-  parse,
-  readInput,
-  type CliIo,
-} from '../io.js';
+import { EXIT_INVALID, EXIT_OK, IoError, outputFormat, parse, readInput, type CliIo } from '../io.js';
 import { loadTrust, trustOptions } from '../keys.js';
 import { LIMITS_USAGE, limitOptions, limitsFrom } from '../limits.js';
 import { checkRegistryFlags, registryClientFor, registryOptions } from '../registry.js';
@@ -132,12 +123,6 @@ export async function run(args: string[], io: CliIo): Promise<number> {
       format === 'json' ? renderJson(report) : renderText(report, { ascii: process.platform === 'win32' }),
     );
     return report.verified ? EXIT_OK : EXIT_INVALID;
-  } catch (e) {
-    if (e instanceof OciIoError) {
-      io.stderr.write(`opk-signer: ${e.code}: ${e.message}\n`);
-      return EXIT_USAGE;
-    }
-    throw e;
   } finally {
     await close?.();
   }
