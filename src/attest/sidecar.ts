@@ -40,6 +40,20 @@ const IO_CODES = new Set<number>([
   Status.INTERNAL,
 ]);
 
+/**
+ * A failed sidecar call as this CLI reports it: SIGNER_UNAVAILABLE (I/O: not reached, busy,
+ * timed out) or SIGNER_REFUSED (the sidecar answered no). Other errors pass through.
+ */
+export function sidecarFailure(spec: string, e: unknown): unknown {
+  if (!(e instanceof SidecarError)) return e;
+  // grpc-js appends resolver internals ("… Resolution note: …"); the first part says it all.
+  const detail = e.message.split('. Resolution note')[0]!.split('. Last error: ').join(': ');
+  const what = `sidecar ${spec}: ${Status[e.grpcCode] ?? e.grpcCode}: ${detail}`;
+  return IO_CODES.has(e.grpcCode)
+    ? new SignerIoError('SIGNER_UNAVAILABLE', what)
+    : new AttestError('SIGNER_REFUSED', what);
+}
+
 /** Bytes of statements per `SignStatements` call: well under the sidecar's 256 MiB message cap. */
 export const SIDECAR_BATCH_BYTES = 64 * 1024 * 1024;
 
@@ -85,13 +99,7 @@ export function sidecarSigner(
     try {
       results = await client.signStatements(statements, { deadlineMs: o.deadlineMs ?? 120_000 });
     } catch (e) {
-      if (!(e instanceof SidecarError)) throw e;
-      // grpc-js appends resolver internals ("… Resolution note: …"); the first part says it all.
-      const detail = e.message.split('. Resolution note')[0]!.split('. Last error: ').join(': ');
-      const what = `sidecar ${spec}: ${Status[e.grpcCode] ?? e.grpcCode}: ${detail}`;
-      throw IO_CODES.has(e.grpcCode)
-        ? new SignerIoError('SIGNER_UNAVAILABLE', what)
-        : new AttestError('SIGNER_REFUSED', what);
+      throw sidecarFailure(spec, e);
     }
     if (results.length !== statements.length) {
       throw new AttestError(
