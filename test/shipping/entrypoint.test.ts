@@ -1,7 +1,5 @@
 import { spawn } from 'node:child_process';
 import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { verifyEnvelope } from '../../src/dsse/verify.js';
@@ -9,6 +7,7 @@ import { startDevIssuer, type DevIssuer } from '../../src/issuer/dev-issuer.js';
 import { parseJwks, StaticKeySource } from '../../src/jwk/set.js';
 import { CLI, ensureBuilt, signerClient, statement, tempDir } from '../server/helpers.js';
 import { ROOT } from './files.js';
+import { heldTokenEndpoint } from './held-token.js';
 
 const SCRIPT = join(ROOT, 'docker/buildkit-entrypoint.sh');
 let issuer: DevIssuer;
@@ -132,34 +131,6 @@ test('buildkit entrypoint: a sidecar that cannot start stops the container befor
   expect(e.stderr()).toMatch(/--format must be 2023 or current/);
   expect(e.stderr()).toMatch(/"level":"error","msg":"opk-signer sidecar exited before listening/);
 });
-
-/** A stand-in token endpoint that holds every request until `release()`: calls stay in flight. */
-async function heldTokenEndpoint(iss: DevIssuer) {
-  const waiting: (() => void)[] = [];
-  let seen = 0;
-  let onSeen: (() => void) | undefined;
-  const server = createServer((req, res) => {
-    const audience = new URL(req.url ?? '/', 'http://x').searchParams.get('audience') ?? '';
-    seen++;
-    onSeen?.();
-    waiting.push(() => {
-      res.setHeader('content-type', 'application/json');
-      res.end(JSON.stringify({ count: 1, value: iss.issue(audience) }));
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}/token?api-version=2.0`,
-    seenAtLeast: (n: number) =>
-      new Promise<void>((resolve) => {
-        onSeen = () => seen >= n && resolve();
-        onSeen();
-      }),
-    release: () => waiting.splice(0).forEach((f) => f()),
-    close: () => new Promise<void>((r) => server.close(() => r())),
-  };
-}
 
 test('buildkit entrypoint: SIGTERM to the entrypoint reaches buildkitd and the sidecar, which finishes its in-flight calls and exits before the container does', async () => {
   const endpoint = await heldTokenEndpoint(issuer);
