@@ -80,22 +80,30 @@ trap stop TERM INT
 "$@" &
 bk_pid=$!
 set +e
-# A trapped signal interrupts `wait` (status > 128): wait again until buildkitd has really gone.
-wait "$bk_pid"
+# A trapped signal interrupts `wait` with a status above 128, whether or not the child is still
+# running. While it runs, wait again; once it has gone, one more `wait` gives its own status (the
+# shell keeps it; a shell that does not answers 127, and the status seen stands).
+wait_for() {
+  wait "$1"
+  st=$?
+  while [ "$st" -gt 128 ] && kill -0 "$1" 2>/dev/null; do
+    wait "$1"
+    st=$?
+  done
+  if [ "$st" -gt 128 ]; then
+    wait "$1"
+    again=$?
+    [ "$again" -eq 127 ] || st=$again
+  fi
+  return "$st"
+}
+wait_for "$bk_pid"
 status=$?
-while kill -0 "$bk_pid" 2>/dev/null; do
-  wait "$bk_pid"
-  status=$?
-done
 if [ -z "$stopping" ]; then
   log "$([ "$status" -eq 0 ] && echo info || echo error)" "buildkitd exited (status $status); stopping the opk-signer sidecar"
   kill -TERM "$signer_pid" 2>/dev/null || true
 fi
-wait "$signer_pid"
+wait_for "$signer_pid"
 signer_status=$?
-while kill -0 "$signer_pid" 2>/dev/null; do
-  wait "$signer_pid"
-  signer_status=$?
-done
 [ "$signer_status" -eq 0 ] || log error "opk-signer sidecar exited with status $signer_status"
 exit "$status"
