@@ -1,6 +1,7 @@
 #!/bin/sh
 # Entrypoint of the opk-signer `buildkit` image: start the signing sidecar on a unix socket
-# inside the container, wait until it listens, then exec buildkitd with our arguments.
+# inside the container, wait until it listens, then run buildkitd with our arguments. It stays
+# as PID 1 and passes SIGTERM/SIGINT to both, so `docker stop` drains the sidecar.
 #
 # buildx's docker-container driver passes buildkitd flags as the container command, so "$@" is
 # exactly what buildkitd would have received from upstream's entrypoint.
@@ -28,6 +29,9 @@ mkdir -p "$(dirname "$sock")"
 # shellcheck disable=SC2086 # OPK_SIGNER_BIN and OPK_SIGNER_ARGS are word lists on purpose.
 $bin serve --listen "unix://$sock" ${OPK_SIGNER_ARGS:-} &
 signer_pid=$!
+# A stop signal before buildkitd runs: the sidecar drains and the container stops (as PID 1 the
+# shell would otherwise ignore SIGTERM and wait for docker's SIGKILL).
+trap 'kill -TERM "$signer_pid" 2>/dev/null; wait "$signer_pid"; exit 143' TERM INT
 
 # Poll for the socket: buildkitd must not start exporting before the signer can answer.
 ticks=0
@@ -53,10 +57,53 @@ fi
 export OPK_SIGNER_PID="$signer_pid"
 
 if [ -n "${OPK_BUILDKITD:-}" ]; then
-  exec "$OPK_BUILDKITD" "$@"
+  set -- "$OPK_BUILDKITD" "$@"
 elif [ -x /usr/bin/buildkitd-entrypoint ]; then
   # Upstream's wrapper (cgroup v2 namespace setup), which execs buildkitd "$@".
-  exec /usr/bin/buildkitd-entrypoint "$@"
+  set -- /usr/bin/buildkitd-entrypoint "$@"
 else
-  exec buildkitd "$@"
+  set -- buildkitd "$@"
 fi
+
+# This shell stays as the container's PID 1 instead of exec'ing buildkitd: `docker stop` signals
+# PID 1 only, and a sidecar left behind a dead buildkitd is SIGKILLed with the PID namespace,
+# cutting the signing calls it had accepted. So the stop signal goes to both; the sidecar drains
+# (accepted calls finish, new ones are refused) while buildkitd shuts down. `wait` also reaps
+# orphans re-parented to PID 1 (ash and dash wait for any child).
+stopping=""
+stop() {
+  stopping=1
+  kill -TERM "$bk_pid" 2>/dev/null || true
+  kill -TERM "$signer_pid" 2>/dev/null || true
+}
+trap stop TERM INT
+"$@" &
+bk_pid=$!
+set +e
+# A trapped signal interrupts `wait` with a status above 128, whether or not the child is still
+# running. While it runs, wait again; once it has gone, one more `wait` gives its own status (the
+# shell keeps it; a shell that does not answers 127, and the status seen stands).
+wait_for() {
+  wait "$1"
+  st=$?
+  while [ "$st" -gt 128 ] && kill -0 "$1" 2>/dev/null; do
+    wait "$1"
+    st=$?
+  done
+  if [ "$st" -gt 128 ]; then
+    wait "$1"
+    again=$?
+    [ "$again" -eq 127 ] || st=$again
+  fi
+  return "$st"
+}
+wait_for "$bk_pid"
+status=$?
+if [ -z "$stopping" ]; then
+  log "$([ "$status" -eq 0 ] && echo info || echo error)" "buildkitd exited (status $status); stopping the opk-signer sidecar"
+  kill -TERM "$signer_pid" 2>/dev/null || true
+fi
+wait_for "$signer_pid"
+signer_status=$?
+[ "$signer_status" -eq 0 ] || log error "opk-signer sidecar exited with status $signer_status"
+exit "$status"

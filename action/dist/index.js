@@ -82417,6 +82417,13 @@ var IO_CODES = /* @__PURE__ */ new Set([
   import_grpc_js3.status.UNKNOWN,
   import_grpc_js3.status.INTERNAL
 ]);
+function sidecarFailure(spec, e) {
+  if (!(e instanceof SidecarError)) return e;
+  const detail = e.message.split(". Resolution note")[0].split(". Last error: ").join(": ");
+  const what = `sidecar ${spec}: ${import_grpc_js3.status[e.grpcCode] ?? e.grpcCode}${e.remoteCode ? ` (${e.remoteCode})` : ""}: ${detail}`;
+  const refused = e.remoteCode ? errorEntry(e.remoteCode).kind === "verdict" : !IO_CODES.has(e.grpcCode);
+  return refused ? new AttestError("SIGNER_REFUSED", what) : new SignerIoError("SIGNER_UNAVAILABLE", what);
+}
 var SIDECAR_BATCH_BYTES = 64 * 1024 * 1024;
 function batchTasks(tasks, maxBytes = SIDECAR_BATCH_BYTES, maxCount = 64) {
   const out = [];
@@ -82444,11 +82451,7 @@ function sidecarSigner(spec, o = {}) {
     try {
       results = await client.signStatements(statements, { deadlineMs: o.deadlineMs ?? 12e4 });
     } catch (e) {
-      if (!(e instanceof SidecarError)) throw e;
-      const detail = e.message.split(". Resolution note")[0].split(". Last error: ").join(": ");
-      const what = `sidecar ${spec}: ${import_grpc_js3.status[e.grpcCode] ?? e.grpcCode}${e.remoteCode ? ` (${e.remoteCode})` : ""}: ${detail}`;
-      const refused = e.remoteCode ? errorEntry(e.remoteCode).kind === "verdict" : !IO_CODES.has(e.grpcCode);
-      throw refused ? new AttestError("SIGNER_REFUSED", what) : new SignerIoError("SIGNER_UNAVAILABLE", what);
+      throw sidecarFailure(spec, e);
     }
     if (results.length !== statements.length) {
       throw new AttestError(

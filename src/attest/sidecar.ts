@@ -41,6 +41,21 @@ const IO_CODES = new Set<number>([
   Status.INTERNAL,
 ]);
 
+/**
+ * A failed sidecar call as this CLI reports it: SIGNER_UNAVAILABLE (I/O: not reached, busy,
+ * timed out) or SIGNER_REFUSED (the sidecar answered no). Other errors pass through.
+ */
+export function sidecarFailure(spec: string, e: unknown): unknown {
+  if (!(e instanceof SidecarError)) return e;
+  // grpc-js appends resolver internals ("… Resolution note: …"); the first part says it all.
+  const detail = e.message.split('. Resolution note')[0]!.split('. Last error: ').join(': ');
+  const what = `sidecar ${spec}: ${Status[e.grpcCode] ?? e.grpcCode}${e.remoteCode ? ` (${e.remoteCode})` : ''}: ${detail}`;
+  // The sidecar names its catalogue code: only a verdict on what we sent is a refusal (exit 1);
+  // a sidecar without an identity provider or one that is busy is not. No code: no sidecar answered.
+  const refused = e.remoteCode ? errorEntry(e.remoteCode).kind === 'verdict' : !IO_CODES.has(e.grpcCode);
+  return refused ? new AttestError('SIGNER_REFUSED', what) : new SignerIoError('SIGNER_UNAVAILABLE', what);
+}
+
 /** Bytes of statements per `SignStatements` call: well under the sidecar's 256 MiB message cap. */
 export const SIDECAR_BATCH_BYTES = 64 * 1024 * 1024;
 
@@ -86,14 +101,7 @@ export function sidecarSigner(
     try {
       results = await client.signStatements(statements, { deadlineMs: o.deadlineMs ?? 120_000 });
     } catch (e) {
-      if (!(e instanceof SidecarError)) throw e;
-      // grpc-js appends resolver internals ("… Resolution note: …"); the first part says it all.
-      const detail = e.message.split('. Resolution note')[0]!.split('. Last error: ').join(': ');
-      const what = `sidecar ${spec}: ${Status[e.grpcCode] ?? e.grpcCode}${e.remoteCode ? ` (${e.remoteCode})` : ''}: ${detail}`;
-      // The sidecar names its catalogue code: only a verdict on what we sent is a refusal (exit 1);
-      // a sidecar without an identity provider or one that is busy is not. No code: no sidecar answered.
-      const refused = e.remoteCode ? errorEntry(e.remoteCode).kind === 'verdict' : !IO_CODES.has(e.grpcCode);
-      throw refused ? new AttestError('SIGNER_REFUSED', what) : new SignerIoError('SIGNER_UNAVAILABLE', what);
+      throw sidecarFailure(spec, e);
     }
     if (results.length !== statements.length) {
       throw new AttestError(

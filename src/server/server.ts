@@ -42,7 +42,10 @@ import {
 } from './status.js';
 import type { Logger, SignerProvider } from './types.js';
 
-/** BuildKit caps each attestation at 40 MiB (exporter/attestation/make.go maxAttestationBytes). */
+/**
+ * The sidecar's own per-statement cap. BuildKit has none on statements (v0.32's 40 MiB
+ * maxAttestationBytes applies to the predicate file before it is wrapped).
+ */
 export const MAX_STATEMENT_BYTES = 40 * 1024 * 1024;
 
 export interface TlsFiles {
@@ -252,7 +255,7 @@ export async function startSignerServer(opts: SignerServerOptions): Promise<Sign
       throw new StatusError(
         statusOf(
           'STATEMENT_TOO_LARGE',
-          `${what} is ${r.statement.length} bytes; statements are limited to ${maxStatementBytes} bytes (BuildKit's per-attestation cap); retrying will not help`,
+          `${what} is ${r.statement.length} bytes; this signer accepts statements of at most ${maxStatementBytes} bytes; retrying will not help`,
         ),
       );
     }

@@ -7,6 +7,7 @@ import { startDevIssuer, type DevIssuer } from '../../src/issuer/dev-issuer.js';
 import { parseJwks, StaticKeySource } from '../../src/jwk/set.js';
 import { CLI, ensureBuilt, signerClient, statement, tempDir } from '../server/helpers.js';
 import { ROOT } from './files.js';
+import { heldTokenEndpoint } from './held-token.js';
 
 const SCRIPT = join(ROOT, 'docker/buildkit-entrypoint.sh');
 let issuer: DevIssuer;
@@ -74,7 +75,7 @@ async function stopPid(pid: number): Promise<void> {
   }
 }
 
-test('buildkit entrypoint: starts the sidecar on the socket, then execs buildkitd with its arguments and without the request token', async () => {
+test('buildkit entrypoint: starts the sidecar on the socket, then runs buildkitd with its arguments and without the request token', async () => {
   const socket = join(tmp.dir, 'run/signer.sock');
   const e = runEntrypoint(
     {
@@ -130,3 +131,76 @@ test('buildkit entrypoint: a sidecar that cannot start stops the container befor
   expect(e.stderr()).toMatch(/--format must be 2023 or current/);
   expect(e.stderr()).toMatch(/"level":"error","msg":"opk-signer sidecar exited before listening/);
 });
+
+test('buildkit entrypoint: SIGTERM to the entrypoint reaches buildkitd and the sidecar, which finishes its in-flight calls and exits before the container does', async () => {
+  const endpoint = await heldTokenEndpoint(issuer);
+  const socket = join(tmp.dir, 'run3/signer.sock');
+  const bk = join(tmp.dir, 'buildkitd-term');
+  // Like buildkitd: shuts down on SIGTERM with status 0, and says it got the signal.
+  writeFileSync(
+    bk,
+    `#!/bin/sh
+trap 'echo "{\\"buildkitd\\":\\"TERM\\"}"; exit 0' TERM
+printf '{"signer_pid":"%s"}\\n' "$OPK_SIGNER_PID"
+sleep 600 &
+wait $!
+`,
+  );
+  chmodSync(bk, 0o755);
+  const e = runEntrypoint(
+    {
+      ACTIONS_ID_TOKEN_REQUEST_URL: endpoint.url,
+      ACTIONS_ID_TOKEN_REQUEST_TOKEN: issuer.requestToken,
+      OPK_OIDC_DISCOVERY_URL: new URL(issuer.issuer).origin,
+      OPK_SIGNER_SOCKET: socket,
+      OPK_SIGNER_BIN: `${process.execPath} ${CLI}`,
+      OPK_SIGNER_ARGS: '--provider dev',
+      OPK_BUILDKITD: bk,
+    },
+    [],
+  );
+  const client = signerClient(`unix://${socket}`);
+  let signerPid = 0;
+  try {
+    signerPid = Number((JSON.parse(await e.firstLine) as { signer_pid: string }).signer_pid);
+    const calls = Array.from({ length: 4 }, () =>
+      client.SignStatement({ statement: statement() }).then(
+        (r) => r,
+        (err: Error) => err,
+      ),
+    );
+    await endpoint.seenAtLeast(4);
+    e.child.kill('SIGTERM');
+    // Tokens are released only once the sidecar has the signal: the calls finish while it drains.
+    while (!/"msg":"signal".*SIGTERM/.test(e.stderr())) {
+      if (e.child.exitCode !== null) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(isAlive(signerPid)).toBe(true);
+    endpoint.release();
+    const results = await Promise.all(calls);
+    const keys = new StaticKeySource(parseJwks(JSON.stringify(issuer.jwks())));
+    for (const r of results) {
+      expect(r).not.toBeInstanceOf(Error);
+      verifyEnvelope((r as { envelope: Buffer }).envelope, { keys });
+    }
+    expect(await e.exited).toBe(0);
+    // The entrypoint waited for the sidecar: it is gone (reaped) when the container stops.
+    expect(isAlive(signerPid)).toBe(false);
+    expect(e.stderr()).toMatch(/"msg":"signal".*SIGTERM/);
+    expect(e.stderr()).not.toMatch(/opk-signer sidecar exited with status/);
+  } finally {
+    client.close();
+    if (e.child.exitCode === null) e.child.kill('SIGKILL');
+    if (signerPid && isAlive(signerPid)) await stopPid(signerPid);
+    await endpoint.close();
+  }
+});
+
+function isAlive(pid: number): boolean {
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
