@@ -8,7 +8,7 @@ import {
   type BlobStore,
   type BuildImageOptions,
   type BuiltImage,
-} from '../../src/oci/buildkit.js';
+} from '../helpers/buildkit.js';
 import type { ImageSource } from '../../src/oci/source.js';
 import { verifyImage, type VerifyReport } from '../../src/verify/image.js';
 import type { TestOp } from '../helpers/op.js';

@@ -14,7 +14,7 @@ import {
   unsignedLayer,
   BlobStore,
   type BuiltImage,
-} from '../../src/oci/buildkit.js';
+} from '../helpers/buildkit.js';
 import {
   ANNOTATION_PREDICATE_TYPE,
   ARTIFACT_TYPE_OPK_SIGNATURES,
