@@ -230,7 +230,6 @@ var init_catalogue = __esm({
       PROVENANCE_SHA_MISMATCH: verdict("the provenance revision is not the token sha"),
       PROVENANCE_REPO_MISMATCH: verdict("the provenance source is not the token repository"),
       // attest: refusals on the image read (exit 1, nothing pushed)
-      ATTEST_NOT_INDEX: verdict("attest: the image is a single manifest with no index"),
       ATTEST_NO_ATTESTATIONS: verdict("attest: the index has no attestation manifests"),
       ATTEST_NOTHING_TO_SIGN: verdict("attest: no attestation layer to sign"),
       ATTEST_SUBJECT_MISMATCH: verdict("attest: a statement does not name its platform manifest"),
@@ -80023,8 +80022,8 @@ function parsePolicy(text, what = "policy") {
   let doc;
   try {
     const parsed = import_yaml.default.parseDocument(text, { logLevel: "silent" });
-    const problem = parsed.errors[0] ?? parsed.warnings[0];
-    if (problem) throw problem;
+    const problem2 = parsed.errors[0] ?? parsed.warnings[0];
+    if (problem2) throw problem2;
     doc = parsed.toJS({ maxAliasCount: 100 });
   } catch (e) {
     throw new UsageError(
@@ -80124,10 +80123,10 @@ __export(main_exports, {
 });
 module.exports = __toCommonJS(main_exports);
 init_import_meta_url();
-var import_node_crypto14 = require("node:crypto");
+var import_node_crypto15 = require("node:crypto");
 var import_node_fs3 = require("node:fs");
 var import_node_os3 = require("node:os");
-var import_node_path5 = require("node:path");
+var import_node_path6 = require("node:path");
 var import_node_stream = require("node:stream");
 
 // src/cli/commands/attest.ts
@@ -80240,8 +80239,8 @@ function parseDescriptor(v, what) {
   if (typeof d.size !== "number" || !Number.isSafeInteger(d.size) || d.size < 0)
     throw bad(what, "descriptor has no valid size");
   const out = { mediaType: d.mediaType, digest: d.digest, size: d.size };
-  const annotations2 = parseStringMap(d.annotations, what);
-  if (annotations2) out.annotations = annotations2;
+  const annotations = parseStringMap(d.annotations, what);
+  if (annotations) out.annotations = annotations;
   if (d.platform !== void 0) {
     const p = d.platform;
     if (p === null || typeof p !== "object" || typeof p.os !== "string" || typeof p.architecture !== "string") {
@@ -80270,8 +80269,8 @@ function parseIndex(bytes, what = "image index") {
   };
   if (typeof doc.mediaType === "string") index.mediaType = doc.mediaType;
   if (doc.subject !== void 0) index.subject = parseDescriptor(doc.subject, `${what} subject`);
-  const annotations2 = parseStringMap(doc.annotations, what);
-  if (annotations2) index.annotations = annotations2;
+  const annotations = parseStringMap(doc.annotations, what);
+  if (annotations) index.annotations = annotations;
   return index;
 }
 function parseManifest(bytes, what = "image manifest") {
@@ -80289,8 +80288,8 @@ function parseManifest(bytes, what = "image manifest") {
   if (typeof doc.mediaType === "string") manifest.mediaType = doc.mediaType;
   if (typeof doc.artifactType === "string") manifest.artifactType = doc.artifactType;
   if (doc.subject !== void 0) manifest.subject = parseDescriptor(doc.subject, `${what} subject`);
-  const annotations2 = parseStringMap(doc.annotations, what);
-  if (annotations2) manifest.annotations = annotations2;
+  const annotations = parseStringMap(doc.annotations, what);
+  if (annotations) manifest.annotations = annotations;
   return manifest;
 }
 function sniffManifestMediaType(bytes) {
@@ -80320,9 +80319,6 @@ function classifyAttestationLayer(mediaType) {
 }
 function isDsseMediaType(mediaType) {
   return classifyAttestationLayer(mediaType) === "dsse";
-}
-function isInTotoMediaType(mediaType) {
-  return classifyAttestationLayer(mediaType) === "intoto";
 }
 
 // src/oci/errors.ts
@@ -80454,7 +80450,7 @@ function planSigning(image, o) {
     let intoto = 0;
     for (const layer of att.layers) {
       const mt = layer.descriptor.mediaType;
-      const kind = classifyAttestationLayer(mt);
+      const kind = layer.kind;
       let statement;
       let resign = false;
       if (kind === "intoto") {
@@ -80583,13 +80579,13 @@ function signedFor(signed, task) {
 }
 function dsseLayerDescriptor(original, s, extra = {}) {
   const digest = sha256Digest(s.envelope);
-  const annotations2 = {
+  const annotations = {
     ...original.annotations ?? {},
     [ANNOTATION_PREDICATE_TYPE]: s.predicateType,
     ...extra
   };
-  if (annotations2[ANNOTATION_UNCOMPRESSED] !== void 0) annotations2[ANNOTATION_UNCOMPRESSED] = digest;
-  return { mediaType: s.mediaType, digest, size: s.envelope.length, annotations: annotations2 };
+  if (annotations[ANNOTATION_UNCOMPRESSED] !== void 0) annotations[ANNOTATION_UNCOMPRESSED] = digest;
+  return { mediaType: s.mediaType, digest, size: s.envelope.length, annotations };
 }
 function rewriteDescriptor(raw, d) {
   const base = raw && typeof raw === "object" && !Array.isArray(raw) ? raw : {};
@@ -80699,7 +80695,6 @@ function assembleReferrers(image, plan2, signed) {
 
 // src/attest/read.ts
 init_import_meta_url();
-init_errors();
 
 // src/oci/limits.ts
 init_import_meta_url();
@@ -80824,6 +80819,197 @@ var BoundedSource = class {
   }
 };
 
+// src/oci/read-image.ts
+init_import_meta_url();
+
+// src/dsse/pae.ts
+init_import_meta_url();
+var import_node_crypto2 = require("node:crypto");
+function pae(payloadType, payload) {
+  const type = Buffer.from(payloadType, "utf8");
+  return Buffer.concat([
+    Buffer.from(`DSSEv1 ${type.length} `, "ascii"),
+    type,
+    Buffer.from(` ${payload.length} `, "ascii"),
+    payload
+  ]);
+}
+function attFor(payloadType, payload) {
+  return (0, import_node_crypto2.createHash)("sha256").update(pae(payloadType, payload)).digest("hex");
+}
+
+// src/oci/read-image.ts
+init_errors();
+function rethrowIo(e) {
+  if (e instanceof OciIoError) throw e;
+  if (!(e instanceof OpkError)) throw e;
+}
+function classifyIndexEntry(d) {
+  if (!IMAGE_MANIFEST_MEDIA_TYPES.includes(d.mediaType)) return "other";
+  const attestation = isAttestationEntry(d);
+  if (attestation && isUnknownPlatform(d)) return "attestation";
+  if (!attestation && !isUnknownPlatform(d)) return "platform";
+  return "other";
+}
+async function readImageRoot(source, ref, limits) {
+  const root = await source.resolve(ref.digest ?? ref.tag ?? "");
+  if (ref.digest && root.digest !== ref.digest)
+    throw new VerificationError("OCI_DIGEST_MISMATCH", `resolved ${root.digest}, asked for ${ref.digest}`);
+  if (!INDEX_MEDIA_TYPES.includes(root.mediaType)) {
+    throw new VerificationError(
+      "IMAGE_NOT_INDEX",
+      `${root.digest} is a single image manifest (${root.mediaType}), not an index, so it carries no attestations. BuildKit wraps even a single-platform image in an index when it adds attestations: rebuild with \`docker buildx build --provenance=true --sbom=true\` (the classic builder and \`--provenance=false\` write none)`
+    );
+  }
+  const index = parseIndex(root.bytes, `image index ${root.digest}`);
+  checkLimit(limits, "maxIndexEntries", index.manifests.length, `image index ${root.digest}`);
+  const out = {
+    digest: root.digest,
+    mediaType: root.mediaType,
+    bytes: root.bytes,
+    index,
+    platforms: [],
+    attestations: [],
+    others: []
+  };
+  index.manifests.forEach((d, position) => {
+    const kind = classifyIndexEntry(d);
+    if (kind === "platform") out.platforms.push(d);
+    else if (kind === "other") out.others.push(d);
+    else {
+      const refersTo = d.annotations?.[ANNOTATION_REFERENCE_DIGEST];
+      out.attestations.push({ descriptor: d, position, ...refersTo ? { refersTo } : {} });
+    }
+  });
+  return out;
+}
+async function fetchSized(source, d, what) {
+  const fetched = await source.fetchManifest(d.digest);
+  if (fetched.bytes.length !== d.size)
+    throw new VerificationError(
+      "OCI_SIZE_MISMATCH",
+      `${what} ${d.digest} is ${fetched.bytes.length} bytes, the index says ${d.size}`
+    );
+  return fetched;
+}
+async function readPlatformManifest(source, d) {
+  const fetched = await fetchSized(source, d, "manifest");
+  return parseManifest(fetched.bytes, `manifest ${d.digest}`);
+}
+async function readAttestationManifest(source, root, entry, limits) {
+  const d = entry.descriptor;
+  const fetched = await fetchSized(source, d, "attestation manifest");
+  const manifest = parseManifest(fetched.bytes, `attestation manifest ${d.digest}`);
+  checkLimit(limits, "maxLayers", manifest.layers.length, `attestation manifest ${d.digest}`);
+  const subject = manifest.subject?.digest;
+  if (subject !== void 0 && entry.refersTo !== void 0 && subject !== entry.refersTo) {
+    const platform = root.platforms.find((p) => p.digest === entry.refersTo)?.platform;
+    throw new VerificationError(
+      "ATTESTATION_SUBJECT_MISMATCH",
+      `attestation manifest ${d.digest} has subject ${subject}, not ${platformString(platform)} manifest ${entry.refersTo}`
+    );
+  }
+  const platformDigest = entry.refersTo ?? subject;
+  return {
+    entry,
+    bytes: fetched.bytes,
+    manifest,
+    form: subject !== void 0 ? "oci-artifact" : "legacy",
+    layerKinds: manifest.layers.map((l) => classifyAttestationLayer(l.mediaType)),
+    ...platformDigest !== void 0 ? { platformDigest } : {}
+  };
+}
+async function readLayer(source, l, position, kind) {
+  if (kind !== "dsse" && kind !== "intoto") return { descriptor: l, position, kind };
+  let bytes;
+  try {
+    bytes = await source.fetchBlob(l.digest);
+  } catch (e) {
+    rethrowIo(e);
+    return { descriptor: l, position, kind, error: e };
+  }
+  const out = { descriptor: l, position, kind, bytes };
+  if (kind === "dsse") {
+    try {
+      out.envelope = parseEnvelope(bytes);
+      out.att = attFor(out.envelope.payloadType, out.envelope.payload);
+    } catch (e) {
+      rethrowIo(e);
+      out.envelopeError = e;
+    }
+  }
+  return out;
+}
+async function readReferrerLayer(source, l, statement, position) {
+  const layer = await readLayer(source, l, position, "dsse");
+  if (layer.envelopeError) return { ...layer, error: layer.envelopeError };
+  if (layer.envelope && sha256Digest(layer.envelope.payload) !== statement.digest)
+    return {
+      ...layer,
+      error: new VerificationError(
+        "REFERRER_STATEMENT_MISMATCH",
+        `referrer signature ${l.digest} does not sign in-toto layer ${statement.digest}`
+      )
+    };
+  return layer;
+}
+async function readReferrerSignatures(source, attestationManifest, limits) {
+  const out = { artifacts: [], byStatement: /* @__PURE__ */ new Map(), notes: [] };
+  if (!source.referrers) return out;
+  let listed2;
+  try {
+    listed2 = await source.referrers(attestationManifest.digest, ARTIFACT_TYPE_OPK_SIGNATURES);
+  } catch (e) {
+    rethrowIo(e);
+    const message = e instanceof Error ? e.message : String(e);
+    out.notes.push({
+      code: "REFERRER_UNREADABLE",
+      message: `referrers of ${attestationManifest.digest}: ${message}`
+    });
+    return out;
+  }
+  checkLimit(limits, "maxReferrers", listed2.length, `attestation manifest ${attestationManifest.digest}`);
+  for (const r of listed2) {
+    let m;
+    try {
+      m = parseManifest((await source.fetchManifest(r.digest)).bytes, `referrer ${r.digest}`);
+    } catch (e) {
+      rethrowIo(e);
+      out.notes.push({
+        code: "REFERRER_UNREADABLE",
+        message: `referrer ${r.digest}: ${e.message}`
+      });
+      continue;
+    }
+    if (m.subject?.digest !== attestationManifest.digest || m.artifactType !== ARTIFACT_TYPE_OPK_SIGNATURES) {
+      out.notes.push({
+        code: "REFERRER_UNRELATED",
+        message: `referrer ${r.digest} is not an opk-signer signature artifact of ${attestationManifest.digest}; ignored`
+      });
+      continue;
+    }
+    out.artifacts.push(r);
+    checkLimit(limits, "maxLayers", m.layers.length, `referrer ${r.digest}`);
+    for (const l of m.layers) addReferrerLayer(out.byStatement, out.notes, r, l);
+  }
+  return out;
+}
+function addReferrerLayer(out, notes, r, l) {
+  const statement = l.annotations?.[ANNOTATION_OPK_STATEMENT_DIGEST];
+  const kind = classifyAttestationLayer(l.mediaType);
+  if (!statement || kind !== "dsse") {
+    notes.push({
+      code: kind === "dsse" || kind === "unverifiable" ? "REFERRER_LAYER_UNMATCHED" : "ATTESTATION_LAYER_UNRECOGNISED",
+      message: `referrer ${r.digest} layer ${l.digest} (${l.mediaType}) ${kind === "dsse" ? `names no statement (${ANNOTATION_OPK_STATEMENT_DIGEST})` : "is not a DSSE envelope"}; it signs nothing here`,
+      layer: l.digest
+    });
+    return;
+  }
+  const list = out.get(statement) ?? [];
+  if (!list.some((x) => x.digest === l.digest)) list.push(l);
+  out.set(statement, list);
+}
+
 // src/attest/read.ts
 function rawJson(bytes) {
   return JSON.parse(Buffer.from(bytes).toString("utf8"));
@@ -80831,33 +81017,16 @@ function rawJson(bytes) {
 async function readImage(source, reference, o) {
   const limits = resolveLimits(o.limits);
   source = source instanceof BoundedSource ? source : new BoundedSource(source, limits);
-  const root = await source.resolve(reference.digest ?? reference.tag ?? "");
-  if (reference.digest && root.digest !== reference.digest)
-    throw new VerificationError(
-      "OCI_DIGEST_MISMATCH",
-      `resolved ${root.digest}, asked for ${reference.digest}`
-    );
-  if (!INDEX_MEDIA_TYPES.includes(root.mediaType)) {
-    throw new AttestError(
-      "ATTEST_NOT_INDEX",
-      `${root.digest} is a single image manifest (${root.mediaType}), not an index, so it carries no attestations. BuildKit wraps even a single-platform image in an index when it adds attestations: rebuild with \`docker buildx build --provenance=true --sbom=true\` (the classic builder and \`--provenance=false\` write none)`
-    );
-  }
-  const index = parseIndex(root.bytes, `image index ${root.digest}`);
-  checkLimit(limits, "maxIndexEntries", index.manifests.length, `image index ${root.digest}`);
-  const raw = rawJson(root.bytes);
-  const platforms = index.manifests.filter(
-    (d) => IMAGE_MANIFEST_MEDIA_TYPES.includes(d.mediaType) && !isAttestationEntry(d) && !isUnknownPlatform(d)
-  ).map((descriptor) => ({ descriptor, platform: platformString(descriptor.platform) }));
+  const root = await readImageRoot(source, reference, limits);
+  const platforms = root.platforms.map((descriptor) => ({
+    descriptor,
+    platform: platformString(descriptor.platform)
+  }));
   const byDigest = new Map(platforms.map((p) => [p.descriptor.digest, p.platform]));
+  const all = await Promise.all(
+    root.attestations.map((entry) => readAttestation(source, root, entry, byDigest, { ...o, limits }))
+  );
   const dangling = [];
-  const jobs = [];
-  index.manifests.forEach((entry, entryPosition) => {
-    if (!isAttestationEntry(entry) || !IMAGE_MANIFEST_MEDIA_TYPES.includes(entry.mediaType)) return;
-    const annotated = entry.annotations?.[ANNOTATION_REFERENCE_DIGEST];
-    jobs.push(readAttestation(source, entry, entryPosition, annotated, byDigest, { ...o, limits }));
-  });
-  const all = await Promise.all(jobs);
   const attestations = all.filter((a) => {
     if (byDigest.has(a.platformDigest)) return true;
     dangling.push(a.entry);
@@ -80867,52 +81036,39 @@ async function readImage(source, reference, o) {
     digest: root.digest,
     mediaType: root.mediaType,
     bytes: root.bytes,
-    index: raw,
+    index: rawJson(root.bytes),
     platforms,
     attestations,
     dangling
   };
 }
-async function readAttestation(source, entry, entryPosition, annotated, platforms, o) {
-  const fetched = await source.fetchManifest(entry.digest);
-  if (fetched.bytes.length !== entry.size)
-    throw new VerificationError(
-      "OCI_SIZE_MISMATCH",
-      `attestation manifest ${entry.digest} is ${fetched.bytes.length} bytes, the index says ${entry.size}`
-    );
-  const manifest = parseManifest(fetched.bytes, `attestation manifest ${entry.digest}`);
-  checkLimit(o.limits, "maxLayers", manifest.layers.length, `attestation manifest ${entry.digest}`);
-  const form = manifest.subject ? "oci-artifact" : "legacy";
-  if (manifest.subject && annotated && manifest.subject.digest !== annotated)
-    throw new AttestError(
-      "ATTEST_SUBJECT_MISMATCH",
-      `attestation manifest ${entry.digest} has subject ${manifest.subject.digest} but its index entry names ${annotated}`
-    );
-  const platformDigest = annotated ?? manifest.subject?.digest;
+async function readAttestation(source, root, entry, platforms, o) {
+  const am = await readAttestationManifest(source, root, entry, o.limits);
+  const { descriptor, position: entryPosition } = entry;
+  const platformDigest = am.platformDigest;
   if (!platformDigest)
     throw new AttestError(
       "ATTEST_SUBJECT_MISSING",
-      `attestation manifest ${entry.digest} names no platform manifest (no ${ANNOTATION_REFERENCE_DIGEST}, no subject)`
+      `attestation manifest ${descriptor.digest} names no platform manifest (no ${ANNOTATION_REFERENCE_DIGEST}, no subject)`
     );
-  const wantBytes = (mt) => isInTotoMediaType(mt) || isDsseMediaType(mt);
   const [configBytes, layers, referrers] = await Promise.all([
-    form === "legacy" ? source.fetchBlob(manifest.config.digest) : Promise.resolve(void 0),
+    am.form === "legacy" ? source.fetchBlob(am.manifest.config.digest) : Promise.resolve(void 0),
     Promise.all(
-      manifest.layers.map(async (descriptor, position) => {
-        if (!wantBytes(descriptor.mediaType)) return { descriptor, position };
-        const bytes = await source.fetchBlob(descriptor.digest);
-        return { descriptor, position, bytes };
+      am.manifest.layers.map(async (d, position) => {
+        const layer = await readLayer(source, d, position, am.layerKinds[position]);
+        if (layer.error) throw layer.error;
+        return layer;
       })
     ),
-    o.mode === "referrers" ? existingReferrers(source, entry.digest) : Promise.resolve(void 0)
+    o.mode === "referrers" ? existingReferrers(source, descriptor, o.limits) : Promise.resolve(void 0)
   ]);
   const platform = platforms.get(platformDigest);
   return {
     entryPosition,
-    entry,
-    bytes: fetched.bytes,
-    manifest: rawJson(fetched.bytes),
-    form,
+    entry: descriptor,
+    bytes: am.bytes,
+    manifest: rawJson(am.bytes),
+    form: am.form,
     platformDigest,
     ...platform ? { platform } : {},
     ...configBytes ? { configBytes } : {},
@@ -80920,24 +81076,21 @@ async function readAttestation(source, entry, entryPosition, annotated, platform
     ...referrers ? { referredStatements: referrers.statements, existingReferrers: referrers.descriptors } : {}
   };
 }
-async function existingReferrers(source, digest) {
-  const descriptors = [];
+async function existingReferrers(source, attestationManifest, limits) {
+  const found = await readReferrerSignatures(source, attestationManifest, limits);
   const statements = /* @__PURE__ */ new Set();
-  if (!source.referrers) return { descriptors, statements };
-  for (const d of await source.referrers(digest, ARTIFACT_TYPE_OPK_SIGNATURES)) {
-    const m = parseManifest((await source.fetchManifest(d.digest)).bytes, `referrer ${d.digest}`);
-    if (m.subject?.digest !== digest || m.artifactType !== ARTIFACT_TYPE_OPK_SIGNATURES) continue;
-    descriptors.push(d);
-    for (const l of m.layers) {
-      const s = l.annotations?.[ANNOTATION_OPK_STATEMENT_DIGEST];
-      if (!s || !isDsseMediaType(l.mediaType) || statements.has(s)) continue;
+  for (const [s, layers] of found.byStatement) {
+    for (const l of layers) {
       const bytes = await source.fetchBlob(l.digest).catch(() => void 0);
       if (!bytes) continue;
       const checked = checkSignedEnvelope(bytes, void 0);
-      if (checked.ok && sha256Digest(checked.payload) === s) statements.add(s);
+      if (checked.ok && sha256Digest(checked.payload) === s) {
+        statements.add(s);
+        break;
+      }
     }
   }
-  return { descriptors, statements };
+  return { descriptors: found.artifacts, statements };
 }
 
 // src/attest/signer.ts
@@ -80975,24 +81128,6 @@ function checkEndpointUrl(url, what) {
 
 // src/signer/sign.ts
 init_import_meta_url();
-
-// src/dsse/pae.ts
-init_import_meta_url();
-var import_node_crypto2 = require("node:crypto");
-function pae(payloadType, payload) {
-  const type = Buffer.from(payloadType, "utf8");
-  return Buffer.concat([
-    Buffer.from(`DSSEv1 ${type.length} `, "ascii"),
-    type,
-    Buffer.from(` ${payload.length} `, "ascii"),
-    payload
-  ]);
-}
-function attFor(payloadType, payload) {
-  return (0, import_node_crypto2.createHash)("sha256").update(pae(payloadType, payload)).digest("hex");
-}
-
-// src/signer/sign.ts
 init_errors();
 init_statement();
 
@@ -82495,33 +82630,118 @@ init_errors();
 
 // src/oci/layout.ts
 init_import_meta_url();
+var import_node_crypto9 = require("node:crypto");
+var import_promises3 = require("node:fs/promises");
+var import_node_path3 = require("node:path");
+init_errors();
+
+// src/oci/files.ts
+init_import_meta_url();
 var import_node_crypto8 = require("node:crypto");
 var import_promises = require("node:fs/promises");
 var import_node_path2 = require("node:path");
 var import_promises2 = require("node:timers/promises");
-init_errors();
+var LOCK_POLL_MS = 25;
+async function withFileLock(path, what, waitMs, fn) {
+  const deadline = Date.now() + waitMs;
+  for (; ; ) {
+    try {
+      const fh = await (0, import_promises.open)(path, "wx", 384);
+      try {
+        await fh.writeFile(`${process.pid} ${(/* @__PURE__ */ new Date()).toISOString()}
+`);
+      } finally {
+        await fh.close();
+      }
+      break;
+    } catch (e) {
+      if (e.code !== "EEXIST")
+        throw new OciIoError(
+          "OCI_LAYOUT_LOCK",
+          `cannot create lock ${path} (${e.code ?? "error"})`
+        );
+      if (Date.now() >= deadline) {
+        const holder = await (0, import_promises.readFile)(path, "utf8").catch(() => "");
+        throw new OciIoError(
+          "OCI_LAYOUT_LOCKED",
+          `${what} is locked by another writer (${path}${holder ? `: pid ${holder.trim()}` : ""}) for over ${waitMs / 1e3}s; if no other process is writing this layout, the lock is stale: remove it and retry`
+        );
+      }
+      await (0, import_promises2.setTimeout)(LOCK_POLL_MS);
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    await (0, import_promises.unlink)(path).catch(() => {
+    });
+  }
+}
+async function readOrIo(path, what) {
+  try {
+    return await (0, import_promises.readFile)(path);
+  } catch (e) {
+    throw fileError(e, `cannot read ${what}`, "");
+  }
+}
+function fileError(e, what, missing) {
+  const code = e.code ?? "error";
+  if (code === "ENOENT" || code === "ENOTDIR")
+    return new OciIoError("OCI_NOT_FOUND", `${what}${missing ? ` ${missing}` : ""} (${code})`);
+  return new OciIoError("OCI_READ_FAILED", `${what}: read failed (${code})`);
+}
+async function atomicWrite(path, data) {
+  const tmp = `${path}.tmp-${(0, import_node_crypto8.randomBytes)(12).toString("hex")}`;
+  let fh;
+  try {
+    fh = await (0, import_promises.open)(tmp, "wx", 420);
+    await fh.writeFile(data);
+    await fh.sync();
+    await fh.close();
+    fh = void 0;
+    await (0, import_promises.rename)(tmp, path);
+  } catch (e) {
+    await fh?.close().catch(() => {
+    });
+    await (0, import_promises.unlink)(tmp).catch(() => {
+    });
+    throw e;
+  }
+  try {
+    const d = await (0, import_promises.open)((0, import_node_path2.dirname)(path), "r");
+    try {
+      await d.sync();
+    } finally {
+      await d.close();
+    }
+  } catch {
+  }
+}
+
+// src/oci/layout.ts
 var LAYOUT_VERSION = "1.0.0";
 var LAYOUT_LOCK = "index.json.lock";
-var LOCK_POLL_MS = 25;
+var DEFAULT_LOCK_WAIT_MS = 1e4;
 var OciLayout = class _OciLayout {
-  constructor(dir, index) {
+  constructor(dir, index, options3 = {}) {
     this.dir = dir;
     this.index = index;
     this.location = `oci:${dir}`;
+    this.lockWaitMs = options3.lockWaitMs ?? DEFAULT_LOCK_WAIT_MS;
   }
   dir;
   index;
   kind = "oci-layout";
-  /** How long a writer waits for another's lock before calling it stale (ms). */
-  static lockWaitMs = 1e4;
   location;
+  /** How long a writer waits for another's lock before calling it stale (ms). */
+  lockWaitMs;
   /** Opens an existing layout; fails if `oci-layout` or `index.json` is missing or malformed. */
-  static async open(dir) {
-    const isDir = await (0, import_promises.stat)(dir).then(
+  static async open(dir, options3 = {}) {
+    const isDir = await (0, import_promises3.stat)(dir).then(
       (st) => st.isDirectory(),
       () => false
     );
-    const hasMarker = isDir && await (0, import_promises.stat)((0, import_node_path2.join)(dir, "oci-layout")).then(
+    const hasMarker = isDir && await (0, import_promises3.stat)((0, import_node_path3.join)(dir, "oci-layout")).then(
       () => true,
       () => false
     );
@@ -82531,7 +82751,7 @@ var OciLayout = class _OciLayout {
         `${dir} is a directory but not an OCI image layout (it has no oci-layout file)`
       );
     }
-    const marker = await readOrIo((0, import_node_path2.join)(dir, "oci-layout"), `OCI layout ${dir}`);
+    const marker = await readOrIo((0, import_node_path3.join)(dir, "oci-layout"), `OCI layout ${dir}`);
     let version;
     try {
       version = JSON.parse(marker.toString("utf8")).imageLayoutVersion;
@@ -82544,19 +82764,23 @@ var OciLayout = class _OciLayout {
         `${dir}/oci-layout has unsupported imageLayoutVersion ${String(version)}`
       );
     }
-    const indexBytes = await readOrIo((0, import_node_path2.join)(dir, "index.json"), `OCI layout ${dir} index.json`);
-    return new _OciLayout(dir, parseIndex(indexBytes, `${dir}/index.json`));
+    const indexBytes = await readOrIo((0, import_node_path3.join)(dir, "index.json"), `OCI layout ${dir} index.json`);
+    return new _OciLayout(dir, parseIndex(indexBytes, `${dir}/index.json`), options3);
   }
   /** Creates a layout (or opens it if one is already there). */
-  static async create(dir) {
-    const exists = await (0, import_promises.stat)((0, import_node_path2.join)(dir, "oci-layout")).then(
+  static async create(dir, options3 = {}) {
+    const exists = await (0, import_promises3.stat)((0, import_node_path3.join)(dir, "oci-layout")).then(
       () => true,
       () => false
     );
-    if (exists) return _OciLayout.open(dir);
-    await (0, import_promises.mkdir)((0, import_node_path2.join)(dir, "blobs", "sha256"), { recursive: true });
-    await atomicWrite((0, import_node_path2.join)(dir, "oci-layout"), JSON.stringify({ imageLayoutVersion: LAYOUT_VERSION }));
-    const layout = new _OciLayout(dir, { schemaVersion: 2, mediaType: MEDIA_TYPE_OCI_INDEX, manifests: [] });
+    if (exists) return _OciLayout.open(dir, options3);
+    await (0, import_promises3.mkdir)((0, import_node_path3.join)(dir, "blobs", "sha256"), { recursive: true });
+    await atomicWrite((0, import_node_path3.join)(dir, "oci-layout"), JSON.stringify({ imageLayoutVersion: LAYOUT_VERSION }));
+    const layout = new _OciLayout(
+      dir,
+      { schemaVersion: 2, mediaType: MEDIA_TYPE_OCI_INDEX, manifests: [] },
+      options3
+    );
     await layout.update((index) => {
       if (index.manifests.length === 0) return true;
       return false;
@@ -82637,8 +82861,8 @@ var OciLayout = class _OciLayout {
         const bytes = await this.readBlob(d.digest, MAX_MANIFEST_BYTES, "manifest");
         const m = parseManifest(bytes, `manifest ${d.digest}`);
         if (m.subject?.digest === digest) {
-          const { annotations: annotations2, ...rest } = d;
-          const kept = { ...annotations2 ?? {} };
+          const { annotations, ...rest } = d;
+          const kept = { ...annotations ?? {} };
           delete kept[ANNOTATION_REF_NAME];
           add({
             ...rest,
@@ -82652,7 +82876,7 @@ var OciLayout = class _OciLayout {
   }
   async hasBlob(digest) {
     try {
-      await (0, import_promises.stat)(this.blobPath(digest));
+      await (0, import_promises3.stat)(this.blobPath(digest));
       return true;
     } catch {
       return false;
@@ -82672,10 +82896,10 @@ var OciLayout = class _OciLayout {
   async blobIntact(digest, size) {
     const path = this.blobPath(digest);
     try {
-      const st = await (0, import_promises.stat)(path);
+      const st = await (0, import_promises3.stat)(path);
       if (!st.isFile() || st.size !== size) return false;
-      const hash = (0, import_node_crypto8.createHash)("sha256");
-      const fh = await (0, import_promises.open)(path, "r");
+      const hash = (0, import_node_crypto9.createHash)("sha256");
+      const fh = await (0, import_promises3.open)(path, "r");
       try {
         for await (const chunk of fh.createReadStream({ autoClose: false })) hash.update(chunk);
       } finally {
@@ -82685,13 +82909,6 @@ var OciLayout = class _OciLayout {
     } catch {
       return false;
     }
-  }
-  /**
-   * Copies blobs in under the digests they are keyed by, verbatim and without rehashing (readers
-   * check digests; forgery tests rely on this to plant bytes that do not match their name).
-   */
-  async writeRawBlobs(blobs) {
-    for (const [digest, { bytes }] of blobs) await atomicWrite(this.blobPath(digest), bytes);
   }
   /**
    * Lists a manifest or index in index.json, optionally under a tag. A tag moves: any other
@@ -82733,7 +82950,7 @@ var OciLayout = class _OciLayout {
     return index.manifests.find((d) => d.annotations?.[ANNOTATION_REF_NAME] === tag)?.digest;
   }
   async readIndex() {
-    const bytes = await readOrIo((0, import_node_path2.join)(this.dir, "index.json"), `OCI layout ${this.dir} index.json`);
+    const bytes = await readOrIo((0, import_node_path3.join)(this.dir, "index.json"), `OCI layout ${this.dir} index.json`);
     return parseIndex(bytes, `${this.dir}/index.json`);
   }
   /**
@@ -82744,62 +82961,29 @@ var OciLayout = class _OciLayout {
   async update(change, fresh = false) {
     await this.withLock(async () => {
       let index;
-      const exists = await (0, import_promises.stat)((0, import_node_path2.join)(this.dir, "index.json")).then(
+      const exists = await (0, import_promises3.stat)((0, import_node_path3.join)(this.dir, "index.json")).then(
         () => true,
         () => false
       );
       if (fresh && !exists) index = { ...this.index, manifests: [...this.index.manifests] };
       else index = await this.readIndex();
       const changed = change(index) || fresh && !exists;
-      if (changed) await atomicWrite((0, import_node_path2.join)(this.dir, "index.json"), JSON.stringify(index));
+      if (changed) await atomicWrite((0, import_node_path3.join)(this.dir, "index.json"), JSON.stringify(index));
       this.index = index;
     });
   }
-  async withLock(fn) {
-    const path = (0, import_node_path2.join)(this.dir, LAYOUT_LOCK);
-    const deadline = Date.now() + _OciLayout.lockWaitMs;
-    for (; ; ) {
-      try {
-        const fh = await (0, import_promises.open)(path, "wx", 384);
-        try {
-          await fh.writeFile(`${process.pid} ${(/* @__PURE__ */ new Date()).toISOString()}
-`);
-        } finally {
-          await fh.close();
-        }
-        break;
-      } catch (e) {
-        if (e.code !== "EEXIST")
-          throw new OciIoError(
-            "OCI_LAYOUT_LOCK",
-            `cannot create lock ${path} (${e.code ?? "error"})`
-          );
-        if (Date.now() >= deadline) {
-          const holder = await (0, import_promises.readFile)(path, "utf8").catch(() => "");
-          throw new OciIoError(
-            "OCI_LAYOUT_LOCKED",
-            `${this.dir} is locked by another writer (${path}${holder ? `: pid ${holder.trim()}` : ""}) for over ${_OciLayout.lockWaitMs / 1e3}s; if no other process is writing this layout, the lock is stale: remove it and retry`
-          );
-        }
-        await (0, import_promises2.setTimeout)(LOCK_POLL_MS);
-      }
-    }
-    try {
-      return await fn();
-    } finally {
-      await (0, import_promises.unlink)(path).catch(() => {
-      });
-    }
+  withLock(fn) {
+    return withFileLock((0, import_node_path3.join)(this.dir, LAYOUT_LOCK), this.dir, this.lockWaitMs, fn);
   }
   blobPath(digest) {
     checkDigestSyntax(digest);
-    return (0, import_node_path2.join)(this.dir, "blobs", "sha256", digest.slice("sha256:".length));
+    return (0, import_node_path3.join)(this.dir, "blobs", "sha256", digest.slice("sha256:".length));
   }
   async readBlob(digest, maxBytes, what) {
     const path = this.blobPath(digest);
     let fh;
     try {
-      fh = await (0, import_promises.open)(path, "r");
+      fh = await (0, import_promises3.open)(path, "r");
     } catch (e) {
       throw fileError(e, `${what} ${digest}`, `is not in ${this.dir}`);
     }
@@ -82818,46 +83002,6 @@ var OciLayout = class _OciLayout {
     }
   }
 };
-async function readOrIo(path, what) {
-  try {
-    return await (0, import_promises.readFile)(path);
-  } catch (e) {
-    throw fileError(e, `cannot read ${what}`, "");
-  }
-}
-function fileError(e, what, missing) {
-  const code = e.code ?? "error";
-  if (code === "ENOENT" || code === "ENOTDIR")
-    return new OciIoError("OCI_NOT_FOUND", `${what}${missing ? ` ${missing}` : ""} (${code})`);
-  return new OciIoError("OCI_READ_FAILED", `${what}: read failed (${code})`);
-}
-async function atomicWrite(path, data) {
-  const tmp = `${path}.tmp-${(0, import_node_crypto8.randomBytes)(12).toString("hex")}`;
-  let fh;
-  try {
-    fh = await (0, import_promises.open)(tmp, "wx", 420);
-    await fh.writeFile(data);
-    await fh.sync();
-    await fh.close();
-    fh = void 0;
-    await (0, import_promises.rename)(tmp, path);
-  } catch (e) {
-    await fh?.close().catch(() => {
-    });
-    await (0, import_promises.unlink)(tmp).catch(() => {
-    });
-    throw e;
-  }
-  try {
-    const d = await (0, import_promises.open)((0, import_node_path2.dirname)(path), "r");
-    try {
-      await d.sync();
-    } finally {
-      await d.close();
-    }
-  } catch {
-  }
-}
 
 // src/oci/reference.ts
 init_import_meta_url();
@@ -82950,14 +83094,14 @@ init_import_meta_url();
 
 // src/oidc/archive.ts
 init_import_meta_url();
-var import_node_crypto10 = require("node:crypto");
-var import_promises3 = require("node:fs/promises");
-var import_node_path3 = require("node:path");
+var import_node_crypto11 = require("node:crypto");
+var import_promises4 = require("node:fs/promises");
+var import_node_path4 = require("node:path");
 init_errors();
 
 // src/jwk/rsa.ts
 init_import_meta_url();
-var import_node_crypto9 = require("node:crypto");
+var import_node_crypto10 = require("node:crypto");
 init_base64url();
 init_json();
 init_errors();
@@ -82988,12 +83132,12 @@ function rsaKeyFromJwk(input2) {
   const eB64 = encodeBase64Url(eRaw[0] === 0 ? eRaw.subarray(1) : eRaw);
   let keyObject;
   try {
-    keyObject = (0, import_node_crypto9.createPublicKey)({ key: { kty: "RSA", n: nB64, e: eB64 }, format: "jwk" });
+    keyObject = (0, import_node_crypto10.createPublicKey)({ key: { kty: "RSA", n: nB64, e: eB64 }, format: "jwk" });
   } catch {
     throw new FormatError("JWK_INVALID", "RSA JWK could not be imported");
   }
   const thumbprint = encodeBase64Url(
-    (0, import_node_crypto9.createHash)("sha256").update(canonicalJson({ e: eB64, kty: "RSA", n: nB64 })).digest()
+    (0, import_node_crypto10.createHash)("sha256").update(canonicalJson({ e: eB64, kty: "RSA", n: nB64 })).digest()
   );
   const pub = { kty: "RSA", n: nB64, e: eB64 };
   for (const k of ["kid", "alg", "use", "x5t"]) if (typeof jwk[k] === "string") pub[k] = jwk[k];
@@ -83079,7 +83223,7 @@ function selectKeys(keys, query) {
 var ArchiveError = class extends OpkError {
 };
 function issuerDir(dir, issuer) {
-  return (0, import_node_path3.join)(dir, (0, import_node_crypto10.createHash)("sha256").update(issuer, "utf8").digest("hex").slice(0, 32));
+  return (0, import_node_path4.join)(dir, (0, import_node_crypto11.createHash)("sha256").update(issuer, "utf8").digest("hex").slice(0, 32));
 }
 function publicJwks(jwks, what) {
   const out = jwksKeys(jwks, what).map((k) => ({ ...k.jwk }));
@@ -83094,33 +83238,33 @@ async function appendSnapshot(dir, input2) {
     jwks: publicJwks(input2.jwks, "JWKS")
   };
   const target = issuerDir(dir, input2.issuer);
-  const suffix = (0, import_node_crypto10.randomBytes)(4).toString("hex");
+  const suffix = (0, import_node_crypto11.randomBytes)(4).toString("hex");
   const name = `${snapshot.observedAt.replace(/:/g, "-")}-${suffix}.json`;
-  const tmp = (0, import_node_path3.join)(target, `.tmp-${suffix}-${process.pid}`);
+  const tmp = (0, import_node_path4.join)(target, `.tmp-${suffix}-${process.pid}`);
   try {
-    await (0, import_promises3.mkdir)(target, { recursive: true });
-    const fh = await (0, import_promises3.open)(tmp, "wx", 420);
+    await (0, import_promises4.mkdir)(target, { recursive: true });
+    const fh = await (0, import_promises4.open)(tmp, "wx", 420);
     try {
       await fh.writeFile(JSON.stringify(snapshot, null, 2) + "\n");
       await fh.sync();
     } finally {
       await fh.close();
     }
-    await (0, import_promises3.rename)(tmp, (0, import_node_path3.join)(target, name));
+    await (0, import_promises4.rename)(tmp, (0, import_node_path4.join)(target, name));
   } catch (e) {
-    await (0, import_promises3.rm)(tmp, { force: true });
+    await (0, import_promises4.rm)(tmp, { force: true });
     throw new ArchiveError(
       "ARCHIVE_IO",
       `cannot write to the JWKS archive ${dir}: ${e.code ?? "error"}`
     );
   }
-  return (0, import_node_path3.join)(target, name);
+  return (0, import_node_path4.join)(target, name);
 }
 async function readSnapshotFiles(dir, issuer) {
   const target = issuerDir(dir, issuer);
   let names;
   try {
-    names = (await (0, import_promises3.readdir)(target)).filter((n) => n.endsWith(".json") && !n.startsWith("."));
+    names = (await (0, import_promises4.readdir)(target)).filter((n) => n.endsWith(".json") && !n.startsWith("."));
   } catch (e) {
     if (e.code === "ENOENT") return [];
     throw new ArchiveError(
@@ -83130,10 +83274,10 @@ async function readSnapshotFiles(dir, issuer) {
   }
   const out = [];
   for (const name of names.sort()) {
-    const file = (0, import_node_path3.join)(target, name);
+    const file = (0, import_node_path4.join)(target, name);
     let doc;
     try {
-      doc = JSON.parse(await (0, import_promises3.readFile)(file, "utf8"));
+      doc = JSON.parse(await (0, import_promises4.readFile)(file, "utf8"));
     } catch {
       throw new ArchiveError("ARCHIVE_CORRUPT", `JWKS archive file ${file} is not valid JSON`);
     }
@@ -83179,7 +83323,7 @@ init_import_meta_url();
 
 // src/oidc/http.ts
 init_import_meta_url();
-var import_promises4 = require("node:timers/promises");
+var import_promises5 = require("node:timers/promises");
 var import_undici = __toESM(require_undici(), 1);
 var MAX_BODY = 1 << 20;
 var DEFAULTS = { timeoutMs: 1e4, attempts: 4, baseDelayMs: 250, maxDelayMs: 4e3 };
@@ -83263,7 +83407,7 @@ async function requestJson(req, opts = {}) {
       const cap = Math.min(o.maxDelayMs, o.baseDelayMs * 2 ** (attempt - 1));
       const delay = e.retryAfterMs ?? Math.random() * cap;
       try {
-        await (0, import_promises4.setTimeout)(delay, void 0, opts.signal ? { signal: opts.signal } : {});
+        await (0, import_promises5.setTimeout)(delay, void 0, opts.signal ? { signal: opts.signal } : {});
       } catch {
         throw cancelled(where);
       }
@@ -83618,7 +83762,7 @@ function gitlabTokenSource(o) {
 
 // src/oidc/login.ts
 init_import_meta_url();
-var import_node_crypto11 = require("node:crypto");
+var import_node_crypto12 = require("node:crypto");
 var import_node_http = require("node:http");
 var b64u = (b) => b.toString("base64url");
 function interactiveLoginTokenSource(o) {
@@ -83629,8 +83773,8 @@ function interactiveLoginTokenSource(o) {
     if (!meta.authorization_endpoint || !meta.token_endpoint) {
       throw new OpError("OP_BAD_RESPONSE", `${o.issuer} advertises no authorization or token endpoint`);
     }
-    const verifier = b64u((0, import_node_crypto11.randomBytes)(32));
-    const state = b64u((0, import_node_crypto11.randomBytes)(16));
+    const verifier = b64u((0, import_node_crypto12.randomBytes)(32));
+    const state = b64u((0, import_node_crypto12.randomBytes)(16));
     const path = o.redirectPath ?? "/callback";
     const cb = await awaitCallback(
       o.redirectPort ?? 0,
@@ -83650,7 +83794,7 @@ function interactiveLoginTokenSource(o) {
         scope: (o.scopes ?? ["openid"]).join(" "),
         state,
         nonce: commitment2,
-        code_challenge: b64u((0, import_node_crypto11.createHash)("sha256").update(verifier).digest()),
+        code_challenge: b64u((0, import_node_crypto12.createHash)("sha256").update(verifier).digest()),
         code_challenge_method: "S256"
       };
       for (const [k, v] of Object.entries(q2)) auth.searchParams.set(k, v);
@@ -83698,7 +83842,7 @@ function interactiveLoginTokenSource(o) {
 }
 async function awaitCallback(port, path, state, timeoutMs, signal) {
   let settle;
-  const code = new Promise((ok, fail3) => settle = { ok, fail: fail3 });
+  const code = new Promise((ok, fail4) => settle = { ok, fail: fail4 });
   code.catch(() => void 0);
   let done = false;
   const finish = (f) => {
@@ -83715,7 +83859,7 @@ async function awaitCallback(port, path, state, timeoutMs, signal) {
     }
     const got = Buffer.from(u.searchParams.get("state") ?? "");
     const want = Buffer.from(state);
-    if (got.length !== want.length || !(0, import_node_crypto11.timingSafeEqual)(got, want)) {
+    if (got.length !== want.length || !(0, import_node_crypto12.timingSafeEqual)(got, want)) {
       res.writeHead(400, { "content-type": "text/plain" }).end("Unknown login state.\n");
       return;
     }
@@ -83739,10 +83883,10 @@ async function awaitCallback(port, path, state, timeoutMs, signal) {
       finish(() => settle.fail(new OpError("OP_LOGIN_FAILED", "the OP redirected back without a code")));
     else finish(() => settle.ok(c));
   });
-  await new Promise((ok, fail3) => {
+  await new Promise((ok, fail4) => {
     server.once(
       "error",
-      (e) => fail3(
+      (e) => fail4(
         new OpError(
           "OP_LOGIN_FAILED",
           `cannot listen on 127.0.0.1:${port} for the login redirect: ${e.code}`
@@ -83910,9 +84054,9 @@ init_errors();
 // src/oci/auth.ts
 init_import_meta_url();
 var import_node_child_process2 = require("node:child_process");
-var import_promises5 = require("node:fs/promises");
+var import_promises6 = require("node:fs/promises");
 var import_node_os = require("node:os");
-var import_node_path4 = require("node:path");
+var import_node_path5 = require("node:path");
 init_errors();
 var StaticCredentials = class {
   constructor(creds, registry) {
@@ -83990,14 +84134,14 @@ var DockerConfigCredentials = class _DockerConfigCredentials {
   opts;
   config;
   static defaultPath(env2 = process.env) {
-    return (0, import_node_path4.join)(env2.DOCKER_CONFIG ?? (0, import_node_path4.join)((0, import_node_os.homedir)(), ".docker"), "config.json");
+    return (0, import_node_path5.join)(env2.DOCKER_CONFIG ?? (0, import_node_path5.join)((0, import_node_os.homedir)(), ".docker"), "config.json");
   }
   load() {
     this.config ??= (async () => {
       const path = this.opts.path ?? _DockerConfigCredentials.defaultPath(this.opts.env);
       let text;
       try {
-        text = await (0, import_promises5.readFile)(path, "utf8");
+        text = await (0, import_promises6.readFile)(path, "utf8");
       } catch {
         return void 0;
       }
@@ -84074,239 +84218,36 @@ function parseWwwAuthenticate(header) {
 
 // src/oci/registry.ts
 init_import_meta_url();
+init_errors();
+
+// src/oci/registry-transport.ts
+init_import_meta_url();
 var import_undici2 = __toESM(require_undici(), 1);
 init_errors();
-var PUSH = "pull,push";
 var LOOPBACK2 = /^(localhost|127(?:\.\d{1,3}){3}|\[::1\])(:\d+)?$/;
 var MAX_REDIRECTS = 5;
 function ioError(message) {
   return new OciIoError("REGISTRY_IO", message);
 }
-var RegistryClient = class {
-  constructor(registry, opts = {}) {
+var RegistryTransport = class {
+  constructor(registry, base, opts = {}) {
+    this.registry = registry;
+    this.base = base;
     this.opts = opts;
-    this.registry = normaliseHost(registry) === DOCKER_HUB_HOST ? DOCKER_HUB_HOST : registry;
-    const apiHost = this.registry === DOCKER_HUB_HOST ? DOCKER_HUB_API_HOST : this.registry;
-    const plain = opts.plainHttp ?? LOOPBACK2.test(apiHost);
-    this.base = `${plain ? "http" : "https"}://${apiHost}`;
     this.ownsDispatcher = !opts.dispatcher;
     this.dispatcher = opts.dispatcher ?? new import_undici2.Agent({ connections: 8, pipelining: 1 });
   }
-  opts;
   registry;
   base;
+  opts;
   dispatcher;
   ownsDispatcher;
   tokens = /* @__PURE__ */ new Map();
   basic;
   secrets = /* @__PURE__ */ new Set();
   credsLoaded;
-  /** An ImageSource for one repository of this registry. */
-  repository(name) {
-    return new RegistryRepository(this, name);
-  }
   async close() {
     if (this.ownsDispatcher) await this.dispatcher.close();
-  }
-  /** GET a manifest by tag or digest; the digest is checked (by-digest: against it; by-tag: against Docker-Content-Digest). */
-  async getManifest(repository, reference, maxBytes = this.opts.maxManifestBytes ?? MAX_MANIFEST_BYTES) {
-    const byDigest = isDigest(reference);
-    const res = await this.send("GET", repository, `manifests/${reference}`, {
-      accept: MANIFEST_MEDIA_TYPES.join(", "),
-      maxBytes
-    });
-    const what = `manifest ${repository}@${reference}`;
-    if (res.status === 404) throw new OciIoError("OCI_NOT_FOUND", `${what} not found on ${this.registry}`);
-    if (res.status !== 200) throw ioError(`${what}: ${describeStatus(res)}`);
-    const served = res.headers["docker-content-digest"];
-    let digest;
-    if (byDigest) {
-      checkContentDigest(res.body, reference, `${what} from ${this.registry}:`);
-      digest = reference;
-    } else {
-      digest = sha256Digest(res.body);
-      if (served !== void 0 && served !== digest) {
-        throw new VerificationError(
-          "OCI_DIGEST_MISMATCH",
-          `${what}: registry says ${served} but the content hashes to ${digest}`
-        );
-      }
-    }
-    const contentType = (res.headers["content-type"] ?? "").split(";")[0].trim();
-    const declared = sniffManifestMediaType(res.body);
-    const mediaType = declared ?? (contentType || "application/octet-stream");
-    return { bytes: res.body, digest, mediaType };
-  }
-  /** HEAD a manifest: its digest, media type and size without the body. */
-  async headManifest(repository, reference, actions) {
-    const res = await this.send("HEAD", repository, `manifests/${reference}`, {
-      accept: MANIFEST_MEDIA_TYPES.join(", "),
-      maxBytes: 0,
-      ...actions ? { actions } : {}
-    });
-    if (res.status === 404) return void 0;
-    if (res.status !== 200) throw ioError(`HEAD manifest ${repository}@${reference}: ${describeStatus(res)}`);
-    const len = res.headers["content-length"];
-    return {
-      ...res.headers["docker-content-digest"] ? { digest: res.headers["docker-content-digest"] } : {},
-      ...res.headers["content-type"] ? { mediaType: res.headers["content-type"].split(";")[0].trim() } : {},
-      ...len !== void 0 ? { size: Number(len) } : {}
-    };
-  }
-  /**
-   * The digest a tag (or digest) names now, or undefined when the registry says 404. A HEAD
-   * answered 200 without Docker-Content-Digest is not "absent": the manifest is fetched and hashed.
-   */
-  async manifestDigest(repository, reference, actions) {
-    const head = await this.headManifest(repository, reference, actions);
-    if (head === void 0) return void 0;
-    if (head.digest !== void 0) return head.digest;
-    return (await this.getManifest(repository, reference)).digest;
-  }
-  async getBlob(repository, digest, maxBytes = this.opts.maxBlobBytes ?? MAX_BLOB_BYTES) {
-    checkDigestSyntax(digest);
-    const res = await this.send("GET", repository, `blobs/${digest}`, { accept: "*/*", maxBytes });
-    const what = `blob ${repository}@${digest}`;
-    if (res.status === 404) throw new OciIoError("OCI_NOT_FOUND", `${what} not found on ${this.registry}`);
-    if (res.status !== 200) throw ioError(`${what}: ${describeStatus(res)}`);
-    checkContentDigest(res.body, digest, `${what} from ${this.registry}:`);
-    return res.body;
-  }
-  async headBlob(repository, digest, actions) {
-    checkDigestSyntax(digest);
-    const res = await this.send("HEAD", repository, `blobs/${digest}`, {
-      accept: "*/*",
-      maxBytes: 0,
-      ...actions ? { actions } : {}
-    });
-    if (res.status === 404) return void 0;
-    if (res.status !== 200) throw ioError(`HEAD blob ${repository}@${digest}: ${describeStatus(res)}`);
-    const len = res.headers["content-length"];
-    return len !== void 0 ? { size: Number(len) } : {};
-  }
-  // -------------------------------------------------------------------------------------------
-  // Push: every request asks for `pull,push`, so one token serves the whole push.
-  // -------------------------------------------------------------------------------------------
-  /**
-   * Uploads a blob unless the repository already has it: HEAD, then POST (open a session), then
-   * PUT to the `Location` with `digest=` appended (`&` when the URL has a query, as Distribution's
-   * `_state=` URLs do). A single-request POST is not used: Distribution 2.8 ignores its body.
-   */
-  async pushBlob(repository, bytes, o = {}) {
-    const digest = o.digest ?? sha256Digest(bytes);
-    checkContentDigest(bytes, digest, `blob ${digest}`);
-    if (await this.headBlob(repository, digest, PUSH)) return { digest, size: bytes.length, uploaded: false };
-    let location;
-    if (o.mountFrom && o.mountFrom !== repository) {
-      const r = await this.openUpload(
-        repository,
-        `?mount=${encodeURIComponent(digest)}&from=${encodeURIComponent(o.mountFrom)}`
-      );
-      if (r.mounted) return { digest, size: bytes.length, uploaded: false };
-      location = r.location;
-    }
-    if (location === void 0) {
-      const r = await this.openUpload(repository, "");
-      if (r.mounted) throw ioError(`${this.registry} answered an upload request with 201`);
-      location = r.location;
-    }
-    const sep = new URL(location).search ? "&" : "?";
-    const res = await this.send("PUT", repository, "", {
-      url: `${location}${sep}digest=${encodeURIComponent(digest)}`,
-      accept: "*/*",
-      maxBytes: 64 * 1024,
-      actions: PUSH,
-      body: bytes,
-      contentType: "application/octet-stream"
-    });
-    if (res.status !== 201 && res.status !== 204)
-      throw ioError(`upload of blob ${digest} to ${repository}: ${describeStatus(res)}`);
-    const stored = res.headers["docker-content-digest"];
-    if (stored !== void 0 && stored !== digest)
-      throw new VerificationError("OCI_DIGEST_MISMATCH", `registry stored blob ${digest} as ${stored}`);
-    return { digest, size: bytes.length, uploaded: true };
-  }
-  /** Cross-repository mount: true when the registry linked the blob (201), false when it did not. */
-  async mountBlob(repository, digest, from) {
-    checkDigestSyntax(digest);
-    const r = await this.openUpload(
-      repository,
-      `?mount=${encodeURIComponent(digest)}&from=${encodeURIComponent(from)}`
-    );
-    return r.mounted;
-  }
-  async openUpload(repository, query) {
-    const res = await this.send("POST", repository, `blobs/uploads/${query}`, {
-      accept: "*/*",
-      maxBytes: 64 * 1024,
-      actions: PUSH
-    });
-    if (res.status === 201 && query.includes("mount=")) return { mounted: true };
-    if (res.status !== 202) throw ioError(`opening an upload to ${repository}: ${describeStatus(res)}`);
-    const loc = res.headers.location;
-    if (!loc) throw ioError(`${this.registry} opened an upload to ${repository} without a Location`);
-    return { mounted: false, location: new URL(loc, `${this.base}/v2/${repository}/blobs/uploads/`).href };
-  }
-  /**
-   * PUT a manifest or index under a tag or its digest. The registry must store exactly these
-   * bytes: a returned Docker-Content-Digest that differs is an error.
-   */
-  async putManifest(repository, reference, bytes, mediaType) {
-    const digest = sha256Digest(bytes);
-    if (isDigest(reference)) checkContentDigest(bytes, reference, `manifest ${reference}`);
-    const res = await this.send("PUT", repository, `manifests/${reference}`, {
-      accept: "*/*",
-      maxBytes: 64 * 1024,
-      actions: PUSH,
-      body: bytes,
-      contentType: mediaType
-    });
-    if (res.status !== 201 && res.status !== 200)
-      throw ioError(`PUT manifest ${repository}:${reference}: ${describeStatus(res)}`);
-    const stored = res.headers["docker-content-digest"];
-    if (stored !== void 0 && stored !== digest)
-      throw new VerificationError(
-        "OCI_DIGEST_MISMATCH",
-        `registry stored manifest ${repository}:${reference} as ${stored}, not ${digest}`
-      );
-    const ociSubject = res.headers["oci-subject"];
-    return { digest, ...ociSubject ? { ociSubject } : {} };
-  }
-  /**
-   * OCI 1.1 referrers of `digest`: the API when the registry has it (`apiSupported: true`), else
-   * the referrers tag schema (`sha256-<hex>` index; empty when that tag does not exist).
-   */
-  async referrers(repository, digest, artifactType) {
-    checkDigestSyntax(digest);
-    const q2 = artifactType ? `?artifactType=${encodeURIComponent(artifactType)}` : "";
-    const res = await this.send("GET", repository, `referrers/${digest}${q2}`, {
-      accept: MEDIA_TYPE_OCI_INDEX,
-      maxBytes: this.opts.maxManifestBytes ?? MAX_MANIFEST_BYTES
-    });
-    const ct = (res.headers["content-type"] ?? "").split(";")[0].trim();
-    if (res.status === 200 && (ct === MEDIA_TYPE_OCI_INDEX || ct === "application/json")) {
-      const idx = parseIndex(res.body, `referrers of ${digest}`);
-      const filtered = artifactType && !res.headers["oci-filters-applied"] ? idx.manifests.filter((d) => d.artifactType === artifactType) : idx.manifests;
-      return { manifests: filtered, apiSupported: true };
-    }
-    const tagged = await this.referrersTagIndex(repository, digest);
-    const list = tagged?.manifests ?? [];
-    return {
-      manifests: artifactType ? list.filter((d) => d.artifactType === artifactType) : list,
-      apiSupported: false
-    };
-  }
-  /** The referrers tag-schema index for `digest`, or undefined when the tag does not exist. */
-  async referrersTagIndex(repository, digest) {
-    let m;
-    try {
-      m = await this.getManifest(repository, referrersTag(digest));
-    } catch (e) {
-      if (e instanceof OciIoError && e.code === "OCI_NOT_FOUND") return void 0;
-      throw e;
-    }
-    const idx = parseIndex(m.bytes, `referrers tag ${referrersTag(digest)}`);
-    return { manifests: idx.manifests, bytes: m.bytes, digest: m.digest };
   }
   /** Removes every known secret from a message (defence in depth for server-echoed text). */
   redact(message) {
@@ -84517,6 +84458,239 @@ function describeStatus(res) {
   }
   return `HTTP ${res.status}${detail}`;
 }
+
+// src/oci/registry.ts
+var PUSH = "pull,push";
+var RegistryClient = class {
+  constructor(registry, opts = {}) {
+    this.opts = opts;
+    this.registry = normaliseHost(registry) === DOCKER_HUB_HOST ? DOCKER_HUB_HOST : registry;
+    const apiHost = this.registry === DOCKER_HUB_HOST ? DOCKER_HUB_API_HOST : this.registry;
+    const plain = opts.plainHttp ?? LOOPBACK2.test(apiHost);
+    this.transport = new RegistryTransport(this.registry, `${plain ? "http" : "https"}://${apiHost}`, opts);
+  }
+  opts;
+  registry;
+  transport;
+  /** An ImageSource for one repository of this registry. */
+  repository(name) {
+    return new RegistryRepository(this, name);
+  }
+  async close() {
+    await this.transport.close();
+  }
+  /** Removes every known secret from a message (defence in depth for server-echoed text). */
+  redact(message) {
+    return this.transport.redact(message);
+  }
+  /** One request with auth (see RegistryTransport.send). */
+  send(method, repository, path, o) {
+    return this.transport.send(method, repository, path, o);
+  }
+  /** GET a manifest by tag or digest; the digest is checked (by-digest: against it; by-tag: against Docker-Content-Digest). */
+  async getManifest(repository, reference, maxBytes = this.opts.maxManifestBytes ?? MAX_MANIFEST_BYTES) {
+    const byDigest = isDigest(reference);
+    const res = await this.send("GET", repository, `manifests/${reference}`, {
+      accept: MANIFEST_MEDIA_TYPES.join(", "),
+      maxBytes
+    });
+    const what = `manifest ${repository}@${reference}`;
+    if (res.status === 404) throw new OciIoError("OCI_NOT_FOUND", `${what} not found on ${this.registry}`);
+    if (res.status !== 200) throw ioError(`${what}: ${describeStatus(res)}`);
+    const served = res.headers["docker-content-digest"];
+    let digest;
+    if (byDigest) {
+      checkContentDigest(res.body, reference, `${what} from ${this.registry}:`);
+      digest = reference;
+    } else {
+      digest = sha256Digest(res.body);
+      if (served !== void 0 && served !== digest) {
+        throw new VerificationError(
+          "OCI_DIGEST_MISMATCH",
+          `${what}: registry says ${served} but the content hashes to ${digest}`
+        );
+      }
+    }
+    const contentType = (res.headers["content-type"] ?? "").split(";")[0].trim();
+    const declared = sniffManifestMediaType(res.body);
+    const mediaType = declared ?? (contentType || "application/octet-stream");
+    return { bytes: res.body, digest, mediaType };
+  }
+  /** HEAD a manifest: its digest, media type and size without the body. */
+  async headManifest(repository, reference, actions) {
+    const res = await this.send("HEAD", repository, `manifests/${reference}`, {
+      accept: MANIFEST_MEDIA_TYPES.join(", "),
+      maxBytes: 0,
+      ...actions ? { actions } : {}
+    });
+    if (res.status === 404) return void 0;
+    if (res.status !== 200) throw ioError(`HEAD manifest ${repository}@${reference}: ${describeStatus(res)}`);
+    const len = res.headers["content-length"];
+    return {
+      ...res.headers["docker-content-digest"] ? { digest: res.headers["docker-content-digest"] } : {},
+      ...res.headers["content-type"] ? { mediaType: res.headers["content-type"].split(";")[0].trim() } : {},
+      ...len !== void 0 ? { size: Number(len) } : {}
+    };
+  }
+  /**
+   * The digest a tag (or digest) names now, or undefined when the registry says 404. A HEAD
+   * answered 200 without Docker-Content-Digest is not "absent": the manifest is fetched and hashed.
+   */
+  async manifestDigest(repository, reference, actions) {
+    const head = await this.headManifest(repository, reference, actions);
+    if (head === void 0) return void 0;
+    if (head.digest !== void 0) return head.digest;
+    return (await this.getManifest(repository, reference)).digest;
+  }
+  async getBlob(repository, digest, maxBytes = this.opts.maxBlobBytes ?? MAX_BLOB_BYTES) {
+    checkDigestSyntax(digest);
+    const res = await this.send("GET", repository, `blobs/${digest}`, { accept: "*/*", maxBytes });
+    const what = `blob ${repository}@${digest}`;
+    if (res.status === 404) throw new OciIoError("OCI_NOT_FOUND", `${what} not found on ${this.registry}`);
+    if (res.status !== 200) throw ioError(`${what}: ${describeStatus(res)}`);
+    checkContentDigest(res.body, digest, `${what} from ${this.registry}:`);
+    return res.body;
+  }
+  async headBlob(repository, digest, actions) {
+    checkDigestSyntax(digest);
+    const res = await this.send("HEAD", repository, `blobs/${digest}`, {
+      accept: "*/*",
+      maxBytes: 0,
+      ...actions ? { actions } : {}
+    });
+    if (res.status === 404) return void 0;
+    if (res.status !== 200) throw ioError(`HEAD blob ${repository}@${digest}: ${describeStatus(res)}`);
+    const len = res.headers["content-length"];
+    return len !== void 0 ? { size: Number(len) } : {};
+  }
+  // -------------------------------------------------------------------------------------------
+  // Push: every request asks for `pull,push`, so one token serves the whole push.
+  // -------------------------------------------------------------------------------------------
+  /**
+   * Uploads a blob unless the repository already has it: HEAD, then POST (open a session), then
+   * PUT to the `Location` with `digest=` appended (`&` when the URL has a query, as Distribution's
+   * `_state=` URLs do). A single-request POST is not used: Distribution 2.8 ignores its body.
+   */
+  async pushBlob(repository, bytes, o = {}) {
+    const digest = o.digest ?? sha256Digest(bytes);
+    checkContentDigest(bytes, digest, `blob ${digest}`);
+    if (await this.headBlob(repository, digest, PUSH)) return { digest, size: bytes.length, uploaded: false };
+    let location;
+    if (o.mountFrom && o.mountFrom !== repository) {
+      const r = await this.openUpload(
+        repository,
+        `?mount=${encodeURIComponent(digest)}&from=${encodeURIComponent(o.mountFrom)}`
+      );
+      if (r.mounted) return { digest, size: bytes.length, uploaded: false };
+      location = r.location;
+    }
+    if (location === void 0) {
+      const r = await this.openUpload(repository, "");
+      if (r.mounted) throw ioError(`${this.registry} answered an upload request with 201`);
+      location = r.location;
+    }
+    const sep = new URL(location).search ? "&" : "?";
+    const res = await this.send("PUT", repository, "", {
+      url: `${location}${sep}digest=${encodeURIComponent(digest)}`,
+      accept: "*/*",
+      maxBytes: 64 * 1024,
+      actions: PUSH,
+      body: bytes,
+      contentType: "application/octet-stream"
+    });
+    if (res.status !== 201 && res.status !== 204)
+      throw ioError(`upload of blob ${digest} to ${repository}: ${describeStatus(res)}`);
+    const stored = res.headers["docker-content-digest"];
+    if (stored !== void 0 && stored !== digest)
+      throw new VerificationError("OCI_DIGEST_MISMATCH", `registry stored blob ${digest} as ${stored}`);
+    return { digest, size: bytes.length, uploaded: true };
+  }
+  /** Cross-repository mount: true when the registry linked the blob (201), false when it did not. */
+  async mountBlob(repository, digest, from) {
+    checkDigestSyntax(digest);
+    const r = await this.openUpload(
+      repository,
+      `?mount=${encodeURIComponent(digest)}&from=${encodeURIComponent(from)}`
+    );
+    return r.mounted;
+  }
+  async openUpload(repository, query) {
+    const res = await this.send("POST", repository, `blobs/uploads/${query}`, {
+      accept: "*/*",
+      maxBytes: 64 * 1024,
+      actions: PUSH
+    });
+    if (res.status === 201 && query.includes("mount=")) return { mounted: true };
+    if (res.status !== 202) throw ioError(`opening an upload to ${repository}: ${describeStatus(res)}`);
+    const loc = res.headers.location;
+    if (!loc) throw ioError(`${this.registry} opened an upload to ${repository} without a Location`);
+    return {
+      mounted: false,
+      location: new URL(loc, `${this.transport.base}/v2/${repository}/blobs/uploads/`).href
+    };
+  }
+  /**
+   * PUT a manifest or index under a tag or its digest. The registry must store exactly these
+   * bytes: a returned Docker-Content-Digest that differs is an error.
+   */
+  async putManifest(repository, reference, bytes, mediaType) {
+    const digest = sha256Digest(bytes);
+    if (isDigest(reference)) checkContentDigest(bytes, reference, `manifest ${reference}`);
+    const res = await this.send("PUT", repository, `manifests/${reference}`, {
+      accept: "*/*",
+      maxBytes: 64 * 1024,
+      actions: PUSH,
+      body: bytes,
+      contentType: mediaType
+    });
+    if (res.status !== 201 && res.status !== 200)
+      throw ioError(`PUT manifest ${repository}:${reference}: ${describeStatus(res)}`);
+    const stored = res.headers["docker-content-digest"];
+    if (stored !== void 0 && stored !== digest)
+      throw new VerificationError(
+        "OCI_DIGEST_MISMATCH",
+        `registry stored manifest ${repository}:${reference} as ${stored}, not ${digest}`
+      );
+    const ociSubject = res.headers["oci-subject"];
+    return { digest, ...ociSubject ? { ociSubject } : {} };
+  }
+  /**
+   * OCI 1.1 referrers of `digest`: the API when the registry has it (`apiSupported: true`), else
+   * the referrers tag schema (`sha256-<hex>` index; empty when that tag does not exist).
+   */
+  async referrers(repository, digest, artifactType) {
+    checkDigestSyntax(digest);
+    const q2 = artifactType ? `?artifactType=${encodeURIComponent(artifactType)}` : "";
+    const res = await this.send("GET", repository, `referrers/${digest}${q2}`, {
+      accept: MEDIA_TYPE_OCI_INDEX,
+      maxBytes: this.opts.maxManifestBytes ?? MAX_MANIFEST_BYTES
+    });
+    const ct = (res.headers["content-type"] ?? "").split(";")[0].trim();
+    if (res.status === 200 && (ct === MEDIA_TYPE_OCI_INDEX || ct === "application/json")) {
+      const idx = parseIndex(res.body, `referrers of ${digest}`);
+      const filtered = artifactType && !res.headers["oci-filters-applied"] ? idx.manifests.filter((d) => d.artifactType === artifactType) : idx.manifests;
+      return { manifests: filtered, apiSupported: true };
+    }
+    const tagged = await this.referrersTagIndex(repository, digest);
+    const list = tagged?.manifests ?? [];
+    return {
+      manifests: artifactType ? list.filter((d) => d.artifactType === artifactType) : list,
+      apiSupported: false
+    };
+  }
+  /** The referrers tag-schema index for `digest`, or undefined when the tag does not exist. */
+  async referrersTagIndex(repository, digest) {
+    let m;
+    try {
+      m = await this.getManifest(repository, referrersTag(digest));
+    } catch (e) {
+      if (e instanceof OciIoError && e.code === "OCI_NOT_FOUND") return void 0;
+      throw e;
+    }
+    const idx = parseIndex(m.bytes, `referrers tag ${referrersTag(digest)}`);
+    return { manifests: idx.manifests, bytes: m.bytes, digest: m.digest };
+  }
+};
 var RegistryRepository = class {
   constructor(client, name) {
     this.client = client;
@@ -84565,7 +84739,7 @@ function redacted(e, client) {
 
 // src/cli/io.ts
 init_import_meta_url();
-var import_promises6 = require("node:fs/promises");
+var import_promises7 = require("node:fs/promises");
 var import_node_util = require("node:util");
 init_errors();
 var EXIT_OK = 0;
@@ -84586,7 +84760,7 @@ async function readInput(path, io2, what) {
     return Buffer.concat(chunks);
   }
   try {
-    return await (0, import_promises6.readFile)(path);
+    return await (0, import_promises7.readFile)(path);
   } catch (e) {
     throw new IoError("IO", `cannot read ${what} ${path}: ${e.code ?? "error"}`);
   }
@@ -84958,11 +85132,33 @@ init_errors();
 init_import_meta_url();
 init_errors();
 
-// src/dsse/verify.ts
+// src/oci/purl.ts
 init_import_meta_url();
-var import_node_crypto12 = require("node:crypto");
-init_errors();
-init_statement();
+function dockerPurl(name, version, platform) {
+  const q2 = platform ? `?platform=${encodeURIComponent(platformString(platform))}` : "";
+  return `pkg:docker/${name}@${version}${q2}`;
+}
+function safeUnescape(s) {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
+function parseDockerPurl(s) {
+  const m = /^pkg:docker\/([^@?#]+)(?:@([^?#]+))?(?:\?([^#]*))?/.exec(s);
+  if (!m) return void 0;
+  const qualifiers = /* @__PURE__ */ new Map();
+  for (const kv of (m[3] ?? "").split("&")) {
+    if (!kv) continue;
+    const i = kv.indexOf("=");
+    qualifiers.set(
+      safeUnescape(i < 0 ? kv : kv.slice(0, i)),
+      safeUnescape(i < 0 ? "" : kv.slice(i + 1).replace(/\+/g, " "))
+    );
+  }
+  return { name: safeUnescape(m[1]), ...m[2] ? { version: safeUnescape(m[2]) } : {}, qualifiers };
+}
 
 // src/pktoken/parse.ts
 init_import_meta_url();
@@ -85086,9 +85282,136 @@ function parsePkToken(input2) {
   return trimmed.startsWith("{") ? parseJsonForm(trimmed) : parseCompactForm(trimmed);
 }
 
+// src/verify/image.ts
+init_policy();
+
+// src/verify/read.ts
+init_import_meta_url();
+init_errors();
+function fail(code, m) {
+  throw new VerificationError(code, m);
+}
+async function resolveImage(source, ref, platforms, limits) {
+  const root = await readImageRoot(source, ref, limits);
+  const d = root.others[0];
+  if (d)
+    fail(
+      "INDEX_ENTRY_UNVERIFIABLE",
+      `index ${root.digest} lists ${d.digest} (${d.mediaType}, platform ${d.platform ? platformString(d.platform) : "none"}) that is neither a platform image nor a BuildKit attestation manifest; a runtime could pick it, so the image is refused`
+    );
+  const runnable = root.platforms;
+  for (const a of root.attestations) {
+    if (!a.refersTo || !runnable.some((p) => p.digest === a.refersTo))
+      fail(
+        "INDEX_ENTRY_UNVERIFIABLE",
+        `attestation manifest ${a.descriptor.digest} refers to ${a.refersTo ?? "nothing"}, which is not a platform image of index ${root.digest}`
+      );
+  }
+  if (runnable.length === 0)
+    fail("INDEX_NO_PLATFORMS", `index ${root.digest} lists no platform image manifests`);
+  if (!platforms || platforms.length === 0) return { root, selected: runnable };
+  const missing = platforms.filter((p) => !runnable.some((r) => platformMatches(p, r.platform)));
+  if (missing.length > 0)
+    fail(
+      "PLATFORM_NOT_FOUND",
+      `platform ${missing.map(platformString).join(", ")} not in index (has ${runnable.map((r) => platformString(r.platform)).join(", ")})`
+    );
+  const selected = runnable.filter(
+    (r) => !r.platform || platforms.some((p) => platformMatches(p, r.platform))
+  );
+  return { root, selected };
+}
+function quiet(p) {
+  p.catch(() => void 0);
+  return p;
+}
+async function findAttestationManifest(source, root, platform, limits) {
+  const entries = root.attestations.filter((a) => a.refersTo === platform.digest);
+  if (entries.length === 0)
+    throw new VerificationError(
+      "ATTESTATION_MANIFEST_MISSING",
+      `no attestation manifest refers to ${platformString(platform.platform)} manifest ${platform.digest}`
+    );
+  if (entries.length > 1)
+    throw new VerificationError(
+      "ATTESTATION_MANIFEST_AMBIGUOUS",
+      `${entries.length} attestation manifests refer to ${platform.digest}`
+    );
+  return readAttestationManifest(source, root, entries[0], limits);
+}
+async function readPlatform(source, root, descriptor, limits) {
+  const read = { descriptor, layers: [], notes: Promise.resolve([]) };
+  const [platformManifest, found] = await Promise.allSettled([
+    readPlatformManifest(source, descriptor),
+    findAttestationManifest(source, root, descriptor, limits)
+  ]);
+  for (const r of [platformManifest, found]) {
+    if (r.status === "rejected") {
+      rethrowIo(r.reason);
+      read.error ??= r.reason;
+    }
+  }
+  if (read.error || found.status !== "fulfilled") return read;
+  const am = read.attestation = found.value;
+  const { manifest } = am;
+  const unsigned = manifest.layers.some((_l, i) => am.layerKinds[i] === "intoto");
+  const referred = unsigned ? await readReferrerSignatures(source, am.entry.descriptor, limits) : { byStatement: /* @__PURE__ */ new Map(), notes: [] };
+  read.layers = manifest.layers.flatMap((l, position) => {
+    const sigs = am.layerKinds[position] === "intoto" ? referred.byStatement.get(l.digest) : void 0;
+    return sigs?.length ? sigs.map((sig) => quiet(readReferrerLayer(source, sig, l, position))) : [quiet(readLayer(source, l, position, am.layerKinds[position]))];
+  });
+  read.notes = quiet(
+    checkDiffIds(source, manifest, `attestation manifest ${am.entry.descriptor.digest}`).then((n) => [
+      ...referred.notes,
+      ...n
+    ])
+  );
+  return read;
+}
+async function checkDiffIds(source, manifest, where) {
+  const notes = [];
+  for (const l of manifest.layers) {
+    const u = l.annotations?.[ANNOTATION_UNCOMPRESSED];
+    if (u !== void 0 && u !== l.digest)
+      notes.push({
+        code: "ATTESTATION_DIFF_IDS_STALE",
+        message: `${where} layer ${l.digest} is annotated ${ANNOTATION_UNCOMPRESSED} ${u}, not its own digest`,
+        layer: l.digest
+      });
+  }
+  if (classifyConfig(manifest.config.mediaType) !== "image-config") return notes;
+  let diffIds;
+  try {
+    const config = JSON.parse(
+      Buffer.from(await source.fetchBlob(manifest.config.digest)).toString("utf8")
+    );
+    diffIds = config.rootfs?.diff_ids;
+  } catch (e) {
+    rethrowIo(e);
+    diffIds = void 0;
+  }
+  const want = manifest.layers.map((l) => l.digest);
+  if (!Array.isArray(diffIds) || diffIds.length !== want.length || diffIds.some((d, i) => d !== want[i]))
+    notes.push({
+      code: "ATTESTATION_DIFF_IDS_STALE",
+      message: `${where}: config ${manifest.config.digest} rootfs.diff_ids do not follow the layer digests (a signer replaced layers without updating them)`
+    });
+  return notes;
+}
+function classifyConfig(mediaType) {
+  return mediaType === "application/vnd.oci.image.config.v1+json" || mediaType === "application/vnd.docker.container.image.v1+json" ? "image-config" : "other";
+}
+
+// src/verify/report.ts
+init_import_meta_url();
+
 // src/dsse/verify.ts
+init_import_meta_url();
+var import_node_crypto13 = require("node:crypto");
+init_errors();
+init_statement();
 function verifyEnvelopeSignatures(input2, opts) {
-  const envelope = parseEnvelope(input2);
+  const envelope = typeof input2 === "string" || input2 instanceof Uint8Array ? parseEnvelope(input2) : input2;
   checkPayloadType(envelope);
   opkSignatures(envelope);
   const verdicts = [];
@@ -85136,7 +85459,7 @@ function checkAtt(envelope, token) {
     throw new VerificationError("ATT_MISSING", "the PK Token CIC carries no att claim for this envelope");
   }
   const expected = attFor(envelope.payloadType, envelope.payload);
-  if (!(0, import_node_crypto12.timingSafeEqual)(Buffer.from(att, "hex"), Buffer.from(expected, "hex"))) {
+  if (!(0, import_node_crypto13.timingSafeEqual)(Buffer.from(att, "hex"), Buffer.from(expected, "hex"))) {
     throw new VerificationError(
       "ATT_MISMATCH",
       "the PK Token was issued for a different payload (att does not match the PAE)"
@@ -85162,6 +85485,25 @@ function identityClaims(claims) {
   }
   return out;
 }
+
+// src/verify/key-source.ts
+init_import_meta_url();
+function keySourceText(source, kid) {
+  if (!source) return "";
+  const key = kid !== void 0 ? `key ${JSON.stringify(kid)}` : "key";
+  switch (source.kind) {
+    case "live":
+      return ` (${key} from live JWKS ${source.location})`;
+    case "pinned":
+      return ` (${key} from pinned JWKS ${source.location})`;
+    case "archive":
+      return ` (${key} from JWKS archive entry ${source.location})`;
+  }
+}
+
+// src/verify/steps.ts
+init_import_meta_url();
+init_errors();
 
 // src/pktoken/keyquery.ts
 init_import_meta_url();
@@ -85255,7 +85597,7 @@ function checkProvenance(statement, claims) {
 }
 
 // src/verify/identity.ts
-function fail(code, message) {
+function fail2(code, message) {
   throw new VerificationError(code, message);
 }
 function claimString(claims, name) {
@@ -85276,12 +85618,12 @@ function checkClaims(claims, expect = {}, rules = [], lines = []) {
     const got = claimString(claims, claim);
     if (got !== want) {
       if (claim === "repository_owner_id") {
-        fail(
+        fail2(
           code,
           `failed to verify repository owner, expected ${want}, got ${got ?? "(none)"} (${claimString(claims, "repository_owner") ?? "?"})`
         );
       }
-      fail(code, `failed to verify ${claim}, expected ${want}, got ${got ?? "(none)"}`);
+      fail2(code, `failed to verify ${claim}, expected ${want}, got ${got ?? "(none)"}`);
     }
     lines.push(
       claim === "repository_owner_id" ? {
@@ -85294,13 +85636,13 @@ function checkClaims(claims, expect = {}, rules = [], lines = []) {
   for (const r of rules) {
     const got = claimString(claims, r.claim);
     if (r.equals && (got === void 0 || !r.equals.includes(got))) {
-      fail(
+      fail2(
         "CLAIM_MISMATCH",
         `claim ${r.claim} is ${got === void 0 ? "absent" : JSON.stringify(got)}, policy wants ${r.equals.map((e) => JSON.stringify(e)).join(" or ")}`
       );
     }
     if (r.matches && (got === void 0 || !r.matches.test(got))) {
-      fail(
+      fail2(
         "CLAIM_PATTERN_MISMATCH",
         `claim ${r.claim} is ${got === void 0 ? "absent" : JSON.stringify(got)}, policy wants a match of ${r.matches.source}`
       );
@@ -85364,301 +85706,18 @@ function chooseSignature(verdicts, check) {
   throw firstByCode(errors.length ? errors : verdicts.map((v) => v.error));
 }
 
-// src/verify/layers.ts
+// src/verify/subject.ts
 init_import_meta_url();
 init_errors();
-function rethrowIo(e) {
-  if (e instanceof OciIoError) throw e;
-  if (!(e instanceof OpkError)) throw e;
-}
-async function loadLayer(source, l) {
-  const kind = classifyAttestationLayer(l.mediaType);
-  if (kind !== "dsse" && kind !== "intoto") return { descriptor: l, kind };
-  try {
-    const bytes = await source.fetchBlob(l.digest);
-    const out = { descriptor: l, kind, bytes };
-    if (kind === "dsse") {
-      try {
-        const env2 = parseEnvelope(bytes);
-        out.att = attFor(env2.payloadType, env2.payload);
-      } catch {
-      }
-    }
-    return out;
-  } catch (e) {
-    rethrowIo(e);
-    return { descriptor: l, kind, fetchError: e };
-  }
-}
-async function findReferrerSignatures(source, attestationManifest, limits) {
-  const byStatement = /* @__PURE__ */ new Map();
-  const notes = [];
-  if (!source.referrers) return { byStatement, notes };
-  let listed2;
-  try {
-    listed2 = await source.referrers(attestationManifest.digest, ARTIFACT_TYPE_OPK_SIGNATURES);
-  } catch (e) {
-    rethrowIo(e);
-    const message = e instanceof Error ? e.message : String(e);
-    notes.push({
-      code: "REFERRER_UNREADABLE",
-      message: `referrers of ${attestationManifest.digest}: ${message}`
-    });
-    return { byStatement, notes };
-  }
-  checkLimit(limits, "maxReferrers", listed2.length, `attestation manifest ${attestationManifest.digest}`);
-  for (const r of listed2) {
-    let m;
-    try {
-      m = parseManifest((await source.fetchManifest(r.digest)).bytes, `referrer ${r.digest}`);
-    } catch (e) {
-      rethrowIo(e);
-      notes.push({ code: "REFERRER_UNREADABLE", message: `referrer ${r.digest}: ${e.message}` });
-      continue;
-    }
-    if (m.subject?.digest !== attestationManifest.digest || m.artifactType !== ARTIFACT_TYPE_OPK_SIGNATURES) {
-      notes.push({
-        code: "REFERRER_UNRELATED",
-        message: `referrer ${r.digest} is not an opk-signer signature artifact of ${attestationManifest.digest}; ignored`
-      });
-      continue;
-    }
-    checkLimit(limits, "maxLayers", m.layers.length, `referrer ${r.digest}`);
-    for (const l of m.layers) addReferrerLayer(byStatement, notes, r, l);
-  }
-  return { byStatement, notes };
-}
-function addReferrerLayer(out, notes, r, l) {
-  const statement = l.annotations?.[ANNOTATION_OPK_STATEMENT_DIGEST];
-  const kind = classifyAttestationLayer(l.mediaType);
-  if (!statement || kind !== "dsse") {
-    notes.push({
-      code: kind === "dsse" || kind === "unverifiable" ? "REFERRER_LAYER_UNMATCHED" : "ATTESTATION_LAYER_UNRECOGNISED",
-      message: `referrer ${r.digest} layer ${l.digest} (${l.mediaType}) ${kind === "dsse" ? `names no statement (${ANNOTATION_OPK_STATEMENT_DIGEST})` : "is not a DSSE envelope"}; it signs nothing here`,
-      layer: l.digest
-    });
-    return;
-  }
-  const list = out.get(statement) ?? [];
-  if (!list.some((x) => x.digest === l.digest)) list.push(l);
-  out.set(statement, list);
-}
-async function loadReferrerLayer(source, l, statement) {
-  const loaded = await loadLayer(source, l);
-  if (!loaded.bytes) return loaded;
-  try {
-    if (sha256Digest(parseEnvelope(loaded.bytes).payload) !== statement.digest)
-      throw new VerificationError(
-        "REFERRER_STATEMENT_MISMATCH",
-        `referrer signature ${l.digest} does not sign in-toto layer ${statement.digest}`
-      );
-  } catch (e) {
-    rethrowIo(e);
-    return { ...loaded, fetchError: e };
-  }
-  return loaded;
-}
-async function checkDiffIds(source, manifest, where) {
-  const notes = [];
-  for (const l of manifest.layers) {
-    const u = l.annotations?.[ANNOTATION_UNCOMPRESSED];
-    if (u !== void 0 && u !== l.digest)
-      notes.push({
-        code: "ATTESTATION_DIFF_IDS_STALE",
-        message: `${where} layer ${l.digest} is annotated ${ANNOTATION_UNCOMPRESSED} ${u}, not its own digest`,
-        layer: l.digest
-      });
-  }
-  if (classifyConfig(manifest.config.mediaType) !== "image-config") return notes;
-  let diffIds;
-  try {
-    const config = JSON.parse(
-      Buffer.from(await source.fetchBlob(manifest.config.digest)).toString("utf8")
-    );
-    diffIds = config.rootfs?.diff_ids;
-  } catch (e) {
-    rethrowIo(e);
-    diffIds = void 0;
-  }
-  const want = manifest.layers.map((l) => l.digest);
-  if (!Array.isArray(diffIds) || diffIds.length !== want.length || diffIds.some((d, i) => d !== want[i]))
-    notes.push({
-      code: "ATTESTATION_DIFF_IDS_STALE",
-      message: `${where}: config ${manifest.config.digest} rootfs.diff_ids do not follow the layer digests (a signer replaced layers without updating them)`
-    });
-  return notes;
-}
-function classifyConfig(mediaType) {
-  return mediaType === "application/vnd.oci.image.config.v1+json" || mediaType === "application/vnd.docker.container.image.v1+json" ? "image-config" : "other";
-}
-
-// src/verify/key-source.ts
-init_import_meta_url();
-function keySourceText(source, kid) {
-  if (!source) return "";
-  const key = kid !== void 0 ? `key ${JSON.stringify(kid)}` : "key";
-  switch (source.kind) {
-    case "live":
-      return ` (${key} from live JWKS ${source.location})`;
-    case "pinned":
-      return ` (${key} from pinned JWKS ${source.location})`;
-    case "archive":
-      return ` (${key} from JWKS archive entry ${source.location})`;
-  }
-}
-
-// src/verify/image.ts
-init_policy();
-var REPORT_SCHEMA = "https://opk-signer.dev/schemas/verify-report/v1";
-function fail2(code, message) {
+function fail3(code, message) {
   throw new VerificationError(code, message);
-}
-function classifyEntries(index, rootDigest) {
-  const runnable = [];
-  const attestations = [];
-  for (const d of index.manifests) {
-    const isManifest = IMAGE_MANIFEST_MEDIA_TYPES.includes(d.mediaType);
-    if (isManifest && isAttestationEntry(d) && isUnknownPlatform(d)) attestations.push(d);
-    else if (isManifest && !isAttestationEntry(d) && !isUnknownPlatform(d)) runnable.push(d);
-    else {
-      fail2(
-        "INDEX_ENTRY_UNVERIFIABLE",
-        `index ${rootDigest} lists ${d.digest} (${d.mediaType}, platform ${d.platform ? platformString(d.platform) : "none"}) that is neither a platform image nor a BuildKit attestation manifest; a runtime could pick it, so the image is refused`
-      );
-    }
-  }
-  const imageDigests = new Set(runnable.map((d) => d.digest));
-  for (const a of attestations) {
-    const ref = a.annotations?.[ANNOTATION_REFERENCE_DIGEST];
-    if (!ref || !imageDigests.has(ref)) {
-      fail2(
-        "INDEX_ENTRY_UNVERIFIABLE",
-        `attestation manifest ${a.digest} refers to ${ref ?? "nothing"}, which is not a platform image of index ${rootDigest}`
-      );
-    }
-  }
-  return runnable;
-}
-async function resolveImage(source, ref, platforms, limits = DEFAULT_LIMITS) {
-  const root = await source.resolve(ref.digest ?? ref.tag ?? "");
-  if (ref.digest && root.digest !== ref.digest)
-    fail2("OCI_DIGEST_MISMATCH", `resolved ${root.digest}, asked for ${ref.digest}`);
-  if (!INDEX_MEDIA_TYPES.includes(root.mediaType)) {
-    fail2(
-      "IMAGE_NOT_INDEX",
-      `${root.digest} is a single manifest (${root.mediaType}), not an index: it carries no BuildKit attestation manifests`
-    );
-  }
-  const index = parseIndex(root.bytes, `image index ${root.digest}`);
-  checkLimit(limits, "maxIndexEntries", index.manifests.length, `image index ${root.digest}`);
-  const runnable = classifyEntries(index, root.digest);
-  if (runnable.length === 0)
-    fail2("INDEX_NO_PLATFORMS", `index ${root.digest} lists no platform image manifests`);
-  let selected = runnable;
-  if (platforms && platforms.length > 0) {
-    selected = runnable.filter((d) => !d.platform || platforms.some((p) => platformMatches(p, d.platform)));
-    const missing = platforms.filter((p) => !runnable.some((d) => platformMatches(p, d.platform)));
-    if (missing.length > 0) {
-      fail2(
-        "PLATFORM_NOT_FOUND",
-        `platform ${missing.map(platformString).join(", ")} not in index (has ${runnable.map((d) => platformString(d.platform)).join(", ")})`
-      );
-    }
-  }
-  return { digest: root.digest, mediaType: root.mediaType, index, platforms: selected };
-}
-async function findAttestationManifest(source, index, platform, limits = DEFAULT_LIMITS) {
-  const entries = index.manifests.filter(
-    (d) => isAttestationEntry(d) && d.annotations?.[ANNOTATION_REFERENCE_DIGEST] === platform.digest
-  );
-  if (entries.length === 0) {
-    fail2(
-      "ATTESTATION_MANIFEST_MISSING",
-      `no attestation manifest refers to ${platformString(platform.platform)} manifest ${platform.digest}`
-    );
-  }
-  if (entries.length > 1)
-    fail2(
-      "ATTESTATION_MANIFEST_AMBIGUOUS",
-      `${entries.length} attestation manifests refer to ${platform.digest}`
-    );
-  const descriptor = entries[0];
-  const fetched = await source.fetchManifest(descriptor.digest);
-  if (fetched.bytes.length !== descriptor.size)
-    fail2(
-      "OCI_SIZE_MISMATCH",
-      `attestation manifest ${descriptor.digest} is ${fetched.bytes.length} bytes, the index says ${descriptor.size}`
-    );
-  const manifest = parseManifest(fetched.bytes, `attestation manifest ${descriptor.digest}`);
-  checkLimit(limits, "maxLayers", manifest.layers.length, `attestation manifest ${descriptor.digest}`);
-  if (manifest.subject) {
-    if (manifest.subject.digest !== platform.digest) {
-      fail2(
-        "ATTESTATION_SUBJECT_MISMATCH",
-        `attestation manifest ${descriptor.digest} has subject ${manifest.subject.digest}, not ${platformString(platform.platform)} manifest ${platform.digest}`
-      );
-    }
-    return { descriptor, manifest, form: "oci-artifact" };
-  }
-  return { descriptor, manifest, form: "legacy" };
-}
-async function checkPlatformManifest(source, platform) {
-  const fetched = await source.fetchManifest(platform.digest);
-  if (fetched.bytes.length !== platform.size)
-    fail2(
-      "OCI_SIZE_MISMATCH",
-      `manifest ${platform.digest} is ${fetched.bytes.length} bytes, the index says ${platform.size}`
-    );
-  parseManifest(fetched.bytes, `manifest ${platform.digest}`);
-}
-async function verifyAttestation(envelopeBytes, o) {
-  if (o.trust.prefetch) {
-    const envelope = parseEnvelope(envelopeBytes);
-    for (const sig of envelope.signatures) {
-      let pkt;
-      try {
-        pkt = parsePkToken(sig.sig);
-      } catch {
-        continue;
-      }
-      const q2 = opKeyQuery(pkt);
-      if (q2.iss && o.issuers.includes(q2.iss)) await o.trust.prefetch(q2);
-    }
-  }
-  return verifyEnvelopeSignatures(envelopeBytes, {
-    keys: o.trust.keys,
-    trustedIssuers: o.issuers,
-    ...o.maxAgeSeconds !== void 0 ? { expiration: { maxAgeSeconds: o.maxAgeSeconds } } : {},
-    ...o.now !== void 0 ? { now: o.now } : {}
-  }).verdicts;
-}
-function safeUnescape(s) {
-  try {
-    return decodeURIComponent(s);
-  } catch {
-    return s;
-  }
-}
-function parseDockerPurl(s) {
-  const m = /^pkg:docker\/([^@?#]+)(?:@([^?#]+))?(?:\?([^#]*))?/.exec(s);
-  if (!m) return void 0;
-  const qualifiers = /* @__PURE__ */ new Map();
-  for (const kv of (m[3] ?? "").split("&")) {
-    if (!kv) continue;
-    const i = kv.indexOf("=");
-    qualifiers.set(
-      safeUnescape(i < 0 ? kv : kv.slice(0, i)),
-      safeUnescape(i < 0 ? "" : kv.slice(i + 1).replace(/\+/g, " "))
-    );
-  }
-  return { name: safeUnescape(m[1]), ...m[2] ? { version: safeUnescape(m[2]) } : {}, qualifiers };
 }
 function normalisePlatform(p) {
   return p.replace(/\/arm64\/v8$/, "/arm64");
 }
-function checkSubject(statement, ctx) {
+function verifySubject(statement, ctx) {
   if (statement.subjects.length === 0)
-    fail2(
+    fail3(
       "SUBJECT_EMPTY",
       `attestation names no subject, so it is not bound to ${ctx.manifestDigest} or any other image (BuildKit writes no subject when the build had no image name)`
     );
@@ -85668,13 +85727,13 @@ function checkSubject(statement, ctx) {
     for (const s of statement.subjects) {
       const other = s.digest.sha256 !== void 0 ? ctx.siblings.get(s.digest.sha256) : void 0;
       if (other) {
-        fail2(
+        fail3(
           "ATTESTATION_PLATFORM_SWAPPED",
           `attestation refers to the ${other} manifest sha256:${s.digest.sha256}, not the ${platformString(ctx.platform)} manifest ${ctx.manifestDigest}`
         );
       }
     }
-    fail2("SUBJECT_DIGEST_MISMATCH", `attestation does not refer to digest ${ctx.manifestDigest}`);
+    fail3("SUBJECT_DIGEST_MISMATCH", `attestation does not refer to digest ${ctx.manifestDigest}`);
   }
   if (ctx.tag === void 0) return { digest: ctx.manifestDigest };
   const wantPlatform = ctx.platform ? normalisePlatform(platformString(ctx.platform)) : void 0;
@@ -85687,176 +85746,91 @@ function checkSubject(statement, ctx) {
   });
   const ref = ctx.subjectName !== void 0 ? `${ctx.subjectName}:${ctx.tag}` : ctx.tag;
   if (!ok) {
-    fail2(
+    fail3(
       "SUBJECT_NAME_MISMATCH",
       `attestation does not refer to tag ${ref}${wantPlatform ? ` (${wantPlatform})` : ""}: subjects ${matching.map((s) => JSON.stringify(s.name)).join(", ")}`
     );
   }
   return { digest: ctx.manifestDigest, tag: ref };
 }
-function checkRequiredPredicates(verifiedTypes, required) {
-  const have = new Set(verifiedTypes);
+
+// src/verify/steps.ts
+async function resolveKeys(envelope, trust, issuers) {
+  if (!trust.prefetch) return;
+  for (const sig of envelope.signatures) {
+    let pkt;
+    try {
+      pkt = parsePkToken(sig.sig);
+    } catch {
+      continue;
+    }
+    const q2 = opKeyQuery(pkt);
+    if (q2.iss && issuers.includes(q2.iss)) await trust.prefetch(q2);
+  }
+}
+function verifySignatures2(envelope, s) {
+  const { verdicts } = verifyEnvelopeSignatures(envelope, {
+    keys: s.trust.keys,
+    trustedIssuers: s.issuers,
+    ...s.policy.maxAgeSeconds !== void 0 ? { expiration: { maxAgeSeconds: s.policy.maxAgeSeconds } } : {},
+    now: s.now
+  });
+  if (verdicts.some((v) => v.result)) return verdicts;
+  throw firstByCode(verdicts.map((v) => v.error));
+}
+function verifyPredicateType(annotated, statement) {
+  if (annotated && annotated !== statement.predicateType)
+    throw new VerificationError(
+      "PREDICATE_TYPE_MISMATCH",
+      `layer annotation says ${annotated} but the signed statement is ${statement.predicateType}`
+    );
+}
+function verifyIdentity(verdicts, s, image) {
+  return chooseSignature(
+    verdicts,
+    (claims, st) => identityChecks(claims, st, { expect: s.expect, policy: s.policy, image })
+  );
+}
+function verifyPolicy(signedTypes, required) {
+  const have = new Set(signedTypes);
   for (const r of required) {
     if (!r.anyOf.some((t) => have.has(t)))
-      fail2("REQUIRED_ATTESTATION_MISSING", `missing required attestation ${r.label}`);
-  }
-}
-function quiet(p) {
-  p.catch(() => void 0);
-  return p;
-}
-async function loadPlatform(source, index, descriptor, limits) {
-  const lp = { descriptor, checks: [], layers: [], notes: Promise.resolve([]) };
-  const [manifestCheck, found] = await Promise.allSettled([
-    checkPlatformManifest(source, descriptor),
-    findAttestationManifest(source, index, descriptor, limits)
-  ]);
-  for (const r of [manifestCheck, found]) {
-    if (r.status === "rejected") {
-      rethrowIo(r.reason);
-      lp.error ??= r.reason;
-    }
-  }
-  if (lp.error || found.status !== "fulfilled") return lp;
-  lp.found = found.value;
-  const { manifest, descriptor: am } = found.value;
-  const unsigned = manifest.layers.filter((l) => classifyAttestationLayer(l.mediaType) === "intoto");
-  const referred = unsigned.length > 0 ? await findReferrerSignatures(source, am, limits) : { byStatement: /* @__PURE__ */ new Map(), notes: [] };
-  lp.layers = manifest.layers.flatMap((l) => {
-    const sigs = classifyAttestationLayer(l.mediaType) === "intoto" ? referred.byStatement.get(l.digest) : void 0;
-    return sigs?.length ? sigs.map((sig) => quiet(loadReferrerLayer(source, sig, l))) : [quiet(loadLayer(source, l))];
-  });
-  lp.notes = quiet(
-    checkDiffIds(source, manifest, `attestation manifest ${am.digest}`).then((n) => [
-      ...referred.notes,
-      ...n
-    ])
-  );
-  return lp;
-}
-function asProblem(e) {
-  if (e instanceof OpkError) return { code: e.code, message: e.message };
-  throw e;
-}
-function cicAtt(sigBytes) {
-  try {
-    const att = parsePkToken(sigBytes).cic.headerJson.att;
-    return typeof att === "string" ? att : void 0;
-  } catch {
-    return void 0;
+      throw new VerificationError("REQUIRED_ATTESTATION_MISSING", `missing required attestation ${r.label}`);
   }
 }
 function constrainsIdentity(expect, policy) {
   return Object.values(expect ?? {}).some((v) => v !== void 0) || policy.claims.length > 0 || policy.cel.length > 0;
 }
-async function verifyImage(o) {
-  const policy = o.policy ?? defaultPolicy();
-  const issuers = o.issuers ?? policy.issuers ?? [GITHUB_ACTIONS_ISSUER];
-  const now = o.now ?? Math.floor(Date.now() / 1e3);
-  const limits = resolveLimits(o.limits);
-  const source = o.source instanceof BoundedSource ? o.source : new BoundedSource(o.source, limits);
-  const image = await resolveImage(source, o.reference, o.platforms, limits);
-  const siblingsAll = /* @__PURE__ */ new Map();
-  for (const d of image.index.manifests) {
-    if (!isAttestationEntry(d)) siblingsAll.set(d.digest.slice("sha256:".length), platformString(d.platform));
-  }
-  const loads = image.platforms.map(
-    (descriptor) => quiet(loadPlatform(source, image.index, descriptor, limits))
-  );
-  let attIndexP;
-  const attIndex = () => attIndexP ??= (async () => {
-    const m = /* @__PURE__ */ new Map();
-    for (const lp of await Promise.all(loads)) {
-      for (const l of await Promise.all(lp.layers)) if (l.att) m.set(l.att, l);
-    }
-    return m;
-  })();
-  const warnings = [];
-  const errors = [];
-  const platforms = [];
-  const run3 = {
-    o,
-    policy,
-    issuers,
-    now,
-    attIndex,
-    siblingsAll,
-    indexDigest: image.digest,
-    warnings,
-    errors
-  };
-  if (!constrainsIdentity(o.expect, policy)) {
-    warnings.push({
+
+// src/verify/types.ts
+init_import_meta_url();
+var REPORT_SCHEMA = "https://opk-signer.dev/schemas/verify-report/v1";
+
+// src/verify/report.ts
+var problem = (e) => ({ code: e.code, message: e.message });
+function buildReport(v) {
+  const { options: o, settings, root } = v;
+  const lists = { warnings: [], errors: [] };
+  if (!constrainsIdentity(settings.expect, settings.policy)) {
+    lists.warnings.push({
       code: "IDENTITY_UNCONSTRAINED",
-      message: `no identity constraint: an attestation signed by any workflow of any repository under ${issuers.join(", ")} passes; pin one with --repo-owner-id, --repository or a policy`
+      message: `no identity constraint: an attestation signed by any workflow of any repository under ${settings.issuers.join(", ")} passes; pin one with --repo-owner-id, --repository or a policy`
     });
   }
-  for (const lpPromise of loads) {
-    const lp = await lpPromise;
-    const d = lp.descriptor;
-    const pname = platformString(d.platform);
-    const purl = purlFor(o, d.platform);
-    const pr = {
-      platform: pname,
-      manifest: { digest: d.digest, mediaType: d.mediaType, size: d.size },
-      purl,
-      verified: false,
-      checks: lp.checks,
-      attestations: []
-    };
-    platforms.push(pr);
-    if (lp.error || !lp.found) {
-      const p = asProblem(lp.error);
-      pr.checks.push({ check: "attestation-manifest", ok: false, ...p });
-      errors.push({ ...p, platform: pname });
-      continue;
-    }
-    pr.attestationManifest = { digest: lp.found.descriptor.digest, form: lp.found.form };
-    if (lp.found.form === "oci-artifact") {
-      pr.checks.push({
-        check: "attestation-manifest",
-        ok: true,
-        message: `Verified attestation manifest ${lp.found.descriptor.digest} has subject ${d.digest}`
-      });
-    }
-    const presentTypes = [];
-    const ctx = { ...run3, d, pname, purl };
-    for (const layerPromise of lp.layers) {
-      const ar = await verifyLayer(ctx, await layerPromise);
-      if (!ar) continue;
-      pr.attestations.push(ar);
-      if (ar.signed) presentTypes.push(annotatedType(ar));
-    }
-    for (const n of await lp.notes) warnings.push({ ...n, platform: pname });
-    try {
-      checkRequiredPredicates(
-        [...presentTypes, ...pr.attestations.filter((a) => a.signed).map((a) => a.predicateType)],
-        policy.required
-      );
-      pr.checks.push({
-        check: "required-predicates",
-        ok: true,
-        message: "Verified all required attestations are present"
-      });
-    } catch (e) {
-      const p = asProblem(e);
-      pr.checks.push({ check: "required-predicates", ok: false, ...p });
-      errors.push({ ...p, platform: pname });
-    }
-    pr.verified = pr.checks.every((c) => c.ok) && pr.attestations.every((a) => a.verified || !a.signed && !policy.requireSignatures);
-  }
+  const platforms = v.platforms.map((p) => platformResult(p, settings, lists));
+  const { policy } = settings;
   return {
     schema: REPORT_SCHEMA,
-    verified: errors.length === 0 && platforms.every((p) => p.verified),
+    verified: lists.errors.length === 0 && platforms.every((p) => p.verified),
     image: {
       reference: o.displayName,
       source: o.source.kind,
       location: o.source.location,
-      digest: image.digest,
-      mediaType: image.mediaType,
+      digest: root.digest,
+      mediaType: root.mediaType,
       ...o.reference.tag !== void 0 ? { tag: o.reference.tag } : {}
     },
-    trust: { issuers },
+    trust: { issuers: settings.issuers },
     policy: {
       requiredPredicateTypes: policy.required.map((r) => r.anyOf),
       requireSignatures: policy.requireSignatures,
@@ -85864,193 +85838,159 @@ async function verifyImage(o) {
       celRules: policy.cel.length
     },
     platforms,
-    warnings: [...warnings, ...(o.trust.warnings ?? []).map((w) => ({ code: w.code, message: w.message }))],
-    errors
+    warnings: [
+      ...lists.warnings,
+      ...(o.trust.warnings ?? []).map((w) => ({ code: w.code, message: w.message }))
+    ],
+    errors: lists.errors
   };
 }
-var annotations = /* @__PURE__ */ new WeakMap();
-function annotatedType(ar) {
-  return annotations.get(ar) ?? "";
+function platformResult(p, settings, lists) {
+  const d = p.descriptor;
+  const pname = platformString(d.platform);
+  const checks = [];
+  const attestations = [];
+  const pr = {
+    platform: pname,
+    manifest: { digest: d.digest, mediaType: d.mediaType, size: d.size },
+    purl: p.purl,
+    verified: false,
+    checks,
+    attestations
+  };
+  if (p.readError || !p.attestation) {
+    const e = problem(p.readError);
+    checks.push({ check: "attestation-manifest", ok: false, ...e });
+    lists.errors.push({ ...e, platform: pname });
+    return pr;
+  }
+  const am = p.attestation.entry.descriptor.digest;
+  pr.attestationManifest = { digest: am, form: p.attestation.form };
+  if (p.attestation.form === "oci-artifact")
+    checks.push({
+      check: "attestation-manifest",
+      ok: true,
+      message: `Verified attestation manifest ${am} has subject ${d.digest}`
+    });
+  for (const a of p.attestations) {
+    const ar = attestationResult(a, settings, pname, lists);
+    if (ar) attestations.push(ar);
+  }
+  for (const n of p.notes) lists.warnings.push({ ...n, platform: pname });
+  if (p.required) {
+    const e = problem(p.required);
+    checks.push({ check: "required-predicates", ok: false, ...e });
+    lists.errors.push({ ...e, platform: pname });
+  } else
+    checks.push({
+      check: "required-predicates",
+      ok: true,
+      message: "Verified all required attestations are present"
+    });
+  pr.verified = checks.every((c) => c.ok) && attestations.every((a) => a.verified || !a.signed && !settings.policy.requireSignatures);
+  return pr;
 }
-async function verifyLayer(c, layer) {
-  const l = layer.descriptor;
-  const annotated = l.annotations?.[ANNOTATION_PREDICATE_TYPE] ?? "";
-  const where = `attestation ${l.digest}${annotated ? ` (${annotated})` : ""}`;
-  if (layer.kind === "unrecognised") {
-    c.warnings.push({
+function attestationResult(a, settings, platform, lists) {
+  const l = a.layer.descriptor;
+  if (a.kind === "unrecognised") {
+    lists.warnings.push({
       code: "ATTESTATION_LAYER_UNRECOGNISED",
       message: `layer ${l.digest} has media type ${l.mediaType}, neither an in-toto statement nor a DSSE envelope: not verified`,
-      platform: c.pname,
+      platform,
       layer: l.digest
     });
     return void 0;
   }
-  const ar = {
-    layer: { digest: l.digest, mediaType: l.mediaType, size: l.size },
-    predicateType: annotated,
-    signed: layer.kind !== "intoto",
-    verified: false,
-    checks: []
-  };
-  annotations.set(ar, annotated);
-  if (layer.kind === "intoto") {
+  const base = { layer: { digest: l.digest, mediaType: l.mediaType, size: l.size } };
+  if (a.kind === "unsigned") {
+    const where = `attestation ${l.digest}${a.annotatedType ? ` (${a.annotatedType})` : ""}`;
     const p = { code: "UNSIGNED_ATTESTATION", message: `${where} is an unsigned in-toto statement` };
-    ar.error = p;
-    (c.policy.requireSignatures ? c.errors : c.warnings).push({ ...p, platform: c.pname, layer: l.digest });
-    ar.checks.push({ check: "signed", ok: !c.policy.requireSignatures, ...p });
-    return ar;
+    const required = settings.policy.requireSignatures;
+    (required ? lists.errors : lists.warnings).push({ ...p, platform, layer: l.digest });
+    return {
+      ...base,
+      predicateType: a.annotatedType,
+      signed: false,
+      verified: false,
+      checks: [{ check: "signed", ok: !required, ...p }],
+      error: p
+    };
   }
-  try {
-    if (layer.kind === "unverifiable")
-      fail2(
-        "ATTESTATION_LAYER_UNVERIFIABLE",
-        `${where} has media type ${l.mediaType}: it claims a signature opk-signer cannot check`
-      );
-    if (layer.fetchError) throw layer.fetchError;
-    await verifySignedLayer(c, layer, ar, annotated);
-    ar.verified = true;
-  } catch (e) {
-    rethrowIo(e);
-    const p = asProblem(e);
+  const { facts } = a;
+  const checks = signedChecks(facts);
+  const ar = {
+    ...base,
+    predicateType: facts.predicateTypeChecked && facts.statement ? facts.statement.predicateType : a.annotatedType,
+    signed: true,
+    verified: a.kind === "verified",
+    checks,
+    ...signerFields(facts)
+  };
+  if (a.kind === "failed") {
+    const p = problem(a.error);
+    checks.push({ check: "error", ok: false, ...p });
+    lists.errors.push({ ...p, platform, layer: l.digest });
     ar.error = p;
-    ar.checks.push({ check: "error", ok: false, ...p });
-    c.errors.push({ ...p, platform: c.pname, layer: l.digest });
   }
   return ar;
 }
-async function verifySignedLayer(c, layer, ar, annotated) {
-  const verdicts = await verifiedSignatures(c, layer);
-  const statement = verdicts.find((v) => v.result).result.statement;
-  ar.statementType = statement.type;
-  ar.subjects = statement.subjects.map((s) => ({ name: s.name, digest: s.digest }));
-  ar.statement = statement.json;
-  describeSigner(
-    ar,
-    verdicts.find((v) => v.result)
-  );
-  if (annotated && annotated !== statement.predicateType) {
-    fail2(
-      "PREDICATE_TYPE_MISMATCH",
-      `layer annotation says ${annotated} but the signed statement is ${statement.predicateType}`
-    );
-  }
-  ar.predicateType = statement.predicateType;
-  const subj = checkSubject(statement, {
-    manifestDigest: c.d.digest,
-    platform: c.d.platform,
-    siblings: new Map([...c.siblingsAll].filter(([hex]) => hex !== c.d.digest.slice(7))),
-    ...c.o.reference.digest === void 0 && c.o.reference.tag !== void 0 ? { tag: c.o.reference.tag } : {},
-    ...c.o.subjectName !== void 0 ? { subjectName: c.o.subjectName } : {}
-  });
-  ar.checks.push({
-    check: "subject-digest",
-    ok: true,
-    message: `Verified attestation refers to digest ${subj.digest}`
-  });
-  if (subj.tag)
-    ar.checks.push({
-      check: "subject-tag",
-      ok: true,
-      message: `Verified attestation refers to tag ${subj.tag}`
-    });
-  const image = {
-    reference: c.o.displayName,
-    digest: c.indexDigest,
-    platform: c.pname,
-    manifestDigest: c.d.digest,
-    purl: c.purl,
-    ...c.o.reference.tag ? { tag: c.o.reference.tag } : {}
+function signerFields(facts) {
+  const st = facts.statement;
+  const chosen = facts.identity?.verdict ?? facts.signatures?.find((v) => v.result);
+  const token = chosen?.result?.token;
+  return {
+    ...st ? {
+      statementType: st.type,
+      subjects: st.subjects.map((s) => ({ name: s.name, digest: s.digest })),
+      statement: st.json
+    } : {},
+    ...token ? {
+      identity: identityClaims(token.claims),
+      opKey: {
+        ...typeof token.opKey.kid === "string" ? { kid: token.opKey.kid } : {},
+        jkt: token.opKey.thumbprint
+      },
+      ...token.keySource ? { keySource: token.keySource } : {},
+      claims: token.claims
+    } : {},
+    ...facts.identity ? {
+      signature: {
+        index: facts.identity.verdict.index,
+        of: facts.identity.of,
+        verified: facts.identity.verified
+      }
+    } : {}
   };
-  const chosen = chooseSignature(
-    verdicts,
-    (claims, st) => identityChecks(claims, st, { expect: c.o.expect, policy: c.policy, image })
-  );
-  describeSigner(ar, chosen.verdict);
-  ar.signature = { index: chosen.verdict.index, of: chosen.of, verified: chosen.verified };
-  const source = keySourceText(ar.keySource, ar.opKey?.kid);
-  ar.checks.push(
-    ...chosen.lines.map((l) => l.check === "issuer" ? { ...l, message: l.message + source } : l)
-  );
+}
+function signedChecks(facts) {
+  const checks = [];
+  if (facts.subject) {
+    checks.push({
+      check: "subject-digest",
+      ok: true,
+      message: `Verified attestation refers to digest ${facts.subject.digest}`
+    });
+    if (facts.subject.tag)
+      checks.push({
+        check: "subject-tag",
+        ok: true,
+        message: `Verified attestation refers to tag ${facts.subject.tag}`
+      });
+  }
+  const chosen = facts.identity;
+  if (!chosen) return checks;
+  const token = chosen.verdict.result.token;
+  const kid = typeof token.opKey.kid === "string" ? token.opKey.kid : void 0;
+  const source = keySourceText(token.keySource, kid);
+  checks.push(...chosen.lines.map((l) => l.check === "issuer" ? { ...l, message: l.message + source } : l));
   if (chosen.of > 1)
-    ar.checks.push({
+    checks.push({
       check: "signature",
       ok: true,
       message: `Verified signature ${chosen.verdict.index} (${chosen.verified} of ${chosen.of} verify) satisfies every identity constraint`
     });
+  return checks;
 }
-function describeSigner(ar, v) {
-  const { token } = v.result;
-  ar.identity = identityClaims(token.claims);
-  ar.opKey = {
-    ...typeof token.opKey.kid === "string" ? { kid: token.opKey.kid } : {},
-    jkt: token.opKey.thumbprint
-  };
-  if (token.keySource) ar.keySource = token.keySource;
-  ar.claims = token.claims;
-}
-async function verifiedSignatures(c, layer) {
-  const bytes = layer.bytes;
-  const verdicts = await verifyAttestation(bytes, {
-    trust: c.o.trust,
-    issuers: c.issuers,
-    ...c.policy.maxAgeSeconds !== void 0 ? { maxAgeSeconds: c.policy.maxAgeSeconds } : {},
-    now: c.now
-  });
-  if (verdicts.some((v) => v.result)) return verdicts;
-  const e = firstByCode(verdicts.map((v) => v.error));
-  if (e.code === "ATT_MISMATCH") {
-    for (const s of parseEnvelope(bytes).signatures) {
-      const att = cicAtt(s.sig);
-      const other = att ? (await c.attIndex()).get(att) : void 0;
-      if (other && other !== layer) {
-        fail2(
-          "PKTOKEN_REUSED",
-          `the PK Token was lifted from another attestation: its att binds layer ${other.descriptor.digest} (${other.descriptor.annotations?.[ANNOTATION_PREDICATE_TYPE] ?? "?"})`
-        );
-      }
-    }
-  }
-  throw e;
-}
-function purlFor(o, platform) {
-  const name = o.subjectName ?? o.imageName ?? o.displayName;
-  const version = o.reference.tag ?? o.reference.digest ?? "latest";
-  const q2 = platform ? `?platform=${encodeURIComponent(platformString(platform))}` : "";
-  return `pkg:docker/${name}@${version}${q2}`;
-}
-function opaInput(report) {
-  return JSON.parse(
-    JSON.stringify({
-      image: report.image,
-      trust: report.trust,
-      verified: report.verified,
-      platforms: report.platforms.map((p) => ({
-        platform: p.platform,
-        manifestDigest: p.manifest.digest,
-        purl: p.purl,
-        attestationManifest: p.attestationManifest ?? null,
-        attestations: p.attestations.map((a) => ({
-          layerDigest: a.layer.digest,
-          mediaType: a.layer.mediaType,
-          predicateType: a.predicateType,
-          signed: a.signed,
-          verified: a.verified,
-          error: a.error ?? null,
-          statement: a.statement ?? null,
-          claims: a.claims ?? null,
-          opKey: a.opKey ?? null,
-          keySource: a.keySource ?? null
-        }))
-      }))
-    })
-  );
-}
-
-// src/cli/commands/verify.ts
-init_policy();
-
-// src/verify/report.ts
-init_import_meta_url();
 function printable(text) {
   return text.replace(
     // eslint-disable-next-line no-control-regex
@@ -86099,6 +86039,175 @@ function renderJson(report) {
   }));
   return JSON.stringify({ ...report, platforms, input: opaInput(report) }, null, 2) + "\n";
 }
+function opaInput(report) {
+  return JSON.parse(
+    JSON.stringify({
+      image: report.image,
+      trust: report.trust,
+      verified: report.verified,
+      platforms: report.platforms.map((p) => ({
+        platform: p.platform,
+        manifestDigest: p.manifest.digest,
+        purl: p.purl,
+        attestationManifest: p.attestationManifest ?? null,
+        attestations: p.attestations.map((a) => ({
+          layerDigest: a.layer.digest,
+          mediaType: a.layer.mediaType,
+          predicateType: a.predicateType,
+          signed: a.signed,
+          verified: a.verified,
+          error: a.error ?? null,
+          statement: a.statement ?? null,
+          claims: a.claims ?? null,
+          opKey: a.opKey ?? null,
+          keySource: a.keySource ?? null
+        }))
+      }))
+    })
+  );
+}
+
+// src/verify/image.ts
+async function verifyImage(o) {
+  const policy = o.policy ?? defaultPolicy();
+  const settings = {
+    trust: o.trust,
+    issuers: o.issuers ?? policy.issuers ?? [GITHUB_ACTIONS_ISSUER],
+    policy,
+    now: o.now ?? Math.floor(Date.now() / 1e3),
+    expect: o.expect
+  };
+  const limits = resolveLimits(o.limits);
+  const source = o.source instanceof BoundedSource ? o.source : new BoundedSource(o.source, limits);
+  const { root, selected } = await resolveImage(source, o.reference, o.platforms, limits);
+  const reads = selected.map((d) => quiet(readPlatform(source, root, d, limits)));
+  const run3 = { o, settings, root, lifted: liftFinder(reads) };
+  const platforms = [];
+  for (const read of reads) platforms.push(await judgePlatform(run3, await read));
+  return buildReport({ options: o, settings, root, platforms });
+}
+function liftFinder(reads) {
+  let index;
+  return async (att) => {
+    index ??= (async () => {
+      const m = /* @__PURE__ */ new Map();
+      for (const r of await Promise.all(reads))
+        for (const l of await Promise.all(r.layers)) if (l.att) m.set(l.att, l);
+      return m;
+    })();
+    return (await index).get(att);
+  };
+}
+function purlFor(o, d) {
+  const name = o.subjectName ?? o.imageName ?? o.displayName;
+  return dockerPurl(name, o.reference.tag ?? o.reference.digest ?? "latest", d.platform);
+}
+async function judgePlatform(run3, read) {
+  const d = read.descriptor;
+  const verdict2 = { descriptor: d, purl: purlFor(run3.o, d), attestations: [], notes: [] };
+  if (read.error || !read.attestation)
+    return { ...verdict2, ...read.error ? { readError: read.error } : {} };
+  verdict2.attestation = read.attestation;
+  for (const layer of read.layers)
+    verdict2.attestations.push(await judgeLayer(run3, d, verdict2.purl, await layer));
+  verdict2.notes = await read.notes;
+  const signed = verdict2.attestations.filter((a) => a.kind === "verified" || a.kind === "failed");
+  try {
+    verifyPolicy(
+      [
+        ...signed.map((a) => a.annotatedType),
+        ...signed.map((a) => signedPredicateType(a.annotatedType, a.facts))
+      ],
+      run3.settings.policy.required
+    );
+  } catch (e) {
+    rethrowIo(e);
+    verdict2.required = e;
+  }
+  return verdict2;
+}
+function signedPredicateType(annotated, facts) {
+  return facts.predicateTypeChecked && facts.statement ? facts.statement.predicateType : annotated;
+}
+async function judgeLayer(run3, d, purl, layer) {
+  if (layer.kind === "unrecognised") return { kind: "unrecognised", layer };
+  const annotatedType = layer.descriptor.annotations?.[ANNOTATION_PREDICATE_TYPE] ?? "";
+  if (layer.kind === "intoto") return { kind: "unsigned", layer, annotatedType };
+  const facts = {};
+  try {
+    if (layer.kind === "unverifiable")
+      throw new VerificationError(
+        "ATTESTATION_LAYER_UNVERIFIABLE",
+        `attestation ${layer.descriptor.digest}${annotatedType ? ` (${annotatedType})` : ""} has media type ${layer.descriptor.mediaType}: it claims a signature opk-signer cannot check`
+      );
+    await runSteps(run3, d, purl, layer, annotatedType, facts);
+    return { kind: "verified", layer, annotatedType, facts };
+  } catch (e) {
+    rethrowIo(e);
+    return { kind: "failed", layer, annotatedType, facts, error: e };
+  }
+}
+async function runSteps(run3, d, purl, layer, annotatedType, facts) {
+  if (layer.error) throw layer.error;
+  if (layer.envelopeError) throw layer.envelopeError;
+  const envelope = layer.envelope;
+  const { o, settings } = run3;
+  await resolveKeys(envelope, settings.trust, settings.issuers);
+  facts.signatures = await signaturesOrLift(run3, layer);
+  const statement = facts.statement = facts.signatures.find((v) => v.result).result.statement;
+  verifyPredicateType(annotatedType, statement);
+  facts.predicateTypeChecked = true;
+  facts.subject = verifySubject(statement, {
+    manifestDigest: d.digest,
+    platform: d.platform,
+    siblings: siblings(run3.root, d),
+    ...o.reference.digest === void 0 && o.reference.tag !== void 0 ? { tag: o.reference.tag } : {},
+    ...o.subjectName !== void 0 ? { subjectName: o.subjectName } : {}
+  });
+  facts.identity = verifyIdentity(facts.signatures, settings, {
+    reference: o.displayName,
+    digest: run3.root.digest,
+    platform: platformString(d.platform),
+    manifestDigest: d.digest,
+    purl,
+    ...o.reference.tag ? { tag: o.reference.tag } : {}
+  });
+}
+function siblings(root, d) {
+  const m = /* @__PURE__ */ new Map();
+  for (const p of root.index.manifests)
+    if (p.digest !== d.digest && !root.attestations.some((a) => a.descriptor === p))
+      m.set(p.digest.slice("sha256:".length), platformString(p.platform));
+  return m;
+}
+async function signaturesOrLift(run3, layer) {
+  try {
+    return verifySignatures2(layer.envelope, run3.settings);
+  } catch (e) {
+    if (!(e instanceof OpkError) || e.code !== "ATT_MISMATCH") throw e;
+    for (const s of layer.envelope.signatures) {
+      const att = cicAtt(s.sig);
+      const other = att ? await run3.lifted(att) : void 0;
+      if (other && other !== layer)
+        throw new VerificationError(
+          "PKTOKEN_REUSED",
+          `the PK Token was lifted from another attestation: its att binds layer ${other.descriptor.digest} (${other.descriptor.annotations?.[ANNOTATION_PREDICATE_TYPE] ?? "?"})`
+        );
+    }
+    throw e;
+  }
+}
+function cicAtt(sigBytes) {
+  try {
+    const att = parsePkToken(sigBytes).cic.headerJson.att;
+    return typeof att === "string" ? att : void 0;
+  } catch {
+    return void 0;
+  }
+}
+
+// src/cli/commands/verify.ts
+init_policy();
 
 // src/cli/keys.ts
 init_import_meta_url();
@@ -86415,7 +86524,7 @@ init_import_meta_url();
 
 // action/src/runner.ts
 init_import_meta_url();
-var import_node_crypto13 = require("node:crypto");
+var import_node_crypto14 = require("node:crypto");
 var import_node_fs2 = require("node:fs");
 var import_node_os2 = require("node:os");
 var InputError = class extends Error {
@@ -86456,7 +86565,7 @@ function setOutput(io2, name, value) {
     annotate(io2, "warning", `GITHUB_OUTPUT is not set: output ${name} is lost`);
     return;
   }
-  const delimiter = `ghadelimiter_${(0, import_node_crypto13.randomUUID)()}`;
+  const delimiter = `ghadelimiter_${(0, import_node_crypto14.randomUUID)()}`;
   if (name.includes(delimiter) || value.includes(delimiter))
     throw new Error(`output ${name} contains its delimiter`);
   (0, import_node_fs2.appendFileSync)(file, `${name}<<${delimiter}${import_node_os2.EOL}${value}${import_node_os2.EOL}${delimiter}${import_node_os2.EOL}`, "utf8");
@@ -86629,7 +86738,7 @@ async function main(io2) {
   if (checked.stdout.trim() === "") return checked.code || 2;
   const report = JSON.parse(checked.stdout);
   digest ??= report.image?.digest;
-  const reportFile = (0, import_node_path5.join)(io2.env.RUNNER_TEMP || (0, import_node_os3.tmpdir)(), `opk-signer-report-${(0, import_node_crypto14.randomUUID)()}.json`);
+  const reportFile = (0, import_node_path6.join)(io2.env.RUNNER_TEMP || (0, import_node_os3.tmpdir)(), `opk-signer-report-${(0, import_node_crypto15.randomUUID)()}.json`);
   (0, import_node_fs3.writeFileSync)(reportFile, checked.stdout, { mode: 420 });
   if (digest) setOutput(io2, "digest", digest);
   setOutput(io2, "verified", String(report.verified));

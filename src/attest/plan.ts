@@ -14,7 +14,6 @@ import {
   MEDIA_TYPE_OCI_MANIFEST,
   sha256Digest,
   type Descriptor,
-  classifyAttestationLayer,
 } from '../oci/types.js';
 import { AttestError } from './errors.js';
 import type {
@@ -78,7 +77,7 @@ export function planSigning(image: ImageSnapshot, o: PlanOptions): SigningPlan {
     let intoto = 0;
     for (const layer of att.layers) {
       const mt = layer.descriptor.mediaType;
-      const kind = classifyAttestationLayer(mt);
+      const kind = layer.kind;
       let statement: Uint8Array;
       let resign = false;
       if (kind === 'intoto') {

@@ -1,18 +1,14 @@
+import type { AttestationForm, AttestationLayer } from '../oci/buildkit-image.js';
 import type { Descriptor } from '../oci/types.js';
 
 export type AttestMode = 'inline' | 'referrers';
-export type AttestationForm = 'legacy' | 'oci-artifact';
+export type { AttestationForm } from '../oci/buildkit-image.js';
 
 /** A JSON object kept as parsed, so fields we do not model survive a rewrite untouched. */
 export type RawJson = Record<string, unknown>;
 
-/** One layer of an attestation manifest, as read. `bytes` only for layers that may be signed. */
-export interface LayerSnapshot {
-  descriptor: Descriptor;
-  /** Position in the manifest's `layers` array. */
-  position: number;
-  bytes?: Uint8Array;
-}
+/** One layer of an attestation manifest, as the image reader read it (kind decided once). */
+export type LayerSnapshot = AttestationLayer;
 
 /** One BuildKit attestation manifest of the index, as read (nothing modified). */
 export interface AttestationSnapshot {

@@ -41,10 +41,11 @@ export interface SignatureVerdict {
  * no OPK signature at all, a statement that does not parse once a signature verifies) throw.
  */
 export function verifyEnvelopeSignatures(
-  input: string | Uint8Array,
+  input: string | Uint8Array | Envelope,
   opts: PkTokenVerifyOptions,
 ): { envelope: Envelope; verdicts: SignatureVerdict[] } {
-  const envelope = parseEnvelope(input);
+  // A caller that already parsed the envelope passes it, so each envelope is parsed once.
+  const envelope = typeof input === 'string' || input instanceof Uint8Array ? parseEnvelope(input) : input;
   checkPayloadType(envelope);
   opkSignatures(envelope);
   const verdicts: SignatureVerdict[] = [];

@@ -212,7 +212,6 @@ export const CATALOGUE = {
   PROVENANCE_REPO_MISMATCH: verdict('the provenance source is not the token repository'),
 
   // attest: refusals on the image read (exit 1, nothing pushed)
-  ATTEST_NOT_INDEX: verdict('attest: the image is a single manifest with no index'),
   ATTEST_NO_ATTESTATIONS: verdict('attest: the index has no attestation manifests'),
   ATTEST_NOTHING_TO_SIGN: verdict('attest: no attestation layer to sign'),
   ATTEST_SUBJECT_MISMATCH: verdict('attest: a statement does not name its platform manifest'),

@@ -1,9 +1,9 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { createHash } from 'node:crypto';
+import { mkdir, open, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { FormatError } from '../errors.js';
 import { OciIoError } from './errors.js';
+import { atomicWrite, fileError, readOrIo, withFileLock } from './files.js';
 import type { ImageSource, ResolvedRoot } from './source.js';
 import {
   ANNOTATION_REF_NAME,
@@ -24,11 +24,18 @@ import {
   type ImageIndex,
 } from './types.js';
 
+export { atomicWrite } from './files.js';
+
 const LAYOUT_VERSION = '1.0.0';
 
-/** The lock file writers of index.json hold (created O_EXCL), and how long we wait for it. */
+/** The lock file writers of index.json hold (created O_EXCL). */
 export const LAYOUT_LOCK = 'index.json.lock';
-const LOCK_POLL_MS = 25;
+const DEFAULT_LOCK_WAIT_MS = 10_000;
+
+export interface LayoutOptions {
+  /** How long a writer waits for another's index.json lock before calling it stale (ms). */
+  lockWaitMs?: number;
+}
 
 /**
  * An OCI image layout (image-spec `image-layout.md`): `oci-layout`, `index.json`,
@@ -40,19 +47,21 @@ const LOCK_POLL_MS = 25;
  */
 export class OciLayout implements ImageSource {
   readonly kind = 'oci-layout' as const;
-  /** How long a writer waits for another's lock before calling it stale (ms). */
-  static lockWaitMs = 10_000;
   readonly location: string;
+  /** How long a writer waits for another's lock before calling it stale (ms). */
+  private readonly lockWaitMs: number;
 
   private constructor(
     readonly dir: string,
     private index: ImageIndex,
+    options: LayoutOptions = {},
   ) {
     this.location = `oci:${dir}`;
+    this.lockWaitMs = options.lockWaitMs ?? DEFAULT_LOCK_WAIT_MS;
   }
 
   /** Opens an existing layout; fails if `oci-layout` or `index.json` is missing or malformed. */
-  static async open(dir: string): Promise<OciLayout> {
+  static async open(dir: string, options: LayoutOptions = {}): Promise<OciLayout> {
     const isDir = await stat(dir).then(
       (st) => st.isDirectory(),
       () => false,
@@ -83,19 +92,23 @@ export class OciLayout implements ImageSource {
       );
     }
     const indexBytes = await readOrIo(join(dir, 'index.json'), `OCI layout ${dir} index.json`);
-    return new OciLayout(dir, parseIndex(indexBytes, `${dir}/index.json`));
+    return new OciLayout(dir, parseIndex(indexBytes, `${dir}/index.json`), options);
   }
 
   /** Creates a layout (or opens it if one is already there). */
-  static async create(dir: string): Promise<OciLayout> {
+  static async create(dir: string, options: LayoutOptions = {}): Promise<OciLayout> {
     const exists = await stat(join(dir, 'oci-layout')).then(
       () => true,
       () => false,
     );
-    if (exists) return OciLayout.open(dir);
+    if (exists) return OciLayout.open(dir, options);
     await mkdir(join(dir, 'blobs', 'sha256'), { recursive: true });
     await atomicWrite(join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: LAYOUT_VERSION }));
-    const layout = new OciLayout(dir, { schemaVersion: 2, mediaType: MEDIA_TYPE_OCI_INDEX, manifests: [] });
+    const layout = new OciLayout(
+      dir,
+      { schemaVersion: 2, mediaType: MEDIA_TYPE_OCI_INDEX, manifests: [] },
+      options,
+    );
     await layout.update((index) => {
       // Another process may have created it meanwhile: keep what it wrote.
       if (index.manifests.length === 0) return true;
@@ -245,14 +258,6 @@ export class OciLayout implements ImageSource {
   }
 
   /**
-   * Copies blobs in under the digests they are keyed by, verbatim and without rehashing (readers
-   * check digests; forgery tests rely on this to plant bytes that do not match their name).
-   */
-  async writeRawBlobs(blobs: ReadonlyMap<string, { bytes: Uint8Array }>): Promise<void> {
-    for (const [digest, { bytes }] of blobs) await atomicWrite(this.blobPath(digest), bytes);
-  }
-
-  /**
    * Lists a manifest or index in index.json, optionally under a tag. A tag moves: any other
    * entry carrying it loses it (and is dropped if it carried nothing else of note). `check`
    * runs under the lock with what the tag names right then (undefined: nothing), before
@@ -325,40 +330,8 @@ export class OciLayout implements ImageSource {
     });
   }
 
-  private async withLock<T>(fn: () => Promise<T>): Promise<T> {
-    const path = join(this.dir, LAYOUT_LOCK);
-    const deadline = Date.now() + OciLayout.lockWaitMs;
-    for (;;) {
-      try {
-        const fh = await open(path, 'wx', 0o600);
-        try {
-          await fh.writeFile(`${process.pid} ${new Date().toISOString()}\n`);
-        } finally {
-          await fh.close();
-        }
-        break;
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'EEXIST')
-          throw new OciIoError(
-            'OCI_LAYOUT_LOCK',
-            `cannot create lock ${path} (${(e as NodeJS.ErrnoException).code ?? 'error'})`,
-          );
-        if (Date.now() >= deadline) {
-          const holder = await readFile(path, 'utf8').catch(() => '');
-          throw new OciIoError(
-            'OCI_LAYOUT_LOCKED',
-            `${this.dir} is locked by another writer (${path}${holder ? `: pid ${holder.trim()}` : ''}) ` +
-              `for over ${OciLayout.lockWaitMs / 1000}s; if no other process is writing this layout, the lock is stale: remove it and retry`,
-          );
-        }
-        await sleep(LOCK_POLL_MS);
-      }
-    }
-    try {
-      return await fn();
-    } finally {
-      await unlink(path).catch(() => {});
-    }
+  private withLock<T>(fn: () => Promise<T>): Promise<T> {
+    return withFileLock(join(this.dir, LAYOUT_LOCK), this.dir, this.lockWaitMs, fn);
   }
 
   private blobPath(digest: string): string {
@@ -387,56 +360,5 @@ export class OciLayout implements ImageSource {
     } finally {
       await fh.close();
     }
-  }
-}
-
-async function readOrIo(path: string, what: string): Promise<Buffer> {
-  try {
-    return await readFile(path);
-  } catch (e) {
-    throw fileError(e, `cannot read ${what}`, '');
-  }
-}
-
-/**
- * Only a file that is not there is "not found": running out of descriptors (EMFILE), permissions
- * or a disk error are I/O failures of their own (`OCI_READ_FAILED`), never a missing object.
- */
-function fileError(e: unknown, what: string, missing: string): OciIoError {
-  const code = (e as NodeJS.ErrnoException).code ?? 'error';
-  if (code === 'ENOENT' || code === 'ENOTDIR')
-    return new OciIoError('OCI_NOT_FOUND', `${what}${missing ? ` ${missing}` : ''} (${code})`);
-  return new OciIoError('OCI_READ_FAILED', `${what}: read failed (${code})`);
-}
-
-/**
- * Writes `path` atomically and safely in a shared directory: a temp file with a random name,
- * created O_CREAT|O_EXCL (never following a planted symlink), fsynced, renamed over `path`,
- * then the directory fsynced where the platform allows. The temp file is removed on failure.
- */
-export async function atomicWrite(path: string, data: Uint8Array | string): Promise<void> {
-  const tmp = `${path}.tmp-${randomBytes(12).toString('hex')}`;
-  let fh;
-  try {
-    fh = await open(tmp, 'wx', 0o644);
-    await fh.writeFile(data);
-    await fh.sync();
-    await fh.close();
-    fh = undefined;
-    await rename(tmp, path);
-  } catch (e) {
-    await fh?.close().catch(() => {});
-    await unlink(tmp).catch(() => {});
-    throw e;
-  }
-  try {
-    const d = await open(dirname(path), 'r');
-    try {
-      await d.sync();
-    } finally {
-      await d.close();
-    }
-  } catch {
-    // Directories cannot be opened or fsynced on every platform (Windows): best effort.
   }
 }

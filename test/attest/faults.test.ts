@@ -4,7 +4,7 @@ import { attestImage } from '../../src/attest/attest.js';
 import { inProcessSigner } from '../../src/attest/signer.js';
 import { registryTarget } from '../../src/attest/write.js';
 import { StaticCredentials } from '../../src/oci/auth.js';
-import type { BuiltImage } from '../../src/oci/buildkit.js';
+import type { BuiltImage } from '../helpers/buildkit.js';
 import { OciIoError } from '../../src/oci/errors.js';
 import { RegistryClient } from '../../src/oci/registry.js';
 import { MEDIA_TYPE_OCI_INDEX } from '../../src/oci/types.js';

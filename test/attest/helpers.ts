@@ -3,12 +3,7 @@ import { runInProcess } from '../helpers/cli.js';
 import { inProcessSigner, type AttestSigner } from '../../src/attest/signer.js';
 import type { ImageTarget } from '../../src/attest/write.js';
 import { run } from '../../src/cli/commands/attest.js';
-import {
-  buildImage,
-  type BlobStore,
-  type BuildImageOptions,
-  type BuiltImage,
-} from '../../src/oci/buildkit.js';
+import { buildImage, type BlobStore, type BuildImageOptions, type BuiltImage } from '../helpers/buildkit.js';
 import type { ImageSource } from '../../src/oci/source.js';
 import { verifyImage, type VerifyReport } from '../../src/verify/image.js';
 import type { TestOp } from '../helpers/op.js';

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDevIssuer, type DevIssuer } from '../../src/issuer/dev-issuer.js';
 import { StaticKeySource } from '../../src/jwk/set.js';
 import { rsaKeyFromJwk } from '../../src/jwk/rsa.js';
-import { BlobStore, singleManifestImage } from '../../src/oci/buildkit.js';
+import { BlobStore, singleManifestImage } from '../helpers/buildkit.js';
 import { OciLayout } from '../../src/oci/layout.js';
 import { GITHUB_ACTIONS_ISSUER } from '../../src/pktoken/verify.js';
 import { verifyImage } from '../../src/verify/image.js';

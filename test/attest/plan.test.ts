@@ -1,5 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { AttestError } from '../../src/attest/errors.js';
+import { OpkError, VerificationError } from '../../src/errors.js';
 import { parseBuildxMetadata } from '../../src/attest/metadata.js';
 import type { AttestSigner } from '../../src/attest/signer.js';
 import { SLSA_PROVENANCE_V1, SPDX_DOCUMENT } from '../../src/intoto/statement.js';
@@ -14,7 +15,7 @@ import {
   unsignedLayer,
   BlobStore,
   type BuiltImage,
-} from '../../src/oci/buildkit.js';
+} from '../helpers/buildkit.js';
 import {
   ANNOTATION_PREDICATE_TYPE,
   ARTIFACT_TYPE_OPK_SIGNATURES,
@@ -135,13 +136,18 @@ describe('attest inline: BuildKit v0.12–v0.32 layouts', () => {
 });
 
 describe('attest: edge cases refuse with a code and write nothing', () => {
-  async function refused(img: { store: BlobStore }, code: string, tag = 'v1') {
+  async function refused(
+    img: { store: BlobStore },
+    code: string,
+    tag = 'v1',
+    cls: abstract new (...args: never[]) => OpkError = AttestError,
+  ) {
     const before = img.store.tags.get(tag)?.digest;
     const target = memoryTarget(img.store);
     const err = await attest(img as BuiltImage, { target, reference: { tag }, tags: [tag] }).catch(
       (e: unknown) => e,
     );
-    expect(err).toBeInstanceOf(AttestError);
+    expect(err).toBeInstanceOf(cls);
     expect((err as AttestError).code).toBe(code);
     expect(target.writes).toEqual([]);
     expect(img.store.tags.get(tag)?.digest).toBe(before);
@@ -162,7 +168,10 @@ describe('attest: edge cases refuse with a code and write nothing', () => {
   it('a single image manifest (no index)', async () => {
     const store = new BlobStore();
     singleManifestImage(store, 'v1', { os: 'linux', architecture: 'amd64' });
-    expect(await refused({ store }, 'ATTEST_NOT_INDEX')).toMatch(/single image manifest/);
+    // The image reader's one code for this fact, shared with verify (exit 1 as before).
+    expect(await refused({ store }, 'IMAGE_NOT_INDEX', 'v1', VerificationError)).toMatch(
+      /single image manifest/,
+    );
   });
 
   it('a statement that does not name its platform manifest', async () => {

@@ -9,7 +9,7 @@ import { startDevIssuer, type DevIssuer } from '../../src/issuer/dev-issuer.js';
 import { StaticKeySource } from '../../src/jwk/set.js';
 import { rsaKeyFromJwk } from '../../src/jwk/rsa.js';
 import { StaticCredentials } from '../../src/oci/auth.js';
-import { buildxMetadata, type BuiltImage } from '../../src/oci/buildkit.js';
+import { buildxMetadata, type BuiltImage } from '../helpers/buildkit.js';
 import { OciLayout } from '../../src/oci/layout.js';
 import { RegistryClient } from '../../src/oci/registry.js';
 import { ARTIFACT_TYPE_OPK_SIGNATURES, parseIndex, referrersTag } from '../../src/oci/types.js';

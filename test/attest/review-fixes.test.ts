@@ -9,7 +9,7 @@ import { batchTasks } from '../../src/attest/sidecar.js';
 import { layoutTarget, registryTarget, type ImageTarget } from '../../src/attest/write.js';
 import { serializeEnvelope } from '../../src/dsse/envelope.js';
 import { startDevIssuer, type DevIssuer } from '../../src/issuer/dev-issuer.js';
-import { buildxMetadata, putAttestationManifest, putIndex, type BuiltImage } from '../../src/oci/buildkit.js';
+import { buildxMetadata, putAttestationManifest, putIndex, type BuiltImage } from '../helpers/buildkit.js';
 import { OciIoError } from '../../src/oci/errors.js';
 import { LAYOUT_LOCK, OciLayout } from '../../src/oci/layout.js';
 import { RegistryClient } from '../../src/oci/registry.js';
@@ -258,21 +258,15 @@ describe('finding 4: layout writes are locked read-modify-writes', () => {
 
   it('a lock held too long is reported as possibly stale', async () => {
     const path = dir();
-    const layout = await OciLayout.create(path);
+    const layout = await OciLayout.create(path, { lockWaitMs: 100 });
     await writeFile(join(path, LAYOUT_LOCK), '12345 then');
-    const wait = OciLayout.lockWaitMs;
-    OciLayout.lockWaitMs = 100;
-    try {
-      const e = await layout
-        .writeBlob('x')
-        .then((d) => layout.addManifest(d, 't'))
-        .catch((x: unknown) => x);
-      expect(e).toBeInstanceOf(OciIoError);
-      expect((e as OciIoError).code).toBe('OCI_LAYOUT_LOCKED');
-      expect((e as OciIoError).message).toMatch(/stale/);
-    } finally {
-      OciLayout.lockWaitMs = wait;
-    }
+    const e = await layout
+      .writeBlob('x')
+      .then((d) => layout.addManifest(d, 't'))
+      .catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(OciIoError);
+    expect((e as OciIoError).code).toBe('OCI_LAYOUT_LOCKED');
+    expect((e as OciIoError).message).toMatch(/stale/);
   });
 });
 

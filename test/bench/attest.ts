@@ -4,7 +4,7 @@ import { inProcessSigner } from '../../src/attest/signer.js';
 import { registryTarget } from '../../src/attest/write.js';
 import { startDevIssuer } from '../../src/issuer/dev-issuer.js';
 import { StaticCredentials } from '../../src/oci/auth.js';
-import { buildImage } from '../../src/oci/buildkit.js';
+import { buildImage } from '../helpers/buildkit.js';
 import { RegistryClient } from '../../src/oci/registry.js';
 import { MEDIA_TYPE_OCI_INDEX } from '../../src/oci/types.js';
 import { providerFromEnv } from '../../src/oidc/provider.js';

@@ -3,7 +3,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { buildImage, buildkitPurl } from '../../src/oci/buildkit.js';
+import { buildImage, buildkitPurl } from '../helpers/buildkit.js';
 import { OciIoError } from '../../src/oci/errors.js';
 import { OciLayout } from '../../src/oci/layout.js';
 import { familiarName, parseImageReference } from '../../src/oci/reference.js';

@@ -8,7 +8,7 @@ import {
   putImageManifest,
   putIndex,
   unsignedLayer,
-} from '../../src/oci/buildkit.js';
+} from '../helpers/buildkit.js';
 import { BoundedSource, checkLimit, DEFAULT_LIMITS, OciLimitError, Semaphore } from '../../src/oci/limits.js';
 import { classifyAttestationLayer } from '../../src/oci/types.js';
 import { verifyImage } from '../../src/verify/image.js';

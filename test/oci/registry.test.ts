@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DockerConfigCredentials, parseWwwAuthenticate, StaticCredentials } from '../../src/oci/auth.js';
-import type { BuiltImage } from '../../src/oci/buildkit.js';
+import type { BuiltImage } from '../helpers/buildkit.js';
 import { OciIoError } from '../../src/oci/errors.js';
 import { RegistryClient } from '../../src/oci/registry.js';
 import { MEDIA_TYPE_OCI_INDEX, parseIndex, parseManifest, sha256Digest } from '../../src/oci/types.js';

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as pktokenVerify from '../../src/cli/commands/pktoken-verify.js';
 import * as verifyCmd from '../../src/cli/commands/verify.js';
 import type { KeyWarning } from '../../src/jwk/set.js';
-import type { BuiltImage } from '../../src/oci/buildkit.js';
+import type { BuiltImage } from '../helpers/buildkit.js';
 import { appendSnapshot, issuerDir } from '../../src/oidc/archive.js';
 import { JwksCache } from '../../src/oidc/jwks-cache.js';
 import { OpTrust, readArchive } from '../../src/oidc/trust.js';

@@ -3,7 +3,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../../src/cli/commands/verify.js';
-import type { BuiltImage } from '../../src/oci/buildkit.js';
+import type { BuiltImage } from '../helpers/buildkit.js';
 import { appendSnapshot } from '../../src/oidc/archive.js';
 import type { TestOp } from '../helpers/op.js';
 import { startRegistry, type RegistryFixture } from '../oci/registry-fixture.js';

@@ -2,7 +2,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run as verifyRun } from '../../src/cli/commands/verify.js';
-import { buildxMetadata } from '../../src/oci/buildkit.js';
+import { buildxMetadata } from '../helpers/buildkit.js';
 import { attestCli, unsignedImage } from '../attest/helpers.js';
 import { runInProcess } from '../helpers/cli.js';
 import { createTestOp, signedImage, tempDir, writeLayout } from './helpers.js';

@@ -13,7 +13,7 @@ import {
   unsignedLayer,
   type AttestationLayer,
   type BuiltImage,
-} from '../../src/oci/buildkit.js';
+} from '../helpers/buildkit.js';
 import {
   ANNOTATION_PREDICATE_TYPE,
   ANNOTATION_UNCOMPRESSED,

@@ -10,7 +10,7 @@ import {
   putImageManifest,
   putIndex,
   unsignedLayer,
-} from '../../src/oci/buildkit.js';
+} from '../helpers/buildkit.js';
 import { OciLayout } from '../../src/oci/layout.js';
 import { CLI, runInProcess } from '../helpers/cli.js';
 import { createTestOp, PLATFORMS, tempDir } from './helpers.js';

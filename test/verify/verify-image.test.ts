@@ -11,7 +11,8 @@ import {
   statementBytes,
   unsignedLayer,
   BlobStore,
-} from '../../src/oci/buildkit.js';
+  tamper,
+} from '../helpers/buildkit.js';
 import { OciLayout } from '../../src/oci/layout.js';
 import { verifyImage, type VerifyImageOptions, type VerifyReport } from '../../src/verify/image.js';
 import { parsePolicy } from '../../src/verify/policy-file.js';
@@ -233,7 +234,7 @@ describe('verifyImage: forgery matrix (each case its own code and message)', () 
         'v0.1',
         'https://slsa.dev/provenance/v0.2',
         subjects,
-        (await import('../../src/oci/buildkit.js')).provenancePredicate('v0.2', FACTS),
+        (await import('../helpers/buildkit.js')).provenancePredicate('v0.2', FACTS),
       );
       atts.push(
         putAttestationManifest(store, 'legacy', m, [await signedLayer(prov, { getIdToken: op.source() })]),
@@ -310,7 +311,7 @@ describe('verifyImage: forgery matrix (each case its own code and message)', () 
     const img = await signedImage(op);
     const d = img.platforms[0]!.manifest.digest;
     const real = Buffer.from(img.store.getBytes(d)).toString('utf8');
-    img.store.tamper(d, real.replace('"layers"', ' "layers"'));
+    tamper(img.store, d, real.replace('"layers"', ' "layers"'));
     expectOnly(await verify(img.store), 'OCI_DIGEST_MISMATCH', `does not hash to ${d}`);
     // Same through an OCI layout on disk.
     const { dir, cleanup } = await tempDir();
@@ -382,7 +383,7 @@ describe('verifyImage: forgery matrix (each case its own code and message)', () 
 
 describe('verifyImage: subject purl platform qualifier', () => {
   it('must name the platform (arm64 and arm64/v8 are one platform)', async () => {
-    const { provenancePredicate } = await import('../../src/oci/buildkit.js');
+    const { provenancePredicate } = await import('../helpers/buildkit.js');
     const build = async (purlPlatform: (p: (typeof PLATFORMS)[number]) => (typeof PLATFORMS)[number]) => {
       const store = new BlobStore();
       const manifests = PLATFORMS.map((p) => putImageManifest(store, p));

@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import { UsageError } from '../../errors.js';
 import { startDevIssuer } from '../../issuer/dev-issuer.js';
 import { parseJwks } from '../../jwk/set.js';
-import { buildImage, type AttestationForm } from '../../oci/buildkit.js';
+import { buildImage, type AttestationForm } from '../../demo/buildkit-image.js';
 import { OciLayout } from '../../oci/layout.js';
 import { providerFromEnv } from '../../oidc/provider.js';
 import { OpTrust } from '../../oidc/trust.js';

@@ -1,16 +1,11 @@
 import { gzipSync } from 'node:zlib';
-import { OciIoError } from './errors.js';
-import type { OciLayout } from './layout.js';
-import { familiarName, parseImageReference } from './reference.js';
-import type { ImageSource, ResolvedRoot } from './source.js';
+import { OciIoError } from '../oci/errors.js';
+import type { OciLayout } from '../oci/layout.js';
+import { dockerPurl, familiarImageName } from '../oci/purl.js';
+import type { ImageSource, ResolvedRoot } from '../oci/source.js';
 import { signStatement, type SignStatementOptions } from '../signer/sign.js';
-import {
-  SLSA_PROVENANCE_V02,
-  SLSA_PROVENANCE_V1,
-  SPDX_DOCUMENT,
-  STATEMENT_V01,
-  STATEMENT_V1,
-} from '../intoto/statement.js';
+import { SLSA_PROVENANCE_V02, SLSA_PROVENANCE_V1, SPDX_DOCUMENT } from '../intoto/statement.js';
+import { provenancePredicate, spdxPredicate, statementBytes, type ProvenanceFacts } from './statements.js';
 import {
   ANNOTATION_PREDICATE_TYPE,
   ANNOTATION_REF_NAME,
@@ -30,7 +25,7 @@ import {
   type Descriptor,
   type FetchedContent,
   type Platform,
-} from './types.js';
+} from '../oci/types.js';
 
 /**
  * An in-memory content store: build an image here, then write it to an OCI layout, push it, or
@@ -51,13 +46,6 @@ export class BlobStore implements ImageSource {
 
   putJson(doc: unknown, mediaType: string, extra: Partial<Descriptor> = {}): Descriptor {
     return this.put(JSON.stringify(doc), mediaType, extra);
-  }
-
-  /** Replaces the bytes stored under a digest without rehashing: for forgery tests only. */
-  tamper(digest: string, bytes: Uint8Array | string): void {
-    const e = this.blobs.get(digest);
-    if (!e) throw new Error(`no blob ${digest}`);
-    e.bytes = typeof bytes === 'string' ? Buffer.from(bytes, 'utf8') : bytes;
   }
 
   getBytes(digest: string): Uint8Array {
@@ -123,9 +111,9 @@ export class BlobStore implements ImageSource {
     return out;
   }
 
-  /** Copies every blob (tampered ones verbatim) into a layout and tags `root`. */
+  /** Copies every blob into a layout (each stored under the digest of its bytes) and tags `root`. */
   async writeToLayout(layout: OciLayout, root: Descriptor, tag?: string): Promise<void> {
-    await layout.writeRawBlobs(this.blobs);
+    for (const { bytes, mediaType } of this.blobs.values()) await layout.writeBlob(bytes, mediaType);
     const { annotations, ...rest } = root;
     const clean =
       annotations && Object.keys(annotations).some((k) => k !== ANNOTATION_REF_NAME)
@@ -140,19 +128,6 @@ export interface AttestationLayer {
   mediaType: string;
   predicateType: string;
   bytes: Uint8Array;
-}
-
-/**
- * BuildKit's subject purl (`util/purl/image.go` `RefToPURL`): familiar name, tag (or digest) as
- * version, `platform` qualifier with `/` escaped as `%2F` as BuildKit's packageurl library does.
- */
-export function buildkitPurl(name: string, version: string, platform?: Platform): string {
-  const ref = parseImageReference(name.includes('@') || /:[^/]*$/.test(name) ? name : `${name}:latest`);
-  const familiar = ref.kind === 'registry' ? familiarName(ref) : name;
-  const q = platform
-    ? `?platform=${encodeURIComponent(`${platform.os}/${platform.architecture}${platform.variant ? `/${platform.variant}` : ''}`)}`
-    : '';
-  return `pkg:docker/${familiar}@${version}${q}`;
 }
 
 /** A small runnable-looking image manifest for one platform (one gzip layer, an OCI config). */
@@ -235,89 +210,6 @@ export function putIndex(store: BlobStore, manifests: Descriptor[]): Descriptor 
   );
 }
 
-export interface StatementSubject {
-  name: string;
-  digest: Record<string, string>;
-}
-
-/** Statement JSON in Go struct order (`_type`, `predicateType`, `subject`, `predicate`). */
-export function statementBytes(
-  type: 'v0.1' | 'v1',
-  predicateType: string,
-  subjects: StatementSubject[],
-  predicate: unknown,
-): Uint8Array {
-  return Buffer.from(
-    JSON.stringify({
-      _type: type === 'v1' ? STATEMENT_V1 : STATEMENT_V01,
-      predicateType,
-      subject: subjects,
-      predicate,
-    }),
-    'utf8',
-  );
-}
-
-export interface ProvenanceFacts {
-  /** git commit the build used. */
-  sha: string;
-  /** VCS source URL, e.g. `https://github.com/acme/widget`. */
-  source: string;
-  builderId?: string;
-}
-
-/** SLSA provenance as BuildKit writes it (mode=min), v0.2 or v1, with the vcs metadata verifiers compare. */
-export function provenancePredicate(version: 'v0.2' | 'v1', facts: ProvenanceFacts): Record<string, unknown> {
-  const vcs = { revision: facts.sha, source: facts.source };
-  const builderId = facts.builderId ?? 'https://github.com/acme/widget/actions/runs/1';
-  if (version === 'v0.2') {
-    return {
-      builder: { id: builderId },
-      buildType: 'https://mobyproject.org/buildkit@v1',
-      materials: [],
-      invocation: {
-        configSource: { entryPoint: 'Dockerfile' },
-        parameters: { frontend: 'dockerfile.v0' },
-        environment: { platform: 'linux/amd64' },
-      },
-      metadata: {
-        buildInvocationID: 'opk-test',
-        completeness: { parameters: false, environment: true, materials: false },
-        reproducible: false,
-        'https://mobyproject.org/buildkit@v1#metadata': { vcs },
-      },
-    };
-  }
-  return {
-    buildDefinition: {
-      buildType: 'https://github.com/moby/buildkit/blob/master/docs/attestations/slsa-definitions.md',
-      externalParameters: { configSource: {}, request: { frontend: 'dockerfile.v0' } },
-      internalParameters: { builderPlatform: 'linux/amd64' },
-      resolvedDependencies: [],
-    },
-    runDetails: {
-      builder: { id: builderId },
-      metadata: {
-        invocationID: 'opk-test',
-        buildkit_metadata: { vcs },
-        buildkit_completeness: { request: false, resolvedDependencies: false },
-      },
-    },
-  };
-}
-
-export function spdxPredicate(name: string): Record<string, unknown> {
-  return {
-    spdxVersion: 'SPDX-2.3',
-    dataLicense: 'CC0-1.0',
-    SPDXID: 'SPDXRef-DOCUMENT',
-    name,
-    documentNamespace: `https://opk-signer.invalid/spdx/${encodeURIComponent(name)}`,
-    creationInfo: { creators: ['Tool: opk-signer'], created: '2026-01-01T00:00:00Z' },
-    packages: [],
-  };
-}
-
 /** Signs a statement into a DSSE layer (`application/vnd.in-toto.<kind>+dsse`). */
 export async function signedLayer(
   statement: Uint8Array,
@@ -373,7 +265,7 @@ export async function buildImage(o: BuildImageOptions): Promise<BuiltImage> {
   const platforms: BuiltPlatform[] = [];
   for (const platform of o.platforms) {
     const manifest = putImageManifest(store, platform, `${o.name}:${o.tag}${o.seed ?? ''}`);
-    const purl = buildkitPurl(o.name, o.tag, platform);
+    const purl = dockerPurl(familiarImageName(o.name), o.tag, platform);
     const subjects = [{ name: purl, digest: { sha256: manifest.digest.slice('sha256:'.length) } }];
     const version = o.provenance ?? 'v0.2';
     const statements: [Uint8Array, string][] = [
@@ -413,39 +305,4 @@ export async function buildImage(o: BuildImageOptions): Promise<BuiltImage> {
   ]);
   store.tags.set(o.tag, index);
   return { store, index, platforms };
-}
-
-/**
- * What `docker buildx imagetools create` makes of an image: a new index listing the platform
- * manifests only (the attestation manifests are dropped), tagged `tag`.
- */
-export function stripAttestations(img: BuiltImage, tag: string): Descriptor {
-  const index = putIndex(
-    img.store,
-    img.platforms.map((p) => p.manifest),
-  );
-  img.store.tags.set(tag, index);
-  return index;
-}
-
-/** A plain single-platform image manifest with no index (classic builder, `--provenance=false`). */
-export function singleManifestImage(store: BlobStore, tag: string, platform: Platform): Descriptor {
-  const m = putImageManifest(store, platform, `single ${tag}`);
-  const { platform: _p, ...d } = m;
-  store.tags.set(tag, d);
-  return d;
-}
-
-/** The `--metadata-file` buildx writes after a push (the keys attest reads, plus a few more). */
-export function buildxMetadata(img: BuiltImage, names: string[]): Record<string, unknown> {
-  return {
-    'buildx.build.ref': 'builder/builder0/opk-test',
-    'containerimage.descriptor': {
-      mediaType: img.index.mediaType,
-      digest: img.index.digest,
-      size: img.index.size,
-    },
-    'containerimage.digest': img.index.digest,
-    'image.name': names.join(','),
-  };
 }

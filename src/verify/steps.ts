@@ -1,0 +1,101 @@
+import type { Envelope } from '../dsse/envelope.js';
+import { firstByCode, verifyEnvelopeSignatures, type SignatureVerdict } from '../dsse/verify.js';
+import { VerificationError } from '../errors.js';
+import type { Statement } from '../intoto/statement.js';
+import { opKeyQuery } from '../pktoken/keyquery.js';
+import { parsePkToken } from '../pktoken/parse.js';
+import type { PkToken } from '../pktoken/types.js';
+import { chooseSignature, identityChecks, type ChosenSignature, type ImageVars } from './identity.js';
+import type { Policy, RequiredPredicate } from './policy.js';
+import type { VerifyImageOptions, VerifyTrust } from './types.js';
+
+/**
+ * The verifier's named steps over values the image reader produced. Each returns what it
+ * established or throws a VerificationError with its code; none writes the report's wording.
+ * Keys are resolved (the trust's one async lookup) before the synchronous crypto.
+ */
+
+export { verifySubject, type SubjectContext } from './subject.js';
+
+/** The settled inputs of one verification run. */
+export interface RunSettings {
+  trust: VerifyTrust;
+  issuers: string[];
+  policy: Policy;
+  now: number;
+  expect: VerifyImageOptions['expect'];
+}
+
+/** resolveKeys: fetches (through the injected trust) the OP keys the envelope's PK Tokens name. */
+export async function resolveKeys(envelope: Envelope, trust: VerifyTrust, issuers: string[]): Promise<void> {
+  if (!trust.prefetch) return;
+  for (const sig of envelope.signatures) {
+    let pkt: PkToken;
+    try {
+      pkt = parsePkToken(sig.sig);
+    } catch {
+      continue; // verifySignatures reports malformed tokens with their own code
+    }
+    const q = opKeyQuery(pkt);
+    // Only issuers we would accept cause network traffic.
+    if (q.iss && issuers.includes(q.iss)) await trust.prefetch(q);
+  }
+}
+
+/**
+ * verifySignatures: every OPK signature's verdict, synchronously, on keys already resolved.
+ * When none verifies, the error does not depend on the signatures' order.
+ */
+export function verifySignatures(envelope: Envelope, s: RunSettings): SignatureVerdict[] {
+  const { verdicts } = verifyEnvelopeSignatures(envelope, {
+    keys: s.trust.keys,
+    trustedIssuers: s.issuers,
+    ...(s.policy.maxAgeSeconds !== undefined
+      ? { expiration: { maxAgeSeconds: s.policy.maxAgeSeconds } }
+      : {}),
+    now: s.now,
+  });
+  if (verdicts.some((v) => v.result)) return verdicts;
+  throw firstByCode(verdicts.map((v) => v.error!));
+}
+
+/** The layer's predicate-type annotation, when present, must name the signed statement's type. */
+export function verifyPredicateType(annotated: string, statement: Statement): void {
+  if (annotated && annotated !== statement.predicateType)
+    throw new VerificationError(
+      'PREDICATE_TYPE_MISMATCH',
+      `layer annotation says ${annotated} but the signed statement is ${statement.predicateType}`,
+    );
+}
+
+/**
+ * verifyIdentity (with the provenance-vs-token and CEL checks of identity.ts): the first
+ * verifying signature, in envelope order, whose claims satisfy every constraint.
+ */
+export function verifyIdentity(
+  verdicts: SignatureVerdict[],
+  s: RunSettings,
+  image: ImageVars,
+): ChosenSignature {
+  return chooseSignature(verdicts, (claims, st) =>
+    identityChecks(claims, st, { expect: s.expect, policy: s.policy, image }),
+  );
+}
+
+/** verifyPolicy: every required predicate type is among the signed attestations' types. */
+export function verifyPolicy(signedTypes: Iterable<string>, required: RequiredPredicate[]): void {
+  const have = new Set(signedTypes);
+  for (const r of required) {
+    if (!r.anyOf.some((t) => have.has(t)))
+      throw new VerificationError('REQUIRED_ATTESTATION_MISSING', `missing required attestation ${r.label}`);
+  }
+}
+
+/** Whether any flag or policy rule pins who may have signed (else any workflow passes). */
+export function constrainsIdentity(expect: VerifyImageOptions['expect'], policy: Policy): boolean {
+  return (
+    Object.values(expect ?? {}).some((v) => v !== undefined) ||
+    policy.claims.length > 0 ||
+    policy.cel.length > 0
+  );
+}
