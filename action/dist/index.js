@@ -281,6 +281,9 @@ function classify(e) {
     return { code: "IO", ...CATALOGUE.IO };
   return { code: "INTERNAL", ...CATALOGUE.INTERNAL };
 }
+function toErrorCode(code, fallback = "INTERNAL") {
+  return isErrorCode(code) ? code : fallback;
+}
 var OpkError, FormatError, VerificationError, UsageError;
 var init_errors = __esm({
   "src/errors.ts"() {
@@ -493,26 +496,26 @@ var require_constants = __commonJS({
     init_import_meta_url();
     Object.defineProperty(exports2, "__esModule", { value: true });
     exports2.DEFAULT_MAX_RECEIVE_MESSAGE_LENGTH = exports2.DEFAULT_MAX_SEND_MESSAGE_LENGTH = exports2.Propagate = exports2.LogVerbosity = exports2.Status = void 0;
-    var Status3;
-    (function(Status4) {
-      Status4[Status4["OK"] = 0] = "OK";
-      Status4[Status4["CANCELLED"] = 1] = "CANCELLED";
-      Status4[Status4["UNKNOWN"] = 2] = "UNKNOWN";
-      Status4[Status4["INVALID_ARGUMENT"] = 3] = "INVALID_ARGUMENT";
-      Status4[Status4["DEADLINE_EXCEEDED"] = 4] = "DEADLINE_EXCEEDED";
-      Status4[Status4["NOT_FOUND"] = 5] = "NOT_FOUND";
-      Status4[Status4["ALREADY_EXISTS"] = 6] = "ALREADY_EXISTS";
-      Status4[Status4["PERMISSION_DENIED"] = 7] = "PERMISSION_DENIED";
-      Status4[Status4["RESOURCE_EXHAUSTED"] = 8] = "RESOURCE_EXHAUSTED";
-      Status4[Status4["FAILED_PRECONDITION"] = 9] = "FAILED_PRECONDITION";
-      Status4[Status4["ABORTED"] = 10] = "ABORTED";
-      Status4[Status4["OUT_OF_RANGE"] = 11] = "OUT_OF_RANGE";
-      Status4[Status4["UNIMPLEMENTED"] = 12] = "UNIMPLEMENTED";
-      Status4[Status4["INTERNAL"] = 13] = "INTERNAL";
-      Status4[Status4["UNAVAILABLE"] = 14] = "UNAVAILABLE";
-      Status4[Status4["DATA_LOSS"] = 15] = "DATA_LOSS";
-      Status4[Status4["UNAUTHENTICATED"] = 16] = "UNAUTHENTICATED";
-    })(Status3 || (exports2.Status = Status3 = {}));
+    var Status2;
+    (function(Status3) {
+      Status3[Status3["OK"] = 0] = "OK";
+      Status3[Status3["CANCELLED"] = 1] = "CANCELLED";
+      Status3[Status3["UNKNOWN"] = 2] = "UNKNOWN";
+      Status3[Status3["INVALID_ARGUMENT"] = 3] = "INVALID_ARGUMENT";
+      Status3[Status3["DEADLINE_EXCEEDED"] = 4] = "DEADLINE_EXCEEDED";
+      Status3[Status3["NOT_FOUND"] = 5] = "NOT_FOUND";
+      Status3[Status3["ALREADY_EXISTS"] = 6] = "ALREADY_EXISTS";
+      Status3[Status3["PERMISSION_DENIED"] = 7] = "PERMISSION_DENIED";
+      Status3[Status3["RESOURCE_EXHAUSTED"] = 8] = "RESOURCE_EXHAUSTED";
+      Status3[Status3["FAILED_PRECONDITION"] = 9] = "FAILED_PRECONDITION";
+      Status3[Status3["ABORTED"] = 10] = "ABORTED";
+      Status3[Status3["OUT_OF_RANGE"] = 11] = "OUT_OF_RANGE";
+      Status3[Status3["UNIMPLEMENTED"] = 12] = "UNIMPLEMENTED";
+      Status3[Status3["INTERNAL"] = 13] = "INTERNAL";
+      Status3[Status3["UNAVAILABLE"] = 14] = "UNAVAILABLE";
+      Status3[Status3["DATA_LOSS"] = 15] = "DATA_LOSS";
+      Status3[Status3["UNAUTHENTICATED"] = 16] = "UNAUTHENTICATED";
+    })(Status2 || (exports2.Status = Status2 = {}));
     var LogVerbosity;
     (function(LogVerbosity2) {
       LogVerbosity2[LogVerbosity2["DEBUG"] = 0] = "DEBUG";
@@ -808,7 +811,7 @@ var require_metadata = __commonJS({
         }
       }
     }
-    var Metadata2 = class _Metadata {
+    var Metadata = class _Metadata {
       constructor(options3 = {}) {
         this.internalRepr = /* @__PURE__ */ new Map();
         this.options = options3;
@@ -1007,7 +1010,7 @@ var require_metadata = __commonJS({
         return result;
       }
     };
-    exports2.Metadata = Metadata2;
+    exports2.Metadata = Metadata;
     var bufToString = (val) => {
       return Buffer.isBuffer(val) ? val.toString("base64") : val;
     };
@@ -39157,7 +39160,7 @@ var require_snapshot_recorder = __commonJS({
     "use strict";
     init_import_meta_url();
     var { writeFile, readFile: readFile5, mkdir: mkdir3 } = require("node:fs/promises");
-    var { dirname: dirname3, resolve } = require("node:path");
+    var { dirname: dirname2, resolve } = require("node:path");
     var { setTimeout: setTimeout2, clearTimeout: clearTimeout2 } = require("node:timers");
     var { InvalidArgumentError, UndiciError } = require_errors();
     var { hashId, isUrlExcludedFactory, normalizeHeaders, createHeaderFilters } = require_snapshot_utils();
@@ -39388,7 +39391,7 @@ var require_snapshot_recorder = __commonJS({
           throw new InvalidArgumentError("Snapshot path is required");
         }
         const resolvedPath = resolve(path);
-        await mkdir3(dirname3(resolvedPath), { recursive: true });
+        await mkdir3(dirname2(resolvedPath), { recursive: true });
         const data = Array.from(this.#snapshots.entries()).map(([hash, snapshot]) => ({
           hash,
           snapshot
@@ -80124,8 +80127,8 @@ __export(main_exports, {
 module.exports = __toCommonJS(main_exports);
 init_import_meta_url();
 var import_node_crypto15 = require("node:crypto");
-var import_node_fs3 = require("node:fs");
-var import_node_os3 = require("node:os");
+var import_node_fs4 = require("node:fs");
+var import_node_os4 = require("node:os");
 var import_node_path6 = require("node:path");
 var import_node_stream = require("node:stream");
 
@@ -81126,6 +81129,89 @@ function checkEndpointUrl(url, what) {
   );
 }
 
+// src/signer/pool.ts
+init_import_meta_url();
+var import_node_os = require("node:os");
+
+// src/signer/limiter.ts
+init_import_meta_url();
+init_errors();
+var BusyError = class extends OpkError {
+};
+var Limiter = class {
+  constructor(maxActive, maxQueued) {
+    this.maxActive = maxActive;
+    this.maxQueued = maxQueued;
+    if (!(maxActive >= 1)) throw new RangeError("maxActive must be at least 1");
+    if (!(maxQueued >= 0)) throw new RangeError("maxQueued must be at least 0");
+  }
+  maxActive;
+  maxQueued;
+  active = 0;
+  queue = [];
+  get stats() {
+    return { active: this.active, queued: this.queue.length };
+  }
+  acquire(signal) {
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    if (this.active < this.maxActive) {
+      this.active++;
+      return Promise.resolve(this.releaser());
+    }
+    if (this.queue.length >= this.maxQueued) {
+      return Promise.reject(
+        new BusyError(
+          "SERVER_BUSY",
+          `signer is at capacity (${this.maxActive} signing, ${this.maxQueued} queued); retry with backoff`
+        )
+      );
+    }
+    return new Promise((resolve, reject) => {
+      const w = { resolve, reject };
+      if (signal) {
+        w.signal = signal;
+        w.onAbort = () => {
+          const i = this.queue.indexOf(w);
+          if (i >= 0) this.queue.splice(i, 1);
+          reject(signal.reason);
+        };
+        signal.addEventListener("abort", w.onAbort, { once: true });
+      }
+      this.queue.push(w);
+    });
+  }
+  /** Runs `fn` under a permit. */
+  async run(fn, signal) {
+    const release = await this.acquire(signal);
+    try {
+      return await fn();
+    } finally {
+      release();
+    }
+  }
+  releaser() {
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      const next = this.queue.shift();
+      if (next) {
+        if (next.onAbort) next.signal?.removeEventListener("abort", next.onAbort);
+        next.resolve(this.releaser());
+      } else {
+        this.active--;
+      }
+    };
+  }
+};
+
+// src/signer/threads.ts
+init_import_meta_url();
+var import_node_fs = require("node:fs");
+var import_node_url2 = require("node:url");
+var import_node_worker_threads = require("node:worker_threads");
+init_errors();
+
 // src/signer/sign.ts
 init_import_meta_url();
 init_errors();
@@ -81238,7 +81324,7 @@ init_import_meta_url();
 var import_node_crypto5 = require("node:crypto");
 init_errors();
 
-// src/gq/bigint.ts
+// src/encoding/bigint.ts
 init_import_meta_url();
 function bytesToBigInt(bytes) {
   if (bytes.length === 0) return 0n;
@@ -81252,6 +81338,14 @@ function bigIntToBytes(value, length) {
 function bitLength(x) {
   return x === 0n ? 0 : x.toString(2).length;
 }
+
+// src/gq/core.ts
+init_import_meta_url();
+var import_node_crypto4 = require("node:crypto");
+init_errors();
+
+// src/gq/bigint.ts
+init_import_meta_url();
 var ModN = class {
   constructor(n) {
     this.n = n;
@@ -81301,9 +81395,6 @@ function fixedBasePow(mod, base, exps, expBits) {
 }
 
 // src/gq/core.ts
-init_import_meta_url();
-var import_node_crypto4 = require("node:crypto");
-init_errors();
 var shake256 = (data, outLen) => (0, import_node_crypto4.createHash)("shake256", { outputLength: outLen }).update(data).digest();
 function createEngine(params, hash = shake256, powV) {
   const mod = new ModN(params.n);
@@ -81598,8 +81689,8 @@ function buildCic(opts) {
 function commitment(cicBytes) {
   return encodeBase64Url((0, import_node_crypto6.createHash)("sha3-256").update(cicBytes).digest());
 }
-function checkCicClaims(cic, generation) {
-  if (generation === "BC" && cic.typ !== "CIC")
+function checkCicClaims(cic, format2) {
+  if (format2 === "current" && cic.typ !== "CIC")
     throw new VerificationError("CIC_CLAIMS_INVALID", 'CIC header typ must be "CIC"');
   if (typeof cic.alg !== "string") throw new VerificationError("CIC_CLAIMS_INVALID", "CIC header has no alg");
   if (typeof cic.rz !== "string" || cic.rz.length === 0)
@@ -81649,7 +81740,7 @@ var GQ_COMMITMENT_AUD_PREFIX = "OPENPUBKEY-PKTOKEN:";
 function verifyPkToken(pkt, opts) {
   const claims = checkIssuer(pkt, opts.trustedIssuers);
   const { op, upk } = verifySignatures(pkt, opts.keys);
-  const cic = checkCicClaims(pkt.cic.headerJson, pkt.generation);
+  const cic = checkCicClaims(pkt.cic.headerJson, pkt.format);
   if (upk.alg !== cic.alg)
     throw new VerificationError("CIC_CLAIMS_INVALID", `CIC alg ${cic.alg} does not match its key type`);
   const commitType = verifyCommitment(pkt, op, claims, opts.commitType ?? "auto");
@@ -81660,7 +81751,7 @@ function verifyPkToken(pkt, opts) {
     claims,
     cic,
     upk,
-    generation: pkt.generation,
+    format: pkt.format,
     opSignature: op.kind,
     opKey: op.key,
     ...keySource ? { keySource } : {},
@@ -81852,6 +81943,7 @@ async function mintPkToken(opts) {
   checkTokenCommits(decodeClaims(id.payload, "ID token payload"), cm, opts.commitType);
   const gqToken = parseCompactJws(
     gqSignJwt(idToken, opKey, {
+      // The GQ layer names its two forms by signature: a current PK Token carries a GQ256 token.
       format: opts.format === "2023" ? "2023" : "gq256",
       ...opts.commitType === "gq-cic" ? { extraHeader: { cic: cm } } : {}
     }),
@@ -81863,7 +81955,7 @@ async function mintPkToken(opts) {
     payload: id.payload,
     op: { protected: gqToken.header, signature: gqToken.signature, headerJson: gqToken.headerJson },
     cic: { protected: cicProtected, signature: cicSignature, headerJson: cic },
-    generation: opts.format === "2023" ? "A" : "BC",
+    format: opts.format,
     serialization: "json"
   };
   const json = opts.format === "2023" ? toJson2023(pkToken, "oidc_gq") : toJsonCurrent(pkToken);
@@ -81906,7 +81998,7 @@ async function signStatement(statement, opts) {
     { keyid: OPK_KEYID, sig: Buffer.from(minted.json, "utf8") }
   ]);
   return {
-    envelope,
+    envelope: Buffer.from(envelope, "utf8"),
     mediaType: dsseMediaType(parsed.predicateType),
     predicateType: parsed.predicateType,
     opKey: {
@@ -81916,53 +82008,252 @@ async function signStatement(statement, opts) {
   };
 }
 
+// src/signer/threads.ts
+function inlineExecutor(config) {
+  return {
+    kind: "inline",
+    threads: 0,
+    run: (job, getIdToken) => signStatement(job.statement, {
+      getIdToken,
+      format: config.format,
+      commitType: config.commitType,
+      ...job.payloadType ? { payloadType: job.payloadType } : {}
+    }),
+    close: async () => {
+    }
+  };
+}
+var WORKER_URL = new URL("./worker.js", import_meta_url);
+function workersAvailable() {
+  return (0, import_node_fs.existsSync)((0, import_node_url2.fileURLToPath)(WORKER_URL));
+}
+function threadExecutor(config, threads) {
+  if (!workersAvailable())
+    throw new UsageError(
+      "USAGE",
+      "signing worker threads need the compiled signer/worker.js (run npm run build)"
+    );
+  return new WorkerThreads(config, threads);
+}
+var ERROR_CLASSES = {
+  FormatError,
+  UsageError,
+  VerificationError,
+  OpkError
+};
+function reviveError(e) {
+  if (e.code !== void 0) return new (ERROR_CLASSES[e.name] ?? OpkError)(toErrorCode(e.code), e.message);
+  return new Error(e.message);
+}
+var WorkerThreads = class {
+  constructor(config, threads) {
+    this.config = config;
+    this.threads = threads;
+    for (let i = 0; i < threads; i++) this.slots.push(this.spawn());
+  }
+  config;
+  threads;
+  kind = "workers";
+  slots = [];
+  jobs = /* @__PURE__ */ new Map();
+  nextId = 1;
+  closed = false;
+  /** Worker deaths since the last completed job: drives the respawn backoff. */
+  failures = 0;
+  spawn() {
+    const worker = new import_node_worker_threads.Worker(WORKER_URL);
+    const slot = { worker, pending: 0 };
+    worker.on("message", (m) => this.onMessage(m));
+    const fail4 = (why) => {
+      if (this.closed || slot.dead) return;
+      slot.dead = true;
+      for (const [id, job] of this.jobs) {
+        if (job.slot !== slot) continue;
+        this.jobs.delete(id);
+        job.reject(new OpkError("SIGNER_WORKER", `signing worker stopped (${why}); retry the call`));
+      }
+      const delay = this.failures === 0 ? 0 : Math.min(3e4, 100 * 2 ** Math.min(this.failures, 9));
+      this.failures++;
+      setTimeout(() => {
+        const i = this.slots.indexOf(slot);
+        if (!this.closed && i >= 0) this.slots[i] = this.spawn();
+      }, delay).unref();
+    };
+    worker.on("error", (e) => fail4(e.message));
+    worker.on("exit", (code) => fail4(`exit ${code}`));
+    return slot;
+  }
+  run(job, getIdToken) {
+    if (this.closed) return Promise.reject(new OpkError("SIGNER_CLOSED", "signer is shutting down"));
+    const live = this.slots.filter((s) => !s.dead);
+    if (live.length === 0) {
+      return Promise.reject(
+        new OpkError(
+          "SIGNER_WORKER",
+          "no signing worker is running (restarting after failures); retry the call"
+        )
+      );
+    }
+    const slot = live.reduce((a, b) => b.pending < a.pending ? b : a);
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      slot.pending++;
+      const done = (f) => (...a) => {
+        slot.pending--;
+        f(...a);
+      };
+      this.jobs.set(id, { resolve: done(resolve), reject: done(reject), getIdToken, slot });
+      slot.worker.postMessage({
+        t: "sign",
+        id,
+        statement: job.statement,
+        payloadType: job.payloadType ?? "",
+        ...this.config
+      });
+    });
+  }
+  onMessage(m) {
+    const job = this.jobs.get(m.id);
+    if (!job) return;
+    if (m.t === "token") {
+      job.getIdToken(m.commitment).then(
+        ({ idToken, opKey }) => job.slot.worker.postMessage({ t: "token-ok", id: m.id, idToken, jwk: opKey.jwk }),
+        (e) => {
+          job.tokenError = e;
+          job.slot.worker.postMessage({ t: "token-err", id: m.id });
+        }
+      );
+      return;
+    }
+    this.jobs.delete(m.id);
+    this.failures = 0;
+    if (m.t === "ok") {
+      const e = m.result.envelope;
+      job.resolve({ ...m.result, envelope: Buffer.from(e.buffer, e.byteOffset, e.byteLength) });
+    } else job.reject(job.tokenError ?? reviveError(m.error));
+  }
+  async close() {
+    if (this.closed) return;
+    this.closed = true;
+    for (const job of this.jobs.values())
+      job.reject(new OpkError("SIGNER_CLOSED", "signer is shutting down"));
+    this.jobs.clear();
+    await Promise.all(this.slots.filter((s) => !s.dead).map((s) => s.worker.terminate()));
+  }
+};
+
+// src/signer/pool.ts
+function createSigningPool(o = {}) {
+  const config = { format: o.format ?? "2023", commitType: o.commitType ?? "aud" };
+  let threads = o.threads ?? "auto";
+  if (threads === "auto") threads = workersAvailable() ? Math.max(1, (0, import_node_os.availableParallelism)()) : 0;
+  const executor = threads === 0 ? inlineExecutor(config) : threadExecutor(config, threads);
+  const limiter = new Limiter(o.maxActive ?? 32, o.maxQueued ?? 1024);
+  return {
+    kind: executor.kind,
+    threads: executor.threads,
+    maxActive: limiter.maxActive,
+    maxQueued: limiter.maxQueued,
+    get stats() {
+      return limiter.stats;
+    },
+    async sign(job, getIdToken, signal) {
+      const release = await limiter.acquire(signal);
+      const work = executor.run(job, getIdToken);
+      work.then(release, release);
+      return signal ? abortable(work, signal) : work;
+    },
+    close: () => executor.close()
+  };
+}
+function abortable(p, signal) {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    p.then(
+      (v) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(v);
+      },
+      (e) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(e);
+      }
+    );
+  });
+}
+async function allOrNothing(items, parallelism, fn, outer) {
+  if (outer?.aborted) throw outer.reason;
+  const batch = new AbortController();
+  const onOuter = () => batch.abort(outer.reason);
+  outer?.addEventListener("abort", onOuter, { once: true });
+  const results = new Array(items.length);
+  let next = 0;
+  const lane = async () => {
+    while (next < items.length && !batch.signal.aborted) {
+      const i = next++;
+      try {
+        results[i] = await fn(items[i], i, batch.signal);
+      } catch (e) {
+        if (!batch.signal.aborted) batch.abort(e);
+        return;
+      }
+    }
+  };
+  try {
+    await Promise.all(Array.from({ length: Math.max(1, Math.min(parallelism, items.length)) }, lane));
+  } finally {
+    outer?.removeEventListener("abort", onOuter);
+  }
+  if (batch.signal.aborted) throw batch.signal.reason;
+  return results;
+}
+
 // src/attest/signer.ts
 function inProcessSigner(o) {
   const timings = { wallMs: 0, tokenMs: 0, cryptoMs: 0 };
+  const concurrency = Math.max(1, o.concurrency ?? 4);
+  let own;
+  const pool2 = () => o.pool ?? (own ??= createSigningPool({
+    ...o.commitType ? { commitType: o.commitType } : {},
+    ...o.format ? { format: o.format } : {},
+    threads: o.threads ?? 0,
+    maxActive: concurrency,
+    maxQueued: Infinity
+  }));
+  const signOne = async (t, signal) => {
+    let tokenMs = 0;
+    const getIdToken = async (commitment2) => {
+      const t02 = import_node_perf_hooks.performance.now();
+      try {
+        return await o.getIdToken(commitment2);
+      } finally {
+        tokenMs += import_node_perf_hooks.performance.now() - t02;
+      }
+    };
+    const t0 = import_node_perf_hooks.performance.now();
+    const s = await pool2().sign({ statement: t.statement }, getIdToken, signal);
+    timings.tokenMs += tokenMs;
+    timings.cryptoMs += import_node_perf_hooks.performance.now() - t0 - tokenMs;
+    return s;
+  };
   return {
     name: "in-process",
     timings,
     async sign(tasks) {
       const start = import_node_perf_hooks.performance.now();
-      const out = /* @__PURE__ */ new Map();
-      let next = 0;
-      const worker = async () => {
-        while (next < tasks.length) {
-          const t = tasks[next++];
-          let tokenMs = 0;
-          const getIdToken = async (commitment2) => {
-            const t02 = import_node_perf_hooks.performance.now();
-            try {
-              return await o.getIdToken(commitment2);
-            } finally {
-              tokenMs += import_node_perf_hooks.performance.now() - t02;
-            }
-          };
-          const t0 = import_node_perf_hooks.performance.now();
-          const s = await signStatement(t.statement, {
-            getIdToken,
-            ...o.commitType ? { commitType: o.commitType } : {},
-            ...o.format ? { format: o.format } : {}
-          });
-          timings.tokenMs += tokenMs;
-          timings.cryptoMs += import_node_perf_hooks.performance.now() - t0 - tokenMs;
-          out.set(t.key, {
-            envelope: Buffer.from(s.envelope, "utf8"),
-            mediaType: s.mediaType,
-            predicateType: s.predicateType
-          });
-        }
-      };
       try {
-        await Promise.all(
-          Array.from({ length: Math.max(1, Math.min(o.concurrency ?? 4, tasks.length)) }, worker)
-        );
+        const signed = await allOrNothing(tasks, concurrency, (t, _i, signal) => signOne(t, signal));
+        return new Map(tasks.map((t, i) => [t.key, signed[i]]));
       } catch (e) {
         throw signingFailure(e);
       } finally {
         timings.wallMs += import_node_perf_hooks.performance.now() - start;
       }
-      return out;
+    },
+    async close() {
+      await own?.close();
     }
   };
 }
@@ -82387,11 +82678,11 @@ function parseBuildxMetadata(text, target) {
 // src/attest/sidecar.ts
 init_import_meta_url();
 var import_node_perf_hooks3 = require("node:perf_hooks");
-var import_grpc_js3 = __toESM(require_src3(), 1);
+var import_grpc_js2 = __toESM(require_src3(), 1);
 init_errors();
 init_catalogue();
 
-// src/server/listen.ts
+// src/sidecar-client/address.ts
 init_import_meta_url();
 var import_node_path = require("node:path");
 init_errors();
@@ -82433,25 +82724,26 @@ function grpcAddress(spec, port) {
   return `${host}:${port ?? spec.port}`;
 }
 
-// src/server/client.ts
+// src/sidecar-client/client.ts
 init_import_meta_url();
-var import_grpc_js2 = __toESM(require_src3(), 1);
+var import_grpc_js = __toESM(require_src3(), 1);
 init_errors();
 
-// src/server/proto.ts
+// src/sidecar-client/protocol.ts
 init_import_meta_url();
-var import_node_fs = require("node:fs");
-var import_node_url2 = require("node:url");
+var import_node_fs2 = require("node:fs");
+var import_node_url3 = require("node:url");
 var import_proto_loader = __toESM(require_src2(), 1);
 var SIGNER_PROTO = "opk/signer/v1/signer.proto";
 var PROTO_ROOT = (() => {
   for (const up of ["../../proto/", "../../../proto/"]) {
-    const dir = (0, import_node_url2.fileURLToPath)(new URL(up, import_meta_url));
-    if ((0, import_node_fs.existsSync)(dir + SIGNER_PROTO)) return dir;
+    const dir = (0, import_node_url3.fileURLToPath)(new URL(up, import_meta_url));
+    if ((0, import_node_fs2.existsSync)(dir + SIGNER_PROTO)) return dir;
   }
-  return (0, import_node_url2.fileURLToPath)(new URL("../../proto/", import_meta_url));
+  return (0, import_node_url3.fileURLToPath)(new URL("../../proto/", import_meta_url));
 })();
 var HEALTH_PROTO = "grpc/health/v1/health.proto";
+var ERROR_CODE_TRAILER = "opk-error-code";
 function loadDefinitions() {
   return (0, import_proto_loader.loadSync)([SIGNER_PROTO, HEALTH_PROTO], {
     includeDirs: [PROTO_ROOT],
@@ -82463,22 +82755,7 @@ function loadDefinitions() {
   });
 }
 
-// src/server/status.ts
-init_import_meta_url();
-var import_grpc_js = __toESM(require_src3(), 1);
-init_errors();
-
-// src/server/limiter.ts
-init_import_meta_url();
-init_errors();
-
-// src/server/log.ts
-init_import_meta_url();
-
-// src/server/status.ts
-var ERROR_CODE_TRAILER = "opk-error-code";
-
-// src/server/client.ts
+// src/sidecar-client/client.ts
 var SidecarError = class extends OpkError {
   constructor(grpcCode, message, remoteCode) {
     super("SIDECAR_ERROR", message);
@@ -82494,9 +82771,17 @@ function sidecarError(method, e) {
   const from = remote ? ` [${remote}]` : "";
   return new SidecarError(e.code, `sidecar ${method}${from}: ${e.details || e.message}`, remote);
 }
-function createSignerClient(target) {
-  const pkg = (0, import_grpc_js2.loadPackageDefinition)(loadDefinitions());
-  const client = new pkg.opk.signer.v1.Signer(target, import_grpc_js2.credentials.createInsecure(), {
+function fromResponse(r) {
+  return {
+    envelope: r.envelope,
+    mediaType: r.media_type,
+    predicateType: r.predicate_type,
+    ...r.op_key_thumbprint ? { opKey: { ...r.op_key_id ? { kid: r.op_key_id } : {}, jkt: r.op_key_thumbprint } } : {}
+  };
+}
+function createSidecarClient(target) {
+  const pkg = (0, import_grpc_js.loadPackageDefinition)(loadDefinitions());
+  const client = new pkg.opk.signer.v1.Signer(target, import_grpc_js.credentials.createInsecure(), {
     // The sidecar enforces its own limits; a batch of 40 MiB statements must not stop here.
     "grpc.max_send_message_length": -1,
     "grpc.max_receive_message_length": -1
@@ -82510,16 +82795,18 @@ function createSignerClient(target) {
     );
   });
   return {
-    signStatement: (statement, o = {}) => call(
-      "SignStatement",
-      { statement: Buffer.from(statement), payload_type: o.payloadType ?? "" },
-      o.deadlineMs
+    signStatement: async (statement, o = {}) => fromResponse(
+      await call(
+        "SignStatement",
+        { statement: Buffer.from(statement), payload_type: o.payloadType ?? "" },
+        o.deadlineMs
+      )
     ),
     signStatements: async (statements, o = {}) => (await call(
       "SignStatements",
       { statements: statements.map((s) => ({ statement: Buffer.from(s), payload_type: "" })) },
       o.deadlineMs
-    )).results,
+    )).results.map(fromResponse),
     getInfo: () => call("GetInfo", {}),
     close: () => client.close()
   };
@@ -82545,17 +82832,17 @@ function sidecarTarget(spec) {
   return grpcAddress(listen);
 }
 var IO_CODES = /* @__PURE__ */ new Set([
-  import_grpc_js3.status.UNAVAILABLE,
-  import_grpc_js3.status.DEADLINE_EXCEEDED,
-  import_grpc_js3.status.CANCELLED,
-  import_grpc_js3.status.RESOURCE_EXHAUSTED,
-  import_grpc_js3.status.UNKNOWN,
-  import_grpc_js3.status.INTERNAL
+  import_grpc_js2.status.UNAVAILABLE,
+  import_grpc_js2.status.DEADLINE_EXCEEDED,
+  import_grpc_js2.status.CANCELLED,
+  import_grpc_js2.status.RESOURCE_EXHAUSTED,
+  import_grpc_js2.status.UNKNOWN,
+  import_grpc_js2.status.INTERNAL
 ]);
 function sidecarFailure(spec, e) {
   if (!(e instanceof SidecarError)) return e;
   const detail = e.message.split(". Resolution note")[0].split(". Last error: ").join(": ");
-  const what = `sidecar ${spec}: ${import_grpc_js3.status[e.grpcCode] ?? e.grpcCode}${e.remoteCode ? ` (${e.remoteCode})` : ""}: ${detail}`;
+  const what = `sidecar ${spec}: ${import_grpc_js2.status[e.grpcCode] ?? e.grpcCode}${e.remoteCode ? ` (${e.remoteCode})` : ""}: ${detail}`;
   const refused = e.remoteCode ? errorEntry(e.remoteCode).kind === "verdict" : !IO_CODES.has(e.grpcCode);
   return refused ? new AttestError("SIGNER_REFUSED", what) : new SignerIoError("SIGNER_UNAVAILABLE", what);
 }
@@ -82578,7 +82865,7 @@ function batchTasks(tasks, maxBytes = SIDECAR_BATCH_BYTES, maxCount = 64) {
   return out;
 }
 function sidecarSigner(spec, o = {}) {
-  const client = createSignerClient(sidecarTarget(spec));
+  const client = createSidecarClient(sidecarTarget(spec));
   const timings = { wallMs: 0, tokenMs: 0, cryptoMs: 0 };
   const batch = o.batch ?? 64;
   const call = async (statements) => {
@@ -82605,14 +82892,7 @@ function sidecarSigner(spec, o = {}) {
       try {
         for (const chunk of batchTasks(tasks, o.batchBytes ?? SIDECAR_BATCH_BYTES, batch)) {
           const results = await call(chunk.map((t) => t.statement));
-          chunk.forEach((t, j) => {
-            const r = results[j];
-            out.set(t.key, {
-              envelope: Buffer.from(r.envelope),
-              mediaType: r.media_type,
-              predicateType: r.predicate_type
-            });
-          });
+          chunk.forEach((t, j) => out.set(t.key, results[j]));
         }
       } finally {
         timings.wallMs += import_node_perf_hooks3.performance.now() - start;
@@ -84055,7 +84335,7 @@ init_errors();
 init_import_meta_url();
 var import_node_child_process2 = require("node:child_process");
 var import_promises6 = require("node:fs/promises");
-var import_node_os = require("node:os");
+var import_node_os2 = require("node:os");
 var import_node_path5 = require("node:path");
 init_errors();
 var StaticCredentials = class {
@@ -84134,7 +84414,7 @@ var DockerConfigCredentials = class _DockerConfigCredentials {
   opts;
   config;
   static defaultPath(env2 = process.env) {
-    return (0, import_node_path5.join)(env2.DOCKER_CONFIG ?? (0, import_node_path5.join)((0, import_node_os.homedir)(), ".docker"), "config.json");
+    return (0, import_node_path5.join)(env2.DOCKER_CONFIG ?? (0, import_node_path5.join)((0, import_node_os2.homedir)(), ".docker"), "config.json");
   }
   load() {
     this.config ??= (async () => {
@@ -85192,32 +85472,32 @@ function roleOf(sig) {
     if (typeof sigType !== "string") throw malformed("sig_type must be a string");
     switch (sigType) {
       case "cic":
-        return { role: "cic", gen: "A" };
+        return { role: "cic", format: "2023" };
       case "oidc":
       case "oidc_gq":
-        return { role: "op", gen: "A" };
+        return { role: "op", format: "2023" };
       case "cos":
-        return { role: "cos", gen: "A" };
+        return { role: "cos", format: "2023" };
       default:
-        return { role: "ignored", gen: "A" };
+        return { role: "ignored", format: "2023" };
     }
   }
   const typ = sig.headerJson.typ;
-  if (typ === "CIC") return { role: "cic", gen: "BC" };
-  if (typ === "COS") return { role: "cos", gen: "BC" };
+  if (typ === "CIC") return { role: "cic", format: "current" };
+  if (typ === "COS") return { role: "cos", format: "current" };
   if (typ === void 0 || typ === "JWT" || typ === "dpop+id_token" || typ === "at+jwt")
-    return { role: "op", gen: "BC" };
-  return { role: "ignored", gen: "BC" };
+    return { role: "op", format: "current" };
+  return { role: "ignored", format: "current" };
 }
 function assemble(payload, sigs, serialization) {
   if (typeof payload !== "string") throw malformed('"payload" must be a string');
   decodeBase64Url(payload, "PK Token payload");
   const byRole = {};
-  const gens = /* @__PURE__ */ new Set();
+  const formats = /* @__PURE__ */ new Set();
   for (const sig of sigs) {
-    const { role, gen } = roleOf(sig);
+    const { role, format: format3 } = roleOf(sig);
     (byRole[role] ??= []).push(sig);
-    if (role !== "ignored") gens.add(gen);
+    if (role !== "ignored") formats.add(format3);
   }
   const one = (role, name, required) => {
     const list = byRole[role] ?? [];
@@ -85229,9 +85509,9 @@ function assemble(payload, sigs, serialization) {
   const op = one("op", "OP", true);
   const cic = one("cic", "CIC", true);
   const cos = one("cos", "cosigner", false);
-  if (gens.size > 1) throw malformed("PK Token mixes 2023 sig_type and typ-tagged signatures");
-  const generation = gens.has("A") ? "A" : "BC";
-  return { payload, op, cic, ...cos ? { cos } : {}, generation, serialization };
+  if (formats.size > 1) throw malformed("PK Token mixes 2023 sig_type and typ-tagged signatures");
+  const format2 = formats.has("2023") ? "2023" : "current";
+  return { payload, op, cic, ...cos ? { cos } : {}, format: format2, serialization };
 }
 function parseJsonForm(text) {
   const doc = parseJsonObject(text, "PK Token");
@@ -86525,8 +86805,8 @@ init_import_meta_url();
 // action/src/runner.ts
 init_import_meta_url();
 var import_node_crypto14 = require("node:crypto");
-var import_node_fs2 = require("node:fs");
-var import_node_os2 = require("node:os");
+var import_node_fs3 = require("node:fs");
+var import_node_os3 = require("node:os");
 var InputError = class extends Error {
 };
 function inputVariable(name) {
@@ -86548,7 +86828,7 @@ function escapeProperty(s) {
 }
 function workflowCommand(command, message, properties = {}) {
   const props = Object.entries(properties).filter((e) => e[1] !== void 0 && e[1] !== "").map(([k, v]) => `${k}=${escapeProperty(v)}`).join(",");
-  return `::${command}${props ? ` ${props}` : ""}::${escapeData(message)}${import_node_os2.EOL}`;
+  return `::${command}${props ? ` ${props}` : ""}::${escapeData(message)}${import_node_os3.EOL}`;
 }
 function mask(io2, secret) {
   if (!secret) return;
@@ -86568,11 +86848,11 @@ function setOutput(io2, name, value) {
   const delimiter = `ghadelimiter_${(0, import_node_crypto14.randomUUID)()}`;
   if (name.includes(delimiter) || value.includes(delimiter))
     throw new Error(`output ${name} contains its delimiter`);
-  (0, import_node_fs2.appendFileSync)(file, `${name}<<${delimiter}${import_node_os2.EOL}${value}${import_node_os2.EOL}${delimiter}${import_node_os2.EOL}`, "utf8");
+  (0, import_node_fs3.appendFileSync)(file, `${name}<<${delimiter}${import_node_os3.EOL}${value}${import_node_os3.EOL}${delimiter}${import_node_os3.EOL}`, "utf8");
 }
 function appendSummary(io2, markdown) {
   const file = io2.env.GITHUB_STEP_SUMMARY;
-  if (file) (0, import_node_fs2.appendFileSync)(file, markdown, "utf8");
+  if (file) (0, import_node_fs3.appendFileSync)(file, markdown, "utf8");
 }
 
 // action/src/inputs.ts
@@ -86738,8 +87018,8 @@ async function main(io2) {
   if (checked.stdout.trim() === "") return checked.code || 2;
   const report = JSON.parse(checked.stdout);
   digest ??= report.image?.digest;
-  const reportFile = (0, import_node_path6.join)(io2.env.RUNNER_TEMP || (0, import_node_os3.tmpdir)(), `opk-signer-report-${(0, import_node_crypto15.randomUUID)()}.json`);
-  (0, import_node_fs3.writeFileSync)(reportFile, checked.stdout, { mode: 420 });
+  const reportFile = (0, import_node_path6.join)(io2.env.RUNNER_TEMP || (0, import_node_os4.tmpdir)(), `opk-signer-report-${(0, import_node_crypto15.randomUUID)()}.json`);
+  (0, import_node_fs4.writeFileSync)(reportFile, checked.stdout, { mode: 420 });
   if (digest) setOutput(io2, "digest", digest);
   setOutput(io2, "verified", String(report.verified));
   setOutput(io2, "report", checked.stdout.trimEnd());

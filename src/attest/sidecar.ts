@@ -2,11 +2,12 @@ import { performance } from 'node:perf_hooks';
 import { status as Status } from '@grpc/grpc-js';
 import { UsageError } from '../errors.js';
 import { errorEntry } from '../errors/catalogue.js';
-import { grpcAddress, parseListen, type ListenSpec } from '../server/listen.js';
-import { createSignerClient, SidecarError, type SignedByClient } from '../server/client.js';
+import { grpcAddress, parseListen, type ListenSpec } from '../sidecar-client/address.js';
+import { createSidecarClient, SidecarError } from '../sidecar-client/client.js';
+import type { SignedStatement } from '../signer/sign.js';
 import { AttestError, SignerIoError } from './errors.js';
-import type { AttestSigner, SignTimings } from './signer.js';
-import type { SignedLayer, SignTask } from './types.js';
+import type { SignTimings, StatementSigner } from './signer.js';
+import type { SignTask } from './types.js';
 
 /**
  * `--signer` takes the sidecar's own `--listen` spelling. Loopback only: this client has no TLS,
@@ -92,12 +93,12 @@ export function batchTasks<T extends Pick<SignTask, 'statement'>>(
 export function sidecarSigner(
   spec: string,
   o: { deadlineMs?: number; batch?: number; batchBytes?: number } = {},
-): AttestSigner {
-  const client = createSignerClient(sidecarTarget(spec));
+): StatementSigner {
+  const client = createSidecarClient(sidecarTarget(spec));
   const timings: SignTimings = { wallMs: 0, tokenMs: 0, cryptoMs: 0 };
   const batch = o.batch ?? 64;
-  const call = async (statements: Uint8Array[]): Promise<SignedByClient[]> => {
-    let results: SignedByClient[];
+  const call = async (statements: Uint8Array[]): Promise<SignedStatement[]> => {
+    let results: SignedStatement[];
     try {
       results = await client.signStatements(statements, { deadlineMs: o.deadlineMs ?? 120_000 });
     } catch (e) {
@@ -116,18 +117,11 @@ export function sidecarSigner(
     timings,
     async sign(tasks) {
       const start = performance.now();
-      const out = new Map<string, SignedLayer>();
+      const out = new Map<string, SignedStatement>();
       try {
         for (const chunk of batchTasks(tasks, o.batchBytes ?? SIDECAR_BATCH_BYTES, batch)) {
           const results = await call(chunk.map((t) => t.statement));
-          chunk.forEach((t, j) => {
-            const r = results[j]!;
-            out.set(t.key, {
-              envelope: Buffer.from(r.envelope),
-              mediaType: r.media_type,
-              predicateType: r.predicate_type,
-            });
-          });
+          chunk.forEach((t, j) => out.set(t.key, results[j]!));
         }
       } finally {
         timings.wallMs += performance.now() - start;

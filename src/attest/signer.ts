@@ -2,11 +2,13 @@ import type { CommitmentLocation } from '../pktoken/cic.js';
 import { performance } from 'node:perf_hooks';
 import { INTOTO_PAYLOAD_TYPE, parseEnvelope } from '../dsse/envelope.js';
 import { OpError } from '../oidc/errors.js';
-import type { IdTokenSource, PkTokenFormat } from '../pktoken/mint.js';
-import { signStatement } from '../signer/sign.js';
+import type { IdTokenSource } from '../pktoken/mint.js';
+import type { PkTokenFormat } from '../pktoken/types.js';
+import { allOrNothing, createSigningPool, type SigningPool } from '../signer/pool.js';
+import type { SignedStatement } from '../signer/sign.js';
 import { AttestError, SignerIoError } from './errors.js';
 import { isDsseMediaType } from '../oci/types.js';
-import type { SignedLayer, SignTask } from './types.js';
+import type { SignTask } from './types.js';
 
 /** Where the time of a signing run went (ms). Sums over statements, except `wallMs`. */
 export interface SignTimings {
@@ -17,13 +19,19 @@ export interface SignTimings {
   cryptoMs: number;
 }
 
-/** Signs statements; the in-process signer and the `--signer` sidecar client both fit. */
-export interface AttestSigner {
+/**
+ * What `attest` signs its statements with: in process (a SigningPool) or through a sidecar
+ * (`--signer`). Results are keyed by `SignTask.key`.
+ */
+export interface StatementSigner {
   readonly name: string;
-  sign(tasks: readonly SignTask[]): Promise<Map<string, SignedLayer>>;
+  sign(tasks: readonly SignTask[]): Promise<Map<string, SignedStatement>>;
   readonly timings: SignTimings;
   close?(): Promise<void>;
 }
+
+/** @deprecated the old name of `StatementSigner`. */
+export type AttestSigner = StatementSigner;
 
 export interface InProcessSignerOptions {
   getIdToken: IdTokenSource;
@@ -31,55 +39,61 @@ export interface InProcessSignerOptions {
   format?: PkTokenFormat;
   /** Statements signed at once (each holds one token request). Default 4. */
   concurrency?: number;
+  /** Worker threads for the GQ proof (see SigningPoolOptions). Default 0: on the event loop. */
+  threads?: number | 'auto';
+  /**
+   * A pool to share (e.g. with a sidecar in the same process); its format and commitment type
+   * win, and `close()` leaves it open. Default: a pool of this signer's own.
+   */
+  pool?: SigningPool;
 }
 
-/** The library's signStatement, the same path the sidecar runs, with the token wait timed apart. */
-export function inProcessSigner(o: InProcessSignerOptions): AttestSigner {
+/** The library's signStatement on a SigningPool, the sidecar's path, with the token wait timed apart. */
+export function inProcessSigner(o: InProcessSignerOptions): StatementSigner {
   const timings: SignTimings = { wallMs: 0, tokenMs: 0, cryptoMs: 0 };
+  const concurrency = Math.max(1, o.concurrency ?? 4);
+  let own: SigningPool | undefined;
+  const pool = () =>
+    o.pool ??
+    (own ??= createSigningPool({
+      ...(o.commitType ? { commitType: o.commitType } : {}),
+      ...(o.format ? { format: o.format } : {}),
+      threads: o.threads ?? 0,
+      maxActive: concurrency,
+      maxQueued: Infinity,
+    }));
+  const signOne = async (t: SignTask, signal: AbortSignal): Promise<SignedStatement> => {
+    let tokenMs = 0;
+    const getIdToken: IdTokenSource = async (commitment) => {
+      const t0 = performance.now();
+      try {
+        return await o.getIdToken(commitment);
+      } finally {
+        tokenMs += performance.now() - t0;
+      }
+    };
+    const t0 = performance.now();
+    const s = await pool().sign({ statement: t.statement }, getIdToken, signal);
+    timings.tokenMs += tokenMs;
+    timings.cryptoMs += performance.now() - t0 - tokenMs;
+    return s;
+  };
   return {
     name: 'in-process',
     timings,
     async sign(tasks) {
       const start = performance.now();
-      const out = new Map<string, SignedLayer>();
-      let next = 0;
-      const worker = async () => {
-        while (next < tasks.length) {
-          const t = tasks[next++]!;
-          let tokenMs = 0;
-          const getIdToken: IdTokenSource = async (commitment) => {
-            const t0 = performance.now();
-            try {
-              return await o.getIdToken(commitment);
-            } finally {
-              tokenMs += performance.now() - t0;
-            }
-          };
-          const t0 = performance.now();
-          const s = await signStatement(t.statement, {
-            getIdToken,
-            ...(o.commitType ? { commitType: o.commitType } : {}),
-            ...(o.format ? { format: o.format } : {}),
-          });
-          timings.tokenMs += tokenMs;
-          timings.cryptoMs += performance.now() - t0 - tokenMs;
-          out.set(t.key, {
-            envelope: Buffer.from(s.envelope, 'utf8'),
-            mediaType: s.mediaType,
-            predicateType: s.predicateType,
-          });
-        }
-      };
       try {
-        await Promise.all(
-          Array.from({ length: Math.max(1, Math.min(o.concurrency ?? 4, tasks.length)) }, worker),
-        );
+        const signed = await allOrNothing(tasks, concurrency, (t, _i, signal) => signOne(t, signal));
+        return new Map(tasks.map((t, i) => [t.key, signed[i]!]));
       } catch (e) {
         throw signingFailure(e);
       } finally {
         timings.wallMs += performance.now() - start;
       }
-      return out;
+    },
+    async close() {
+      await own?.close();
     },
   };
 }
@@ -95,7 +109,7 @@ function signingFailure(e: unknown): unknown {
  * What comes back from any signer is checked before it is written: a DSSE media type, the
  * in-toto payload type, a signature, and a payload that is exactly the statement we asked for.
  */
-export function checkSigned(task: SignTask, s: SignedLayer): void {
+export function checkSigned(task: SignTask, s: SignedStatement): void {
   const bad = (why: string) =>
     new AttestError('ATTEST_SIGNER_OUTPUT', `signer output for statement ${task.statementDigest} ${why}`);
   if (!isDsseMediaType(s.mediaType)) throw bad(`has media type ${s.mediaType}, not a DSSE type`);

@@ -72,12 +72,8 @@ export interface SigningPlan {
   warnings: string[];
 }
 
-/** What a signer returns per statement. */
-export interface SignedLayer {
-  envelope: Uint8Array;
-  mediaType: string;
-  predicateType: string;
-}
+/** What a signer returns per statement: the library's one signed-layer type. */
+export type { SignedStatement as SignedLayer } from '../signer/sign.js';
 
 export interface Blob {
   descriptor: Descriptor;

@@ -216,7 +216,7 @@ export async function signedLayer(
   sign: SignStatementOptions,
 ): Promise<AttestationLayer> {
   const s = await signStatement(statement, sign);
-  return { mediaType: s.mediaType, predicateType: s.predicateType, bytes: Buffer.from(s.envelope, 'utf8') };
+  return { mediaType: s.mediaType, predicateType: s.predicateType, bytes: s.envelope };
 }
 
 /** An unsigned layer, as upstream BuildKit writes them. */

@@ -1,6 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { VerificationError } from '../errors.js';
-import { ModN, bigIntToBytes, bytesToBigInt, fixedBasePow } from './bigint.js';
+import { bigIntToBytes, bytesToBigInt } from '../encoding/bigint.js';
+import { ModN, fixedBasePow } from './bigint.js';
 
 /**
  * GQ1 (ISO/IEC 14888-2) identity-based signatures, generic over the modulus, exponent, security

@@ -1,7 +1,7 @@
 import { constants, createHash, publicEncrypt } from 'node:crypto';
 import { UsageError } from '../errors.js';
 import type { RsaPublicKey } from '../jwk/rsa.js';
-import { bitLength, bytesToBigInt } from './bigint.js';
+import { bitLength, bytesToBigInt } from '../encoding/bigint.js';
 import { createEngine, gqSign, gqVerify, shake256, type GqEngine, type GqParams } from './core.js';
 
 /** GQ256 security parameter: 256 bits of challenge. */

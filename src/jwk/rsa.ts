@@ -2,7 +2,7 @@ import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
 import { decodeBase64UrlLenient, encodeBase64Url } from '../encoding/base64url.js';
 import { canonicalJson } from '../encoding/json.js';
 import { FormatError } from '../errors.js';
-import { bitLength, bytesToBigInt } from '../gq/bigint.js';
+import { bitLength, bytesToBigInt } from '../encoding/bigint.js';
 
 /** An OP's RSA signing key, as the verifier and the GQ signer both need it. */
 export interface RsaPublicKey {

@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { encodeBase64Url } from '../encoding/base64url.js';
 import { canonicalJson, type JsonObject, type JsonValue } from '../encoding/json.js';
 import { UsageError, VerificationError } from '../errors.js';
+import type { PkTokenFormat } from './types.js';
 
 /** Client Instance Claims: the CIC signature's protected header, committed to by the ID token. */
 export interface CicClaims {
@@ -57,9 +58,9 @@ export function commitment(cicBytes: Uint8Array): string {
   return encodeBase64Url(createHash('sha3-256').update(cicBytes).digest());
 }
 
-/** Checks the CIC members every generation requires; the signature is checked elsewhere. */
-export function checkCicClaims(cic: JsonObject, generation: 'A' | 'BC'): CicClaims {
-  if (generation === 'BC' && cic.typ !== 'CIC')
+/** Checks the CIC members every format requires; the signature is checked elsewhere. */
+export function checkCicClaims(cic: JsonObject, format: PkTokenFormat): CicClaims {
+  if (format === 'current' && cic.typ !== 'CIC')
     throw new VerificationError('CIC_CLAIMS_INVALID', 'CIC header typ must be "CIC"');
   if (typeof cic.alg !== 'string') throw new VerificationError('CIC_CLAIMS_INVALID', 'CIC header has no alg');
   if (typeof cic.rz !== 'string' || cic.rz.length === 0)

@@ -7,7 +7,7 @@ import { generateEs256Signer, type EphemeralSigner } from '../jws/algorithms.js'
 import { decodeClaims, parseCompactJws, signingInput } from '../jws/compact.js';
 import { buildCic, commitment, type CicClaims, type CommitmentLocation } from './cic.js';
 import { toJson2023, toJsonCurrent } from './serialize.js';
-import type { PkToken } from './types.js';
+import type { PkToken, PkTokenFormat } from './types.js';
 import { GQ_COMMITMENT_AUD_PREFIX } from './verify.js';
 
 /** An ID token issued for a commitment, with the OP key it verifies under. */
@@ -22,8 +22,7 @@ export interface IssuedIdToken {
  */
 export type IdTokenSource = (commitment: string) => Promise<IssuedIdToken>;
 
-/** `2023`: the BuildKit fork's format (DSSE envelopes). `current`: openpubkey today (GQ256). */
-export type PkTokenFormat = '2023' | 'current';
+export type { PkTokenFormat } from './types.js';
 
 export interface MintOptions {
   getIdToken: IdTokenSource;
@@ -67,6 +66,7 @@ export async function mintPkToken(opts: MintOptions): Promise<MintedPkToken> {
 
   const gqToken = parseCompactJws(
     gqSignJwt(idToken, opKey, {
+      // The GQ layer names its two forms by signature: a current PK Token carries a GQ256 token.
       format: opts.format === '2023' ? '2023' : 'gq256',
       ...(opts.commitType === 'gq-cic' ? { extraHeader: { cic: cm } } : {}),
     }),
@@ -78,7 +78,7 @@ export async function mintPkToken(opts: MintOptions): Promise<MintedPkToken> {
     payload: id.payload,
     op: { protected: gqToken.header, signature: gqToken.signature, headerJson: gqToken.headerJson },
     cic: { protected: cicProtected, signature: cicSignature, headerJson: cic as JsonObject },
-    generation: opts.format === '2023' ? 'A' : 'BC',
+    format: opts.format,
     serialization: 'json',
   };
   const json = opts.format === '2023' ? toJson2023(pkToken, 'oidc_gq') : toJsonCurrent(pkToken);

@@ -1,7 +1,7 @@
 import { decodeBase64Url, decodeBase64UrlText } from '../encoding/base64url.js';
 import { parseJsonObject, type JsonObject } from '../encoding/json.js';
 import { FormatError } from '../errors.js';
-import type { PkSignature, PkToken } from './types.js';
+import type { PkSignature, PkToken, PkTokenFormat } from './types.js';
 
 const MAX_PKTOKEN_BYTES = 256 * 1024;
 const MAX_SIGNATURES = 8;
@@ -35,39 +35,39 @@ function decodeSignature(
 }
 
 /** 2023 tokens name roles in the unprotected `sig_type`; later ones in the protected `typ`. */
-function roleOf(sig: PkSignature): { role: Role; gen: 'A' | 'BC' } {
+function roleOf(sig: PkSignature): { role: Role; format: PkTokenFormat } {
   const sigType = sig.header?.sig_type;
   if (sigType !== undefined) {
     if (typeof sigType !== 'string') throw malformed('sig_type must be a string');
     switch (sigType) {
       case 'cic':
-        return { role: 'cic', gen: 'A' };
+        return { role: 'cic', format: '2023' };
       case 'oidc':
       case 'oidc_gq':
-        return { role: 'op', gen: 'A' };
+        return { role: 'op', format: '2023' };
       case 'cos':
-        return { role: 'cos', gen: 'A' };
+        return { role: 'cos', format: '2023' };
       default:
-        return { role: 'ignored', gen: 'A' };
+        return { role: 'ignored', format: '2023' };
     }
   }
   const typ = sig.headerJson.typ;
-  if (typ === 'CIC') return { role: 'cic', gen: 'BC' };
-  if (typ === 'COS') return { role: 'cos', gen: 'BC' };
+  if (typ === 'CIC') return { role: 'cic', format: 'current' };
+  if (typ === 'COS') return { role: 'cos', format: 'current' };
   if (typ === undefined || typ === 'JWT' || typ === 'dpop+id_token' || typ === 'at+jwt')
-    return { role: 'op', gen: 'BC' };
-  return { role: 'ignored', gen: 'BC' };
+    return { role: 'op', format: 'current' };
+  return { role: 'ignored', format: 'current' };
 }
 
 function assemble(payload: unknown, sigs: PkSignature[], serialization: PkToken['serialization']): PkToken {
   if (typeof payload !== 'string') throw malformed('"payload" must be a string');
   decodeBase64Url(payload, 'PK Token payload');
   const byRole: Partial<Record<Role, PkSignature[]>> = {};
-  const gens = new Set<'A' | 'BC'>();
+  const formats = new Set<PkTokenFormat>();
   for (const sig of sigs) {
-    const { role, gen } = roleOf(sig);
+    const { role, format } = roleOf(sig);
     (byRole[role] ??= []).push(sig);
-    if (role !== 'ignored') gens.add(gen);
+    if (role !== 'ignored') formats.add(format);
   }
   const one = (role: Role, name: string, required: boolean): PkSignature | undefined => {
     const list = byRole[role] ?? [];
@@ -79,9 +79,9 @@ function assemble(payload: unknown, sigs: PkSignature[], serialization: PkToken[
   const op = one('op', 'OP', true)!;
   const cic = one('cic', 'CIC', true)!;
   const cos = one('cos', 'cosigner', false);
-  if (gens.size > 1) throw malformed('PK Token mixes 2023 sig_type and typ-tagged signatures');
-  const generation = gens.has('A') ? 'A' : 'BC';
-  return { payload, op, cic, ...(cos ? { cos } : {}), generation, serialization };
+  if (formats.size > 1) throw malformed('PK Token mixes 2023 sig_type and typ-tagged signatures');
+  const format = formats.has('2023') ? '2023' : 'current';
+  return { payload, op, cic, ...(cos ? { cos } : {}), format, serialization };
 }
 
 function parseJsonForm(text: string): PkToken {

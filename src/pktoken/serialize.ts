@@ -32,7 +32,7 @@ export function toJsonCurrent(pkt: PkToken): string {
 
 /** Compact form exists only for typ-tagged (2024+) tokens: a 2023 CIC has no typ to find it by. */
 export function toCompact(pkt: PkToken): string {
-  if (pkt.generation === 'A')
+  if (pkt.format === '2023')
     throw new UsageError('PKT_FORMAT', 'the 2023 format has no compact serialisation');
   const parts = [pkt.payload, pkt.op.protected, pkt.op.signature, pkt.cic.protected, pkt.cic.signature];
   if (pkt.cos) parts.push(pkt.cos.protected, pkt.cos.signature);

@@ -11,17 +11,20 @@ export interface PkSignature {
 }
 
 /**
- * `A`: 2023 (BuildKit fork, `docker verify`), signatures typed by unprotected `sig_type`.
- * `BC`: 2024 and current openpubkey, typed by protected `typ`.
+ * The one vocabulary for a PK Token's generation: minting, parsing, verifying, the CLI's
+ * `--format`, the sidecar's GetInfo `pk_token_format` and the docs all use these two words.
+ * `2023`: the BuildKit fork's format (`docker verify`): signatures typed by an unprotected
+ * `sig_type`; the GQ proof keeps the OP's RS256 header. `current`: openpubkey since 2024:
+ * signatures typed by a protected `typ`; the OP signature is a GQ256 token.
  */
-export type PkTokenGeneration = 'A' | 'BC';
+export type PkTokenFormat = '2023' | 'current';
 
 export interface PkToken {
   payload: string;
   op: PkSignature;
   cic: PkSignature;
   cos?: PkSignature;
-  generation: PkTokenGeneration;
+  format: PkTokenFormat;
   serialization: 'json' | 'compact';
   /** Compact form only: a refreshed ID token appended after the PK Token. */
   freshIdToken?: string;

@@ -8,7 +8,7 @@ import type { RsaPublicKey } from '../jwk/rsa.js';
 import { importUserKey, verifyUserSignature, type UserPublicKey } from '../jws/algorithms.js';
 import { decodeClaims, signingInput } from '../jws/compact.js';
 import { checkCicClaims, commitment, type CicClaims, type CommitmentLocation } from './cic.js';
-import type { PkToken } from './types.js';
+import type { PkToken, PkTokenFormat } from './types.js';
 
 export const GITHUB_ACTIONS_ISSUER = 'https://token.actions.githubusercontent.com';
 /** GitLab-style tokens carry the commitment in the GQ header; their fixed aud has this prefix. */
@@ -41,7 +41,7 @@ export interface VerifiedPkToken {
   claims: JsonObject;
   cic: CicClaims;
   upk: UserPublicKey;
-  generation: PkToken['generation'];
+  format: PkTokenFormat;
   opSignature: OpSignatureKind;
   opKey: RsaPublicKey;
   /** Where the OP key came from (live JWKS, pinned file, archive), when the key source says. */
@@ -56,7 +56,7 @@ export interface VerifiedPkToken {
 export function verifyPkToken(pkt: PkToken, opts: PkTokenVerifyOptions): VerifiedPkToken {
   const claims = checkIssuer(pkt, opts.trustedIssuers);
   const { op, upk } = verifySignatures(pkt, opts.keys);
-  const cic = checkCicClaims(pkt.cic.headerJson, pkt.generation);
+  const cic = checkCicClaims(pkt.cic.headerJson, pkt.format);
   if (upk.alg !== cic.alg)
     throw new VerificationError('CIC_CLAIMS_INVALID', `CIC alg ${cic.alg} does not match its key type`);
   const commitType = verifyCommitment(pkt, op, claims, opts.commitType ?? 'auto');
@@ -67,7 +67,7 @@ export function verifyPkToken(pkt: PkToken, opts: PkTokenVerifyOptions): Verifie
     claims,
     cic,
     upk,
-    generation: pkt.generation,
+    format: pkt.format,
     opSignature: op.kind,
     opKey: op.key,
     ...(keySource ? { keySource } : {}),

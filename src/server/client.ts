@@ -1,44 +1,21 @@
-import { credentials, loadPackageDefinition, type Client, type ServiceError } from '@grpc/grpc-js';
-import { OpkError, isErrorCode, type ErrorCode } from '../errors.js';
-import { loadDefinitions } from './proto.js';
-import { ERROR_CODE_TRAILER } from './status.js';
+import {
+  createSidecarClient,
+  type SidecarClient,
+  type SidecarInfo,
+  type SignStatementResponse,
+} from '../sidecar-client/client.js';
 
-/**
- * A signing call that failed; `grpcCode` is the gRPC status code. `remoteCode` is the catalogue
- * code the sidecar sent: absent, the status came from the transport (no sidecar listening, a
- * connection cut), where retrying the same target only delays the failure.
- */
-export class SidecarError extends OpkError {
-  constructor(
-    readonly grpcCode: number,
-    message: string,
-    readonly remoteCode?: ErrorCode,
-  ) {
-    super('SIDECAR_ERROR', message);
-  }
-}
+// Compatibility for callers of the old names: the client lives in sidecar-client/ (below both
+// the server and attest) and answers with SignedStatement. These keep the wire's field names.
 
-function sidecarError(method: string, e: ServiceError): SidecarError {
-  const sent = e.metadata?.get(ERROR_CODE_TRAILER)[0];
-  const remote = isErrorCode(sent) ? sent : undefined;
-  const from = remote ? ` [${remote}]` : '';
-  return new SidecarError(e.code, `sidecar ${method}${from}: ${e.details || e.message}`, remote);
-}
+export { SidecarError } from '../sidecar-client/client.js';
 
-export interface SignedByClient {
-  envelope: Buffer;
-  media_type: string;
-  predicate_type: string;
-}
+/** @deprecated use `SignedStatement` from `createSidecarClient`. */
+export type SignedByClient = Pick<SignStatementResponse, 'envelope' | 'media_type' | 'predicate_type'>;
+/** @deprecated use `SidecarInfo`. */
+export type SignerInfo = SidecarInfo;
 
-export interface SignerInfo {
-  provider: string;
-  issuer: string;
-  pk_token_format: string;
-  version: string;
-  [k: string]: unknown;
-}
-
+/** @deprecated use `SidecarClient` (`createSidecarClient`). */
 export interface SignerClient {
   signStatement(
     statement: Uint8Array,
@@ -49,56 +26,19 @@ export interface SignerClient {
   close(): void;
 }
 
-type Unary = (
-  req: unknown,
-  opts: { deadline: Date },
-  cb: (e: ServiceError | null, r: unknown) => void,
-) => void;
+const toWire = (s: { envelope: Uint8Array; mediaType: string; predicateType: string }): SignedByClient => ({
+  envelope: Buffer.from(s.envelope),
+  media_type: s.mediaType,
+  predicate_type: s.predicateType,
+});
 
-/**
- * A client of the sidecar's `opk.signer.v1.Signer` (for `attest --signer` and the demo).
- * `target` is `unix:///path.sock` or `HOST:PORT`; plaintext, as the sidecar is local.
- */
+/** @deprecated use `createSidecarClient` from `sidecar-client/client.js`. */
 export function createSignerClient(target: string): SignerClient {
-  const pkg = loadPackageDefinition(loadDefinitions()) as unknown as {
-    opk: {
-      signer: {
-        v1: {
-          Signer: new (t: string, c: ReturnType<typeof credentials.createInsecure>, o?: object) => Client;
-        };
-      };
-    };
-  };
-  const client = new pkg.opk.signer.v1.Signer(target, credentials.createInsecure(), {
-    // The sidecar enforces its own limits; a batch of 40 MiB statements must not stop here.
-    'grpc.max_send_message_length': -1,
-    'grpc.max_receive_message_length': -1,
-  });
-  const call = <T>(method: string, req: unknown, deadlineMs = 120_000) =>
-    new Promise<T>((resolve, reject) => {
-      (client as unknown as Record<string, Unary>)[method]!.call(
-        client,
-        req,
-        { deadline: new Date(Date.now() + deadlineMs) },
-        (e, r) => (e ? reject(sidecarError(method, e)) : resolve(r as T)),
-      );
-    });
+  const c: SidecarClient = createSidecarClient(target);
   return {
-    signStatement: (statement, o = {}) =>
-      call<SignedByClient>(
-        'SignStatement',
-        { statement: Buffer.from(statement), payload_type: o.payloadType ?? '' },
-        o.deadlineMs,
-      ),
-    signStatements: async (statements, o = {}) =>
-      (
-        await call<{ results: SignedByClient[] }>(
-          'SignStatements',
-          { statements: statements.map((s) => ({ statement: Buffer.from(s), payload_type: '' })) },
-          o.deadlineMs,
-        )
-      ).results,
-    getInfo: () => call<SignerInfo>('GetInfo', {}),
-    close: () => client.close(),
+    signStatement: async (statement, o) => toWire(await c.signStatement(statement, o)),
+    signStatements: async (statements, o) => (await c.signStatements(statements, o)).map(toWire),
+    getInfo: () => c.getInfo(),
+    close: () => c.close(),
   };
 }

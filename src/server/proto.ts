@@ -1,24 +1,14 @@
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import type { ServiceDefinition } from '@grpc/grpc-js';
-import { loadSync, type MethodDefinition, type PackageDefinition } from '@grpc/proto-loader';
+import type { MethodDefinition, PackageDefinition } from '@grpc/proto-loader';
 
-export const SIGNER_PROTO = 'opk/signer/v1/signer.proto';
-
-/**
- * `proto/` sits at the package root, beside `src/` and `dist/` (two levels up), or three levels
- * up from a nested build such as `dist-bench/src/server/`.
- */
-export const PROTO_ROOT = ((): string => {
-  for (const up of ['../../proto/', '../../../proto/']) {
-    const dir = fileURLToPath(new URL(up, import.meta.url));
-    if (existsSync(dir + SIGNER_PROTO)) return dir;
-  }
-  return fileURLToPath(new URL('../../proto/', import.meta.url));
-})();
-export const HEALTH_PROTO = 'grpc/health/v1/health.proto';
-export const SIGNER_SERVICE = 'opk.signer.v1.Signer';
-export const HEALTH_SERVICE = 'grpc.health.v1.Health';
+export {
+  HEALTH_PROTO,
+  HEALTH_SERVICE,
+  PROTO_ROOT,
+  SIGNER_PROTO,
+  SIGNER_SERVICE,
+  loadDefinitions,
+} from '../sidecar-client/protocol.js';
 
 /** Set on a request that was not valid protobuf for its message type. */
 export const UNDECODABLE = Symbol('undecodable');
@@ -29,21 +19,6 @@ export interface Undecodable {
 
 export const isUndecodable = (m: unknown): m is Undecodable =>
   typeof m === 'object' && m !== null && UNDECODABLE in m;
-
-/**
- * keepCase: reflection must advertise the .proto's snake_case names, or clients that build
- * requests from reflection (buf curl) reject `payload_type`.
- */
-export function loadDefinitions(): PackageDefinition {
-  return loadSync([SIGNER_PROTO, HEALTH_PROTO], {
-    includeDirs: [PROTO_ROOT],
-    keepCase: true,
-    longs: String,
-    enums: String,
-    defaults: true,
-    oneofs: true,
-  });
-}
 
 /**
  * A grpc-js service definition whose request decoder never throws: grpc-js would answer a

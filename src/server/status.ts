@@ -1,7 +1,10 @@
 import { Metadata, status as Status } from '@grpc/grpc-js';
 import { CATALOGUE, OpkError, type ErrorCode } from '../errors.js';
-import { BusyError } from './limiter.js';
+import { BusyError } from '../signer/limiter.js';
+import { ERROR_CODE_TRAILER, RETRY_PUSHBACK_TRAILER } from '../sidecar-client/protocol.js';
 import { redact } from './log.js';
+
+export { ERROR_CODE_TRAILER, RETRY_PUSHBACK_TRAILER };
 
 /** Where in a signing call an error happened; the same code means different things per phase. */
 export type Phase = 'input' | 'token' | 'proof';
@@ -16,15 +19,18 @@ export interface CallStatus {
 /** Raised by the server itself: the deadline fired, or the client went away. */
 export class CallAbort extends OpkError {}
 
+/** A call's failure already mapped to its status. */
+export class StatusError extends Error {
+  constructor(readonly status: CallStatus) {
+    super(status.details);
+  }
+}
+
 export const DEADLINE = 'DEADLINE';
 export const CANCELLED = 'CANCELLED';
 export const DRAINING = 'DRAINING';
 export const NO_PROVIDER = 'NO_PROVIDER';
 
-/** Trailer naming the catalogue code: a client can tell the sidecar's UNAVAILABLE from no sidecar. */
-export const ERROR_CODE_TRAILER = 'opk-error-code';
-/** gRPC retry pushback (A6): how long a client should wait before retrying SERVER_BUSY. */
-export const RETRY_PUSHBACK_TRAILER = 'grpc-retry-pushback-ms';
 export const BUSY_PUSHBACK_MS = 1000;
 
 /**

@@ -3,7 +3,8 @@ import { OPK_KEYID, INTOTO_PAYLOAD_TYPE, serializeEnvelope } from '../dsse/envel
 import { attFor } from '../dsse/pae.js';
 import { UsageError } from '../errors.js';
 import { dsseMediaType, parseStatement } from '../intoto/statement.js';
-import { mintPkToken, type IdTokenSource, type PkTokenFormat } from '../pktoken/mint.js';
+import { mintPkToken, type IdTokenSource } from '../pktoken/mint.js';
+import type { PkTokenFormat } from '../pktoken/types.js';
 
 export interface SignStatementOptions {
   getIdToken: IdTokenSource;
@@ -12,13 +13,20 @@ export interface SignStatementOptions {
   commitType?: CommitmentLocation;
 }
 
+/**
+ * A signed attestation layer: what every signing path returns, in process, on a worker thread
+ * or through the sidecar, and what `attest` writes.
+ */
 export interface SignedStatement {
   /** The DSSE envelope JSON: the attestation layer's exact bytes. */
-  envelope: string;
+  envelope: Uint8Array;
   mediaType: string;
   predicateType: string;
-  /** kid and RFC 7638 thumbprint of the OP key, so a build farm can archive it. */
-  opKey: { kid?: string; jkt: string };
+  /**
+   * kid and RFC 7638 thumbprint of the OP key, so a build farm can archive it. Always set by
+   * `signStatement`; absent when a remote signer did not say.
+   */
+  opKey?: { kid?: string; jkt: string };
 }
 
 /**
@@ -28,7 +36,7 @@ export interface SignedStatement {
 export async function signStatement(
   statement: Uint8Array,
   opts: SignStatementOptions,
-): Promise<SignedStatement> {
+): Promise<SignedStatement & { envelope: Buffer; opKey: { kid?: string; jkt: string } }> {
   const payloadType = opts.payloadType || INTOTO_PAYLOAD_TYPE;
   if (payloadType !== INTOTO_PAYLOAD_TYPE) {
     throw new UsageError(
@@ -47,7 +55,7 @@ export async function signStatement(
     { keyid: OPK_KEYID, sig: Buffer.from(minted.json, 'utf8') },
   ]);
   return {
-    envelope,
+    envelope: Buffer.from(envelope, 'utf8'),
     mediaType: dsseMediaType(parsed.predicateType),
     predicateType: parsed.predicateType,
     opKey: {

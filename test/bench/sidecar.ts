@@ -18,7 +18,7 @@ import { PROTO_ROOT, SIGNER_PROTO } from '../../src/server/proto.js';
 export async function benchSidecar(): Promise<Record<string, number>> {
   const root = findRoot();
   const cli = join(root, 'dist/cli/main.js');
-  if (!existsSync(join(root, 'dist/server/sign-worker.js'))) {
+  if (!existsSync(join(root, 'dist/signer/worker.js'))) {
     spawnSync(
       process.execPath,
       [join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'],

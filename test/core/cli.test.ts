@@ -98,7 +98,7 @@ describe('opk-signer CLI (core commands)', async () => {
       predicate: {},
     });
     const signed = await signStatement(Buffer.from(statement), { getIdToken: op.source('aud') });
-    const env = file('env.json', signed.envelope);
+    const env = file('env.json', signed.envelope.toString());
     const text = runCli(['envelope', 'verify', env, '--jwks', jwks]);
     expect(text.code, text.stderr).toBe(0);
     expect(text.stdout).toContain('https://slsa.dev/provenance/v1');
@@ -116,7 +116,7 @@ describe('opk-signer CLI (core commands)', async () => {
         sha: '6b906a4153c61a2486973a1347db8300dc9ce3ee',
       },
     });
-    const tampered = JSON.parse(signed.envelope);
+    const tampered = JSON.parse(signed.envelope.toString());
     tampered.payload = Buffer.from(statement.replace('v1?', 'v2?')).toString('base64');
     const r = runCli(['envelope', 'verify', file('env2.json', JSON.stringify(tampered)), '--jwks', jwks]);
     expect(r.code).toBe(1);

@@ -94,13 +94,13 @@ describe('OPK DSSE envelopes', async () => {
   const signed = await signStatement(statement, { getIdToken: op.source('aud') });
 
   it('has the fork envelope shape, byte for byte', () => {
-    expect(signed.envelope).toMatch(
+    expect(signed.envelope.toString()).toMatch(
       /^\{"payloadType":"application\/vnd\.in-toto\+json","payload":"[A-Za-z0-9+/=]+","signatures":\[\{"keyid":"OPK","sig":"[A-Za-z0-9+/=]+"\}\]\}$/,
     );
-    expect(Buffer.from(decodeBase64(JSON.parse(signed.envelope).payload))).toEqual(statement);
+    expect(Buffer.from(decodeBase64(JSON.parse(signed.envelope.toString()).payload))).toEqual(statement);
     expect(signed.mediaType).toBe('application/vnd.in-toto.provenance+dsse');
     const env = parseEnvelope(signed.envelope);
-    expect(serializeEnvelope(env.payloadType, env.payload, env.signatures)).toBe(signed.envelope);
+    expect(serializeEnvelope(env.payloadType, env.payload, env.signatures)).toBe(signed.envelope.toString());
   });
 
   it('verifies and returns the statement and identity claims', () => {
@@ -120,7 +120,7 @@ describe('OPK DSSE envelopes', async () => {
       signatures: Array<{ keyid: string; sig: string }>;
     }) => void,
   ) => {
-    const d = JSON.parse(signed.envelope);
+    const d = JSON.parse(signed.envelope.toString());
     f(d);
     return JSON.stringify(d);
   };
@@ -138,7 +138,7 @@ describe('OPK DSSE envelopes', async () => {
     const other = await signStatement(Buffer.from(statement.toString().replace('"x"', '"y"')), {
       getIdToken: op.source('aud'),
     });
-    const t = mutate((d) => (d.signatures = JSON.parse(other.envelope).signatures));
+    const t = mutate((d) => (d.signatures = JSON.parse(other.envelope.toString()).signatures));
     expect(() => verifyEnvelope(t, opts)).toThrow(expect.objectContaining({ code: 'ATT_MISMATCH' }));
   });
 

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { decodeBase64Url, encodeBase64Url } from '../../src/encoding/base64url.js';
-import { bigIntToBytes, bytesToBigInt } from '../../src/gq/bigint.js';
+import { bigIntToBytes, bytesToBigInt } from '../../src/encoding/bigint.js';
 import { createEngine, gqSign, gqVerify, type ChallengeHash } from '../../src/gq/core.js';
 import { gqSignJwt, gqVerifyJwt } from '../../src/gq/jwt.js';
 import { gqSignWithRsaSignature, gqVerifyWithRsaKey, pkcs1v15Sha256 } from '../../src/gq/rsa.js';

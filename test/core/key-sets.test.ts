@@ -135,7 +135,7 @@ describe('the real 2023 Google PK Token against the Google JWKS Sui published', 
       trustedIssuers: [GOOGLE],
     });
     expect(v).toMatchObject({
-      generation: 'A',
+      format: '2023',
       opSignature: 'rs256',
       commitType: 'nonce',
       claims: { iss: GOOGLE, email: 'anon.author.aardvark@gmail.com', exp: 1685399001 },

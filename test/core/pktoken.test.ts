@@ -61,7 +61,7 @@ describe('mint: 2023 format (BuildKit fork, docker verify)', async () => {
   });
   it('verifies', () => {
     const v = verifyPkToken(parsePkToken(minted.json), opts);
-    expect(v.generation).toBe('A');
+    expect(v.format).toBe('2023');
     expect(v.opSignature).toBe('gq-2023');
     expect(v.commitType).toBe('aud');
     expect(v.cic.att).toBe(att);
@@ -76,7 +76,7 @@ describe('every generation and serialisation round-trips', () => {
   it('current JSON (GQ256, typ CIC) and its compact form', async () => {
     const minted = await mintPkToken({ getIdToken: op.source('aud'), format: 'current', commitType: 'aud' });
     const pkt = parsePkToken(minted.json);
-    expect(pkt.generation).toBe('BC');
+    expect(pkt.format).toBe('current');
     expect(verifyPkToken(pkt, opts).opSignature).toBe('gq256');
     const compact = toCompact(pkt);
     expect(compact.split(':')).toHaveLength(5);
@@ -140,7 +140,7 @@ describe('every generation and serialisation round-trips', () => {
         payload: p,
         op: { protected: h, signature: s, headerJson: {} },
         cic: { protected: cicP, signature: cicS, headerJson: {} },
-        generation: 'A',
+        format: '2023',
         serialization: 'json',
       },
       'oidc',
@@ -167,7 +167,7 @@ describe('every generation and serialisation round-trips', () => {
       ],
     });
     const v = verifyPkToken(parsePkToken(json), opts);
-    expect(v.generation).toBe('BC');
+    expect(v.format).toBe('current');
     expect(v.opSignature).toBe('gq256');
   });
 

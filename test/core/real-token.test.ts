@@ -21,7 +21,7 @@ describe('real openpubkey PK Token (Google, current format, compact)', () => {
   const claims = JSON.parse(decodeBase64UrlText(pkt.payload));
 
   it('parses: GQ256 OP header with jkt and the original header in kid, typ CIC', () => {
-    expect(pkt.generation).toBe('BC');
+    expect(pkt.format).toBe('current');
     expect(pkt.op.headerJson).toMatchObject({
       alg: 'GQ256',
       jkt: 'w0bhEOa9d4qxGtKLGhwySJ2VZtRxPA-0abeIC9C-zPQ',

@@ -167,7 +167,7 @@ export function ensureBuilt(): void {
   const needed = [
     'dist/cli/main.js',
     'dist/cli/commands/serve.js',
-    'dist/server/sign-worker.js',
+    'dist/signer/worker.js',
     'dist/cli/commands/envelope-verify.js',
   ];
   const built = () =>

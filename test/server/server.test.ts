@@ -11,6 +11,7 @@ import { StaticKeySource } from '../../src/jwk/set.js';
 import type { ErrorCode } from '../../src/errors.js';
 import { OpError } from '../../src/oidc/errors.js';
 import { createSignerClient, SidecarError } from '../../src/server/client.js';
+import { createSidecarClient } from '../../src/sidecar-client/client.js';
 import { createJsonLogger } from '../../src/server/log.js';
 import { startSignerServer, type SignerServer, type SignerServerOptions } from '../../src/server/server.js';
 import type { SignerProvider } from '../../src/server/types.js';
@@ -117,6 +118,21 @@ describe('SignStatement', () => {
     const v = verify(r.envelope);
     expect(Buffer.from(v.envelope.payload).equals(bytes)).toBe(true);
     expect(v.statement.predicateType).toBe(predicateType);
+  });
+
+  test("the sidecar client answers with the library's SignedStatement: same bytes, OP key from the wire", async () => {
+    const bytes = statement();
+    const client = createSidecarClient(s.server.target);
+    try {
+      const [one, batch] = await Promise.all([client.signStatement(bytes), client.signStatements([bytes])]);
+      for (const r of [one, batch[0]!]) {
+        expect(r.mediaType).toBe('application/vnd.in-toto.provenance+dsse');
+        expect(r.opKey).toEqual({ kid: op.kid, jkt: op.key.thumbprint });
+        expect(Buffer.from(verify(Buffer.from(r.envelope)).envelope.payload).equals(bytes)).toBe(true);
+      }
+    } finally {
+      client.close();
+    }
   });
 
   test('the unix socket is owner-only (0600)', () => {

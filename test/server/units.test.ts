@@ -1,5 +1,5 @@
 import { expect, test } from 'vitest';
-import { BusyError, Limiter } from '../../src/server/limiter.js';
+import { BusyError, Limiter } from '../../src/signer/limiter.js';
 import { createJsonLogger, redact } from '../../src/server/log.js';
 import { logSink } from './helpers.js';
 

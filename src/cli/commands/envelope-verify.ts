@@ -32,7 +32,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
     subjects: v.statement.subjects.map((s) => ({ name: s.name, digest: s.digest })),
     identity: identityClaims(v.token.claims),
     pkToken: {
-      generation: v.token.generation === 'A' ? '2023' : 'current',
+      generation: v.token.format,
       opSignature: v.token.opSignature,
       opKeyJkt: v.token.opKey.thumbprint,
       ...(v.token.keySource ? { keySource: v.token.keySource } : {}),

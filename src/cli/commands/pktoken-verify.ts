@@ -20,7 +20,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
   const v = verifyPkToken(pkt, trust);
   const result = {
     valid: true,
-    generation: v.generation === 'A' ? '2023' : 'current',
+    generation: v.format,
     serialization: pkt.serialization,
     opSignature: v.opSignature,
     opKey: { kid: v.opKey.kid ?? null, jkt: v.opKey.thumbprint },

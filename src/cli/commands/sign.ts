@@ -64,15 +64,7 @@ async function produce(args: string[], io: CliIo): Promise<number> {
     format: formatFlag(values.format),
     ...(values['payload-type'] ? { payloadType: values['payload-type'] } : {}),
   });
-  return write(
-    {
-      envelope: Buffer.from(signed.envelope, 'utf8'),
-      mediaType: signed.mediaType,
-      predicateType: signed.predicateType,
-    },
-    values.output,
-    io,
-  );
+  return write(signed, values.output, io);
 }
 
 /** One SignStatement call; the envelope is checked against the statement before it is written. */

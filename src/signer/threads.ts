@@ -1,6 +1,5 @@
 import type { CommitmentLocation } from '../pktoken/cic.js';
 import { existsSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import {
@@ -11,37 +10,39 @@ import {
   toErrorCode,
   type ErrorCode,
 } from '../errors.js';
-import type { IdTokenSource, PkTokenFormat } from '../pktoken/mint.js';
-import { signStatement, type SignedStatement } from '../signer/sign.js';
+import type { IdTokenSource } from '../pktoken/mint.js';
+import type { PkTokenFormat } from '../pktoken/types.js';
+import { signStatement, type SignedStatement } from './sign.js';
 
 export interface SignJob {
   statement: Uint8Array;
   payloadType?: string;
 }
 
-export interface SignConfig {
+/** What every statement of one pool is signed with. */
+export interface SigningConfig {
   format: PkTokenFormat;
   commitType: CommitmentLocation;
 }
 
 /**
- * Runs `signStatement` (the library's one signing path). Two placements: on the event loop, or
- * on worker threads. The GQ proof costs several milliseconds of BigInt arithmetic per statement,
- * so one thread caps a sidecar at ~150 signatures/s; workers use every core. Either way the ID
- * token is fetched on the main thread, so the provider and its credentials never leave it.
+ * Where `signStatement` runs: on the event loop, or on worker threads. The GQ proof costs
+ * several milliseconds of BigInt arithmetic per statement, so one thread caps a signer at ~150
+ * signatures/s; workers use every core. Either way the ID token is fetched on the main thread,
+ * so the provider and its credentials never leave it.
  */
-export interface StatementSigner {
+export interface Executor {
   readonly kind: 'inline' | 'workers';
   readonly threads: number;
-  sign(job: SignJob, getIdToken: IdTokenSource): Promise<SignedStatement>;
+  run(job: SignJob, getIdToken: IdTokenSource): Promise<SignedStatement>;
   close(): Promise<void>;
 }
 
-export function inlineSigner(config: SignConfig): StatementSigner {
+export function inlineExecutor(config: SigningConfig): Executor {
   return {
     kind: 'inline',
     threads: 0,
-    sign: (job, getIdToken) =>
+    run: (job, getIdToken) =>
       signStatement(job.statement, {
         getIdToken,
         format: config.format,
@@ -52,26 +53,20 @@ export function inlineSigner(config: SignConfig): StatementSigner {
   };
 }
 
-const WORKER_URL = new URL('./sign-worker.js', import.meta.url);
+const WORKER_URL = new URL('./worker.js', import.meta.url);
 
 /** Workers need the compiled script; under a TS test runner only the `.ts` source exists. */
 export function workersAvailable(): boolean {
   return existsSync(fileURLToPath(WORKER_URL));
 }
 
-/** `auto`: one worker per core when the compiled worker exists, else inline. */
-export function createStatementSigner(
-  config: SignConfig,
-  threads: number | 'auto' = 'auto',
-): StatementSigner {
-  if (threads === 'auto') threads = workersAvailable() ? Math.max(1, availableParallelism()) : 0;
-  if (threads === 0) return inlineSigner(config);
+export function threadExecutor(config: SigningConfig, threads: number): Executor {
   if (!workersAvailable())
     throw new UsageError(
       'USAGE',
-      'signing worker threads need the compiled sign-worker.js (run npm run build)',
+      'signing worker threads need the compiled signer/worker.js (run npm run build)',
     );
-  return new WorkerPoolSigner(config, threads);
+  return new WorkerThreads(config, threads);
 }
 
 interface WireError {
@@ -113,7 +108,7 @@ export function reviveError(e: WireError): Error {
   return new Error(e.message);
 }
 
-class WorkerPoolSigner implements StatementSigner {
+class WorkerThreads implements Executor {
   readonly kind = 'workers' as const;
   private readonly slots: Slot[] = [];
   private readonly jobs = new Map<number, PendingJob>();
@@ -123,7 +118,7 @@ class WorkerPoolSigner implements StatementSigner {
   private failures = 0;
 
   constructor(
-    private readonly config: SignConfig,
+    private readonly config: SigningConfig,
     readonly threads: number,
   ) {
     for (let i = 0; i < threads; i++) this.slots.push(this.spawn());
@@ -155,7 +150,7 @@ class WorkerPoolSigner implements StatementSigner {
     return slot;
   }
 
-  sign(job: SignJob, getIdToken: IdTokenSource): Promise<SignedStatement> {
+  run(job: SignJob, getIdToken: IdTokenSource): Promise<SignedStatement> {
     if (this.closed) return Promise.reject(new OpkError('SIGNER_CLOSED', 'signer is shutting down'));
     const live = this.slots.filter((s) => !s.dead);
     if (live.length === 0) {
@@ -203,8 +198,11 @@ class WorkerPoolSigner implements StatementSigner {
     }
     this.jobs.delete(m.id);
     this.failures = 0;
-    if (m.t === 'ok') job.resolve(m.result);
-    else job.reject(job.tokenError ?? reviveError(m.error));
+    // Structured clone turns the envelope Buffer into a plain Uint8Array: give Buffer back.
+    if (m.t === 'ok') {
+      const e = m.result.envelope;
+      job.resolve({ ...m.result, envelope: Buffer.from(e.buffer, e.byteOffset, e.byteLength) });
+    } else job.reject(job.tokenError ?? reviveError(m.error));
   }
 
   async close(): Promise<void> {

@@ -3,9 +3,10 @@ import { parentPort } from 'node:worker_threads';
 import { OpkError } from '../errors.js';
 import { rsaKeyFromJwk, type RsaPublicKey } from '../jwk/rsa.js';
 import type { IssuedIdToken } from '../pktoken/mint.js';
-import { signStatement } from '../signer/sign.js';
+import type { PkTokenFormat } from '../pktoken/types.js';
+import { signStatement } from './sign.js';
 
-// A signing worker (see signers.ts): runs signStatement with an IdTokenSource that asks the
+// A signing worker (see threads.ts): runs signStatement with an IdTokenSource that asks the
 // main thread, which alone talks to the OP.
 
 type FromMain =
@@ -14,7 +15,7 @@ type FromMain =
       id: number;
       statement: Uint8Array;
       payloadType: string;
-      format: '2023' | 'current';
+      format: PkTokenFormat;
       commitType: CommitmentLocation;
     }
   | { t: 'token-ok'; id: number; idToken: string; jwk: Record<string, unknown> }
