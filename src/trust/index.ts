@@ -22,3 +22,4 @@ export {
 } from '../oidc/trust.js';
 export { JwksCache, type JwksCacheOptions } from '../oidc/jwks-cache.js';
 export { appendSnapshot, archivedKeys, recordIfNew, type JwksSnapshot } from '../oidc/archive.js';
+export { snapshotJwks, type SnapshotOptions } from './snapshot.js';
