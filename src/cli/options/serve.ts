@@ -44,12 +44,7 @@ async function readPem(path: string, what: string): Promise<Buffer> {
 }
 
 /** TLS always comes with client certificates; off loopback it is required. */
-function tlsFlags(v: {
-  listen?: string;
-  'tls-cert'?: string;
-  'tls-key'?: string;
-  'tls-client-ca'?: string;
-}) {
+function tlsFlags(v: { listen?: string; 'tls-cert'?: string; 'tls-key'?: string; 'tls-client-ca'?: string }) {
   const listen = v.listen ?? DEFAULT_LISTEN;
   const spec = parseListen(listen);
   if (spec.kind === 'tcp' && !spec.loopback && !v['tls-cert'])
