@@ -107,6 +107,21 @@ export function interactiveLoginTokenSource(o: LoginOptions) {
   };
 }
 
+/** The OP's answer on the redirect, when it is not a code: its error, printable and bounded. */
+function callbackFailure(u: URL): OpError | undefined {
+  const error = u.searchParams.get('error');
+  if (error) {
+    const desc = (u.searchParams.get('error_description') ?? '').replace(/[^\x20-\x7e]/g, '').slice(0, 200);
+    return new OpError(
+      'OP_LOGIN_FAILED',
+      `the OP refused the login: ${error.slice(0, 64)}${desc ? ` (${desc})` : ''}`,
+    );
+  }
+  if (!u.searchParams.get('code'))
+    return new OpError('OP_LOGIN_FAILED', 'the OP redirected back without a code');
+  return undefined;
+}
+
 interface Callback {
   port: number;
   code: Promise<string>;
@@ -150,19 +165,8 @@ async function awaitCallback(
     res.end(
       error || !c ? 'Login failed; see the terminal.\n' : 'Login complete; you can close this window.\n',
     );
-    if (error) {
-      const desc = (u.searchParams.get('error_description') ?? '').replace(/[^\x20-\x7e]/g, '').slice(0, 200);
-      finish(() =>
-        settle.fail(
-          new OpError(
-            'OP_LOGIN_FAILED',
-            `the OP refused the login: ${error.slice(0, 64)}${desc ? ` (${desc})` : ''}`,
-          ),
-        ),
-      );
-    } else if (!c)
-      finish(() => settle.fail(new OpError('OP_LOGIN_FAILED', 'the OP redirected back without a code')));
-    else finish(() => settle.ok(c));
+    const failed = callbackFailure(u);
+    finish(() => (failed ? settle.fail(failed) : settle.ok(c!)));
   });
   await new Promise<void>((ok, fail) => {
     server.once('error', (e) =>
