@@ -83653,6 +83653,19 @@ function interactiveLoginTokenSource(o) {
     }
   };
 }
+function callbackFailure(u) {
+  const error = u.searchParams.get("error");
+  if (error) {
+    const desc = (u.searchParams.get("error_description") ?? "").replace(/[^\x20-\x7e]/g, "").slice(0, 200);
+    return new OpError(
+      "OP_LOGIN_FAILED",
+      `the OP refused the login: ${error.slice(0, 64)}${desc ? ` (${desc})` : ""}`
+    );
+  }
+  if (!u.searchParams.get("code"))
+    return new OpError("OP_LOGIN_FAILED", "the OP redirected back without a code");
+  return void 0;
+}
 async function awaitCallback(port, path, state, timeoutMs, signal) {
   let settle;
   const code = new Promise((ok, fail3) => settle = { ok, fail: fail3 });
@@ -83682,19 +83695,8 @@ async function awaitCallback(port, path, state, timeoutMs, signal) {
     res.end(
       error || !c ? "Login failed; see the terminal.\n" : "Login complete; you can close this window.\n"
     );
-    if (error) {
-      const desc = (u.searchParams.get("error_description") ?? "").replace(/[^\x20-\x7e]/g, "").slice(0, 200);
-      finish(
-        () => settle.fail(
-          new OpError(
-            "OP_LOGIN_FAILED",
-            `the OP refused the login: ${error.slice(0, 64)}${desc ? ` (${desc})` : ""}`
-          )
-        )
-      );
-    } else if (!c)
-      finish(() => settle.fail(new OpError("OP_LOGIN_FAILED", "the OP redirected back without a code")));
-    else finish(() => settle.ok(c));
+    const failed = callbackFailure(u);
+    finish(() => failed ? settle.fail(failed) : settle.ok(c));
   });
   await new Promise((ok, fail3) => {
     server.once(
