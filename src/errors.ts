@@ -34,6 +34,9 @@ export class VerificationError extends OpkError {}
 /** The caller asked for something the library refuses to do (e.g. GQ-sign a token that does not verify). */
 export class UsageError extends OpkError {}
 
+/** A file, OP or service could not be read or reached; its code (IO, or the underlying one) decides the exit. */
+export class IoError extends OpkError {}
+
 export const isOpkError = (e: unknown): e is OpkError => e instanceof OpkError;
 
 /**

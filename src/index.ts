@@ -30,6 +30,7 @@ export { signStatement, type SignStatementOptions, type SignedStatement } from '
 // Identity and trust
 export { providerFromEnv, type TokenProvider } from './oidc/provider.js';
 export { OpTrust, loadArchive } from './oidc/trust.js';
+export { createTrust, type Trust, type TrustOptions } from './trust/create.js';
 export { startDevIssuer, type DevIssuer } from './issuer/dev-issuer.js';
 
 // Images, the sidecar, attest and verify
@@ -38,4 +39,5 @@ export { RegistryClient } from './oci/registry.js';
 export { startSignerServer, type SignerServer } from './server/server.js';
 export { createSignerClient, type SignerClient } from './server/client.js';
 export { attestImage } from './attest/attest.js';
+export { attestReference } from './attest/tags.js';
 export { verifyImage, type VerifyReport } from './verify/image.js';

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { classify, OpkError, UsageError, type ErrorCode } from '../errors.js';
+import { classify, IoError, OpkError, UsageError, type ErrorCode } from '../errors.js';
 
 /** Exit codes shared by every command: 0 ok, 1 verification failed, 2 input, I/O or internal error (see classify). */
 export const EXIT_OK = 0;
@@ -24,8 +24,7 @@ export interface Command {
   run(args: string[], io: CliIo): Promise<number>;
 }
 
-/** A failure to read or reach something; its code (IO, or the underlying one) decides the exit status. */
-export class IoError extends OpkError {}
+export { IoError };
 
 export function parse<T extends NonNullable<ParseArgsConfig['options']>>(
   args: string[],

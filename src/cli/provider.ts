@@ -1,4 +1,5 @@
 import { UsageError } from '../errors.js';
+import { archiveIssuerKeys } from '../oidc/archive.js';
 import { PROVIDER_NAMES, providerFromEnv, type ProviderName, type TokenProvider } from '../oidc/provider.js';
 import type { CliIo } from './io.js';
 
@@ -22,6 +23,7 @@ export interface ProviderFlagValues {
 /**
  * The provider the flags and environment name, or undefined when none is configured. An OIDC
  * client secret is read from OPK_OIDC_CLIENT_SECRET only: arguments show up in `ps` and logs.
+ * OPK_JWKS_ARCHIVE wires the archiving hook: each key set a token was issued under is recorded.
  */
 export function providerFromFlags(values: ProviderFlagValues, io: CliIo): TokenProvider | undefined {
   if (values.provider !== undefined && !PROVIDER_NAMES.includes(values.provider as ProviderName)) {
@@ -32,6 +34,7 @@ export function providerFromFlags(values: ProviderFlagValues, io: CliIo): TokenP
   }
   const secret = io.env.OPK_OIDC_CLIENT_SECRET;
   const port = values['redirect-port'];
+  const archive = io.env.OPK_JWKS_ARCHIVE || undefined;
   if (port !== undefined && !/^\d{1,5}$/.test(port))
     throw new UsageError('USAGE', `--redirect-port must be a port number, not ${port}`);
   return providerFromEnv(io.env, {
@@ -41,6 +44,7 @@ export function providerFromFlags(values: ProviderFlagValues, io: CliIo): TokenP
     ...(secret ? { clientSecret: secret } : {}),
     ...(values['open-browser'] ? { openBrowser: true } : {}),
     ...(port !== undefined ? { redirectPort: Number(port) } : {}),
+    ...(archive ? { onKeys: archiveIssuerKeys(archive) } : {}),
     stderr: io.stderr,
   });
 }

@@ -1,10 +1,5 @@
 import { UsageError } from '../errors.js';
-import {
-  ChainCredentials,
-  DockerConfigCredentials,
-  StaticCredentials,
-  type CredentialStore,
-} from '../oci/auth.js';
+import { registryCredentials } from '../oci/auth.js';
 import { RegistryClient } from '../oci/registry.js';
 import { readInput, type CliIo } from './io.js';
 
@@ -47,20 +42,13 @@ export async function registryClientFor(
   values: RegistryFlagValues,
   io: CliIo,
 ): Promise<RegistryClient> {
-  const stores: CredentialStore[] = [];
-  if (values.username) {
-    stores.push(
-      new StaticCredentials({ username: values.username, password: await readPassword(io) }, registry),
-    );
-  }
-  stores.push(
-    new DockerConfigCredentials({
-      ...(values['docker-config'] ? { path: values['docker-config'] } : {}),
-      env: io.env,
-    }),
-  );
-  return new RegistryClient(registry, {
-    credentials: new ChainCredentials(stores),
-    ...(values['plain-http'] ? { plainHttp: true } : {}),
+  const login = values.username
+    ? { username: values.username, password: await readPassword(io), registry }
+    : undefined;
+  const credentials = registryCredentials({
+    ...(login ? { login } : {}),
+    ...(values['docker-config'] ? { dockerConfig: values['docker-config'] } : {}),
+    env: io.env,
   });
+  return new RegistryClient(registry, { credentials, ...(values['plain-http'] ? { plainHttp: true } : {}) });
 }

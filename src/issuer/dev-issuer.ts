@@ -1,5 +1,5 @@
 import { createHash, randomBytes, sign, timingSafeEqual } from 'node:crypto';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { baseClaims, tokenClaims } from './claims.js';
 import {
@@ -48,6 +48,69 @@ const JWKS_PATH = '/.well-known/jwks';
 const b64u = (s: string | Buffer) => Buffer.from(s).toString('base64url');
 const digest = (s: string) => createHash('sha256').update(s, 'utf8').digest();
 
+/** What GitHub's discovery document says, for a client that reads more than `jwks_uri`. */
+function discoveryDocument(issuer: string, url: string) {
+  return {
+    issuer,
+    jwks_uri: `${url}${JWKS_PATH}`,
+    subject_types_supported: ['public', 'pairwise'],
+    response_types_supported: ['id_token'],
+    claims_supported: [
+      'sub',
+      'aud',
+      'exp',
+      'iat',
+      'iss',
+      'jti',
+      'nbf',
+      'ref',
+      'sha',
+      'repository',
+      'repository_id',
+      'repository_owner',
+      'repository_owner_id',
+      'run_id',
+      'run_number',
+      'run_attempt',
+      'actor',
+      'actor_id',
+      'workflow',
+      'workflow_ref',
+      'event_name',
+      'ref_type',
+      'job_workflow_ref',
+      'runner_environment',
+    ],
+    id_token_signing_alg_values_supported: ['RS256'],
+    scopes_supported: ['openid'],
+  };
+}
+
+function json(res: ServerResponse, status: number, body: unknown, extra: Record<string, string> = {}): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(text),
+    ...extra,
+  });
+  res.end(text);
+}
+
+/** The request token, compared in constant time (as digests, so lengths never leak either). */
+function authorized(req: IncomingMessage, tokenDigest: Buffer): boolean {
+  const m = /^bearer\s+(.+)$/i.exec(req.headers.authorization ?? '');
+  return m !== null && timingSafeEqual(digest(m[1]!.trim()), tokenDigest);
+}
+
+async function listenOn(server: Server, port: number, host: string): Promise<string> {
+  await new Promise<void>((ok, fail) => {
+    server.once('error', fail);
+    server.listen(port, host, () => ok());
+  });
+  const addr = server.address() as AddressInfo;
+  return `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
+}
+
 /**
  * A GitHub Actions-compatible token service: OIDC discovery, JWKS, and the token request
  * endpoint (`?api-version=2.0&audience=…`, `Authorization: bearer <request token>`,
@@ -81,21 +144,6 @@ export async function startDevIssuer(opts: DevIssuerOptions = {}): Promise<DevIs
     return `${input}.${sign('sha256', Buffer.from(input), current.privateKey).toString('base64url')}`;
   };
 
-  const json = (res: ServerResponse, status: number, body: unknown, extra: Record<string, string> = {}) => {
-    const text = JSON.stringify(body);
-    res.writeHead(status, {
-      'content-type': 'application/json',
-      'content-length': Buffer.byteLength(text),
-      ...extra,
-    });
-    res.end(text);
-  };
-
-  const authorized = (req: IncomingMessage): boolean => {
-    const m = /^bearer\s+(.+)$/i.exec(req.headers.authorization ?? '');
-    return m !== null && timingSafeEqual(digest(m[1]!.trim()), tokenDigest);
-  };
-
   let url = '';
   const server = createServer((req, res) => {
     const u = new URL(req.url ?? '/', url);
@@ -103,45 +151,12 @@ export async function startDevIssuer(opts: DevIssuerOptions = {}): Promise<DevIs
     switch (u.pathname) {
       case '/.well-known/openid-configuration':
         counts.discovery++;
-        return json(res, 200, {
-          issuer,
-          jwks_uri: `${url}${JWKS_PATH}`,
-          subject_types_supported: ['public', 'pairwise'],
-          response_types_supported: ['id_token'],
-          claims_supported: [
-            'sub',
-            'aud',
-            'exp',
-            'iat',
-            'iss',
-            'jti',
-            'nbf',
-            'ref',
-            'sha',
-            'repository',
-            'repository_id',
-            'repository_owner',
-            'repository_owner_id',
-            'run_id',
-            'run_number',
-            'run_attempt',
-            'actor',
-            'actor_id',
-            'workflow',
-            'workflow_ref',
-            'event_name',
-            'ref_type',
-            'job_workflow_ref',
-            'runner_environment',
-          ],
-          id_token_signing_alg_values_supported: ['RS256'],
-          scopes_supported: ['openid'],
-        });
+        return json(res, 200, discoveryDocument(issuer, url));
       case JWKS_PATH:
         counts.jwks++;
         return json(res, 200, { keys: published.map((k) => k.publicJwk) });
       case TOKEN_PATH: {
-        if (!authorized(req)) {
+        if (!authorized(req, tokenDigest)) {
           counts.denied++;
           return json(res, 401, { message: 'Bad credentials' }, { 'www-authenticate': 'Bearer' });
         }
@@ -156,12 +171,7 @@ export async function startDevIssuer(opts: DevIssuerOptions = {}): Promise<DevIs
     }
   });
   server.keepAliveTimeout = 5_000;
-  await new Promise<void>((ok, fail) => {
-    server.once('error', fail);
-    server.listen(opts.port ?? 0, host, () => ok());
-  });
-  const addr = server.address() as AddressInfo;
-  url = `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
+  url = await listenOn(server, opts.port ?? 0, host);
   issuer ||= url;
   base = baseClaims(issuer, overrides);
 

@@ -212,3 +212,51 @@ export function parseWwwAuthenticate(header: string): Challenge | undefined {
   }
   return { scheme: m[1]!.toLowerCase(), params };
 }
+
+/**
+ * Resolves each registry's credentials at most once, however many requests (or clients) ask:
+ * a credential helper is a process, and a 401 on every blob must not spawn one each time. A
+ * failure is remembered too, so a broken helper is reported once, not retried per request.
+ */
+export class OncePerRegistry implements CredentialStore {
+  private readonly resolved = new Map<string, Promise<RegistryCredentials | undefined>>();
+  constructor(private readonly store: CredentialStore) {}
+  get(registry: string): Promise<RegistryCredentials | undefined> {
+    const host = normaliseHost(registry);
+    let p = this.resolved.get(host);
+    if (!p) {
+      p = this.store.get(registry);
+      this.resolved.set(host, p);
+    }
+    return p;
+  }
+}
+
+export interface RegistryCredentialOptions {
+  /** Explicit credentials (`--username` + `--password-stdin`), for `registry` only. */
+  login?: { username: string; password: string; registry: string };
+  /** Docker's config.json; default `$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`. */
+  dockerConfig?: string;
+  env?: NodeJS.ProcessEnv;
+  runHelper?: CredentialHelperRunner;
+}
+
+/**
+ * Where registry credentials come from, in order: an explicit login, then Docker's config
+ * (credential helpers, `auths`, `credsStore`), each registry resolved once.
+ */
+export function registryCredentials(o: RegistryCredentialOptions = {}): CredentialStore {
+  const stores: CredentialStore[] = [];
+  if (o.login)
+    stores.push(
+      new StaticCredentials({ username: o.login.username, password: o.login.password }, o.login.registry),
+    );
+  stores.push(
+    new DockerConfigCredentials({
+      ...(o.dockerConfig ? { path: o.dockerConfig } : {}),
+      ...(o.env ? { env: o.env } : {}),
+      ...(o.runHelper ? { runHelper: o.runHelper } : {}),
+    }),
+  );
+  return new OncePerRegistry(new ChainCredentials(stores));
+}

@@ -164,3 +164,13 @@ export async function recordIfNew(
   if (wanted.every((t) => have.has(t))) return undefined;
   return appendSnapshot(dir, { issuer, jwks, source });
 }
+
+/**
+ * An `onKeys` hook for token providers: records the key set a signer was issued under, once
+ * per new key, so the signatures it makes stay verifiable after the OP rotates (`OPK_JWKS_ARCHIVE`).
+ */
+export function archiveIssuerKeys(dir: string, source = 'signer') {
+  return async (issuer: string, jwks: unknown): Promise<void> => {
+    await recordIfNew(dir, issuer, jwks, source);
+  };
+}

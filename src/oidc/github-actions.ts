@@ -1,10 +1,9 @@
 import type { IssuedIdToken } from '../pktoken/mint.js';
 import { GITHUB_ACTIONS_ISSUER } from '../pktoken/verify.js';
-import { recordIfNew } from './archive.js';
 import { discover } from './discovery.js';
 import { checkEndpointUrl, OpError } from './errors.js';
 import { requestJson, type HttpOptions } from './http.js';
-import { checkIdToken, idTokenKeyHint } from './id-token.js';
+import { checkFreshIdToken, type OnIssuerKeys } from './id-token.js';
 import { JwksCache } from './jwks-cache.js';
 
 export interface GithubActionsOptions {
@@ -21,8 +20,8 @@ export interface GithubActionsOptions {
   discoveryBase?: string;
   http?: HttpOptions;
   keys?: JwksCache;
-  /** Record the issuing key set in this JWKS archive (once per new key). */
-  archiveDir?: string;
+  /** Told the issuing key set after each token checked (e.g. to archive it). */
+  onKeys?: OnIssuerKeys;
   now?: () => number;
 }
 
@@ -71,14 +70,12 @@ export function githubActionsTokenSource(o: GithubActionsOptions) {
     const idToken = key === undefined ? undefined : json[key];
     if (typeof idToken !== 'string')
       throw new OpError('OP_BAD_RESPONSE', 'the token service answered without a "value" string');
-    const { kid } = idTokenKeyHint(idToken);
-    const keys = await cache.ensure(iss, kid !== undefined ? { kid } : {}, call.signal);
-    const now = Math.floor((o.now ?? Date.now)() / 1000);
-    const checked = checkIdToken(idToken, keys, { issuer: iss, aud: commitment, now });
-    if (o.archiveDir) {
-      const jwks = cache.snapshot(iss);
-      if (jwks) await recordIfNew(o.archiveDir, iss, jwks, 'signer');
-    }
-    return { idToken, opKey: checked.key };
+    return checkFreshIdToken(idToken, {
+      keys: cache,
+      expect: { issuer: iss, aud: commitment },
+      ...(o.now ? { now: o.now } : {}),
+      ...(call.signal ? { signal: call.signal } : {}),
+      ...(o.onKeys ? { onKeys: o.onKeys } : {}),
+    });
   };
 }

@@ -2,7 +2,7 @@ import type { IssuedIdToken } from '../pktoken/mint.js';
 import { GQ_COMMITMENT_AUD_PREFIX } from '../pktoken/verify.js';
 import { OpError } from './errors.js';
 import type { HttpOptions } from './http.js';
-import { checkIdToken, idTokenKeyHint } from './id-token.js';
+import { checkFreshIdToken, type OnIssuerKeys } from './id-token.js';
 import { JwksCache } from './jwks-cache.js';
 
 export interface GitlabOptions {
@@ -13,6 +13,8 @@ export interface GitlabOptions {
   discoveryBase?: string;
   http?: HttpOptions;
   keys?: JwksCache;
+  /** Told GitLab's key set after the token checked (e.g. to archive it). */
+  onKeys?: OnIssuerKeys;
   now?: () => number;
 }
 
@@ -25,16 +27,14 @@ export function gitlabTokenSource(o: GitlabOptions) {
   const cache = o.keys ?? new JwksCache(o.http ? { http: o.http } : {});
   if (o.discoveryBase) cache.setDiscoveryBase(o.issuer, o.discoveryBase);
   return async (_commitment: string, call: { signal?: AbortSignal } = {}): Promise<IssuedIdToken> => {
-    const { kid } = idTokenKeyHint(o.idToken);
-    const keys = await cache.ensure(o.issuer, kid !== undefined ? { kid } : {}, call.signal);
-    const now = Math.floor((o.now ?? Date.now)() / 1000);
     try {
-      const checked = checkIdToken(o.idToken, keys, {
-        issuer: o.issuer,
-        audPrefix: GQ_COMMITMENT_AUD_PREFIX,
-        now,
+      return await checkFreshIdToken(o.idToken, {
+        keys: cache,
+        expect: { issuer: o.issuer, audPrefix: GQ_COMMITMENT_AUD_PREFIX },
+        ...(o.now ? { now: o.now } : {}),
+        ...(call.signal ? { signal: call.signal } : {}),
+        ...(o.onKeys ? { onKeys: o.onKeys } : {}),
       });
-      return { idToken: o.idToken, opKey: checked.key };
     } catch (e) {
       if (e instanceof OpError && e.code === 'OP_TOKEN_AUDIENCE') {
         throw new OpError(

@@ -5,7 +5,9 @@ import type { RsaPublicKey } from '../jwk/rsa.js';
 import { verifyRs256 } from '../jws/algorithms.js';
 import { decodeClaims, parseCompactJws, signingInput } from '../jws/compact.js';
 import { decodeBase64Url } from '../encoding/base64url.js';
+import type { IssuedIdToken } from '../pktoken/mint.js';
 import { OpError } from './errors.js';
+import type { JwksCache } from './jwks-cache.js';
 
 export interface IdTokenExpectations {
   issuer: string;
@@ -91,4 +93,34 @@ export function checkIdToken(
   if (typeof claims.iat === 'number' && exp.now + skew < claims.iat)
     throw bad('ID token was issued in the future; check the clock');
   return { claims, key, ...(kid !== undefined ? { kid } : {}) };
+}
+
+/**
+ * Told the OP's key set after a fresh ID token verified under it (e.g. to archive it). A hook
+ * the caller wires: fetching a token never writes anything by itself.
+ */
+export type OnIssuerKeys = (issuer: string, jwks: { keys: Record<string, unknown>[] }) => Promise<void>;
+
+export interface FreshTokenCheck {
+  /** Where the OP's keys come from (discovery, cached, with a cool-down). */
+  keys: JwksCache;
+  expect: Omit<IdTokenExpectations, 'now'>;
+  now?: () => number;
+  signal?: AbortSignal;
+  onKeys?: OnIssuerKeys;
+}
+
+/**
+ * The one path every provider takes with a token the OP just handed out: fetch the key its kid
+ * names, check signature and claims, then tell `onKeys`. Nobody builds on an unchecked token.
+ */
+export async function checkFreshIdToken(idToken: string, o: FreshTokenCheck): Promise<IssuedIdToken> {
+  const { kid } = idTokenKeyHint(idToken);
+  const issuer = o.expect.issuer;
+  const keys = await o.keys.ensure(issuer, kid !== undefined ? { kid } : {}, o.signal);
+  const now = Math.floor((o.now ?? Date.now)() / 1000);
+  const checked = checkIdToken(idToken, keys, { ...o.expect, now });
+  const jwks = o.onKeys ? o.keys.snapshot(issuer) : undefined;
+  if (jwks) await o.onKeys!(issuer, jwks);
+  return { idToken, opKey: checked.key };
 }

@@ -5,7 +5,7 @@ import type { IssuedIdToken } from '../pktoken/mint.js';
 import { discover } from './discovery.js';
 import { OpError } from './errors.js';
 import { requestJson, type HttpOptions } from './http.js';
-import { checkIdToken, idTokenKeyHint } from './id-token.js';
+import { checkFreshIdToken, type OnIssuerKeys } from './id-token.js';
 import { JwksCache } from './jwks-cache.js';
 
 export interface LoginOptions {
@@ -23,6 +23,8 @@ export interface LoginOptions {
   loginTimeoutMs?: number;
   http?: HttpOptions;
   keys?: JwksCache;
+  /** Told the OP's key set after the token checked (e.g. to archive it). */
+  onKeys?: OnIssuerKeys;
   now?: () => number;
 }
 
@@ -92,21 +94,32 @@ export function interactiveLoginTokenSource(o: LoginOptions) {
       );
       if (typeof json.id_token !== 'string')
         throw new OpError('OP_BAD_RESPONSE', 'the token endpoint answered without an id_token');
-      const idToken = json.id_token;
-      const { kid } = idTokenKeyHint(idToken);
-      const keys = await cache.ensure(meta.issuer, kid !== undefined ? { kid } : {}, call.signal);
-      const now = Math.floor((o.now ?? Date.now)() / 1000);
-      const checked = checkIdToken(idToken, keys, {
-        issuer: meta.issuer,
-        aud: o.clientId,
-        nonce: commitment,
-        now,
+      return await checkFreshIdToken(json.id_token, {
+        keys: cache,
+        expect: { issuer: meta.issuer, aud: o.clientId, nonce: commitment },
+        ...(o.now ? { now: o.now } : {}),
+        ...(call.signal ? { signal: call.signal } : {}),
+        ...(o.onKeys ? { onKeys: o.onKeys } : {}),
       });
-      return { idToken, opKey: checked.key };
     } finally {
       await cb.close();
     }
   };
+}
+
+/** The OP's answer on the redirect, when it is not a code: its error, printable and bounded. */
+function callbackFailure(u: URL): OpError | undefined {
+  const error = u.searchParams.get('error');
+  if (error) {
+    const desc = (u.searchParams.get('error_description') ?? '').replace(/[^\x20-\x7e]/g, '').slice(0, 200);
+    return new OpError(
+      'OP_LOGIN_FAILED',
+      `the OP refused the login: ${error.slice(0, 64)}${desc ? ` (${desc})` : ''}`,
+    );
+  }
+  if (!u.searchParams.get('code'))
+    return new OpError('OP_LOGIN_FAILED', 'the OP redirected back without a code');
+  return undefined;
 }
 
 interface Callback {
@@ -152,19 +165,8 @@ async function awaitCallback(
     res.end(
       error || !c ? 'Login failed; see the terminal.\n' : 'Login complete; you can close this window.\n',
     );
-    if (error) {
-      const desc = (u.searchParams.get('error_description') ?? '').replace(/[^\x20-\x7e]/g, '').slice(0, 200);
-      finish(() =>
-        settle.fail(
-          new OpError(
-            'OP_LOGIN_FAILED',
-            `the OP refused the login: ${error.slice(0, 64)}${desc ? ` (${desc})` : ''}`,
-          ),
-        ),
-      );
-    } else if (!c)
-      finish(() => settle.fail(new OpError('OP_LOGIN_FAILED', 'the OP redirected back without a code')));
-    else finish(() => settle.ok(c));
+    const failed = callbackFailure(u);
+    finish(() => (failed ? settle.fail(failed) : settle.ok(c!)));
   });
   await new Promise<void>((ok, fail) => {
     server.once('error', (e) =>

@@ -7,6 +7,7 @@ import { githubActionsTokenSource } from './github-actions.js';
 import { gitlabTokenSource } from './gitlab.js';
 import type { HttpOptions } from './http.js';
 import type { JwksCache } from './jwks-cache.js';
+import type { OnIssuerKeys } from './id-token.js';
 import { interactiveLoginTokenSource } from './login.js';
 
 export type ProviderName = 'github-actions' | 'oidc' | 'gitlab' | 'dev';
@@ -38,8 +39,8 @@ export interface ProviderFlags {
   openBrowser?: boolean;
   /** Env var holding GitLab's ID token (default OPENPUBKEY_JWT). */
   gitlabTokenVar?: string;
-  /** Record issuing keys in this JWKS archive (GitHub-compatible providers). */
-  archiveDir?: string;
+  /** Told the OP's key set after each fresh token checked; e.g. `archiveIssuerKeys(dir)`. */
+  onKeys?: OnIssuerKeys;
   http?: HttpOptions;
   keys?: JwksCache;
   stderr?: NodeJS.WritableStream;
@@ -66,14 +67,18 @@ const NOT_IN_ACTIONS =
  * intent is clear and the message can say what is missing.
  *
  * Env overrides (for mirrors and the dev issuer): OPK_OIDC_ISSUER sets the expected issuer,
- * OPK_OIDC_DISCOVERY_URL where discovery runs, OPK_JWKS_ARCHIVE where issuing keys are recorded.
+ * OPK_OIDC_DISCOVERY_URL where discovery runs. Recording issuing keys (OPK_JWKS_ARCHIVE) is the
+ * caller's `onKeys` hook: asking for a token never writes a file by itself.
  */
 export function providerFromEnv(
   env: NodeJS.ProcessEnv,
   flags: ProviderFlags = {},
 ): TokenProvider | undefined {
-  const common = { ...(flags.http ? { http: flags.http } : {}), ...(flags.keys ? { keys: flags.keys } : {}) };
-  const archiveDir = flags.archiveDir ?? (env.OPK_JWKS_ARCHIVE || undefined);
+  const common = {
+    ...(flags.http ? { http: flags.http } : {}),
+    ...(flags.keys ? { keys: flags.keys } : {}),
+    ...(flags.onKeys ? { onKeys: flags.onKeys } : {}),
+  };
   const ghUrl = env.ACTIONS_ID_TOKEN_REQUEST_URL;
   const ghToken = env.ACTIONS_ID_TOKEN_REQUEST_TOKEN;
   const gitlabVar = flags.gitlabTokenVar ?? 'OPENPUBKEY_JWT';
@@ -106,7 +111,6 @@ export function providerFromEnv(
         requestToken: ghToken,
         issuer: issuer ?? 'from-discovery',
         ...(discoveryBase ? { discoveryBase } : {}),
-        ...(archiveDir ? { archiveDir } : {}),
         ...common,
       });
       return { name, ...(issuer ? { issuer } : {}), commitType: 'aud', getIdToken: get };

@@ -1,10 +1,12 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as jwksSnapshot from '../../src/cli/commands/jwks-snapshot.js';
 import * as pktokenVerify from '../../src/cli/commands/pktoken-verify.js';
+import * as signCmd from '../../src/cli/commands/sign.js';
+import { issuerDir } from '../../src/oidc/archive.js';
 import { reportError } from '../../src/cli/io.js';
 import { loadTrust } from '../../src/cli/keys.js';
 import type { CliIo } from '../../src/cli/io.js';
@@ -206,6 +208,37 @@ describe('opk-signer jwks snapshot + verify with --jwks-archive', () => {
     } finally {
       await own.close();
     }
+  });
+});
+
+describe('OPK_JWKS_ARCHIVE', () => {
+  it('`sign` wires the archiving hook: the key set it was issued under is recorded once', async () => {
+    const archive = join(dir, 'sign-archive');
+    const st = join(dir, 'st.json');
+    await writeFile(
+      st,
+      JSON.stringify({
+        _type: 'https://in-toto.io/Statement/v1',
+        subject: [{ name: 'x', digest: { sha256: 'a'.repeat(64) } }],
+        predicateType: 'https://example.com/p',
+        predicate: {},
+      }),
+    );
+    const env = {
+      ACTIONS_ID_TOKEN_REQUEST_URL: dev.requestUrl,
+      ACTIONS_ID_TOKEN_REQUEST_TOKEN: CANARY,
+      OPK_OIDC_DISCOVERY_URL: dev.url,
+      OPK_JWKS_ARCHIVE: archive,
+    };
+    for (let i = 0; i < 2; i++) {
+      const x = io(env);
+      expect(await signCmd.run([st], x)).toBe(0);
+      noSecrets(x.err());
+    }
+    const files = (await readdir(issuerDir(archive, GITHUB_ACTIONS_ISSUER))).filter((n) =>
+      n.endsWith('.json'),
+    );
+    expect(files).toHaveLength(1);
   });
 });
 

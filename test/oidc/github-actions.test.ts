@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startDevIssuer, type DevIssuer } from '../../src/issuer/dev-issuer.js';
-import { issuerDir } from '../../src/oidc/archive.js';
+import { archiveIssuerKeys, issuerDir } from '../../src/oidc/archive.js';
 import { OpError } from '../../src/oidc/errors.js';
 import { githubActionsTokenSource } from '../../src/oidc/github-actions.js';
 import { JwksCache } from '../../src/oidc/jwks-cache.js';
@@ -121,15 +121,36 @@ describe('GitHub Actions provider against the embedded issuer', () => {
 
   it('records the issuing key set in a JWKS archive once per new key', async () => {
     const archiveDir = join(dir, 'signer-archive');
-    const p = providerFromEnv(
-      { ...devEnv(), OPK_JWKS_ARCHIVE: archiveDir },
-      { provider: 'dev', http: fast },
-    )!;
+    const p = providerFromEnv(devEnv(), {
+      provider: 'dev',
+      http: fast,
+      onKeys: archiveIssuerKeys(archiveDir),
+    })!;
     await p.getIdToken('c1');
     await p.getIdToken('c2');
     expect(
       (await readdir(issuerDir(archiveDir, dev.issuer))).filter((n) => n.endsWith('.json')),
     ).toHaveLength(1);
+  });
+});
+
+describe('side effects are hooks', () => {
+  it("a token request writes no archive unless the caller wires onKeys (OPK_JWKS_ARCHIVE is the CLI's)", async () => {
+    const archiveDir = join(dir, 'not-written');
+    const seen: string[] = [];
+    const p = providerFromEnv(
+      { ...devEnv(), OPK_JWKS_ARCHIVE: archiveDir },
+      { provider: 'dev', http: fast },
+    )!;
+    await p.getIdToken('c1');
+    await expect(readdir(archiveDir)).rejects.toMatchObject({ code: 'ENOENT' });
+    const hooked = providerFromEnv(devEnv(), {
+      provider: 'dev',
+      http: fast,
+      onKeys: async (iss, jwks) => void seen.push(`${iss} ${jwks.keys.length}`),
+    })!;
+    await hooked.getIdToken('c2');
+    expect(seen).toEqual([`${dev.issuer} 1`]);
   });
 });
 

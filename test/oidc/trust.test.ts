@@ -4,7 +4,13 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startDevIssuer, type DevIssuer } from '../../src/issuer/dev-issuer.js';
 import { parseJwks } from '../../src/jwk/set.js';
-import { appendSnapshot, archivedKeys, issuerDir, readSnapshots } from '../../src/oidc/archive.js';
+import {
+  appendSnapshot,
+  archiveIssuerKeys,
+  archivedKeys,
+  issuerDir,
+  readSnapshots,
+} from '../../src/oidc/archive.js';
 import { OpError } from '../../src/oidc/errors.js';
 import { JwksCache } from '../../src/oidc/jwks-cache.js';
 import { providerFromEnv } from '../../src/oidc/provider.js';
@@ -163,9 +169,8 @@ describe('OpTrust: explicit issuers, keys across live and archive', () => {
       {
         ACTIONS_ID_TOKEN_REQUEST_URL: d.requestUrl,
         ACTIONS_ID_TOKEN_REQUEST_TOKEN: d.requestToken,
-        OPK_JWKS_ARCHIVE: archive,
       },
-      { provider: 'dev', http: fast },
+      { provider: 'dev', http: fast, onKeys: archiveIssuerKeys(archive) },
     )!;
     const minted = await mintPkToken({ getIdToken: p.getIdToken, format: '2023', commitType: 'aud' });
     const oldKid = d.kid;

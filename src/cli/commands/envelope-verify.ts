@@ -1,16 +1,7 @@
-import { identityClaims, verifyEnvelope } from '../../dsse/verify.js';
+import { verifyEnvelopeBytes } from '../../trust/tokens.js';
 import { outputFormat, parse, readInput, requireOption, type CliIo } from '../io.js';
-import { parseEnvelope } from '../../dsse/envelope.js';
-import { loadTrust, prefetchFor, trustOptions } from '../keys.js';
-import { keySourceText } from '../../verify/key-source.js';
-
-function tryParseEnvelope(bytes: Uint8Array) {
-  try {
-    return parseEnvelope(bytes);
-  } catch {
-    return undefined; // verifyEnvelope reports it
-  }
-}
+import { loadTrust, trustOptions } from '../keys.js';
+import { envelopeText, envelopeView, json } from '../render/tokens.js';
 
 export const summary = 'verify an OpenPubkey-signed DSSE envelope (in-toto attestation)';
 
@@ -21,35 +12,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
   const file = requireOption(positionals[0], 'ENVELOPE');
   const format = outputFormat(values.output);
   const trust = await loadTrust(values, io);
-  const bytes = await readInput(file, io, 'envelope');
-  for (const sig of tryParseEnvelope(bytes)?.signatures ?? []) await prefetchFor(trust, sig.sig);
-  const v = verifyEnvelope(bytes, trust);
-  const result = {
-    valid: true,
-    payloadType: v.envelope.payloadType,
-    statementType: v.statement.type,
-    predicateType: v.statement.predicateType,
-    subjects: v.statement.subjects.map((s) => ({ name: s.name, digest: s.digest })),
-    identity: identityClaims(v.token.claims),
-    pkToken: {
-      generation: v.token.format,
-      opSignature: v.token.opSignature,
-      opKeyJkt: v.token.opKey.thumbprint,
-      ...(v.token.keySource ? { keySource: v.token.keySource } : {}),
-    },
-  };
-  if (format === 'json') {
-    io.stdout.write(JSON.stringify(result, null, 2) + '\n');
-    return 0;
-  }
-  const out = [
-    `✓ Verified DSSE envelope signed by ${result.identity.iss ?? '?'}${keySourceText(v.token.keySource, v.token.opKey.kid)}`,
-    `  predicate type: ${result.predicateType}`,
-  ];
-  for (const s of result.subjects) {
-    for (const [alg, d] of Object.entries(s.digest)) out.push(`  subject: ${s.name} ${alg}:${d}`);
-  }
-  for (const [k, val] of Object.entries(result.identity)) out.push(`  ${k}: ${val}`);
-  io.stdout.write(out.join('\n') + '\n');
+  const v = await verifyEnvelopeBytes(await readInput(file, io, 'envelope'), trust);
+  io.stdout.write(format === 'json' ? json(envelopeView(v)) : envelopeText(v));
   return 0;
 }

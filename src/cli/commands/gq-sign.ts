@@ -1,7 +1,6 @@
 import { UsageError } from '../../errors.js';
-import { gqSignJwt, type GqFormat } from '../../gq/jwt.js';
-import { parseCompactJws } from '../../jws/compact.js';
-import { decodeClaims } from '../../jws/compact.js';
+import type { GqFormat } from '../../gq/jwt.js';
+import { gqSignToken } from '../../trust/tokens.js';
 import { asProducer, parse, readInput, type CliIo } from '../io.js';
 import { loadTrust, trustOptions } from '../keys.js';
 
@@ -20,11 +19,6 @@ async function produce(args: string[], io: CliIo): Promise<number> {
     throw new UsageError('USAGE', '--format must be 2023 or gq256');
   const trust = await loadTrust(values, io);
   const token = (await readInput(undefined, io, 'ID token')).toString('utf8').trim();
-  const jws = parseCompactJws(token, 'ID token');
-  const claims = decodeClaims(jws.payload, 'ID token payload');
-  const kid = typeof jws.headerJson.kid === 'string' ? jws.headerJson.kid : undefined;
-  const [key] = trust.keys.find({ iss: String(claims.iss ?? ''), ...(kid !== undefined ? { kid } : {}) });
-  if (!key) throw new UsageError('GQ_KEY_NOT_FOUND', `no key in the JWKS for kid ${kid ?? '(none)'}`);
-  io.stdout.write(gqSignJwt(token, key, { format }) + '\n');
+  io.stdout.write(gqSignToken(token, trust, { format }) + '\n');
   return 0;
 }

@@ -1,0 +1,71 @@
+import type { AttestReferenceOptions } from '../../attest/tags.js';
+import type { AttestMode } from '../../attest/types.js';
+import { UsageError } from '../../errors.js';
+import { parse, readInput, type CliIo } from '../io.js';
+import { LIMITS_USAGE, limitOptions, limitsFrom } from '../limits.js';
+import { providerOptions } from '../provider.js';
+import { checkRegistryFlags, registryClientFor, registryOptions } from '../registry.js';
+
+/** `attest`'s flags and help text, beside the command so the command module stays a door. */
+export const attestOptions = {
+  ...registryOptions,
+  push: { type: 'boolean' },
+  output: { type: 'string' },
+  tag: { type: 'string' },
+  signer: { type: 'string' },
+  mode: { type: 'string' },
+  resign: { type: 'boolean' },
+  'metadata-file': { type: 'string' },
+  'metadata-target': { type: 'string' },
+  ...providerOptions,
+  format: { type: 'string' },
+  json: { type: 'boolean' },
+  quiet: { type: 'boolean', short: 'q' },
+  ...limitOptions,
+} as const;
+
+export const ATTEST_USAGE = `usage: opk-signer attest IMAGE [--push | --output oci:DIR[:TAG]] [flags]
+  IMAGE                     host/repo:tag, host/repo@sha256:…, or oci:DIR[:TAG] (signed in place)
+  --push                    write to the registry IMAGE is in (needed for registry images)
+  --output oci:DIR[:TAG]    write the result to an OCI layout instead
+  --tag NEWTAG              give the new index this tag; IMAGE's tag is left alone
+  --mode inline|referrers   inline (default): DSSE layers in new attestation manifests and a new
+                            index; referrers: image untouched, signatures as OCI 1.1 referrers
+                            of each attestation manifest (tag schema sha256-<hex> without the API)
+  --resign                  replace existing signatures (default: signed layers are left alone)
+  --signer unix:///PATH     sign through a running sidecar (default: in-process, same code)
+  --provider NAME --issuer URL --format 2023|current   in-process signing (as \`sign\`)
+  --metadata-file FILE      buildx --metadata-file output: containerimage.digest + image.name
+  --metadata-target NAME    bake target in that file
+  --username U --password-stdin   registry credentials (never stored); else Docker config
+  --plain-http              HTTP for a non-loopback registry
+  --json                    print the result as JSON (default: the new index digest)
+${LIMITS_USAGE}
+exit: 0 signed (or already signed), 1 refused (nothing to sign, statement mismatch),
+      2 usage or I/O error (registry, sidecar or identity provider unreachable)`;
+
+/** `attest`'s flags, checked before any I/O, as `prepareAttest` options. */
+export async function attestFlags(args: string[], io: CliIo) {
+  const { values: v, positionals } = parse(args, attestOptions);
+  const mode = (v.mode ?? 'inline') as AttestMode;
+  if (mode !== 'inline' && mode !== 'referrers')
+    throw new UsageError('USAGE', `--mode must be inline or referrers, not ${v.mode}`);
+  const limits = limitsFrom(v);
+  if (positionals.length > 1) throw new UsageError('USAGE', `expected one IMAGE\n${ATTEST_USAGE}`);
+  if (v.push && v.output) throw new UsageError('USAGE', '--push and --output exclude each other');
+  checkRegistryFlags(v);
+  const meta = v['metadata-file'];
+  if (!positionals[0] && !meta) throw new UsageError('USAGE', `expected IMAGE\n${ATTEST_USAGE}`);
+  const text = meta ? (await readInput(meta, io, 'metadata file')).toString('utf8') : undefined;
+  const job: AttestReferenceOptions = {
+    ...(positionals[0] ? { image: positionals[0] } : {}),
+    ...(v.push ? { push: true } : {}),
+    ...(v.output !== undefined ? { output: v.output } : {}),
+    ...(v.tag !== undefined ? { tag: v.tag } : {}),
+    mode,
+    ...(text !== undefined ? { metadata: { text, target: v['metadata-target'] } } : {}),
+    openRegistry: (registry) => registryClientFor(registry, v, io),
+    onNote: (line) => io.stderr.write(`${line}\n`),
+  };
+  return { values: v, mode, limits, job };
+}
