@@ -5,6 +5,8 @@ import { OpError } from '../oidc/errors.js';
 import type { IdTokenSource, PkTokenFormat } from '../pktoken/mint.js';
 import { signStatement } from '../signer/sign.js';
 import { AttestError, SignerIoError } from './errors.js';
+import type { Timestamper } from '../tsa/client.js';
+import { TsaError } from '../tsa/der.js';
 import { isDsseMediaType } from '../oci/types.js';
 import type { SignedLayer, SignTask } from './types.js';
 
@@ -29,6 +31,8 @@ export interface InProcessSignerOptions {
   getIdToken: IdTokenSource;
   commitType?: CommitmentLocation;
   format?: PkTokenFormat;
+  /** RFC 3161 timestamps over each signature (`--tsa URL`). */
+  timestamper?: Timestamper;
   /** Statements signed at once (each holds one token request). Default 4. */
   concurrency?: number;
 }
@@ -60,6 +64,7 @@ export function inProcessSigner(o: InProcessSignerOptions): AttestSigner {
             getIdToken,
             ...(o.commitType ? { commitType: o.commitType } : {}),
             ...(o.format ? { format: o.format } : {}),
+            ...(o.timestamper ? { timestamper: o.timestamper } : {}),
           });
           timings.tokenMs += tokenMs;
           timings.cryptoMs += performance.now() - t0 - tokenMs;
@@ -88,6 +93,8 @@ export function inProcessSigner(o: InProcessSignerOptions): AttestSigner {
 function signingFailure(e: unknown): unknown {
   if (e instanceof OpError && ['OP_UNAVAILABLE', 'OP_CANCELLED', 'OP_BAD_RESPONSE'].includes(e.code))
     return new SignerIoError(e.code, `getting an ID token failed: ${e.message}`);
+  if (e instanceof TsaError && ['TSA_UNAVAILABLE', 'TSA_REFUSED'].includes(e.code))
+    return new SignerIoError(e.code, e.message);
   return e;
 }
 

@@ -56,6 +56,8 @@ export interface SignerServerOptions {
   listen: string;
   /** undefined: the server runs, and signing calls fail with FAILED_PRECONDITION. */
   provider: SignerProvider | undefined;
+  /** RFC 3161 timestamp authority URL: every signature is timestamped there. */
+  tsa?: string;
   /** Group id that may use the unix socket (mode 0660 instead of 0600). */
   socketGroup?: number;
   /** Required for TCP off loopback. */
@@ -173,7 +175,7 @@ export async function startSignerServer(opts: SignerServerOptions): Promise<Sign
     };
   }
   const signer: StatementSigner = createStatementSigner(
-    { format, commitType: provider?.commitType ?? 'aud' },
+    { format, commitType: provider?.commitType ?? 'aud', ...(opts.tsa ? { tsa: opts.tsa } : {}) },
     opts.signingThreads ?? 'auto',
   );
   const health = new HealthService();

@@ -4,6 +4,7 @@ import { OpkError } from '../errors.js';
 import { rsaKeyFromJwk, type RsaPublicKey } from '../jwk/rsa.js';
 import type { IssuedIdToken } from '../pktoken/mint.js';
 import { signStatement } from '../signer/sign.js';
+import { httpTimestamper } from '../tsa/client.js';
 
 // A signing worker (see signers.ts): runs signStatement with an IdTokenSource that asks the
 // main thread, which alone talks to the OP.
@@ -16,6 +17,7 @@ type FromMain =
       payloadType: string;
       format: '2023' | 'current';
       commitType: CommitmentLocation;
+      tsa?: string;
     }
   | { t: 'token-ok'; id: number; idToken: string; jwk: Record<string, unknown> }
   | { t: 'token-err'; id: number };
@@ -59,6 +61,7 @@ port.on('message', (m: FromMain) => {
   signStatement(m.statement, {
     format: m.format,
     commitType: m.commitType,
+    ...(m.tsa ? { timestamper: httpTimestamper(m.tsa) } : {}),
     ...(m.payloadType ? { payloadType: m.payloadType } : {}),
     getIdToken: (commitment) =>
       new Promise<IssuedIdToken>((resolve, reject) => {

@@ -6,6 +6,7 @@ import { Worker } from 'node:worker_threads';
 import { FormatError, OpkError, UsageError, VerificationError } from '../errors.js';
 import type { IdTokenSource, PkTokenFormat } from '../pktoken/mint.js';
 import { signStatement, type SignedStatement } from '../signer/sign.js';
+import { httpTimestamper } from '../tsa/client.js';
 
 export interface SignJob {
   statement: Uint8Array;
@@ -15,6 +16,8 @@ export interface SignJob {
 export interface SignConfig {
   format: PkTokenFormat;
   commitType: CommitmentLocation;
+  /** RFC 3161 authority URL: each signature gets a timestamp (`serve --tsa`). */
+  tsa?: string;
 }
 
 /**
@@ -39,6 +42,7 @@ export function inlineSigner(config: SignConfig): StatementSigner {
         getIdToken,
         format: config.format,
         commitType: config.commitType,
+        ...(config.tsa ? { timestamper: httpTimestamper(config.tsa) } : {}),
         ...(job.payloadType ? { payloadType: job.payloadType } : {}),
       }),
     close: async () => {},

@@ -34,6 +34,8 @@ import {
 } from '../oci/types.js';
 import { checkCel, defaultPolicy, type ClaimRule, type Policy, type RequiredPredicate } from './policy.js';
 import { keySourceText } from './key-source.js';
+import { applySigningTime, signingTimeWarnings } from './signing-time-report.js';
+import type { SigningTimePolicy, TimestampInfo } from './signing-time.js';
 import { checkProvenance, isProvenance } from './provenance.js';
 
 export const REPORT_SCHEMA = 'https://opk-signer.dev/schemas/verify-report/v1';
@@ -76,6 +78,8 @@ export interface VerifyImageOptions {
   };
   /** Seconds since the epoch, for time checks. */
   now?: number;
+  /** Trusted-time checks (RFC 3161 timestamps, key windows); undefined: none, as before. */
+  signingTime?: SigningTimePolicy;
 }
 
 export interface CheckResult {
@@ -106,6 +110,9 @@ export interface AttestationResult {
   opKey?: { kid?: string; jkt: string };
   /** Where the OP key came from: a live JWKS (URL), a pinned file (path) or an archive entry (file). */
   keySource?: KeySource;
+  /** When a trusted RFC 3161 timestamp proves the signature existed (ISO 8601). */
+  signingTime?: string;
+  timestamp?: TimestampInfo;
   /** Full statement and claims, for the OPA `input` document only (not rendered in `platforms`). */
   statement?: JsonObject;
   claims?: JsonObject;
@@ -831,7 +838,11 @@ export async function verifyImage(o: VerifyImageOptions): Promise<VerifyReport> 
       celRules: policy.cel.length,
     },
     platforms,
-    warnings: [...warnings, ...(o.trust.warnings ?? []).map((w) => ({ code: w.code, message: w.message }))],
+    warnings: [
+      ...warnings,
+      ...signingTimeWarnings(platforms),
+      ...(o.trust.warnings ?? []).map((w) => ({ code: w.code, message: w.message })),
+    ],
     errors,
   };
 }
@@ -889,6 +900,7 @@ async function verifyOneAttestation(
     jkt: token.opKey.thumbprint,
   };
   if (token.keySource) x.ar.keySource = token.keySource;
+  if (o.signingTime) applySigningTime(x.ar, v, o.signingTime);
   x.ar.statement = statement.json;
   x.ar.claims = token.claims;
   if (x.annotated && x.annotated !== statement.predicateType) {

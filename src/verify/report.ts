@@ -36,7 +36,8 @@ export function renderText(report: VerifyReport, opts: RenderOptions = {}): stri
         `Verifying ${printable(a.predicateType || a.layer.mediaType)} attestation${a.signed ? '' : ' (unsigned)'}`,
       );
       for (const c of a.checks) {
-        if (!a.signed && c.ok) out.push(`  ! ${printable(c.message)}`);
+        if (c.ok && (!a.signed || c.code === 'SIGNING_TIME_UNPROVEN'))
+          out.push(`  ! ${printable(c.message)}`);
         else out.push(line(c));
       }
     }

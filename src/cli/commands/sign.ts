@@ -1,14 +1,16 @@
 import { writeFile } from 'node:fs/promises';
 import { UsageError } from '../../errors.js';
 import { signStatement } from '../../signer/sign.js';
+import { httpTimestamper } from '../../tsa/client.js';
 import { formatFlag } from '../flags.js';
+import { tsaFlag } from '../tsa-flags.js';
 import { providerFromFlags, providerOptions } from '../provider.js';
 import { asProducer, IoError, parse, readInput, requireOption, type CliIo } from '../io.js';
 
 export const summary = 'sign one in-toto statement into a DSSE envelope (same path as the sidecar)';
 
 export const usage = `usage: opk-signer sign STATEMENT.json [-o ENVELOPE.json] [--provider github-actions|oidc|gitlab|dev] [--issuer URL]
-  [--client-id ID] [--redirect-port N] [--open-browser] [--format 2023|current]   (OIDC client secret: env OPK_OIDC_CLIENT_SECRET)`;
+  [--client-id ID] [--redirect-port N] [--open-browser] [--format 2023|current] [--tsa URL]   (OIDC client secret: env OPK_OIDC_CLIENT_SECRET)`;
 
 export async function run(args: string[], io: CliIo): Promise<number> {
   return asProducer(() => produce(args, io));
@@ -20,6 +22,7 @@ async function produce(args: string[], io: CliIo): Promise<number> {
     ...providerOptions,
     format: { type: 'string' },
     'payload-type': { type: 'string' },
+    tsa: { type: 'string' },
   });
   const file = requireOption(positionals[0], 'STATEMENT');
   const statement = await readInput(file, io, 'statement');
@@ -36,6 +39,7 @@ async function produce(args: string[], io: CliIo): Promise<number> {
     commitType: provider.commitType,
     format: formatFlag(values.format),
     ...(values['payload-type'] ? { payloadType: values['payload-type'] } : {}),
+    ...(values.tsa !== undefined ? { timestamper: httpTimestamper(tsaFlag(values.tsa)) } : {}),
   });
   if (values.output && values.output !== '-') {
     try {

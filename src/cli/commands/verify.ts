@@ -18,7 +18,9 @@ import {
   readInput,
   type CliIo,
 } from '../io.js';
+import { openBundle } from '../bundle-open.js';
 import { loadTrust, trustOptions } from '../keys.js';
+import { signingTimeFrom, timeOptions } from '../tsa-flags.js';
 import { checkRegistryFlags, registryClientFor, registryOptions } from '../registry.js';
 
 export const summary = 'verify signed build attestations of an image (registry ref or oci:DIR[:TAG])';
@@ -35,6 +37,8 @@ const options = {
   policy: { type: 'string' },
   output: { type: 'string' },
   'subject-name': { type: 'string' },
+  bundle: { type: 'string' },
+  ...timeOptions,
 } as const;
 
 const USAGE = `usage: opk-signer verify IMAGE [flags]
@@ -43,7 +47,12 @@ const USAGE = `usage: opk-signer verify IMAGE [flags]
   --issuer URL              trusted OIDC issuer (repeatable); default GitHub Actions
   --repo-owner-id ID  --repository OWNER/REPO  --ref REF  --sha SHA  --workflow-ref REF
   --policy FILE             YAML/JSON policy (required predicates, claims, CEL)
+  --trusted-root ROOT.json  OP keys from a trusted root (no network); see \`trust update\`
   --jwks FILE | --jwks-archive DIR | live discovery; --offline
+  --tsa-cert FILE           trusted RFC 3161 TSA certificate (leaf or CA, repeatable): check
+                            timestamps and each rooted key's observed window
+  --key-grace DUR           slack around a key's observed window (default 1d; 30m, 12h, 2d)
+  --bundle FILE             verify an offline bundle (\`opk-signer bundle\`); IMAGE@DIGEST optional
   --subject-name NAME       name the subject purls must carry (default: the reference's)
   --username U --password-stdin   registry credentials (never stored)
   --plain-http              HTTP for a non-loopback registry
@@ -56,9 +65,16 @@ export async function run(args: string[], io: CliIo): Promise<number> {
     return EXIT_OK;
   }
   const { values, positionals } = parse(args, options);
-  if (positionals.length !== 1) throw new UsageError('USAGE', `expected one IMAGE\n${USAGE}`);
+  if (values.bundle === undefined && positionals.length !== 1)
+    throw new UsageError('USAGE', `expected one IMAGE\n${USAGE}`);
   const format = outputFormat(values.output);
-  const ref = parseImageReference(positionals[0]!);
+  const bundled = values.bundle !== undefined ? await openBundle(values.bundle, positionals) : undefined;
+  if (bundled && !values['trusted-root'] && !values.jwks && !values['jwks-archive'])
+    throw new UsageError(
+      'USAGE',
+      '--bundle verifies offline: give --trusted-root ROOT.json (or --jwks FILE)',
+    );
+  const ref = bundled ? undefined : parseImageReference(positionals[0]!);
   const platforms: Platform[] | undefined = values.platform
     ?.flatMap((p) => p.split(','))
     .map((p) => {
@@ -86,29 +102,33 @@ export async function run(args: string[], io: CliIo): Promise<number> {
   let close: (() => Promise<void>) | undefined;
   let subjectName = values['subject-name'];
   let imageName: string;
-  if (ref.kind === 'oci-layout') {
+  if (ref?.kind === 'oci-layout') {
     source = await OciLayout.open(ref.dir).catch((e: unknown) => {
       throw e instanceof OciIoError ? new IoError('IO', e.message) : e;
     });
     imageName = subjectName ?? ref.dir;
-  } else {
+  } else if (ref) {
     const client = await registryClientFor(ref.registry, values, io);
     close = () => client.close();
     source = client.repository(ref.repository);
     imageName = familiarName(ref);
     subjectName ??= imageName;
+  } else {
+    ({ source, imageName } = bundled!);
   }
 
   try {
     // Trust is loaded only after the reference parsed: usage errors never cost a network call.
-    const trust = await loadTrust({ ...values, issuer: issuers }, io);
+    const trust = await loadTrust({ ...values, issuer: issuers, ...(bundled ? { offline: true } : {}) }, io);
+    const signingTime = await signingTimeFrom(values, trust, io);
     const report = await verifyImage({
       source,
-      reference: {
-        ...(ref.tag !== undefined ? { tag: ref.tag } : {}),
-        ...(ref.digest !== undefined ? { digest: ref.digest } : {}),
+      reference: bundled?.reference ?? {
+        ...(ref!.tag !== undefined ? { tag: ref!.tag } : {}),
+        ...(ref!.digest !== undefined ? { digest: ref!.digest } : {}),
       },
-      displayName: ref.original,
+      displayName: bundled?.displayName ?? ref!.original,
+      ...(signingTime ? { signingTime } : {}),
       imageName,
       ...(subjectName !== undefined ? { subjectName } : {}),
       trust,
