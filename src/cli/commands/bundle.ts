@@ -1,4 +1,5 @@
-import { BUNDLE_MEDIA_TYPE, writeBundle, type BundleDoc } from '../../bundle/format.js';
+import { bundleDoc } from '../../bundle/create.js';
+import { writeBundle } from '../../bundle/format.js';
 import { RecordingSource } from '../../bundle/source.js';
 import { UsageError } from '../../errors.js';
 import { OciIoError } from '../../oci/errors.js';
@@ -6,11 +7,10 @@ import { OciLayout } from '../../oci/layout.js';
 import { familiarName, parseImageReference } from '../../oci/reference.js';
 import type { ImageSource } from '../../oci/source.js';
 import { parsePlatform } from '../../oci/types.js';
-import { emptyRoot, type RootKey } from '../../trust/root.js';
-import { verifyImage, type VerifyReport } from '../../verify/image.js';
+import { verifyImage } from '../../verify/image.js';
 import { renderText } from '../../verify/report.js';
 import { EXIT_INVALID, EXIT_OK, EXIT_USAGE, IoError, parse, requireOption, type CliIo } from '../io.js';
-import { loadTrust, trustOptions, type Trust } from '../keys.js';
+import { loadTrust, trustOptions } from '../keys.js';
 import { checkRegistryFlags, registryClientFor, registryOptions } from '../registry.js';
 import { signingTimeFrom, timeOptions } from '../tsa-flags.js';
 
@@ -99,61 +99,4 @@ export async function run(args: string[], io: CliIo): Promise<number> {
   } finally {
     await close?.();
   }
-}
-
-function bundleDoc(
-  source: RecordingSource,
-  report: VerifyReport,
-  trust: Trust,
-  reference: string,
-  name: string,
-  tag: string | undefined,
-): BundleDoc {
-  const blobs: BundleDoc['blobs'] = {};
-  for (const [digest, b] of source.blobs)
-    blobs[digest] = {
-      ...(b.mediaType ? { mediaType: b.mediaType } : {}),
-      data: Buffer.from(b.bytes).toString('base64'),
-    };
-  return {
-    mediaType: BUNDLE_MEDIA_TYPE,
-    image: {
-      reference,
-      name,
-      digest: report.image.digest,
-      mediaType: report.image.mediaType,
-      ...(tag !== undefined ? { tag } : {}),
-      source: source.kind,
-      location: source.location,
-    },
-    blobs,
-    referrers: Object.fromEntries(source.referrerLists),
-    keys: usedKeys(report, trust),
-    createdAt: new Date().toISOString(),
-  };
-}
-
-/** Root entries of the OP keys that verified (from the root when it was the trust, else seen now). */
-function usedKeys(report: VerifyReport, trust: Trust): BundleDoc['keys'] {
-  const doc = emptyRoot();
-  const now = new Date().toISOString();
-  for (const a of report.platforms.flatMap((p) => p.attestations)) {
-    const iss = a.identity?.iss;
-    if (!a.verified || !iss || !a.opKey) continue;
-    const key = trust.keys.find({ iss, jkt: a.opKey.jkt, ...(a.opKey.kid ? { kid: a.opKey.kid } : {}) })[0];
-    if (!key) continue;
-    let entry = doc.issuers.find((i) => i.issuer === iss);
-    if (!entry) doc.issuers.push((entry = { issuer: iss, keys: [] }));
-    if (entry.keys.some((k) => k.thumbprint === key.thumbprint)) continue;
-    const rooted = trust.root?.entry(iss, key.thumbprint)?.entry;
-    const rk: RootKey = rooted ?? {
-      jwk: { ...key.jwk },
-      thumbprint: key.thumbprint,
-      firstSeen: now,
-      lastSeen: now,
-      ...(a.keySource ? { source: `${a.keySource.kind} ${a.keySource.location}` } : {}),
-    };
-    entry.keys.push(rk);
-  }
-  return doc;
 }
