@@ -13,7 +13,7 @@ export const summary = 'run the signing sidecar (gRPC opk.signer.v1.Signer on a 
 export const usage = `usage: opk-signer serve [--listen unix:///run/opk-signer/signer.sock | tcp://127.0.0.1:PORT] [--socket-group GROUP]
   [--tls-cert F --tls-key F --tls-client-ca F] [--provider github-actions|oidc|gitlab|dev] [--issuer URL]
   [--format 2023|current] [--max-concurrent N] [--max-queued N] [--batch-parallelism N] [--timeout 60s]
-  [--drain-timeout 30s] [--signing-threads auto|N] [--log-level debug|info|warn|error]`;
+  [--drain-timeout 30s] [--signing-threads auto|N] [--log-level debug|info|warn|error] [--tsa URL]`;
 
 const LOG_LEVELS = ['debug', 'info', 'warn', 'error'];
 
