@@ -156,6 +156,17 @@ function decodeBase64Url(input, what = "base64url value") {
   }
   return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
+function decodeBase64UrlLenient(input, what = "base64url value") {
+  if (typeof input !== "string") throw new FormatError("ERR_BASE64URL", `${what} is not a string`);
+  if (!PADDED_URL.test(input)) throw new FormatError("ERR_BASE64URL", `${what} is not base64url`);
+  const padding = input.length - input.replace(/=+$/, "").length;
+  if (padding > 0 && input.length % 4 !== 0)
+    throw new FormatError("ERR_BASE64URL", `${what} has wrong padding`);
+  const bare = input.slice(0, input.length - padding);
+  if (padding > 0 && (4 - bare.length % 4) % 4 !== padding)
+    throw new FormatError("ERR_BASE64URL", `${what} has wrong padding`);
+  return decodeBase64Url(bare, what);
+}
 function encodeBase64Url(bytes) {
   return (typeof bytes === "string" ? Buffer.from(bytes, "utf8") : Buffer.from(bytes)).toString("base64url");
 }
@@ -169,13 +180,14 @@ function decodeUtf8(bytes, what = "value") {
     throw new FormatError("ERR_UTF8", `${what} is not valid UTF-8`);
   }
 }
-var URL_ALPHABET, strictUtf8;
+var URL_ALPHABET, PADDED_URL, strictUtf8;
 var init_base64url = __esm({
   "src/encoding/base64url.ts"() {
     "use strict";
     init_import_meta_url();
     init_errors();
     URL_ALPHABET = /^[A-Za-z0-9_-]*$/;
+    PADDED_URL = /^[A-Za-z0-9_-]*(?:={1,2})?$/;
     strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
   }
 });
@@ -5108,7 +5120,7 @@ var require_base64 = __commonJS({
     for (i = 0; i < 64; )
       s64[b64[i] = i < 26 ? i + 65 : i < 52 ? i + 71 : i < 62 ? i - 4 : i - 59 | 43] = i++;
     var i;
-    base64.encode = function encode(buffer, start, end) {
+    base64.encode = function encode2(buffer, start, end) {
       var parts = null, chunk = [];
       var i2 = 0, j = 0, t;
       while (start < end) {
@@ -6662,7 +6674,7 @@ var require_minimal = __commonJS({
     util.isString = function isString(value) {
       return typeof value === "string" || value instanceof String;
     };
-    util.isObject = function isObject2(value) {
+    util.isObject = function isObject3(value) {
       return value && typeof value === "object";
     };
     util.isset = /**
@@ -7562,24 +7574,24 @@ var require_fetch = __commonJS({
   "node_modules/@protobufjs/fetch/index.js"(exports2, module2) {
     "use strict";
     init_import_meta_url();
-    module2.exports = fetch;
+    module2.exports = fetch2;
     var asPromise = require_aspromise();
     var fs = require_fs();
-    function fetch(filename, options3, callback) {
+    function fetch2(filename, options3, callback) {
       if (typeof options3 === "function") {
         callback = options3;
         options3 = {};
       } else if (!options3)
         options3 = {};
       if (!callback)
-        return asPromise(fetch, this, filename, options3);
+        return asPromise(fetch2, this, filename, options3);
       if (!options3.xhr && fs && fs.readFile)
         return fs.readFile(filename, function fetchReadFileCallback(err, contents) {
-          return err && typeof XMLHttpRequest !== "undefined" ? fetch.xhr(filename, options3, callback) : err ? callback(err) : callback(null, options3.binary ? contents : contents.toString("utf8"));
+          return err && typeof XMLHttpRequest !== "undefined" ? fetch2.xhr(filename, options3, callback) : err ? callback(err) : callback(null, options3.binary ? contents : contents.toString("utf8"));
         });
-      return fetch.xhr(filename, options3, callback);
+      return fetch2.xhr(filename, options3, callback);
     }
-    fetch.xhr = function fetch_xhr(filename, options3, callback) {
+    fetch2.xhr = function fetch_xhr(filename, options3, callback) {
       var xhr = new XMLHttpRequest();
       xhr.onreadystatechange = function fetchOnReadyStateChange() {
         if (xhr.readyState !== 4)
@@ -8233,7 +8245,7 @@ var require_message = __commonJS({
     Message.create = function create2(properties) {
       return this.$type.create(properties);
     };
-    Message.encode = function encode(message, writer) {
+    Message.encode = function encode2(message, writer) {
       return this.$type.encode(message, writer);
     };
     Message.encodeDelimited = function encodeDelimited(message, writer) {
@@ -8245,7 +8257,7 @@ var require_message = __commonJS({
     Message.decodeDelimited = function decodeDelimited(reader) {
       return this.$type.decodeDelimited(reader);
     };
-    Message.verify = function verify2(message) {
+    Message.verify = function verify3(message) {
       return this.$type.verify(message);
     };
     Message.fromObject = function fromObject(object) {
@@ -9127,12 +9139,12 @@ var require_root = __commonJS({
             if (parsed.imports) {
               for (; i2 < parsed.imports.length; ++i2)
                 if (resolved2 = getBundledFileName(parsed.imports[i2]) || self2.resolvePath(filename2, parsed.imports[i2]))
-                  fetch(resolved2, false, depth + 1);
+                  fetch2(resolved2, false, depth + 1);
             }
             if (parsed.weakImports) {
               for (i2 = 0; i2 < parsed.weakImports.length; ++i2)
                 if (resolved2 = getBundledFileName(parsed.weakImports[i2]) || self2.resolvePath(filename2, parsed.weakImports[i2]))
-                  fetch(resolved2, true, depth + 1);
+                  fetch2(resolved2, true, depth + 1);
             }
           }
         } catch (err) {
@@ -9142,7 +9154,7 @@ var require_root = __commonJS({
           finish(null, self2);
         }
       }
-      function fetch(filename2, weak, depth) {
+      function fetch2(filename2, weak, depth) {
         if (depth === void 0)
           depth = 0;
         filename2 = getBundledFileName(filename2) || filename2;
@@ -9196,7 +9208,7 @@ var require_root = __commonJS({
       }
       for (var i = 0, resolved; i < filename.length; ++i)
         if (resolved = self2.resolvePath("", filename[i]))
-          fetch(resolved);
+          fetch2(resolved);
       if (sync) {
         self2.resolveAll();
         return self2;
@@ -23648,8 +23660,8 @@ var require_load_balancer_round_robin = __commonJS({
       }
     };
     var RoundRobinPicker = class {
-      constructor(children, nextIndex = 0) {
-        this.children = children;
+      constructor(children2, nextIndex = 0) {
+        this.children = children2;
         this.nextIndex = nextIndex;
       }
       pick(pickArgs) {
@@ -24494,10 +24506,10 @@ var require_load_balancer_weighted_round_robin = __commonJS({
     };
     exports2.WeightedRoundRobinLoadBalancingConfig = WeightedRoundRobinLoadBalancingConfig;
     var WeightedRoundRobinPicker = class {
-      constructor(children, metricsHandler) {
+      constructor(children2, metricsHandler) {
         this.metricsHandler = metricsHandler;
         this.queue = new priority_queue_1.PriorityQueue((a, b) => a.deadline < b.deadline);
-        const positiveWeight = children.filter((picker) => picker.weight > 0);
+        const positiveWeight = children2.filter((picker) => picker.weight > 0);
         let averageWeight;
         if (positiveWeight.length < 2) {
           averageWeight = 1;
@@ -24508,7 +24520,7 @@ var require_load_balancer_weighted_round_robin = __commonJS({
           }
           averageWeight = weightSum / positiveWeight.length;
         }
-        for (const child of children) {
+        for (const child of children2) {
           const period = child.weight > 0 ? 1 / child.weight : averageWeight;
           this.queue.push({
             endpointName: child.endpointName,
@@ -29607,7 +29619,7 @@ var require_webidl = __commonJS({
           });
         }
         const method = typeof Iterable === "function" ? Iterable() : V?.[Symbol.iterator]?.();
-        const seq = [];
+        const seq2 = [];
         let index = 0;
         if (method === void 0 || typeof method.next !== "function") {
           throw webidl.errors.exception({
@@ -29620,9 +29632,9 @@ var require_webidl = __commonJS({
           if (done) {
             break;
           }
-          seq.push(converter(value, prefix, `${argument}[${index++}]`));
+          seq2.push(converter(value, prefix, `${argument}[${index++}]`));
         }
-        return seq;
+        return seq2;
       };
     };
     webidl.recordConverter = function(keyConverter, valueConverter) {
@@ -38914,7 +38926,7 @@ var require_snapshot_recorder = __commonJS({
   "node_modules/undici/lib/mock/snapshot-recorder.js"(exports2, module2) {
     "use strict";
     init_import_meta_url();
-    var { writeFile, readFile: readFile5, mkdir: mkdir3 } = require("node:fs/promises");
+    var { writeFile, readFile: readFile7, mkdir: mkdir3 } = require("node:fs/promises");
     var { dirname: dirname3, resolve } = require("node:path");
     var { setTimeout: setTimeout2, clearTimeout: clearTimeout2 } = require("node:timers");
     var { InvalidArgumentError, UndiciError } = require_errors();
@@ -39116,7 +39128,7 @@ var require_snapshot_recorder = __commonJS({
           throw new InvalidArgumentError("Snapshot path is required");
         }
         try {
-          const data = await readFile5(resolve(path), "utf8");
+          const data = await readFile7(resolve(path), "utf8");
           const parsed = JSON.parse(data);
           if (Array.isArray(parsed)) {
             this.#snapshots.clear();
@@ -46297,7 +46309,7 @@ var require_fetch2 = __commonJS({
     function handleFetchDone(response) {
       finalizeAndReportTiming(response, "fetch");
     }
-    function fetch(input, init = void 0) {
+    function fetch2(input, init = void 0) {
       webidl.argumentLengthCheck(arguments, 1, "globalThis.fetch");
       let p = createDeferredPromise();
       let requestObject;
@@ -47327,7 +47339,7 @@ var require_fetch2 = __commonJS({
       }
     }
     module2.exports = {
-      fetch,
+      fetch: fetch2,
       Fetch,
       fetching,
       finalizeAndReportTiming
@@ -51603,7 +51615,7 @@ var require_undici = __commonJS({
       err.stack = stack ? `${stack}
 ${captureLines}` : capture.stack;
     }
-    module2.exports.fetch = function fetch(init, options3 = void 0) {
+    module2.exports.fetch = function fetch2(init, options3 = void 0) {
       return fetchImpl(init, options3).catch((err) => {
         if (currentFilename) {
           appendFetchStackTrace(err, currentFilename);
@@ -52362,12 +52374,12 @@ var init_unsafe = __esm({
 });
 
 // node_modules/@bufbuild/protobuf/dist/esm/reflect/guard.js
-function isObject(arg) {
+function isObject2(arg) {
   return arg !== null && typeof arg == "object" && !Array.isArray(arg);
 }
 function isReflectList(arg, field) {
   var _a, _b, _c, _d;
-  if (isObject(arg) && unsafeLocal in arg && "add" in arg && "field" in arg && typeof arg.field == "function") {
+  if (isObject2(arg) && unsafeLocal in arg && "add" in arg && "field" in arg && typeof arg.field == "function") {
     if (field !== void 0) {
       const a = field;
       const b = arg.field();
@@ -52379,7 +52391,7 @@ function isReflectList(arg, field) {
 }
 function isReflectMap(arg, field) {
   var _a, _b, _c, _d;
-  if (isObject(arg) && unsafeLocal in arg && "has" in arg && "field" in arg && typeof arg.field == "function") {
+  if (isObject2(arg) && unsafeLocal in arg && "has" in arg && "field" in arg && typeof arg.field == "function") {
     if (field !== void 0) {
       const a = field, b = arg.field();
       return a.mapKey === b.mapKey && a.mapKind == b.mapKind && a.scalar === b.scalar && ((_a = a.message) === null || _a === void 0 ? void 0 : _a.typeName) === ((_b = b.message) === null || _b === void 0 ? void 0 : _b.typeName) && ((_c = a.enum) === null || _c === void 0 ? void 0 : _c.typeName) === ((_d = b.enum) === null || _d === void 0 ? void 0 : _d.typeName);
@@ -52389,7 +52401,7 @@ function isReflectMap(arg, field) {
   return false;
 }
 function isReflectMessage(arg, messageDesc2) {
-  return isObject(arg) && unsafeLocal in arg && "desc" in arg && isObject(arg.desc) && arg.desc.kind === "message" && (messageDesc2 === void 0 || arg.desc.typeName == messageDesc2.typeName);
+  return isObject2(arg) && unsafeLocal in arg && "desc" in arg && isObject2(arg.desc) && arg.desc.kind === "message" && (messageDesc2 === void 0 || arg.desc.typeName == messageDesc2.typeName);
 }
 var init_guard = __esm({
   "node_modules/@bufbuild/protobuf/dist/esm/reflect/guard.js"() {
@@ -53077,9 +53089,9 @@ function checkListItem(field, index, value) {
   return void 0;
 }
 function checkMapEntry(field, key, value) {
-  const checkKey = checkScalarValue(field.mapKey)(key);
-  if (checkKey !== true) {
-    return new FieldError(field, `invalid map key: ${reasonSingular({ scalar: field.mapKey }, key, checkKey)}`);
+  const checkKey2 = checkScalarValue(field.mapKey)(key);
+  if (checkKey2 !== true) {
+    return new FieldError(field, `invalid map key: ${reasonSingular({ scalar: field.mapKey }, key, checkKey2)}`);
   }
   const checkVal = checkSingular(field, value);
   if (checkVal !== true) {
@@ -53372,7 +53384,7 @@ function compileCreate(desc) {
           message[name] = property.convert !== void 0 && Array.isArray(initValue) ? initValue.map(property.convert) : initValue !== null && initValue !== void 0 ? initValue : [];
           break;
         case INIT_MAP:
-          if (property.convert === void 0 || !isObject(initValue)) {
+          if (property.convert === void 0 || !isObject2(initValue)) {
             message[name] = initValue !== null && initValue !== void 0 ? initValue : {};
           } else {
             const converted = {};
@@ -53490,7 +53502,7 @@ function compileConvertMessage(field) {
   const messageDesc2 = field.message;
   let compiled;
   return (value) => {
-    if (!isObject(value) || isMessage(value, messageDesc2)) {
+    if (!isObject2(value) || isMessage(value, messageDesc2)) {
       return value;
     }
     compiled !== null && compiled !== void 0 ? compiled : compiled = compiledCreate(messageDesc2);
@@ -53574,7 +53586,7 @@ function wktStructToReflect(json) {
     $typeName: "google.protobuf.Struct",
     fields: {}
   };
-  if (isObject(json)) {
+  if (isObject2(json)) {
     for (const k of Object.keys(json)) {
       setOwn(struct.fields, k, wktValueToReflect(json[k]));
     }
@@ -53689,7 +53701,7 @@ function messageToReflect(field, value, check) {
         $typeName: field.message.typeName,
         value: longToReflect(field.message.fields[0], value)
       };
-    } else if (field.message.typeName == "google.protobuf.Struct" && field.parent.typeName != "google.protobuf.Value" && isObject(value)) {
+    } else if (field.message.typeName == "google.protobuf.Struct" && field.parent.typeName != "google.protobuf.Value" && isObject2(value)) {
       value = wktStructToReflect(value);
     }
   }
@@ -57811,9 +57823,9 @@ function compileMapFieldReader2(field) {
       if (value === tokenIgnoredUnknownEnum) {
         continue;
       }
-      const checkKey = checkMapKey(key);
-      if (checkKey !== true) {
-        throw new FieldError(field, `invalid map key: ${reasonSingular({ scalar: mapKey }, key, checkKey)}`);
+      const checkKey2 = checkMapKey(key);
+      if (checkKey2 !== true) {
+        throw new FieldError(field, `invalid map key: ${reasonSingular({ scalar: mapKey }, key, checkKey2)}`);
       }
       if (checkValue !== void 0) {
         const check = checkValue(value);
@@ -69592,7 +69604,7 @@ var init_parser = __esm({
         this.found = found;
       }
       static #formatMessage(expected, found) {
-        function encode(s) {
+        function encode2(s) {
           return "'" + s.replace(/[\\\x07\b\f\n\r\t\v']/g, (match) => {
             switch (match) {
               case "\\":
@@ -69622,7 +69634,7 @@ var init_parser = __esm({
           const descriptions = [
             ...new Set(expected2.map((e) => {
               if (e.type === "literal") {
-                return encode(e.value);
+                return encode2(e.value);
               }
               return e.value;
             }))
@@ -70092,17 +70104,17 @@ function resolveCandidateNames(namespace, name) {
   if (namespace === "") {
     return [name];
   }
-  const candidates = [];
+  const candidates2 = [];
   for (let nextNs = namespace; ; ) {
-    candidates.push(nextNs + "." + name);
+    candidates2.push(nextNs + "." + name);
     const i = nextNs.lastIndexOf(".");
     if (i < 0) {
       break;
     }
     nextNs = nextNs.substring(0, i);
   }
-  candidates.push(name);
-  return candidates;
+  candidates2.push(name);
+  return candidates2;
 }
 var init_namespace = __esm({
   "node_modules/@bufbuild/cel/dist/esm/namespace.js"() {
@@ -74541,13 +74553,13 @@ var require_YAMLSeq = __commonJS({
           this.items[idx] = value;
       }
       toJSON(_, ctx) {
-        const seq = [];
+        const seq2 = [];
         if (ctx?.onCreate)
-          ctx.onCreate(seq);
+          ctx.onCreate(seq2);
         let i = 0;
         for (const item of this.items)
-          seq.push(toJS.toJS(item, String(i++), ctx));
-        return seq;
+          seq2.push(toJS.toJS(item, String(i++), ctx));
+        return seq2;
       }
       toString(ctx, onComment, onChompKeep) {
         if (!ctx)
@@ -74562,7 +74574,7 @@ var require_YAMLSeq = __commonJS({
       }
       static from(schema, obj2, ctx) {
         const { replacer } = ctx;
-        const seq = new this(schema);
+        const seq2 = new this(schema);
         if (obj2 && Symbol.iterator in Object(obj2)) {
           let i = 0;
           for (let it of obj2) {
@@ -74570,10 +74582,10 @@ var require_YAMLSeq = __commonJS({
               const key = obj2 instanceof Set ? it : String(i++);
               it = replacer.call(obj2, key, it);
             }
-            seq.items.push(createNode.createNode(it, void 0, ctx));
+            seq2.items.push(createNode.createNode(it, void 0, ctx));
           }
         }
-        return seq;
+        return seq2;
       }
     };
     function asItemIndex(key) {
@@ -74593,19 +74605,19 @@ var require_seq = __commonJS({
     init_import_meta_url();
     var identity2 = require_identity();
     var YAMLSeq = require_YAMLSeq();
-    var seq = {
+    var seq2 = {
       collection: "seq",
       default: true,
       nodeClass: YAMLSeq.YAMLSeq,
       tag: "tag:yaml.org,2002:seq",
-      resolve(seq2, onError) {
-        if (!identity2.isSeq(seq2))
+      resolve(seq3, onError) {
+        if (!identity2.isSeq(seq3))
           onError("Expected a sequence for this tag");
-        return seq2;
+        return seq3;
       },
       createNode: (schema, obj2, ctx) => YAMLSeq.YAMLSeq.from(schema, obj2, ctx)
     };
-    exports2.seq = seq;
+    exports2.seq = seq2;
   }
 });
 
@@ -74801,14 +74813,14 @@ var require_schema = __commonJS({
     init_import_meta_url();
     var map = require_map();
     var _null = require_null();
-    var seq = require_seq();
+    var seq2 = require_seq();
     var string = require_string();
     var bool = require_bool();
     var float = require_float2();
     var int = require_int();
     var schema = [
       map.map,
-      seq.seq,
+      seq2.seq,
       string.string,
       _null.nullTag,
       bool.boolTag,
@@ -74830,7 +74842,7 @@ var require_schema2 = __commonJS({
     init_import_meta_url();
     var Scalar = require_Scalar();
     var map = require_map();
-    var seq = require_seq();
+    var seq2 = require_seq();
     function intIdentify(value) {
       return typeof value === "bigint" || Number.isInteger(value);
     }
@@ -74886,7 +74898,7 @@ var require_schema2 = __commonJS({
         return str;
       }
     };
-    var schema = [map.map, seq.seq].concat(jsonScalars, jsonError);
+    var schema = [map.map, seq2.seq].concat(jsonScalars, jsonError);
     exports2.schema = schema;
   }
 });
@@ -74967,10 +74979,10 @@ var require_pairs = __commonJS({
     var Pair = require_Pair();
     var Scalar = require_Scalar();
     var YAMLSeq = require_YAMLSeq();
-    function resolvePairs(seq, onError) {
-      if (identity2.isSeq(seq)) {
-        for (let i = 0; i < seq.items.length; ++i) {
-          let item = seq.items[i];
+    function resolvePairs(seq2, onError) {
+      if (identity2.isSeq(seq2)) {
+        for (let i = 0; i < seq2.items.length; ++i) {
+          let item = seq2.items[i];
           if (identity2.isPair(item))
             continue;
           else if (identity2.isMap(item)) {
@@ -74987,11 +74999,11 @@ ${cn.comment}` : item.comment;
             }
             item = pair;
           }
-          seq.items[i] = identity2.isPair(item) ? item : new Pair.Pair(item);
+          seq2.items[i] = identity2.isPair(item) ? item : new Pair.Pair(item);
         }
       } else
         onError("Expected a sequence for this tag");
-      return seq;
+      return seq2;
     }
     function createPairs(schema, iterable, ctx) {
       const { replacer } = ctx;
@@ -75095,8 +75107,8 @@ var require_omap = __commonJS({
       nodeClass: YAMLOMap,
       default: false,
       tag: "tag:yaml.org,2002:omap",
-      resolve(seq, onError) {
-        const pairs$1 = pairs.resolvePairs(seq, onError);
+      resolve(seq2, onError) {
+        const pairs$1 = pairs.resolvePairs(seq2, onError);
         const seenKeys = [];
         for (const { key } of pairs$1.items) {
           if (identity2.isScalar(key)) {
@@ -75465,7 +75477,7 @@ var require_schema3 = __commonJS({
     init_import_meta_url();
     var map = require_map();
     var _null = require_null();
-    var seq = require_seq();
+    var seq2 = require_seq();
     var string = require_string();
     var binary = require_binary();
     var bool = require_bool2();
@@ -75478,7 +75490,7 @@ var require_schema3 = __commonJS({
     var timestamp = require_timestamp();
     var schema = [
       map.map,
-      seq.seq,
+      seq2.seq,
       string.string,
       _null.nullTag,
       bool.trueTag,
@@ -75510,7 +75522,7 @@ var require_tags = __commonJS({
     init_import_meta_url();
     var map = require_map();
     var _null = require_null();
-    var seq = require_seq();
+    var seq2 = require_seq();
     var string = require_string();
     var bool = require_bool();
     var float = require_float2();
@@ -75526,7 +75538,7 @@ var require_tags = __commonJS({
     var timestamp = require_timestamp();
     var schemas = /* @__PURE__ */ new Map([
       ["core", schema.schema],
-      ["failsafe", [map.map, seq.seq, string.string]],
+      ["failsafe", [map.map, seq2.seq, string.string]],
       ["json", schema$1.schema],
       ["yaml11", schema$2.schema],
       ["yaml-1.1", schema$2.schema]
@@ -75547,7 +75559,7 @@ var require_tags = __commonJS({
       null: _null.nullTag,
       omap: omap.omap,
       pairs: pairs.pairs,
-      seq: seq.seq,
+      seq: seq2.seq,
       set: set.set,
       timestamp: timestamp.timestamp
     };
@@ -75605,7 +75617,7 @@ var require_Schema = __commonJS({
     init_import_meta_url();
     var identity2 = require_identity();
     var map = require_map();
-    var seq = require_seq();
+    var seq2 = require_seq();
     var string = require_string();
     var tags = require_tags();
     var sortMapEntriesByKey = (a, b) => a.key < b.key ? -1 : a.key > b.key ? 1 : 0;
@@ -75618,7 +75630,7 @@ var require_Schema = __commonJS({
         this.toStringOptions = toStringDefaults ?? null;
         Object.defineProperty(this, identity2.MAP, { value: map.map });
         Object.defineProperty(this, identity2.SCALAR, { value: string.string });
-        Object.defineProperty(this, identity2.SEQ, { value: seq.seq });
+        Object.defineProperty(this, identity2.SEQ, { value: seq2.seq });
         this.sortMapEntries = typeof sortMapEntries === "function" ? sortMapEntries : sortMapEntries === true ? sortMapEntriesByKey : null;
       }
       clone() {
@@ -76421,7 +76433,7 @@ var require_resolve_block_seq = __commonJS({
     var utilFlowIndentCheck = require_util_flow_indent_check();
     function resolveBlockSeq({ composeNode, composeEmptyNode }, ctx, bs, onError, tag) {
       const NodeClass = tag?.nodeClass ?? YAMLSeq.YAMLSeq;
-      const seq = new NodeClass(ctx.schema);
+      const seq2 = new NodeClass(ctx.schema);
       if (ctx.atRoot)
         ctx.atRoot = false;
       if (ctx.atKey)
@@ -76446,7 +76458,7 @@ var require_resolve_block_seq = __commonJS({
           } else {
             commentEnd = props.end;
             if (props.comment)
-              seq.comment = props.comment;
+              seq2.comment = props.comment;
             continue;
           }
         }
@@ -76454,10 +76466,10 @@ var require_resolve_block_seq = __commonJS({
         if (ctx.schema.compat)
           utilFlowIndentCheck.flowIndentCheck(bs.indent, value, onError);
         offset = node.range[2];
-        seq.items.push(node);
+        seq2.items.push(node);
       }
-      seq.range = [bs.offset, offset, commentEnd ?? offset];
-      return seq;
+      seq2.range = [bs.offset, offset, commentEnd ?? offset];
+      return seq2;
     }
     exports2.resolveBlockSeq = resolveBlockSeq;
   }
@@ -79295,8 +79307,8 @@ var require_parser = __commonJS({
         yield* this.pop();
         yield* this.step();
       }
-      *blockSequence(seq) {
-        const it = seq.items[seq.items.length - 1];
+      *blockSequence(seq2) {
+        const it = seq2.items[seq2.items.length - 1];
         switch (this.type) {
           case "newline":
             if (it.value) {
@@ -79305,22 +79317,22 @@ var require_parser = __commonJS({
               if (last?.type === "comment")
                 end?.push(this.sourceToken);
               else
-                seq.items.push({ start: [this.sourceToken] });
+                seq2.items.push({ start: [this.sourceToken] });
             } else
               it.start.push(this.sourceToken);
             return;
           case "space":
           case "comment":
             if (it.value)
-              seq.items.push({ start: [this.sourceToken] });
+              seq2.items.push({ start: [this.sourceToken] });
             else {
-              if (this.atIndentedComment(it.start, seq.indent)) {
-                const prev = seq.items[seq.items.length - 2];
+              if (this.atIndentedComment(it.start, seq2.indent)) {
+                const prev = seq2.items[seq2.items.length - 2];
                 const end = prev?.value?.end;
                 if (Array.isArray(end)) {
                   arrayPushArray(end, it.start);
                   end.push(this.sourceToken);
-                  seq.items.pop();
+                  seq2.items.pop();
                   return;
                 }
               }
@@ -79329,21 +79341,21 @@ var require_parser = __commonJS({
             return;
           case "anchor":
           case "tag":
-            if (it.value || this.indent <= seq.indent)
+            if (it.value || this.indent <= seq2.indent)
               break;
             it.start.push(this.sourceToken);
             return;
           case "seq-item-ind":
-            if (this.indent !== seq.indent)
+            if (this.indent !== seq2.indent)
               break;
             if (it.value || includesToken(it.start, "seq-item-ind"))
-              seq.items.push({ start: [this.sourceToken] });
+              seq2.items.push({ start: [this.sourceToken] });
             else
               it.start.push(this.sourceToken);
             return;
         }
-        if (this.indent > seq.indent) {
-          const bv = this.startBlockValue(seq);
+        if (this.indent > seq2.indent) {
+          const bv = this.startBlockValue(seq2);
           if (bv) {
             this.stack.push(bv);
             return;
@@ -79716,7 +79728,7 @@ __export(policy_file_exports, {
   parsePolicy: () => parsePolicy,
   toCel: () => toCel2
 });
-function bad2(msg) {
+function bad3(msg) {
   return new UsageError("POLICY_INVALID", `policy: ${msg}`);
 }
 function requiredFrom(v, i) {
@@ -79724,7 +79736,7 @@ function requiredFrom(v, i) {
     const alias = PREDICATE_ALIASES[v];
     if (alias) return alias;
     if (!/^[a-z][a-z0-9+.-]*:/i.test(v))
-      throw bad2(
+      throw bad3(
         `requiredPredicateTypes[${i}] ${JSON.stringify(v)} is neither a URI nor an alias (${Object.keys(PREDICATE_ALIASES).join(", ")})`
       );
     return { label: v, anyOf: [v] };
@@ -79733,22 +79745,22 @@ function requiredFrom(v, i) {
     const anyOf = v.flatMap((x) => PREDICATE_ALIASES[x]?.anyOf ?? [x]);
     return { label: anyOf.join(" | "), anyOf };
   }
-  throw bad2(`requiredPredicateTypes[${i}] must be a string or a list of strings`);
+  throw bad3(`requiredPredicateTypes[${i}] must be a string or a list of strings`);
 }
 function compileRegex(src, where) {
   try {
     return new RegExp(`^(?:${src})$`, "u");
   } catch (e) {
-    throw bad2(`${where}: invalid regular expression (${e.message})`);
+    throw bad3(`${where}: invalid regular expression (${e.message})`);
   }
 }
 function scalarStrings(v, where) {
   const list = Array.isArray(v) ? v : [v];
-  if (list.length === 0) throw bad2(`${where} is an empty list`);
+  if (list.length === 0) throw bad3(`${where} is an empty list`);
   return list.map((x) => {
     if (typeof x === "string") return x;
     if (typeof x === "number" || typeof x === "boolean") return String(x);
-    throw bad2(`${where} must be a string, number, boolean or a list of them`);
+    throw bad3(`${where} must be a string, number, boolean or a list of them`);
   });
 }
 function toCel2(v) {
@@ -79764,7 +79776,7 @@ function compileCel(name, expr) {
     env ??= celEnv({ funcs: strings_default });
     planned = plan(env, parse3(expr));
   } catch (e) {
-    throw bad2(`cel ${name}: ${e.message}`);
+    throw bad3(`cel ${name}: ${e.message}`);
   }
   return {
     name,
@@ -79789,7 +79801,7 @@ function parsePolicy(text, what = "policy") {
       `${what} is not YAML or JSON (${e.message.split("\n")[0]})`
     );
   }
-  if (doc === null || typeof doc !== "object" || Array.isArray(doc)) throw bad2(`${what} is not a mapping`);
+  if (doc === null || typeof doc !== "object" || Array.isArray(doc)) throw bad3(`${what} is not a mapping`);
   const d = doc;
   const known = /* @__PURE__ */ new Set([
     "version",
@@ -79802,47 +79814,47 @@ function parsePolicy(text, what = "policy") {
     "cel",
     "maxAgeSeconds"
   ]);
-  for (const k of Object.keys(d)) if (!known.has(k)) throw bad2(`unknown key ${JSON.stringify(k)}`);
-  if (d.version !== void 0 && d.version !== 1) throw bad2("version must be 1");
+  for (const k of Object.keys(d)) if (!known.has(k)) throw bad3(`unknown key ${JSON.stringify(k)}`);
+  if (d.version !== void 0 && d.version !== 1) throw bad3("version must be 1");
   const policy = defaultPolicy();
   if (d.requiredPredicateTypes !== void 0) {
-    if (!Array.isArray(d.requiredPredicateTypes)) throw bad2("requiredPredicateTypes must be a list");
+    if (!Array.isArray(d.requiredPredicateTypes)) throw bad3("requiredPredicateTypes must be a list");
     policy.required = d.requiredPredicateTypes.map(requiredFrom);
   }
   if (d.requireSbom !== void 0) {
-    if (typeof d.requireSbom !== "boolean") throw bad2("requireSbom must be true or false");
+    if (typeof d.requireSbom !== "boolean") throw bad3("requireSbom must be true or false");
     if (d.requireSbom && !policy.required.some((r) => r.anyOf.includes(SPDX_DOCUMENT)))
       policy.required.push(PREDICATE_ALIASES.spdx);
   }
   if (d.requireSignatures !== void 0) {
-    if (typeof d.requireSignatures !== "boolean") throw bad2("requireSignatures must be true or false");
+    if (typeof d.requireSignatures !== "boolean") throw bad3("requireSignatures must be true or false");
     policy.requireSignatures = d.requireSignatures;
   }
   if (d.issuers !== void 0) {
     if (!Array.isArray(d.issuers) || d.issuers.length === 0 || !d.issuers.every(
       (x) => typeof x === "string" && x.startsWith("https://") || typeof x === "string" && x.startsWith("http://")
     )) {
-      throw bad2("issuers must be a non-empty list of issuer URLs");
+      throw bad3("issuers must be a non-empty list of issuer URLs");
     }
     policy.issuers = d.issuers;
   }
   if (d.claims !== void 0) {
     if (d.claims === null || typeof d.claims !== "object" || Array.isArray(d.claims))
-      throw bad2("claims must be a mapping of claim name to value(s)");
+      throw bad3("claims must be a mapping of claim name to value(s)");
     for (const [claim, v] of Object.entries(d.claims)) {
       policy.claims.push({ claim, equals: scalarStrings(v, `claims.${claim}`), source: "policy" });
     }
   }
   if (d.claimPatterns !== void 0) {
     if (d.claimPatterns === null || typeof d.claimPatterns !== "object" || Array.isArray(d.claimPatterns))
-      throw bad2("claimPatterns must be a mapping of claim name to regex");
+      throw bad3("claimPatterns must be a mapping of claim name to regex");
     for (const [claim, v] of Object.entries(d.claimPatterns)) {
-      if (typeof v !== "string") throw bad2(`claimPatterns.${claim} must be a string`);
+      if (typeof v !== "string") throw bad3(`claimPatterns.${claim} must be a string`);
       policy.claims.push({ claim, matches: compileRegex(v, `claimPatterns.${claim}`), source: "policy" });
     }
   }
   if (d.cel !== void 0) {
-    if (!Array.isArray(d.cel)) throw bad2("cel must be a list");
+    if (!Array.isArray(d.cel)) throw bad3("cel must be a list");
     d.cel.forEach((c, i) => {
       if (typeof c === "string") policy.cel.push(compileCel(`cel[${i}]`, c));
       else if (c && typeof c === "object" && typeof c.expr === "string") {
@@ -79850,12 +79862,12 @@ function parsePolicy(text, what = "policy") {
         policy.cel.push(
           compileCel(typeof name === "string" ? name : `cel[${i}]`, c.expr)
         );
-      } else throw bad2(`cel[${i}] must be a string or {name, expr}`);
+      } else throw bad3(`cel[${i}] must be a string or {name, expr}`);
     });
   }
   if (d.maxAgeSeconds !== void 0) {
     if (typeof d.maxAgeSeconds !== "number" || !Number.isSafeInteger(d.maxAgeSeconds) || d.maxAgeSeconds <= 0)
-      throw bad2("maxAgeSeconds must be a positive integer");
+      throw bad3("maxAgeSeconds must be a positive integer");
     policy.maxAgeSeconds = d.maxAgeSeconds;
   }
   return policy;
@@ -79881,7 +79893,7 @@ __export(main_exports, {
 });
 module.exports = __toCommonJS(main_exports);
 init_import_meta_url();
-var import_node_crypto14 = require("node:crypto");
+var import_node_crypto16 = require("node:crypto");
 var import_node_fs3 = require("node:fs");
 var import_node_os3 = require("node:os");
 var import_node_path5 = require("node:path");
@@ -80132,10 +80144,13 @@ init_json();
 init_errors();
 var INTOTO_PAYLOAD_TYPE = "application/vnd.in-toto+json";
 var OPK_KEYID = "OPK";
+var TIMESTAMP_MEMBER = "rfc3161Timestamp";
 var MAX_ENVELOPE_BYTES = 64 * 1024 * 1024;
 var MAX_SIGNATURES = 4;
 function serializeEnvelope(payloadType, payload, signatures) {
-  const sigs = signatures.map((s) => `{"keyid":${goString(s.keyid)},"sig":${goString(encodeBase64(s.sig))}}`);
+  const sigs = signatures.map(
+    (s) => `{"keyid":${goString(s.keyid)},"sig":${goString(encodeBase64(s.sig))}` + (s.timestamp ? `,"${TIMESTAMP_MEMBER}":${goString(encodeBase64(s.timestamp))}}` : "}")
+  );
   return `{"payloadType":${goString(payloadType)},"payload":${goString(encodeBase64(payload))},"signatures":[${sigs.join(",")}]}`;
 }
 function parseEnvelope(input) {
@@ -80163,7 +80178,14 @@ function parseEnvelope(input) {
       throw new FormatError("DSSE_MALFORMED", `DSSE signature ${i} keyid must be a string`);
     if (typeof s.sig !== "string")
       throw new FormatError("DSSE_MALFORMED", `DSSE signature ${i} has no string sig`);
-    return { keyid: s.keyid ?? "", sig: decodeBase64(s.sig, `DSSE signature ${i}`) };
+    const ts = s[TIMESTAMP_MEMBER];
+    if (ts !== void 0 && typeof ts !== "string")
+      throw new FormatError("DSSE_MALFORMED", `DSSE signature ${i} ${TIMESTAMP_MEMBER} must be a string`);
+    return {
+      keyid: s.keyid ?? "",
+      sig: decodeBase64(s.sig, `DSSE signature ${i}`),
+      ...ts !== void 0 ? { timestamp: decodeBase64(ts, `DSSE signature ${i} timestamp`) } : {}
+    };
   });
   return { payloadType: doc.payloadType, payload, signatures };
 }
@@ -80953,6 +80975,13 @@ function findKey(keys, iss, header, jkt) {
         `the OP key${kid ? ` "${kid}"` : ""} does not match the token's jkt`
       );
     }
+    const skipped = keys.unusable?.({ iss, ...kid !== void 0 ? { kid } : {} })[0];
+    if (skipped) {
+      throw new VerificationError(
+        "OP_KEY_UNUSABLE",
+        `the OP key "${skipped.kid}" of ${iss} was skipped as unusable: ${skipped.reason} (${skipped.code})`
+      );
+    }
     throw new VerificationError(
       "OP_KEY_NOT_FOUND",
       `no trusted key for issuer ${iss}${kid ? ` with kid "${kid}"` : ""}${jkt ? ` and jkt ${jkt}` : ""}`
@@ -80964,9 +80993,9 @@ var GEN_2024_MEMBERS = /* @__PURE__ */ new Set(["alg", "kid", "typ", "jkt"]);
 function onlyGen2024Members(header) {
   return Object.keys(header).every((k) => GEN_2024_MEMBERS.has(k));
 }
-function firstVerifying(candidates, check) {
+function firstVerifying(candidates2, check) {
   let firstError;
-  for (const key of candidates) {
+  for (const key of candidates2) {
     try {
       check(key);
       return key;
@@ -81014,14 +81043,14 @@ function verifyOpSignature(input, keys) {
       `OP signature alg ${JSON.stringify(header.alg ?? null)} is not accepted`
     );
   }
-  const candidates = findKey(keys, iss, header, void 0);
+  const candidates2 = findKey(keys, iss, header, void 0);
   const identity2 = signingInput(input.protected, input.payload);
-  const isGq = input.sigType === "oidc_gq" || input.sigType === void 0 && proof.length !== candidates[0].nBytes;
+  const isGq = input.sigType === "oidc_gq" || input.sigType === void 0 && proof.length !== candidates2[0].nBytes;
   if (input.sigType !== void 0 && input.sigType !== "oidc_gq" && input.sigType !== "oidc") {
     throw new VerificationError("PKT_MALFORMED", `unknown OP sig_type ${input.sigType}`);
   }
   if (isGq) {
-    const key2 = firstVerifying(candidates, (k) => {
+    const key2 = firstVerifying(candidates2, (k) => {
       if (proof.length !== gqProofLength(k) && input.sigType === void 0) {
         throw new VerificationError(
           "OP_SIGNATURE_INVALID",
@@ -81032,7 +81061,7 @@ function verifyOpSignature(input, keys) {
     });
     return { kind: "gq-2023", key: key2, originalHeader: header, claims };
   }
-  const key = firstVerifying(candidates, (k) => {
+  const key = firstVerifying(candidates2, (k) => {
     if (!verifyRs256(k, identity2, proof))
       throw new VerificationError("OP_SIGNATURE_INVALID", "OP RS256 signature does not verify");
   });
@@ -81125,6 +81154,7 @@ function verifyPkToken(pkt, opts) {
   const commitType = verifyCommitment(pkt, op, claims, opts.commitType ?? "auto");
   checkExpiration(claims, opts.expiration ?? "never", opts.now);
   const cosigner = verifyCosigner(pkt, opts.cosignerKeys);
+  const keySource = opts.keys.sourceOf?.(claims.iss, op.key);
   return {
     claims,
     cic,
@@ -81132,6 +81162,7 @@ function verifyPkToken(pkt, opts) {
     generation: pkt.generation,
     opSignature: op.kind,
     opKey: op.key,
+    ...keySource ? { keySource } : {},
     opHeader: op.originalHeader,
     commitType,
     cosigner
@@ -81235,7 +81266,20 @@ function verifyCommitment(pkt, op, claims, requested) {
   throw new VerificationError("COMMITMENT_MISMATCH", `ID token ${type} does not commit to this CIC`);
 }
 var FUTURE_SKEW_SECONDS = 300;
+var TIME_CLAIMS = ["iat", "nbf", "exp"];
+function checkTimeClaimTypes(claims) {
+  for (const c of TIME_CLAIMS) {
+    const v = claims[c];
+    if (v === void 0 || typeof v === "number") continue;
+    const type = v === null ? "null" : Array.isArray(v) ? "array" : typeof v;
+    throw new VerificationError(
+      "CLAIM_TYPE_INVALID",
+      `ID token claim ${c} must be a JSON number, not ${type}`
+    );
+  }
+}
 function checkExpiration(claims, policy, now = Math.floor(Date.now() / 1e3)) {
+  checkTimeClaimTypes(claims);
   for (const c of ["iat", "nbf"]) {
     const v = claims[c];
     if (typeof v === "number" && v > now + FUTURE_SKEW_SECONDS) {
@@ -81264,17 +81308,17 @@ function verifyCosigner(pkt, keys) {
   const h = pkt.cos.headerJson;
   const iss = typeof h.iss === "string" ? h.iss : void 0;
   if (!keys || keys.length === 0) return { present: true, ...iss ? { iss } : {}, verified: false };
-  const candidates = keys.filter(
+  const candidates2 = keys.filter(
     (k) => k.iss === iss && (h.kid === void 0 || k.jwk.kid === void 0 || k.jwk.kid === h.kid)
   );
-  if (candidates.length === 0)
+  if (candidates2.length === 0)
     throw new VerificationError(
       "COSIGNER_KEY_NOT_FOUND",
       `no cosigner key for ${iss ?? "a cosigner without iss"}`
     );
   const data = signingInput(pkt.cos.protected, pkt.payload);
   const sig = decodeBase64Url(pkt.cos.signature, "cosigner signature");
-  const ok = candidates.some((k) => {
+  const ok = candidates2.some((k) => {
     let keyObject;
     try {
       keyObject = (0, import_node_crypto7.createPublicKey)({ key: k.jwk, format: "jwk" });
@@ -81357,8 +81401,10 @@ async function signStatement(statement, opts) {
     commitType: opts.commitType ?? "aud",
     att: attFor(payloadType, statement)
   });
+  const sig = Buffer.from(minted.json, "utf8");
+  const timestamp = opts.timestamper ? await opts.timestamper(sig) : void 0;
   const envelope = serializeEnvelope(payloadType, statement, [
-    { keyid: OPK_KEYID, sig: Buffer.from(minted.json, "utf8") }
+    { keyid: OPK_KEYID, sig, ...timestamp ? { timestamp } : {} }
   ]);
   return {
     envelope,
@@ -81369,6 +81415,143 @@ async function signStatement(statement, opts) {
       jkt: minted.opKey.thumbprint
     }
   };
+}
+
+// src/tsa/der.ts
+init_import_meta_url();
+init_errors();
+var TsaError = class extends OpkError {
+};
+var malformed = (why) => new TsaError("TSA_MALFORMED", `timestamp: ${why}`);
+var TAG = {
+  BOOLEAN: 1,
+  INTEGER: 2,
+  BIT_STRING: 3,
+  OCTET_STRING: 4,
+  NULL: 5,
+  OID: 6,
+  UTF8: 12,
+  SEQUENCE: 48,
+  SET: 49,
+  GENERALIZED_TIME: 24
+};
+var MAX_DEPTH_BYTES = 16 * 1024 * 1024;
+function readTlv(buf, offset) {
+  if (buf.length > MAX_DEPTH_BYTES) throw malformed("too large");
+  if (offset + 2 > buf.length) throw malformed("truncated header");
+  const tag = buf[offset];
+  if ((tag & 31) === 31) throw malformed("high tag numbers are not used here");
+  let len = buf[offset + 1];
+  let head = 2;
+  if (len & 128) {
+    const n = len & 127;
+    if (n === 0) throw malformed("indefinite length is not DER");
+    if (n > 4) throw malformed("length too long");
+    if (offset + 2 + n > buf.length) throw malformed("truncated length");
+    len = 0;
+    for (let i = 0; i < n; i++) len = len * 256 + buf[offset + 2 + i];
+    if (buf[offset + 2] === 0 || len < 128) throw malformed("length is not minimally encoded");
+    head += n;
+  }
+  const end = offset + head + len;
+  if (end > buf.length) throw malformed("element runs past its container");
+  return {
+    node: { tag, bytes: buf.subarray(offset, end), value: buf.subarray(offset + head, end) },
+    next: end
+  };
+}
+function parseDer(buf) {
+  const { node, next } = readTlv(buf, 0);
+  if (next !== buf.length) throw malformed("trailing bytes after the element");
+  return node;
+}
+function children(node) {
+  if (!(node.tag & 32)) throw malformed(`tag 0x${node.tag.toString(16)} is not constructed`);
+  const out = [];
+  for (let off = 0; off < node.value.length; ) {
+    const { node: c, next } = readTlv(node.value, off);
+    out.push(c);
+    off = next;
+  }
+  return out;
+}
+function expectTag(node, tag, what) {
+  if (!node) throw malformed(`${what} is missing`);
+  if (node.tag !== tag)
+    throw malformed(`${what} has tag 0x${node.tag.toString(16)}, not 0x${tag.toString(16)}`);
+  return node;
+}
+function seq(node, what) {
+  return children(expectTag(node, TAG.SEQUENCE, what));
+}
+function decodeOid(node, what) {
+  const v = expectTag(node, TAG.OID, what).value;
+  if (v.length === 0 || v[v.length - 1] & 128) throw malformed(`${what} is not a valid OID`);
+  const parts = [];
+  let acc = 0;
+  for (let i = 0; i < v.length; i++) {
+    if (acc === 0 && v[i] === 128) throw malformed(`${what} is not minimally encoded`);
+    acc = acc * 128 + (v[i] & 127);
+    if (acc > Number.MAX_SAFE_INTEGER / 128) throw malformed(`${what} has an arc too large`);
+    if (!(v[i] & 128)) {
+      parts.push(acc);
+      acc = 0;
+    }
+  }
+  const first = parts.shift();
+  const a = first < 80 ? Math.floor(first / 40) : 2;
+  return [a, first - a * 40, ...parts].join(".");
+}
+function decodeUint(node, what) {
+  const v = expectTag(node, TAG.INTEGER, what).value;
+  if (v.length === 0) throw malformed(`${what} is empty`);
+  if (v.length > 1 && v[0] === 0 && !(v[1] & 128)) throw malformed(`${what} is not minimally encoded`);
+  if (v[0] & 128) throw malformed(`${what} is negative`);
+  return BigInt(`0x${Buffer.from(v).toString("hex")}`);
+}
+function decodeGeneralizedTime(node, what) {
+  const s = Buffer.from(expectTag(node, TAG.GENERALIZED_TIME, what).value).toString("latin1");
+  const m = /^(\d{4})(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)(?:\.(\d*[1-9]))?Z$/.exec(s);
+  if (!m) throw malformed(`${what} is not a UTC GeneralizedTime`);
+  const ms = Date.UTC(
+    +m[1],
+    +m[2] - 1,
+    +m[3],
+    +m[4],
+    +m[5],
+    +m[6],
+    m[7] ? Math.floor(+`0.${m[7]}` * 1e3) : 0
+  );
+  if (Number.isNaN(ms)) throw malformed(`${what} is not a valid time`);
+  return ms;
+}
+function lengthBytes(n) {
+  if (n < 128) return [n];
+  const out = [];
+  for (let x = n; x > 0; x = Math.floor(x / 256)) out.unshift(x & 255);
+  return [128 | out.length, ...out];
+}
+function encode(tag, ...parts) {
+  const body = Buffer.concat(parts);
+  return Buffer.concat([Buffer.from([tag, ...lengthBytes(body.length)]), body]);
+}
+function encodeOid(oid) {
+  const arcs = oid.split(".").map(Number);
+  const out = [];
+  const push = (n) => {
+    const b = [n & 127];
+    for (let x = Math.floor(n / 128); x > 0; x = Math.floor(x / 128)) b.unshift(128 | x & 127);
+    out.push(...b);
+  };
+  push(arcs[0] * 40 + arcs[1]);
+  arcs.slice(2).forEach(push);
+  return encode(TAG.OID, Uint8Array.from(out));
+}
+function encodeUint(n) {
+  let hex = n.toString(16);
+  if (hex.length % 2) hex = `0${hex}`;
+  const b = Buffer.from(hex, "hex");
+  return encode(TAG.INTEGER, b[0] & 128 ? Buffer.concat([Buffer.from([0]), b]) : b);
 }
 
 // src/attest/signer.ts
@@ -81397,7 +81580,8 @@ function inProcessSigner(o) {
           const s = await signStatement(t.statement, {
             getIdToken,
             ...o.commitType ? { commitType: o.commitType } : {},
-            ...o.format ? { format: o.format } : {}
+            ...o.format ? { format: o.format } : {},
+            ...o.timestamper ? { timestamper: o.timestamper } : {}
           });
           timings.tokenMs += tokenMs;
           timings.cryptoMs += import_node_perf_hooks.performance.now() - t0 - tokenMs;
@@ -81424,20 +81608,22 @@ function inProcessSigner(o) {
 function signingFailure(e) {
   if (e instanceof OpError && ["OP_UNAVAILABLE", "OP_CANCELLED", "OP_BAD_RESPONSE"].includes(e.code))
     return new SignerIoError(e.code, `getting an ID token failed: ${e.message}`);
+  if (e instanceof TsaError && ["TSA_UNAVAILABLE", "TSA_REFUSED"].includes(e.code))
+    return new SignerIoError(e.code, e.message);
   return e;
 }
 function checkSigned(task, s) {
-  const bad3 = (why) => new AttestError("ATTEST_SIGNER_OUTPUT", `signer output for statement ${task.statementDigest} ${why}`);
-  if (!isDsseMediaType(s.mediaType)) throw bad3(`has media type ${s.mediaType}, not a DSSE type`);
+  const bad4 = (why) => new AttestError("ATTEST_SIGNER_OUTPUT", `signer output for statement ${task.statementDigest} ${why}`);
+  if (!isDsseMediaType(s.mediaType)) throw bad4(`has media type ${s.mediaType}, not a DSSE type`);
   let env2;
   try {
     env2 = parseEnvelope(s.envelope);
   } catch {
-    throw bad3("is not a DSSE envelope");
+    throw bad4("is not a DSSE envelope");
   }
-  if (env2.payloadType !== INTOTO_PAYLOAD_TYPE) throw bad3(`has payloadType ${env2.payloadType}`);
-  if (env2.signatures.length === 0) throw bad3("carries no signature");
-  if (!Buffer.from(env2.payload).equals(Buffer.from(task.statement))) throw bad3("signs different bytes");
+  if (env2.payloadType !== INTOTO_PAYLOAD_TYPE) throw bad4(`has payloadType ${env2.payloadType}`);
+  if (env2.signatures.length === 0) throw bad4("carries no signature");
+  if (!Buffer.from(env2.payload).equals(Buffer.from(task.statement))) throw bad4("signs different bytes");
 }
 
 // src/attest/write.ts
@@ -82048,15 +82234,361 @@ function sidecarSigner(spec, o = {}) {
   };
 }
 
+// src/tsa/client.ts
+init_import_meta_url();
+var import_node_crypto9 = require("node:crypto");
+
+// src/tsa/tsp.ts
+init_import_meta_url();
+var OID = {
+  sha256: "2.16.840.1.101.3.4.2.1",
+  sha384: "2.16.840.1.101.3.4.2.2",
+  sha512: "2.16.840.1.101.3.4.2.3",
+  signedData: "1.2.840.113549.1.7.2",
+  tstInfo: "1.2.840.113549.1.9.16.1.4",
+  contentType: "1.2.840.113549.1.9.3",
+  messageDigest: "1.2.840.113549.1.9.4",
+  signingCertificateV2: "1.2.840.113549.1.9.16.2.47"
+};
+var HASH_BY_OID = {
+  [OID.sha256]: "sha256",
+  [OID.sha384]: "sha384",
+  [OID.sha512]: "sha512"
+};
+function buildTimeStampReq(sha256, nonce) {
+  const algId = encode(TAG.SEQUENCE, encodeOid(OID.sha256), encode(TAG.NULL));
+  const imprint = encode(TAG.SEQUENCE, algId, encode(TAG.OCTET_STRING, sha256));
+  return encode(
+    TAG.SEQUENCE,
+    encodeUint(1n),
+    imprint,
+    encodeUint(nonce),
+    encode(TAG.BOOLEAN, Uint8Array.of(255))
+  );
+}
+function parseTimeStampResp(bytes) {
+  const [statusInfo, token] = seq(parseDer(bytes), "TimeStampResp");
+  const status = decodeUint(seq(statusInfo, "PKIStatusInfo")[0], "PKIStatus");
+  if (status > 1n)
+    throw new TsaError("TSA_REFUSED", `the timestamp authority refused the request (status ${status})`);
+  if (!token) throw malformed("a granted response carries no timeStampToken");
+  return token.bytes;
+}
+function algOid(node, what) {
+  return decodeOid(seq(node, what)[0], `${what} algorithm`);
+}
+function parseTstInfo(der) {
+  const f = seq(parseDer(der), "TSTInfo");
+  if (decodeUint(f[0], "TSTInfo version") !== 1n) throw malformed("TSTInfo version is not 1");
+  const policy = decodeOid(f[1], "TSTInfo policy");
+  const [alg, hashed] = seq(f[2], "messageImprint");
+  const out = {
+    policy,
+    hashAlgorithm: algOid(alg, "messageImprint hashAlgorithm"),
+    hashedMessage: expectTag(hashed, TAG.OCTET_STRING, "hashedMessage").value,
+    serialNumber: decodeUint(f[3], "TSTInfo serialNumber"),
+    genTimeMs: decodeGeneralizedTime(f[4], "TSTInfo genTime")
+  };
+  const nonce = f.slice(5).find((n) => n.tag === TAG.INTEGER);
+  if (nonce) out.nonce = decodeUint(nonce, "TSTInfo nonce");
+  return out;
+}
+function parseAttrs(node) {
+  const out = /* @__PURE__ */ new Map();
+  for (const a of children(node)) {
+    const [type, values] = seq(a, "attribute");
+    const oid = decodeOid(type, "attribute type");
+    if (out.has(oid)) throw malformed(`attribute ${oid} appears twice`);
+    out.set(oid, children(expectTag(values, TAG.SET, "attribute values")));
+  }
+  return out;
+}
+function parseSignerInfo(node) {
+  const f = seq(node, "SignerInfo");
+  const signedAttrs = expectTag(f[3], 160, "signedAttrs (required for TSTInfo content)");
+  const signedAttrsDer = Buffer.concat([Uint8Array.of(TAG.SET), signedAttrs.bytes.subarray(1)]);
+  return {
+    digestAlgorithm: algOid(f[2], "SignerInfo digestAlgorithm"),
+    signedAttrsDer,
+    attrs: parseAttrs(signedAttrs),
+    signatureAlgorithm: algOid(f[4], "SignerInfo signatureAlgorithm"),
+    signature: expectTag(f[5], TAG.OCTET_STRING, "SignerInfo signature").value
+  };
+}
+function parseTimeStampToken(bytes) {
+  const [ctype, wrapped] = seq(parseDer(bytes), "ContentInfo");
+  if (decodeOid(ctype, "ContentInfo contentType") !== OID.signedData)
+    throw malformed("token is not SignedData");
+  const sd = seq(children(expectTag(wrapped, 160, "ContentInfo content"))[0], "SignedData");
+  const [eType, eWrapped] = seq(sd[2], "encapContentInfo");
+  if (decodeOid(eType, "eContentType") !== OID.tstInfo) throw malformed("eContentType is not TSTInfo");
+  const eContent = children(expectTag(eWrapped, 160, "eContent"))[0];
+  const tstInfoDer = expectTag(eContent, TAG.OCTET_STRING, "eContent").value;
+  let i = 3;
+  const certificates = [];
+  if (sd[i]?.tag === 160) certificates.push(...children(sd[i++]).map((c) => c.bytes));
+  if (sd[i]?.tag === 161) i++;
+  const infos = children(expectTag(sd[i], TAG.SET, "signerInfos"));
+  if (infos.length !== 1) throw malformed(`token has ${infos.length} signers, exactly one is expected`);
+  return { tstInfoDer, tstInfo: parseTstInfo(tstInfoDer), certificates, signer: parseSignerInfo(infos[0]) };
+}
+
+// src/tsa/verify.ts
+init_import_meta_url();
+var import_node_crypto8 = require("node:crypto");
+var EKU_TIME_STAMPING = "1.3.6.1.5.5.7.3.8";
+var fail = (code, why) => new TsaError(code, `timestamp: ${why}`);
+function same(a, b) {
+  return a.length === b.length && (0, import_node_crypto8.timingSafeEqual)(a, b);
+}
+function hashName(oid, what) {
+  const h = HASH_BY_OID[oid];
+  if (!h) throw fail("TIMESTAMP_INVALID", `${what} ${oid} is not SHA-256/384/512`);
+  return h;
+}
+function parseCertificates(pem, what) {
+  const blocks = pem.match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g) ?? [];
+  if (blocks.length === 0) throw new TsaError("TSA_CERT_INVALID", `${what} holds no PEM certificate`);
+  return blocks.map((b) => {
+    try {
+      return new import_node_crypto8.X509Certificate(b);
+    } catch {
+      throw new TsaError("TSA_CERT_INVALID", `${what} holds a certificate that does not parse`);
+    }
+  });
+}
+function candidates(token, trusted) {
+  const out = [...trusted];
+  for (const der of token.certificates) {
+    let c;
+    try {
+      c = new import_node_crypto8.X509Certificate(Buffer.from(der));
+    } catch {
+      continue;
+    }
+    if (trusted.some((ca) => c.checkIssued(ca) && c.verify(ca.publicKey))) out.push(c);
+  }
+  return out;
+}
+function certHashMatches(token, cert) {
+  const attr = token.signer.attrs.get(OID.signingCertificateV2)?.[0];
+  if (!attr) return true;
+  const first = seq(seq(attr, "SigningCertificateV2")[0], "ESSCertIDv2 list")[0];
+  const f = seq(first, "ESSCertIDv2");
+  const alg = f[0]?.tag === TAG.SEQUENCE ? decodeOid(seq(f.shift(), "hashAlgorithm")[0], "hash") : OID.sha256;
+  const hash = expectTag(f[0], TAG.OCTET_STRING, "certHash").value;
+  return same((0, import_node_crypto8.createHash)(hashName(alg, "ESSCertIDv2 hash")).update(cert.raw).digest(), hash);
+}
+function signatureOk(token, cert) {
+  const s = token.signer;
+  const digest = hashName(s.digestAlgorithm, "SignerInfo digestAlgorithm");
+  try {
+    return (0, import_node_crypto8.verify)(digest, s.signedAttrsDer, cert.publicKey, s.signature);
+  } catch {
+    return false;
+  }
+}
+function checkSignedAttrs(token) {
+  const { attrs, digestAlgorithm } = token.signer;
+  const ct = attrs.get(OID.contentType);
+  if (ct?.length !== 1 || decodeOid(ct[0], "contentType attribute") !== OID.tstInfo)
+    throw fail("TIMESTAMP_INVALID", "the signed contentType is not TSTInfo");
+  const md2 = attrs.get(OID.messageDigest);
+  if (md2?.length !== 1) throw fail("TIMESTAMP_INVALID", "no signed messageDigest");
+  const want = (0, import_node_crypto8.createHash)(hashName(digestAlgorithm, "SignerInfo digestAlgorithm")).update(token.tstInfoDer).digest();
+  if (!same(expectTag(md2[0], TAG.OCTET_STRING, "messageDigest").value, want))
+    throw fail("TIMESTAMP_INVALID", "the signed messageDigest does not match the TSTInfo");
+}
+function verifyTimestamp(tokenBytes, data, trusted) {
+  const token = parseTimeStampToken(tokenBytes);
+  const { tstInfo } = token;
+  const imprint = (0, import_node_crypto8.createHash)(hashName(tstInfo.hashAlgorithm, "messageImprint hash")).update(data).digest();
+  if (!same(imprint, tstInfo.hashedMessage))
+    throw fail("TIMESTAMP_MISMATCH", "the timestamp was issued for other bytes than this signature");
+  checkSignedAttrs(token);
+  for (const cert of candidates(token, trusted)) {
+    if (!signatureOk(token, cert)) continue;
+    if (!certHashMatches(token, cert)) continue;
+    if (!(cert.keyUsage ?? []).includes(EKU_TIME_STAMPING))
+      throw fail(
+        "TIMESTAMP_UNTRUSTED",
+        `certificate ${cert.subject} is not for time stamping (no timeStamping EKU)`
+      );
+    const t = tstInfo.genTimeMs;
+    if (t < Date.parse(cert.validFrom) || t > Date.parse(cert.validTo))
+      throw fail(
+        "TIMESTAMP_UNTRUSTED",
+        `genTime is outside the validity of ${cert.subject.replace(/\n/g, ", ")}`
+      );
+    return {
+      timeMs: t,
+      tsa: cert.subject.replace(/\n/g, ", "),
+      serialNumber: tstInfo.serialNumber.toString(16),
+      policy: tstInfo.policy
+    };
+  }
+  throw fail("TIMESTAMP_UNTRUSTED", "no trusted TSA certificate signed this timestamp");
+}
+function checkResponseToken(tokenBytes, sha256, nonce) {
+  const { tstInfo } = parseTimeStampToken(tokenBytes);
+  if (tstInfo.hashAlgorithm !== OID.sha256 || !same(tstInfo.hashedMessage, sha256))
+    throw fail("TIMESTAMP_MISMATCH", "the authority timestamped other bytes than requested");
+  if (tstInfo.nonce !== nonce)
+    throw fail("TIMESTAMP_MISMATCH", "the authority answered another request (nonce)");
+}
+
+// src/tsa/client.ts
+var MAX_RESPONSE_BYTES = 256 * 1024;
+function tsaUrl(url) {
+  let u;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new TsaError("TSA_UNAVAILABLE", "the timestamp authority URL is not a valid URL");
+  }
+  if (u.protocol !== "https:" && u.protocol !== "http:")
+    throw new TsaError("TSA_UNAVAILABLE", `the timestamp authority URL must be http(s), not ${u.protocol}`);
+  return u;
+}
+function httpTimestamper(url, o = {}) {
+  const u = tsaUrl(url);
+  const where = `${u.origin}${u.pathname}`;
+  return async (data) => {
+    const imprint = (0, import_node_crypto9.createHash)("sha256").update(data).digest();
+    const nonce = BigInt(`0x${(0, import_node_crypto9.randomBytes)(8).toString("hex")}`);
+    let body;
+    try {
+      const res = await fetch(u, {
+        method: "POST",
+        headers: { "content-type": "application/timestamp-query", accept: "application/timestamp-reply" },
+        body: Buffer.from(buildTimeStampReq(imprint, nonce)),
+        signal: AbortSignal.timeout(o.timeoutMs ?? 3e4)
+      });
+      if (res.status !== 200)
+        throw new TsaError("TSA_UNAVAILABLE", `timestamp authority ${where} answered HTTP ${res.status}`);
+      body = new Uint8Array(await res.arrayBuffer());
+    } catch (e) {
+      if (e instanceof TsaError) throw e;
+      throw new TsaError(
+        "TSA_UNAVAILABLE",
+        `timestamp authority ${where} is unreachable: ${e.name}`
+      );
+    }
+    if (body.length > MAX_RESPONSE_BYTES)
+      throw new TsaError("TSA_UNAVAILABLE", `timestamp authority ${where} sent an oversized response`);
+    const token = parseTimeStampResp(body);
+    checkResponseToken(token, imprint, nonce);
+    return token;
+  };
+}
+
+// src/cli/tsa-flags.ts
+init_import_meta_url();
+init_errors();
+
+// src/cli/io.ts
+init_import_meta_url();
+var import_promises = require("node:fs/promises");
+var import_node_util = require("node:util");
+init_errors();
+var EXIT_OK = 0;
+var EXIT_INVALID = 1;
+var EXIT_USAGE = 2;
+var IoError = class extends OpkError {
+};
+function parse(args, options3, allowPositionals = true) {
+  try {
+    return (0, import_node_util.parseArgs)({ args, options: options3, allowPositionals, strict: true });
+  } catch (e) {
+    throw new UsageError("USAGE", e.message);
+  }
+}
+async function readInput(path, io, what) {
+  if (path === void 0 || path === "-") {
+    const chunks = [];
+    for await (const c of io.stdin) chunks.push(Buffer.isBuffer(c) ? c : Buffer.from(c));
+    return Buffer.concat(chunks);
+  }
+  try {
+    return await (0, import_promises.readFile)(path);
+  } catch (e) {
+    throw new IoError("IO", `cannot read ${what} ${path}: ${e.code ?? "error"}`);
+  }
+}
+function outputFormat(value) {
+  if (value === void 0 || value === "text") return "text";
+  if (value === "json") return "json";
+  throw new UsageError("USAGE", `--output must be text or json, not ${value}`);
+}
+function reportError(e, io) {
+  if (e instanceof UsageError || e instanceof IoError) {
+    io.stderr.write(`opk-signer: ${e.message}
+`);
+    return EXIT_USAGE;
+  }
+  if (e instanceof OpkError) {
+    io.stderr.write(`opk-signer: ${e.code}: ${e.message}
+`);
+    return e.name === "OpError" ? EXIT_USAGE : EXIT_INVALID;
+  }
+  const sys = e;
+  if (sys && typeof sys.code === "string" && (sys.syscall !== void 0 || /^E[A-Z]+$/.test(sys.code))) {
+    io.stderr.write(`opk-signer: I/O error: ${sys.message}
+`);
+    return EXIT_USAGE;
+  }
+  io.stderr.write(`opk-signer: internal error: ${sys?.message ?? String(e)}
+`);
+  return EXIT_USAGE;
+}
+
+// src/cli/tsa-flags.ts
+function tsaFlag(value) {
+  let u;
+  try {
+    u = new URL(value);
+  } catch {
+    throw new UsageError("USAGE", `--tsa must be an http(s) URL, not ${value}`);
+  }
+  if (u.protocol !== "http:" && u.protocol !== "https:")
+    throw new UsageError("USAGE", `--tsa must be an http(s) URL, not ${value}`);
+  return value;
+}
+var timeOptions = {
+  "tsa-cert": { type: "string", multiple: true },
+  "key-grace": { type: "string" }
+};
+var DEFAULT_KEY_GRACE_SECONDS = 24 * 3600;
+function graceFlag(value) {
+  const m = /^(\d+)(s|m|h|d)?$/.exec(value);
+  if (!m)
+    throw new UsageError("USAGE", `--key-grace must be a duration such as 30m, 12h or 2d, not ${value}`);
+  return Number(m[1]) * { s: 1, m: 60, h: 3600, d: 86400 }[m[2] ?? "s"];
+}
+async function signingTimeFrom(values, trust, io) {
+  const grace = values["key-grace"] !== void 0 ? graceFlag(values["key-grace"]) : DEFAULT_KEY_GRACE_SECONDS;
+  const tsaCerts = [];
+  for (const f of values["tsa-cert"] ?? []) {
+    const pem = (await readInput(f, io, "TSA certificate")).toString("utf8");
+    try {
+      tsaCerts.push(...parseCertificates(pem, `--tsa-cert ${f}`));
+    } catch (e) {
+      throw new UsageError("USAGE", e.message);
+    }
+  }
+  if (tsaCerts.length === 0 && !trust.root) return void 0;
+  return { tsaCerts, graceSeconds: grace, ...trust.root ? { root: trust.root } : {} };
+}
+
 // src/cli/commands/attest.ts
 init_errors();
 
 // src/oci/layout.ts
 init_import_meta_url();
-var import_node_crypto8 = require("node:crypto");
-var import_promises = require("node:fs/promises");
+var import_node_crypto10 = require("node:crypto");
+var import_promises2 = require("node:fs/promises");
 var import_node_path2 = require("node:path");
-var import_promises2 = require("node:timers/promises");
+var import_promises3 = require("node:timers/promises");
 init_errors();
 var LAYOUT_VERSION = "1.0.0";
 var LAYOUT_LOCK = "index.json.lock";
@@ -82075,11 +82607,11 @@ var OciLayout = class _OciLayout {
   location;
   /** Opens an existing layout; fails if `oci-layout` or `index.json` is missing or malformed. */
   static async open(dir) {
-    const isDir = await (0, import_promises.stat)(dir).then(
+    const isDir = await (0, import_promises2.stat)(dir).then(
       (st) => st.isDirectory(),
       () => false
     );
-    const hasMarker = isDir && await (0, import_promises.stat)((0, import_node_path2.join)(dir, "oci-layout")).then(
+    const hasMarker = isDir && await (0, import_promises2.stat)((0, import_node_path2.join)(dir, "oci-layout")).then(
       () => true,
       () => false
     );
@@ -82107,12 +82639,12 @@ var OciLayout = class _OciLayout {
   }
   /** Creates a layout (or opens it if one is already there). */
   static async create(dir) {
-    const exists = await (0, import_promises.stat)((0, import_node_path2.join)(dir, "oci-layout")).then(
+    const exists = await (0, import_promises2.stat)((0, import_node_path2.join)(dir, "oci-layout")).then(
       () => true,
       () => false
     );
     if (exists) return _OciLayout.open(dir);
-    await (0, import_promises.mkdir)((0, import_node_path2.join)(dir, "blobs", "sha256"), { recursive: true });
+    await (0, import_promises2.mkdir)((0, import_node_path2.join)(dir, "blobs", "sha256"), { recursive: true });
     await atomicWrite((0, import_node_path2.join)(dir, "oci-layout"), JSON.stringify({ imageLayoutVersion: LAYOUT_VERSION }));
     const layout = new _OciLayout(dir, { schemaVersion: 2, mediaType: MEDIA_TYPE_OCI_INDEX, manifests: [] });
     await layout.update((index) => {
@@ -82210,7 +82742,7 @@ var OciLayout = class _OciLayout {
   }
   async hasBlob(digest) {
     try {
-      await (0, import_promises.stat)(this.blobPath(digest));
+      await (0, import_promises2.stat)(this.blobPath(digest));
       return true;
     } catch {
       return false;
@@ -82230,10 +82762,10 @@ var OciLayout = class _OciLayout {
   async blobIntact(digest, size) {
     const path = this.blobPath(digest);
     try {
-      const st = await (0, import_promises.stat)(path);
+      const st = await (0, import_promises2.stat)(path);
       if (!st.isFile() || st.size !== size) return false;
-      const hash = (0, import_node_crypto8.createHash)("sha256");
-      const fh = await (0, import_promises.open)(path, "r");
+      const hash = (0, import_node_crypto10.createHash)("sha256");
+      const fh = await (0, import_promises2.open)(path, "r");
       try {
         for await (const chunk of fh.createReadStream({ autoClose: false })) hash.update(chunk);
       } finally {
@@ -82302,7 +82834,7 @@ var OciLayout = class _OciLayout {
   async update(change, fresh = false) {
     await this.withLock(async () => {
       let index;
-      const exists = await (0, import_promises.stat)((0, import_node_path2.join)(this.dir, "index.json")).then(
+      const exists = await (0, import_promises2.stat)((0, import_node_path2.join)(this.dir, "index.json")).then(
         () => true,
         () => false
       );
@@ -82318,7 +82850,7 @@ var OciLayout = class _OciLayout {
     const deadline = Date.now() + _OciLayout.lockWaitMs;
     for (; ; ) {
       try {
-        const fh = await (0, import_promises.open)(path, "wx", 384);
+        const fh = await (0, import_promises2.open)(path, "wx", 384);
         try {
           await fh.writeFile(`${process.pid} ${(/* @__PURE__ */ new Date()).toISOString()}
 `);
@@ -82333,19 +82865,19 @@ var OciLayout = class _OciLayout {
             `cannot create lock ${path} (${e.code ?? "error"})`
           );
         if (Date.now() >= deadline) {
-          const holder = await (0, import_promises.readFile)(path, "utf8").catch(() => "");
+          const holder = await (0, import_promises2.readFile)(path, "utf8").catch(() => "");
           throw new OciIoError(
             "OCI_LAYOUT_LOCKED",
             `${this.dir} is locked by another writer (${path}${holder ? `: pid ${holder.trim()}` : ""}) for over ${_OciLayout.lockWaitMs / 1e3}s; if no other process is writing this layout, the lock is stale: remove it and retry`
           );
         }
-        await (0, import_promises2.setTimeout)(LOCK_POLL_MS);
+        await (0, import_promises3.setTimeout)(LOCK_POLL_MS);
       }
     }
     try {
       return await fn();
     } finally {
-      await (0, import_promises.unlink)(path).catch(() => {
+      await (0, import_promises2.unlink)(path).catch(() => {
       });
     }
   }
@@ -82357,7 +82889,7 @@ var OciLayout = class _OciLayout {
     const path = this.blobPath(digest);
     let fh;
     try {
-      fh = await (0, import_promises.open)(path, "r");
+      fh = await (0, import_promises2.open)(path, "r");
     } catch (e) {
       throw new OciIoError(
         "OCI_NOT_FOUND",
@@ -82381,7 +82913,7 @@ var OciLayout = class _OciLayout {
 };
 async function readOrIo(path, what) {
   try {
-    return await (0, import_promises.readFile)(path);
+    return await (0, import_promises2.readFile)(path);
   } catch (e) {
     throw new OciIoError(
       "OCI_NOT_FOUND",
@@ -82390,24 +82922,24 @@ async function readOrIo(path, what) {
   }
 }
 async function atomicWrite(path, data) {
-  const tmp = `${path}.tmp-${(0, import_node_crypto8.randomBytes)(12).toString("hex")}`;
+  const tmp = `${path}.tmp-${(0, import_node_crypto10.randomBytes)(12).toString("hex")}`;
   let fh;
   try {
-    fh = await (0, import_promises.open)(tmp, "wx", 420);
+    fh = await (0, import_promises2.open)(tmp, "wx", 420);
     await fh.writeFile(data);
     await fh.sync();
     await fh.close();
     fh = void 0;
-    await (0, import_promises.rename)(tmp, path);
+    await (0, import_promises2.rename)(tmp, path);
   } catch (e) {
     await fh?.close().catch(() => {
     });
-    await (0, import_promises.unlink)(tmp).catch(() => {
+    await (0, import_promises2.unlink)(tmp).catch(() => {
     });
     throw e;
   }
   try {
-    const d = await (0, import_promises.open)((0, import_node_path2.dirname)(path), "r");
+    const d = await (0, import_promises2.open)((0, import_node_path2.dirname)(path), "r");
     try {
       await d.sync();
     } finally {
@@ -82508,14 +83040,14 @@ init_import_meta_url();
 
 // src/oidc/archive.ts
 init_import_meta_url();
-var import_node_crypto10 = require("node:crypto");
-var import_promises3 = require("node:fs/promises");
+var import_node_crypto12 = require("node:crypto");
+var import_promises4 = require("node:fs/promises");
 var import_node_path3 = require("node:path");
 init_errors();
 
 // src/jwk/rsa.ts
 init_import_meta_url();
-var import_node_crypto9 = require("node:crypto");
+var import_node_crypto11 = require("node:crypto");
 init_base64url();
 init_json();
 init_errors();
@@ -82533,8 +83065,8 @@ function rsaKeyFromJwk(input) {
     throw new FormatError("JWK_INVALID", "JWK alg must be a string");
   if (jwk.kid !== void 0 && typeof jwk.kid !== "string")
     throw new FormatError("JWK_INVALID", "JWK kid must be a string");
-  const nRaw = decodeBase64Url(jwk.n, "JWK n");
-  const eRaw = decodeBase64Url(jwk.e, "JWK e");
+  const nRaw = decodeBase64UrlLenient(jwk.n, "JWK n");
+  const eRaw = decodeBase64UrlLenient(jwk.e, "JWK e");
   const n = bytesToBigInt(nRaw);
   const e = bytesToBigInt(eRaw);
   const bits = bitLength(n);
@@ -82546,12 +83078,12 @@ function rsaKeyFromJwk(input) {
   const eB64 = encodeBase64Url(eRaw[0] === 0 ? eRaw.subarray(1) : eRaw);
   let keyObject;
   try {
-    keyObject = (0, import_node_crypto9.createPublicKey)({ key: { kty: "RSA", n: nB64, e: eB64 }, format: "jwk" });
+    keyObject = (0, import_node_crypto11.createPublicKey)({ key: { kty: "RSA", n: nB64, e: eB64 }, format: "jwk" });
   } catch {
     throw new FormatError("JWK_INVALID", "RSA JWK could not be imported");
   }
   const thumbprint = encodeBase64Url(
-    (0, import_node_crypto9.createHash)("sha256").update(canonicalJson({ e: eB64, kty: "RSA", n: nB64 })).digest()
+    (0, import_node_crypto11.createHash)("sha256").update(canonicalJson({ e: eB64, kty: "RSA", n: nB64 })).digest()
   );
   const pub = { kty: "RSA", n: nB64, e: eB64 };
   for (const k of ["kid", "alg", "use", "x5t"]) if (typeof jwk[k] === "string") pub[k] = jwk[k];
@@ -82572,18 +83104,58 @@ function rsaKeyFromJwk(input) {
 init_import_meta_url();
 init_json();
 init_errors();
-function isRsaSigningJwk(jwk) {
-  if (jwk === null || typeof jwk !== "object" || Array.isArray(jwk)) return false;
-  const j = jwk;
-  return j.kty === "RSA" && (j.use === void 0 || j.use === "sig") && (j.alg === void 0 || j.alg === "RS256");
+function isObject(v) {
+  return v !== null && typeof v === "object" && !Array.isArray(v);
+}
+function isForSigning(jwk) {
+  return jwk.use === void 0 || jwk.use === "sig";
+}
+function shortJson(v) {
+  const text = JSON.stringify(v ?? null) ?? "null";
+  return text.length > 40 ? `${text.slice(0, 37)}...` : text;
+}
+var GQ_EXPONENT = 65537n;
+function jwkMember(jwk) {
+  if (isObject(jwk) && !isForSigning(jwk)) return void 0;
+  const kid = isObject(jwk) && typeof jwk.kid === "string" ? jwk.kid.slice(0, 200) : void 0;
+  const skip = (code, reason) => ({
+    skipped: { ...kid !== void 0 ? { kid } : {}, code, reason }
+  });
+  if (!isObject(jwk)) return skip("JWK_INVALID", "member is not a JSON object");
+  if (jwk.kty !== "RSA") return skip("JWK_UNSUPPORTED", `kty ${shortJson(jwk.kty)} is not RSA`);
+  if (jwk.alg !== void 0 && jwk.alg !== "RS256")
+    return skip("JWK_UNSUPPORTED", `alg ${shortJson(jwk.alg)} is not RS256`);
+  let key;
+  try {
+    key = rsaKeyFromJwk(jwk);
+  } catch (e) {
+    if (!(e instanceof FormatError)) throw e;
+    return skip(e.code, e.message);
+  }
+  if (key.e !== GQ_EXPONENT) return skip("JWK_EXPONENT", `RSA exponent ${key.e} is not 65537`);
+  return { key };
+}
+function readJwks(doc, what = "JWKS") {
+  const members = doc?.keys;
+  if (!Array.isArray(members)) throw new FormatError("JWKS_INVALID", `${what} has no "keys" array`);
+  const keys = [];
+  const skipped = [];
+  for (const m of members) {
+    const r = jwkMember(m);
+    if (r && "key" in r) keys.push(r.key);
+    else if (r) skipped.push(r.skipped);
+  }
+  return { keys, skipped };
 }
 function jwksKeys(doc, what = "JWKS") {
-  const keys = doc?.keys;
-  if (!Array.isArray(keys)) throw new FormatError("JWKS_INVALID", `${what} has no "keys" array`);
-  return keys.filter(isRsaSigningJwk).map((jwk) => rsaKeyFromJwk(jwk));
+  return readJwks(doc, what).keys;
 }
-function parseJwks(text, what = "JWKS") {
-  return jwksKeys(parseJsonObject(text, what), what);
+function skippedKeyWarning(what, s) {
+  const kid = s.kid !== void 0 ? JSON.stringify(s.kid) : "(no kid)";
+  return { code: "JWKS_KEY_SKIPPED", message: `${what}: skipped key ${kid}: ${s.reason} (${s.code})` };
+}
+function skippedFor(skipped, query) {
+  return query.kid === void 0 ? [] : skipped.filter((s) => s.kid === query.kid);
 }
 function selectKeys(keys, query) {
   let found = keys.slice();
@@ -82597,7 +83169,7 @@ function selectKeys(keys, query) {
 var ArchiveError = class extends OpkError {
 };
 function issuerDir(dir, issuer) {
-  return (0, import_node_path3.join)(dir, (0, import_node_crypto10.createHash)("sha256").update(issuer, "utf8").digest("hex").slice(0, 32));
+  return (0, import_node_path3.join)(dir, (0, import_node_crypto12.createHash)("sha256").update(issuer, "utf8").digest("hex").slice(0, 32));
 }
 function publicJwks(jwks, what) {
   const out = jwksKeys(jwks, what).map((k) => ({ ...k.jwk }));
@@ -82612,21 +83184,21 @@ async function appendSnapshot(dir, input) {
     jwks: publicJwks(input.jwks, "JWKS")
   };
   const target = issuerDir(dir, input.issuer);
-  const suffix = (0, import_node_crypto10.randomBytes)(4).toString("hex");
+  const suffix = (0, import_node_crypto12.randomBytes)(4).toString("hex");
   const name = `${snapshot.observedAt.replace(/:/g, "-")}-${suffix}.json`;
   const tmp = (0, import_node_path3.join)(target, `.tmp-${suffix}-${process.pid}`);
   try {
-    await (0, import_promises3.mkdir)(target, { recursive: true });
-    const fh = await (0, import_promises3.open)(tmp, "wx", 420);
+    await (0, import_promises4.mkdir)(target, { recursive: true });
+    const fh = await (0, import_promises4.open)(tmp, "wx", 420);
     try {
       await fh.writeFile(JSON.stringify(snapshot, null, 2) + "\n");
       await fh.sync();
     } finally {
       await fh.close();
     }
-    await (0, import_promises3.rename)(tmp, (0, import_node_path3.join)(target, name));
+    await (0, import_promises4.rename)(tmp, (0, import_node_path3.join)(target, name));
   } catch (e) {
-    await (0, import_promises3.rm)(tmp, { force: true });
+    await (0, import_promises4.rm)(tmp, { force: true });
     throw new ArchiveError(
       "ARCHIVE_IO",
       `cannot write to the JWKS archive ${dir}: ${e.code ?? "error"}`
@@ -82634,11 +83206,11 @@ async function appendSnapshot(dir, input) {
   }
   return (0, import_node_path3.join)(target, name);
 }
-async function readSnapshots(dir, issuer) {
+async function readSnapshotFiles(dir, issuer) {
   const target = issuerDir(dir, issuer);
   let names;
   try {
-    names = (await (0, import_promises3.readdir)(target)).filter((n) => n.endsWith(".json") && !n.startsWith("."));
+    names = (await (0, import_promises4.readdir)(target)).filter((n) => n.endsWith(".json") && !n.startsWith("."));
   } catch (e) {
     if (e.code === "ENOENT") return [];
     throw new ArchiveError(
@@ -82651,34 +83223,36 @@ async function readSnapshots(dir, issuer) {
     const file = (0, import_node_path3.join)(target, name);
     let doc;
     try {
-      doc = JSON.parse(await (0, import_promises3.readFile)(file, "utf8"));
+      doc = JSON.parse(await (0, import_promises4.readFile)(file, "utf8"));
     } catch {
       throw new ArchiveError("ARCHIVE_CORRUPT", `JWKS archive file ${file} is not valid JSON`);
     }
     if (doc?.issuer !== issuer || typeof doc.observedAt !== "string" || !Array.isArray(doc.jwks?.keys)) {
       throw new ArchiveError("ARCHIVE_CORRUPT", `JWKS archive file ${file} is not a snapshot of ${issuer}`);
     }
-    out.push(doc);
+    out.push({ file, doc });
   }
-  return out.sort((a, b) => a.observedAt.localeCompare(b.observedAt));
+  return out.sort((a, b) => a.doc.observedAt.localeCompare(b.doc.observedAt));
 }
-async function archivedKeys(dir, issuer) {
+async function archivedKeys(dir, issuer, onSkipped) {
   const byThumb = /* @__PURE__ */ new Map();
-  for (const snap of await readSnapshots(dir, issuer)) {
+  for (const { file, doc: snap } of await readSnapshotFiles(dir, issuer)) {
     for (const jwk of snap.jwks.keys) {
-      if (!isRsaSigningJwk(jwk)) continue;
-      let key;
-      try {
-        key = rsaKeyFromJwk(jwk);
-      } catch (e) {
-        throw new ArchiveError(
-          "ARCHIVE_CORRUPT",
-          `JWKS archive snapshot of ${snap.observedAt} has a bad key: ${e.message}`
-        );
+      const m = jwkMember(jwk);
+      if (!m) continue;
+      if ("skipped" in m) {
+        onSkipped?.(m.skipped, file);
+        continue;
       }
-      const seen = byThumb.get(key.thumbprint);
+      const seen = byThumb.get(m.key.thumbprint);
       if (seen) seen.lastSeen = snap.observedAt;
-      else byThumb.set(key.thumbprint, { key, firstSeen: snap.observedAt, lastSeen: snap.observedAt });
+      else
+        byThumb.set(m.key.thumbprint, {
+          key: m.key,
+          firstSeen: snap.observedAt,
+          lastSeen: snap.observedAt,
+          file
+        });
     }
   }
   return [...byThumb.values()];
@@ -82695,7 +83269,7 @@ init_import_meta_url();
 
 // src/oidc/http.ts
 init_import_meta_url();
-var import_promises4 = require("node:timers/promises");
+var import_promises5 = require("node:timers/promises");
 var import_undici = __toESM(require_undici(), 1);
 var MAX_BODY = 1 << 20;
 var DEFAULTS = { timeoutMs: 1e4, attempts: 4, baseDelayMs: 250, maxDelayMs: 4e3 };
@@ -82742,7 +83316,7 @@ async function requestJson(req, opts = {}) {
       const cap = Math.min(o.maxDelayMs, o.baseDelayMs * 2 ** (attempt - 1));
       const delay = e.retryAfterMs ?? Math.random() * cap;
       try {
-        await (0, import_promises4.setTimeout)(delay, void 0, opts.signal ? { signal: opts.signal } : {});
+        await (0, import_promises5.setTimeout)(delay, void 0, opts.signal ? { signal: opts.signal } : {});
       } catch {
         throw cancelled(where);
       }
@@ -82866,38 +83440,38 @@ function parseIdToken(idToken) {
 }
 function checkIdToken(idToken, keys, exp) {
   const jws = parseIdToken(idToken);
-  const bad3 = (msg) => new OpError("OP_TOKEN_INVALID", msg);
+  const bad4 = (msg) => new OpError("OP_TOKEN_INVALID", msg);
   if (jws.headerJson.alg !== "RS256")
-    throw bad3(`ID token alg ${JSON.stringify(jws.headerJson.alg ?? null)} is not RS256`);
+    throw bad4(`ID token alg ${JSON.stringify(jws.headerJson.alg ?? null)} is not RS256`);
   const kid = typeof jws.headerJson.kid === "string" ? jws.headerJson.kid : void 0;
-  const candidates = selectKeys(keys, { iss: exp.issuer, ...kid !== void 0 ? { kid } : {} });
-  if (candidates.length === 0)
-    throw bad3(`the OP's JWKS has no key${kid ? ` with kid "${kid}"` : ""} for this ID token`);
+  const candidates2 = selectKeys(keys, { iss: exp.issuer, ...kid !== void 0 ? { kid } : {} });
+  if (candidates2.length === 0)
+    throw bad4(`the OP's JWKS has no key${kid ? ` with kid "${kid}"` : ""} for this ID token`);
   const sig = decodeBase64Url(jws.signature, "ID token signature");
   const input = signingInput(jws.header, jws.payload);
-  const key = candidates.find((k) => verifyRs256(k, input, sig));
-  if (!key) throw bad3(`ID token RS256 signature does not verify under the OP key${kid ? ` "${kid}"` : ""}`);
+  const key = candidates2.find((k) => verifyRs256(k, input, sig));
+  if (!key) throw bad4(`ID token RS256 signature does not verify under the OP key${kid ? ` "${kid}"` : ""}`);
   const claims = decodeClaims(jws.payload, "ID token payload");
   if (claims.iss !== exp.issuer)
-    throw bad3(`ID token iss ${JSON.stringify(claims.iss ?? null)} is not ${exp.issuer}`);
+    throw bad4(`ID token iss ${JSON.stringify(claims.iss ?? null)} is not ${exp.issuer}`);
   const aud = Array.isArray(claims.aud) && claims.aud.length === 1 ? claims.aud[0] : claims.aud;
   if (exp.aud !== void 0 && aud !== exp.aud) {
-    throw bad3(
+    throw bad4(
       Array.isArray(aud) ? "ID token has several audiences" : "ID token aud is not the requested audience"
     );
   }
   if (exp.audPrefix !== void 0 && (typeof aud !== "string" || !aud.startsWith(exp.audPrefix))) {
-    throw bad3(`ID token aud does not start with ${exp.audPrefix}`);
+    throw bad4(`ID token aud does not start with ${exp.audPrefix}`);
   }
   if (exp.nonce !== void 0 && claims.nonce !== exp.nonce)
-    throw bad3("ID token nonce is not the one we sent");
+    throw bad4("ID token nonce is not the one we sent");
   const skew = exp.skew ?? 60;
   if (typeof claims.exp !== "number" || exp.now - skew >= claims.exp)
-    throw bad3("ID token is expired (or has no exp); check the clock");
+    throw bad4("ID token is expired (or has no exp); check the clock");
   if (typeof claims.nbf === "number" && exp.now + skew < claims.nbf)
-    throw bad3("ID token is not valid yet; check the clock");
+    throw bad4("ID token is not valid yet; check the clock");
   if (typeof claims.iat === "number" && exp.now + skew < claims.iat)
-    throw bad3("ID token was issued in the future; check the clock");
+    throw bad4("ID token was issued in the future; check the clock");
   return { claims, key, ...kid !== void 0 ? { kid } : {} };
 }
 
@@ -82911,6 +83485,7 @@ var JwksCache = class {
     this.maxAgeMs = opts.maxAgeMs ?? 15 * 6e4;
     this.now = opts.now ?? Date.now;
     for (const [iss, base] of Object.entries(opts.discoveryBase ?? {})) this.bases.set(iss, base);
+    if (opts.onWarning) this.warningListeners.push(opts.onWarning);
   }
   opts;
   entries = /* @__PURE__ */ new Map();
@@ -82920,13 +83495,26 @@ var JwksCache = class {
   cooldownMs;
   maxAgeMs;
   now;
+  warningListeners = [];
   /** Fetches started, per issuer (observability; tests assert the cool-down with it). */
   fetches = /* @__PURE__ */ new Map();
+  /** Adds a listener for skipped JWKS members (a cache handed in by a caller gets the CLI's too). */
+  onWarning(listener) {
+    this.warningListeners.push(listener);
+  }
   setDiscoveryBase(issuer, base) {
     this.bases.set(issuer, base);
   }
   current(issuer) {
     return this.entries.get(issuer)?.keys ?? [];
+  }
+  /** The JWKS URL the current keys of `issuer` came from. */
+  jwksUri(issuer) {
+    return this.entries.get(issuer)?.jwksUri;
+  }
+  /** Members of the current JWKS of `issuer` that were skipped and that `query` names. */
+  unusable(issuer, query) {
+    return skippedFor(this.entries.get(issuer)?.skipped ?? [], { iss: issuer, ...query });
   }
   snapshot(issuer) {
     return this.entries.get(issuer)?.jwks;
@@ -82977,16 +83565,27 @@ var JwksCache = class {
     const http = { ...this.opts.http, ...signal ? { signal } : {} };
     const meta = await discover(this.bases.get(issuer) ?? issuer, issuer, http);
     const { json } = await requestJson({ url: meta.jwks_uri, what: `JWKS of ${issuer}` }, http);
-    let keys;
+    let read;
     try {
-      keys = jwksKeys(json, `JWKS of ${issuer}`);
+      read = readJwks(json, `JWKS of ${issuer}`);
     } catch (e) {
       if (e instanceof FormatError) throw new OpError("OP_BAD_RESPONSE", e.message);
       throw e;
     }
+    for (const s of read.skipped) {
+      const w = skippedKeyWarning(`JWKS ${meta.jwks_uri}`, s);
+      for (const l of this.warningListeners) l(w);
+    }
+    const { keys, skipped } = read;
     if (keys.length === 0)
       throw new OpError("OP_BAD_RESPONSE", `the JWKS of ${issuer} holds no RS256 signing keys`);
-    return { keys, jwks: { keys: keys.map((k) => ({ ...k.jwk })) }, fetchedAt: this.now() };
+    return {
+      keys,
+      skipped,
+      jwksUri: meta.jwks_uri,
+      jwks: { keys: keys.map((k) => ({ ...k.jwk })) },
+      fetchedAt: this.now()
+    };
   }
 };
 
@@ -83067,7 +83666,7 @@ function gitlabTokenSource(o) {
 
 // src/oidc/login.ts
 init_import_meta_url();
-var import_node_crypto11 = require("node:crypto");
+var import_node_crypto13 = require("node:crypto");
 var import_node_http = require("node:http");
 var b64u = (b) => b.toString("base64url");
 function interactiveLoginTokenSource(o) {
@@ -83078,8 +83677,8 @@ function interactiveLoginTokenSource(o) {
     if (!meta.authorization_endpoint || !meta.token_endpoint) {
       throw new OpError("OP_BAD_RESPONSE", `${o.issuer} advertises no authorization or token endpoint`);
     }
-    const verifier = b64u((0, import_node_crypto11.randomBytes)(32));
-    const state = b64u((0, import_node_crypto11.randomBytes)(16));
+    const verifier = b64u((0, import_node_crypto13.randomBytes)(32));
+    const state = b64u((0, import_node_crypto13.randomBytes)(16));
     const path = o.redirectPath ?? "/callback";
     const cb = await awaitCallback(
       o.redirectPort ?? 0,
@@ -83099,7 +83698,7 @@ function interactiveLoginTokenSource(o) {
         scope: (o.scopes ?? ["openid"]).join(" "),
         state,
         nonce: commitment2,
-        code_challenge: b64u((0, import_node_crypto11.createHash)("sha256").update(verifier).digest()),
+        code_challenge: b64u((0, import_node_crypto13.createHash)("sha256").update(verifier).digest()),
         code_challenge_method: "S256"
       };
       for (const [k, v] of Object.entries(q2)) auth.searchParams.set(k, v);
@@ -83147,7 +83746,7 @@ function interactiveLoginTokenSource(o) {
 }
 async function awaitCallback(port, path, state, timeoutMs, signal) {
   let settle;
-  const code = new Promise((ok, fail2) => settle = { ok, fail: fail2 });
+  const code = new Promise((ok, fail3) => settle = { ok, fail: fail3 });
   code.catch(() => void 0);
   let done = false;
   const finish = (f) => {
@@ -83164,7 +83763,7 @@ async function awaitCallback(port, path, state, timeoutMs, signal) {
     }
     const got = Buffer.from(u.searchParams.get("state") ?? "");
     const want = Buffer.from(state);
-    if (got.length !== want.length || !(0, import_node_crypto11.timingSafeEqual)(got, want)) {
+    if (got.length !== want.length || !(0, import_node_crypto13.timingSafeEqual)(got, want)) {
       res.writeHead(400, { "content-type": "text/plain" }).end("Unknown login state.\n");
       return;
     }
@@ -83188,10 +83787,10 @@ async function awaitCallback(port, path, state, timeoutMs, signal) {
       finish(() => settle.fail(new OpError("OP_LOGIN_FAILED", "the OP redirected back without a code")));
     else finish(() => settle.ok(c));
   });
-  await new Promise((ok, fail2) => {
+  await new Promise((ok, fail3) => {
     server.once(
       "error",
-      (e) => fail2(
+      (e) => fail3(
         new OpError(
           "OP_LOGIN_FAILED",
           `cannot listen on 127.0.0.1:${port} for the login redirect: ${e.code}`
@@ -83359,7 +83958,7 @@ init_errors();
 // src/oci/auth.ts
 init_import_meta_url();
 var import_node_child_process2 = require("node:child_process");
-var import_promises5 = require("node:fs/promises");
+var import_promises6 = require("node:fs/promises");
 var import_node_os = require("node:os");
 var import_node_path4 = require("node:path");
 init_errors();
@@ -83446,7 +84045,7 @@ var DockerConfigCredentials = class _DockerConfigCredentials {
       const path = this.opts.path ?? _DockerConfigCredentials.defaultPath(this.opts.env);
       let text;
       try {
-        text = await (0, import_promises5.readFile)(path, "utf8");
+        text = await (0, import_promises6.readFile)(path, "utf8");
       } catch {
         return void 0;
       }
@@ -84012,62 +84611,6 @@ function redacted(e, client) {
   return e;
 }
 
-// src/cli/io.ts
-init_import_meta_url();
-var import_promises6 = require("node:fs/promises");
-var import_node_util = require("node:util");
-init_errors();
-var EXIT_OK = 0;
-var EXIT_INVALID = 1;
-var EXIT_USAGE = 2;
-var IoError = class extends OpkError {
-};
-function parse(args, options3, allowPositionals = true) {
-  try {
-    return (0, import_node_util.parseArgs)({ args, options: options3, allowPositionals, strict: true });
-  } catch (e) {
-    throw new UsageError("USAGE", e.message);
-  }
-}
-async function readInput(path, io, what) {
-  if (path === void 0 || path === "-") {
-    const chunks = [];
-    for await (const c of io.stdin) chunks.push(Buffer.isBuffer(c) ? c : Buffer.from(c));
-    return Buffer.concat(chunks);
-  }
-  try {
-    return await (0, import_promises6.readFile)(path);
-  } catch (e) {
-    throw new IoError("IO", `cannot read ${what} ${path}: ${e.code ?? "error"}`);
-  }
-}
-function outputFormat(value) {
-  if (value === void 0 || value === "text") return "text";
-  if (value === "json") return "json";
-  throw new UsageError("USAGE", `--output must be text or json, not ${value}`);
-}
-function reportError(e, io) {
-  if (e instanceof UsageError || e instanceof IoError) {
-    io.stderr.write(`opk-signer: ${e.message}
-`);
-    return EXIT_USAGE;
-  }
-  if (e instanceof OpkError) {
-    io.stderr.write(`opk-signer: ${e.code}: ${e.message}
-`);
-    return e.name === "OpError" ? EXIT_USAGE : EXIT_INVALID;
-  }
-  const sys = e;
-  if (sys && typeof sys.code === "string" && (sys.syscall !== void 0 || /^E[A-Z]+$/.test(sys.code))) {
-    io.stderr.write(`opk-signer: I/O error: ${sys.message}
-`);
-    return EXIT_USAGE;
-  }
-  io.stderr.write(`opk-signer: internal error: ${sys?.message ?? String(e)}
-`);
-  return EXIT_USAGE;
-}
-
 // src/cli/registry.ts
 var registryOptions = {
   username: { type: "string" },
@@ -84131,6 +84674,7 @@ var options = {
   "metadata-target": { type: "string" },
   ...providerOptions,
   format: { type: "string" },
+  tsa: { type: "string" },
   json: { type: "boolean" },
   quiet: { type: "boolean", short: "q" }
 };
@@ -84145,6 +84689,8 @@ var USAGE = `usage: opk-signer attest IMAGE [--push | --output oci:DIR[:TAG]] [f
   --resign                  replace existing signatures (default: signed layers are left alone)
   --signer unix:///PATH     sign through a running sidecar (default: in-process, same code)
   --provider NAME --issuer URL --format 2023|current   in-process signing (as \`sign\`)
+  --tsa URL                 RFC 3161 timestamp over each signature (in-process signing; a sidecar
+                            takes \`serve --tsa\`)
   --metadata-file FILE      buildx --metadata-file output: containerimage.digest + image.name
   --metadata-target NAME    bake target in that file
   --username U --password-stdin   registry credentials (never stored); else Docker config
@@ -84270,6 +84816,8 @@ ${USAGE}`);
       if (!values.tag) expectTags = tags;
     }
   }
+  if (values.signer && values.tsa !== void 0)
+    throw new UsageError("USAGE", "--tsa applies to in-process signing: give the sidecar `serve --tsa URL`");
   const signer = values.signer ? sidecarSigner(values.signer) : lazySigner(() => {
     const provider = providerFromFlags(values, io);
     if (!provider)
@@ -84280,7 +84828,8 @@ ${USAGE}`);
     return inProcessSigner({
       getIdToken: provider.getIdToken,
       commitType: provider.commitType,
-      format: formatFlag(values.format)
+      format: formatFlag(values.format),
+      ...values.tsa !== void 0 ? { timestamper: httpTimestamper(tsaFlag(values.tsa)) } : {}
     });
   });
   const progress = (line) => {
@@ -84388,7 +84937,7 @@ init_errors();
 
 // src/dsse/verify.ts
 init_import_meta_url();
-var import_node_crypto12 = require("node:crypto");
+var import_node_crypto14 = require("node:crypto");
 init_errors();
 init_statement();
 
@@ -84399,14 +84948,14 @@ init_json();
 init_errors();
 var MAX_PKTOKEN_BYTES = 256 * 1024;
 var MAX_SIGNATURES2 = 8;
-function malformed(message) {
+function malformed2(message) {
   return new FormatError("PKT_MALFORMED", message);
 }
 function decodeSignature(protectedSeg, signature, header, index) {
-  if (typeof protectedSeg !== "string") throw malformed(`signature ${index}: "protected" must be a string`);
-  if (typeof signature !== "string") throw malformed(`signature ${index}: "signature" must be a string`);
+  if (typeof protectedSeg !== "string") throw malformed2(`signature ${index}: "protected" must be a string`);
+  if (typeof signature !== "string") throw malformed2(`signature ${index}: "signature" must be a string`);
   if (header !== void 0 && (header === null || typeof header !== "object" || Array.isArray(header))) {
-    throw malformed(`signature ${index}: "header" must be an object`);
+    throw malformed2(`signature ${index}: "header" must be an object`);
   }
   const what = `signature ${index} protected header`;
   const headerJson = parseJsonObject(decodeBase64UrlText(protectedSeg, what), what);
@@ -84421,7 +84970,7 @@ function decodeSignature(protectedSeg, signature, header, index) {
 function roleOf(sig) {
   const sigType = sig.header?.sig_type;
   if (sigType !== void 0) {
-    if (typeof sigType !== "string") throw malformed("sig_type must be a string");
+    if (typeof sigType !== "string") throw malformed2("sig_type must be a string");
     switch (sigType) {
       case "cic":
         return { role: "cic", gen: "A" };
@@ -84442,7 +84991,7 @@ function roleOf(sig) {
   return { role: "ignored", gen: "BC" };
 }
 function assemble(payload, sigs, serialization) {
-  if (typeof payload !== "string") throw malformed('"payload" must be a string');
+  if (typeof payload !== "string") throw malformed2('"payload" must be a string');
   decodeBase64Url(payload, "PK Token payload");
   const byRole = {};
   const gens = /* @__PURE__ */ new Set();
@@ -84454,26 +85003,26 @@ function assemble(payload, sigs, serialization) {
   const one = (role, name, required) => {
     const list = byRole[role] ?? [];
     if (list.length > 1)
-      throw malformed(`PK Token has ${list.length} ${name} signatures, at most one is allowed`);
-    if (required && list.length === 0) throw malformed(`PK Token has no ${name} signature`);
+      throw malformed2(`PK Token has ${list.length} ${name} signatures, at most one is allowed`);
+    if (required && list.length === 0) throw malformed2(`PK Token has no ${name} signature`);
     return list[0];
   };
   const op = one("op", "OP", true);
   const cic = one("cic", "CIC", true);
   const cos = one("cos", "cosigner", false);
-  if (gens.size > 1) throw malformed("PK Token mixes 2023 sig_type and typ-tagged signatures");
+  if (gens.size > 1) throw malformed2("PK Token mixes 2023 sig_type and typ-tagged signatures");
   const generation = gens.has("A") ? "A" : "BC";
   return { payload, op, cic, ...cos ? { cos } : {}, generation, serialization };
 }
 function parseJsonForm(text) {
   const doc = parseJsonObject(text, "PK Token");
   const sigs = doc.signatures;
-  if (!Array.isArray(sigs)) throw malformed('"signatures" must be an array');
+  if (!Array.isArray(sigs)) throw malformed2('"signatures" must be an array');
   if (sigs.length < 2 || sigs.length > MAX_SIGNATURES2)
-    throw malformed(`PK Token has ${sigs.length} signatures`);
+    throw malformed2(`PK Token has ${sigs.length} signatures`);
   const decoded = sigs.map((s, i) => {
     if (s === null || typeof s !== "object" || Array.isArray(s))
-      throw malformed(`signature ${i} is not an object`);
+      throw malformed2(`signature ${i} is not an object`);
     return decodeSignature(s.protected, s.signature, s.header, i);
   });
   return assemble(doc.payload, decoded, "json");
@@ -84484,7 +85033,7 @@ function parseCompactForm(text) {
   const fresh = dot === -1 ? void 0 : text.slice(dot + 1);
   const parts = main2.split(":");
   if (parts.length < 5 || parts.length % 2 !== 1 || parts.length > 1 + 2 * MAX_SIGNATURES2) {
-    throw malformed("compact PK Token must be payload followed by protected:signature pairs");
+    throw malformed2("compact PK Token must be payload followed by protected:signature pairs");
   }
   const sigs = [];
   for (let i = 1; i < parts.length; i += 2)
@@ -84492,7 +85041,7 @@ function parseCompactForm(text) {
   const pkt = assemble(parts[0], sigs, "compact");
   if (fresh !== void 0) {
     if (fresh.split(".").length !== 3)
-      throw malformed("refreshed ID token after the PK Token is not a compact JWT");
+      throw malformed2("refreshed ID token after the PK Token is not a compact JWT");
     pkt.freshIdToken = fresh;
   }
   return pkt;
@@ -84501,16 +85050,16 @@ function parsePkToken(input) {
   let text;
   if (typeof input === "string") text = input;
   else {
-    if (input.length > MAX_PKTOKEN_BYTES) throw malformed("PK Token is too large");
+    if (input.length > MAX_PKTOKEN_BYTES) throw malformed2("PK Token is too large");
     try {
       text = new TextDecoder("utf-8", { fatal: true }).decode(input);
     } catch {
-      throw malformed("PK Token is not valid UTF-8");
+      throw malformed2("PK Token is not valid UTF-8");
     }
   }
-  if (text.length > MAX_PKTOKEN_BYTES) throw malformed("PK Token is too large");
+  if (text.length > MAX_PKTOKEN_BYTES) throw malformed2("PK Token is too large");
   const trimmed = text.trim();
-  if (trimmed.length === 0) throw malformed("PK Token is empty");
+  if (trimmed.length === 0) throw malformed2("PK Token is empty");
   return trimmed.startsWith("{") ? parseJsonForm(trimmed) : parseCompactForm(trimmed);
 }
 
@@ -84518,9 +85067,9 @@ function parsePkToken(input) {
 function verifyEnvelope(input, opts) {
   const envelope = parseEnvelope(input);
   checkPayloadType(envelope);
-  const candidates = opkSignatures(envelope);
+  const candidates2 = opkSignatures(envelope);
   let firstError;
-  for (const sig of candidates) {
+  for (const sig of candidates2) {
     try {
       const pkToken = parsePkToken(sig.sig);
       const token = verifyPkToken(pkToken, opts);
@@ -84553,7 +85102,7 @@ function checkAtt(envelope, token) {
     throw new VerificationError("ATT_MISSING", "the PK Token CIC carries no att claim for this envelope");
   }
   const expected = attFor(envelope.payloadType, envelope.payload);
-  if (!(0, import_node_crypto12.timingSafeEqual)(Buffer.from(att, "hex"), Buffer.from(expected, "hex"))) {
+  if (!(0, import_node_crypto14.timingSafeEqual)(Buffer.from(att, "hex"), Buffer.from(expected, "hex"))) {
     throw new VerificationError(
       "ATT_MISMATCH",
       "the PK Token was issued for a different payload (att does not match the PAE)"
@@ -84607,6 +85156,108 @@ function jwsKeyQuery(header, payload) {
 
 // src/verify/image.ts
 init_policy();
+
+// src/verify/key-source.ts
+init_import_meta_url();
+function keySourceText(source, kid) {
+  if (!source) return "";
+  const key = kid !== void 0 ? `key ${JSON.stringify(kid)}` : "key";
+  switch (source.kind) {
+    case "live":
+      return ` (${key} from live JWKS ${source.location})`;
+    case "pinned":
+      return ` (${key} from pinned JWKS ${source.location})`;
+    case "archive":
+      return ` (${key} from JWKS archive entry ${source.location})`;
+    case "root":
+      return ` (${key} from trusted root ${source.location})`;
+  }
+}
+
+// src/verify/signing-time-report.ts
+init_import_meta_url();
+
+// src/verify/signing-time.ts
+init_import_meta_url();
+init_errors();
+function verifiedSignature(v) {
+  return v.envelope.signatures.find((s) => {
+    try {
+      const p = parsePkToken(s.sig);
+      return p.op.signature === v.pkToken.op.signature && p.cic.signature === v.pkToken.cic.signature;
+    } catch {
+      return false;
+    }
+  });
+}
+var unproven = (why) => ({
+  check: {
+    check: "signing-time",
+    ok: true,
+    code: "SIGNING_TIME_UNPROVEN",
+    message: `Signing time unproven: ${why}`
+  }
+});
+function checkSigningTime(v, p) {
+  const sig = verifiedSignature(v);
+  if (!sig?.timestamp) return unproven("the signature carries no RFC 3161 timestamp");
+  if (p.tsaCerts.length === 0)
+    return unproven("the signature is timestamped, but no --tsa-cert was given to check it");
+  const ts = verifyTimestamp(sig.timestamp, sig.sig, p.tsaCerts);
+  const time = new Date(ts.timeMs).toISOString();
+  const timestamp = { authority: ts.tsa, time, serialNumber: ts.serialNumber, policy: ts.policy };
+  const iss = String(v.token.claims.iss);
+  const entry = p.root?.entry(iss, v.token.opKey.thumbprint);
+  if (!entry) {
+    return {
+      signingTime: time,
+      timestamp,
+      check: {
+        check: "signing-time",
+        ok: true,
+        message: `Verified signing time ${time} (timestamp by ${ts.tsa})`
+      }
+    };
+  }
+  const grace = p.graceSeconds * 1e3;
+  const end = entry.entry.removedAt ?? entry.entry.lastSeen;
+  if (ts.timeMs < entry.firstSeenMs - grace || ts.timeMs > entry.endMs + grace) {
+    const kid = v.token.opKey.kid !== void 0 ? ` ${JSON.stringify(v.token.opKey.kid)}` : "";
+    throw new VerificationError(
+      "OP_KEY_OUTSIDE_WINDOW",
+      `signed at ${time} (timestamp by ${ts.tsa}), outside the observed window of OP key${kid} (${entry.entry.firstSeen} to ${end}, grace ${p.graceSeconds}s)`
+    );
+  }
+  return {
+    signingTime: time,
+    timestamp,
+    check: {
+      check: "signing-time",
+      ok: true,
+      message: `Verified signing time ${time} (timestamp by ${ts.tsa}) is within the observed window of the OP key (${entry.entry.firstSeen} to ${end})`
+    }
+  };
+}
+
+// src/verify/signing-time-report.ts
+function applySigningTime(ar, v, p) {
+  const r = checkSigningTime(v, p);
+  ar.checks.push(r.check);
+  if (r.signingTime) ar.signingTime = r.signingTime;
+  if (r.timestamp) ar.timestamp = r.timestamp;
+}
+function signingTimeWarnings(platforms) {
+  return platforms.flatMap(
+    (p) => p.attestations.flatMap(
+      (a) => a.checks.filter((c) => c.code === "SIGNING_TIME_UNPROVEN").map((c) => ({
+        code: "SIGNING_TIME_UNPROVEN",
+        message: c.message,
+        platform: p.platform,
+        layer: a.layer.digest
+      }))
+    )
+  );
+}
 
 // src/verify/provenance.ts
 init_import_meta_url();
@@ -84671,7 +85322,7 @@ function checkProvenance(statement, claims) {
 
 // src/verify/image.ts
 var REPORT_SCHEMA = "https://opk-signer.dev/schemas/verify-report/v1";
-function fail(code, message) {
+function fail2(code, message) {
   throw new VerificationError(code, message);
 }
 function classifyEntries(index, rootDigest) {
@@ -84682,7 +85333,7 @@ function classifyEntries(index, rootDigest) {
     if (isManifest && isAttestationEntry(d) && isUnknownPlatform(d)) attestations.push(d);
     else if (isManifest && !isAttestationEntry(d) && !isUnknownPlatform(d)) runnable.push(d);
     else {
-      fail(
+      fail2(
         "INDEX_ENTRY_UNVERIFIABLE",
         `index ${rootDigest} lists ${d.digest} (${d.mediaType}, platform ${d.platform ? platformString(d.platform) : "none"}) that is neither a platform image nor a BuildKit attestation manifest; a runtime could pick it, so the image is refused`
       );
@@ -84692,7 +85343,7 @@ function classifyEntries(index, rootDigest) {
   for (const a of attestations) {
     const ref = a.annotations?.[ANNOTATION_REFERENCE_DIGEST];
     if (!ref || !imageDigests.has(ref)) {
-      fail(
+      fail2(
         "INDEX_ENTRY_UNVERIFIABLE",
         `attestation manifest ${a.digest} refers to ${ref ?? "nothing"}, which is not a platform image of index ${rootDigest}`
       );
@@ -84703,9 +85354,9 @@ function classifyEntries(index, rootDigest) {
 async function resolveImage(source, ref, platforms) {
   const root = await source.resolve(ref.digest ?? ref.tag ?? "");
   if (ref.digest && root.digest !== ref.digest)
-    fail("OCI_DIGEST_MISMATCH", `resolved ${root.digest}, asked for ${ref.digest}`);
+    fail2("OCI_DIGEST_MISMATCH", `resolved ${root.digest}, asked for ${ref.digest}`);
   if (!INDEX_MEDIA_TYPES.includes(root.mediaType)) {
-    fail(
+    fail2(
       "IMAGE_NOT_INDEX",
       `${root.digest} is a single manifest (${root.mediaType}), not an index: it carries no BuildKit attestation manifests`
     );
@@ -84713,13 +85364,13 @@ async function resolveImage(source, ref, platforms) {
   const index = parseIndex(root.bytes, `image index ${root.digest}`);
   const runnable = classifyEntries(index, root.digest);
   if (runnable.length === 0)
-    fail("PLATFORM_NOT_FOUND", `index ${root.digest} lists no platform image manifests`);
+    fail2("PLATFORM_NOT_FOUND", `index ${root.digest} lists no platform image manifests`);
   let selected = runnable;
   if (platforms && platforms.length > 0) {
     selected = runnable.filter((d) => !d.platform || platforms.some((p) => platformMatches(p, d.platform)));
     const missing = platforms.filter((p) => !runnable.some((d) => platformMatches(p, d.platform)));
     if (missing.length > 0) {
-      fail(
+      fail2(
         "PLATFORM_NOT_FOUND",
         `platform ${missing.map(platformString).join(", ")} not in index (has ${runnable.map((d) => platformString(d.platform)).join(", ")})`
       );
@@ -84732,27 +85383,27 @@ async function findAttestationManifest(source, index, platform) {
     (d) => isAttestationEntry(d) && d.annotations?.[ANNOTATION_REFERENCE_DIGEST] === platform.digest
   );
   if (entries.length === 0) {
-    fail(
+    fail2(
       "ATTESTATION_MANIFEST_MISSING",
       `no attestation manifest refers to ${platformString(platform.platform)} manifest ${platform.digest}`
     );
   }
   if (entries.length > 1)
-    fail(
+    fail2(
       "ATTESTATION_MANIFEST_AMBIGUOUS",
       `${entries.length} attestation manifests refer to ${platform.digest}`
     );
   const descriptor = entries[0];
   const fetched = await source.fetchManifest(descriptor.digest);
   if (fetched.bytes.length !== descriptor.size)
-    fail(
+    fail2(
       "OCI_SIZE_MISMATCH",
       `attestation manifest ${descriptor.digest} is ${fetched.bytes.length} bytes, the index says ${descriptor.size}`
     );
   const manifest = parseManifest(fetched.bytes, `attestation manifest ${descriptor.digest}`);
   if (manifest.subject) {
     if (manifest.subject.digest !== platform.digest) {
-      fail(
+      fail2(
         "ATTESTATION_SUBJECT_MISMATCH",
         `attestation manifest ${descriptor.digest} has subject ${manifest.subject.digest}, not ${platformString(platform.platform)} manifest ${platform.digest}`
       );
@@ -84809,7 +85460,7 @@ async function loadReferrerLayer(source, l, statement) {
 async function checkPlatformManifest(source, platform) {
   const fetched = await source.fetchManifest(platform.digest);
   if (fetched.bytes.length !== platform.size)
-    fail(
+    fail2(
       "OCI_SIZE_MISMATCH",
       `manifest ${platform.digest} is ${fetched.bytes.length} bytes, the index says ${platform.size}`
     );
@@ -84867,13 +85518,13 @@ function checkSubject(statement, ctx) {
     for (const s of statement.subjects) {
       const other = s.digest.sha256 !== void 0 ? ctx.siblings.get(s.digest.sha256) : void 0;
       if (other) {
-        fail(
+        fail2(
           "ATTESTATION_PLATFORM_SWAPPED",
           `attestation refers to the ${other} manifest sha256:${s.digest.sha256}, not the ${platformString(ctx.platform)} manifest ${ctx.manifestDigest}`
         );
       }
     }
-    fail("SUBJECT_DIGEST_MISMATCH", `attestation does not refer to digest ${ctx.manifestDigest}`);
+    fail2("SUBJECT_DIGEST_MISMATCH", `attestation does not refer to digest ${ctx.manifestDigest}`);
   }
   if (ctx.tag === void 0) return { digest: ctx.manifestDigest };
   const wantPlatform = ctx.platform ? normalisePlatform(platformString(ctx.platform)) : void 0;
@@ -84886,7 +85537,7 @@ function checkSubject(statement, ctx) {
   });
   const ref = ctx.subjectName !== void 0 ? `${ctx.subjectName}:${ctx.tag}` : ctx.tag;
   if (!ok) {
-    fail(
+    fail2(
       "SUBJECT_NAME_MISMATCH",
       `attestation does not refer to tag ${ref}${wantPlatform ? ` (${wantPlatform})` : ""}: subjects ${matching.map((s) => JSON.stringify(s.name)).join(", ")}`
     );
@@ -84911,12 +85562,12 @@ function checkClaims(claims, expect = {}, rules = [], lines = []) {
     const got = claimString(claims, claim);
     if (got !== want) {
       if (claim === "repository_owner_id") {
-        fail(
+        fail2(
           code,
           `failed to verify repository owner, expected ${want}, got ${got ?? "(none)"} (${claimString(claims, "repository_owner") ?? "?"})`
         );
       }
-      fail(code, `failed to verify ${claim}, expected ${want}, got ${got ?? "(none)"}`);
+      fail2(code, `failed to verify ${claim}, expected ${want}, got ${got ?? "(none)"}`);
     }
     lines.push(
       claim === "repository_owner_id" ? {
@@ -84929,13 +85580,13 @@ function checkClaims(claims, expect = {}, rules = [], lines = []) {
   for (const r of rules) {
     const got = claimString(claims, r.claim);
     if (r.equals && (got === void 0 || !r.equals.includes(got))) {
-      fail(
+      fail2(
         "CLAIM_MISMATCH",
         `claim ${r.claim} is ${got === void 0 ? "absent" : JSON.stringify(got)}, policy wants ${r.equals.map((e) => JSON.stringify(e)).join(" or ")}`
       );
     }
     if (r.matches && (got === void 0 || !r.matches.test(got))) {
-      fail(
+      fail2(
         "CLAIM_PATTERN_MISMATCH",
         `claim ${r.claim} is ${got === void 0 ? "absent" : JSON.stringify(got)}, policy wants a match of ${r.matches.source}`
       );
@@ -84952,7 +85603,7 @@ function checkRequiredPredicates(verifiedTypes, required) {
   const have = new Set(verifiedTypes);
   for (const r of required) {
     if (!r.anyOf.some((t) => have.has(t)))
-      fail("REQUIRED_ATTESTATION_MISSING", `missing required attestation ${r.label}`);
+      fail2("REQUIRED_ATTESTATION_MISSING", `missing required attestation ${r.label}`);
   }
 }
 function quiet(p) {
@@ -85171,7 +85822,11 @@ async function verifyImage(o) {
       celRules: policy.cel.length
     },
     platforms,
-    warnings,
+    warnings: [
+      ...warnings,
+      ...signingTimeWarnings(platforms),
+      ...(o.trust.warnings ?? []).map((w) => ({ code: w.code, message: w.message }))
+    ],
     errors
   };
 }
@@ -85195,7 +85850,7 @@ async function verifyOneAttestation(o, x) {
         const att = cicAtt(s.sig);
         const other = att ? (await x.attIndex()).get(att) : void 0;
         if (other && other !== x.layer) {
-          fail(
+          fail2(
             "PKTOKEN_REUSED",
             `the PK Token was lifted from another attestation: its att binds layer ${other.descriptor.digest} (${other.descriptor.annotations?.[ANNOTATION_PREDICATE_TYPE] ?? "?"})`
           );
@@ -85213,10 +85868,12 @@ async function verifyOneAttestation(o, x) {
     ...typeof token.opKey.kid === "string" ? { kid: token.opKey.kid } : {},
     jkt: token.opKey.thumbprint
   };
+  if (token.keySource) x.ar.keySource = token.keySource;
+  if (o.signingTime) applySigningTime(x.ar, v, o.signingTime);
   x.ar.statement = statement.json;
   x.ar.claims = token.claims;
   if (x.annotated && x.annotated !== statement.predicateType) {
-    fail(
+    fail2(
       "PREDICATE_TYPE_MISMATCH",
       `layer annotation says ${x.annotated} but the signed statement is ${statement.predicateType}`
     );
@@ -85227,7 +85884,11 @@ function runClaimAndPolicyChecks(o, ar, policy, d, pname, purl, indexDigest) {
   const claims = ar.claims;
   const statement = statementOf(ar);
   const iss = String(claims.iss);
-  ar.checks.push({ check: "issuer", ok: true, message: `Verified OIDC token was signed by ${iss}` });
+  ar.checks.push({
+    check: "issuer",
+    ok: true,
+    message: `Verified OIDC token was signed by ${iss}${keySourceText(ar.keySource, ar.opKey?.kid)}`
+  });
   if (iss === GITHUB_ACTIONS_ISSUER && typeof claims.repository === "string" && claims.run_id !== void 0) {
     ar.checks.push({
       check: "github-run",
@@ -85296,7 +85957,8 @@ function opaInput(report) {
           error: a.error ?? null,
           statement: a.statement ?? null,
           claims: a.claims ?? null,
-          opKey: a.opKey ?? null
+          opKey: a.opKey ?? null,
+          keySource: a.keySource ?? null
         }))
       }))
     })
@@ -85317,8 +85979,8 @@ function printable(text) {
 }
 function renderText(report, opts = {}) {
   const ok = opts.ascii ? "v" : "\u2713";
-  const bad3 = opts.ascii ? "x" : "\u2717";
-  const line = (c, indent = "  ") => `${indent}${c.ok ? ok : bad3} ${printable(c.message)}`;
+  const bad4 = opts.ascii ? "x" : "\u2717";
+  const line = (c, indent = "  ") => `${indent}${c.ok ? ok : bad4} ${printable(c.message)}`;
   const out = [];
   for (const p of report.platforms) {
     const signed = p.attestations.filter((a) => a.signed).length;
@@ -85330,20 +85992,21 @@ function renderText(report, opts = {}) {
         `Verifying ${printable(a.predicateType || a.layer.mediaType)} attestation${a.signed ? "" : " (unsigned)"}`
       );
       for (const c of a.checks) {
-        if (!a.signed && c.ok) out.push(`  ! ${printable(c.message)}`);
+        if (c.ok && (!a.signed || c.code === "SIGNING_TIME_UNPROVEN"))
+          out.push(`  ! ${printable(c.message)}`);
         else out.push(line(c));
       }
     }
     out.push("");
     for (const c of p.checks)
       if (c.check !== "attestation-manifest" && !(c.ok && !p.verified))
-        out.push(c.ok ? printable(c.message) : `${bad3} ${printable(c.message)}`);
-    if (!p.verified) out.push(`${bad3} ${printable(p.platform)} is not verified`);
+        out.push(c.ok ? printable(c.message) : `${bad4} ${printable(c.message)}`);
+    if (!p.verified) out.push(`${bad4} ${printable(p.platform)} is not verified`);
     out.push("");
   }
   for (const w of report.warnings) if (!w.layer) out.push(`warning: ${w.code}: ${printable(w.message)}`);
   out.push(
-    report.verified ? `Verified ${printable(report.image.reference)} (${report.image.digest})` : `${bad3} Verification failed for ${printable(report.image.reference)}: ${report.errors.length} error(s)`
+    report.verified ? `Verified ${printable(report.image.reference)} (${report.image.digest})` : `${bad4} Verification failed for ${printable(report.image.reference)}: ${report.errors.length} error(s)`
   );
   return out.join("\n") + "\n";
 }
@@ -85355,8 +86018,132 @@ function renderJson(report) {
   return JSON.stringify({ ...report, platforms, input: opaInput(report) }, null, 2) + "\n";
 }
 
+// src/cli/bundle-open.ts
+init_import_meta_url();
+
+// src/bundle/format.ts
+init_import_meta_url();
+var import_promises7 = require("node:fs/promises");
+init_errors();
+var BUNDLE_MEDIA_TYPE = "application/vnd.opk-signer.bundle.v1+json";
+var BundleError = class extends OpkError {
+};
+var MAX_BUNDLE_BYTES = 512 * 1024 * 1024;
+async function readBundle(path) {
+  let text;
+  try {
+    const b = await (0, import_promises7.readFile)(path);
+    if (b.length > MAX_BUNDLE_BYTES) throw new BundleError("BUNDLE_INVALID", `bundle ${path} is too large`);
+    text = b.toString("utf8");
+  } catch (e) {
+    if (e instanceof BundleError) throw e;
+    throw new BundleError(
+      "BUNDLE_IO",
+      `cannot read bundle ${path}: ${e.code ?? "error"}`
+    );
+  }
+  let doc;
+  try {
+    doc = JSON.parse(text);
+  } catch {
+    throw new BundleError("BUNDLE_INVALID", `bundle ${path} is not valid JSON`);
+  }
+  const bad4 = (why) => new BundleError("BUNDLE_INVALID", `bundle ${path}: ${why}`);
+  if (doc === null || typeof doc !== "object") throw bad4("not a JSON object");
+  if (doc.mediaType !== BUNDLE_MEDIA_TYPE) throw bad4(`mediaType must be ${BUNDLE_MEDIA_TYPE}`);
+  const img = doc.image;
+  if (!img || typeof img.digest !== "string" || !/^sha256:[0-9a-f]{64}$/.test(img.digest))
+    throw bad4("image.digest is not a sha256 digest");
+  for (const k of ["reference", "name", "mediaType", "location"])
+    if (typeof img[k] !== "string") throw bad4(`image.${k} is not a string`);
+  if (img.source !== "registry" && img.source !== "oci-layout") throw bad4("image.source is unknown");
+  if (!doc.blobs || typeof doc.blobs !== "object") throw bad4("has no blobs object");
+  if (!doc.referrers || typeof doc.referrers !== "object") throw bad4("has no referrers object");
+  return doc;
+}
+
+// src/bundle/source.ts
+init_import_meta_url();
+var BundleSource = class {
+  constructor(doc, path) {
+    this.doc = doc;
+    this.kind = doc.image.source;
+    this.location = `bundle:${path} (of ${doc.image.location})`;
+  }
+  doc;
+  kind;
+  location;
+  get(digest, what) {
+    const e = Object.hasOwn(this.doc.blobs, digest) ? this.doc.blobs[digest] : void 0;
+    if (!e || typeof e.data !== "string")
+      throw new OciIoError("BUNDLE_INCOMPLETE", `the bundle holds no ${what} ${digest}`);
+    const bytes = Buffer.from(e.data, "base64");
+    checkContentDigest(bytes, digest, `the bundle's ${what}`);
+    return { ...typeof e.mediaType === "string" ? { mediaType: e.mediaType } : {}, bytes };
+  }
+  resolve(tagOrDigest) {
+    const img = this.doc.image;
+    if (tagOrDigest !== img.digest && tagOrDigest !== img.tag)
+      return Promise.reject(
+        new OciIoError("BUNDLE_INCOMPLETE", `the bundle is for ${img.digest}, not ${tagOrDigest}`)
+      );
+    const { bytes } = this.get(img.digest, "index");
+    const descriptor = { mediaType: img.mediaType, digest: img.digest, size: bytes.length };
+    return Promise.resolve({ bytes, digest: img.digest, mediaType: img.mediaType, descriptor });
+  }
+  fetchManifest(digest) {
+    return Promise.resolve().then(() => {
+      const { mediaType, bytes } = this.get(digest, "manifest");
+      return { bytes, digest, mediaType: mediaType ?? "" };
+    });
+  }
+  fetchBlob(digest) {
+    return Promise.resolve().then(() => this.get(digest, "blob").bytes);
+  }
+  referrers(digest, artifactType) {
+    const list = Object.hasOwn(this.doc.referrers, digest) ? this.doc.referrers[digest] ?? [] : [];
+    return Promise.resolve(artifactType ? list.filter((d) => d.artifactType === artifactType) : list);
+  }
+};
+
+// src/cli/bundle-open.ts
+init_errors();
+async function openBundle(path, positionals) {
+  if (positionals.length > 1)
+    throw new UsageError("USAGE", "verify --bundle FILE takes at most one IMAGE@DIGEST");
+  let expected;
+  let displayName;
+  if (positionals[0] !== void 0) {
+    const arg = positionals[0];
+    if (/^sha256:[0-9a-f]{64}$/.test(arg)) expected = arg;
+    else {
+      const ref = parseImageReference(arg);
+      if (ref.digest === void 0)
+        throw new UsageError("USAGE", `with --bundle, IMAGE must name a digest (IMAGE@sha256:\u2026), not ${arg}`);
+      expected = ref.digest;
+      displayName = ref.original;
+    }
+  }
+  const doc = await readBundle(path).catch((e) => {
+    if (e instanceof BundleError) throw new UsageError(e.code, `${e.code}: ${e.message}`);
+    throw e;
+  });
+  if (expected !== void 0 && expected !== doc.image.digest)
+    throw new VerificationError(
+      "BUNDLE_DIGEST_MISMATCH",
+      `bundle ${path} is for ${doc.image.digest}, not ${expected}`
+    );
+  return {
+    source: new BundleSource(doc, path),
+    reference: { digest: doc.image.digest },
+    displayName: displayName ?? `${doc.image.reference}@${doc.image.digest}`,
+    imageName: doc.image.name
+  };
+}
+
 // src/cli/keys.ts
 init_import_meta_url();
+init_json();
 init_errors();
 
 // src/oidc/trust.ts
@@ -85388,6 +86175,30 @@ var OpTrust = class {
     return selectKeys([...all.values()], query);
   }
   /**
+   * Live first: a key the OP still publishes says more than an archived copy of it. Pinned and
+   * live never mix (a pinned file turns discovery off).
+   */
+  sourceOf(iss, key) {
+    if (!this.trusts(iss)) return void 0;
+    const has = (keys) => keys?.some((k) => k.thumbprint === key.thumbprint);
+    const uri = this.o.live?.jwksUri(iss);
+    if (this.trustedIssuers !== void 0 && uri !== void 0 && has(this.o.live?.current(iss)))
+      return { kind: "live", location: uri };
+    if (has(this.o.pinned)) return { kind: "pinned", location: this.o.pinnedFrom ?? "pinned JWKS" };
+    if (has(this.o.archived?.get(iss)))
+      return { kind: "archive", location: this.o.archiveFiles?.get(key.thumbprint) ?? "JWKS archive" };
+    return void 0;
+  }
+  unusable(query) {
+    if (!this.trusts(query.iss)) return [];
+    const { iss, ...rest } = query;
+    return [
+      ...skippedFor(this.o.pinnedSkipped ?? [], query),
+      ...skippedFor(this.o.archivedSkipped?.get(iss) ?? [], query),
+      ...this.trustedIssuers !== void 0 ? this.o.live?.unusable(iss, rest) ?? [] : []
+    ];
+  }
+  /**
    * Fetches live keys when the offline ones do not already answer `query`. A live failure is
    * fatal only when nothing else can: an archive must keep working with the OP unreachable.
    */
@@ -85417,20 +86228,177 @@ var OpTrust = class {
     return failures;
   }
 };
-async function loadArchive(dir, issuers) {
-  const out = /* @__PURE__ */ new Map();
-  for (const iss of issuers)
-    out.set(
+async function readArchive(dir, issuers, onWarning) {
+  const out = { archived: /* @__PURE__ */ new Map(), archiveFiles: /* @__PURE__ */ new Map(), archivedSkipped: /* @__PURE__ */ new Map() };
+  for (const iss of issuers) {
+    const skipped = [];
+    const warned = /* @__PURE__ */ new Set();
+    const keys = await archivedKeys(dir, iss, (s, file) => {
+      skipped.push(s);
+      const k = `${s.kid ?? ""}\0${s.code}`;
+      if (!warned.has(k)) onWarning?.(skippedKeyWarning(`JWKS archive ${file}`, s));
+      warned.add(k);
+    });
+    out.archived.set(
       iss,
-      (await archivedKeys(dir, iss)).map((a) => a.key)
+      keys.map((a) => a.key)
     );
+    for (const a of keys) out.archiveFiles.set(a.key.thumbprint, a.file);
+    out.archivedSkipped.set(iss, skipped);
+  }
   return out;
+}
+
+// src/cli/root-trust.ts
+init_import_meta_url();
+init_errors();
+
+// src/trust/root.ts
+init_import_meta_url();
+var import_promises8 = require("node:fs/promises");
+init_errors();
+var TRUSTED_ROOT_MEDIA_TYPE = "application/vnd.opk-signer.trusted-root.v1+json";
+var TrustedRootError = class extends OpkError {
+};
+var bad2 = (path, why) => new TrustedRootError("TRUSTED_ROOT_INVALID", `trusted root ${path}: ${why}`);
+function isoTime(v, path, what) {
+  if (typeof v !== "string" || !/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/.test(v))
+    throw bad2(path, `${what} must be an ISO 8601 UTC time`);
+  const ms = Date.parse(v);
+  if (Number.isNaN(ms)) throw bad2(path, `${what} must be an ISO 8601 UTC time`);
+  return ms;
+}
+function checkKey(raw, path, where) {
+  if (raw === null || typeof raw !== "object" || Array.isArray(raw))
+    throw bad2(path, `${where} is not an object`);
+  const k = raw;
+  if (k.jwk === null || typeof k.jwk !== "object" || Array.isArray(k.jwk))
+    throw bad2(path, `${where}.jwk is not an object`);
+  if (typeof k.thumbprint !== "string") throw bad2(path, `${where}.thumbprint is not a string`);
+  const first = isoTime(k.firstSeen, path, `${where}.firstSeen`);
+  const last = isoTime(k.lastSeen, path, `${where}.lastSeen`);
+  if (last < first) throw bad2(path, `${where}.lastSeen is before its firstSeen`);
+  if (k.removedAt !== void 0 && isoTime(k.removedAt, path, `${where}.removedAt`) < last)
+    throw bad2(path, `${where}.removedAt is before its lastSeen`);
+  if (k.source !== void 0 && typeof k.source !== "string")
+    throw bad2(path, `${where}.source is not a string`);
+  return k;
+}
+function parseTrustedRoot(text, path) {
+  let raw;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    throw bad2(path, "not valid JSON");
+  }
+  const doc = raw;
+  if (doc === null || typeof doc !== "object" || Array.isArray(doc)) throw bad2(path, "not a JSON object");
+  if (doc.mediaType !== TRUSTED_ROOT_MEDIA_TYPE)
+    throw bad2(path, `mediaType must be ${TRUSTED_ROOT_MEDIA_TYPE}`);
+  if (!Array.isArray(doc.issuers)) throw bad2(path, 'has no "issuers" array');
+  const out = { path, doc, keys: /* @__PURE__ */ new Map(), skipped: /* @__PURE__ */ new Map() };
+  doc.issuers.forEach((iss, i) => {
+    if (iss === null || typeof iss !== "object" || typeof iss.issuer !== "string" || !Array.isArray(iss.keys))
+      throw bad2(path, `issuers[${i}] needs a string issuer and a keys array`);
+    if (out.keys.has(iss.issuer)) throw bad2(path, `issuer ${iss.issuer} is listed twice`);
+    const keys = [];
+    const skipped = [];
+    iss.keys.forEach((rk, j) => {
+      const entry = checkKey(rk, path, `issuers[${i}].keys[${j}]`);
+      const m = jwkMember(entry.jwk);
+      if (!m) throw bad2(path, `issuers[${i}].keys[${j}] is not a signing key`);
+      if ("skipped" in m) return void skipped.push(m.skipped);
+      if (m.key.thumbprint !== entry.thumbprint)
+        throw bad2(path, `issuers[${i}].keys[${j}].thumbprint does not match its jwk`);
+      const firstSeenMs = Date.parse(entry.firstSeen);
+      const endMs = Date.parse(entry.removedAt ?? entry.lastSeen);
+      keys.push({ key: m.key, entry, firstSeenMs, endMs });
+    });
+    out.keys.set(iss.issuer, keys);
+    out.skipped.set(iss.issuer, skipped);
+  });
+  return out;
+}
+async function loadTrustedRoot(path) {
+  let text;
+  try {
+    text = await (0, import_promises8.readFile)(path, "utf8");
+  } catch (e) {
+    throw new TrustedRootError(
+      "TRUSTED_ROOT_IO",
+      `cannot read trusted root ${path}: ${e.code ?? "error"}`
+    );
+  }
+  return parseTrustedRoot(text, path);
+}
+
+// src/trust/source.ts
+init_import_meta_url();
+var RootKeySource = class {
+  constructor(root, issuers) {
+    this.root = root;
+    this.trustedIssuers = [...new Set(issuers)];
+  }
+  root;
+  trustedIssuers;
+  find(query) {
+    if (!this.trustedIssuers.includes(query.iss)) return [];
+    return selectKeys(
+      (this.root.keys.get(query.iss) ?? []).map((k) => k.key),
+      query
+    );
+  }
+  sourceOf(iss, key) {
+    return this.entry(iss, key.thumbprint) ? { kind: "root", location: this.root.path } : void 0;
+  }
+  unusable(query) {
+    if (!this.trustedIssuers.includes(query.iss)) return [];
+    return skippedFor(this.root.skipped.get(query.iss) ?? [], query);
+  }
+  /** The root's record of a key: its observed window decides what a timestamp may prove. */
+  entry(iss, thumbprint) {
+    if (!this.trustedIssuers.includes(iss)) return void 0;
+    return this.root.keys.get(iss)?.find((k) => k.key.thumbprint === thumbprint);
+  }
+  /** Issuers that are trusted but have no key in the root (the CLI refuses: nothing could verify). */
+  missingIssuers() {
+    return this.trustedIssuers.filter((i) => (this.root.keys.get(i)?.length ?? 0) === 0);
+  }
+};
+
+// src/cli/root-trust.ts
+async function loadRootTrust(values, io) {
+  const path = values["trusted-root"];
+  for (const other of ["jwks", "jwks-archive", "discovery-url"]) {
+    if (values[other] !== void 0)
+      throw new UsageError("USAGE", `--trusted-root cannot be combined with --${other}`);
+  }
+  const issuers = values.issuer?.length ? [...new Set(values.issuer)] : [GITHUB_ACTIONS_ISSUER];
+  const root = await loadTrustedRoot(path).catch((e) => {
+    if (e instanceof TrustedRootError) throw new UsageError(e.code, `${e.code}: ${e.message}`);
+    throw e;
+  });
+  const keys = new RootKeySource(root, issuers);
+  const missing = keys.missingIssuers();
+  if (missing.length === issuers.length)
+    throw new UsageError("USAGE", `the trusted root ${path} holds no keys for ${issuers.join(", ")}`);
+  const warnings = [];
+  for (const iss of issuers) {
+    for (const s of root.skipped.get(iss) ?? []) {
+      const w = skippedKeyWarning(`trusted root ${path}`, s);
+      warnings.push(w);
+      io.stderr.write(`opk-signer: warning: ${w.code}: ${w.message}
+`);
+    }
+  }
+  return { keys, trustedIssuers: keys.trustedIssuers, warnings, root: keys };
 }
 
 // src/cli/keys.ts
 var trustOptions = {
   jwks: { type: "string" },
   "jwks-archive": { type: "string" },
+  "trusted-root": { type: "string" },
   issuer: { type: "string", multiple: true },
   offline: { type: "boolean" },
   "discovery-url": { type: "string", multiple: true }
@@ -85445,28 +86413,26 @@ function discoveryBases(pairs) {
   return out;
 }
 async function loadTrust(values, io, opts = {}) {
+  if (values["trusted-root"] !== void 0) return loadRootTrust(values, io);
   const archive = values["jwks-archive"];
-  let pinned;
-  if (values.jwks) {
-    const text = (await readInput(values.jwks, io, "JWKS")).toString("utf8");
-    try {
-      pinned = parseJwks(text, `JWKS ${values.jwks}`);
-    } catch (e) {
-      throw new UsageError("USAGE", `--jwks ${values.jwks}: ${e.message}`);
-    }
-    if (pinned.length === 0) throw new UsageError("USAGE", `JWKS ${values.jwks} holds no RSA signing keys`);
-    if (!archive) {
-      const t = new OpTrust({ pinned, ...values.issuer?.length ? { issuers: values.issuer } : {} });
-      return { keys: t, ...t.trustedIssuers ? { trustedIssuers: t.trustedIssuers } : {} };
-    }
+  const warnings = [];
+  const warn = (w) => {
+    warnings.push(w);
+    io.stderr.write(`opk-signer: warning: ${w.code}: ${w.message}
+`);
+  };
+  const pinned = values.jwks ? await loadPinned(values.jwks, io, warn) : void 0;
+  if (pinned && !archive) {
+    const t = new OpTrust({ ...pinned, ...values.issuer?.length ? { issuers: values.issuer } : {} });
+    return { keys: t, ...t.trustedIssuers ? { trustedIssuers: t.trustedIssuers } : {}, warnings };
   }
   if (values.offline && !archive && !pinned)
     throw new UsageError("USAGE", "--offline needs --jwks FILE or --jwks-archive DIR");
   const issuers = values.issuer?.length ? [...new Set(values.issuer)] : [GITHUB_ACTIONS_ISSUER];
-  let archived;
+  let fromArchive;
   if (archive) {
     try {
-      archived = await loadArchive(archive, issuers);
+      fromArchive = await readArchive(archive, issuers, warn);
     } catch (e) {
       throw new IoError(
         e.code ?? "IO",
@@ -85474,15 +86440,17 @@ async function loadTrust(values, io, opts = {}) {
       );
     }
   }
+  const archived = fromArchive?.archived;
   const useLive = !values.offline && !pinned;
   const live = useLive ? opts.cache ?? new JwksCache({
     ...opts.http ? { http: opts.http } : {},
     discoveryBase: discoveryBases(values["discovery-url"])
   }) : void 0;
+  live?.onWarning(warn);
   const trust = new OpTrust({
     issuers,
-    ...pinned ? { pinned } : {},
-    ...archived ? { archived } : {},
+    ...pinned ?? {},
+    ...fromArchive ?? {},
     ...live ? { live } : {}
   });
   for (const { issuer, error } of await trust.preload()) {
@@ -85500,7 +86468,28 @@ async function loadTrust(values, io, opts = {}) {
   if (archived && !live && issuers.every((i) => (archived.get(i)?.length ?? 0) === 0) && !pinned) {
     throw new UsageError("USAGE", `the JWKS archive ${archive} holds no keys for ${issuers.join(", ")}`);
   }
-  return { keys: trust, prefetch: (q2) => trust.prefetch(q2), trustedIssuers: trust.trustedIssuers };
+  return {
+    keys: trust,
+    prefetch: (q2) => trust.prefetch(q2),
+    trustedIssuers: trust.trustedIssuers,
+    warnings
+  };
+}
+async function loadPinned(path, io, warn) {
+  const text = (await readInput(path, io, "JWKS")).toString("utf8");
+  let read;
+  try {
+    read = readJwks(parseJsonObject(text, `JWKS ${path}`), `JWKS ${path}`);
+  } catch (e) {
+    throw new UsageError("USAGE", `--jwks ${path}: ${e.message}`);
+  }
+  for (const s of read.skipped) warn(skippedKeyWarning(`JWKS ${path}`, s));
+  if (read.keys.length === 0) throw new UsageError("USAGE", `JWKS ${path} holds no usable RSA signing keys`);
+  return {
+    pinned: read.keys,
+    pinnedFrom: path === "-" ? "stdin" : path,
+    pinnedSkipped: read.skipped
+  };
 }
 
 // src/cli/commands/verify.ts
@@ -85515,7 +86504,9 @@ var options2 = {
   "workflow-ref": { type: "string" },
   policy: { type: "string" },
   output: { type: "string" },
-  "subject-name": { type: "string" }
+  "subject-name": { type: "string" },
+  bundle: { type: "string" },
+  ...timeOptions
 };
 var USAGE2 = `usage: opk-signer verify IMAGE [flags]
   IMAGE                     host/repo:tag, host/repo@sha256:\u2026, or oci:DIR[:TAG]
@@ -85523,7 +86514,12 @@ var USAGE2 = `usage: opk-signer verify IMAGE [flags]
   --issuer URL              trusted OIDC issuer (repeatable); default GitHub Actions
   --repo-owner-id ID  --repository OWNER/REPO  --ref REF  --sha SHA  --workflow-ref REF
   --policy FILE             YAML/JSON policy (required predicates, claims, CEL)
+  --trusted-root ROOT.json  OP keys from a trusted root (no network); see \`trust update\`
   --jwks FILE | --jwks-archive DIR | live discovery; --offline
+  --tsa-cert FILE           trusted RFC 3161 TSA certificate (leaf or CA, repeatable): check
+                            timestamps and each rooted key's observed window
+  --key-grace DUR           slack around a key's observed window (default 1d; 30m, 12h, 2d)
+  --bundle FILE             verify an offline bundle (\`opk-signer bundle\`); IMAGE@DIGEST optional
   --subject-name NAME       name the subject purls must carry (default: the reference's)
   --username U --password-stdin   registry credentials (never stored)
   --plain-http              HTTP for a non-loopback registry
@@ -85535,10 +86531,17 @@ async function run2(args, io) {
     return EXIT_OK;
   }
   const { values, positionals } = parse(args, options2);
-  if (positionals.length !== 1) throw new UsageError("USAGE", `expected one IMAGE
+  if (values.bundle === void 0 && positionals.length !== 1)
+    throw new UsageError("USAGE", `expected one IMAGE
 ${USAGE2}`);
   const format2 = outputFormat(values.output);
-  const ref = parseImageReference(positionals[0]);
+  const bundled = values.bundle !== void 0 ? await openBundle(values.bundle, positionals) : void 0;
+  if (bundled && !values["trusted-root"] && !values.jwks && !values["jwks-archive"])
+    throw new UsageError(
+      "USAGE",
+      "--bundle verifies offline: give --trusted-root ROOT.json (or --jwks FILE)"
+    );
+  const ref = bundled ? void 0 : parseImageReference(positionals[0]);
   const platforms = values.platform?.flatMap((p) => p.split(",")).map((p) => {
     try {
       return parsePlatform(p.trim());
@@ -85560,27 +86563,31 @@ ${USAGE2}`);
   let close;
   let subjectName = values["subject-name"];
   let imageName;
-  if (ref.kind === "oci-layout") {
+  if (ref?.kind === "oci-layout") {
     source = await OciLayout.open(ref.dir).catch((e) => {
       throw e instanceof OciIoError ? new IoError("IO", e.message) : e;
     });
     imageName = subjectName ?? ref.dir;
-  } else {
+  } else if (ref) {
     const client = await registryClientFor(ref.registry, values, io);
     close = () => client.close();
     source = client.repository(ref.repository);
     imageName = familiarName(ref);
     subjectName ??= imageName;
+  } else {
+    ({ source, imageName } = bundled);
   }
   try {
-    const trust = await loadTrust({ ...values, issuer: issuers }, io);
+    const trust = await loadTrust({ ...values, issuer: issuers, ...bundled ? { offline: true } : {} }, io);
+    const signingTime = await signingTimeFrom(values, trust, io);
     const report = await verifyImage({
       source,
-      reference: {
+      reference: bundled?.reference ?? {
         ...ref.tag !== void 0 ? { tag: ref.tag } : {},
         ...ref.digest !== void 0 ? { digest: ref.digest } : {}
       },
-      displayName: ref.original,
+      displayName: bundled?.displayName ?? ref.original,
+      ...signingTime ? { signingTime } : {},
       imageName,
       ...subjectName !== void 0 ? { subjectName } : {},
       trust,
@@ -85616,7 +86623,7 @@ init_import_meta_url();
 
 // action/src/runner.ts
 init_import_meta_url();
-var import_node_crypto13 = require("node:crypto");
+var import_node_crypto15 = require("node:crypto");
 var import_node_fs2 = require("node:fs");
 var import_node_os2 = require("node:os");
 var InputError = class extends Error {
@@ -85657,7 +86664,7 @@ function setOutput(io, name, value) {
     annotate(io, "warning", `GITHUB_OUTPUT is not set: output ${name} is lost`);
     return;
   }
-  const delimiter = `ghadelimiter_${(0, import_node_crypto13.randomUUID)()}`;
+  const delimiter = `ghadelimiter_${(0, import_node_crypto15.randomUUID)()}`;
   if (name.includes(delimiter) || value.includes(delimiter))
     throw new Error(`output ${name} contains its delimiter`);
   (0, import_node_fs2.appendFileSync)(file, `${name}<<${delimiter}${import_node_os2.EOL}${value}${import_node_os2.EOL}${delimiter}${import_node_os2.EOL}`, "utf8");
@@ -85696,15 +86703,15 @@ function readInputs(env2) {
   const username = getInput(env2, "registry-username");
   const password = getInput(env2, "registry-password");
   if (!!username !== !!password) throw new InputError("registry-username and registry-password go together");
-  const verify2 = {};
+  const verify3 = {};
   for (const name of VERIFY_FLAGS) {
     const v = getInput(env2, name);
-    if (v !== void 0) verify2[name] = v;
+    if (v !== void 0) verify3[name] = v;
   }
   return {
     image,
     mode,
-    verify: verify2,
+    verify: verify3,
     issuers: getListInput(env2, "issuer"),
     platforms: getListInput(env2, "platform"),
     ...username && password ? { username, password } : {}
@@ -85830,7 +86837,7 @@ async function main(io) {
   if (checked.stdout.trim() === "") return checked.code || 2;
   const report = JSON.parse(checked.stdout);
   digest ??= report.image?.digest;
-  const reportFile = (0, import_node_path5.join)(io.env.RUNNER_TEMP || (0, import_node_os3.tmpdir)(), `opk-signer-report-${(0, import_node_crypto14.randomUUID)()}.json`);
+  const reportFile = (0, import_node_path5.join)(io.env.RUNNER_TEMP || (0, import_node_os3.tmpdir)(), `opk-signer-report-${(0, import_node_crypto16.randomUUID)()}.json`);
   (0, import_node_fs3.writeFileSync)(reportFile, checked.stdout, { mode: 420 });
   if (digest) setOutput(io, "digest", digest);
   setOutput(io, "verified", String(report.verified));
