@@ -175,6 +175,41 @@ var init_catalogue = __esm({
         "FAILED_PRECONDITION"
       ),
       POLICY_INVALID: input("the policy file or a policy flag is invalid"),
+      TRUSTED_ROOT_INVALID: input(
+        "the trusted root file is not a valid trusted root (mediaType, issuers, keys, observed times)",
+        "FAILED_PRECONDITION"
+      ),
+      TRUSTED_ROOT_IO: input("the trusted root file cannot be read or written", "FAILED_PRECONDITION"),
+      TSA_CERT_INVALID: input("a --tsa-cert file holds no PEM certificate, or one that does not parse"),
+      // Trusted time (RFC 3161): a timestamp carried with a signature, and the authority at signing
+      TIMESTAMP_MISMATCH: verdict("the RFC 3161 timestamp covers other bytes than the signature"),
+      TIMESTAMP_INVALID: verdict(
+        "the RFC 3161 timestamp fails its signed attributes (content type, message digest, signing certificate)"
+      ),
+      TIMESTAMP_UNTRUSTED: verdict(
+        "the RFC 3161 timestamp was not signed by a --tsa-cert (or lacks the timeStamping EKU, or its genTime is outside the certificate validity)"
+      ),
+      TSA_MALFORMED: verdict("the RFC 3161 timestamp carried with a signature is not a DER TimeStampToken"),
+      OP_KEY_OUTSIDE_WINDOW: verdict(
+        "the signature's verified timestamp lies outside the OP key's observed window in the trusted root (\xB1 --key-grace)"
+      ),
+      TSA_UNAVAILABLE: io(
+        "signing: the timestamp authority could not be reached, answered non-200, or sent an oversized answer"
+      ),
+      TSA_REFUSED: io("signing: the timestamp authority refused the request (PKIStatus)", "FAILED_PRECONDITION"),
+      TSA_BAD_RESPONSE: io(
+        "signing: the timestamp authority answered with a malformed token, or one for another request (imprint, nonce)"
+      ),
+      // Offline bundles
+      BUNDLE_INVALID: input("the --bundle file is not an opk-signer bundle"),
+      BUNDLE_IO: input("the bundle file cannot be read or written"),
+      BUNDLE_INCOMPLETE: io(
+        "the bundle lacks a manifest, blob or referrer list the verification reads",
+        "NOT_FOUND"
+      ),
+      BUNDLE_DIGEST_MISMATCH: verdict(
+        "verify --bundle FILE IMAGE@DIGEST: the bundle is for another image digest"
+      ),
       // OCI and registries
       OCI_NOT_FOUND: io("the registry or layout has no such manifest, blob or tag", "NOT_FOUND"),
       OCI_READ_FAILED: io(
@@ -5353,7 +5388,7 @@ var require_base64 = __commonJS({
     for (i = 0; i < 64; )
       s64[b64[i] = i < 26 ? i + 65 : i < 52 ? i + 71 : i < 62 ? i - 4 : i - 59 | 43] = i++;
     var i;
-    base64.encode = function encode(buffer, start, end) {
+    base64.encode = function encode2(buffer, start, end) {
       var parts = null, chunk = [];
       var i2 = 0, j = 0, t;
       while (start < end) {
@@ -7807,24 +7842,24 @@ var require_fetch = __commonJS({
   "node_modules/@protobufjs/fetch/index.js"(exports2, module2) {
     "use strict";
     init_import_meta_url();
-    module2.exports = fetch;
+    module2.exports = fetch2;
     var asPromise = require_aspromise();
     var fs = require_fs();
-    function fetch(filename, options3, callback) {
+    function fetch2(filename, options3, callback) {
       if (typeof options3 === "function") {
         callback = options3;
         options3 = {};
       } else if (!options3)
         options3 = {};
       if (!callback)
-        return asPromise(fetch, this, filename, options3);
+        return asPromise(fetch2, this, filename, options3);
       if (!options3.xhr && fs && fs.readFile)
         return fs.readFile(filename, function fetchReadFileCallback(err, contents) {
-          return err && typeof XMLHttpRequest !== "undefined" ? fetch.xhr(filename, options3, callback) : err ? callback(err) : callback(null, options3.binary ? contents : contents.toString("utf8"));
+          return err && typeof XMLHttpRequest !== "undefined" ? fetch2.xhr(filename, options3, callback) : err ? callback(err) : callback(null, options3.binary ? contents : contents.toString("utf8"));
         });
-      return fetch.xhr(filename, options3, callback);
+      return fetch2.xhr(filename, options3, callback);
     }
-    fetch.xhr = function fetch_xhr(filename, options3, callback) {
+    fetch2.xhr = function fetch_xhr(filename, options3, callback) {
       var xhr = new XMLHttpRequest();
       xhr.onreadystatechange = function fetchOnReadyStateChange() {
         if (xhr.readyState !== 4)
@@ -8478,7 +8513,7 @@ var require_message = __commonJS({
     Message.create = function create2(properties) {
       return this.$type.create(properties);
     };
-    Message.encode = function encode(message, writer) {
+    Message.encode = function encode2(message, writer) {
       return this.$type.encode(message, writer);
     };
     Message.encodeDelimited = function encodeDelimited(message, writer) {
@@ -8490,7 +8525,7 @@ var require_message = __commonJS({
     Message.decodeDelimited = function decodeDelimited(reader) {
       return this.$type.decodeDelimited(reader);
     };
-    Message.verify = function verify2(message) {
+    Message.verify = function verify3(message) {
       return this.$type.verify(message);
     };
     Message.fromObject = function fromObject(object) {
@@ -9372,12 +9407,12 @@ var require_root = __commonJS({
             if (parsed.imports) {
               for (; i2 < parsed.imports.length; ++i2)
                 if (resolved2 = getBundledFileName(parsed.imports[i2]) || self2.resolvePath(filename2, parsed.imports[i2]))
-                  fetch(resolved2, false, depth + 1);
+                  fetch2(resolved2, false, depth + 1);
             }
             if (parsed.weakImports) {
               for (i2 = 0; i2 < parsed.weakImports.length; ++i2)
                 if (resolved2 = getBundledFileName(parsed.weakImports[i2]) || self2.resolvePath(filename2, parsed.weakImports[i2]))
-                  fetch(resolved2, true, depth + 1);
+                  fetch2(resolved2, true, depth + 1);
             }
           }
         } catch (err) {
@@ -9387,7 +9422,7 @@ var require_root = __commonJS({
           finish(null, self2);
         }
       }
-      function fetch(filename2, weak, depth) {
+      function fetch2(filename2, weak, depth) {
         if (depth === void 0)
           depth = 0;
         filename2 = getBundledFileName(filename2) || filename2;
@@ -9441,7 +9476,7 @@ var require_root = __commonJS({
       }
       for (var i = 0, resolved; i < filename.length; ++i)
         if (resolved = self2.resolvePath("", filename[i]))
-          fetch(resolved);
+          fetch2(resolved);
       if (sync) {
         self2.resolveAll();
         return self2;
@@ -23893,8 +23928,8 @@ var require_load_balancer_round_robin = __commonJS({
       }
     };
     var RoundRobinPicker = class {
-      constructor(children, nextIndex = 0) {
-        this.children = children;
+      constructor(children2, nextIndex = 0) {
+        this.children = children2;
         this.nextIndex = nextIndex;
       }
       pick(pickArgs) {
@@ -24739,10 +24774,10 @@ var require_load_balancer_weighted_round_robin = __commonJS({
     };
     exports2.WeightedRoundRobinLoadBalancingConfig = WeightedRoundRobinLoadBalancingConfig;
     var WeightedRoundRobinPicker = class {
-      constructor(children, metricsHandler) {
+      constructor(children2, metricsHandler) {
         this.metricsHandler = metricsHandler;
         this.queue = new priority_queue_1.PriorityQueue((a, b) => a.deadline < b.deadline);
-        const positiveWeight = children.filter((picker) => picker.weight > 0);
+        const positiveWeight = children2.filter((picker) => picker.weight > 0);
         let averageWeight;
         if (positiveWeight.length < 2) {
           averageWeight = 1;
@@ -24753,7 +24788,7 @@ var require_load_balancer_weighted_round_robin = __commonJS({
           }
           averageWeight = weightSum / positiveWeight.length;
         }
-        for (const child of children) {
+        for (const child of children2) {
           const period = child.weight > 0 ? 1 / child.weight : averageWeight;
           this.queue.push({
             endpointName: child.endpointName,
@@ -29852,7 +29887,7 @@ var require_webidl = __commonJS({
           });
         }
         const method = typeof Iterable === "function" ? Iterable() : V?.[Symbol.iterator]?.();
-        const seq = [];
+        const seq2 = [];
         let index = 0;
         if (method === void 0 || typeof method.next !== "function") {
           throw webidl.errors.exception({
@@ -29865,9 +29900,9 @@ var require_webidl = __commonJS({
           if (done) {
             break;
           }
-          seq.push(converter(value, prefix, `${argument}[${index++}]`));
+          seq2.push(converter(value, prefix, `${argument}[${index++}]`));
         }
-        return seq;
+        return seq2;
       };
     };
     webidl.recordConverter = function(keyConverter, valueConverter) {
@@ -39159,7 +39194,7 @@ var require_snapshot_recorder = __commonJS({
   "node_modules/undici/lib/mock/snapshot-recorder.js"(exports2, module2) {
     "use strict";
     init_import_meta_url();
-    var { writeFile, readFile: readFile5, mkdir: mkdir3 } = require("node:fs/promises");
+    var { writeFile, readFile: readFile7, mkdir: mkdir3 } = require("node:fs/promises");
     var { dirname: dirname2, resolve } = require("node:path");
     var { setTimeout: setTimeout2, clearTimeout: clearTimeout2 } = require("node:timers");
     var { InvalidArgumentError, UndiciError } = require_errors();
@@ -39361,7 +39396,7 @@ var require_snapshot_recorder = __commonJS({
           throw new InvalidArgumentError("Snapshot path is required");
         }
         try {
-          const data = await readFile5(resolve(path), "utf8");
+          const data = await readFile7(resolve(path), "utf8");
           const parsed = JSON.parse(data);
           if (Array.isArray(parsed)) {
             this.#snapshots.clear();
@@ -46542,7 +46577,7 @@ var require_fetch2 = __commonJS({
     function handleFetchDone(response) {
       finalizeAndReportTiming(response, "fetch");
     }
-    function fetch(input2, init = void 0) {
+    function fetch2(input2, init = void 0) {
       webidl.argumentLengthCheck(arguments, 1, "globalThis.fetch");
       let p = createDeferredPromise();
       let requestObject;
@@ -47572,7 +47607,7 @@ var require_fetch2 = __commonJS({
       }
     }
     module2.exports = {
-      fetch,
+      fetch: fetch2,
       Fetch,
       fetching,
       finalizeAndReportTiming
@@ -51848,7 +51883,7 @@ var require_undici = __commonJS({
       err.stack = stack ? `${stack}
 ${captureLines}` : capture.stack;
     }
-    module2.exports.fetch = function fetch(init, options3 = void 0) {
+    module2.exports.fetch = function fetch2(init, options3 = void 0) {
       return fetchImpl(init, options3).catch((err) => {
         if (currentFilename) {
           appendFetchStackTrace(err, currentFilename);
@@ -53322,9 +53357,9 @@ function checkListItem(field, index, value) {
   return void 0;
 }
 function checkMapEntry(field, key, value) {
-  const checkKey = checkScalarValue(field.mapKey)(key);
-  if (checkKey !== true) {
-    return new FieldError(field, `invalid map key: ${reasonSingular({ scalar: field.mapKey }, key, checkKey)}`);
+  const checkKey2 = checkScalarValue(field.mapKey)(key);
+  if (checkKey2 !== true) {
+    return new FieldError(field, `invalid map key: ${reasonSingular({ scalar: field.mapKey }, key, checkKey2)}`);
   }
   const checkVal = checkSingular(field, value);
   if (checkVal !== true) {
@@ -58056,9 +58091,9 @@ function compileMapFieldReader2(field) {
       if (value === tokenIgnoredUnknownEnum) {
         continue;
       }
-      const checkKey = checkMapKey(key);
-      if (checkKey !== true) {
-        throw new FieldError(field, `invalid map key: ${reasonSingular({ scalar: mapKey }, key, checkKey)}`);
+      const checkKey2 = checkMapKey(key);
+      if (checkKey2 !== true) {
+        throw new FieldError(field, `invalid map key: ${reasonSingular({ scalar: mapKey }, key, checkKey2)}`);
       }
       if (checkValue !== void 0) {
         const check = checkValue(value);
@@ -69837,7 +69872,7 @@ var init_parser = __esm({
         this.found = found;
       }
       static #formatMessage(expected, found) {
-        function encode(s) {
+        function encode2(s) {
           return "'" + s.replace(/[\\\x07\b\f\n\r\t\v']/g, (match) => {
             switch (match) {
               case "\\":
@@ -69867,7 +69902,7 @@ var init_parser = __esm({
           const descriptions = [
             ...new Set(expected2.map((e) => {
               if (e.type === "literal") {
-                return encode(e.value);
+                return encode2(e.value);
               }
               return e.value;
             }))
@@ -70337,17 +70372,17 @@ function resolveCandidateNames(namespace, name) {
   if (namespace === "") {
     return [name];
   }
-  const candidates = [];
+  const candidates2 = [];
   for (let nextNs = namespace; ; ) {
-    candidates.push(nextNs + "." + name);
+    candidates2.push(nextNs + "." + name);
     const i = nextNs.lastIndexOf(".");
     if (i < 0) {
       break;
     }
     nextNs = nextNs.substring(0, i);
   }
-  candidates.push(name);
-  return candidates;
+  candidates2.push(name);
+  return candidates2;
 }
 var init_namespace = __esm({
   "node_modules/@bufbuild/cel/dist/esm/namespace.js"() {
@@ -74786,13 +74821,13 @@ var require_YAMLSeq = __commonJS({
           this.items[idx] = value;
       }
       toJSON(_, ctx) {
-        const seq = [];
+        const seq2 = [];
         if (ctx?.onCreate)
-          ctx.onCreate(seq);
+          ctx.onCreate(seq2);
         let i = 0;
         for (const item of this.items)
-          seq.push(toJS.toJS(item, String(i++), ctx));
-        return seq;
+          seq2.push(toJS.toJS(item, String(i++), ctx));
+        return seq2;
       }
       toString(ctx, onComment, onChompKeep) {
         if (!ctx)
@@ -74807,7 +74842,7 @@ var require_YAMLSeq = __commonJS({
       }
       static from(schema, obj2, ctx) {
         const { replacer } = ctx;
-        const seq = new this(schema);
+        const seq2 = new this(schema);
         if (obj2 && Symbol.iterator in Object(obj2)) {
           let i = 0;
           for (let it of obj2) {
@@ -74815,10 +74850,10 @@ var require_YAMLSeq = __commonJS({
               const key = obj2 instanceof Set ? it : String(i++);
               it = replacer.call(obj2, key, it);
             }
-            seq.items.push(createNode.createNode(it, void 0, ctx));
+            seq2.items.push(createNode.createNode(it, void 0, ctx));
           }
         }
-        return seq;
+        return seq2;
       }
     };
     function asItemIndex(key) {
@@ -74838,19 +74873,19 @@ var require_seq = __commonJS({
     init_import_meta_url();
     var identity2 = require_identity();
     var YAMLSeq = require_YAMLSeq();
-    var seq = {
+    var seq2 = {
       collection: "seq",
       default: true,
       nodeClass: YAMLSeq.YAMLSeq,
       tag: "tag:yaml.org,2002:seq",
-      resolve(seq2, onError) {
-        if (!identity2.isSeq(seq2))
+      resolve(seq3, onError) {
+        if (!identity2.isSeq(seq3))
           onError("Expected a sequence for this tag");
-        return seq2;
+        return seq3;
       },
       createNode: (schema, obj2, ctx) => YAMLSeq.YAMLSeq.from(schema, obj2, ctx)
     };
-    exports2.seq = seq;
+    exports2.seq = seq2;
   }
 });
 
@@ -75046,14 +75081,14 @@ var require_schema = __commonJS({
     init_import_meta_url();
     var map = require_map();
     var _null = require_null();
-    var seq = require_seq();
+    var seq2 = require_seq();
     var string = require_string();
     var bool = require_bool();
     var float = require_float2();
     var int = require_int();
     var schema = [
       map.map,
-      seq.seq,
+      seq2.seq,
       string.string,
       _null.nullTag,
       bool.boolTag,
@@ -75075,7 +75110,7 @@ var require_schema2 = __commonJS({
     init_import_meta_url();
     var Scalar = require_Scalar();
     var map = require_map();
-    var seq = require_seq();
+    var seq2 = require_seq();
     function intIdentify(value) {
       return typeof value === "bigint" || Number.isInteger(value);
     }
@@ -75131,7 +75166,7 @@ var require_schema2 = __commonJS({
         return str;
       }
     };
-    var schema = [map.map, seq.seq].concat(jsonScalars, jsonError);
+    var schema = [map.map, seq2.seq].concat(jsonScalars, jsonError);
     exports2.schema = schema;
   }
 });
@@ -75212,10 +75247,10 @@ var require_pairs = __commonJS({
     var Pair = require_Pair();
     var Scalar = require_Scalar();
     var YAMLSeq = require_YAMLSeq();
-    function resolvePairs(seq, onError) {
-      if (identity2.isSeq(seq)) {
-        for (let i = 0; i < seq.items.length; ++i) {
-          let item = seq.items[i];
+    function resolvePairs(seq2, onError) {
+      if (identity2.isSeq(seq2)) {
+        for (let i = 0; i < seq2.items.length; ++i) {
+          let item = seq2.items[i];
           if (identity2.isPair(item))
             continue;
           else if (identity2.isMap(item)) {
@@ -75232,11 +75267,11 @@ ${cn.comment}` : item.comment;
             }
             item = pair;
           }
-          seq.items[i] = identity2.isPair(item) ? item : new Pair.Pair(item);
+          seq2.items[i] = identity2.isPair(item) ? item : new Pair.Pair(item);
         }
       } else
         onError("Expected a sequence for this tag");
-      return seq;
+      return seq2;
     }
     function createPairs(schema, iterable, ctx) {
       const { replacer } = ctx;
@@ -75340,8 +75375,8 @@ var require_omap = __commonJS({
       nodeClass: YAMLOMap,
       default: false,
       tag: "tag:yaml.org,2002:omap",
-      resolve(seq, onError) {
-        const pairs$1 = pairs.resolvePairs(seq, onError);
+      resolve(seq2, onError) {
+        const pairs$1 = pairs.resolvePairs(seq2, onError);
         const seenKeys = [];
         for (const { key } of pairs$1.items) {
           if (identity2.isScalar(key)) {
@@ -75710,7 +75745,7 @@ var require_schema3 = __commonJS({
     init_import_meta_url();
     var map = require_map();
     var _null = require_null();
-    var seq = require_seq();
+    var seq2 = require_seq();
     var string = require_string();
     var binary = require_binary();
     var bool = require_bool2();
@@ -75723,7 +75758,7 @@ var require_schema3 = __commonJS({
     var timestamp = require_timestamp();
     var schema = [
       map.map,
-      seq.seq,
+      seq2.seq,
       string.string,
       _null.nullTag,
       bool.trueTag,
@@ -75755,7 +75790,7 @@ var require_tags = __commonJS({
     init_import_meta_url();
     var map = require_map();
     var _null = require_null();
-    var seq = require_seq();
+    var seq2 = require_seq();
     var string = require_string();
     var bool = require_bool();
     var float = require_float2();
@@ -75771,7 +75806,7 @@ var require_tags = __commonJS({
     var timestamp = require_timestamp();
     var schemas = /* @__PURE__ */ new Map([
       ["core", schema.schema],
-      ["failsafe", [map.map, seq.seq, string.string]],
+      ["failsafe", [map.map, seq2.seq, string.string]],
       ["json", schema$1.schema],
       ["yaml11", schema$2.schema],
       ["yaml-1.1", schema$2.schema]
@@ -75792,7 +75827,7 @@ var require_tags = __commonJS({
       null: _null.nullTag,
       omap: omap.omap,
       pairs: pairs.pairs,
-      seq: seq.seq,
+      seq: seq2.seq,
       set: set.set,
       timestamp: timestamp.timestamp
     };
@@ -75850,7 +75885,7 @@ var require_Schema = __commonJS({
     init_import_meta_url();
     var identity2 = require_identity();
     var map = require_map();
-    var seq = require_seq();
+    var seq2 = require_seq();
     var string = require_string();
     var tags = require_tags();
     var sortMapEntriesByKey = (a, b) => a.key < b.key ? -1 : a.key > b.key ? 1 : 0;
@@ -75863,7 +75898,7 @@ var require_Schema = __commonJS({
         this.toStringOptions = toStringDefaults ?? null;
         Object.defineProperty(this, identity2.MAP, { value: map.map });
         Object.defineProperty(this, identity2.SCALAR, { value: string.string });
-        Object.defineProperty(this, identity2.SEQ, { value: seq.seq });
+        Object.defineProperty(this, identity2.SEQ, { value: seq2.seq });
         this.sortMapEntries = typeof sortMapEntries === "function" ? sortMapEntries : sortMapEntries === true ? sortMapEntriesByKey : null;
       }
       clone() {
@@ -76666,7 +76701,7 @@ var require_resolve_block_seq = __commonJS({
     var utilFlowIndentCheck = require_util_flow_indent_check();
     function resolveBlockSeq({ composeNode, composeEmptyNode }, ctx, bs, onError, tag) {
       const NodeClass = tag?.nodeClass ?? YAMLSeq.YAMLSeq;
-      const seq = new NodeClass(ctx.schema);
+      const seq2 = new NodeClass(ctx.schema);
       if (ctx.atRoot)
         ctx.atRoot = false;
       if (ctx.atKey)
@@ -76691,7 +76726,7 @@ var require_resolve_block_seq = __commonJS({
           } else {
             commentEnd = props.end;
             if (props.comment)
-              seq.comment = props.comment;
+              seq2.comment = props.comment;
             continue;
           }
         }
@@ -76699,10 +76734,10 @@ var require_resolve_block_seq = __commonJS({
         if (ctx.schema.compat)
           utilFlowIndentCheck.flowIndentCheck(bs.indent, value, onError);
         offset = node.range[2];
-        seq.items.push(node);
+        seq2.items.push(node);
       }
-      seq.range = [bs.offset, offset, commentEnd ?? offset];
-      return seq;
+      seq2.range = [bs.offset, offset, commentEnd ?? offset];
+      return seq2;
     }
     exports2.resolveBlockSeq = resolveBlockSeq;
   }
@@ -79540,8 +79575,8 @@ var require_parser = __commonJS({
         yield* this.pop();
         yield* this.step();
       }
-      *blockSequence(seq) {
-        const it = seq.items[seq.items.length - 1];
+      *blockSequence(seq2) {
+        const it = seq2.items[seq2.items.length - 1];
         switch (this.type) {
           case "newline":
             if (it.value) {
@@ -79550,22 +79585,22 @@ var require_parser = __commonJS({
               if (last?.type === "comment")
                 end?.push(this.sourceToken);
               else
-                seq.items.push({ start: [this.sourceToken] });
+                seq2.items.push({ start: [this.sourceToken] });
             } else
               it.start.push(this.sourceToken);
             return;
           case "space":
           case "comment":
             if (it.value)
-              seq.items.push({ start: [this.sourceToken] });
+              seq2.items.push({ start: [this.sourceToken] });
             else {
-              if (this.atIndentedComment(it.start, seq.indent)) {
-                const prev = seq.items[seq.items.length - 2];
+              if (this.atIndentedComment(it.start, seq2.indent)) {
+                const prev = seq2.items[seq2.items.length - 2];
                 const end = prev?.value?.end;
                 if (Array.isArray(end)) {
                   arrayPushArray(end, it.start);
                   end.push(this.sourceToken);
-                  seq.items.pop();
+                  seq2.items.pop();
                   return;
                 }
               }
@@ -79574,21 +79609,21 @@ var require_parser = __commonJS({
             return;
           case "anchor":
           case "tag":
-            if (it.value || this.indent <= seq.indent)
+            if (it.value || this.indent <= seq2.indent)
               break;
             it.start.push(this.sourceToken);
             return;
           case "seq-item-ind":
-            if (this.indent !== seq.indent)
+            if (this.indent !== seq2.indent)
               break;
             if (it.value || includesToken(it.start, "seq-item-ind"))
-              seq.items.push({ start: [this.sourceToken] });
+              seq2.items.push({ start: [this.sourceToken] });
             else
               it.start.push(this.sourceToken);
             return;
         }
-        if (this.indent > seq.indent) {
-          const bv = this.startBlockValue(seq);
+        if (this.indent > seq2.indent) {
+          const bv = this.startBlockValue(seq2);
           if (bv) {
             this.stack.push(bv);
             return;
@@ -79961,7 +79996,7 @@ __export(policy_file_exports, {
   parsePolicy: () => parsePolicy,
   toCel: () => toCel2
 });
-function bad2(msg) {
+function bad3(msg) {
   return new UsageError("POLICY_INVALID", `policy: ${msg}`);
 }
 function requiredFrom(v, i) {
@@ -79969,7 +80004,7 @@ function requiredFrom(v, i) {
     const alias = PREDICATE_ALIASES[v];
     if (alias) return alias;
     if (!/^[a-z][a-z0-9+.-]*:/i.test(v))
-      throw bad2(
+      throw bad3(
         `requiredPredicateTypes[${i}] ${JSON.stringify(v)} is neither a URI nor an alias (${Object.keys(PREDICATE_ALIASES).join(", ")})`
       );
     return { label: v, anyOf: [v] };
@@ -79978,22 +80013,22 @@ function requiredFrom(v, i) {
     const anyOf = v.flatMap((x) => PREDICATE_ALIASES[x]?.anyOf ?? [x]);
     return { label: anyOf.join(" | "), anyOf };
   }
-  throw bad2(`requiredPredicateTypes[${i}] must be a string or a list of strings`);
+  throw bad3(`requiredPredicateTypes[${i}] must be a string or a list of strings`);
 }
 function compileRegex(src, where) {
   try {
     return new RegExp(`^(?:${src})$`, "u");
   } catch (e) {
-    throw bad2(`${where}: invalid regular expression (${e.message})`);
+    throw bad3(`${where}: invalid regular expression (${e.message})`);
   }
 }
 function scalarStrings(v, where) {
   const list = Array.isArray(v) ? v : [v];
-  if (list.length === 0) throw bad2(`${where} is an empty list`);
+  if (list.length === 0) throw bad3(`${where} is an empty list`);
   return list.map((x) => {
     if (typeof x === "string") return x;
     if (typeof x === "number" || typeof x === "boolean") return String(x);
-    throw bad2(`${where} must be a string, number, boolean or a list of them`);
+    throw bad3(`${where} must be a string, number, boolean or a list of them`);
   });
 }
 function toCel2(v) {
@@ -80009,7 +80044,7 @@ function compileCel(name, expr) {
     env ??= celEnv({ funcs: strings_default });
     planned = plan(env, parse3(expr));
   } catch (e) {
-    throw bad2(`cel ${name}: ${e.message}`);
+    throw bad3(`cel ${name}: ${e.message}`);
   }
   return {
     name,
@@ -80034,7 +80069,7 @@ function parsePolicy(text, what = "policy") {
       `${what} is not YAML or JSON (${e.message.split("\n")[0]})`
     );
   }
-  if (doc === null || typeof doc !== "object" || Array.isArray(doc)) throw bad2(`${what} is not a mapping`);
+  if (doc === null || typeof doc !== "object" || Array.isArray(doc)) throw bad3(`${what} is not a mapping`);
   const d = doc;
   const known = /* @__PURE__ */ new Set([
     "version",
@@ -80047,47 +80082,47 @@ function parsePolicy(text, what = "policy") {
     "cel",
     "maxAgeSeconds"
   ]);
-  for (const k of Object.keys(d)) if (!known.has(k)) throw bad2(`unknown key ${JSON.stringify(k)}`);
-  if (d.version !== void 0 && d.version !== 1) throw bad2("version must be 1");
+  for (const k of Object.keys(d)) if (!known.has(k)) throw bad3(`unknown key ${JSON.stringify(k)}`);
+  if (d.version !== void 0 && d.version !== 1) throw bad3("version must be 1");
   const policy = defaultPolicy();
   if (d.requiredPredicateTypes !== void 0) {
-    if (!Array.isArray(d.requiredPredicateTypes)) throw bad2("requiredPredicateTypes must be a list");
+    if (!Array.isArray(d.requiredPredicateTypes)) throw bad3("requiredPredicateTypes must be a list");
     policy.required = d.requiredPredicateTypes.map(requiredFrom);
   }
   if (d.requireSbom !== void 0) {
-    if (typeof d.requireSbom !== "boolean") throw bad2("requireSbom must be true or false");
+    if (typeof d.requireSbom !== "boolean") throw bad3("requireSbom must be true or false");
     if (d.requireSbom && !policy.required.some((r) => r.anyOf.includes(SPDX_DOCUMENT)))
       policy.required.push(PREDICATE_ALIASES.spdx);
   }
   if (d.requireSignatures !== void 0) {
-    if (typeof d.requireSignatures !== "boolean") throw bad2("requireSignatures must be true or false");
+    if (typeof d.requireSignatures !== "boolean") throw bad3("requireSignatures must be true or false");
     policy.requireSignatures = d.requireSignatures;
   }
   if (d.issuers !== void 0) {
     if (!Array.isArray(d.issuers) || d.issuers.length === 0 || !d.issuers.every(
       (x) => typeof x === "string" && x.startsWith("https://") || typeof x === "string" && x.startsWith("http://")
     )) {
-      throw bad2("issuers must be a non-empty list of issuer URLs");
+      throw bad3("issuers must be a non-empty list of issuer URLs");
     }
     policy.issuers = d.issuers;
   }
   if (d.claims !== void 0) {
     if (d.claims === null || typeof d.claims !== "object" || Array.isArray(d.claims))
-      throw bad2("claims must be a mapping of claim name to value(s)");
+      throw bad3("claims must be a mapping of claim name to value(s)");
     for (const [claim, v] of Object.entries(d.claims)) {
       policy.claims.push({ claim, equals: scalarStrings(v, `claims.${claim}`), source: "policy" });
     }
   }
   if (d.claimPatterns !== void 0) {
     if (d.claimPatterns === null || typeof d.claimPatterns !== "object" || Array.isArray(d.claimPatterns))
-      throw bad2("claimPatterns must be a mapping of claim name to regex");
+      throw bad3("claimPatterns must be a mapping of claim name to regex");
     for (const [claim, v] of Object.entries(d.claimPatterns)) {
-      if (typeof v !== "string") throw bad2(`claimPatterns.${claim} must be a string`);
+      if (typeof v !== "string") throw bad3(`claimPatterns.${claim} must be a string`);
       policy.claims.push({ claim, matches: compileRegex(v, `claimPatterns.${claim}`), source: "policy" });
     }
   }
   if (d.cel !== void 0) {
-    if (!Array.isArray(d.cel)) throw bad2("cel must be a list");
+    if (!Array.isArray(d.cel)) throw bad3("cel must be a list");
     d.cel.forEach((c, i) => {
       if (typeof c === "string") policy.cel.push(compileCel(`cel[${i}]`, c));
       else if (c && typeof c === "object" && typeof c.expr === "string") {
@@ -80095,12 +80130,12 @@ function parsePolicy(text, what = "policy") {
         policy.cel.push(
           compileCel(typeof name === "string" ? name : `cel[${i}]`, c.expr)
         );
-      } else throw bad2(`cel[${i}] must be a string or {name, expr}`);
+      } else throw bad3(`cel[${i}] must be a string or {name, expr}`);
     });
   }
   if (d.maxAgeSeconds !== void 0) {
     if (typeof d.maxAgeSeconds !== "number" || !Number.isSafeInteger(d.maxAgeSeconds) || d.maxAgeSeconds <= 0)
-      throw bad2("maxAgeSeconds must be a positive integer");
+      throw bad3("maxAgeSeconds must be a positive integer");
     policy.maxAgeSeconds = d.maxAgeSeconds;
   }
   return policy;
@@ -80126,7 +80161,7 @@ __export(main_exports, {
 });
 module.exports = __toCommonJS(main_exports);
 init_import_meta_url();
-var import_node_crypto15 = require("node:crypto");
+var import_node_crypto17 = require("node:crypto");
 var import_node_fs4 = require("node:fs");
 var import_node_os4 = require("node:os");
 var import_node_path6 = require("node:path");
@@ -80387,10 +80422,13 @@ init_json();
 init_errors();
 var INTOTO_PAYLOAD_TYPE = "application/vnd.in-toto+json";
 var OPK_KEYID = "OPK";
+var TIMESTAMP_MEMBER = "rfc3161Timestamp";
 var MAX_ENVELOPE_BYTES = 64 * 1024 * 1024;
 var MAX_SIGNATURES = 4;
 function serializeEnvelope(payloadType, payload, signatures) {
-  const sigs = signatures.map((s) => `{"keyid":${goString(s.keyid)},"sig":${goString(encodeBase64(s.sig))}}`);
+  const sigs = signatures.map(
+    (s) => `{"keyid":${goString(s.keyid)},"sig":${goString(encodeBase64(s.sig))}` + (s.timestamp ? `,"${TIMESTAMP_MEMBER}":${goString(encodeBase64(s.timestamp))}}` : "}")
+  );
   return `{"payloadType":${goString(payloadType)},"payload":${goString(encodeBase64(payload))},"signatures":[${sigs.join(",")}]}`;
 }
 function parseEnvelope(input2) {
@@ -80418,7 +80456,14 @@ function parseEnvelope(input2) {
       throw new FormatError("DSSE_MALFORMED", `DSSE signature ${i} keyid must be a string`);
     if (typeof s.sig !== "string")
       throw new FormatError("DSSE_MALFORMED", `DSSE signature ${i} has no string sig`);
-    return { keyid: s.keyid ?? "", sig: decodeBase64(s.sig, `DSSE signature ${i}`) };
+    const ts = s[TIMESTAMP_MEMBER];
+    if (ts !== void 0 && typeof ts !== "string")
+      throw new FormatError("DSSE_MALFORMED", `DSSE signature ${i} ${TIMESTAMP_MEMBER} must be a string`);
+    return {
+      keyid: s.keyid ?? "",
+      sig: decodeBase64(s.sig, `DSSE signature ${i}`),
+      ...ts !== void 0 ? { timestamp: decodeBase64(ts, `DSSE signature ${i} timestamp`) } : {}
+    };
   });
   return { payloadType: doc.payloadType, payload, signatures };
 }
@@ -80799,12 +80844,12 @@ var BoundedSource = class {
     });
   }
   /** Runs a fetch capped at the remaining budget; "too large" under that cap is the budget's fault. */
-  async capped(maxBytes, fetch) {
+  async capped(maxBytes, fetch2) {
     const left = this.limits.maxBytes - this.read;
     if (left <= 0) throw limitError("maxBytes", "this run", `over ${this.read}`, this.limits.maxBytes);
-    if (left >= maxBytes) return fetch(maxBytes);
+    if (left >= maxBytes) return fetch2(maxBytes);
     try {
-      return await fetch(left);
+      return await fetch2(left);
     } catch (e) {
       if (e instanceof OpkError && e.code === "OCI_TOO_LARGE")
         throw limitError("maxBytes", "this run", `over ${this.limits.maxBytes}`, this.limits.maxBytes);
@@ -81099,6 +81144,7 @@ async function existingReferrers(source, attestationManifest, limits) {
 // src/attest/signer.ts
 init_import_meta_url();
 var import_node_perf_hooks = require("node:perf_hooks");
+init_errors();
 
 // src/oidc/errors.ts
 init_import_meta_url();
@@ -81585,9 +81631,9 @@ var GEN_2024_MEMBERS = /* @__PURE__ */ new Set(["alg", "kid", "typ", "jkt"]);
 function onlyGen2024Members(header) {
   return Object.keys(header).every((k) => GEN_2024_MEMBERS.has(k));
 }
-function firstVerifying(candidates, check) {
+function firstVerifying(candidates2, check) {
   let firstError;
-  for (const key of candidates) {
+  for (const key of candidates2) {
     try {
       check(key);
       return key;
@@ -81635,14 +81681,14 @@ function verifyOpSignature(input2, keys) {
       `OP signature alg ${JSON.stringify(header.alg ?? null)} is not accepted`
     );
   }
-  const candidates = findKey(keys, iss, header, void 0);
+  const candidates2 = findKey(keys, iss, header, void 0);
   const identity2 = signingInput(input2.protected, input2.payload);
-  const isGq = input2.sigType === "oidc_gq" || input2.sigType === void 0 && proof.length !== candidates[0].nBytes;
+  const isGq = input2.sigType === "oidc_gq" || input2.sigType === void 0 && proof.length !== candidates2[0].nBytes;
   if (input2.sigType !== void 0 && input2.sigType !== "oidc_gq" && input2.sigType !== "oidc") {
     throw new VerificationError("PKT_MALFORMED", `unknown OP sig_type ${input2.sigType}`);
   }
   if (isGq) {
-    const key2 = firstVerifying(candidates, (k) => {
+    const key2 = firstVerifying(candidates2, (k) => {
       if (proof.length !== gqProofLength(k) && input2.sigType === void 0) {
         throw new VerificationError(
           "OP_SIGNATURE_INVALID",
@@ -81653,7 +81699,7 @@ function verifyOpSignature(input2, keys) {
     });
     return { kind: "gq-2023", key: key2, originalHeader: header, claims };
   }
-  const key = firstVerifying(candidates, (k) => {
+  const key = firstVerifying(candidates2, (k) => {
     if (!verifyRs256(k, identity2, proof))
       throw new VerificationError("OP_SIGNATURE_INVALID", "OP RS256 signature does not verify");
   });
@@ -81900,17 +81946,17 @@ function verifyCosigner(pkt, keys) {
   const h = pkt.cos.headerJson;
   const iss = typeof h.iss === "string" ? h.iss : void 0;
   if (!keys || keys.length === 0) return { present: true, ...iss ? { iss } : {}, verified: false };
-  const candidates = keys.filter(
+  const candidates2 = keys.filter(
     (k) => k.iss === iss && (h.kid === void 0 || k.jwk.kid === void 0 || k.jwk.kid === h.kid)
   );
-  if (candidates.length === 0)
+  if (candidates2.length === 0)
     throw new VerificationError(
       "COSIGNER_KEY_NOT_FOUND",
       `no cosigner key for ${iss ?? "a cosigner without iss"}`
     );
   const data = signingInput(pkt.cos.protected, pkt.payload);
   const sig = decodeBase64Url(pkt.cos.signature, "cosigner signature");
-  const ok = candidates.some((k) => {
+  const ok = candidates2.some((k) => {
     let keyObject;
     try {
       keyObject = (0, import_node_crypto7.createPublicKey)({ key: k.jwk, format: "jwk" });
@@ -81994,8 +82040,10 @@ async function signStatement(statement, opts) {
     commitType: opts.commitType ?? "aud",
     att: attFor(payloadType, statement)
   });
+  const sig = Buffer.from(minted.json, "utf8");
+  const timestamp = opts.timestamper ? await opts.timestamper(sig) : void 0;
   const envelope = serializeEnvelope(payloadType, statement, [
-    { keyid: OPK_KEYID, sig: Buffer.from(minted.json, "utf8") }
+    { keyid: OPK_KEYID, sig, ...timestamp ? { timestamp } : {} }
   ]);
   return {
     envelope: Buffer.from(envelope, "utf8"),
@@ -82004,6 +82052,396 @@ async function signStatement(statement, opts) {
     opKey: {
       ...minted.opKey.kid !== void 0 ? { kid: minted.opKey.kid } : {},
       jkt: minted.opKey.thumbprint
+    }
+  };
+}
+
+// src/tsa/client.ts
+init_import_meta_url();
+var import_node_crypto9 = require("node:crypto");
+
+// src/tsa/der.ts
+init_import_meta_url();
+init_errors();
+var TsaError = class extends OpkError {
+};
+var malformed = (why) => new TsaError("TSA_MALFORMED", `timestamp: ${why}`);
+var TAG = {
+  BOOLEAN: 1,
+  INTEGER: 2,
+  BIT_STRING: 3,
+  OCTET_STRING: 4,
+  NULL: 5,
+  OID: 6,
+  UTF8: 12,
+  SEQUENCE: 48,
+  SET: 49,
+  GENERALIZED_TIME: 24
+};
+var MAX_DEPTH_BYTES = 16 * 1024 * 1024;
+function readTlv(buf, offset) {
+  if (buf.length > MAX_DEPTH_BYTES) throw malformed("too large");
+  if (offset + 2 > buf.length) throw malformed("truncated header");
+  const tag = buf[offset];
+  if ((tag & 31) === 31) throw malformed("high tag numbers are not used here");
+  let len = buf[offset + 1];
+  let head = 2;
+  if (len & 128) {
+    const n = len & 127;
+    if (n === 0) throw malformed("indefinite length is not DER");
+    if (n > 4) throw malformed("length too long");
+    if (offset + 2 + n > buf.length) throw malformed("truncated length");
+    len = 0;
+    for (let i = 0; i < n; i++) len = len * 256 + buf[offset + 2 + i];
+    if (buf[offset + 2] === 0 || len < 128) throw malformed("length is not minimally encoded");
+    head += n;
+  }
+  const end = offset + head + len;
+  if (end > buf.length) throw malformed("element runs past its container");
+  return {
+    node: { tag, bytes: buf.subarray(offset, end), value: buf.subarray(offset + head, end) },
+    next: end
+  };
+}
+function parseDer(buf) {
+  const { node, next } = readTlv(buf, 0);
+  if (next !== buf.length) throw malformed("trailing bytes after the element");
+  return node;
+}
+function children(node) {
+  if (!(node.tag & 32)) throw malformed(`tag 0x${node.tag.toString(16)} is not constructed`);
+  const out = [];
+  for (let off = 0; off < node.value.length; ) {
+    const { node: c, next } = readTlv(node.value, off);
+    out.push(c);
+    off = next;
+  }
+  return out;
+}
+function expectTag(node, tag, what) {
+  if (!node) throw malformed(`${what} is missing`);
+  if (node.tag !== tag)
+    throw malformed(`${what} has tag 0x${node.tag.toString(16)}, not 0x${tag.toString(16)}`);
+  return node;
+}
+function seq(node, what) {
+  return children(expectTag(node, TAG.SEQUENCE, what));
+}
+function decodeOid(node, what) {
+  const v = expectTag(node, TAG.OID, what).value;
+  if (v.length === 0 || v[v.length - 1] & 128) throw malformed(`${what} is not a valid OID`);
+  const parts = [];
+  let acc = 0;
+  for (let i = 0; i < v.length; i++) {
+    if (acc === 0 && v[i] === 128) throw malformed(`${what} is not minimally encoded`);
+    acc = acc * 128 + (v[i] & 127);
+    if (acc > Number.MAX_SAFE_INTEGER / 128) throw malformed(`${what} has an arc too large`);
+    if (!(v[i] & 128)) {
+      parts.push(acc);
+      acc = 0;
+    }
+  }
+  const first = parts.shift();
+  const a = first < 80 ? Math.floor(first / 40) : 2;
+  return [a, first - a * 40, ...parts].join(".");
+}
+function decodeUint(node, what) {
+  const v = expectTag(node, TAG.INTEGER, what).value;
+  if (v.length === 0) throw malformed(`${what} is empty`);
+  if (v.length > 1 && v[0] === 0 && !(v[1] & 128)) throw malformed(`${what} is not minimally encoded`);
+  if (v[0] & 128) throw malformed(`${what} is negative`);
+  return BigInt(`0x${Buffer.from(v).toString("hex")}`);
+}
+function decodeGeneralizedTime(node, what) {
+  const s = Buffer.from(expectTag(node, TAG.GENERALIZED_TIME, what).value).toString("latin1");
+  const m = /^(\d{4})(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)(?:\.(\d*[1-9]))?Z$/.exec(s);
+  if (!m) throw malformed(`${what} is not a UTC GeneralizedTime`);
+  const ms = Date.UTC(
+    +m[1],
+    +m[2] - 1,
+    +m[3],
+    +m[4],
+    +m[5],
+    +m[6],
+    m[7] ? Math.floor(+`0.${m[7]}` * 1e3) : 0
+  );
+  if (Number.isNaN(ms)) throw malformed(`${what} is not a valid time`);
+  return ms;
+}
+function lengthBytes(n) {
+  if (n < 128) return [n];
+  const out = [];
+  for (let x = n; x > 0; x = Math.floor(x / 256)) out.unshift(x & 255);
+  return [128 | out.length, ...out];
+}
+function encode(tag, ...parts) {
+  const body = Buffer.concat(parts);
+  return Buffer.concat([Buffer.from([tag, ...lengthBytes(body.length)]), body]);
+}
+function encodeOid(oid) {
+  const arcs = oid.split(".").map(Number);
+  const out = [];
+  const push = (n) => {
+    const b = [n & 127];
+    for (let x = Math.floor(n / 128); x > 0; x = Math.floor(x / 128)) b.unshift(128 | x & 127);
+    out.push(...b);
+  };
+  push(arcs[0] * 40 + arcs[1]);
+  arcs.slice(2).forEach(push);
+  return encode(TAG.OID, Uint8Array.from(out));
+}
+function encodeUint(n) {
+  let hex = n.toString(16);
+  if (hex.length % 2) hex = `0${hex}`;
+  const b = Buffer.from(hex, "hex");
+  return encode(TAG.INTEGER, b[0] & 128 ? Buffer.concat([Buffer.from([0]), b]) : b);
+}
+
+// src/tsa/tsp.ts
+init_import_meta_url();
+var OID = {
+  sha256: "2.16.840.1.101.3.4.2.1",
+  sha384: "2.16.840.1.101.3.4.2.2",
+  sha512: "2.16.840.1.101.3.4.2.3",
+  signedData: "1.2.840.113549.1.7.2",
+  tstInfo: "1.2.840.113549.1.9.16.1.4",
+  contentType: "1.2.840.113549.1.9.3",
+  messageDigest: "1.2.840.113549.1.9.4",
+  signingCertificateV2: "1.2.840.113549.1.9.16.2.47"
+};
+var HASH_BY_OID = {
+  [OID.sha256]: "sha256",
+  [OID.sha384]: "sha384",
+  [OID.sha512]: "sha512"
+};
+function buildTimeStampReq(sha256, nonce) {
+  const algId = encode(TAG.SEQUENCE, encodeOid(OID.sha256), encode(TAG.NULL));
+  const imprint = encode(TAG.SEQUENCE, algId, encode(TAG.OCTET_STRING, sha256));
+  return encode(
+    TAG.SEQUENCE,
+    encodeUint(1n),
+    imprint,
+    encodeUint(nonce),
+    encode(TAG.BOOLEAN, Uint8Array.of(255))
+  );
+}
+function parseTimeStampResp(bytes) {
+  const [statusInfo, token] = seq(parseDer(bytes), "TimeStampResp");
+  const status = decodeUint(seq(statusInfo, "PKIStatusInfo")[0], "PKIStatus");
+  if (status > 1n)
+    throw new TsaError("TSA_REFUSED", `the timestamp authority refused the request (status ${status})`);
+  if (!token) throw malformed("a granted response carries no timeStampToken");
+  return token.bytes;
+}
+function algOid(node, what) {
+  return decodeOid(seq(node, what)[0], `${what} algorithm`);
+}
+function parseTstInfo(der) {
+  const f = seq(parseDer(der), "TSTInfo");
+  if (decodeUint(f[0], "TSTInfo version") !== 1n) throw malformed("TSTInfo version is not 1");
+  const policy = decodeOid(f[1], "TSTInfo policy");
+  const [alg, hashed] = seq(f[2], "messageImprint");
+  const out = {
+    policy,
+    hashAlgorithm: algOid(alg, "messageImprint hashAlgorithm"),
+    hashedMessage: expectTag(hashed, TAG.OCTET_STRING, "hashedMessage").value,
+    serialNumber: decodeUint(f[3], "TSTInfo serialNumber"),
+    genTimeMs: decodeGeneralizedTime(f[4], "TSTInfo genTime")
+  };
+  const nonce = f.slice(5).find((n) => n.tag === TAG.INTEGER);
+  if (nonce) out.nonce = decodeUint(nonce, "TSTInfo nonce");
+  return out;
+}
+function parseAttrs(node) {
+  const out = /* @__PURE__ */ new Map();
+  for (const a of children(node)) {
+    const [type, values] = seq(a, "attribute");
+    const oid = decodeOid(type, "attribute type");
+    if (out.has(oid)) throw malformed(`attribute ${oid} appears twice`);
+    out.set(oid, children(expectTag(values, TAG.SET, "attribute values")));
+  }
+  return out;
+}
+function parseSignerInfo(node) {
+  const f = seq(node, "SignerInfo");
+  const signedAttrs = expectTag(f[3], 160, "signedAttrs (required for TSTInfo content)");
+  const signedAttrsDer = Buffer.concat([Uint8Array.of(TAG.SET), signedAttrs.bytes.subarray(1)]);
+  return {
+    digestAlgorithm: algOid(f[2], "SignerInfo digestAlgorithm"),
+    signedAttrsDer,
+    attrs: parseAttrs(signedAttrs),
+    signatureAlgorithm: algOid(f[4], "SignerInfo signatureAlgorithm"),
+    signature: expectTag(f[5], TAG.OCTET_STRING, "SignerInfo signature").value
+  };
+}
+function parseTimeStampToken(bytes) {
+  const [ctype, wrapped] = seq(parseDer(bytes), "ContentInfo");
+  if (decodeOid(ctype, "ContentInfo contentType") !== OID.signedData)
+    throw malformed("token is not SignedData");
+  const sd = seq(children(expectTag(wrapped, 160, "ContentInfo content"))[0], "SignedData");
+  const [eType, eWrapped] = seq(sd[2], "encapContentInfo");
+  if (decodeOid(eType, "eContentType") !== OID.tstInfo) throw malformed("eContentType is not TSTInfo");
+  const eContent = children(expectTag(eWrapped, 160, "eContent"))[0];
+  const tstInfoDer = expectTag(eContent, TAG.OCTET_STRING, "eContent").value;
+  let i = 3;
+  const certificates = [];
+  if (sd[i]?.tag === 160) certificates.push(...children(sd[i++]).map((c) => c.bytes));
+  if (sd[i]?.tag === 161) i++;
+  const infos = children(expectTag(sd[i], TAG.SET, "signerInfos"));
+  if (infos.length !== 1) throw malformed(`token has ${infos.length} signers, exactly one is expected`);
+  return { tstInfoDer, tstInfo: parseTstInfo(tstInfoDer), certificates, signer: parseSignerInfo(infos[0]) };
+}
+
+// src/tsa/verify.ts
+init_import_meta_url();
+var import_node_crypto8 = require("node:crypto");
+var EKU_TIME_STAMPING = "1.3.6.1.5.5.7.3.8";
+var fail = (code, why) => new TsaError(code, `timestamp: ${why}`);
+function same(a, b) {
+  return a.length === b.length && (0, import_node_crypto8.timingSafeEqual)(a, b);
+}
+function hashName(oid, what) {
+  const h = HASH_BY_OID[oid];
+  if (!h) throw fail("TIMESTAMP_INVALID", `${what} ${oid} is not SHA-256/384/512`);
+  return h;
+}
+function parseCertificates(pem, what) {
+  const blocks = pem.match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g) ?? [];
+  if (blocks.length === 0) throw new TsaError("TSA_CERT_INVALID", `${what} holds no PEM certificate`);
+  return blocks.map((b) => {
+    try {
+      return new import_node_crypto8.X509Certificate(b);
+    } catch {
+      throw new TsaError("TSA_CERT_INVALID", `${what} holds a certificate that does not parse`);
+    }
+  });
+}
+function candidates(token, trusted) {
+  const out = [...trusted];
+  for (const der of token.certificates) {
+    let c;
+    try {
+      c = new import_node_crypto8.X509Certificate(Buffer.from(der));
+    } catch {
+      continue;
+    }
+    if (trusted.some((ca) => c.checkIssued(ca) && c.verify(ca.publicKey))) out.push(c);
+  }
+  return out;
+}
+function certHashMatches(token, cert) {
+  const attr = token.signer.attrs.get(OID.signingCertificateV2)?.[0];
+  if (!attr) return true;
+  const first = seq(seq(attr, "SigningCertificateV2")[0], "ESSCertIDv2 list")[0];
+  const f = seq(first, "ESSCertIDv2");
+  const alg = f[0]?.tag === TAG.SEQUENCE ? decodeOid(seq(f.shift(), "hashAlgorithm")[0], "hash") : OID.sha256;
+  const hash = expectTag(f[0], TAG.OCTET_STRING, "certHash").value;
+  return same((0, import_node_crypto8.createHash)(hashName(alg, "ESSCertIDv2 hash")).update(cert.raw).digest(), hash);
+}
+function signatureOk(token, cert) {
+  const s = token.signer;
+  const digest = hashName(s.digestAlgorithm, "SignerInfo digestAlgorithm");
+  try {
+    return (0, import_node_crypto8.verify)(digest, s.signedAttrsDer, cert.publicKey, s.signature);
+  } catch {
+    return false;
+  }
+}
+function checkSignedAttrs(token) {
+  const { attrs, digestAlgorithm } = token.signer;
+  const ct = attrs.get(OID.contentType);
+  if (ct?.length !== 1 || decodeOid(ct[0], "contentType attribute") !== OID.tstInfo)
+    throw fail("TIMESTAMP_INVALID", "the signed contentType is not TSTInfo");
+  const md2 = attrs.get(OID.messageDigest);
+  if (md2?.length !== 1) throw fail("TIMESTAMP_INVALID", "no signed messageDigest");
+  const want = (0, import_node_crypto8.createHash)(hashName(digestAlgorithm, "SignerInfo digestAlgorithm")).update(token.tstInfoDer).digest();
+  if (!same(expectTag(md2[0], TAG.OCTET_STRING, "messageDigest").value, want))
+    throw fail("TIMESTAMP_INVALID", "the signed messageDigest does not match the TSTInfo");
+}
+function verifyTimestamp(tokenBytes, data, trusted) {
+  const token = parseTimeStampToken(tokenBytes);
+  const { tstInfo } = token;
+  const imprint = (0, import_node_crypto8.createHash)(hashName(tstInfo.hashAlgorithm, "messageImprint hash")).update(data).digest();
+  if (!same(imprint, tstInfo.hashedMessage))
+    throw fail("TIMESTAMP_MISMATCH", "the timestamp was issued for other bytes than this signature");
+  checkSignedAttrs(token);
+  for (const cert of candidates(token, trusted)) {
+    if (!signatureOk(token, cert)) continue;
+    if (!certHashMatches(token, cert)) continue;
+    if (!(cert.keyUsage ?? []).includes(EKU_TIME_STAMPING))
+      throw fail(
+        "TIMESTAMP_UNTRUSTED",
+        `certificate ${cert.subject} is not for time stamping (no timeStamping EKU)`
+      );
+    const t = tstInfo.genTimeMs;
+    if (t < Date.parse(cert.validFrom) || t > Date.parse(cert.validTo))
+      throw fail(
+        "TIMESTAMP_UNTRUSTED",
+        `genTime is outside the validity of ${cert.subject.replace(/\n/g, ", ")}`
+      );
+    return {
+      timeMs: t,
+      tsa: cert.subject.replace(/\n/g, ", "),
+      serialNumber: tstInfo.serialNumber.toString(16),
+      policy: tstInfo.policy
+    };
+  }
+  throw fail("TIMESTAMP_UNTRUSTED", "no trusted TSA certificate signed this timestamp");
+}
+function checkResponseToken(tokenBytes, sha256, nonce) {
+  const { tstInfo } = parseTimeStampToken(tokenBytes);
+  if (tstInfo.hashAlgorithm !== OID.sha256 || !same(tstInfo.hashedMessage, sha256))
+    throw fail("TIMESTAMP_MISMATCH", "the authority timestamped other bytes than requested");
+  if (tstInfo.nonce !== nonce)
+    throw fail("TIMESTAMP_MISMATCH", "the authority answered another request (nonce)");
+}
+
+// src/tsa/client.ts
+var MAX_RESPONSE_BYTES = 256 * 1024;
+function tsaUrl(url) {
+  let u;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new TsaError("TSA_UNAVAILABLE", "the timestamp authority URL is not a valid URL");
+  }
+  if (u.protocol !== "https:" && u.protocol !== "http:")
+    throw new TsaError("TSA_UNAVAILABLE", `the timestamp authority URL must be http(s), not ${u.protocol}`);
+  return u;
+}
+function httpTimestamper(url, o = {}) {
+  const u = tsaUrl(url);
+  const where = `${u.origin}${u.pathname}`;
+  return async (data) => {
+    const imprint = (0, import_node_crypto9.createHash)("sha256").update(data).digest();
+    const nonce = BigInt(`0x${(0, import_node_crypto9.randomBytes)(8).toString("hex")}`);
+    let body;
+    try {
+      const res = await fetch(u, {
+        method: "POST",
+        headers: { "content-type": "application/timestamp-query", accept: "application/timestamp-reply" },
+        body: Buffer.from(buildTimeStampReq(imprint, nonce)),
+        signal: AbortSignal.timeout(o.timeoutMs ?? 3e4)
+      });
+      if (res.status !== 200)
+        throw new TsaError("TSA_UNAVAILABLE", `timestamp authority ${where} answered HTTP ${res.status}`);
+      body = new Uint8Array(await res.arrayBuffer());
+    } catch (e) {
+      if (e instanceof TsaError) throw e;
+      throw new TsaError(
+        "TSA_UNAVAILABLE",
+        `timestamp authority ${where} is unreachable: ${e.name}`
+      );
+    }
+    if (body.length > MAX_RESPONSE_BYTES)
+      throw new TsaError("TSA_UNAVAILABLE", `timestamp authority ${where} sent an oversized response`);
+    try {
+      const token = parseTimeStampResp(body);
+      checkResponseToken(token, imprint, nonce);
+      return token;
+    } catch (e) {
+      if (!(e instanceof TsaError) || e.code === "TSA_REFUSED") throw e;
+      throw new TsaError("TSA_BAD_RESPONSE", `timestamp authority ${where} answered unusably: ${e.message}`);
     }
   };
 }
@@ -82017,6 +82455,7 @@ function inlineExecutor(config) {
       getIdToken,
       format: config.format,
       commitType: config.commitType,
+      ...config.tsa ? { timestamper: httpTimestamper(config.tsa) } : {},
       ...job.payloadType ? { payloadType: job.payloadType } : {}
     }),
     close: async () => {
@@ -82064,7 +82503,7 @@ var WorkerThreads = class {
     const worker = new import_node_worker_threads.Worker(WORKER_URL);
     const slot = { worker, pending: 0 };
     worker.on("message", (m) => this.onMessage(m));
-    const fail4 = (why) => {
+    const fail5 = (why) => {
       if (this.closed || slot.dead) return;
       slot.dead = true;
       for (const [id, job] of this.jobs) {
@@ -82079,8 +82518,8 @@ var WorkerThreads = class {
         if (!this.closed && i >= 0) this.slots[i] = this.spawn();
       }, delay).unref();
     };
-    worker.on("error", (e) => fail4(e.message));
-    worker.on("exit", (code) => fail4(`exit ${code}`));
+    worker.on("error", (e) => fail5(e.message));
+    worker.on("exit", (code) => fail5(`exit ${code}`));
     return slot;
   }
   run(job, getIdToken) {
@@ -82144,7 +82583,11 @@ var WorkerThreads = class {
 
 // src/signer/pool.ts
 function createSigningPool(o = {}) {
-  const config = { format: o.format ?? "2023", commitType: o.commitType ?? "aud" };
+  const config = {
+    format: o.format ?? "2023",
+    commitType: o.commitType ?? "aud",
+    ...o.tsa !== void 0 ? { tsa: o.tsa } : {}
+  };
   let threads = o.threads ?? "auto";
   if (threads === "auto") threads = workersAvailable() ? Math.max(1, (0, import_node_os.availableParallelism)()) : 0;
   const executor = threads === 0 ? inlineExecutor(config) : threadExecutor(config, threads);
@@ -82218,6 +82661,7 @@ function inProcessSigner(o) {
   const pool2 = () => o.pool ?? (own ??= createSigningPool({
     ...o.commitType ? { commitType: o.commitType } : {},
     ...o.format ? { format: o.format } : {},
+    ...o.tsa !== void 0 ? { tsa: o.tsa } : {},
     threads: o.threads ?? 0,
     maxActive: concurrency,
     maxQueued: Infinity
@@ -82260,20 +82704,22 @@ function inProcessSigner(o) {
 function signingFailure(e) {
   if (e instanceof OpError && ["OP_UNAVAILABLE", "OP_CANCELLED", "OP_BAD_RESPONSE"].includes(e.code))
     return new SignerIoError(e.code, `getting an ID token failed: ${e.message}`);
+  if (e instanceof OpkError && ["TSA_UNAVAILABLE", "TSA_REFUSED", "TSA_BAD_RESPONSE"].includes(e.code))
+    return new SignerIoError(e.code, e.message);
   return e;
 }
 function checkSigned(task, s) {
-  const bad3 = (why) => new AttestError("ATTEST_SIGNER_OUTPUT", `signer output for statement ${task.statementDigest} ${why}`);
-  if (!isDsseMediaType(s.mediaType)) throw bad3(`has media type ${s.mediaType}, not a DSSE type`);
+  const bad4 = (why) => new AttestError("ATTEST_SIGNER_OUTPUT", `signer output for statement ${task.statementDigest} ${why}`);
+  if (!isDsseMediaType(s.mediaType)) throw bad4(`has media type ${s.mediaType}, not a DSSE type`);
   let env2;
   try {
     env2 = parseEnvelope(s.envelope);
   } catch {
-    throw bad3("is not a DSSE envelope");
+    throw bad4("is not a DSSE envelope");
   }
-  if (env2.payloadType !== INTOTO_PAYLOAD_TYPE) throw bad3(`has payloadType ${env2.payloadType}`);
-  if (env2.signatures.length === 0) throw bad3("carries no signature");
-  if (!Buffer.from(env2.payload).equals(Buffer.from(task.statement))) throw bad3("signs different bytes");
+  if (env2.payloadType !== INTOTO_PAYLOAD_TYPE) throw bad4(`has payloadType ${env2.payloadType}`);
+  if (env2.signatures.length === 0) throw bad4("carries no signature");
+  if (!Buffer.from(env2.payload).equals(Buffer.from(task.statement))) throw bad4("signs different bytes");
 }
 
 // src/attest/write.ts
@@ -82905,28 +83351,116 @@ function sidecarSigner(spec, o = {}) {
   };
 }
 
+// src/cli/tsa-flags.ts
+init_import_meta_url();
+init_errors();
+
+// src/cli/io.ts
+init_import_meta_url();
+var import_promises = require("node:fs/promises");
+var import_node_util = require("node:util");
+init_errors();
+var EXIT_OK = 0;
+var EXIT_INVALID = 1;
+var IoError = class extends OpkError {
+};
+function parse(args, options3, allowPositionals = true) {
+  try {
+    return (0, import_node_util.parseArgs)({ args, options: options3, allowPositionals, strict: true });
+  } catch (e) {
+    throw new UsageError("USAGE", e.message);
+  }
+}
+async function readInput(path, io2, what) {
+  if (path === void 0 || path === "-") {
+    const chunks = [];
+    for await (const c of io2.stdin) chunks.push(Buffer.isBuffer(c) ? c : Buffer.from(c));
+    return Buffer.concat(chunks);
+  }
+  try {
+    return await (0, import_promises.readFile)(path);
+  } catch (e) {
+    throw new IoError("IO", `cannot read ${what} ${path}: ${e.code ?? "error"}`);
+  }
+}
+function outputFormat(value) {
+  if (value === void 0 || value === "text") return "text";
+  if (value === "json") return "json";
+  throw new UsageError("USAGE", `--output must be text or json, not ${value}`);
+}
+function reportError(e, io2) {
+  const c = classify(e);
+  io2.stderr.write(`opk-signer: ${describeError(e, c.code)}
+`);
+  return c.exit;
+}
+function describeError(e, code) {
+  if (e instanceof OpkError)
+    return code === "USAGE" || code === "IO" || e.message.startsWith(`${code}: `) ? e.message : `${code}: ${e.message}`;
+  const msg = e?.message ?? String(e);
+  return code === "IO" ? `I/O error: ${msg}` : `internal error: ${msg}`;
+}
+
+// src/cli/tsa-flags.ts
+function tsaFlag(value) {
+  let u;
+  try {
+    u = new URL(value);
+  } catch {
+    throw new UsageError("USAGE", `--tsa must be an http(s) URL, not ${value}`);
+  }
+  if (u.protocol !== "http:" && u.protocol !== "https:")
+    throw new UsageError("USAGE", `--tsa must be an http(s) URL, not ${value}`);
+  return value;
+}
+var timeOptions = {
+  "tsa-cert": { type: "string", multiple: true },
+  "key-grace": { type: "string" }
+};
+var DEFAULT_KEY_GRACE_SECONDS = 24 * 3600;
+function graceFlag(value) {
+  const m = /^(\d+)(s|m|h|d)?$/.exec(value);
+  if (!m)
+    throw new UsageError("USAGE", `--key-grace must be a duration such as 30m, 12h or 2d, not ${value}`);
+  return Number(m[1]) * { s: 1, m: 60, h: 3600, d: 86400 }[m[2] ?? "s"];
+}
+async function signingTimeFrom(values, trust, io2) {
+  const grace = values["key-grace"] !== void 0 ? graceFlag(values["key-grace"]) : DEFAULT_KEY_GRACE_SECONDS;
+  const tsaCerts = [];
+  for (const f of values["tsa-cert"] ?? []) {
+    const pem = (await readInput(f, io2, "TSA certificate")).toString("utf8");
+    try {
+      tsaCerts.push(...parseCertificates(pem, `--tsa-cert ${f}`));
+    } catch (e) {
+      throw new UsageError("USAGE", e.message);
+    }
+  }
+  if (tsaCerts.length === 0 && !trust.root) return void 0;
+  return { tsaCerts, graceSeconds: grace, ...trust.root ? { root: trust.root } : {} };
+}
+
 // src/cli/commands/attest.ts
 init_errors();
 
 // src/oci/layout.ts
 init_import_meta_url();
-var import_node_crypto9 = require("node:crypto");
-var import_promises3 = require("node:fs/promises");
+var import_node_crypto11 = require("node:crypto");
+var import_promises4 = require("node:fs/promises");
 var import_node_path3 = require("node:path");
 init_errors();
 
 // src/oci/files.ts
 init_import_meta_url();
-var import_node_crypto8 = require("node:crypto");
-var import_promises = require("node:fs/promises");
+var import_node_crypto10 = require("node:crypto");
+var import_promises2 = require("node:fs/promises");
 var import_node_path2 = require("node:path");
-var import_promises2 = require("node:timers/promises");
+var import_promises3 = require("node:timers/promises");
 var LOCK_POLL_MS = 25;
 async function withFileLock(path, what, waitMs, fn) {
   const deadline = Date.now() + waitMs;
   for (; ; ) {
     try {
-      const fh = await (0, import_promises.open)(path, "wx", 384);
+      const fh = await (0, import_promises2.open)(path, "wx", 384);
       try {
         await fh.writeFile(`${process.pid} ${(/* @__PURE__ */ new Date()).toISOString()}
 `);
@@ -82941,25 +83475,25 @@ async function withFileLock(path, what, waitMs, fn) {
           `cannot create lock ${path} (${e.code ?? "error"})`
         );
       if (Date.now() >= deadline) {
-        const holder = await (0, import_promises.readFile)(path, "utf8").catch(() => "");
+        const holder = await (0, import_promises2.readFile)(path, "utf8").catch(() => "");
         throw new OciIoError(
           "OCI_LAYOUT_LOCKED",
           `${what} is locked by another writer (${path}${holder ? `: pid ${holder.trim()}` : ""}) for over ${waitMs / 1e3}s; if no other process is writing this layout, the lock is stale: remove it and retry`
         );
       }
-      await (0, import_promises2.setTimeout)(LOCK_POLL_MS);
+      await (0, import_promises3.setTimeout)(LOCK_POLL_MS);
     }
   }
   try {
     return await fn();
   } finally {
-    await (0, import_promises.unlink)(path).catch(() => {
+    await (0, import_promises2.unlink)(path).catch(() => {
     });
   }
 }
 async function readOrIo(path, what) {
   try {
-    return await (0, import_promises.readFile)(path);
+    return await (0, import_promises2.readFile)(path);
   } catch (e) {
     throw fileError(e, `cannot read ${what}`, "");
   }
@@ -82971,24 +83505,24 @@ function fileError(e, what, missing) {
   return new OciIoError("OCI_READ_FAILED", `${what}: read failed (${code})`);
 }
 async function atomicWrite(path, data) {
-  const tmp = `${path}.tmp-${(0, import_node_crypto8.randomBytes)(12).toString("hex")}`;
+  const tmp = `${path}.tmp-${(0, import_node_crypto10.randomBytes)(12).toString("hex")}`;
   let fh;
   try {
-    fh = await (0, import_promises.open)(tmp, "wx", 420);
+    fh = await (0, import_promises2.open)(tmp, "wx", 420);
     await fh.writeFile(data);
     await fh.sync();
     await fh.close();
     fh = void 0;
-    await (0, import_promises.rename)(tmp, path);
+    await (0, import_promises2.rename)(tmp, path);
   } catch (e) {
     await fh?.close().catch(() => {
     });
-    await (0, import_promises.unlink)(tmp).catch(() => {
+    await (0, import_promises2.unlink)(tmp).catch(() => {
     });
     throw e;
   }
   try {
-    const d = await (0, import_promises.open)((0, import_node_path2.dirname)(path), "r");
+    const d = await (0, import_promises2.open)((0, import_node_path2.dirname)(path), "r");
     try {
       await d.sync();
     } finally {
@@ -83017,11 +83551,11 @@ var OciLayout = class _OciLayout {
   lockWaitMs;
   /** Opens an existing layout; fails if `oci-layout` or `index.json` is missing or malformed. */
   static async open(dir, options3 = {}) {
-    const isDir = await (0, import_promises3.stat)(dir).then(
+    const isDir = await (0, import_promises4.stat)(dir).then(
       (st) => st.isDirectory(),
       () => false
     );
-    const hasMarker = isDir && await (0, import_promises3.stat)((0, import_node_path3.join)(dir, "oci-layout")).then(
+    const hasMarker = isDir && await (0, import_promises4.stat)((0, import_node_path3.join)(dir, "oci-layout")).then(
       () => true,
       () => false
     );
@@ -83049,12 +83583,12 @@ var OciLayout = class _OciLayout {
   }
   /** Creates a layout (or opens it if one is already there). */
   static async create(dir, options3 = {}) {
-    const exists = await (0, import_promises3.stat)((0, import_node_path3.join)(dir, "oci-layout")).then(
+    const exists = await (0, import_promises4.stat)((0, import_node_path3.join)(dir, "oci-layout")).then(
       () => true,
       () => false
     );
     if (exists) return _OciLayout.open(dir, options3);
-    await (0, import_promises3.mkdir)((0, import_node_path3.join)(dir, "blobs", "sha256"), { recursive: true });
+    await (0, import_promises4.mkdir)((0, import_node_path3.join)(dir, "blobs", "sha256"), { recursive: true });
     await atomicWrite((0, import_node_path3.join)(dir, "oci-layout"), JSON.stringify({ imageLayoutVersion: LAYOUT_VERSION }));
     const layout = new _OciLayout(
       dir,
@@ -83156,7 +83690,7 @@ var OciLayout = class _OciLayout {
   }
   async hasBlob(digest) {
     try {
-      await (0, import_promises3.stat)(this.blobPath(digest));
+      await (0, import_promises4.stat)(this.blobPath(digest));
       return true;
     } catch {
       return false;
@@ -83176,10 +83710,10 @@ var OciLayout = class _OciLayout {
   async blobIntact(digest, size) {
     const path = this.blobPath(digest);
     try {
-      const st = await (0, import_promises3.stat)(path);
+      const st = await (0, import_promises4.stat)(path);
       if (!st.isFile() || st.size !== size) return false;
-      const hash = (0, import_node_crypto9.createHash)("sha256");
-      const fh = await (0, import_promises3.open)(path, "r");
+      const hash = (0, import_node_crypto11.createHash)("sha256");
+      const fh = await (0, import_promises4.open)(path, "r");
       try {
         for await (const chunk of fh.createReadStream({ autoClose: false })) hash.update(chunk);
       } finally {
@@ -83241,7 +83775,7 @@ var OciLayout = class _OciLayout {
   async update(change, fresh = false) {
     await this.withLock(async () => {
       let index;
-      const exists = await (0, import_promises3.stat)((0, import_node_path3.join)(this.dir, "index.json")).then(
+      const exists = await (0, import_promises4.stat)((0, import_node_path3.join)(this.dir, "index.json")).then(
         () => true,
         () => false
       );
@@ -83263,7 +83797,7 @@ var OciLayout = class _OciLayout {
     const path = this.blobPath(digest);
     let fh;
     try {
-      fh = await (0, import_promises3.open)(path, "r");
+      fh = await (0, import_promises4.open)(path, "r");
     } catch (e) {
       throw fileError(e, `${what} ${digest}`, `is not in ${this.dir}`);
     }
@@ -83374,14 +83908,14 @@ init_import_meta_url();
 
 // src/oidc/archive.ts
 init_import_meta_url();
-var import_node_crypto11 = require("node:crypto");
-var import_promises4 = require("node:fs/promises");
+var import_node_crypto13 = require("node:crypto");
+var import_promises5 = require("node:fs/promises");
 var import_node_path4 = require("node:path");
 init_errors();
 
 // src/jwk/rsa.ts
 init_import_meta_url();
-var import_node_crypto10 = require("node:crypto");
+var import_node_crypto12 = require("node:crypto");
 init_base64url();
 init_json();
 init_errors();
@@ -83412,12 +83946,12 @@ function rsaKeyFromJwk(input2) {
   const eB64 = encodeBase64Url(eRaw[0] === 0 ? eRaw.subarray(1) : eRaw);
   let keyObject;
   try {
-    keyObject = (0, import_node_crypto10.createPublicKey)({ key: { kty: "RSA", n: nB64, e: eB64 }, format: "jwk" });
+    keyObject = (0, import_node_crypto12.createPublicKey)({ key: { kty: "RSA", n: nB64, e: eB64 }, format: "jwk" });
   } catch {
     throw new FormatError("JWK_INVALID", "RSA JWK could not be imported");
   }
   const thumbprint = encodeBase64Url(
-    (0, import_node_crypto10.createHash)("sha256").update(canonicalJson({ e: eB64, kty: "RSA", n: nB64 })).digest()
+    (0, import_node_crypto12.createHash)("sha256").update(canonicalJson({ e: eB64, kty: "RSA", n: nB64 })).digest()
   );
   const pub = { kty: "RSA", n: nB64, e: eB64 };
   for (const k of ["kid", "alg", "use", "x5t"]) if (typeof jwk[k] === "string") pub[k] = jwk[k];
@@ -83503,7 +84037,7 @@ function selectKeys(keys, query) {
 var ArchiveError = class extends OpkError {
 };
 function issuerDir(dir, issuer) {
-  return (0, import_node_path4.join)(dir, (0, import_node_crypto11.createHash)("sha256").update(issuer, "utf8").digest("hex").slice(0, 32));
+  return (0, import_node_path4.join)(dir, (0, import_node_crypto13.createHash)("sha256").update(issuer, "utf8").digest("hex").slice(0, 32));
 }
 function publicJwks(jwks, what) {
   const out = jwksKeys(jwks, what).map((k) => ({ ...k.jwk }));
@@ -83518,21 +84052,21 @@ async function appendSnapshot(dir, input2) {
     jwks: publicJwks(input2.jwks, "JWKS")
   };
   const target = issuerDir(dir, input2.issuer);
-  const suffix = (0, import_node_crypto11.randomBytes)(4).toString("hex");
+  const suffix = (0, import_node_crypto13.randomBytes)(4).toString("hex");
   const name = `${snapshot.observedAt.replace(/:/g, "-")}-${suffix}.json`;
   const tmp = (0, import_node_path4.join)(target, `.tmp-${suffix}-${process.pid}`);
   try {
-    await (0, import_promises4.mkdir)(target, { recursive: true });
-    const fh = await (0, import_promises4.open)(tmp, "wx", 420);
+    await (0, import_promises5.mkdir)(target, { recursive: true });
+    const fh = await (0, import_promises5.open)(tmp, "wx", 420);
     try {
       await fh.writeFile(JSON.stringify(snapshot, null, 2) + "\n");
       await fh.sync();
     } finally {
       await fh.close();
     }
-    await (0, import_promises4.rename)(tmp, (0, import_node_path4.join)(target, name));
+    await (0, import_promises5.rename)(tmp, (0, import_node_path4.join)(target, name));
   } catch (e) {
-    await (0, import_promises4.rm)(tmp, { force: true });
+    await (0, import_promises5.rm)(tmp, { force: true });
     throw new ArchiveError(
       "ARCHIVE_IO",
       `cannot write to the JWKS archive ${dir}: ${e.code ?? "error"}`
@@ -83544,7 +84078,7 @@ async function readSnapshotFiles(dir, issuer) {
   const target = issuerDir(dir, issuer);
   let names;
   try {
-    names = (await (0, import_promises4.readdir)(target)).filter((n) => n.endsWith(".json") && !n.startsWith("."));
+    names = (await (0, import_promises5.readdir)(target)).filter((n) => n.endsWith(".json") && !n.startsWith("."));
   } catch (e) {
     if (e.code === "ENOENT") return [];
     throw new ArchiveError(
@@ -83557,7 +84091,7 @@ async function readSnapshotFiles(dir, issuer) {
     const file = (0, import_node_path4.join)(target, name);
     let doc;
     try {
-      doc = JSON.parse(await (0, import_promises4.readFile)(file, "utf8"));
+      doc = JSON.parse(await (0, import_promises5.readFile)(file, "utf8"));
     } catch {
       throw new ArchiveError("ARCHIVE_CORRUPT", `JWKS archive file ${file} is not valid JSON`);
     }
@@ -83603,7 +84137,7 @@ init_import_meta_url();
 
 // src/oidc/http.ts
 init_import_meta_url();
-var import_promises5 = require("node:timers/promises");
+var import_promises6 = require("node:timers/promises");
 var import_undici = __toESM(require_undici(), 1);
 var MAX_BODY = 1 << 20;
 var DEFAULTS = { timeoutMs: 1e4, attempts: 4, baseDelayMs: 250, maxDelayMs: 4e3 };
@@ -83687,7 +84221,7 @@ async function requestJson(req, opts = {}) {
       const cap = Math.min(o.maxDelayMs, o.baseDelayMs * 2 ** (attempt - 1));
       const delay = e.retryAfterMs ?? Math.random() * cap;
       try {
-        await (0, import_promises5.setTimeout)(delay, void 0, opts.signal ? { signal: opts.signal } : {});
+        await (0, import_promises6.setTimeout)(delay, void 0, opts.signal ? { signal: opts.signal } : {});
       } catch {
         throw cancelled(where);
       }
@@ -83815,20 +84349,20 @@ function parseIdToken(idToken) {
 }
 function checkIdToken(idToken, keys, exp) {
   const jws = parseIdToken(idToken);
-  const bad3 = (msg) => new OpError("OP_TOKEN_INVALID", msg);
+  const bad4 = (msg) => new OpError("OP_TOKEN_INVALID", msg);
   if (jws.headerJson.alg !== "RS256")
-    throw bad3(`ID token alg ${JSON.stringify(jws.headerJson.alg ?? null)} is not RS256`);
+    throw bad4(`ID token alg ${JSON.stringify(jws.headerJson.alg ?? null)} is not RS256`);
   const kid = typeof jws.headerJson.kid === "string" ? jws.headerJson.kid : void 0;
-  const candidates = selectKeys(keys, { iss: exp.issuer, ...kid !== void 0 ? { kid } : {} });
-  if (candidates.length === 0)
-    throw bad3(`the OP's JWKS has no key${kid ? ` with kid "${kid}"` : ""} for this ID token`);
+  const candidates2 = selectKeys(keys, { iss: exp.issuer, ...kid !== void 0 ? { kid } : {} });
+  if (candidates2.length === 0)
+    throw bad4(`the OP's JWKS has no key${kid ? ` with kid "${kid}"` : ""} for this ID token`);
   const sig = decodeBase64Url(jws.signature, "ID token signature");
   const input2 = signingInput(jws.header, jws.payload);
-  const key = candidates.find((k) => verifyRs256(k, input2, sig));
-  if (!key) throw bad3(`ID token RS256 signature does not verify under the OP key${kid ? ` "${kid}"` : ""}`);
+  const key = candidates2.find((k) => verifyRs256(k, input2, sig));
+  if (!key) throw bad4(`ID token RS256 signature does not verify under the OP key${kid ? ` "${kid}"` : ""}`);
   const claims = decodeClaims(jws.payload, "ID token payload");
   if (claims.iss !== exp.issuer)
-    throw bad3(`ID token iss ${JSON.stringify(claims.iss ?? null)} is not ${exp.issuer}`);
+    throw bad4(`ID token iss ${JSON.stringify(claims.iss ?? null)} is not ${exp.issuer}`);
   const aud = Array.isArray(claims.aud) && claims.aud.length === 1 ? claims.aud[0] : claims.aud;
   const badAud = (msg) => new OpError("OP_TOKEN_AUDIENCE", msg);
   if (exp.aud !== void 0 && aud !== exp.aud) {
@@ -83840,14 +84374,14 @@ function checkIdToken(idToken, keys, exp) {
     throw badAud(`ID token aud does not start with ${exp.audPrefix}`);
   }
   if (exp.nonce !== void 0 && claims.nonce !== exp.nonce)
-    throw bad3("ID token nonce is not the one we sent");
+    throw bad4("ID token nonce is not the one we sent");
   const skew = exp.skew ?? 60;
   if (typeof claims.exp !== "number" || exp.now - skew >= claims.exp)
-    throw bad3("ID token is expired (or has no exp); check the clock");
+    throw bad4("ID token is expired (or has no exp); check the clock");
   if (typeof claims.nbf === "number" && exp.now + skew < claims.nbf)
-    throw bad3("ID token is not valid yet; check the clock");
+    throw bad4("ID token is not valid yet; check the clock");
   if (typeof claims.iat === "number" && exp.now + skew < claims.iat)
-    throw bad3("ID token was issued in the future; check the clock");
+    throw bad4("ID token was issued in the future; check the clock");
   return { claims, key, ...kid !== void 0 ? { kid } : {} };
 }
 
@@ -84042,7 +84576,7 @@ function gitlabTokenSource(o) {
 
 // src/oidc/login.ts
 init_import_meta_url();
-var import_node_crypto12 = require("node:crypto");
+var import_node_crypto14 = require("node:crypto");
 var import_node_http = require("node:http");
 var b64u = (b) => b.toString("base64url");
 function interactiveLoginTokenSource(o) {
@@ -84053,8 +84587,8 @@ function interactiveLoginTokenSource(o) {
     if (!meta.authorization_endpoint || !meta.token_endpoint) {
       throw new OpError("OP_BAD_RESPONSE", `${o.issuer} advertises no authorization or token endpoint`);
     }
-    const verifier = b64u((0, import_node_crypto12.randomBytes)(32));
-    const state = b64u((0, import_node_crypto12.randomBytes)(16));
+    const verifier = b64u((0, import_node_crypto14.randomBytes)(32));
+    const state = b64u((0, import_node_crypto14.randomBytes)(16));
     const path = o.redirectPath ?? "/callback";
     const cb = await awaitCallback(
       o.redirectPort ?? 0,
@@ -84074,7 +84608,7 @@ function interactiveLoginTokenSource(o) {
         scope: (o.scopes ?? ["openid"]).join(" "),
         state,
         nonce: commitment2,
-        code_challenge: b64u((0, import_node_crypto12.createHash)("sha256").update(verifier).digest()),
+        code_challenge: b64u((0, import_node_crypto14.createHash)("sha256").update(verifier).digest()),
         code_challenge_method: "S256"
       };
       for (const [k, v] of Object.entries(q2)) auth.searchParams.set(k, v);
@@ -84122,7 +84656,7 @@ function interactiveLoginTokenSource(o) {
 }
 async function awaitCallback(port, path, state, timeoutMs, signal) {
   let settle;
-  const code = new Promise((ok, fail4) => settle = { ok, fail: fail4 });
+  const code = new Promise((ok, fail5) => settle = { ok, fail: fail5 });
   code.catch(() => void 0);
   let done = false;
   const finish = (f) => {
@@ -84139,7 +84673,7 @@ async function awaitCallback(port, path, state, timeoutMs, signal) {
     }
     const got = Buffer.from(u.searchParams.get("state") ?? "");
     const want = Buffer.from(state);
-    if (got.length !== want.length || !(0, import_node_crypto12.timingSafeEqual)(got, want)) {
+    if (got.length !== want.length || !(0, import_node_crypto14.timingSafeEqual)(got, want)) {
       res.writeHead(400, { "content-type": "text/plain" }).end("Unknown login state.\n");
       return;
     }
@@ -84163,10 +84697,10 @@ async function awaitCallback(port, path, state, timeoutMs, signal) {
       finish(() => settle.fail(new OpError("OP_LOGIN_FAILED", "the OP redirected back without a code")));
     else finish(() => settle.ok(c));
   });
-  await new Promise((ok, fail4) => {
+  await new Promise((ok, fail5) => {
     server.once(
       "error",
-      (e) => fail4(
+      (e) => fail5(
         new OpError(
           "OP_LOGIN_FAILED",
           `cannot listen on 127.0.0.1:${port} for the login redirect: ${e.code}`
@@ -84334,7 +84868,7 @@ init_errors();
 // src/oci/auth.ts
 init_import_meta_url();
 var import_node_child_process2 = require("node:child_process");
-var import_promises6 = require("node:fs/promises");
+var import_promises7 = require("node:fs/promises");
 var import_node_os2 = require("node:os");
 var import_node_path5 = require("node:path");
 init_errors();
@@ -84421,7 +84955,7 @@ var DockerConfigCredentials = class _DockerConfigCredentials {
       const path = this.opts.path ?? _DockerConfigCredentials.defaultPath(this.opts.env);
       let text;
       try {
-        text = await (0, import_promises6.readFile)(path, "utf8");
+        text = await (0, import_promises7.readFile)(path, "utf8");
       } catch {
         return void 0;
       }
@@ -85017,52 +85551,6 @@ function redacted(e, client) {
   return e;
 }
 
-// src/cli/io.ts
-init_import_meta_url();
-var import_promises7 = require("node:fs/promises");
-var import_node_util = require("node:util");
-init_errors();
-var EXIT_OK = 0;
-var EXIT_INVALID = 1;
-var IoError = class extends OpkError {
-};
-function parse(args, options3, allowPositionals = true) {
-  try {
-    return (0, import_node_util.parseArgs)({ args, options: options3, allowPositionals, strict: true });
-  } catch (e) {
-    throw new UsageError("USAGE", e.message);
-  }
-}
-async function readInput(path, io2, what) {
-  if (path === void 0 || path === "-") {
-    const chunks = [];
-    for await (const c of io2.stdin) chunks.push(Buffer.isBuffer(c) ? c : Buffer.from(c));
-    return Buffer.concat(chunks);
-  }
-  try {
-    return await (0, import_promises7.readFile)(path);
-  } catch (e) {
-    throw new IoError("IO", `cannot read ${what} ${path}: ${e.code ?? "error"}`);
-  }
-}
-function outputFormat(value) {
-  if (value === void 0 || value === "text") return "text";
-  if (value === "json") return "json";
-  throw new UsageError("USAGE", `--output must be text or json, not ${value}`);
-}
-function reportError(e, io2) {
-  const c = classify(e);
-  io2.stderr.write(`opk-signer: ${describeError(e, c.code)}
-`);
-  return c.exit;
-}
-function describeError(e, code) {
-  if (e instanceof OpkError)
-    return code === "USAGE" || code === "IO" || e.message.startsWith(`${code}: `) ? e.message : `${code}: ${e.message}`;
-  const msg = e?.message ?? String(e);
-  return code === "IO" ? `I/O error: ${msg}` : `internal error: ${msg}`;
-}
-
 // src/cli/registry.ts
 var registryOptions = {
   username: { type: "string" },
@@ -85162,6 +85650,7 @@ var options = {
   "metadata-target": { type: "string" },
   ...providerOptions,
   format: { type: "string" },
+  tsa: { type: "string" },
   json: { type: "boolean" },
   quiet: { type: "boolean", short: "q" },
   ...limitOptions
@@ -85177,6 +85666,8 @@ var USAGE = `usage: opk-signer attest IMAGE [--push | --output oci:DIR[:TAG]] [f
   --resign                  replace existing signatures (default: signed layers are left alone)
   --signer unix:///PATH     sign through a running sidecar (default: in-process, same code)
   --provider NAME --issuer URL --format 2023|current   in-process signing (as \`sign\`)
+  --tsa URL                 RFC 3161 timestamp over each signature (in-process signing; a sidecar
+                            takes \`serve --tsa\`)
   --metadata-file FILE      buildx --metadata-file output: containerimage.digest + image.name
   --metadata-target NAME    bake target in that file
   --username U --password-stdin   registry credentials (never stored); else Docker config
@@ -85304,6 +85795,8 @@ ${USAGE}`);
       if (!values.tag) expectTags = tags;
     }
   }
+  if (values.signer && values.tsa !== void 0)
+    throw new UsageError("USAGE", "--tsa applies to in-process signing: give the sidecar `serve --tsa URL`");
   const signer = values.signer ? sidecarSigner(values.signer) : lazySigner(() => {
     const provider = providerFromFlags(values, io2);
     if (!provider)
@@ -85314,7 +85807,8 @@ ${USAGE}`);
     return inProcessSigner({
       getIdToken: provider.getIdToken,
       commitType: provider.commitType,
-      format: formatFlag(values.format)
+      format: formatFlag(values.format),
+      ...values.tsa !== void 0 ? { tsa: tsaFlag(values.tsa) } : {}
     });
   });
   const progress = (line) => {
@@ -85447,14 +85941,14 @@ init_json();
 init_errors();
 var MAX_PKTOKEN_BYTES = 256 * 1024;
 var MAX_SIGNATURES2 = 8;
-function malformed(message) {
+function malformed2(message) {
   return new FormatError("PKT_MALFORMED", message);
 }
 function decodeSignature(protectedSeg, signature, header, index) {
-  if (typeof protectedSeg !== "string") throw malformed(`signature ${index}: "protected" must be a string`);
-  if (typeof signature !== "string") throw malformed(`signature ${index}: "signature" must be a string`);
+  if (typeof protectedSeg !== "string") throw malformed2(`signature ${index}: "protected" must be a string`);
+  if (typeof signature !== "string") throw malformed2(`signature ${index}: "signature" must be a string`);
   if (header !== void 0 && (header === null || typeof header !== "object" || Array.isArray(header))) {
-    throw malformed(`signature ${index}: "header" must be an object`);
+    throw malformed2(`signature ${index}: "header" must be an object`);
   }
   const what = `signature ${index} protected header`;
   const headerJson = parseJsonObject(decodeBase64UrlText(protectedSeg, what), what);
@@ -85469,7 +85963,7 @@ function decodeSignature(protectedSeg, signature, header, index) {
 function roleOf(sig) {
   const sigType = sig.header?.sig_type;
   if (sigType !== void 0) {
-    if (typeof sigType !== "string") throw malformed("sig_type must be a string");
+    if (typeof sigType !== "string") throw malformed2("sig_type must be a string");
     switch (sigType) {
       case "cic":
         return { role: "cic", format: "2023" };
@@ -85490,7 +85984,7 @@ function roleOf(sig) {
   return { role: "ignored", format: "current" };
 }
 function assemble(payload, sigs, serialization) {
-  if (typeof payload !== "string") throw malformed('"payload" must be a string');
+  if (typeof payload !== "string") throw malformed2('"payload" must be a string');
   decodeBase64Url(payload, "PK Token payload");
   const byRole = {};
   const formats = /* @__PURE__ */ new Set();
@@ -85502,26 +85996,26 @@ function assemble(payload, sigs, serialization) {
   const one = (role, name, required) => {
     const list = byRole[role] ?? [];
     if (list.length > 1)
-      throw malformed(`PK Token has ${list.length} ${name} signatures, at most one is allowed`);
-    if (required && list.length === 0) throw malformed(`PK Token has no ${name} signature`);
+      throw malformed2(`PK Token has ${list.length} ${name} signatures, at most one is allowed`);
+    if (required && list.length === 0) throw malformed2(`PK Token has no ${name} signature`);
     return list[0];
   };
   const op = one("op", "OP", true);
   const cic = one("cic", "CIC", true);
   const cos = one("cos", "cosigner", false);
-  if (formats.size > 1) throw malformed("PK Token mixes 2023 sig_type and typ-tagged signatures");
+  if (formats.size > 1) throw malformed2("PK Token mixes 2023 sig_type and typ-tagged signatures");
   const format2 = formats.has("2023") ? "2023" : "current";
   return { payload, op, cic, ...cos ? { cos } : {}, format: format2, serialization };
 }
 function parseJsonForm(text) {
   const doc = parseJsonObject(text, "PK Token");
   const sigs = doc.signatures;
-  if (!Array.isArray(sigs)) throw malformed('"signatures" must be an array');
+  if (!Array.isArray(sigs)) throw malformed2('"signatures" must be an array');
   if (sigs.length < 2 || sigs.length > MAX_SIGNATURES2)
-    throw malformed(`PK Token has ${sigs.length} signatures`);
+    throw malformed2(`PK Token has ${sigs.length} signatures`);
   const decoded = sigs.map((s, i) => {
     if (s === null || typeof s !== "object" || Array.isArray(s))
-      throw malformed(`signature ${i} is not an object`);
+      throw malformed2(`signature ${i} is not an object`);
     return decodeSignature(s.protected, s.signature, s.header, i);
   });
   return assemble(doc.payload, decoded, "json");
@@ -85532,7 +86026,7 @@ function parseCompactForm(text) {
   const fresh = dot === -1 ? void 0 : text.slice(dot + 1);
   const parts = main2.split(":");
   if (parts.length < 5 || parts.length % 2 !== 1 || parts.length > 1 + 2 * MAX_SIGNATURES2) {
-    throw malformed("compact PK Token must be payload followed by protected:signature pairs");
+    throw malformed2("compact PK Token must be payload followed by protected:signature pairs");
   }
   const sigs = [];
   for (let i = 1; i < parts.length; i += 2)
@@ -85540,7 +86034,7 @@ function parseCompactForm(text) {
   const pkt = assemble(parts[0], sigs, "compact");
   if (fresh !== void 0) {
     if (fresh.split(".").length !== 3)
-      throw malformed("refreshed ID token after the PK Token is not a compact JWT");
+      throw malformed2("refreshed ID token after the PK Token is not a compact JWT");
     pkt.freshIdToken = fresh;
   }
   return pkt;
@@ -85549,16 +86043,16 @@ function parsePkToken(input2) {
   let text;
   if (typeof input2 === "string") text = input2;
   else {
-    if (input2.length > MAX_PKTOKEN_BYTES) throw malformed("PK Token is too large");
+    if (input2.length > MAX_PKTOKEN_BYTES) throw malformed2("PK Token is too large");
     try {
       text = new TextDecoder("utf-8", { fatal: true }).decode(input2);
     } catch {
-      throw malformed("PK Token is not valid UTF-8");
+      throw malformed2("PK Token is not valid UTF-8");
     }
   }
-  if (text.length > MAX_PKTOKEN_BYTES) throw malformed("PK Token is too large");
+  if (text.length > MAX_PKTOKEN_BYTES) throw malformed2("PK Token is too large");
   const trimmed = text.trim();
-  if (trimmed.length === 0) throw malformed("PK Token is empty");
+  if (trimmed.length === 0) throw malformed2("PK Token is empty");
   return trimmed.startsWith("{") ? parseJsonForm(trimmed) : parseCompactForm(trimmed);
 }
 
@@ -85568,31 +86062,31 @@ init_policy();
 // src/verify/read.ts
 init_import_meta_url();
 init_errors();
-function fail(code, m) {
+function fail2(code, m) {
   throw new VerificationError(code, m);
 }
 async function resolveImage(source, ref, platforms, limits) {
   const root = await readImageRoot(source, ref, limits);
   const d = root.others[0];
   if (d)
-    fail(
+    fail2(
       "INDEX_ENTRY_UNVERIFIABLE",
       `index ${root.digest} lists ${d.digest} (${d.mediaType}, platform ${d.platform ? platformString(d.platform) : "none"}) that is neither a platform image nor a BuildKit attestation manifest; a runtime could pick it, so the image is refused`
     );
   const runnable = root.platforms;
   for (const a of root.attestations) {
     if (!a.refersTo || !runnable.some((p) => p.digest === a.refersTo))
-      fail(
+      fail2(
         "INDEX_ENTRY_UNVERIFIABLE",
         `attestation manifest ${a.descriptor.digest} refers to ${a.refersTo ?? "nothing"}, which is not a platform image of index ${root.digest}`
       );
   }
   if (runnable.length === 0)
-    fail("INDEX_NO_PLATFORMS", `index ${root.digest} lists no platform image manifests`);
+    fail2("INDEX_NO_PLATFORMS", `index ${root.digest} lists no platform image manifests`);
   if (!platforms || platforms.length === 0) return { root, selected: runnable };
   const missing = platforms.filter((p) => !runnable.some((r) => platformMatches(p, r.platform)));
   if (missing.length > 0)
-    fail(
+    fail2(
       "PLATFORM_NOT_FOUND",
       `platform ${missing.map(platformString).join(", ")} not in index (has ${runnable.map((r) => platformString(r.platform)).join(", ")})`
     );
@@ -85687,7 +86181,7 @@ init_import_meta_url();
 
 // src/dsse/verify.ts
 init_import_meta_url();
-var import_node_crypto13 = require("node:crypto");
+var import_node_crypto15 = require("node:crypto");
 init_errors();
 init_statement();
 function verifyEnvelopeSignatures(input2, opts) {
@@ -85739,7 +86233,7 @@ function checkAtt(envelope, token) {
     throw new VerificationError("ATT_MISSING", "the PK Token CIC carries no att claim for this envelope");
   }
   const expected = attFor(envelope.payloadType, envelope.payload);
-  if (!(0, import_node_crypto13.timingSafeEqual)(Buffer.from(att, "hex"), Buffer.from(expected, "hex"))) {
+  if (!(0, import_node_crypto15.timingSafeEqual)(Buffer.from(att, "hex"), Buffer.from(expected, "hex"))) {
     throw new VerificationError(
       "ATT_MISMATCH",
       "the PK Token was issued for a different payload (att does not match the PAE)"
@@ -85778,6 +86272,8 @@ function keySourceText(source, kid) {
       return ` (${key} from pinned JWKS ${source.location})`;
     case "archive":
       return ` (${key} from JWKS archive entry ${source.location})`;
+    case "root":
+      return ` (${key} from trusted root ${source.location})`;
   }
 }
 
@@ -85877,7 +86373,7 @@ function checkProvenance(statement, claims) {
 }
 
 // src/verify/identity.ts
-function fail2(code, message) {
+function fail3(code, message) {
   throw new VerificationError(code, message);
 }
 function claimString(claims, name) {
@@ -85898,12 +86394,12 @@ function checkClaims(claims, expect = {}, rules = [], lines = []) {
     const got = claimString(claims, claim);
     if (got !== want) {
       if (claim === "repository_owner_id") {
-        fail2(
+        fail3(
           code,
           `failed to verify repository owner, expected ${want}, got ${got ?? "(none)"} (${claimString(claims, "repository_owner") ?? "?"})`
         );
       }
-      fail2(code, `failed to verify ${claim}, expected ${want}, got ${got ?? "(none)"}`);
+      fail3(code, `failed to verify ${claim}, expected ${want}, got ${got ?? "(none)"}`);
     }
     lines.push(
       claim === "repository_owner_id" ? {
@@ -85916,13 +86412,13 @@ function checkClaims(claims, expect = {}, rules = [], lines = []) {
   for (const r of rules) {
     const got = claimString(claims, r.claim);
     if (r.equals && (got === void 0 || !r.equals.includes(got))) {
-      fail2(
+      fail3(
         "CLAIM_MISMATCH",
         `claim ${r.claim} is ${got === void 0 ? "absent" : JSON.stringify(got)}, policy wants ${r.equals.map((e) => JSON.stringify(e)).join(" or ")}`
       );
     }
     if (r.matches && (got === void 0 || !r.matches.test(got))) {
-      fail2(
+      fail3(
         "CLAIM_PATTERN_MISMATCH",
         `claim ${r.claim} is ${got === void 0 ? "absent" : JSON.stringify(got)}, policy wants a match of ${r.matches.source}`
       );
@@ -85989,7 +86485,7 @@ function chooseSignature(verdicts, check) {
 // src/verify/subject.ts
 init_import_meta_url();
 init_errors();
-function fail3(code, message) {
+function fail4(code, message) {
   throw new VerificationError(code, message);
 }
 function normalisePlatform(p) {
@@ -85997,7 +86493,7 @@ function normalisePlatform(p) {
 }
 function verifySubject(statement, ctx) {
   if (statement.subjects.length === 0)
-    fail3(
+    fail4(
       "SUBJECT_EMPTY",
       `attestation names no subject, so it is not bound to ${ctx.manifestDigest} or any other image (BuildKit writes no subject when the build had no image name)`
     );
@@ -86007,13 +86503,13 @@ function verifySubject(statement, ctx) {
     for (const s of statement.subjects) {
       const other = s.digest.sha256 !== void 0 ? ctx.siblings.get(s.digest.sha256) : void 0;
       if (other) {
-        fail3(
+        fail4(
           "ATTESTATION_PLATFORM_SWAPPED",
           `attestation refers to the ${other} manifest sha256:${s.digest.sha256}, not the ${platformString(ctx.platform)} manifest ${ctx.manifestDigest}`
         );
       }
     }
-    fail3("SUBJECT_DIGEST_MISMATCH", `attestation does not refer to digest ${ctx.manifestDigest}`);
+    fail4("SUBJECT_DIGEST_MISMATCH", `attestation does not refer to digest ${ctx.manifestDigest}`);
   }
   if (ctx.tag === void 0) return { digest: ctx.manifestDigest };
   const wantPlatform = ctx.platform ? normalisePlatform(platformString(ctx.platform)) : void 0;
@@ -86026,12 +86522,37 @@ function verifySubject(statement, ctx) {
   });
   const ref = ctx.subjectName !== void 0 ? `${ctx.subjectName}:${ctx.tag}` : ctx.tag;
   if (!ok) {
-    fail3(
+    fail4(
       "SUBJECT_NAME_MISMATCH",
       `attestation does not refer to tag ${ref}${wantPlatform ? ` (${wantPlatform})` : ""}: subjects ${matching.map((s) => JSON.stringify(s.name)).join(", ")}`
     );
   }
   return { digest: ctx.manifestDigest, tag: ref };
+}
+
+// src/verify/signing-time.ts
+init_import_meta_url();
+init_errors();
+function verifySigningTime(chosen, p) {
+  const v = chosen.result;
+  const sig = v.envelope.signatures[chosen.index];
+  if (!sig.timestamp) return { proven: false, why: "no-timestamp" };
+  if (p.tsaCerts.length === 0) return { proven: false, why: "no-tsa-cert" };
+  const ts = verifyTimestamp(sig.timestamp, sig.sig, p.tsaCerts);
+  const time = new Date(ts.timeMs).toISOString();
+  const timestamp = { authority: ts.tsa, time, serialNumber: ts.serialNumber, policy: ts.policy };
+  const entry = p.root?.entry(String(v.token.claims.iss), v.token.opKey.thumbprint);
+  if (!entry) return { proven: true, timestamp };
+  const grace = p.graceSeconds * 1e3;
+  const window2 = { from: entry.entry.firstSeen, to: entry.entry.removedAt ?? entry.entry.lastSeen };
+  if (ts.timeMs < entry.firstSeenMs - grace || ts.timeMs > entry.endMs + grace) {
+    const kid = v.token.opKey.kid !== void 0 ? ` ${JSON.stringify(v.token.opKey.kid)}` : "";
+    throw new VerificationError(
+      "OP_KEY_OUTSIDE_WINDOW",
+      `signed at ${time} (timestamp by ${ts.tsa}), outside the observed window of OP key${kid} (${window2.from} to ${window2.to}, grace ${p.graceSeconds}s)`
+    );
+  }
+  return { proven: true, timestamp, window: window2 };
 }
 
 // src/verify/steps.ts
@@ -86206,6 +86727,14 @@ function attestationResult(a, settings, platform, lists) {
     checks,
     ...signerFields(facts)
   };
+  const unproven = checks.find((c) => c.code === "SIGNING_TIME_UNPROVEN");
+  if (unproven)
+    lists.warnings.push({
+      code: "SIGNING_TIME_UNPROVEN",
+      message: unproven.message,
+      platform,
+      layer: l.digest
+    });
   if (a.kind === "failed") {
     const p = problem(a.error);
     checks.push({ check: "error", ok: false, ...p });
@@ -86233,6 +86762,7 @@ function signerFields(facts) {
       ...token.keySource ? { keySource: token.keySource } : {},
       claims: token.claims
     } : {},
+    ...facts.signingTime?.proven ? { signingTime: facts.signingTime.timestamp.time, timestamp: facts.signingTime.timestamp } : {},
     ...facts.identity ? {
       signature: {
         index: facts.identity.verdict.index,
@@ -86269,7 +86799,24 @@ function signedChecks(facts) {
       ok: true,
       message: `Verified signature ${chosen.verdict.index} (${chosen.verified} of ${chosen.of} verify) satisfies every identity constraint`
     });
+  if (facts.signingTime) checks.push(signingTimeCheck(facts.signingTime));
   return checks;
+}
+function signingTimeCheck(t) {
+  if (!t.proven)
+    return {
+      check: "signing-time",
+      ok: true,
+      code: "SIGNING_TIME_UNPROVEN",
+      message: t.why === "no-timestamp" ? "Signing time unproven: the signature carries no RFC 3161 timestamp" : "Signing time unproven: the signature is timestamped, but no --tsa-cert was given to check it"
+    };
+  const ts = t.timestamp;
+  const within = t.window ? ` is within the observed window of the OP key (${t.window.from} to ${t.window.to})` : "";
+  return {
+    check: "signing-time",
+    ok: true,
+    message: `Verified signing time ${ts.time} (timestamp by ${ts.authority})${within}`
+  };
 }
 function printable(text) {
   return text.replace(
@@ -86280,8 +86827,8 @@ function printable(text) {
 }
 function renderText(report, opts = {}) {
   const ok = opts.ascii ? "v" : "\u2713";
-  const bad3 = opts.ascii ? "x" : "\u2717";
-  const line = (c, indent = "  ") => `${indent}${c.ok ? ok : bad3} ${printable(c.message)}`;
+  const bad4 = opts.ascii ? "x" : "\u2717";
+  const line = (c, indent = "  ") => `${indent}${c.ok ? ok : bad4} ${printable(c.message)}`;
   const out = [];
   for (const p of report.platforms) {
     const signed = p.attestations.filter((a) => a.signed).length;
@@ -86293,22 +86840,23 @@ function renderText(report, opts = {}) {
         `Verifying ${printable(a.predicateType || a.layer.mediaType)} attestation${a.signed ? "" : " (unsigned)"}`
       );
       for (const c of a.checks) {
-        if (!a.signed && c.ok) out.push(`  ! ${printable(c.message)}`);
+        if (c.ok && (!a.signed || c.code === "SIGNING_TIME_UNPROVEN"))
+          out.push(`  ! ${printable(c.message)}`);
         else out.push(line(c));
       }
     }
     out.push("");
     for (const c of p.checks)
       if (c.check !== "attestation-manifest" && !(c.ok && !p.verified))
-        out.push(c.ok ? printable(c.message) : `${bad3} ${printable(c.message)}`);
-    if (!p.verified) out.push(`${bad3} ${printable(p.platform)} is not verified`);
+        out.push(c.ok ? printable(c.message) : `${bad4} ${printable(c.message)}`);
+    if (!p.verified) out.push(`${bad4} ${printable(p.platform)} is not verified`);
     out.push("");
   }
   const shown = new Set(report.platforms.flatMap((p) => p.attestations.map((a) => a.layer.digest)));
   for (const w of report.warnings)
     if (!w.layer || !shown.has(w.layer)) out.push(`warning: ${w.code}: ${printable(w.message)}`);
   out.push(
-    report.verified ? `Verified ${printable(report.image.reference)} (${report.image.digest})` : `${bad3} Verification failed for ${printable(report.image.reference)}: ${report.errors.length} error(s)`
+    report.verified ? `Verified ${printable(report.image.reference)} (${report.image.digest})` : `${bad4} Verification failed for ${printable(report.image.reference)}: ${report.errors.length} error(s)`
   );
   return out.join("\n") + "\n";
 }
@@ -86452,6 +87000,7 @@ async function runSteps(run3, d, purl, layer, annotatedType, facts) {
     purl,
     ...o.reference.tag ? { tag: o.reference.tag } : {}
   });
+  if (o.signingTime) facts.signingTime = verifySigningTime(facts.identity.verdict, o.signingTime);
 }
 function siblings(root, d) {
   const m = /* @__PURE__ */ new Map();
@@ -86488,6 +87037,129 @@ function cicAtt(sigBytes) {
 
 // src/cli/commands/verify.ts
 init_policy();
+
+// src/cli/bundle-open.ts
+init_import_meta_url();
+
+// src/bundle/format.ts
+init_import_meta_url();
+var import_promises8 = require("node:fs/promises");
+init_errors();
+var BUNDLE_MEDIA_TYPE = "application/vnd.opk-signer.bundle.v1+json";
+var BundleError = class extends OpkError {
+};
+var MAX_BUNDLE_BYTES = 512 * 1024 * 1024;
+async function readBundle(path) {
+  let text;
+  try {
+    const b = await (0, import_promises8.readFile)(path);
+    if (b.length > MAX_BUNDLE_BYTES) throw new BundleError("BUNDLE_INVALID", `bundle ${path} is too large`);
+    text = b.toString("utf8");
+  } catch (e) {
+    if (e instanceof BundleError) throw e;
+    throw new BundleError(
+      "BUNDLE_IO",
+      `cannot read bundle ${path}: ${e.code ?? "error"}`
+    );
+  }
+  let doc;
+  try {
+    doc = JSON.parse(text);
+  } catch {
+    throw new BundleError("BUNDLE_INVALID", `bundle ${path} is not valid JSON`);
+  }
+  const bad4 = (why) => new BundleError("BUNDLE_INVALID", `bundle ${path}: ${why}`);
+  if (doc === null || typeof doc !== "object") throw bad4("not a JSON object");
+  if (doc.mediaType !== BUNDLE_MEDIA_TYPE) throw bad4(`mediaType must be ${BUNDLE_MEDIA_TYPE}`);
+  const img = doc.image;
+  if (!img || typeof img.digest !== "string" || !/^sha256:[0-9a-f]{64}$/.test(img.digest))
+    throw bad4("image.digest is not a sha256 digest");
+  for (const k of ["reference", "name", "mediaType", "location"])
+    if (typeof img[k] !== "string") throw bad4(`image.${k} is not a string`);
+  if (img.source !== "registry" && img.source !== "oci-layout") throw bad4("image.source is unknown");
+  if (!doc.blobs || typeof doc.blobs !== "object") throw bad4("has no blobs object");
+  if (!doc.referrers || typeof doc.referrers !== "object") throw bad4("has no referrers object");
+  return doc;
+}
+
+// src/bundle/source.ts
+init_import_meta_url();
+var BundleSource = class {
+  constructor(doc, path) {
+    this.doc = doc;
+    this.kind = doc.image.source;
+    this.location = `bundle:${path} (of ${doc.image.location})`;
+  }
+  doc;
+  kind;
+  location;
+  get(digest, what) {
+    const e = Object.hasOwn(this.doc.blobs, digest) ? this.doc.blobs[digest] : void 0;
+    if (!e || typeof e.data !== "string")
+      throw new OciIoError("BUNDLE_INCOMPLETE", `the bundle holds no ${what} ${digest}`);
+    const bytes = Buffer.from(e.data, "base64");
+    checkContentDigest(bytes, digest, `the bundle's ${what}`);
+    return { ...typeof e.mediaType === "string" ? { mediaType: e.mediaType } : {}, bytes };
+  }
+  resolve(tagOrDigest) {
+    const img = this.doc.image;
+    if (tagOrDigest !== img.digest && tagOrDigest !== img.tag)
+      return Promise.reject(
+        new OciIoError("BUNDLE_INCOMPLETE", `the bundle is for ${img.digest}, not ${tagOrDigest}`)
+      );
+    const { bytes } = this.get(img.digest, "index");
+    const descriptor = { mediaType: img.mediaType, digest: img.digest, size: bytes.length };
+    return Promise.resolve({ bytes, digest: img.digest, mediaType: img.mediaType, descriptor });
+  }
+  fetchManifest(digest) {
+    return Promise.resolve().then(() => {
+      const { mediaType, bytes } = this.get(digest, "manifest");
+      return { bytes, digest, mediaType: mediaType ?? "" };
+    });
+  }
+  fetchBlob(digest) {
+    return Promise.resolve().then(() => this.get(digest, "blob").bytes);
+  }
+  referrers(digest, artifactType) {
+    const list = Object.hasOwn(this.doc.referrers, digest) ? this.doc.referrers[digest] ?? [] : [];
+    return Promise.resolve(artifactType ? list.filter((d) => d.artifactType === artifactType) : list);
+  }
+};
+
+// src/cli/bundle-open.ts
+init_errors();
+async function openBundle(path, positionals) {
+  if (positionals.length > 1)
+    throw new UsageError("USAGE", "verify --bundle FILE takes at most one IMAGE@DIGEST");
+  let expected;
+  let displayName;
+  if (positionals[0] !== void 0) {
+    const arg = positionals[0];
+    if (/^sha256:[0-9a-f]{64}$/.test(arg)) expected = arg;
+    else {
+      const ref = parseImageReference(arg);
+      if (ref.digest === void 0)
+        throw new UsageError("USAGE", `with --bundle, IMAGE must name a digest (IMAGE@sha256:\u2026), not ${arg}`);
+      expected = ref.digest;
+      displayName = ref.original;
+    }
+  }
+  const doc = await readBundle(path).catch((e) => {
+    if (e instanceof BundleError) throw new UsageError(e.code, `${e.code}: ${e.message}`);
+    throw e;
+  });
+  if (expected !== void 0 && expected !== doc.image.digest)
+    throw new VerificationError(
+      "BUNDLE_DIGEST_MISMATCH",
+      `bundle ${path} is for ${doc.image.digest}, not ${expected}`
+    );
+  return {
+    source: new BundleSource(doc, path),
+    reference: { digest: doc.image.digest },
+    displayName: displayName ?? `${doc.image.reference}@${doc.image.digest}`,
+    imageName: doc.image.name
+  };
+}
 
 // src/cli/keys.ts
 init_import_meta_url();
@@ -86597,10 +87269,156 @@ async function readArchive(dir, issuers, onWarning) {
   return out;
 }
 
+// src/cli/root-trust.ts
+init_import_meta_url();
+init_errors();
+
+// src/trust/root.ts
+init_import_meta_url();
+var import_promises9 = require("node:fs/promises");
+init_errors();
+var TRUSTED_ROOT_MEDIA_TYPE = "application/vnd.opk-signer.trusted-root.v1+json";
+var TrustedRootError = class extends OpkError {
+};
+var bad2 = (path, why) => new TrustedRootError("TRUSTED_ROOT_INVALID", `trusted root ${path}: ${why}`);
+function isoTime(v, path, what) {
+  if (typeof v !== "string" || !/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/.test(v))
+    throw bad2(path, `${what} must be an ISO 8601 UTC time`);
+  const ms = Date.parse(v);
+  if (Number.isNaN(ms)) throw bad2(path, `${what} must be an ISO 8601 UTC time`);
+  return ms;
+}
+function checkKey(raw, path, where) {
+  if (raw === null || typeof raw !== "object" || Array.isArray(raw))
+    throw bad2(path, `${where} is not an object`);
+  const k = raw;
+  if (k.jwk === null || typeof k.jwk !== "object" || Array.isArray(k.jwk))
+    throw bad2(path, `${where}.jwk is not an object`);
+  if (typeof k.thumbprint !== "string") throw bad2(path, `${where}.thumbprint is not a string`);
+  const first = isoTime(k.firstSeen, path, `${where}.firstSeen`);
+  const last = isoTime(k.lastSeen, path, `${where}.lastSeen`);
+  if (last < first) throw bad2(path, `${where}.lastSeen is before its firstSeen`);
+  if (k.removedAt !== void 0 && isoTime(k.removedAt, path, `${where}.removedAt`) < last)
+    throw bad2(path, `${where}.removedAt is before its lastSeen`);
+  if (k.source !== void 0 && typeof k.source !== "string")
+    throw bad2(path, `${where}.source is not a string`);
+  return k;
+}
+function parseTrustedRoot(text, path) {
+  let raw;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    throw bad2(path, "not valid JSON");
+  }
+  const doc = raw;
+  if (doc === null || typeof doc !== "object" || Array.isArray(doc)) throw bad2(path, "not a JSON object");
+  if (doc.mediaType !== TRUSTED_ROOT_MEDIA_TYPE)
+    throw bad2(path, `mediaType must be ${TRUSTED_ROOT_MEDIA_TYPE}`);
+  if (!Array.isArray(doc.issuers)) throw bad2(path, 'has no "issuers" array');
+  const out = { path, doc, keys: /* @__PURE__ */ new Map(), skipped: /* @__PURE__ */ new Map() };
+  doc.issuers.forEach((iss, i) => {
+    if (iss === null || typeof iss !== "object" || typeof iss.issuer !== "string" || !Array.isArray(iss.keys))
+      throw bad2(path, `issuers[${i}] needs a string issuer and a keys array`);
+    if (out.keys.has(iss.issuer)) throw bad2(path, `issuer ${iss.issuer} is listed twice`);
+    const keys = [];
+    const skipped = [];
+    iss.keys.forEach((rk, j) => {
+      const entry = checkKey(rk, path, `issuers[${i}].keys[${j}]`);
+      const m = jwkMember(entry.jwk);
+      if (!m) throw bad2(path, `issuers[${i}].keys[${j}] is not a signing key`);
+      if ("skipped" in m) return void skipped.push(m.skipped);
+      if (m.key.thumbprint !== entry.thumbprint)
+        throw bad2(path, `issuers[${i}].keys[${j}].thumbprint does not match its jwk`);
+      const firstSeenMs = Date.parse(entry.firstSeen);
+      const endMs = Date.parse(entry.removedAt ?? entry.lastSeen);
+      keys.push({ key: m.key, entry, firstSeenMs, endMs });
+    });
+    out.keys.set(iss.issuer, keys);
+    out.skipped.set(iss.issuer, skipped);
+  });
+  return out;
+}
+async function loadTrustedRoot(path) {
+  let text;
+  try {
+    text = await (0, import_promises9.readFile)(path, "utf8");
+  } catch (e) {
+    throw new TrustedRootError(
+      "TRUSTED_ROOT_IO",
+      `cannot read trusted root ${path}: ${e.code ?? "error"}`
+    );
+  }
+  return parseTrustedRoot(text, path);
+}
+
+// src/trust/source.ts
+init_import_meta_url();
+var RootKeySource = class {
+  constructor(root, issuers) {
+    this.root = root;
+    this.trustedIssuers = [...new Set(issuers)];
+  }
+  root;
+  trustedIssuers;
+  find(query) {
+    if (!this.trustedIssuers.includes(query.iss)) return [];
+    return selectKeys(
+      (this.root.keys.get(query.iss) ?? []).map((k) => k.key),
+      query
+    );
+  }
+  sourceOf(iss, key) {
+    return this.entry(iss, key.thumbprint) ? { kind: "root", location: this.root.path } : void 0;
+  }
+  unusable(query) {
+    if (!this.trustedIssuers.includes(query.iss)) return [];
+    return skippedFor(this.root.skipped.get(query.iss) ?? [], query);
+  }
+  /** The root's record of a key: its observed window decides what a timestamp may prove. */
+  entry(iss, thumbprint) {
+    if (!this.trustedIssuers.includes(iss)) return void 0;
+    return this.root.keys.get(iss)?.find((k) => k.key.thumbprint === thumbprint);
+  }
+  /** Issuers that are trusted but have no key in the root (the CLI refuses: nothing could verify). */
+  missingIssuers() {
+    return this.trustedIssuers.filter((i) => (this.root.keys.get(i)?.length ?? 0) === 0);
+  }
+};
+
+// src/cli/root-trust.ts
+async function loadRootTrust(values, io2) {
+  const path = values["trusted-root"];
+  for (const other of ["jwks", "jwks-archive", "discovery-url"]) {
+    if (values[other] !== void 0)
+      throw new UsageError("USAGE", `--trusted-root cannot be combined with --${other}`);
+  }
+  const issuers = values.issuer?.length ? [...new Set(values.issuer)] : [GITHUB_ACTIONS_ISSUER];
+  const root = await loadTrustedRoot(path).catch((e) => {
+    if (e instanceof TrustedRootError) throw new UsageError(e.code, `${e.code}: ${e.message}`);
+    throw e;
+  });
+  const keys = new RootKeySource(root, issuers);
+  const missing = keys.missingIssuers();
+  if (missing.length === issuers.length)
+    throw new UsageError("USAGE", `the trusted root ${path} holds no keys for ${issuers.join(", ")}`);
+  const warnings = [];
+  for (const iss of issuers) {
+    for (const s of root.skipped.get(iss) ?? []) {
+      const w = skippedKeyWarning(`trusted root ${path}`, s);
+      warnings.push(w);
+      io2.stderr.write(`opk-signer: warning: ${w.code}: ${w.message}
+`);
+    }
+  }
+  return { keys, trustedIssuers: keys.trustedIssuers, warnings, root: keys };
+}
+
 // src/cli/keys.ts
 var trustOptions = {
   jwks: { type: "string" },
   "jwks-archive": { type: "string" },
+  "trusted-root": { type: "string" },
   issuer: { type: "string", multiple: true },
   offline: { type: "boolean" },
   "discovery-url": { type: "string", multiple: true }
@@ -86615,6 +87433,7 @@ function discoveryBases(pairs) {
   return out;
 }
 async function loadTrust(values, io2, opts = {}) {
+  if (values["trusted-root"] !== void 0) return loadRootTrust(values, io2);
   const archive = values["jwks-archive"];
   const warnings = [];
   const warn = (w) => {
@@ -86707,7 +87526,9 @@ var options2 = {
   policy: { type: "string" },
   output: { type: "string" },
   "subject-name": { type: "string" },
-  ...limitOptions
+  ...limitOptions,
+  bundle: { type: "string" },
+  ...timeOptions
 };
 var USAGE2 = `usage: opk-signer verify IMAGE [flags]
   IMAGE                     host/repo:tag, host/repo@sha256:\u2026, or oci:DIR[:TAG]
@@ -86715,7 +87536,12 @@ var USAGE2 = `usage: opk-signer verify IMAGE [flags]
   --issuer URL              trusted OIDC issuer (repeatable); default GitHub Actions
   --repo-owner-id ID  --repository OWNER/REPO  --ref REF  --sha SHA  --workflow-ref REF
   --policy FILE             YAML/JSON policy (required predicates, claims, CEL)
+  --trusted-root ROOT.json  OP keys from a trusted root (no network); see \`trust update\`
   --jwks FILE | --jwks-archive DIR | live discovery; --offline
+  --tsa-cert FILE           trusted RFC 3161 TSA certificate (leaf or CA, repeatable): check
+                            timestamps and each rooted key's observed window
+  --key-grace DUR           slack around a key's observed window (default 1d; 30m, 12h, 2d)
+  --bundle FILE             verify an offline bundle (\`opk-signer bundle\`); IMAGE@DIGEST optional
   --subject-name NAME       name the subject purls must carry (default: the reference's)
   --username U --password-stdin   registry credentials (never stored)
   --plain-http              HTTP for a non-loopback registry
@@ -86728,10 +87554,17 @@ async function run2(args, io2) {
     return EXIT_OK;
   }
   const { values, positionals } = parse(args, options2);
-  if (positionals.length !== 1) throw new UsageError("USAGE", `expected one IMAGE
+  if (values.bundle === void 0 && positionals.length !== 1)
+    throw new UsageError("USAGE", `expected one IMAGE
 ${USAGE2}`);
   const format2 = outputFormat(values.output);
-  const ref = parseImageReference(positionals[0]);
+  const bundled = values.bundle !== void 0 ? await openBundle(values.bundle, positionals) : void 0;
+  if (bundled && !values["trusted-root"] && !values.jwks && !values["jwks-archive"])
+    throw new UsageError(
+      "USAGE",
+      "--bundle verifies offline: give --trusted-root ROOT.json (or --jwks FILE)"
+    );
+  const ref = bundled ? void 0 : parseImageReference(positionals[0]);
   const platforms = values.platform?.flatMap((p) => p.split(",")).map((p) => {
     try {
       return parsePlatform(p.trim());
@@ -86750,31 +87583,18 @@ ${USAGE2}`);
     );
   }
   const issuers = values.issuer?.length ? [...new Set(values.issuer)] : policy.issuers ?? [GITHUB_ACTIONS_ISSUER];
-  let source;
-  let close;
-  let subjectName = values["subject-name"];
-  let imageName;
-  if (ref.kind === "oci-layout") {
-    source = await OciLayout.open(ref.dir).catch((e) => {
-      throw e instanceof OciIoError ? new IoError("IO", e.message) : e;
-    });
-    imageName = subjectName ?? ref.dir;
-  } else {
-    const client = await registryClientFor(ref.registry, values, io2);
-    close = () => client.close();
-    source = client.repository(ref.repository);
-    imageName = familiarName(ref);
-    subjectName ??= imageName;
-  }
+  const { source, close, imageName, subjectName } = bundled ? { ...bundled, close: void 0, subjectName: values["subject-name"] } : await openImage(ref, values, io2);
   try {
-    const trust = await loadTrust({ ...values, issuer: issuers }, io2);
+    const trust = await loadTrust({ ...values, issuer: issuers, ...bundled ? { offline: true } : {} }, io2);
+    const signingTime = await signingTimeFrom(values, trust, io2);
     const report = await verifyImage({
       source,
-      reference: {
+      reference: bundled?.reference ?? {
         ...ref.tag !== void 0 ? { tag: ref.tag } : {},
         ...ref.digest !== void 0 ? { digest: ref.digest } : {}
       },
-      displayName: ref.original,
+      displayName: bundled?.displayName ?? ref.original,
+      ...signingTime ? { signingTime } : {},
       imageName,
       ...subjectName !== void 0 ? { subjectName } : {},
       trust,
@@ -86798,13 +87618,30 @@ ${USAGE2}`);
     await close?.();
   }
 }
+async function openImage(ref, values, io2) {
+  const subjectName = values["subject-name"];
+  if (ref.kind === "oci-layout") {
+    const source = await OciLayout.open(ref.dir).catch((e) => {
+      throw e instanceof OciIoError ? new IoError("IO", e.message) : e;
+    });
+    return { source, imageName: subjectName ?? ref.dir, ...subjectName ? { subjectName } : {} };
+  }
+  const client = await registryClientFor(ref.registry, values, io2);
+  const imageName = familiarName(ref);
+  return {
+    source: client.repository(ref.repository),
+    close: () => client.close(),
+    imageName,
+    subjectName: subjectName ?? imageName
+  };
+}
 
 // action/src/inputs.ts
 init_import_meta_url();
 
 // action/src/runner.ts
 init_import_meta_url();
-var import_node_crypto14 = require("node:crypto");
+var import_node_crypto16 = require("node:crypto");
 var import_node_fs3 = require("node:fs");
 var import_node_os3 = require("node:os");
 var InputError = class extends Error {
@@ -86845,7 +87682,7 @@ function setOutput(io2, name, value) {
     annotate(io2, "warning", `GITHUB_OUTPUT is not set: output ${name} is lost`);
     return;
   }
-  const delimiter = `ghadelimiter_${(0, import_node_crypto14.randomUUID)()}`;
+  const delimiter = `ghadelimiter_${(0, import_node_crypto16.randomUUID)()}`;
   if (name.includes(delimiter) || value.includes(delimiter))
     throw new Error(`output ${name} contains its delimiter`);
   (0, import_node_fs3.appendFileSync)(file, `${name}<<${delimiter}${import_node_os3.EOL}${value}${import_node_os3.EOL}${delimiter}${import_node_os3.EOL}`, "utf8");
@@ -86884,15 +87721,15 @@ function readInputs(env2) {
   const username = getInput(env2, "registry-username");
   const password = getInput(env2, "registry-password");
   if (!!username !== !!password) throw new InputError("registry-username and registry-password go together");
-  const verify2 = {};
+  const verify3 = {};
   for (const name of VERIFY_FLAGS) {
     const v = getInput(env2, name);
-    if (v !== void 0) verify2[name] = v;
+    if (v !== void 0) verify3[name] = v;
   }
   return {
     image,
     mode,
-    verify: verify2,
+    verify: verify3,
     issuers: getListInput(env2, "issuer"),
     platforms: getListInput(env2, "platform"),
     ...username && password ? { username, password } : {}
@@ -87018,7 +87855,7 @@ async function main(io2) {
   if (checked.stdout.trim() === "") return checked.code || 2;
   const report = JSON.parse(checked.stdout);
   digest ??= report.image?.digest;
-  const reportFile = (0, import_node_path6.join)(io2.env.RUNNER_TEMP || (0, import_node_os4.tmpdir)(), `opk-signer-report-${(0, import_node_crypto15.randomUUID)()}.json`);
+  const reportFile = (0, import_node_path6.join)(io2.env.RUNNER_TEMP || (0, import_node_os4.tmpdir)(), `opk-signer-report-${(0, import_node_crypto17.randomUUID)()}.json`);
   (0, import_node_fs4.writeFileSync)(reportFile, checked.stdout, { mode: 420 });
   if (digest) setOutput(io2, "digest", digest);
   setOutput(io2, "verified", String(report.verified));

@@ -12,12 +12,15 @@ import { JwksCache } from '../oidc/jwks-cache.js';
 import { GITHUB_ACTIONS_ISSUER, OpTrust, readArchive, type ArchiveTrust } from '../oidc/trust.js';
 import { parsePkToken } from '../pktoken/parse.js';
 import { opKeyQuery } from '../pktoken/keyquery.js';
+import type { RootKeySource } from '../trust/source.js';
 import { IoError, readInput, type CliIo } from './io.js';
+import { loadRootTrust } from './root-trust.js';
 
 /** Flags every verifying command shares for trust material. */
 export const trustOptions = {
   jwks: { type: 'string' },
   'jwks-archive': { type: 'string' },
+  'trusted-root': { type: 'string' },
   issuer: { type: 'string', multiple: true },
   offline: { type: 'boolean' },
   'discovery-url': { type: 'string', multiple: true },
@@ -34,11 +37,14 @@ export interface Trust {
   trustedIssuers?: string[];
   /** Trust-material warnings so far (skipped JWKS members); live fetches may add more later. */
   warnings: KeyWarning[];
+  /** Set with `--trusted-root`: the root's observed key windows, for timestamp checks. */
+  root?: RootKeySource;
 }
 
 export interface TrustFlags {
   jwks?: string;
   'jwks-archive'?: string;
+  'trusted-root'?: string;
   issuer?: string[];
   offline?: boolean;
   'discovery-url'?: string[];
@@ -69,6 +75,7 @@ export async function loadTrust(
   io: CliIo,
   opts: { http?: HttpOptions; cache?: JwksCache } = {},
 ): Promise<Trust> {
+  if (values['trusted-root'] !== undefined) return loadRootTrust(values, io);
   const archive = values['jwks-archive'];
   const warnings: KeyWarning[] = [];
   // Only the kid and the reason are printed, never key material.

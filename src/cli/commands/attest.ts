@@ -4,6 +4,7 @@ import { tagOutcome } from '../../attest/errors.js';
 import { parseBuildxMetadata } from '../../attest/metadata.js';
 import { sidecarSigner } from '../../attest/sidecar.js';
 import { inProcessSigner, type AttestSigner } from '../../attest/signer.js';
+import { tsaFlag } from '../tsa-flags.js';
 import type { AttestMode } from '../../attest/types.js';
 import { layoutTarget, registryTarget, type ImageTarget } from '../../attest/write.js';
 import { OpkError, UsageError } from '../../errors.js';
@@ -33,6 +34,7 @@ const options = {
   'metadata-target': { type: 'string' },
   ...providerOptions,
   format: { type: 'string' },
+  tsa: { type: 'string' },
   json: { type: 'boolean' },
   quiet: { type: 'boolean', short: 'q' },
   ...limitOptions,
@@ -49,6 +51,8 @@ const USAGE = `usage: opk-signer attest IMAGE [--push | --output oci:DIR[:TAG]] 
   --resign                  replace existing signatures (default: signed layers are left alone)
   --signer unix:///PATH     sign through a running sidecar (default: in-process, same code)
   --provider NAME --issuer URL --format 2023|current   in-process signing (as \`sign\`)
+  --tsa URL                 RFC 3161 timestamp over each signature (in-process signing; a sidecar
+                            takes \`serve --tsa\`)
   --metadata-file FILE      buildx --metadata-file output: containerimage.digest + image.name
   --metadata-target NAME    bake target in that file
   --username U --password-stdin   registry credentials (never stored); else Docker config
@@ -184,6 +188,8 @@ export async function run(args: string[], io: CliIo): Promise<number> {
     }
   }
 
+  if (values.signer && values.tsa !== undefined)
+    throw new UsageError('USAGE', '--tsa applies to in-process signing: give the sidecar `serve --tsa URL`');
   const signer = values.signer
     ? sidecarSigner(values.signer)
     : lazySigner(() => {
@@ -198,6 +204,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
           getIdToken: provider.getIdToken,
           commitType: provider.commitType,
           format: formatFlag(values.format),
+          ...(values.tsa !== undefined ? { tsa: tsaFlag(values.tsa) } : {}),
         });
       });
 

@@ -6,13 +6,14 @@ import { startSignerServer } from '../../server/server.js';
 import { providerFromFlags, providerOptions } from '../provider.js';
 import { parse, type CliIo } from '../io.js';
 import { durationFlag, formatFlag, intFlag, resolveGroup } from '../flags.js';
+import { tsaFlag } from '../tsa-flags.js';
 
 export const summary = 'run the signing sidecar (gRPC opk.signer.v1.Signer on a unix socket or loopback TCP)';
 
 export const usage = `usage: opk-signer serve [--listen unix:///run/opk-signer/signer.sock | tcp://127.0.0.1:PORT] [--socket-group GROUP]
   [--tls-cert F --tls-key F --tls-client-ca F] [--provider github-actions|oidc|gitlab|dev] [--issuer URL]
   [--format 2023|current] [--max-concurrent N] [--max-queued N] [--batch-parallelism N] [--timeout 60s]
-  [--drain-timeout 30s] [--signing-threads auto|N] [--log-level debug|info|warn|error]`;
+  [--drain-timeout 30s] [--signing-threads auto|N] [--log-level debug|info|warn|error] [--tsa URL]`;
 
 const LOG_LEVELS = ['debug', 'info', 'warn', 'error'];
 
@@ -27,6 +28,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
       'tls-client-ca': { type: 'string' },
       ...providerOptions,
       format: { type: 'string' },
+      tsa: { type: 'string' },
       'max-concurrent': { type: 'string' },
       'max-queued': { type: 'string' },
       'batch-parallelism': { type: 'string' },
@@ -95,6 +97,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
       : {}),
     ...(tls ? { tls } : {}),
     format: formatFlag(values.format),
+    ...(values.tsa !== undefined ? { tsa: tsaFlag(values.tsa) } : {}),
     ...(values['max-concurrent'] !== undefined
       ? { maxConcurrent: intFlag(values['max-concurrent'], '--max-concurrent', 1) }
       : {}),
