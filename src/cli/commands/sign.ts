@@ -6,14 +6,16 @@ import type { SignedLayer } from '../../attest/types.js';
 import { UsageError } from '../../errors.js';
 import { createSignerClient } from '../../server/client.js';
 import { signStatement } from '../../signer/sign.js';
+import { httpTimestamper } from '../../tsa/client.js';
 import { formatFlag } from '../flags.js';
+import { tsaFlag } from '../options/tsa.js';
 import { providerFromFlags, providerOptions } from '../provider.js';
 import { asProducer, IoError, parse, readInput, requireOption, type CliIo } from '../io.js';
 
 export const summary = 'sign one in-toto statement into a DSSE envelope (same path as the sidecar)';
 
 export const usage = `usage: opk-signer sign STATEMENT.json [-o ENVELOPE.json] [--provider github-actions|oidc|gitlab|dev] [--issuer URL]
-  [--client-id ID] [--redirect-port N] [--open-browser] [--format 2023|current]   (OIDC client secret: env OPK_OIDC_CLIENT_SECRET)
+  [--client-id ID] [--redirect-port N] [--open-browser] [--format 2023|current] [--tsa URL]   (OIDC client secret: env OPK_OIDC_CLIENT_SECRET)
   or: opk-signer sign STATEMENT.json [-o ENVELOPE.json] --signer unix:///PATH   (through a running sidecar, which
   holds the identity provider and the format)`;
 
@@ -25,6 +27,7 @@ const IN_PROCESS_FLAGS = [
   'redirect-port',
   'open-browser',
   'format',
+  'tsa',
 ] as const;
 
 export async function run(args: string[], io: CliIo): Promise<number> {
@@ -38,6 +41,7 @@ async function produce(args: string[], io: CliIo): Promise<number> {
     format: { type: 'string' },
     'payload-type': { type: 'string' },
     signer: { type: 'string' },
+    tsa: { type: 'string' },
   });
   const file = requireOption(positionals[0], 'STATEMENT');
   if (values.signer !== undefined) {
@@ -63,6 +67,7 @@ async function produce(args: string[], io: CliIo): Promise<number> {
     commitType: provider.commitType,
     format: formatFlag(values.format),
     ...(values['payload-type'] ? { payloadType: values['payload-type'] } : {}),
+    ...(values.tsa !== undefined ? { timestamper: httpTimestamper(tsaFlag(values.tsa)) } : {}),
   });
   return write(signed, values.output, io);
 }
