@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bundleDoc } from '../../src/bundle/create.js';
@@ -19,6 +20,8 @@ import { pathToFileURL } from 'node:url';
 import { startFaultServer } from '../oidc/helpers/fault-server.js';
 import { ensureBuilt, ROOT_DIR } from '../server/helpers.js';
 import { run as sign } from '../../src/cli/commands/sign.js';
+import { run as attest } from '../../src/cli/commands/attest.js';
+import { run as serve } from '../../src/cli/commands/serve.js';
 import { startSignerServer } from '../../src/server/server.js';
 import { attestInMemory, unsignedImage } from '../attest/helpers.js';
 import { CLI, runCli, runInProcess } from '../helpers/cli.js';
@@ -245,6 +248,30 @@ describe('the signing pool with a TSA (serve --tsa, attest --tsa)', () => {
       );
     } finally {
       await bad.close();
+    }
+  });
+
+  it('--tsa flags are checked before any I/O: attest --signer + --tsa, a non-http URL', async () => {
+    const missing = `oci:${join(tmpdir(), 'opk-no-such-layout')}`;
+    const viaSidecar = await runInProcess(attest, [
+      missing,
+      '--signer',
+      'unix:///nope.sock',
+      '--tsa',
+      tsa.url,
+    ]);
+    expect(viaSidecar.code).toBe(2);
+    expect(viaSidecar.stderr).toContain(
+      '--tsa applies to in-process signing: give the sidecar `serve --tsa URL`',
+    );
+    for (const [run, args] of [
+      [attest, [missing, '--tsa', 'ftp://tsa.example']],
+      [serve, ['--listen', 'tcp://127.0.0.1:0', '--tsa', 'ftp://tsa.example']],
+      [sign, ['/nonexistent/statement.json', '--tsa', 'ftp://tsa.example']],
+    ] as const) {
+      const r = await runInProcess(run, [...args]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain('--tsa must be an http(s) URL, not ftp://tsa.example');
     }
   });
 });

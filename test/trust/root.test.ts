@@ -8,6 +8,8 @@ import {
   parseTrustedRoot,
   TRUSTED_ROOT_MEDIA_TYPE,
 } from '../../src/trust/root.js';
+import { createTrust } from '../../src/trust/create.js';
+import { updateRootFrom } from '../../src/trust/import.js';
 import { RootKeySource } from '../../src/trust/source.js';
 import { applyRootUpdate, updateTrustedRoot } from '../../src/trust/update.js';
 import { createTestOp } from '../helpers/op.js';
@@ -150,5 +152,56 @@ describe('updateTrustedRoot: the file', () => {
       updateTrustedRoot(path, [{ issuer: ISS, observations: [seen(a, '2024-01-01T00:00:00Z')] }]),
     ).rejects.toMatchObject({ code: 'TRUSTED_ROOT_INVALID' });
     expect(await readFile(path, 'utf8')).toBe('{"mediaType": "nope"}');
+  });
+});
+
+describe('createTrust({ trustedRoot }): the root as a key source of the library', () => {
+  async function rootFile(name: string): Promise<string> {
+    const path = join(work.dir, name);
+    await updateRootFrom(path, { kind: 'jwks', issuer: ISS, bytes: JSON.stringify(a.jwks), path: 'a.json' });
+    return path;
+  }
+
+  it('keys come from the root alone, bound to the trusted issuer, and say so', async () => {
+    const path = await rootFile('lib-root.json');
+    const trust = await createTrust({ trustedRoot: path, issuers: [ISS] });
+    expect(trust.trustedIssuers).toEqual([ISS]);
+    expect(trust.prefetch).toBeUndefined();
+    expect(trust.keys.find({ iss: ISS, kid: 'a' })).toHaveLength(1);
+    expect(trust.keys.sourceOf?.(ISS, a.key)).toEqual({ kind: 'root', location: path });
+    expect(trust.root?.entry(ISS, a.key.thumbprint)?.entry.source).toBe('file:a.json');
+  });
+
+  it('refuses other key sources beside it, and a root without the trusted issuer', async () => {
+    const path = await rootFile('lib-root2.json');
+    const jwks = { bytes: JSON.stringify(a.jwks), path: 'a.json' };
+    await expect(createTrust({ trustedRoot: path, issuers: [ISS], jwks })).rejects.toThrow(
+      '--trusted-root cannot be combined with --jwks',
+    );
+    await expect(createTrust({ trustedRoot: path, issuers: [ISS], archiveDir: work.dir })).rejects.toThrow(
+      '--trusted-root cannot be combined with --jwks-archive',
+    );
+    await expect(
+      createTrust({ trustedRoot: path, issuers: [ISS], discoveryBase: { [ISS]: 'http://127.0.0.1:1' } }),
+    ).rejects.toThrow('--trusted-root cannot be combined with --discovery-url');
+    // An empty mirror map (the CLI passes one whenever live discovery would run) is no conflict.
+    await expect(
+      createTrust({ trustedRoot: path, issuers: [ISS], discoveryBase: {} }),
+    ).resolves.toBeDefined();
+    await expect(createTrust({ trustedRoot: path })).rejects.toMatchObject({
+      code: 'USAGE',
+      message: expect.stringContaining('holds no keys for https://token.actions.githubusercontent.com'),
+    });
+    await expect(createTrust({ trustedRoot: join(work.dir, 'absent.json') })).rejects.toMatchObject({
+      code: 'TRUSTED_ROOT_IO',
+    });
+  });
+
+  it('updateRootFrom: a JWKS import with no usable key is refused and the root is left alone', async () => {
+    const path = join(work.dir, 'lib-root3.json');
+    await expect(
+      updateRootFrom(path, { kind: 'jwks', issuer: ISS, bytes: '{"keys":[]}', path: 'empty.json' }),
+    ).rejects.toThrow('JWKS empty.json holds no usable RSA signing keys');
+    await expect(loadTrustedRoot(path)).rejects.toMatchObject({ code: 'TRUSTED_ROOT_IO' });
   });
 });
