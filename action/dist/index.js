@@ -175,6 +175,41 @@ var init_catalogue = __esm({
         "FAILED_PRECONDITION"
       ),
       POLICY_INVALID: input("the policy file or a policy flag is invalid"),
+      TRUSTED_ROOT_INVALID: input(
+        "the trusted root file is not a valid trusted root (mediaType, issuers, keys, observed times)",
+        "FAILED_PRECONDITION"
+      ),
+      TRUSTED_ROOT_IO: input("the trusted root file cannot be read or written", "FAILED_PRECONDITION"),
+      TSA_CERT_INVALID: input("a --tsa-cert file holds no PEM certificate, or one that does not parse"),
+      // Trusted time (RFC 3161): a timestamp carried with a signature, and the authority at signing
+      TIMESTAMP_MISMATCH: verdict("the RFC 3161 timestamp covers other bytes than the signature"),
+      TIMESTAMP_INVALID: verdict(
+        "the RFC 3161 timestamp fails its signed attributes (content type, message digest, signing certificate)"
+      ),
+      TIMESTAMP_UNTRUSTED: verdict(
+        "the RFC 3161 timestamp was not signed by a --tsa-cert (or lacks the timeStamping EKU, or its genTime is outside the certificate validity)"
+      ),
+      TSA_MALFORMED: verdict("the RFC 3161 timestamp carried with a signature is not a DER TimeStampToken"),
+      OP_KEY_OUTSIDE_WINDOW: verdict(
+        "the signature's verified timestamp lies outside the OP key's observed window in the trusted root (\xB1 --key-grace)"
+      ),
+      TSA_UNAVAILABLE: io(
+        "signing: the timestamp authority could not be reached, answered non-200, or sent an oversized answer"
+      ),
+      TSA_REFUSED: io("signing: the timestamp authority refused the request (PKIStatus)", "FAILED_PRECONDITION"),
+      TSA_BAD_RESPONSE: io(
+        "signing: the timestamp authority answered with a malformed token, or one for another request (imprint, nonce)"
+      ),
+      // Offline bundles
+      BUNDLE_INVALID: input("the --bundle file is not an opk-signer bundle"),
+      BUNDLE_IO: input("the bundle file cannot be read or written"),
+      BUNDLE_INCOMPLETE: io(
+        "the bundle lacks a manifest, blob or referrer list the verification reads",
+        "NOT_FOUND"
+      ),
+      BUNDLE_DIGEST_MISMATCH: verdict(
+        "verify --bundle FILE IMAGE@DIGEST: the bundle is for another image digest"
+      ),
       // OCI and registries
       OCI_NOT_FOUND: io("the registry or layout has no such manifest, blob or tag", "NOT_FOUND"),
       OCI_READ_FAILED: io(
@@ -5172,7 +5207,7 @@ var require_webidl = __commonJS({
           });
         }
         const method = typeof Iterable === "function" ? Iterable() : V?.[Symbol.iterator]?.();
-        const seq = [];
+        const seq2 = [];
         let index = 0;
         if (method === void 0 || typeof method.next !== "function") {
           throw webidl.errors.exception({
@@ -5185,9 +5220,9 @@ var require_webidl = __commonJS({
           if (done) {
             break;
           }
-          seq.push(converter(value, prefix, `${argument}[${index++}]`));
+          seq2.push(converter(value, prefix, `${argument}[${index++}]`));
         }
-        return seq;
+        return seq2;
       };
     };
     webidl.recordConverter = function(keyConverter, valueConverter) {
@@ -14479,7 +14514,7 @@ var require_snapshot_recorder = __commonJS({
   "node_modules/undici/lib/mock/snapshot-recorder.js"(exports2, module2) {
     "use strict";
     init_import_meta_url();
-    var { writeFile, readFile: readFile5, mkdir: mkdir3 } = require("node:fs/promises");
+    var { writeFile, readFile: readFile7, mkdir: mkdir3 } = require("node:fs/promises");
     var { dirname: dirname2, resolve } = require("node:path");
     var { setTimeout: setTimeout2, clearTimeout: clearTimeout2 } = require("node:timers");
     var { InvalidArgumentError, UndiciError } = require_errors();
@@ -14681,7 +14716,7 @@ var require_snapshot_recorder = __commonJS({
           throw new InvalidArgumentError("Snapshot path is required");
         }
         try {
-          const data = await readFile5(resolve(path), "utf8");
+          const data = await readFile7(resolve(path), "utf8");
           const parsed = JSON.parse(data);
           if (Array.isArray(parsed)) {
             this.#snapshots.clear();
@@ -21862,7 +21897,7 @@ var require_fetch = __commonJS({
     function handleFetchDone(response) {
       finalizeAndReportTiming(response, "fetch");
     }
-    function fetch(input2, init = void 0) {
+    function fetch2(input2, init = void 0) {
       webidl.argumentLengthCheck(arguments, 1, "globalThis.fetch");
       let p = createDeferredPromise();
       let requestObject;
@@ -22892,7 +22927,7 @@ var require_fetch = __commonJS({
       }
     }
     module2.exports = {
-      fetch,
+      fetch: fetch2,
       Fetch,
       fetching,
       finalizeAndReportTiming
@@ -27168,7 +27203,7 @@ var require_undici = __commonJS({
       err.stack = stack ? `${stack}
 ${captureLines}` : capture.stack;
     }
-    module2.exports.fetch = function fetch(init, options = void 0) {
+    module2.exports.fetch = function fetch2(init, options = void 0) {
       return fetchImpl(init, options).catch((err) => {
         if (currentFilename) {
           appendFetchStackTrace(err, currentFilename);
@@ -32100,7 +32135,7 @@ var require_base64 = __commonJS({
     for (i = 0; i < 64; )
       s64[b64[i] = i < 26 ? i + 65 : i < 52 ? i + 71 : i < 62 ? i - 4 : i - 59 | 43] = i++;
     var i;
-    base64.encode = function encode(buffer, start, end) {
+    base64.encode = function encode2(buffer, start, end) {
       var parts = null, chunk = [];
       var i2 = 0, j = 0, t;
       while (start < end) {
@@ -34554,24 +34589,24 @@ var require_fetch2 = __commonJS({
   "node_modules/@protobufjs/fetch/index.js"(exports2, module2) {
     "use strict";
     init_import_meta_url();
-    module2.exports = fetch;
+    module2.exports = fetch2;
     var asPromise = require_aspromise();
     var fs = require_fs();
-    function fetch(filename, options, callback) {
+    function fetch2(filename, options, callback) {
       if (typeof options === "function") {
         callback = options;
         options = {};
       } else if (!options)
         options = {};
       if (!callback)
-        return asPromise(fetch, this, filename, options);
+        return asPromise(fetch2, this, filename, options);
       if (!options.xhr && fs && fs.readFile)
         return fs.readFile(filename, function fetchReadFileCallback(err, contents) {
-          return err && typeof XMLHttpRequest !== "undefined" ? fetch.xhr(filename, options, callback) : err ? callback(err) : callback(null, options.binary ? contents : contents.toString("utf8"));
+          return err && typeof XMLHttpRequest !== "undefined" ? fetch2.xhr(filename, options, callback) : err ? callback(err) : callback(null, options.binary ? contents : contents.toString("utf8"));
         });
-      return fetch.xhr(filename, options, callback);
+      return fetch2.xhr(filename, options, callback);
     }
-    fetch.xhr = function fetch_xhr(filename, options, callback) {
+    fetch2.xhr = function fetch_xhr(filename, options, callback) {
       var xhr = new XMLHttpRequest();
       xhr.onreadystatechange = function fetchOnReadyStateChange() {
         if (xhr.readyState !== 4)
@@ -35225,7 +35260,7 @@ var require_message = __commonJS({
     Message.create = function create2(properties) {
       return this.$type.create(properties);
     };
-    Message.encode = function encode(message, writer) {
+    Message.encode = function encode2(message, writer) {
       return this.$type.encode(message, writer);
     };
     Message.encodeDelimited = function encodeDelimited(message, writer) {
@@ -35237,7 +35272,7 @@ var require_message = __commonJS({
     Message.decodeDelimited = function decodeDelimited(reader) {
       return this.$type.decodeDelimited(reader);
     };
-    Message.verify = function verify2(message) {
+    Message.verify = function verify3(message) {
       return this.$type.verify(message);
     };
     Message.fromObject = function fromObject(object) {
@@ -36119,12 +36154,12 @@ var require_root = __commonJS({
             if (parsed.imports) {
               for (; i2 < parsed.imports.length; ++i2)
                 if (resolved2 = getBundledFileName(parsed.imports[i2]) || self2.resolvePath(filename2, parsed.imports[i2]))
-                  fetch(resolved2, false, depth + 1);
+                  fetch2(resolved2, false, depth + 1);
             }
             if (parsed.weakImports) {
               for (i2 = 0; i2 < parsed.weakImports.length; ++i2)
                 if (resolved2 = getBundledFileName(parsed.weakImports[i2]) || self2.resolvePath(filename2, parsed.weakImports[i2]))
-                  fetch(resolved2, true, depth + 1);
+                  fetch2(resolved2, true, depth + 1);
             }
           }
         } catch (err) {
@@ -36134,7 +36169,7 @@ var require_root = __commonJS({
           finish(null, self2);
         }
       }
-      function fetch(filename2, weak, depth) {
+      function fetch2(filename2, weak, depth) {
         if (depth === void 0)
           depth = 0;
         filename2 = getBundledFileName(filename2) || filename2;
@@ -36188,7 +36223,7 @@ var require_root = __commonJS({
       }
       for (var i = 0, resolved; i < filename.length; ++i)
         if (resolved = self2.resolvePath("", filename[i]))
-          fetch(resolved);
+          fetch2(resolved);
       if (sync) {
         self2.resolveAll();
         return self2;
@@ -50640,8 +50675,8 @@ var require_load_balancer_round_robin = __commonJS({
       }
     };
     var RoundRobinPicker = class {
-      constructor(children, nextIndex = 0) {
-        this.children = children;
+      constructor(children2, nextIndex = 0) {
+        this.children = children2;
         this.nextIndex = nextIndex;
       }
       pick(pickArgs) {
@@ -51486,10 +51521,10 @@ var require_load_balancer_weighted_round_robin = __commonJS({
     };
     exports2.WeightedRoundRobinLoadBalancingConfig = WeightedRoundRobinLoadBalancingConfig;
     var WeightedRoundRobinPicker = class {
-      constructor(children, metricsHandler) {
+      constructor(children2, metricsHandler) {
         this.metricsHandler = metricsHandler;
         this.queue = new priority_queue_1.PriorityQueue((a, b) => a.deadline < b.deadline);
-        const positiveWeight = children.filter((picker) => picker.weight > 0);
+        const positiveWeight = children2.filter((picker) => picker.weight > 0);
         let averageWeight;
         if (positiveWeight.length < 2) {
           averageWeight = 1;
@@ -51500,7 +51535,7 @@ var require_load_balancer_weighted_round_robin = __commonJS({
           }
           averageWeight = weightSum / positiveWeight.length;
         }
-        for (const child of children) {
+        for (const child of children2) {
           const period = child.weight > 0 ? 1 / child.weight : averageWeight;
           this.queue.push({
             endpointName: child.endpointName,
@@ -53324,9 +53359,9 @@ function checkListItem(field, index, value) {
   return void 0;
 }
 function checkMapEntry(field, key, value) {
-  const checkKey = checkScalarValue(field.mapKey)(key);
-  if (checkKey !== true) {
-    return new FieldError(field, `invalid map key: ${reasonSingular({ scalar: field.mapKey }, key, checkKey)}`);
+  const checkKey2 = checkScalarValue(field.mapKey)(key);
+  if (checkKey2 !== true) {
+    return new FieldError(field, `invalid map key: ${reasonSingular({ scalar: field.mapKey }, key, checkKey2)}`);
   }
   const checkVal = checkSingular(field, value);
   if (checkVal !== true) {
@@ -58058,9 +58093,9 @@ function compileMapFieldReader2(field) {
       if (value === tokenIgnoredUnknownEnum) {
         continue;
       }
-      const checkKey = checkMapKey(key);
-      if (checkKey !== true) {
-        throw new FieldError(field, `invalid map key: ${reasonSingular({ scalar: mapKey }, key, checkKey)}`);
+      const checkKey2 = checkMapKey(key);
+      if (checkKey2 !== true) {
+        throw new FieldError(field, `invalid map key: ${reasonSingular({ scalar: mapKey }, key, checkKey2)}`);
       }
       if (checkValue !== void 0) {
         const check = checkValue(value);
@@ -69839,7 +69874,7 @@ var init_parser = __esm({
         this.found = found;
       }
       static #formatMessage(expected, found) {
-        function encode(s) {
+        function encode2(s) {
           return "'" + s.replace(/[\\\x07\b\f\n\r\t\v']/g, (match) => {
             switch (match) {
               case "\\":
@@ -69869,7 +69904,7 @@ var init_parser = __esm({
           const descriptions = [
             ...new Set(expected2.map((e) => {
               if (e.type === "literal") {
-                return encode(e.value);
+                return encode2(e.value);
               }
               return e.value;
             }))
@@ -70339,17 +70374,17 @@ function resolveCandidateNames(namespace, name) {
   if (namespace === "") {
     return [name];
   }
-  const candidates = [];
+  const candidates2 = [];
   for (let nextNs = namespace; ; ) {
-    candidates.push(nextNs + "." + name);
+    candidates2.push(nextNs + "." + name);
     const i = nextNs.lastIndexOf(".");
     if (i < 0) {
       break;
     }
     nextNs = nextNs.substring(0, i);
   }
-  candidates.push(name);
-  return candidates;
+  candidates2.push(name);
+  return candidates2;
 }
 var init_namespace = __esm({
   "node_modules/@bufbuild/cel/dist/esm/namespace.js"() {
@@ -74788,13 +74823,13 @@ var require_YAMLSeq = __commonJS({
           this.items[idx] = value;
       }
       toJSON(_, ctx) {
-        const seq = [];
+        const seq2 = [];
         if (ctx?.onCreate)
-          ctx.onCreate(seq);
+          ctx.onCreate(seq2);
         let i = 0;
         for (const item of this.items)
-          seq.push(toJS.toJS(item, String(i++), ctx));
-        return seq;
+          seq2.push(toJS.toJS(item, String(i++), ctx));
+        return seq2;
       }
       toString(ctx, onComment, onChompKeep) {
         if (!ctx)
@@ -74809,7 +74844,7 @@ var require_YAMLSeq = __commonJS({
       }
       static from(schema, obj2, ctx) {
         const { replacer } = ctx;
-        const seq = new this(schema);
+        const seq2 = new this(schema);
         if (obj2 && Symbol.iterator in Object(obj2)) {
           let i = 0;
           for (let it of obj2) {
@@ -74817,10 +74852,10 @@ var require_YAMLSeq = __commonJS({
               const key = obj2 instanceof Set ? it : String(i++);
               it = replacer.call(obj2, key, it);
             }
-            seq.items.push(createNode.createNode(it, void 0, ctx));
+            seq2.items.push(createNode.createNode(it, void 0, ctx));
           }
         }
-        return seq;
+        return seq2;
       }
     };
     function asItemIndex(key) {
@@ -74840,19 +74875,19 @@ var require_seq = __commonJS({
     init_import_meta_url();
     var identity2 = require_identity();
     var YAMLSeq = require_YAMLSeq();
-    var seq = {
+    var seq2 = {
       collection: "seq",
       default: true,
       nodeClass: YAMLSeq.YAMLSeq,
       tag: "tag:yaml.org,2002:seq",
-      resolve(seq2, onError) {
-        if (!identity2.isSeq(seq2))
+      resolve(seq3, onError) {
+        if (!identity2.isSeq(seq3))
           onError("Expected a sequence for this tag");
-        return seq2;
+        return seq3;
       },
       createNode: (schema, obj2, ctx) => YAMLSeq.YAMLSeq.from(schema, obj2, ctx)
     };
-    exports2.seq = seq;
+    exports2.seq = seq2;
   }
 });
 
@@ -75048,14 +75083,14 @@ var require_schema = __commonJS({
     init_import_meta_url();
     var map = require_map();
     var _null = require_null();
-    var seq = require_seq();
+    var seq2 = require_seq();
     var string = require_string();
     var bool = require_bool();
     var float = require_float2();
     var int = require_int();
     var schema = [
       map.map,
-      seq.seq,
+      seq2.seq,
       string.string,
       _null.nullTag,
       bool.boolTag,
@@ -75077,7 +75112,7 @@ var require_schema2 = __commonJS({
     init_import_meta_url();
     var Scalar = require_Scalar();
     var map = require_map();
-    var seq = require_seq();
+    var seq2 = require_seq();
     function intIdentify(value) {
       return typeof value === "bigint" || Number.isInteger(value);
     }
@@ -75133,7 +75168,7 @@ var require_schema2 = __commonJS({
         return str;
       }
     };
-    var schema = [map.map, seq.seq].concat(jsonScalars, jsonError);
+    var schema = [map.map, seq2.seq].concat(jsonScalars, jsonError);
     exports2.schema = schema;
   }
 });
@@ -75214,10 +75249,10 @@ var require_pairs = __commonJS({
     var Pair = require_Pair();
     var Scalar = require_Scalar();
     var YAMLSeq = require_YAMLSeq();
-    function resolvePairs(seq, onError) {
-      if (identity2.isSeq(seq)) {
-        for (let i = 0; i < seq.items.length; ++i) {
-          let item = seq.items[i];
+    function resolvePairs(seq2, onError) {
+      if (identity2.isSeq(seq2)) {
+        for (let i = 0; i < seq2.items.length; ++i) {
+          let item = seq2.items[i];
           if (identity2.isPair(item))
             continue;
           else if (identity2.isMap(item)) {
@@ -75234,11 +75269,11 @@ ${cn.comment}` : item.comment;
             }
             item = pair;
           }
-          seq.items[i] = identity2.isPair(item) ? item : new Pair.Pair(item);
+          seq2.items[i] = identity2.isPair(item) ? item : new Pair.Pair(item);
         }
       } else
         onError("Expected a sequence for this tag");
-      return seq;
+      return seq2;
     }
     function createPairs(schema, iterable, ctx) {
       const { replacer } = ctx;
@@ -75342,8 +75377,8 @@ var require_omap = __commonJS({
       nodeClass: YAMLOMap,
       default: false,
       tag: "tag:yaml.org,2002:omap",
-      resolve(seq, onError) {
-        const pairs$1 = pairs.resolvePairs(seq, onError);
+      resolve(seq2, onError) {
+        const pairs$1 = pairs.resolvePairs(seq2, onError);
         const seenKeys = [];
         for (const { key } of pairs$1.items) {
           if (identity2.isScalar(key)) {
@@ -75712,7 +75747,7 @@ var require_schema3 = __commonJS({
     init_import_meta_url();
     var map = require_map();
     var _null = require_null();
-    var seq = require_seq();
+    var seq2 = require_seq();
     var string = require_string();
     var binary = require_binary();
     var bool = require_bool2();
@@ -75725,7 +75760,7 @@ var require_schema3 = __commonJS({
     var timestamp = require_timestamp();
     var schema = [
       map.map,
-      seq.seq,
+      seq2.seq,
       string.string,
       _null.nullTag,
       bool.trueTag,
@@ -75757,7 +75792,7 @@ var require_tags = __commonJS({
     init_import_meta_url();
     var map = require_map();
     var _null = require_null();
-    var seq = require_seq();
+    var seq2 = require_seq();
     var string = require_string();
     var bool = require_bool();
     var float = require_float2();
@@ -75773,7 +75808,7 @@ var require_tags = __commonJS({
     var timestamp = require_timestamp();
     var schemas = /* @__PURE__ */ new Map([
       ["core", schema.schema],
-      ["failsafe", [map.map, seq.seq, string.string]],
+      ["failsafe", [map.map, seq2.seq, string.string]],
       ["json", schema$1.schema],
       ["yaml11", schema$2.schema],
       ["yaml-1.1", schema$2.schema]
@@ -75794,7 +75829,7 @@ var require_tags = __commonJS({
       null: _null.nullTag,
       omap: omap.omap,
       pairs: pairs.pairs,
-      seq: seq.seq,
+      seq: seq2.seq,
       set: set.set,
       timestamp: timestamp.timestamp
     };
@@ -75852,7 +75887,7 @@ var require_Schema = __commonJS({
     init_import_meta_url();
     var identity2 = require_identity();
     var map = require_map();
-    var seq = require_seq();
+    var seq2 = require_seq();
     var string = require_string();
     var tags = require_tags();
     var sortMapEntriesByKey = (a, b) => a.key < b.key ? -1 : a.key > b.key ? 1 : 0;
@@ -75865,7 +75900,7 @@ var require_Schema = __commonJS({
         this.toStringOptions = toStringDefaults ?? null;
         Object.defineProperty(this, identity2.MAP, { value: map.map });
         Object.defineProperty(this, identity2.SCALAR, { value: string.string });
-        Object.defineProperty(this, identity2.SEQ, { value: seq.seq });
+        Object.defineProperty(this, identity2.SEQ, { value: seq2.seq });
         this.sortMapEntries = typeof sortMapEntries === "function" ? sortMapEntries : sortMapEntries === true ? sortMapEntriesByKey : null;
       }
       clone() {
@@ -76668,7 +76703,7 @@ var require_resolve_block_seq = __commonJS({
     var utilFlowIndentCheck = require_util_flow_indent_check();
     function resolveBlockSeq({ composeNode, composeEmptyNode }, ctx, bs, onError, tag) {
       const NodeClass = tag?.nodeClass ?? YAMLSeq.YAMLSeq;
-      const seq = new NodeClass(ctx.schema);
+      const seq2 = new NodeClass(ctx.schema);
       if (ctx.atRoot)
         ctx.atRoot = false;
       if (ctx.atKey)
@@ -76693,7 +76728,7 @@ var require_resolve_block_seq = __commonJS({
           } else {
             commentEnd = props.end;
             if (props.comment)
-              seq.comment = props.comment;
+              seq2.comment = props.comment;
             continue;
           }
         }
@@ -76701,10 +76736,10 @@ var require_resolve_block_seq = __commonJS({
         if (ctx.schema.compat)
           utilFlowIndentCheck.flowIndentCheck(bs.indent, value, onError);
         offset = node.range[2];
-        seq.items.push(node);
+        seq2.items.push(node);
       }
-      seq.range = [bs.offset, offset, commentEnd ?? offset];
-      return seq;
+      seq2.range = [bs.offset, offset, commentEnd ?? offset];
+      return seq2;
     }
     exports2.resolveBlockSeq = resolveBlockSeq;
   }
@@ -79542,8 +79577,8 @@ var require_parser = __commonJS({
         yield* this.pop();
         yield* this.step();
       }
-      *blockSequence(seq) {
-        const it = seq.items[seq.items.length - 1];
+      *blockSequence(seq2) {
+        const it = seq2.items[seq2.items.length - 1];
         switch (this.type) {
           case "newline":
             if (it.value) {
@@ -79552,22 +79587,22 @@ var require_parser = __commonJS({
               if (last?.type === "comment")
                 end?.push(this.sourceToken);
               else
-                seq.items.push({ start: [this.sourceToken] });
+                seq2.items.push({ start: [this.sourceToken] });
             } else
               it.start.push(this.sourceToken);
             return;
           case "space":
           case "comment":
             if (it.value)
-              seq.items.push({ start: [this.sourceToken] });
+              seq2.items.push({ start: [this.sourceToken] });
             else {
-              if (this.atIndentedComment(it.start, seq.indent)) {
-                const prev = seq.items[seq.items.length - 2];
+              if (this.atIndentedComment(it.start, seq2.indent)) {
+                const prev = seq2.items[seq2.items.length - 2];
                 const end = prev?.value?.end;
                 if (Array.isArray(end)) {
                   arrayPushArray(end, it.start);
                   end.push(this.sourceToken);
-                  seq.items.pop();
+                  seq2.items.pop();
                   return;
                 }
               }
@@ -79576,21 +79611,21 @@ var require_parser = __commonJS({
             return;
           case "anchor":
           case "tag":
-            if (it.value || this.indent <= seq.indent)
+            if (it.value || this.indent <= seq2.indent)
               break;
             it.start.push(this.sourceToken);
             return;
           case "seq-item-ind":
-            if (this.indent !== seq.indent)
+            if (this.indent !== seq2.indent)
               break;
             if (it.value || includesToken(it.start, "seq-item-ind"))
-              seq.items.push({ start: [this.sourceToken] });
+              seq2.items.push({ start: [this.sourceToken] });
             else
               it.start.push(this.sourceToken);
             return;
         }
-        if (this.indent > seq.indent) {
-          const bv = this.startBlockValue(seq);
+        if (this.indent > seq2.indent) {
+          const bv = this.startBlockValue(seq2);
           if (bv) {
             this.stack.push(bv);
             return;
@@ -79963,7 +79998,7 @@ __export(policy_file_exports, {
   parsePolicy: () => parsePolicy,
   toCel: () => toCel2
 });
-function bad2(msg) {
+function bad3(msg) {
   return new UsageError("POLICY_INVALID", `policy: ${msg}`);
 }
 function requiredFrom(v, i) {
@@ -79971,7 +80006,7 @@ function requiredFrom(v, i) {
     const alias = PREDICATE_ALIASES[v];
     if (alias) return alias;
     if (!/^[a-z][a-z0-9+.-]*:/i.test(v))
-      throw bad2(
+      throw bad3(
         `requiredPredicateTypes[${i}] ${JSON.stringify(v)} is neither a URI nor an alias (${Object.keys(PREDICATE_ALIASES).join(", ")})`
       );
     return { label: v, anyOf: [v] };
@@ -79980,22 +80015,22 @@ function requiredFrom(v, i) {
     const anyOf = v.flatMap((x) => PREDICATE_ALIASES[x]?.anyOf ?? [x]);
     return { label: anyOf.join(" | "), anyOf };
   }
-  throw bad2(`requiredPredicateTypes[${i}] must be a string or a list of strings`);
+  throw bad3(`requiredPredicateTypes[${i}] must be a string or a list of strings`);
 }
 function compileRegex(src, where) {
   try {
     return new RegExp(`^(?:${src})$`, "u");
   } catch (e) {
-    throw bad2(`${where}: invalid regular expression (${e.message})`);
+    throw bad3(`${where}: invalid regular expression (${e.message})`);
   }
 }
 function scalarStrings(v, where) {
   const list = Array.isArray(v) ? v : [v];
-  if (list.length === 0) throw bad2(`${where} is an empty list`);
+  if (list.length === 0) throw bad3(`${where} is an empty list`);
   return list.map((x) => {
     if (typeof x === "string") return x;
     if (typeof x === "number" || typeof x === "boolean") return String(x);
-    throw bad2(`${where} must be a string, number, boolean or a list of them`);
+    throw bad3(`${where} must be a string, number, boolean or a list of them`);
   });
 }
 function toCel2(v) {
@@ -80011,7 +80046,7 @@ function compileCel(name, expr) {
     env ??= celEnv({ funcs: strings_default });
     planned = plan(env, parse3(expr));
   } catch (e) {
-    throw bad2(`cel ${name}: ${e.message}`);
+    throw bad3(`cel ${name}: ${e.message}`);
   }
   return {
     name,
@@ -80036,7 +80071,7 @@ function parsePolicy(text, what = "policy") {
       `${what} is not YAML or JSON (${e.message.split("\n")[0]})`
     );
   }
-  if (doc === null || typeof doc !== "object" || Array.isArray(doc)) throw bad2(`${what} is not a mapping`);
+  if (doc === null || typeof doc !== "object" || Array.isArray(doc)) throw bad3(`${what} is not a mapping`);
   const d = doc;
   const known = /* @__PURE__ */ new Set([
     "version",
@@ -80049,47 +80084,47 @@ function parsePolicy(text, what = "policy") {
     "cel",
     "maxAgeSeconds"
   ]);
-  for (const k of Object.keys(d)) if (!known.has(k)) throw bad2(`unknown key ${JSON.stringify(k)}`);
-  if (d.version !== void 0 && d.version !== 1) throw bad2("version must be 1");
+  for (const k of Object.keys(d)) if (!known.has(k)) throw bad3(`unknown key ${JSON.stringify(k)}`);
+  if (d.version !== void 0 && d.version !== 1) throw bad3("version must be 1");
   const policy = defaultPolicy();
   if (d.requiredPredicateTypes !== void 0) {
-    if (!Array.isArray(d.requiredPredicateTypes)) throw bad2("requiredPredicateTypes must be a list");
+    if (!Array.isArray(d.requiredPredicateTypes)) throw bad3("requiredPredicateTypes must be a list");
     policy.required = d.requiredPredicateTypes.map(requiredFrom);
   }
   if (d.requireSbom !== void 0) {
-    if (typeof d.requireSbom !== "boolean") throw bad2("requireSbom must be true or false");
+    if (typeof d.requireSbom !== "boolean") throw bad3("requireSbom must be true or false");
     if (d.requireSbom && !policy.required.some((r) => r.anyOf.includes(SPDX_DOCUMENT)))
       policy.required.push(PREDICATE_ALIASES.spdx);
   }
   if (d.requireSignatures !== void 0) {
-    if (typeof d.requireSignatures !== "boolean") throw bad2("requireSignatures must be true or false");
+    if (typeof d.requireSignatures !== "boolean") throw bad3("requireSignatures must be true or false");
     policy.requireSignatures = d.requireSignatures;
   }
   if (d.issuers !== void 0) {
     if (!Array.isArray(d.issuers) || d.issuers.length === 0 || !d.issuers.every(
       (x) => typeof x === "string" && x.startsWith("https://") || typeof x === "string" && x.startsWith("http://")
     )) {
-      throw bad2("issuers must be a non-empty list of issuer URLs");
+      throw bad3("issuers must be a non-empty list of issuer URLs");
     }
     policy.issuers = d.issuers;
   }
   if (d.claims !== void 0) {
     if (d.claims === null || typeof d.claims !== "object" || Array.isArray(d.claims))
-      throw bad2("claims must be a mapping of claim name to value(s)");
+      throw bad3("claims must be a mapping of claim name to value(s)");
     for (const [claim, v] of Object.entries(d.claims)) {
       policy.claims.push({ claim, equals: scalarStrings(v, `claims.${claim}`), source: "policy" });
     }
   }
   if (d.claimPatterns !== void 0) {
     if (d.claimPatterns === null || typeof d.claimPatterns !== "object" || Array.isArray(d.claimPatterns))
-      throw bad2("claimPatterns must be a mapping of claim name to regex");
+      throw bad3("claimPatterns must be a mapping of claim name to regex");
     for (const [claim, v] of Object.entries(d.claimPatterns)) {
-      if (typeof v !== "string") throw bad2(`claimPatterns.${claim} must be a string`);
+      if (typeof v !== "string") throw bad3(`claimPatterns.${claim} must be a string`);
       policy.claims.push({ claim, matches: compileRegex(v, `claimPatterns.${claim}`), source: "policy" });
     }
   }
   if (d.cel !== void 0) {
-    if (!Array.isArray(d.cel)) throw bad2("cel must be a list");
+    if (!Array.isArray(d.cel)) throw bad3("cel must be a list");
     d.cel.forEach((c, i) => {
       if (typeof c === "string") policy.cel.push(compileCel(`cel[${i}]`, c));
       else if (c && typeof c === "object" && typeof c.expr === "string") {
@@ -80097,12 +80132,12 @@ function parsePolicy(text, what = "policy") {
         policy.cel.push(
           compileCel(typeof name === "string" ? name : `cel[${i}]`, c.expr)
         );
-      } else throw bad2(`cel[${i}] must be a string or {name, expr}`);
+      } else throw bad3(`cel[${i}] must be a string or {name, expr}`);
     });
   }
   if (d.maxAgeSeconds !== void 0) {
     if (typeof d.maxAgeSeconds !== "number" || !Number.isSafeInteger(d.maxAgeSeconds) || d.maxAgeSeconds <= 0)
-      throw bad2("maxAgeSeconds must be a positive integer");
+      throw bad3("maxAgeSeconds must be a positive integer");
     policy.maxAgeSeconds = d.maxAgeSeconds;
   }
   return policy;
@@ -80128,7 +80163,7 @@ __export(main_exports, {
 });
 module.exports = __toCommonJS(main_exports);
 init_import_meta_url();
-var import_node_crypto15 = require("node:crypto");
+var import_node_crypto17 = require("node:crypto");
 var import_node_fs4 = require("node:fs");
 var import_node_os4 = require("node:os");
 var import_node_path6 = require("node:path");
@@ -80389,10 +80424,13 @@ init_json();
 init_errors();
 var INTOTO_PAYLOAD_TYPE = "application/vnd.in-toto+json";
 var OPK_KEYID = "OPK";
+var TIMESTAMP_MEMBER = "rfc3161Timestamp";
 var MAX_ENVELOPE_BYTES = 64 * 1024 * 1024;
 var MAX_SIGNATURES = 4;
 function serializeEnvelope(payloadType, payload, signatures) {
-  const sigs = signatures.map((s) => `{"keyid":${goString(s.keyid)},"sig":${goString(encodeBase64(s.sig))}}`);
+  const sigs = signatures.map(
+    (s) => `{"keyid":${goString(s.keyid)},"sig":${goString(encodeBase64(s.sig))}` + (s.timestamp ? `,"${TIMESTAMP_MEMBER}":${goString(encodeBase64(s.timestamp))}}` : "}")
+  );
   return `{"payloadType":${goString(payloadType)},"payload":${goString(encodeBase64(payload))},"signatures":[${sigs.join(",")}]}`;
 }
 function parseEnvelope(input2) {
@@ -80420,7 +80458,14 @@ function parseEnvelope(input2) {
       throw new FormatError("DSSE_MALFORMED", `DSSE signature ${i} keyid must be a string`);
     if (typeof s.sig !== "string")
       throw new FormatError("DSSE_MALFORMED", `DSSE signature ${i} has no string sig`);
-    return { keyid: s.keyid ?? "", sig: decodeBase64(s.sig, `DSSE signature ${i}`) };
+    const ts = s[TIMESTAMP_MEMBER];
+    if (ts !== void 0 && typeof ts !== "string")
+      throw new FormatError("DSSE_MALFORMED", `DSSE signature ${i} ${TIMESTAMP_MEMBER} must be a string`);
+    return {
+      keyid: s.keyid ?? "",
+      sig: decodeBase64(s.sig, `DSSE signature ${i}`),
+      ...ts !== void 0 ? { timestamp: decodeBase64(ts, `DSSE signature ${i} timestamp`) } : {}
+    };
   });
   return { payloadType: doc.payloadType, payload, signatures };
 }
@@ -80801,12 +80846,12 @@ var BoundedSource = class {
     });
   }
   /** Runs a fetch capped at the remaining budget; "too large" under that cap is the budget's fault. */
-  async capped(maxBytes, fetch) {
+  async capped(maxBytes, fetch2) {
     const left = this.limits.maxBytes - this.read;
     if (left <= 0) throw limitError("maxBytes", "this run", `over ${this.read}`, this.limits.maxBytes);
-    if (left >= maxBytes) return fetch(maxBytes);
+    if (left >= maxBytes) return fetch2(maxBytes);
     try {
-      return await fetch(left);
+      return await fetch2(left);
     } catch (e) {
       if (e instanceof OpkError && e.code === "OCI_TOO_LARGE")
         throw limitError("maxBytes", "this run", `over ${this.limits.maxBytes}`, this.limits.maxBytes);
@@ -81101,6 +81146,7 @@ async function existingReferrers(source, attestationManifest, limits) {
 // src/attest/signer.ts
 init_import_meta_url();
 var import_node_perf_hooks = require("node:perf_hooks");
+init_errors();
 
 // src/oidc/errors.ts
 init_import_meta_url();
@@ -81587,9 +81633,9 @@ var GEN_2024_MEMBERS = /* @__PURE__ */ new Set(["alg", "kid", "typ", "jkt"]);
 function onlyGen2024Members(header) {
   return Object.keys(header).every((k) => GEN_2024_MEMBERS.has(k));
 }
-function firstVerifying(candidates, check) {
+function firstVerifying(candidates2, check) {
   let firstError;
-  for (const key of candidates) {
+  for (const key of candidates2) {
     try {
       check(key);
       return key;
@@ -81637,14 +81683,14 @@ function verifyOpSignature(input2, keys) {
       `OP signature alg ${JSON.stringify(header.alg ?? null)} is not accepted`
     );
   }
-  const candidates = findKey(keys, iss, header, void 0);
+  const candidates2 = findKey(keys, iss, header, void 0);
   const identity2 = signingInput(input2.protected, input2.payload);
-  const isGq = input2.sigType === "oidc_gq" || input2.sigType === void 0 && proof.length !== candidates[0].nBytes;
+  const isGq = input2.sigType === "oidc_gq" || input2.sigType === void 0 && proof.length !== candidates2[0].nBytes;
   if (input2.sigType !== void 0 && input2.sigType !== "oidc_gq" && input2.sigType !== "oidc") {
     throw new VerificationError("PKT_MALFORMED", `unknown OP sig_type ${input2.sigType}`);
   }
   if (isGq) {
-    const key2 = firstVerifying(candidates, (k) => {
+    const key2 = firstVerifying(candidates2, (k) => {
       if (proof.length !== gqProofLength(k) && input2.sigType === void 0) {
         throw new VerificationError(
           "OP_SIGNATURE_INVALID",
@@ -81655,7 +81701,7 @@ function verifyOpSignature(input2, keys) {
     });
     return { kind: "gq-2023", key: key2, originalHeader: header, claims };
   }
-  const key = firstVerifying(candidates, (k) => {
+  const key = firstVerifying(candidates2, (k) => {
     if (!verifyRs256(k, identity2, proof))
       throw new VerificationError("OP_SIGNATURE_INVALID", "OP RS256 signature does not verify");
   });
@@ -81902,17 +81948,17 @@ function verifyCosigner(pkt, keys) {
   const h = pkt.cos.headerJson;
   const iss = typeof h.iss === "string" ? h.iss : void 0;
   if (!keys || keys.length === 0) return { present: true, ...iss ? { iss } : {}, verified: false };
-  const candidates = keys.filter(
+  const candidates2 = keys.filter(
     (k) => k.iss === iss && (h.kid === void 0 || k.jwk.kid === void 0 || k.jwk.kid === h.kid)
   );
-  if (candidates.length === 0)
+  if (candidates2.length === 0)
     throw new VerificationError(
       "COSIGNER_KEY_NOT_FOUND",
       `no cosigner key for ${iss ?? "a cosigner without iss"}`
     );
   const data = signingInput(pkt.cos.protected, pkt.payload);
   const sig = decodeBase64Url(pkt.cos.signature, "cosigner signature");
-  const ok = candidates.some((k) => {
+  const ok = candidates2.some((k) => {
     let keyObject;
     try {
       keyObject = (0, import_node_crypto7.createPublicKey)({ key: k.jwk, format: "jwk" });
@@ -81996,8 +82042,10 @@ async function signStatement(statement, opts) {
     commitType: opts.commitType ?? "aud",
     att: attFor(payloadType, statement)
   });
+  const sig = Buffer.from(minted.json, "utf8");
+  const timestamp = opts.timestamper ? await opts.timestamper(sig) : void 0;
   const envelope = serializeEnvelope(payloadType, statement, [
-    { keyid: OPK_KEYID, sig: Buffer.from(minted.json, "utf8") }
+    { keyid: OPK_KEYID, sig, ...timestamp ? { timestamp } : {} }
   ]);
   return {
     envelope: Buffer.from(envelope, "utf8"),
@@ -82006,6 +82054,396 @@ async function signStatement(statement, opts) {
     opKey: {
       ...minted.opKey.kid !== void 0 ? { kid: minted.opKey.kid } : {},
       jkt: minted.opKey.thumbprint
+    }
+  };
+}
+
+// src/tsa/client.ts
+init_import_meta_url();
+var import_node_crypto9 = require("node:crypto");
+
+// src/tsa/der.ts
+init_import_meta_url();
+init_errors();
+var TsaError = class extends OpkError {
+};
+var malformed = (why) => new TsaError("TSA_MALFORMED", `timestamp: ${why}`);
+var TAG = {
+  BOOLEAN: 1,
+  INTEGER: 2,
+  BIT_STRING: 3,
+  OCTET_STRING: 4,
+  NULL: 5,
+  OID: 6,
+  UTF8: 12,
+  SEQUENCE: 48,
+  SET: 49,
+  GENERALIZED_TIME: 24
+};
+var MAX_DEPTH_BYTES = 16 * 1024 * 1024;
+function readTlv(buf, offset) {
+  if (buf.length > MAX_DEPTH_BYTES) throw malformed("too large");
+  if (offset + 2 > buf.length) throw malformed("truncated header");
+  const tag = buf[offset];
+  if ((tag & 31) === 31) throw malformed("high tag numbers are not used here");
+  let len = buf[offset + 1];
+  let head = 2;
+  if (len & 128) {
+    const n = len & 127;
+    if (n === 0) throw malformed("indefinite length is not DER");
+    if (n > 4) throw malformed("length too long");
+    if (offset + 2 + n > buf.length) throw malformed("truncated length");
+    len = 0;
+    for (let i = 0; i < n; i++) len = len * 256 + buf[offset + 2 + i];
+    if (buf[offset + 2] === 0 || len < 128) throw malformed("length is not minimally encoded");
+    head += n;
+  }
+  const end = offset + head + len;
+  if (end > buf.length) throw malformed("element runs past its container");
+  return {
+    node: { tag, bytes: buf.subarray(offset, end), value: buf.subarray(offset + head, end) },
+    next: end
+  };
+}
+function parseDer(buf) {
+  const { node, next } = readTlv(buf, 0);
+  if (next !== buf.length) throw malformed("trailing bytes after the element");
+  return node;
+}
+function children(node) {
+  if (!(node.tag & 32)) throw malformed(`tag 0x${node.tag.toString(16)} is not constructed`);
+  const out = [];
+  for (let off = 0; off < node.value.length; ) {
+    const { node: c, next } = readTlv(node.value, off);
+    out.push(c);
+    off = next;
+  }
+  return out;
+}
+function expectTag(node, tag, what) {
+  if (!node) throw malformed(`${what} is missing`);
+  if (node.tag !== tag)
+    throw malformed(`${what} has tag 0x${node.tag.toString(16)}, not 0x${tag.toString(16)}`);
+  return node;
+}
+function seq(node, what) {
+  return children(expectTag(node, TAG.SEQUENCE, what));
+}
+function decodeOid(node, what) {
+  const v = expectTag(node, TAG.OID, what).value;
+  if (v.length === 0 || v[v.length - 1] & 128) throw malformed(`${what} is not a valid OID`);
+  const parts = [];
+  let acc = 0;
+  for (let i = 0; i < v.length; i++) {
+    if (acc === 0 && v[i] === 128) throw malformed(`${what} is not minimally encoded`);
+    acc = acc * 128 + (v[i] & 127);
+    if (acc > Number.MAX_SAFE_INTEGER / 128) throw malformed(`${what} has an arc too large`);
+    if (!(v[i] & 128)) {
+      parts.push(acc);
+      acc = 0;
+    }
+  }
+  const first = parts.shift();
+  const a = first < 80 ? Math.floor(first / 40) : 2;
+  return [a, first - a * 40, ...parts].join(".");
+}
+function decodeUint(node, what) {
+  const v = expectTag(node, TAG.INTEGER, what).value;
+  if (v.length === 0) throw malformed(`${what} is empty`);
+  if (v.length > 1 && v[0] === 0 && !(v[1] & 128)) throw malformed(`${what} is not minimally encoded`);
+  if (v[0] & 128) throw malformed(`${what} is negative`);
+  return BigInt(`0x${Buffer.from(v).toString("hex")}`);
+}
+function decodeGeneralizedTime(node, what) {
+  const s = Buffer.from(expectTag(node, TAG.GENERALIZED_TIME, what).value).toString("latin1");
+  const m = /^(\d{4})(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)(?:\.(\d*[1-9]))?Z$/.exec(s);
+  if (!m) throw malformed(`${what} is not a UTC GeneralizedTime`);
+  const ms = Date.UTC(
+    +m[1],
+    +m[2] - 1,
+    +m[3],
+    +m[4],
+    +m[5],
+    +m[6],
+    m[7] ? Math.floor(+`0.${m[7]}` * 1e3) : 0
+  );
+  if (Number.isNaN(ms)) throw malformed(`${what} is not a valid time`);
+  return ms;
+}
+function lengthBytes(n) {
+  if (n < 128) return [n];
+  const out = [];
+  for (let x = n; x > 0; x = Math.floor(x / 256)) out.unshift(x & 255);
+  return [128 | out.length, ...out];
+}
+function encode(tag, ...parts) {
+  const body = Buffer.concat(parts);
+  return Buffer.concat([Buffer.from([tag, ...lengthBytes(body.length)]), body]);
+}
+function encodeOid(oid) {
+  const arcs = oid.split(".").map(Number);
+  const out = [];
+  const push = (n) => {
+    const b = [n & 127];
+    for (let x = Math.floor(n / 128); x > 0; x = Math.floor(x / 128)) b.unshift(128 | x & 127);
+    out.push(...b);
+  };
+  push(arcs[0] * 40 + arcs[1]);
+  arcs.slice(2).forEach(push);
+  return encode(TAG.OID, Uint8Array.from(out));
+}
+function encodeUint(n) {
+  let hex = n.toString(16);
+  if (hex.length % 2) hex = `0${hex}`;
+  const b = Buffer.from(hex, "hex");
+  return encode(TAG.INTEGER, b[0] & 128 ? Buffer.concat([Buffer.from([0]), b]) : b);
+}
+
+// src/tsa/tsp.ts
+init_import_meta_url();
+var OID = {
+  sha256: "2.16.840.1.101.3.4.2.1",
+  sha384: "2.16.840.1.101.3.4.2.2",
+  sha512: "2.16.840.1.101.3.4.2.3",
+  signedData: "1.2.840.113549.1.7.2",
+  tstInfo: "1.2.840.113549.1.9.16.1.4",
+  contentType: "1.2.840.113549.1.9.3",
+  messageDigest: "1.2.840.113549.1.9.4",
+  signingCertificateV2: "1.2.840.113549.1.9.16.2.47"
+};
+var HASH_BY_OID = {
+  [OID.sha256]: "sha256",
+  [OID.sha384]: "sha384",
+  [OID.sha512]: "sha512"
+};
+function buildTimeStampReq(sha256, nonce) {
+  const algId = encode(TAG.SEQUENCE, encodeOid(OID.sha256), encode(TAG.NULL));
+  const imprint = encode(TAG.SEQUENCE, algId, encode(TAG.OCTET_STRING, sha256));
+  return encode(
+    TAG.SEQUENCE,
+    encodeUint(1n),
+    imprint,
+    encodeUint(nonce),
+    encode(TAG.BOOLEAN, Uint8Array.of(255))
+  );
+}
+function parseTimeStampResp(bytes) {
+  const [statusInfo, token] = seq(parseDer(bytes), "TimeStampResp");
+  const status = decodeUint(seq(statusInfo, "PKIStatusInfo")[0], "PKIStatus");
+  if (status > 1n)
+    throw new TsaError("TSA_REFUSED", `the timestamp authority refused the request (status ${status})`);
+  if (!token) throw malformed("a granted response carries no timeStampToken");
+  return token.bytes;
+}
+function algOid(node, what) {
+  return decodeOid(seq(node, what)[0], `${what} algorithm`);
+}
+function parseTstInfo(der) {
+  const f = seq(parseDer(der), "TSTInfo");
+  if (decodeUint(f[0], "TSTInfo version") !== 1n) throw malformed("TSTInfo version is not 1");
+  const policy = decodeOid(f[1], "TSTInfo policy");
+  const [alg, hashed] = seq(f[2], "messageImprint");
+  const out = {
+    policy,
+    hashAlgorithm: algOid(alg, "messageImprint hashAlgorithm"),
+    hashedMessage: expectTag(hashed, TAG.OCTET_STRING, "hashedMessage").value,
+    serialNumber: decodeUint(f[3], "TSTInfo serialNumber"),
+    genTimeMs: decodeGeneralizedTime(f[4], "TSTInfo genTime")
+  };
+  const nonce = f.slice(5).find((n) => n.tag === TAG.INTEGER);
+  if (nonce) out.nonce = decodeUint(nonce, "TSTInfo nonce");
+  return out;
+}
+function parseAttrs(node) {
+  const out = /* @__PURE__ */ new Map();
+  for (const a of children(node)) {
+    const [type, values] = seq(a, "attribute");
+    const oid = decodeOid(type, "attribute type");
+    if (out.has(oid)) throw malformed(`attribute ${oid} appears twice`);
+    out.set(oid, children(expectTag(values, TAG.SET, "attribute values")));
+  }
+  return out;
+}
+function parseSignerInfo(node) {
+  const f = seq(node, "SignerInfo");
+  const signedAttrs = expectTag(f[3], 160, "signedAttrs (required for TSTInfo content)");
+  const signedAttrsDer = Buffer.concat([Uint8Array.of(TAG.SET), signedAttrs.bytes.subarray(1)]);
+  return {
+    digestAlgorithm: algOid(f[2], "SignerInfo digestAlgorithm"),
+    signedAttrsDer,
+    attrs: parseAttrs(signedAttrs),
+    signatureAlgorithm: algOid(f[4], "SignerInfo signatureAlgorithm"),
+    signature: expectTag(f[5], TAG.OCTET_STRING, "SignerInfo signature").value
+  };
+}
+function parseTimeStampToken(bytes) {
+  const [ctype, wrapped] = seq(parseDer(bytes), "ContentInfo");
+  if (decodeOid(ctype, "ContentInfo contentType") !== OID.signedData)
+    throw malformed("token is not SignedData");
+  const sd = seq(children(expectTag(wrapped, 160, "ContentInfo content"))[0], "SignedData");
+  const [eType, eWrapped] = seq(sd[2], "encapContentInfo");
+  if (decodeOid(eType, "eContentType") !== OID.tstInfo) throw malformed("eContentType is not TSTInfo");
+  const eContent = children(expectTag(eWrapped, 160, "eContent"))[0];
+  const tstInfoDer = expectTag(eContent, TAG.OCTET_STRING, "eContent").value;
+  let i = 3;
+  const certificates = [];
+  if (sd[i]?.tag === 160) certificates.push(...children(sd[i++]).map((c) => c.bytes));
+  if (sd[i]?.tag === 161) i++;
+  const infos = children(expectTag(sd[i], TAG.SET, "signerInfos"));
+  if (infos.length !== 1) throw malformed(`token has ${infos.length} signers, exactly one is expected`);
+  return { tstInfoDer, tstInfo: parseTstInfo(tstInfoDer), certificates, signer: parseSignerInfo(infos[0]) };
+}
+
+// src/tsa/verify.ts
+init_import_meta_url();
+var import_node_crypto8 = require("node:crypto");
+var EKU_TIME_STAMPING = "1.3.6.1.5.5.7.3.8";
+var fail = (code, why) => new TsaError(code, `timestamp: ${why}`);
+function same(a, b) {
+  return a.length === b.length && (0, import_node_crypto8.timingSafeEqual)(a, b);
+}
+function hashName(oid, what) {
+  const h = HASH_BY_OID[oid];
+  if (!h) throw fail("TIMESTAMP_INVALID", `${what} ${oid} is not SHA-256/384/512`);
+  return h;
+}
+function parseCertificates(pem, what) {
+  const blocks = pem.match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g) ?? [];
+  if (blocks.length === 0) throw new TsaError("TSA_CERT_INVALID", `${what} holds no PEM certificate`);
+  return blocks.map((b) => {
+    try {
+      return new import_node_crypto8.X509Certificate(b);
+    } catch {
+      throw new TsaError("TSA_CERT_INVALID", `${what} holds a certificate that does not parse`);
+    }
+  });
+}
+function candidates(token, trusted) {
+  const out = [...trusted];
+  for (const der of token.certificates) {
+    let c;
+    try {
+      c = new import_node_crypto8.X509Certificate(Buffer.from(der));
+    } catch {
+      continue;
+    }
+    if (trusted.some((ca) => c.checkIssued(ca) && c.verify(ca.publicKey))) out.push(c);
+  }
+  return out;
+}
+function certHashMatches(token, cert) {
+  const attr = token.signer.attrs.get(OID.signingCertificateV2)?.[0];
+  if (!attr) return true;
+  const first = seq(seq(attr, "SigningCertificateV2")[0], "ESSCertIDv2 list")[0];
+  const f = seq(first, "ESSCertIDv2");
+  const alg = f[0]?.tag === TAG.SEQUENCE ? decodeOid(seq(f.shift(), "hashAlgorithm")[0], "hash") : OID.sha256;
+  const hash = expectTag(f[0], TAG.OCTET_STRING, "certHash").value;
+  return same((0, import_node_crypto8.createHash)(hashName(alg, "ESSCertIDv2 hash")).update(cert.raw).digest(), hash);
+}
+function signatureOk(token, cert) {
+  const s = token.signer;
+  const digest = hashName(s.digestAlgorithm, "SignerInfo digestAlgorithm");
+  try {
+    return (0, import_node_crypto8.verify)(digest, s.signedAttrsDer, cert.publicKey, s.signature);
+  } catch {
+    return false;
+  }
+}
+function checkSignedAttrs(token) {
+  const { attrs, digestAlgorithm } = token.signer;
+  const ct = attrs.get(OID.contentType);
+  if (ct?.length !== 1 || decodeOid(ct[0], "contentType attribute") !== OID.tstInfo)
+    throw fail("TIMESTAMP_INVALID", "the signed contentType is not TSTInfo");
+  const md2 = attrs.get(OID.messageDigest);
+  if (md2?.length !== 1) throw fail("TIMESTAMP_INVALID", "no signed messageDigest");
+  const want = (0, import_node_crypto8.createHash)(hashName(digestAlgorithm, "SignerInfo digestAlgorithm")).update(token.tstInfoDer).digest();
+  if (!same(expectTag(md2[0], TAG.OCTET_STRING, "messageDigest").value, want))
+    throw fail("TIMESTAMP_INVALID", "the signed messageDigest does not match the TSTInfo");
+}
+function verifyTimestamp(tokenBytes, data, trusted) {
+  const token = parseTimeStampToken(tokenBytes);
+  const { tstInfo } = token;
+  const imprint = (0, import_node_crypto8.createHash)(hashName(tstInfo.hashAlgorithm, "messageImprint hash")).update(data).digest();
+  if (!same(imprint, tstInfo.hashedMessage))
+    throw fail("TIMESTAMP_MISMATCH", "the timestamp was issued for other bytes than this signature");
+  checkSignedAttrs(token);
+  for (const cert of candidates(token, trusted)) {
+    if (!signatureOk(token, cert)) continue;
+    if (!certHashMatches(token, cert)) continue;
+    if (!(cert.keyUsage ?? []).includes(EKU_TIME_STAMPING))
+      throw fail(
+        "TIMESTAMP_UNTRUSTED",
+        `certificate ${cert.subject} is not for time stamping (no timeStamping EKU)`
+      );
+    const t = tstInfo.genTimeMs;
+    if (t < Date.parse(cert.validFrom) || t > Date.parse(cert.validTo))
+      throw fail(
+        "TIMESTAMP_UNTRUSTED",
+        `genTime is outside the validity of ${cert.subject.replace(/\n/g, ", ")}`
+      );
+    return {
+      timeMs: t,
+      tsa: cert.subject.replace(/\n/g, ", "),
+      serialNumber: tstInfo.serialNumber.toString(16),
+      policy: tstInfo.policy
+    };
+  }
+  throw fail("TIMESTAMP_UNTRUSTED", "no trusted TSA certificate signed this timestamp");
+}
+function checkResponseToken(tokenBytes, sha256, nonce) {
+  const { tstInfo } = parseTimeStampToken(tokenBytes);
+  if (tstInfo.hashAlgorithm !== OID.sha256 || !same(tstInfo.hashedMessage, sha256))
+    throw fail("TIMESTAMP_MISMATCH", "the authority timestamped other bytes than requested");
+  if (tstInfo.nonce !== nonce)
+    throw fail("TIMESTAMP_MISMATCH", "the authority answered another request (nonce)");
+}
+
+// src/tsa/client.ts
+var MAX_RESPONSE_BYTES = 256 * 1024;
+function tsaUrl(url) {
+  let u;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new TsaError("TSA_UNAVAILABLE", "the timestamp authority URL is not a valid URL");
+  }
+  if (u.protocol !== "https:" && u.protocol !== "http:")
+    throw new TsaError("TSA_UNAVAILABLE", `the timestamp authority URL must be http(s), not ${u.protocol}`);
+  return u;
+}
+function httpTimestamper(url, o = {}) {
+  const u = tsaUrl(url);
+  const where = `${u.origin}${u.pathname}`;
+  return async (data) => {
+    const imprint = (0, import_node_crypto9.createHash)("sha256").update(data).digest();
+    const nonce = BigInt(`0x${(0, import_node_crypto9.randomBytes)(8).toString("hex")}`);
+    let body;
+    try {
+      const res = await fetch(u, {
+        method: "POST",
+        headers: { "content-type": "application/timestamp-query", accept: "application/timestamp-reply" },
+        body: Buffer.from(buildTimeStampReq(imprint, nonce)),
+        signal: AbortSignal.timeout(o.timeoutMs ?? 3e4)
+      });
+      if (res.status !== 200)
+        throw new TsaError("TSA_UNAVAILABLE", `timestamp authority ${where} answered HTTP ${res.status}`);
+      body = new Uint8Array(await res.arrayBuffer());
+    } catch (e) {
+      if (e instanceof TsaError) throw e;
+      throw new TsaError(
+        "TSA_UNAVAILABLE",
+        `timestamp authority ${where} is unreachable: ${e.name}`
+      );
+    }
+    if (body.length > MAX_RESPONSE_BYTES)
+      throw new TsaError("TSA_UNAVAILABLE", `timestamp authority ${where} sent an oversized response`);
+    try {
+      const token = parseTimeStampResp(body);
+      checkResponseToken(token, imprint, nonce);
+      return token;
+    } catch (e) {
+      if (!(e instanceof TsaError) || e.code === "TSA_REFUSED") throw e;
+      throw new TsaError("TSA_BAD_RESPONSE", `timestamp authority ${where} answered unusably: ${e.message}`);
     }
   };
 }
@@ -82019,6 +82457,7 @@ function inlineExecutor(config) {
       getIdToken,
       format: config.format,
       commitType: config.commitType,
+      ...config.tsa ? { timestamper: httpTimestamper(config.tsa) } : {},
       ...job.payloadType ? { payloadType: job.payloadType } : {}
     }),
     close: async () => {
@@ -82066,7 +82505,7 @@ var WorkerThreads = class {
     const worker = new import_node_worker_threads.Worker(WORKER_URL);
     const slot = { worker, pending: 0 };
     worker.on("message", (m) => this.onMessage(m));
-    const fail4 = (why) => {
+    const fail5 = (why) => {
       if (this.closed || slot.dead) return;
       slot.dead = true;
       for (const [id, job] of this.jobs) {
@@ -82081,8 +82520,8 @@ var WorkerThreads = class {
         if (!this.closed && i >= 0) this.slots[i] = this.spawn();
       }, delay).unref();
     };
-    worker.on("error", (e) => fail4(e.message));
-    worker.on("exit", (code) => fail4(`exit ${code}`));
+    worker.on("error", (e) => fail5(e.message));
+    worker.on("exit", (code) => fail5(`exit ${code}`));
     return slot;
   }
   run(job, getIdToken) {
@@ -82146,7 +82585,11 @@ var WorkerThreads = class {
 
 // src/signer/pool.ts
 function createSigningPool(o = {}) {
-  const config = { format: o.format ?? "2023", commitType: o.commitType ?? "aud" };
+  const config = {
+    format: o.format ?? "2023",
+    commitType: o.commitType ?? "aud",
+    ...o.tsa !== void 0 ? { tsa: o.tsa } : {}
+  };
   let threads = o.threads ?? "auto";
   if (threads === "auto") threads = workersAvailable() ? Math.max(1, (0, import_node_os.availableParallelism)()) : 0;
   const executor = threads === 0 ? inlineExecutor(config) : threadExecutor(config, threads);
@@ -82220,6 +82663,7 @@ function inProcessSigner(o) {
   const pool2 = () => o.pool ?? (own ??= createSigningPool({
     ...o.commitType ? { commitType: o.commitType } : {},
     ...o.format ? { format: o.format } : {},
+    ...o.tsa !== void 0 ? { tsa: o.tsa } : {},
     threads: o.threads ?? 0,
     maxActive: concurrency,
     maxQueued: Infinity
@@ -82262,20 +82706,22 @@ function inProcessSigner(o) {
 function signingFailure(e) {
   if (e instanceof OpError && ["OP_UNAVAILABLE", "OP_CANCELLED", "OP_BAD_RESPONSE"].includes(e.code))
     return new SignerIoError(e.code, `getting an ID token failed: ${e.message}`);
+  if (e instanceof OpkError && ["TSA_UNAVAILABLE", "TSA_REFUSED", "TSA_BAD_RESPONSE"].includes(e.code))
+    return new SignerIoError(e.code, e.message);
   return e;
 }
 function checkSigned(task, s) {
-  const bad3 = (why) => new AttestError("ATTEST_SIGNER_OUTPUT", `signer output for statement ${task.statementDigest} ${why}`);
-  if (!isDsseMediaType(s.mediaType)) throw bad3(`has media type ${s.mediaType}, not a DSSE type`);
+  const bad4 = (why) => new AttestError("ATTEST_SIGNER_OUTPUT", `signer output for statement ${task.statementDigest} ${why}`);
+  if (!isDsseMediaType(s.mediaType)) throw bad4(`has media type ${s.mediaType}, not a DSSE type`);
   let env2;
   try {
     env2 = parseEnvelope(s.envelope);
   } catch {
-    throw bad3("is not a DSSE envelope");
+    throw bad4("is not a DSSE envelope");
   }
-  if (env2.payloadType !== INTOTO_PAYLOAD_TYPE) throw bad3(`has payloadType ${env2.payloadType}`);
-  if (env2.signatures.length === 0) throw bad3("carries no signature");
-  if (!Buffer.from(env2.payload).equals(Buffer.from(task.statement))) throw bad3("signs different bytes");
+  if (env2.payloadType !== INTOTO_PAYLOAD_TYPE) throw bad4(`has payloadType ${env2.payloadType}`);
+  if (env2.signatures.length === 0) throw bad4("carries no signature");
+  if (!Buffer.from(env2.payload).equals(Buffer.from(task.statement))) throw bad4("signs different bytes");
 }
 
 // src/attest/write.ts
@@ -82647,14 +83093,14 @@ init_errors();
 
 // src/oci/layout.ts
 init_import_meta_url();
-var import_node_crypto9 = require("node:crypto");
+var import_node_crypto11 = require("node:crypto");
 var import_promises3 = require("node:fs/promises");
 var import_node_path2 = require("node:path");
 init_errors();
 
 // src/oci/files.ts
 init_import_meta_url();
-var import_node_crypto8 = require("node:crypto");
+var import_node_crypto10 = require("node:crypto");
 var import_promises = require("node:fs/promises");
 var import_node_path = require("node:path");
 var import_promises2 = require("node:timers/promises");
@@ -82708,7 +83154,7 @@ function fileError(e, what, missing) {
   return new OciIoError("OCI_READ_FAILED", `${what}: read failed (${code})`);
 }
 async function atomicWrite(path, data) {
-  const tmp = `${path}.tmp-${(0, import_node_crypto8.randomBytes)(12).toString("hex")}`;
+  const tmp = `${path}.tmp-${(0, import_node_crypto10.randomBytes)(12).toString("hex")}`;
   let fh;
   try {
     fh = await (0, import_promises.open)(tmp, "wx", 420);
@@ -82915,7 +83361,7 @@ var OciLayout = class _OciLayout {
     try {
       const st = await (0, import_promises3.stat)(path);
       if (!st.isFile() || st.size !== size) return false;
-      const hash = (0, import_node_crypto9.createHash)("sha256");
+      const hash = (0, import_node_crypto11.createHash)("sha256");
       const fh = await (0, import_promises3.open)(path, "r");
       try {
         for await (const chunk of fh.createReadStream({ autoClose: false })) hash.update(chunk);
@@ -83328,14 +83774,14 @@ init_errors();
 
 // src/oidc/archive.ts
 init_import_meta_url();
-var import_node_crypto11 = require("node:crypto");
+var import_node_crypto13 = require("node:crypto");
 var import_promises5 = require("node:fs/promises");
 var import_node_path3 = require("node:path");
 init_errors();
 
 // src/jwk/rsa.ts
 init_import_meta_url();
-var import_node_crypto10 = require("node:crypto");
+var import_node_crypto12 = require("node:crypto");
 init_base64url();
 init_json();
 init_errors();
@@ -83366,12 +83812,12 @@ function rsaKeyFromJwk(input2) {
   const eB64 = encodeBase64Url(eRaw[0] === 0 ? eRaw.subarray(1) : eRaw);
   let keyObject;
   try {
-    keyObject = (0, import_node_crypto10.createPublicKey)({ key: { kty: "RSA", n: nB64, e: eB64 }, format: "jwk" });
+    keyObject = (0, import_node_crypto12.createPublicKey)({ key: { kty: "RSA", n: nB64, e: eB64 }, format: "jwk" });
   } catch {
     throw new FormatError("JWK_INVALID", "RSA JWK could not be imported");
   }
   const thumbprint = encodeBase64Url(
-    (0, import_node_crypto10.createHash)("sha256").update(canonicalJson({ e: eB64, kty: "RSA", n: nB64 })).digest()
+    (0, import_node_crypto12.createHash)("sha256").update(canonicalJson({ e: eB64, kty: "RSA", n: nB64 })).digest()
   );
   const pub = { kty: "RSA", n: nB64, e: eB64 };
   for (const k of ["kid", "alg", "use", "x5t"]) if (typeof jwk[k] === "string") pub[k] = jwk[k];
@@ -83457,7 +83903,7 @@ function selectKeys(keys, query) {
 var ArchiveError = class extends OpkError {
 };
 function issuerDir(dir, issuer) {
-  return (0, import_node_path3.join)(dir, (0, import_node_crypto11.createHash)("sha256").update(issuer, "utf8").digest("hex").slice(0, 32));
+  return (0, import_node_path3.join)(dir, (0, import_node_crypto13.createHash)("sha256").update(issuer, "utf8").digest("hex").slice(0, 32));
 }
 function publicJwks(jwks, what) {
   const out = jwksKeys(jwks, what).map((k) => ({ ...k.jwk }));
@@ -83472,7 +83918,7 @@ async function appendSnapshot(dir, input2) {
     jwks: publicJwks(input2.jwks, "JWKS")
   };
   const target = issuerDir(dir, input2.issuer);
-  const suffix = (0, import_node_crypto11.randomBytes)(4).toString("hex");
+  const suffix = (0, import_node_crypto13.randomBytes)(4).toString("hex");
   const name = `${snapshot.observedAt.replace(/:/g, "-")}-${suffix}.json`;
   const tmp = (0, import_node_path3.join)(target, `.tmp-${suffix}-${process.pid}`);
   try {
@@ -83781,20 +84227,20 @@ function parseIdToken(idToken) {
 }
 function checkIdToken(idToken, keys, exp) {
   const jws = parseIdToken(idToken);
-  const bad3 = (msg) => new OpError("OP_TOKEN_INVALID", msg);
+  const bad4 = (msg) => new OpError("OP_TOKEN_INVALID", msg);
   if (jws.headerJson.alg !== "RS256")
-    throw bad3(`ID token alg ${JSON.stringify(jws.headerJson.alg ?? null)} is not RS256`);
+    throw bad4(`ID token alg ${JSON.stringify(jws.headerJson.alg ?? null)} is not RS256`);
   const kid = typeof jws.headerJson.kid === "string" ? jws.headerJson.kid : void 0;
-  const candidates = selectKeys(keys, { iss: exp.issuer, ...kid !== void 0 ? { kid } : {} });
-  if (candidates.length === 0)
-    throw bad3(`the OP's JWKS has no key${kid ? ` with kid "${kid}"` : ""} for this ID token`);
+  const candidates2 = selectKeys(keys, { iss: exp.issuer, ...kid !== void 0 ? { kid } : {} });
+  if (candidates2.length === 0)
+    throw bad4(`the OP's JWKS has no key${kid ? ` with kid "${kid}"` : ""} for this ID token`);
   const sig = decodeBase64Url(jws.signature, "ID token signature");
   const input2 = signingInput(jws.header, jws.payload);
-  const key = candidates.find((k) => verifyRs256(k, input2, sig));
-  if (!key) throw bad3(`ID token RS256 signature does not verify under the OP key${kid ? ` "${kid}"` : ""}`);
+  const key = candidates2.find((k) => verifyRs256(k, input2, sig));
+  if (!key) throw bad4(`ID token RS256 signature does not verify under the OP key${kid ? ` "${kid}"` : ""}`);
   const claims = decodeClaims(jws.payload, "ID token payload");
   if (claims.iss !== exp.issuer)
-    throw bad3(`ID token iss ${JSON.stringify(claims.iss ?? null)} is not ${exp.issuer}`);
+    throw bad4(`ID token iss ${JSON.stringify(claims.iss ?? null)} is not ${exp.issuer}`);
   const aud = Array.isArray(claims.aud) && claims.aud.length === 1 ? claims.aud[0] : claims.aud;
   const badAud = (msg) => new OpError("OP_TOKEN_AUDIENCE", msg);
   if (exp.aud !== void 0 && aud !== exp.aud) {
@@ -83806,14 +84252,14 @@ function checkIdToken(idToken, keys, exp) {
     throw badAud(`ID token aud does not start with ${exp.audPrefix}`);
   }
   if (exp.nonce !== void 0 && claims.nonce !== exp.nonce)
-    throw bad3("ID token nonce is not the one we sent");
+    throw bad4("ID token nonce is not the one we sent");
   const skew = exp.skew ?? 60;
   if (typeof claims.exp !== "number" || exp.now - skew >= claims.exp)
-    throw bad3("ID token is expired (or has no exp); check the clock");
+    throw bad4("ID token is expired (or has no exp); check the clock");
   if (typeof claims.nbf === "number" && exp.now + skew < claims.nbf)
-    throw bad3("ID token is not valid yet; check the clock");
+    throw bad4("ID token is not valid yet; check the clock");
   if (typeof claims.iat === "number" && exp.now + skew < claims.iat)
-    throw bad3("ID token was issued in the future; check the clock");
+    throw bad4("ID token was issued in the future; check the clock");
   return { claims, key, ...kid !== void 0 ? { kid } : {} };
 }
 async function checkFreshIdToken(idToken, o) {
@@ -84014,7 +84460,7 @@ function gitlabTokenSource(o) {
 
 // src/oidc/login.ts
 init_import_meta_url();
-var import_node_crypto12 = require("node:crypto");
+var import_node_crypto14 = require("node:crypto");
 var import_node_http = require("node:http");
 var b64u = (b) => b.toString("base64url");
 function interactiveLoginTokenSource(o) {
@@ -84025,8 +84471,8 @@ function interactiveLoginTokenSource(o) {
     if (!meta.authorization_endpoint || !meta.token_endpoint) {
       throw new OpError("OP_BAD_RESPONSE", `${o.issuer} advertises no authorization or token endpoint`);
     }
-    const verifier = b64u((0, import_node_crypto12.randomBytes)(32));
-    const state = b64u((0, import_node_crypto12.randomBytes)(16));
+    const verifier = b64u((0, import_node_crypto14.randomBytes)(32));
+    const state = b64u((0, import_node_crypto14.randomBytes)(16));
     const path = o.redirectPath ?? "/callback";
     const cb = await awaitCallback(
       o.redirectPort ?? 0,
@@ -84046,7 +84492,7 @@ function interactiveLoginTokenSource(o) {
         scope: (o.scopes ?? ["openid"]).join(" "),
         state,
         nonce: commitment2,
-        code_challenge: b64u((0, import_node_crypto12.createHash)("sha256").update(verifier).digest()),
+        code_challenge: b64u((0, import_node_crypto14.createHash)("sha256").update(verifier).digest()),
         code_challenge_method: "S256"
       };
       for (const [k, v] of Object.entries(q2)) auth.searchParams.set(k, v);
@@ -84103,7 +84549,7 @@ function callbackFailure(u) {
 }
 async function awaitCallback(port, path, state, timeoutMs, signal) {
   let settle;
-  const code = new Promise((ok, fail4) => settle = { ok, fail: fail4 });
+  const code = new Promise((ok, fail5) => settle = { ok, fail: fail5 });
   code.catch(() => void 0);
   let done = false;
   const finish = (f) => {
@@ -84120,7 +84566,7 @@ async function awaitCallback(port, path, state, timeoutMs, signal) {
     }
     const got = Buffer.from(u.searchParams.get("state") ?? "");
     const want = Buffer.from(state);
-    if (got.length !== want.length || !(0, import_node_crypto12.timingSafeEqual)(got, want)) {
+    if (got.length !== want.length || !(0, import_node_crypto14.timingSafeEqual)(got, want)) {
       res.writeHead(400, { "content-type": "text/plain" }).end("Unknown login state.\n");
       return;
     }
@@ -84133,10 +84579,10 @@ async function awaitCallback(port, path, state, timeoutMs, signal) {
     const failed = callbackFailure(u);
     finish(() => failed ? settle.fail(failed) : settle.ok(c));
   });
-  await new Promise((ok, fail4) => {
+  await new Promise((ok, fail5) => {
     server.once(
       "error",
-      (e) => fail4(
+      (e) => fail5(
         new OpError(
           "OP_LOGIN_FAILED",
           `cannot listen on 127.0.0.1:${port} for the login redirect: ${e.code}`
@@ -85054,6 +85500,82 @@ async function registryClientFor(registry, values, io2) {
   return new RegistryClient(registry, { credentials: credentials2, ...values["plain-http"] ? { plainHttp: true } : {} });
 }
 
+// src/cli/options/tsa.ts
+init_import_meta_url();
+init_errors();
+
+// src/verify/signing-time.ts
+init_import_meta_url();
+init_errors();
+var DEFAULT_KEY_GRACE_SECONDS = 24 * 3600;
+function signingTimePolicy(o) {
+  const tsaCerts = (o.tsaCerts ?? []).flatMap((c) => parseCertificates(c.pem, c.name));
+  if (tsaCerts.length === 0 && !o.root) return void 0;
+  return {
+    tsaCerts,
+    graceSeconds: o.graceSeconds ?? DEFAULT_KEY_GRACE_SECONDS,
+    ...o.root ? { root: o.root } : {}
+  };
+}
+function verifySigningTime(chosen, p) {
+  const v = chosen.result;
+  const sig = v.envelope.signatures[chosen.index];
+  if (!sig.timestamp) return { proven: false, why: "no-timestamp" };
+  if (p.tsaCerts.length === 0) return { proven: false, why: "no-tsa-cert" };
+  const ts = verifyTimestamp(sig.timestamp, sig.sig, p.tsaCerts);
+  const time = new Date(ts.timeMs).toISOString();
+  const timestamp = { authority: ts.tsa, time, serialNumber: ts.serialNumber, policy: ts.policy };
+  const entry = p.root?.entry(String(v.token.claims.iss), v.token.opKey.thumbprint);
+  if (!entry) return { proven: true, timestamp };
+  const grace = p.graceSeconds * 1e3;
+  const window2 = { from: entry.entry.firstSeen, to: entry.entry.removedAt ?? entry.entry.lastSeen };
+  if (ts.timeMs < entry.firstSeenMs - grace || ts.timeMs > entry.endMs + grace) {
+    const kid = v.token.opKey.kid !== void 0 ? ` ${JSON.stringify(v.token.opKey.kid)}` : "";
+    throw new VerificationError(
+      "OP_KEY_OUTSIDE_WINDOW",
+      `signed at ${time} (timestamp by ${ts.tsa}), outside the observed window of OP key${kid} (${window2.from} to ${window2.to}, grace ${p.graceSeconds}s)`
+    );
+  }
+  return { proven: true, timestamp, window: window2 };
+}
+
+// src/cli/options/tsa.ts
+function tsaFlag(value) {
+  let u;
+  try {
+    u = new URL(value);
+  } catch {
+    throw new UsageError("USAGE", `--tsa must be an http(s) URL, not ${value}`);
+  }
+  if (u.protocol !== "http:" && u.protocol !== "https:")
+    throw new UsageError("USAGE", `--tsa must be an http(s) URL, not ${value}`);
+  return value;
+}
+var timeOptions = {
+  "tsa-cert": { type: "string", multiple: true },
+  "key-grace": { type: "string" }
+};
+function graceFlag(value) {
+  const m = /^(\d+)(s|m|h|d)?$/.exec(value);
+  if (!m)
+    throw new UsageError("USAGE", `--key-grace must be a duration such as 30m, 12h or 2d, not ${value}`);
+  return Number(m[1]) * { s: 1, m: 60, h: 3600, d: 86400 }[m[2] ?? "s"];
+}
+async function signingTimeFlags(values, trust, io2) {
+  const grace = values["key-grace"] !== void 0 ? graceFlag(values["key-grace"]) : void 0;
+  const tsaCerts = [];
+  for (const f of values["tsa-cert"] ?? [])
+    tsaCerts.push({
+      pem: (await readInput(f, io2, "TSA certificate")).toString("utf8"),
+      name: `--tsa-cert ${f}`
+    });
+  return signingTimePolicy({
+    tsaCerts,
+    ...grace !== void 0 ? { graceSeconds: grace } : {},
+    ...trust.root ? { root: trust.root } : {}
+  });
+}
+
 // src/cli/options/attest.ts
 var attestOptions = {
   ...registryOptions,
@@ -85067,6 +85589,7 @@ var attestOptions = {
   "metadata-target": { type: "string" },
   ...providerOptions,
   format: { type: "string" },
+  tsa: { type: "string" },
   json: { type: "boolean" },
   quiet: { type: "boolean", short: "q" },
   ...limitOptions
@@ -85082,6 +85605,8 @@ var ATTEST_USAGE = `usage: opk-signer attest IMAGE [--push | --output oci:DIR[:T
   --resign                  replace existing signatures (default: signed layers are left alone)
   --signer unix:///PATH     sign through a running sidecar (default: in-process, same code)
   --provider NAME --issuer URL --format 2023|current   in-process signing (as \`sign\`)
+  --tsa URL                 RFC 3161 timestamp over each signature (in-process signing; a sidecar
+                            takes \`serve --tsa\`)
   --metadata-file FILE      buildx --metadata-file output: containerimage.digest + image.name
   --metadata-target NAME    bake target in that file
   --username U --password-stdin   registry credentials (never stored); else Docker config
@@ -85099,6 +85624,14 @@ async function attestFlags(args, io2) {
   if (positionals.length > 1) throw new UsageError("USAGE", `expected one IMAGE
 ${ATTEST_USAGE}`);
   if (v.push && v.output) throw new UsageError("USAGE", "--push and --output exclude each other");
+  if (v.tsa !== void 0) {
+    if (v.signer)
+      throw new UsageError(
+        "USAGE",
+        "--tsa applies to in-process signing: give the sidecar `serve --tsa URL`"
+      );
+    tsaFlag(v.tsa);
+  }
   checkRegistryFlags(v);
   const meta = v["metadata-file"];
   if (!positionals[0] && !meta) throw new UsageError("USAGE", `expected IMAGE
@@ -85435,7 +85968,8 @@ function attestSignerFromFlags(values, io2) {
     return inProcessSigner({
       getIdToken: provider.getIdToken,
       commitType: provider.commitType,
-      format: formatFlag(values.format)
+      format: formatFlag(values.format),
+      ...values.tsa !== void 0 ? { tsa: values.tsa } : {}
     });
   });
 }
@@ -85476,7 +86010,6 @@ async function run(args, io2) {
 
 // src/cli/commands/verify.ts
 init_import_meta_url();
-init_errors();
 
 // src/verify/image.ts
 init_import_meta_url();
@@ -85517,14 +86050,14 @@ init_json();
 init_errors();
 var MAX_PKTOKEN_BYTES = 256 * 1024;
 var MAX_SIGNATURES2 = 8;
-function malformed(message) {
+function malformed2(message) {
   return new FormatError("PKT_MALFORMED", message);
 }
 function decodeSignature(protectedSeg, signature, header, index) {
-  if (typeof protectedSeg !== "string") throw malformed(`signature ${index}: "protected" must be a string`);
-  if (typeof signature !== "string") throw malformed(`signature ${index}: "signature" must be a string`);
+  if (typeof protectedSeg !== "string") throw malformed2(`signature ${index}: "protected" must be a string`);
+  if (typeof signature !== "string") throw malformed2(`signature ${index}: "signature" must be a string`);
   if (header !== void 0 && (header === null || typeof header !== "object" || Array.isArray(header))) {
-    throw malformed(`signature ${index}: "header" must be an object`);
+    throw malformed2(`signature ${index}: "header" must be an object`);
   }
   const what = `signature ${index} protected header`;
   const headerJson = parseJsonObject(decodeBase64UrlText(protectedSeg, what), what);
@@ -85539,7 +86072,7 @@ function decodeSignature(protectedSeg, signature, header, index) {
 function roleOf(sig) {
   const sigType = sig.header?.sig_type;
   if (sigType !== void 0) {
-    if (typeof sigType !== "string") throw malformed("sig_type must be a string");
+    if (typeof sigType !== "string") throw malformed2("sig_type must be a string");
     switch (sigType) {
       case "cic":
         return { role: "cic", format: "2023" };
@@ -85560,7 +86093,7 @@ function roleOf(sig) {
   return { role: "ignored", format: "current" };
 }
 function assemble(payload, sigs, serialization) {
-  if (typeof payload !== "string") throw malformed('"payload" must be a string');
+  if (typeof payload !== "string") throw malformed2('"payload" must be a string');
   decodeBase64Url(payload, "PK Token payload");
   const byRole = {};
   const formats = /* @__PURE__ */ new Set();
@@ -85572,26 +86105,26 @@ function assemble(payload, sigs, serialization) {
   const one = (role, name, required) => {
     const list = byRole[role] ?? [];
     if (list.length > 1)
-      throw malformed(`PK Token has ${list.length} ${name} signatures, at most one is allowed`);
-    if (required && list.length === 0) throw malformed(`PK Token has no ${name} signature`);
+      throw malformed2(`PK Token has ${list.length} ${name} signatures, at most one is allowed`);
+    if (required && list.length === 0) throw malformed2(`PK Token has no ${name} signature`);
     return list[0];
   };
   const op = one("op", "OP", true);
   const cic = one("cic", "CIC", true);
   const cos = one("cos", "cosigner", false);
-  if (formats.size > 1) throw malformed("PK Token mixes 2023 sig_type and typ-tagged signatures");
+  if (formats.size > 1) throw malformed2("PK Token mixes 2023 sig_type and typ-tagged signatures");
   const format2 = formats.has("2023") ? "2023" : "current";
   return { payload, op, cic, ...cos ? { cos } : {}, format: format2, serialization };
 }
 function parseJsonForm(text) {
   const doc = parseJsonObject(text, "PK Token");
   const sigs = doc.signatures;
-  if (!Array.isArray(sigs)) throw malformed('"signatures" must be an array');
+  if (!Array.isArray(sigs)) throw malformed2('"signatures" must be an array');
   if (sigs.length < 2 || sigs.length > MAX_SIGNATURES2)
-    throw malformed(`PK Token has ${sigs.length} signatures`);
+    throw malformed2(`PK Token has ${sigs.length} signatures`);
   const decoded = sigs.map((s, i) => {
     if (s === null || typeof s !== "object" || Array.isArray(s))
-      throw malformed(`signature ${i} is not an object`);
+      throw malformed2(`signature ${i} is not an object`);
     return decodeSignature(s.protected, s.signature, s.header, i);
   });
   return assemble(doc.payload, decoded, "json");
@@ -85602,7 +86135,7 @@ function parseCompactForm(text) {
   const fresh = dot === -1 ? void 0 : text.slice(dot + 1);
   const parts = main2.split(":");
   if (parts.length < 5 || parts.length % 2 !== 1 || parts.length > 1 + 2 * MAX_SIGNATURES2) {
-    throw malformed("compact PK Token must be payload followed by protected:signature pairs");
+    throw malformed2("compact PK Token must be payload followed by protected:signature pairs");
   }
   const sigs = [];
   for (let i = 1; i < parts.length; i += 2)
@@ -85610,7 +86143,7 @@ function parseCompactForm(text) {
   const pkt = assemble(parts[0], sigs, "compact");
   if (fresh !== void 0) {
     if (fresh.split(".").length !== 3)
-      throw malformed("refreshed ID token after the PK Token is not a compact JWT");
+      throw malformed2("refreshed ID token after the PK Token is not a compact JWT");
     pkt.freshIdToken = fresh;
   }
   return pkt;
@@ -85619,16 +86152,16 @@ function parsePkToken(input2) {
   let text;
   if (typeof input2 === "string") text = input2;
   else {
-    if (input2.length > MAX_PKTOKEN_BYTES) throw malformed("PK Token is too large");
+    if (input2.length > MAX_PKTOKEN_BYTES) throw malformed2("PK Token is too large");
     try {
       text = new TextDecoder("utf-8", { fatal: true }).decode(input2);
     } catch {
-      throw malformed("PK Token is not valid UTF-8");
+      throw malformed2("PK Token is not valid UTF-8");
     }
   }
-  if (text.length > MAX_PKTOKEN_BYTES) throw malformed("PK Token is too large");
+  if (text.length > MAX_PKTOKEN_BYTES) throw malformed2("PK Token is too large");
   const trimmed = text.trim();
-  if (trimmed.length === 0) throw malformed("PK Token is empty");
+  if (trimmed.length === 0) throw malformed2("PK Token is empty");
   return trimmed.startsWith("{") ? parseJsonForm(trimmed) : parseCompactForm(trimmed);
 }
 
@@ -85638,31 +86171,31 @@ init_policy();
 // src/verify/read.ts
 init_import_meta_url();
 init_errors();
-function fail(code, m) {
+function fail2(code, m) {
   throw new VerificationError(code, m);
 }
 async function resolveImage2(source, ref, platforms, limits) {
   const root = await readImageRoot(source, ref, limits);
   const d = root.others[0];
   if (d)
-    fail(
+    fail2(
       "INDEX_ENTRY_UNVERIFIABLE",
       `index ${root.digest} lists ${d.digest} (${d.mediaType}, platform ${d.platform ? platformString(d.platform) : "none"}) that is neither a platform image nor a BuildKit attestation manifest; a runtime could pick it, so the image is refused`
     );
   const runnable = root.platforms;
   for (const a of root.attestations) {
     if (!a.refersTo || !runnable.some((p) => p.digest === a.refersTo))
-      fail(
+      fail2(
         "INDEX_ENTRY_UNVERIFIABLE",
         `attestation manifest ${a.descriptor.digest} refers to ${a.refersTo ?? "nothing"}, which is not a platform image of index ${root.digest}`
       );
   }
   if (runnable.length === 0)
-    fail("INDEX_NO_PLATFORMS", `index ${root.digest} lists no platform image manifests`);
+    fail2("INDEX_NO_PLATFORMS", `index ${root.digest} lists no platform image manifests`);
   if (!platforms || platforms.length === 0) return { root, selected: runnable };
   const missing = platforms.filter((p) => !runnable.some((r) => platformMatches(p, r.platform)));
   if (missing.length > 0)
-    fail(
+    fail2(
       "PLATFORM_NOT_FOUND",
       `platform ${missing.map(platformString).join(", ")} not in index (has ${runnable.map((r) => platformString(r.platform)).join(", ")})`
     );
@@ -85757,7 +86290,7 @@ init_import_meta_url();
 
 // src/dsse/verify.ts
 init_import_meta_url();
-var import_node_crypto13 = require("node:crypto");
+var import_node_crypto15 = require("node:crypto");
 init_errors();
 init_statement();
 function verifyEnvelopeSignatures(input2, opts) {
@@ -85809,7 +86342,7 @@ function checkAtt(envelope, token) {
     throw new VerificationError("ATT_MISSING", "the PK Token CIC carries no att claim for this envelope");
   }
   const expected = attFor(envelope.payloadType, envelope.payload);
-  if (!(0, import_node_crypto13.timingSafeEqual)(Buffer.from(att, "hex"), Buffer.from(expected, "hex"))) {
+  if (!(0, import_node_crypto15.timingSafeEqual)(Buffer.from(att, "hex"), Buffer.from(expected, "hex"))) {
     throw new VerificationError(
       "ATT_MISMATCH",
       "the PK Token was issued for a different payload (att does not match the PAE)"
@@ -85848,6 +86381,8 @@ function keySourceText(source, kid) {
       return ` (${key} from pinned JWKS ${source.location})`;
     case "archive":
       return ` (${key} from JWKS archive entry ${source.location})`;
+    case "root":
+      return ` (${key} from trusted root ${source.location})`;
   }
 }
 
@@ -85947,7 +86482,7 @@ function checkProvenance(statement, claims) {
 }
 
 // src/verify/identity.ts
-function fail2(code, message) {
+function fail3(code, message) {
   throw new VerificationError(code, message);
 }
 function claimString(claims, name) {
@@ -85968,12 +86503,12 @@ function checkClaims(claims, expect = {}, rules = [], lines = []) {
     const got = claimString(claims, claim);
     if (got !== want) {
       if (claim === "repository_owner_id") {
-        fail2(
+        fail3(
           code,
           `failed to verify repository owner, expected ${want}, got ${got ?? "(none)"} (${claimString(claims, "repository_owner") ?? "?"})`
         );
       }
-      fail2(code, `failed to verify ${claim}, expected ${want}, got ${got ?? "(none)"}`);
+      fail3(code, `failed to verify ${claim}, expected ${want}, got ${got ?? "(none)"}`);
     }
     lines.push(
       claim === "repository_owner_id" ? {
@@ -85986,13 +86521,13 @@ function checkClaims(claims, expect = {}, rules = [], lines = []) {
   for (const r of rules) {
     const got = claimString(claims, r.claim);
     if (r.equals && (got === void 0 || !r.equals.includes(got))) {
-      fail2(
+      fail3(
         "CLAIM_MISMATCH",
         `claim ${r.claim} is ${got === void 0 ? "absent" : JSON.stringify(got)}, policy wants ${r.equals.map((e) => JSON.stringify(e)).join(" or ")}`
       );
     }
     if (r.matches && (got === void 0 || !r.matches.test(got))) {
-      fail2(
+      fail3(
         "CLAIM_PATTERN_MISMATCH",
         `claim ${r.claim} is ${got === void 0 ? "absent" : JSON.stringify(got)}, policy wants a match of ${r.matches.source}`
       );
@@ -86059,7 +86594,7 @@ function chooseSignature(verdicts, check) {
 // src/verify/subject.ts
 init_import_meta_url();
 init_errors();
-function fail3(code, message) {
+function fail4(code, message) {
   throw new VerificationError(code, message);
 }
 function normalisePlatform(p) {
@@ -86067,7 +86602,7 @@ function normalisePlatform(p) {
 }
 function verifySubject(statement, ctx) {
   if (statement.subjects.length === 0)
-    fail3(
+    fail4(
       "SUBJECT_EMPTY",
       `attestation names no subject, so it is not bound to ${ctx.manifestDigest} or any other image (BuildKit writes no subject when the build had no image name)`
     );
@@ -86077,13 +86612,13 @@ function verifySubject(statement, ctx) {
     for (const s of statement.subjects) {
       const other = s.digest.sha256 !== void 0 ? ctx.siblings.get(s.digest.sha256) : void 0;
       if (other) {
-        fail3(
+        fail4(
           "ATTESTATION_PLATFORM_SWAPPED",
           `attestation refers to the ${other} manifest sha256:${s.digest.sha256}, not the ${platformString(ctx.platform)} manifest ${ctx.manifestDigest}`
         );
       }
     }
-    fail3("SUBJECT_DIGEST_MISMATCH", `attestation does not refer to digest ${ctx.manifestDigest}`);
+    fail4("SUBJECT_DIGEST_MISMATCH", `attestation does not refer to digest ${ctx.manifestDigest}`);
   }
   if (ctx.tag === void 0) return { digest: ctx.manifestDigest };
   const wantPlatform = ctx.platform ? normalisePlatform(platformString(ctx.platform)) : void 0;
@@ -86096,7 +86631,7 @@ function verifySubject(statement, ctx) {
   });
   const ref = ctx.subjectName !== void 0 ? `${ctx.subjectName}:${ctx.tag}` : ctx.tag;
   if (!ok) {
-    fail3(
+    fail4(
       "SUBJECT_NAME_MISMATCH",
       `attestation does not refer to tag ${ref}${wantPlatform ? ` (${wantPlatform})` : ""}: subjects ${matching.map((s) => JSON.stringify(s.name)).join(", ")}`
     );
@@ -86276,6 +86811,14 @@ function attestationResult(a, settings, platform, lists) {
     checks,
     ...signerFields(facts)
   };
+  const unproven = checks.find((c) => c.code === "SIGNING_TIME_UNPROVEN");
+  if (unproven)
+    lists.warnings.push({
+      code: "SIGNING_TIME_UNPROVEN",
+      message: unproven.message,
+      platform,
+      layer: l.digest
+    });
   if (a.kind === "failed") {
     const p = problem(a.error);
     checks.push({ check: "error", ok: false, ...p });
@@ -86303,6 +86846,7 @@ function signerFields(facts) {
       ...token.keySource ? { keySource: token.keySource } : {},
       claims: token.claims
     } : {},
+    ...facts.signingTime?.proven ? { signingTime: facts.signingTime.timestamp.time, timestamp: facts.signingTime.timestamp } : {},
     ...facts.identity ? {
       signature: {
         index: facts.identity.verdict.index,
@@ -86339,7 +86883,24 @@ function signedChecks(facts) {
       ok: true,
       message: `Verified signature ${chosen.verdict.index} (${chosen.verified} of ${chosen.of} verify) satisfies every identity constraint`
     });
+  if (facts.signingTime) checks.push(signingTimeCheck(facts.signingTime));
   return checks;
+}
+function signingTimeCheck(t) {
+  if (!t.proven)
+    return {
+      check: "signing-time",
+      ok: true,
+      code: "SIGNING_TIME_UNPROVEN",
+      message: t.why === "no-timestamp" ? "Signing time unproven: the signature carries no RFC 3161 timestamp" : "Signing time unproven: the signature is timestamped, but no --tsa-cert was given to check it"
+    };
+  const ts = t.timestamp;
+  const within = t.window ? ` is within the observed window of the OP key (${t.window.from} to ${t.window.to})` : "";
+  return {
+    check: "signing-time",
+    ok: true,
+    message: `Verified signing time ${ts.time} (timestamp by ${ts.authority})${within}`
+  };
 }
 function printable(text) {
   return text.replace(
@@ -86350,8 +86911,8 @@ function printable(text) {
 }
 function renderText(report, opts = {}) {
   const ok = opts.ascii ? "v" : "\u2713";
-  const bad3 = opts.ascii ? "x" : "\u2717";
-  const line = (c, indent = "  ") => `${indent}${c.ok ? ok : bad3} ${printable(c.message)}`;
+  const bad4 = opts.ascii ? "x" : "\u2717";
+  const line = (c, indent = "  ") => `${indent}${c.ok ? ok : bad4} ${printable(c.message)}`;
   const out = [];
   for (const p of report.platforms) {
     const signed = p.attestations.filter((a) => a.signed).length;
@@ -86363,22 +86924,23 @@ function renderText(report, opts = {}) {
         `Verifying ${printable(a.predicateType || a.layer.mediaType)} attestation${a.signed ? "" : " (unsigned)"}`
       );
       for (const c of a.checks) {
-        if (!a.signed && c.ok) out.push(`  ! ${printable(c.message)}`);
+        if (c.ok && (!a.signed || c.code === "SIGNING_TIME_UNPROVEN"))
+          out.push(`  ! ${printable(c.message)}`);
         else out.push(line(c));
       }
     }
     out.push("");
     for (const c of p.checks)
       if (c.check !== "attestation-manifest" && !(c.ok && !p.verified))
-        out.push(c.ok ? printable(c.message) : `${bad3} ${printable(c.message)}`);
-    if (!p.verified) out.push(`${bad3} ${printable(p.platform)} is not verified`);
+        out.push(c.ok ? printable(c.message) : `${bad4} ${printable(c.message)}`);
+    if (!p.verified) out.push(`${bad4} ${printable(p.platform)} is not verified`);
     out.push("");
   }
   const shown = new Set(report.platforms.flatMap((p) => p.attestations.map((a) => a.layer.digest)));
   for (const w of report.warnings)
     if (!w.layer || !shown.has(w.layer)) out.push(`warning: ${w.code}: ${printable(w.message)}`);
   out.push(
-    report.verified ? `Verified ${printable(report.image.reference)} (${report.image.digest})` : `${bad3} Verification failed for ${printable(report.image.reference)}: ${report.errors.length} error(s)`
+    report.verified ? `Verified ${printable(report.image.reference)} (${report.image.digest})` : `${bad4} Verification failed for ${printable(report.image.reference)}: ${report.errors.length} error(s)`
   );
   return out.join("\n") + "\n";
 }
@@ -86522,6 +87084,7 @@ async function runSteps(run3, d, purl, layer, annotatedType, facts) {
     purl,
     ...o.reference.tag ? { tag: o.reference.tag } : {}
   });
+  if (o.signingTime) facts.signingTime = verifySigningTime(facts.identity.verdict, o.signingTime);
 }
 function siblings(root, d) {
   const m = /* @__PURE__ */ new Map();
@@ -86667,8 +87230,153 @@ async function readArchive(dir, issuers, onWarning) {
   return out;
 }
 
+// src/trust/root-trust.ts
+init_import_meta_url();
+init_errors();
+
+// src/trust/root.ts
+init_import_meta_url();
+var import_promises8 = require("node:fs/promises");
+init_errors();
+var TRUSTED_ROOT_MEDIA_TYPE = "application/vnd.opk-signer.trusted-root.v1+json";
+var TrustedRootError = class extends OpkError {
+};
+var bad2 = (path, why) => new TrustedRootError("TRUSTED_ROOT_INVALID", `trusted root ${path}: ${why}`);
+function isoTime(v, path, what) {
+  if (typeof v !== "string" || !/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/.test(v))
+    throw bad2(path, `${what} must be an ISO 8601 UTC time`);
+  const ms = Date.parse(v);
+  if (Number.isNaN(ms)) throw bad2(path, `${what} must be an ISO 8601 UTC time`);
+  return ms;
+}
+function checkKey(raw, path, where) {
+  if (raw === null || typeof raw !== "object" || Array.isArray(raw))
+    throw bad2(path, `${where} is not an object`);
+  const k = raw;
+  if (k.jwk === null || typeof k.jwk !== "object" || Array.isArray(k.jwk))
+    throw bad2(path, `${where}.jwk is not an object`);
+  if (typeof k.thumbprint !== "string") throw bad2(path, `${where}.thumbprint is not a string`);
+  const first = isoTime(k.firstSeen, path, `${where}.firstSeen`);
+  const last = isoTime(k.lastSeen, path, `${where}.lastSeen`);
+  if (last < first) throw bad2(path, `${where}.lastSeen is before its firstSeen`);
+  if (k.removedAt !== void 0 && isoTime(k.removedAt, path, `${where}.removedAt`) < last)
+    throw bad2(path, `${where}.removedAt is before its lastSeen`);
+  if (k.source !== void 0 && typeof k.source !== "string")
+    throw bad2(path, `${where}.source is not a string`);
+  return k;
+}
+function parseTrustedRoot(text, path) {
+  let raw;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    throw bad2(path, "not valid JSON");
+  }
+  const doc = raw;
+  if (doc === null || typeof doc !== "object" || Array.isArray(doc)) throw bad2(path, "not a JSON object");
+  if (doc.mediaType !== TRUSTED_ROOT_MEDIA_TYPE)
+    throw bad2(path, `mediaType must be ${TRUSTED_ROOT_MEDIA_TYPE}`);
+  if (!Array.isArray(doc.issuers)) throw bad2(path, 'has no "issuers" array');
+  const out = { path, doc, keys: /* @__PURE__ */ new Map(), skipped: /* @__PURE__ */ new Map() };
+  doc.issuers.forEach((iss, i) => {
+    if (iss === null || typeof iss !== "object" || typeof iss.issuer !== "string" || !Array.isArray(iss.keys))
+      throw bad2(path, `issuers[${i}] needs a string issuer and a keys array`);
+    if (out.keys.has(iss.issuer)) throw bad2(path, `issuer ${iss.issuer} is listed twice`);
+    const keys = [];
+    const skipped = [];
+    iss.keys.forEach((rk, j) => {
+      const entry = checkKey(rk, path, `issuers[${i}].keys[${j}]`);
+      const m = jwkMember(entry.jwk);
+      if (!m) throw bad2(path, `issuers[${i}].keys[${j}] is not a signing key`);
+      if ("skipped" in m) return void skipped.push(m.skipped);
+      if (m.key.thumbprint !== entry.thumbprint)
+        throw bad2(path, `issuers[${i}].keys[${j}].thumbprint does not match its jwk`);
+      const firstSeenMs = Date.parse(entry.firstSeen);
+      const endMs = Date.parse(entry.removedAt ?? entry.lastSeen);
+      keys.push({ key: m.key, entry, firstSeenMs, endMs });
+    });
+    out.keys.set(iss.issuer, keys);
+    out.skipped.set(iss.issuer, skipped);
+  });
+  return out;
+}
+async function loadTrustedRoot(path) {
+  let text;
+  try {
+    text = await (0, import_promises8.readFile)(path, "utf8");
+  } catch (e) {
+    throw new TrustedRootError(
+      "TRUSTED_ROOT_IO",
+      `cannot read trusted root ${path}: ${e.code ?? "error"}`
+    );
+  }
+  return parseTrustedRoot(text, path);
+}
+
+// src/trust/source.ts
+init_import_meta_url();
+var RootKeySource = class {
+  constructor(root, issuers) {
+    this.root = root;
+    this.trustedIssuers = [...new Set(issuers)];
+  }
+  root;
+  trustedIssuers;
+  find(query) {
+    if (!this.trustedIssuers.includes(query.iss)) return [];
+    return selectKeys(
+      (this.root.keys.get(query.iss) ?? []).map((k) => k.key),
+      query
+    );
+  }
+  sourceOf(iss, key) {
+    return this.entry(iss, key.thumbprint) ? { kind: "root", location: this.root.path } : void 0;
+  }
+  unusable(query) {
+    if (!this.trustedIssuers.includes(query.iss)) return [];
+    return skippedFor(this.root.skipped.get(query.iss) ?? [], query);
+  }
+  /** The root's record of a key: its observed window decides what a timestamp may prove. */
+  entry(iss, thumbprint) {
+    if (!this.trustedIssuers.includes(iss)) return void 0;
+    return this.root.keys.get(iss)?.find((k) => k.key.thumbprint === thumbprint);
+  }
+  /** Issuers that are trusted but have no key in the root (the CLI refuses: nothing could verify). */
+  missingIssuers() {
+    return this.trustedIssuers.filter((i) => (this.root.keys.get(i)?.length ?? 0) === 0);
+  }
+};
+
+// src/trust/root-trust.ts
+async function createRootTrust(o) {
+  const path = o.trustedRoot;
+  const others = {
+    jwks: o.jwks !== void 0,
+    "jwks-archive": o.archiveDir !== void 0,
+    "discovery-url": Object.keys(o.discoveryBase ?? {}).length > 0
+  };
+  for (const [flag, given] of Object.entries(others)) {
+    if (given) throw new UsageError("USAGE", `--trusted-root cannot be combined with --${flag}`);
+  }
+  const issuers = o.issuers?.length ? [...new Set(o.issuers)] : [GITHUB_ACTIONS_ISSUER];
+  const root = await loadTrustedRoot(path);
+  const keys = new RootKeySource(root, issuers);
+  if (keys.missingIssuers().length === issuers.length)
+    throw new UsageError("USAGE", `the trusted root ${path} holds no keys for ${issuers.join(", ")}`);
+  const warnings = [];
+  for (const iss of issuers) {
+    for (const s of root.skipped.get(iss) ?? []) {
+      const w = skippedKeyWarning(`trusted root ${path}`, s);
+      warnings.push(w);
+      o.onWarning?.(w);
+    }
+  }
+  return { keys, trustedIssuers: keys.trustedIssuers, warnings, root: keys };
+}
+
 // src/trust/create.ts
 async function createTrust(o = {}) {
+  if (o.trustedRoot !== void 0) return createRootTrust({ ...o, trustedRoot: o.trustedRoot });
   const archive = o.archiveDir;
   const warnings = [];
   const warn = (w) => {
@@ -86748,6 +87456,7 @@ init_errors();
 var trustOptions = {
   jwks: { type: "string" },
   "jwks-archive": { type: "string" },
+  "trusted-root": { type: "string" },
   issuer: { type: "string", multiple: true },
   offline: { type: "boolean" },
   "discovery-url": { type: "string", multiple: true }
@@ -86758,6 +87467,7 @@ async function loadTrust(values, io2, opts = {}) {
   return createTrust({
     ...jwks ? { jwks: { bytes: await readInput(jwks, io2, "JWKS"), path: jwks } } : {},
     ...values["jwks-archive"] ? { archiveDir: values["jwks-archive"] } : {},
+    ...values["trusted-root"] !== void 0 ? { trustedRoot: values["trusted-root"] } : {},
     ...values.issuer ? { issuers: values.issuer } : {},
     ...values.offline ? { offline: true } : {},
     ...live ? { discoveryBase: parseDiscoveryPairs(values["discovery-url"]) } : {},
@@ -86766,6 +87476,117 @@ async function loadTrust(values, io2, opts = {}) {
 `)
   });
 }
+
+// src/cli/options/target.ts
+init_import_meta_url();
+
+// src/bundle/open.ts
+init_import_meta_url();
+init_errors();
+
+// src/bundle/source.ts
+init_import_meta_url();
+var BundleSource = class {
+  constructor(doc, path) {
+    this.doc = doc;
+    this.kind = doc.image.source;
+    this.location = `bundle:${path} (of ${doc.image.location})`;
+  }
+  doc;
+  kind;
+  location;
+  get(digest, what) {
+    const e = Object.hasOwn(this.doc.blobs, digest) ? this.doc.blobs[digest] : void 0;
+    if (!e || typeof e.data !== "string")
+      throw new OciIoError("BUNDLE_INCOMPLETE", `the bundle holds no ${what} ${digest}`);
+    const bytes = Buffer.from(e.data, "base64");
+    checkContentDigest(bytes, digest, `the bundle's ${what}`);
+    return { ...typeof e.mediaType === "string" ? { mediaType: e.mediaType } : {}, bytes };
+  }
+  resolve(tagOrDigest) {
+    const img = this.doc.image;
+    if (tagOrDigest !== img.digest && tagOrDigest !== img.tag)
+      return Promise.reject(
+        new OciIoError("BUNDLE_INCOMPLETE", `the bundle is for ${img.digest}, not ${tagOrDigest}`)
+      );
+    const { bytes } = this.get(img.digest, "index");
+    const descriptor = { mediaType: img.mediaType, digest: img.digest, size: bytes.length };
+    return Promise.resolve({ bytes, digest: img.digest, mediaType: img.mediaType, descriptor });
+  }
+  fetchManifest(digest) {
+    return Promise.resolve().then(() => {
+      const { mediaType, bytes } = this.get(digest, "manifest");
+      return { bytes, digest, mediaType: mediaType ?? "" };
+    });
+  }
+  fetchBlob(digest) {
+    return Promise.resolve().then(() => this.get(digest, "blob").bytes);
+  }
+  referrers(digest, artifactType) {
+    const list = Object.hasOwn(this.doc.referrers, digest) ? this.doc.referrers[digest] ?? [] : [];
+    return Promise.resolve(artifactType ? list.filter((d) => d.artifactType === artifactType) : list);
+  }
+};
+
+// src/bundle/format.ts
+init_import_meta_url();
+var import_promises9 = require("node:fs/promises");
+init_errors();
+var BUNDLE_MEDIA_TYPE = "application/vnd.opk-signer.bundle.v1+json";
+var BundleError = class extends OpkError {
+};
+var MAX_BUNDLE_BYTES = 512 * 1024 * 1024;
+async function readBundle(path) {
+  let text;
+  try {
+    const b = await (0, import_promises9.readFile)(path);
+    if (b.length > MAX_BUNDLE_BYTES) throw new BundleError("BUNDLE_INVALID", `bundle ${path} is too large`);
+    text = b.toString("utf8");
+  } catch (e) {
+    if (e instanceof BundleError) throw e;
+    throw new BundleError(
+      "BUNDLE_IO",
+      `cannot read bundle ${path}: ${e.code ?? "error"}`
+    );
+  }
+  let doc;
+  try {
+    doc = JSON.parse(text);
+  } catch {
+    throw new BundleError("BUNDLE_INVALID", `bundle ${path} is not valid JSON`);
+  }
+  const bad4 = (why) => new BundleError("BUNDLE_INVALID", `bundle ${path}: ${why}`);
+  if (doc === null || typeof doc !== "object") throw bad4("not a JSON object");
+  if (doc.mediaType !== BUNDLE_MEDIA_TYPE) throw bad4(`mediaType must be ${BUNDLE_MEDIA_TYPE}`);
+  const img = doc.image;
+  if (!img || typeof img.digest !== "string" || !/^sha256:[0-9a-f]{64}$/.test(img.digest))
+    throw bad4("image.digest is not a sha256 digest");
+  for (const k of ["reference", "name", "mediaType", "location"])
+    if (typeof img[k] !== "string") throw bad4(`image.${k} is not a string`);
+  if (img.source !== "registry" && img.source !== "oci-layout") throw bad4("image.source is unknown");
+  if (!doc.blobs || typeof doc.blobs !== "object") throw bad4("has no blobs object");
+  if (!doc.referrers || typeof doc.referrers !== "object") throw bad4("has no referrers object");
+  return doc;
+}
+
+// src/bundle/open.ts
+async function openBundle(path, expect = {}) {
+  const doc = await readBundle(path);
+  if (expect.digest !== void 0 && expect.digest !== doc.image.digest)
+    throw new VerificationError(
+      "BUNDLE_DIGEST_MISMATCH",
+      `bundle ${path} is for ${doc.image.digest}, not ${expect.digest}`
+    );
+  return {
+    source: new BundleSource(doc, path),
+    reference: { digest: doc.image.digest },
+    displayName: expect.displayName ?? `${doc.image.reference}@${doc.image.digest}`,
+    imageName: doc.image.name
+  };
+}
+
+// src/cli/options/target.ts
+init_errors();
 
 // src/cli/options/verify.ts
 init_import_meta_url();
@@ -86783,7 +87604,9 @@ var verifyOptions = {
   policy: { type: "string" },
   output: { type: "string" },
   "subject-name": { type: "string" },
-  ...limitOptions
+  ...limitOptions,
+  bundle: { type: "string" },
+  ...timeOptions
 };
 var VERIFY_USAGE = `usage: opk-signer verify IMAGE [flags]
   IMAGE                     host/repo:tag, host/repo@sha256:\u2026, or oci:DIR[:TAG]
@@ -86791,7 +87614,12 @@ var VERIFY_USAGE = `usage: opk-signer verify IMAGE [flags]
   --issuer URL              trusted OIDC issuer (repeatable); default GitHub Actions
   --repo-owner-id ID  --repository OWNER/REPO  --ref REF  --sha SHA  --workflow-ref REF
   --policy FILE             YAML/JSON policy (required predicates, claims, CEL)
+  --trusted-root ROOT.json  OP keys from a trusted root (no network); see \`trust update\`
   --jwks FILE | --jwks-archive DIR | live discovery; --offline
+  --tsa-cert FILE           trusted RFC 3161 TSA certificate (leaf or CA, repeatable): check
+                            timestamps and each rooted key's observed window
+  --key-grace DUR           slack around a key's observed window (default 1d; 30m, 12h, 2d)
+  --bundle FILE             verify an offline bundle (\`opk-signer bundle\`); IMAGE@DIGEST optional
   --subject-name NAME       name the subject purls must carry (default: the reference's)
   --username U --password-stdin   registry credentials (never stored)
   --plain-http              HTTP for a non-loopback registry
@@ -86848,6 +87676,44 @@ async function openImage(ref, values, io2) {
   };
 }
 
+// src/cli/options/target.ts
+function targetFlags(values, positionals, usage2) {
+  if (values.bundle === void 0) {
+    if (positionals.length !== 1) throw new UsageError("USAGE", `expected one IMAGE
+${usage2}`);
+    return { ref: parseImageReference(positionals[0]) };
+  }
+  if (positionals.length > 1)
+    throw new UsageError("USAGE", "verify --bundle FILE takes at most one IMAGE@DIGEST");
+  if (!values["trusted-root"] && !values.jwks && !values["jwks-archive"])
+    throw new UsageError(
+      "USAGE",
+      "--bundle verifies offline: give --trusted-root ROOT.json (or --jwks FILE)"
+    );
+  const arg = positionals[0];
+  if (arg === void 0) return { bundle: values.bundle };
+  if (/^sha256:[0-9a-f]{64}$/.test(arg)) return { bundle: values.bundle, digest: arg };
+  const ref = parseImageReference(arg);
+  if (ref.digest === void 0)
+    throw new UsageError("USAGE", `with --bundle, IMAGE must name a digest (IMAGE@sha256:\u2026), not ${arg}`);
+  return { bundle: values.bundle, digest: ref.digest, displayName: ref.original };
+}
+async function openTarget(t, values, io2) {
+  const subjectName = values["subject-name"];
+  if ("bundle" in t) {
+    const { source, reference: reference2, displayName, imageName } = await openBundle(t.bundle, t);
+    const named = subjectName !== void 0 ? { subjectName } : {};
+    return { image: { source, reference: reference2, displayName, imageName, ...named }, offline: true };
+  }
+  const { ref } = t;
+  const { close, ...opened } = await openImage(ref, values, io2);
+  const reference = {
+    ...ref.tag !== void 0 ? { tag: ref.tag } : {},
+    ...ref.digest !== void 0 ? { digest: ref.digest } : {}
+  };
+  return { image: { ...opened, reference, displayName: ref.original }, ...close ? { close } : {} };
+}
+
 // src/cli/commands/verify.ts
 async function run2(args, io2) {
   if (args.includes("--help") || args.includes("-h")) {
@@ -86855,29 +87721,22 @@ async function run2(args, io2) {
     return EXIT_OK;
   }
   const { values, positionals } = parse(args, verifyOptions);
-  if (positionals.length !== 1) throw new UsageError("USAGE", `expected one IMAGE
-${VERIFY_USAGE}`);
   const format2 = outputFormat(values.output);
-  const ref = parseImageReference(positionals[0]);
+  const target = targetFlags(values, positionals, VERIFY_USAGE);
   const platforms = platformsFlag(values.platform);
   checkRegistryFlags(values);
   const limits = limitsFrom(values);
   const { policy, issuers } = await policyFlags(values, io2);
-  const image = await openImage(ref, values, io2);
+  const { image, offline, close } = await openTarget(target, values, io2);
   try {
-    const trust = await loadTrust({ ...values, issuer: issuers }, io2);
+    const trust = await loadTrust({ ...values, issuer: issuers, ...offline ? { offline } : {} }, io2);
+    const signingTime = await signingTimeFlags(values, trust, io2);
     const report = await verifyImage({
-      source: image.source,
-      reference: {
-        ...ref.tag !== void 0 ? { tag: ref.tag } : {},
-        ...ref.digest !== void 0 ? { digest: ref.digest } : {}
-      },
-      displayName: ref.original,
-      imageName: image.imageName,
-      ...image.subjectName !== void 0 ? { subjectName: image.subjectName } : {},
+      ...image,
       trust,
       issuers,
       ...platforms ? { platforms } : {},
+      ...signingTime ? { signingTime } : {},
       policy,
       limits,
       expect: expectFlags(values)
@@ -86886,7 +87745,7 @@ ${VERIFY_USAGE}`);
     io2.stdout.write(format2 === "json" ? renderJson(report) : renderText(report, { ascii }));
     return report.verified ? EXIT_OK : EXIT_INVALID;
   } finally {
-    await image.close?.();
+    await close?.();
   }
 }
 
@@ -86895,7 +87754,7 @@ init_import_meta_url();
 
 // action/src/runner.ts
 init_import_meta_url();
-var import_node_crypto14 = require("node:crypto");
+var import_node_crypto16 = require("node:crypto");
 var import_node_fs3 = require("node:fs");
 var import_node_os3 = require("node:os");
 var InputError = class extends Error {
@@ -86936,7 +87795,7 @@ function setOutput(io2, name, value) {
     annotate(io2, "warning", `GITHUB_OUTPUT is not set: output ${name} is lost`);
     return;
   }
-  const delimiter = `ghadelimiter_${(0, import_node_crypto14.randomUUID)()}`;
+  const delimiter = `ghadelimiter_${(0, import_node_crypto16.randomUUID)()}`;
   if (name.includes(delimiter) || value.includes(delimiter))
     throw new Error(`output ${name} contains its delimiter`);
   (0, import_node_fs3.appendFileSync)(file, `${name}<<${delimiter}${import_node_os3.EOL}${value}${import_node_os3.EOL}${delimiter}${import_node_os3.EOL}`, "utf8");
@@ -86975,15 +87834,15 @@ function readInputs(env2) {
   const username = getInput(env2, "registry-username");
   const password = getInput(env2, "registry-password");
   if (!!username !== !!password) throw new InputError("registry-username and registry-password go together");
-  const verify2 = {};
+  const verify3 = {};
   for (const name of VERIFY_FLAGS) {
     const v = getInput(env2, name);
-    if (v !== void 0) verify2[name] = v;
+    if (v !== void 0) verify3[name] = v;
   }
   return {
     image,
     mode,
-    verify: verify2,
+    verify: verify3,
     issuers: getListInput(env2, "issuer"),
     platforms: getListInput(env2, "platform"),
     ...username && password ? { username, password } : {}
@@ -87109,7 +87968,7 @@ async function main(io2) {
   if (checked.stdout.trim() === "") return checked.code || 2;
   const report = JSON.parse(checked.stdout);
   digest ??= report.image?.digest;
-  const reportFile = (0, import_node_path6.join)(io2.env.RUNNER_TEMP || (0, import_node_os4.tmpdir)(), `opk-signer-report-${(0, import_node_crypto15.randomUUID)()}.json`);
+  const reportFile = (0, import_node_path6.join)(io2.env.RUNNER_TEMP || (0, import_node_os4.tmpdir)(), `opk-signer-report-${(0, import_node_crypto17.randomUUID)()}.json`);
   (0, import_node_fs4.writeFileSync)(reportFile, checked.stdout, { mode: 420 });
   if (digest) setOutput(io2, "digest", digest);
   setOutput(io2, "verified", String(report.verified));

@@ -1,6 +1,7 @@
 import type { CommitmentLocation } from '../pktoken/cic.js';
 import { performance } from 'node:perf_hooks';
 import { INTOTO_PAYLOAD_TYPE, parseEnvelope } from '../dsse/envelope.js';
+import { OpkError } from '../errors.js';
 import { OpError } from '../oidc/errors.js';
 import type { IdTokenSource } from '../pktoken/mint.js';
 import type { PkTokenFormat } from '../pktoken/types.js';
@@ -37,12 +38,14 @@ export interface InProcessSignerOptions {
   getIdToken: IdTokenSource;
   commitType?: CommitmentLocation;
   format?: PkTokenFormat;
+  /** RFC 3161 authority URL: each signature is timestamped there (`--tsa URL`). */
+  tsa?: string;
   /** Statements signed at once (each holds one token request). Default 4. */
   concurrency?: number;
   /** Worker threads for the GQ proof (see SigningPoolOptions). Default 0: on the event loop. */
   threads?: number | 'auto';
   /**
-   * A pool to share (e.g. with a sidecar in the same process); its format and commitment type
+   * A pool to share (e.g. with a sidecar in the same process); its format, commitment type and TSA
    * win, and `close()` leaves it open. Default: a pool of this signer's own.
    */
   pool?: SigningPool;
@@ -58,6 +61,7 @@ export function inProcessSigner(o: InProcessSignerOptions): StatementSigner {
     (own ??= createSigningPool({
       ...(o.commitType ? { commitType: o.commitType } : {}),
       ...(o.format ? { format: o.format } : {}),
+      ...(o.tsa !== undefined ? { tsa: o.tsa } : {}),
       threads: o.threads ?? 0,
       maxActive: concurrency,
       maxQueued: Infinity,
@@ -102,6 +106,9 @@ export function inProcessSigner(o: InProcessSignerOptions): StatementSigner {
 function signingFailure(e: unknown): unknown {
   if (e instanceof OpError && ['OP_UNAVAILABLE', 'OP_CANCELLED', 'OP_BAD_RESPONSE'].includes(e.code))
     return new SignerIoError(e.code, `getting an ID token failed: ${e.message}`);
+  // By code, not class: an error from a worker thread comes back as a plain OpkError.
+  if (e instanceof OpkError && ['TSA_UNAVAILABLE', 'TSA_REFUSED', 'TSA_BAD_RESPONSE'].includes(e.code))
+    return new SignerIoError(e.code, e.message);
   return e;
 }
 

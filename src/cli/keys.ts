@@ -10,6 +10,7 @@ export { prefetchFor } from '../trust/tokens.js';
 export const trustOptions = {
   jwks: { type: 'string' },
   'jwks-archive': { type: 'string' },
+  'trusted-root': { type: 'string' },
   issuer: { type: 'string', multiple: true },
   offline: { type: 'boolean' },
   'discovery-url': { type: 'string', multiple: true },
@@ -18,6 +19,7 @@ export const trustOptions = {
 export interface TrustFlags {
   jwks?: string;
   'jwks-archive'?: string;
+  'trusted-root'?: string;
   issuer?: string[];
   offline?: boolean;
   'discovery-url'?: string[];
@@ -35,6 +37,7 @@ export async function loadTrust(
   return createTrust({
     ...(jwks ? { jwks: { bytes: await readInput(jwks, io, 'JWKS'), path: jwks } } : {}),
     ...(values['jwks-archive'] ? { archiveDir: values['jwks-archive'] } : {}),
+    ...(values['trusted-root'] !== undefined ? { trustedRoot: values['trusted-root'] } : {}),
     ...(values.issuer ? { issuers: values.issuer } : {}),
     ...(values.offline ? { offline: true } : {}),
     ...(live ? { discoveryBase: parseDiscoveryPairs(values['discovery-url']) } : {}),

@@ -21,9 +21,12 @@ function lazySigner(make: () => AttestSigner): AttestSigner {
   };
 }
 
-/** `--signer unix:///PATH` (a sidecar), else in-process with the provider the flags name. */
+/**
+ * `--signer unix:///PATH` (a sidecar), else in-process with the provider the flags name (and
+ * `--tsa`, already checked by the command's flags).
+ */
 export function attestSignerFromFlags(
-  values: ProviderFlagValues & { signer?: string; format?: string },
+  values: ProviderFlagValues & { signer?: string; format?: string; tsa?: string },
   io: CliIo,
 ): AttestSigner {
   if (values.signer) return sidecarSigner(values.signer);
@@ -39,6 +42,7 @@ export function attestSignerFromFlags(
       getIdToken: provider.getIdToken,
       commitType: provider.commitType,
       format: formatFlag(values.format),
+      ...(values.tsa !== undefined ? { tsa: values.tsa } : {}),
     });
   });
 }

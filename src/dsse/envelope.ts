@@ -10,7 +10,15 @@ export interface EnvelopeSignature {
   keyid: string;
   /** Decoded `sig` bytes: for OPK, the PK Token JSON. */
   sig: Uint8Array;
+  /**
+   * RFC 3161 TimeStampToken (DER) over `sig`, carried unprotected as `rfc3161Timestamp` (standard
+   * base64): Go readers of the 2023 format unmarshal into {keyid, sig} and ignore it.
+   */
+  timestamp?: Uint8Array;
 }
+
+/** The unprotected member a signature's RFC 3161 timestamp travels in. */
+export const TIMESTAMP_MEMBER = 'rfc3161Timestamp';
 
 export interface Envelope {
   payloadType: string;
@@ -32,7 +40,11 @@ export function serializeEnvelope(
   payload: Uint8Array,
   signatures: EnvelopeSignature[],
 ): string {
-  const sigs = signatures.map((s) => `{"keyid":${goString(s.keyid)},"sig":${goString(encodeBase64(s.sig))}}`);
+  const sigs = signatures.map(
+    (s) =>
+      `{"keyid":${goString(s.keyid)},"sig":${goString(encodeBase64(s.sig))}` +
+      (s.timestamp ? `,"${TIMESTAMP_MEMBER}":${goString(encodeBase64(s.timestamp))}}` : '}'),
+  );
   return `{"payloadType":${goString(payloadType)},"payload":${goString(encodeBase64(payload))},"signatures":[${sigs.join(',')}]}`;
 }
 
@@ -61,7 +73,14 @@ export function parseEnvelope(input: string | Uint8Array): Envelope {
       throw new FormatError('DSSE_MALFORMED', `DSSE signature ${i} keyid must be a string`);
     if (typeof s.sig !== 'string')
       throw new FormatError('DSSE_MALFORMED', `DSSE signature ${i} has no string sig`);
-    return { keyid: (s.keyid as string | undefined) ?? '', sig: decodeBase64(s.sig, `DSSE signature ${i}`) };
+    const ts = s[TIMESTAMP_MEMBER];
+    if (ts !== undefined && typeof ts !== 'string')
+      throw new FormatError('DSSE_MALFORMED', `DSSE signature ${i} ${TIMESTAMP_MEMBER} must be a string`);
+    return {
+      keyid: (s.keyid as string | undefined) ?? '',
+      sig: decodeBase64(s.sig, `DSSE signature ${i}`),
+      ...(ts !== undefined ? { timestamp: decodeBase64(ts, `DSSE signature ${i} timestamp`) } : {}),
+    };
   });
   return { payloadType: doc.payloadType, payload, signatures };
 }

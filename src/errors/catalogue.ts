@@ -154,6 +154,43 @@ export const CATALOGUE = {
     'FAILED_PRECONDITION',
   ),
   POLICY_INVALID: input('the policy file or a policy flag is invalid'),
+  TRUSTED_ROOT_INVALID: input(
+    'the trusted root file is not a valid trusted root (mediaType, issuers, keys, observed times)',
+    'FAILED_PRECONDITION',
+  ),
+  TRUSTED_ROOT_IO: input('the trusted root file cannot be read or written', 'FAILED_PRECONDITION'),
+  TSA_CERT_INVALID: input('a --tsa-cert file holds no PEM certificate, or one that does not parse'),
+
+  // Trusted time (RFC 3161): a timestamp carried with a signature, and the authority at signing
+  TIMESTAMP_MISMATCH: verdict('the RFC 3161 timestamp covers other bytes than the signature'),
+  TIMESTAMP_INVALID: verdict(
+    'the RFC 3161 timestamp fails its signed attributes (content type, message digest, signing certificate)',
+  ),
+  TIMESTAMP_UNTRUSTED: verdict(
+    'the RFC 3161 timestamp was not signed by a --tsa-cert (or lacks the timeStamping EKU, or its genTime is outside the certificate validity)',
+  ),
+  TSA_MALFORMED: verdict('the RFC 3161 timestamp carried with a signature is not a DER TimeStampToken'),
+  OP_KEY_OUTSIDE_WINDOW: verdict(
+    "the signature's verified timestamp lies outside the OP key's observed window in the trusted root (± --key-grace)",
+  ),
+  TSA_UNAVAILABLE: io(
+    'signing: the timestamp authority could not be reached, answered non-200, or sent an oversized answer',
+  ),
+  TSA_REFUSED: io('signing: the timestamp authority refused the request (PKIStatus)', 'FAILED_PRECONDITION'),
+  TSA_BAD_RESPONSE: io(
+    'signing: the timestamp authority answered with a malformed token, or one for another request (imprint, nonce)',
+  ),
+
+  // Offline bundles
+  BUNDLE_INVALID: input('the --bundle file is not an opk-signer bundle'),
+  BUNDLE_IO: input('the bundle file cannot be read or written'),
+  BUNDLE_INCOMPLETE: io(
+    'the bundle lacks a manifest, blob or referrer list the verification reads',
+    'NOT_FOUND',
+  ),
+  BUNDLE_DIGEST_MISMATCH: verdict(
+    'verify --bundle FILE IMAGE@DIGEST: the bundle is for another image digest',
+  ),
 
   // OCI and registries
   OCI_NOT_FOUND: io('the registry or layout has no such manifest, blob or tag', 'NOT_FOUND'),
@@ -276,6 +313,8 @@ export const WARNINGS = {
   REFERRER_UNREADABLE: 'a signature referrer could not be read or parsed; it signs nothing here',
   REFERRER_UNRELATED: 'a referrer of the subject is not an opk-signer signature manifest',
   REFERRER_LAYER_UNMATCHED: 'a signature referrer layer matches no attestation layer of its subject',
+  SIGNING_TIME_UNPROVEN:
+    'the signature carries no RFC 3161 timestamp, or no --tsa-cert was given to check it: verified as before, the signing time is unproven',
 } as const;
 
 export type WarningCode = keyof typeof WARNINGS;

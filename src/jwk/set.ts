@@ -12,8 +12,8 @@ export interface OpKeyQuery {
 
 /** Where a verifying key came from, so a report can say which trust material vouched. */
 export interface KeySource {
-  kind: 'live' | 'pinned' | 'archive';
-  /** The JWKS URL, the pinned file's path, or the archive snapshot file. */
+  kind: 'live' | 'pinned' | 'archive' | 'root';
+  /** The JWKS URL, the pinned file's path, the archive snapshot file, or the trusted root file. */
   location: string;
 }
 

@@ -110,6 +110,7 @@ function signingParts(opts: SignerServerOptions): { admission: Admission; pool: 
   const pool = createSigningPool({
     format: opts.format ?? '2023',
     commitType: opts.provider?.commitType ?? 'aud',
+    ...(opts.tsa ? { tsa: opts.tsa } : {}),
     threads: opts.signingThreads ?? 'auto',
     maxActive: opts.maxConcurrent ?? 32,
     maxQueued: opts.maxQueued ?? 1024,

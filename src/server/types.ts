@@ -39,6 +39,8 @@ export interface SignerServerOptions {
   /** Required for TCP off loopback. */
   tls?: TlsFiles;
   format?: PkTokenFormat;
+  /** RFC 3161 timestamp authority URL: every signature is timestamped there (`serve --tsa`). */
+  tsa?: string;
   /** Statements signed at once (each holds one token request). Default 32. */
   maxConcurrent?: number;
   /** Statements waiting for a slot before new ones get RESOURCE_EXHAUSTED. Default 1024. */

@@ -11,6 +11,8 @@ export type { SignJob } from './threads.js';
 export interface SigningPoolOptions {
   format?: PkTokenFormat;
   commitType?: CommitmentLocation;
+  /** RFC 3161 authority URL: every signature gets a timestamp there (`--tsa`). */
+  tsa?: string;
   /** Worker threads for the GQ proof: 'auto' (one per core when built), or a number (0 = inline). */
   threads?: number | 'auto';
   /** Statements signed at once (each holds one token request). Default 32. */
@@ -39,7 +41,11 @@ export interface SigningPool {
 }
 
 export function createSigningPool(o: SigningPoolOptions = {}): SigningPool {
-  const config = { format: o.format ?? '2023', commitType: o.commitType ?? 'aud' } as const;
+  const config = {
+    format: o.format ?? '2023',
+    commitType: o.commitType ?? 'aud',
+    ...(o.tsa !== undefined ? { tsa: o.tsa } : {}),
+  } as const;
   let threads = o.threads ?? 'auto';
   if (threads === 'auto') threads = workersAvailable() ? Math.max(1, availableParallelism()) : 0;
   const executor: Executor = threads === 0 ? inlineExecutor(config) : threadExecutor(config, threads);

@@ -11,6 +11,11 @@ export interface SignStatementOptions {
   payloadType?: string;
   format?: PkTokenFormat;
   commitType?: CommitmentLocation;
+  /**
+   * Obtains an RFC 3161 timestamp over the signature bytes (the PK Token JSON); it travels in the
+   * signature's unprotected `rfc3161Timestamp` member. Omitted: no timestamp, as the fork signs.
+   */
+  timestamper?: (sig: Uint8Array) => Promise<Uint8Array>;
 }
 
 /**
@@ -51,8 +56,10 @@ export async function signStatement(
     commitType: opts.commitType ?? 'aud',
     att: attFor(payloadType, statement),
   });
+  const sig = Buffer.from(minted.json, 'utf8');
+  const timestamp = opts.timestamper ? await opts.timestamper(sig) : undefined;
   const envelope = serializeEnvelope(payloadType, statement, [
-    { keyid: OPK_KEYID, sig: Buffer.from(minted.json, 'utf8') },
+    { keyid: OPK_KEYID, sig, ...(timestamp ? { timestamp } : {}) },
   ]);
   return {
     envelope: Buffer.from(envelope, 'utf8'),

@@ -13,6 +13,7 @@ import {
 import type { IdTokenSource } from '../pktoken/mint.js';
 import type { PkTokenFormat } from '../pktoken/types.js';
 import { signStatement, type SignedStatement } from './sign.js';
+import { httpTimestamper } from '../tsa/client.js';
 
 export interface SignJob {
   statement: Uint8Array;
@@ -23,6 +24,8 @@ export interface SignJob {
 export interface SigningConfig {
   format: PkTokenFormat;
   commitType: CommitmentLocation;
+  /** RFC 3161 authority URL: each signature gets a timestamp (`serve --tsa`). */
+  tsa?: string;
 }
 
 /**
@@ -47,6 +50,7 @@ export function inlineExecutor(config: SigningConfig): Executor {
         getIdToken,
         format: config.format,
         commitType: config.commitType,
+        ...(config.tsa ? { timestamper: httpTimestamper(config.tsa) } : {}),
         ...(job.payloadType ? { payloadType: job.payloadType } : {}),
       }),
     close: async () => {},

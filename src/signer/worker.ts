@@ -5,6 +5,7 @@ import { rsaKeyFromJwk, type RsaPublicKey } from '../jwk/rsa.js';
 import type { IssuedIdToken } from '../pktoken/mint.js';
 import type { PkTokenFormat } from '../pktoken/types.js';
 import { signStatement } from './sign.js';
+import { httpTimestamper } from '../tsa/client.js';
 
 // A signing worker (see threads.ts): runs signStatement with an IdTokenSource that asks the
 // main thread, which alone talks to the OP.
@@ -17,6 +18,7 @@ type FromMain =
       payloadType: string;
       format: PkTokenFormat;
       commitType: CommitmentLocation;
+      tsa?: string;
     }
   | { t: 'token-ok'; id: number; idToken: string; jwk: Record<string, unknown> }
   | { t: 'token-err'; id: number };
@@ -60,6 +62,7 @@ port.on('message', (m: FromMain) => {
   signStatement(m.statement, {
     format: m.format,
     commitType: m.commitType,
+    ...(m.tsa ? { timestamper: httpTimestamper(m.tsa) } : {}),
     ...(m.payloadType ? { payloadType: m.payloadType } : {}),
     getIdToken: (commitment) =>
       new Promise<IssuedIdToken>((resolve, reject) => {

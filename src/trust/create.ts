@@ -10,6 +10,8 @@ import {
 import type { HttpOptions } from '../oidc/http.js';
 import { JwksCache } from '../oidc/jwks-cache.js';
 import { GITHUB_ACTIONS_ISSUER, OpTrust, readArchive, type ArchiveTrust } from '../oidc/trust.js';
+import { createRootTrust } from './root-trust.js';
+import type { RootKeySource } from './source.js';
 
 export interface Trust {
   keys: OpKeySource;
@@ -22,6 +24,8 @@ export interface Trust {
   trustedIssuers?: string[];
   /** Trust-material warnings so far (skipped JWKS members); live fetches may add more later. */
   warnings: KeyWarning[];
+  /** Set with `trustedRoot`: the root's observed key windows, for timestamp checks. */
+  root?: RootKeySource;
 }
 
 /** A warning while assembling trust: a skipped key (also kept in `Trust.warnings`) or an unreachable OP. */
@@ -31,6 +35,11 @@ export interface TrustWarning {
 }
 
 export interface TrustOptions {
+  /**
+   * A trusted root file (`opk-signer trust update`): its keys are the whole trust decision, with
+   * no network; cannot be combined with `jwks`, `archiveDir` or `discoveryBase`.
+   */
+  trustedRoot?: string;
   /** A pinned JWKS: its bytes, and the path it was read from (`-` for stdin), named in messages. */
   jwks?: { bytes: Uint8Array | string; path: string };
   /** A JWKS archive directory (`opk-signer jwks snapshot`, signers' `OPK_JWKS_ARCHIVE`). */
@@ -50,6 +59,7 @@ export interface TrustOptions {
 
 /**
  * Trust material, from options (the CLI's flags map one to one):
+ * - a trusted root: its keys for the trusted issuers (default GitHub Actions), no network.
  * - a pinned JWKS alone: the pinned keys are the trust decision, whatever the `iss`, unless
  *   `issuers` narrows it. No network.
  * - otherwise the trusted issuers are `issuers`, default GitHub Actions only, and keys come from
@@ -58,6 +68,7 @@ export interface TrustOptions {
  *   verification goes on with a warning.
  */
 export async function createTrust(o: TrustOptions = {}): Promise<Trust> {
+  if (o.trustedRoot !== undefined) return createRootTrust({ ...o, trustedRoot: o.trustedRoot });
   const archive = o.archiveDir;
   const warnings: KeyWarning[] = [];
   const warn = (w: KeyWarning) => {

@@ -15,6 +15,7 @@ import {
   verifyPolicy,
   verifyPredicateType,
   verifySignatures,
+  verifySigningTime,
   verifySubject,
   type RunSettings,
 } from './steps.js';
@@ -173,6 +174,7 @@ async function runSteps(
     purl,
     ...(o.reference.tag ? { tag: o.reference.tag } : {}),
   });
+  if (o.signingTime) facts.signingTime = verifySigningTime(facts.identity.verdict, o.signingTime);
 }
 
 /** Other platform manifests of the index (hex digest → platform), to name swapped attestations. */

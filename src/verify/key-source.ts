@@ -14,5 +14,7 @@ export function keySourceText(source: KeySource | undefined, kid?: string): stri
       return ` (${key} from pinned JWKS ${source.location})`;
     case 'archive':
       return ` (${key} from JWKS archive entry ${source.location})`;
+    case 'root':
+      return ` (${key} from trusted root ${source.location})`;
   }
 }

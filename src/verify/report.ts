@@ -4,7 +4,7 @@ import type { OpkError } from '../errors.js';
 import type { ImageRoot } from '../oci/buildkit-image.js';
 import { platformString } from '../oci/types.js';
 import { keySourceText } from './key-source.js';
-import { constrainsIdentity, type RunSettings } from './steps.js';
+import { constrainsIdentity, type RunSettings, type SigningTimeVerdict } from './steps.js';
 import {
   REPORT_SCHEMA,
   type AttestationResult,
@@ -164,6 +164,14 @@ function attestationResult(
     checks,
     ...signerFields(facts),
   };
+  const unproven = checks.find((c) => c.code === 'SIGNING_TIME_UNPROVEN');
+  if (unproven)
+    lists.warnings.push({
+      code: 'SIGNING_TIME_UNPROVEN',
+      message: unproven.message,
+      platform,
+      layer: l.digest,
+    });
   if (a.kind === 'failed') {
     const p = problem(a.error);
     checks.push({ check: 'error', ok: false, ...p });
@@ -196,6 +204,9 @@ function signerFields(facts: SignedFacts): Partial<AttestationResult> {
           ...(token.keySource ? { keySource: token.keySource } : {}),
           claims: token.claims,
         }
+      : {}),
+    ...(facts.signingTime?.proven
+      ? { signingTime: facts.signingTime.timestamp.time, timestamp: facts.signingTime.timestamp }
       : {}),
     ...(facts.identity
       ? {
@@ -238,7 +249,31 @@ function signedChecks(facts: SignedFacts): CheckResult[] {
       ok: true,
       message: `Verified signature ${chosen.verdict.index} (${chosen.verified} of ${chosen.of} verify) satisfies every identity constraint`,
     });
+  if (facts.signingTime) checks.push(signingTimeCheck(facts.signingTime));
   return checks;
+}
+
+/** The `signing-time` line: ok either way; an unproven time carries its warning code (shown `!`). */
+function signingTimeCheck(t: SigningTimeVerdict): CheckResult {
+  if (!t.proven)
+    return {
+      check: 'signing-time',
+      ok: true,
+      code: 'SIGNING_TIME_UNPROVEN',
+      message:
+        t.why === 'no-timestamp'
+          ? 'Signing time unproven: the signature carries no RFC 3161 timestamp'
+          : 'Signing time unproven: the signature is timestamped, but no --tsa-cert was given to check it',
+    };
+  const ts = t.timestamp;
+  const within = t.window
+    ? ` is within the observed window of the OP key (${t.window.from} to ${t.window.to})`
+    : '';
+  return {
+    check: 'signing-time',
+    ok: true,
+    message: `Verified signing time ${ts.time} (timestamp by ${ts.authority})${within}`,
+  };
 }
 
 export interface RenderOptions {
@@ -277,7 +312,8 @@ export function renderText(report: VerifyReport, opts: RenderOptions = {}): stri
         `Verifying ${printable(a.predicateType || a.layer.mediaType)} attestation${a.signed ? '' : ' (unsigned)'}`,
       );
       for (const c of a.checks) {
-        if (!a.signed && c.ok) out.push(`  ! ${printable(c.message)}`);
+        if (c.ok && (!a.signed || c.code === 'SIGNING_TIME_UNPROVEN'))
+          out.push(`  ! ${printable(c.message)}`);
         else out.push(line(c));
       }
     }

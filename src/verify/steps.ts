@@ -16,6 +16,7 @@ import type { VerifyImageOptions, VerifyTrust } from './types.js';
  */
 
 export { verifySubject, type SubjectContext } from './subject.js';
+export { verifySigningTime, type SigningTimeVerdict } from './signing-time.js';
 
 /** The settled inputs of one verification run. */
 export interface RunSettings {

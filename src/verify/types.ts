@@ -5,6 +5,7 @@ import type { ImageSource } from '../oci/source.js';
 import type { Platform } from '../oci/types.js';
 import type { CheckResult, ClaimExpectations } from './identity.js';
 import type { Policy } from './policy.js';
+import type { SigningTimePolicy, TimestampInfo } from './signing-time.js';
 
 /** The options, trust and report of `verifyImage` (the report's JSON is docs/verify-output.md). */
 
@@ -46,6 +47,8 @@ export interface VerifyImageOptions {
   now?: number;
   /** Bounds on the work one verification may cost (defaults: DEFAULT_LIMITS). */
   limits?: Partial<Limits>;
+  /** Trusted-time checks (RFC 3161 timestamps, rooted key windows); undefined: none, as before. */
+  signingTime?: SigningTimePolicy;
 }
 
 export interface Problem {
@@ -73,6 +76,9 @@ export interface AttestationResult {
    * out of `of` OPK signatures of which `verified` verified.
    */
   signature?: { index: number; of: number; verified: number };
+  /** When a trusted RFC 3161 timestamp proves the signature existed (ISO 8601). */
+  signingTime?: string;
+  timestamp?: TimestampInfo;
   /** Full statement and claims, for the OPA `input` document only (not rendered in `platforms`). */
   statement?: JsonObject;
   claims?: JsonObject;

@@ -4,6 +4,7 @@ import type { Statement } from '../intoto/statement.js';
 import type { AttestationLayer, AttestationManifest, ReadNote } from '../oci/buildkit-image.js';
 import type { Descriptor } from '../oci/types.js';
 import type { ChosenSignature } from './identity.js';
+import type { SigningTimeVerdict } from './signing-time.js';
 
 /**
  * What the verifier's steps found, before any wording: report.ts turns these into the report.
@@ -27,6 +28,8 @@ export interface SignedFacts {
   subject?: SubjectVerdict;
   /** verifyIdentity: the signature whose claims satisfy every identity constraint. */
   identity?: ChosenSignature;
+  /** verifySigningTime (with `signingTime` options): the chosen signature's timestamp. */
+  signingTime?: SigningTimeVerdict;
 }
 
 export type AttestationVerdict =

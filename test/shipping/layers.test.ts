@@ -33,6 +33,8 @@ const FLOORS = [
   'pktoken',
   'intoto',
   'dsse',
+  // RFC 3161: the signer asks an authority for timestamps (inline and on worker threads).
+  'tsa',
   'signer',
   'sidecar-client',
 ];

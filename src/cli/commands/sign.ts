@@ -1,118 +1,21 @@
-import { createHash } from 'node:crypto';
-import { writeFile } from 'node:fs/promises';
-import { sidecarFailure, sidecarTarget } from '../../attest/sidecar.js';
-import { checkSigned } from '../../attest/signer.js';
-import type { SignedLayer } from '../../attest/types.js';
-import { UsageError } from '../../errors.js';
-import { createSignerClient } from '../../server/client.js';
+import { signViaSidecar } from '../../attest/sign-one.js';
 import { signStatement } from '../../signer/sign.js';
-import { formatFlag } from '../flags.js';
-import { providerFromFlags, providerOptions } from '../provider.js';
-import { asProducer, IoError, parse, readInput, requireOption, type CliIo } from '../io.js';
+import { asProducer, type CliIo } from '../io.js';
+import { SIGN_USAGE, signFlags } from '../options/sign.js';
+import { writeEnvelope } from '../render/sign.js';
 
 export const summary = 'sign one in-toto statement into a DSSE envelope (same path as the sidecar)';
 
-export const usage = `usage: opk-signer sign STATEMENT.json [-o ENVELOPE.json] [--provider github-actions|oidc|gitlab|dev] [--issuer URL]
-  [--client-id ID] [--redirect-port N] [--open-browser] [--format 2023|current]   (OIDC client secret: env OPK_OIDC_CLIENT_SECRET)
-  or: opk-signer sign STATEMENT.json [-o ENVELOPE.json] --signer unix:///PATH   (through a running sidecar, which
-  holds the identity provider and the format)`;
-
-/** Flags that choose how to sign in-process; with --signer the sidecar has already chosen. */
-const IN_PROCESS_FLAGS = [
-  'provider',
-  'issuer',
-  'client-id',
-  'redirect-port',
-  'open-browser',
-  'format',
-] as const;
+export const usage = SIGN_USAGE;
 
 export async function run(args: string[], io: CliIo): Promise<number> {
-  return asProducer(() => produce(args, io));
-}
-
-async function produce(args: string[], io: CliIo): Promise<number> {
-  const { values, positionals } = parse(args, {
-    output: { type: 'string', short: 'o' },
-    ...providerOptions,
-    format: { type: 'string' },
-    'payload-type': { type: 'string' },
-    signer: { type: 'string' },
+  return asProducer(async () => {
+    const job = await signFlags(args, io);
+    const signed =
+      'sidecar' in job
+        ? await signViaSidecar(job.sidecar, job.statement, job)
+        : await signStatement(job.statement, job.options);
+    await writeEnvelope(signed, job.output, io);
+    return 0;
   });
-  const file = requireOption(positionals[0], 'STATEMENT');
-  if (values.signer !== undefined) {
-    const clash = IN_PROCESS_FLAGS.filter((f) => values[f] !== undefined);
-    if (clash.length)
-      throw new UsageError('USAGE', `--signer cannot be combined with --${clash.join(', --')}`);
-    const target = sidecarTarget(values.signer);
-    const statement = await readInput(file, io, 'statement');
-    const signed = await viaSidecar(values.signer, target, statement, values['payload-type']);
-    return write(signed, values.output, io);
-  }
-  const statement = await readInput(file, io, 'statement');
-  const provider = providerFromFlags(values, io);
-  if (!provider) {
-    throw new UsageError(
-      'NO_PROVIDER',
-      'no identity provider is configured: run inside GitHub Actions with `permissions: id-token: write` ' +
-        '(ACTIONS_ID_TOKEN_REQUEST_URL / ACTIONS_ID_TOKEN_REQUEST_TOKEN), or pass --provider',
-    );
-  }
-  const signed = await signStatement(statement, {
-    getIdToken: provider.getIdToken,
-    commitType: provider.commitType,
-    format: formatFlag(values.format),
-    ...(values['payload-type'] ? { payloadType: values['payload-type'] } : {}),
-  });
-  return write(signed, values.output, io);
-}
-
-/** One SignStatement call; the envelope is checked against the statement before it is written. */
-async function viaSidecar(
-  spec: string,
-  target: string,
-  statement: Buffer,
-  payloadType: string | undefined,
-): Promise<SignedLayer> {
-  const client = createSignerClient(target);
-  try {
-    const r = await client.signStatement(statement, payloadType ? { payloadType } : {});
-    const signed = {
-      envelope: Buffer.from(r.envelope),
-      mediaType: r.media_type,
-      predicateType: r.predicate_type,
-    };
-    const digest = `sha256:${createHash('sha256').update(statement).digest('hex')}`;
-    checkSigned(
-      {
-        key: '0',
-        attestation: 0,
-        layer: 0,
-        statement,
-        statementDigest: digest,
-        predicateType: '',
-        resign: false,
-      },
-      signed,
-    );
-    return signed;
-  } catch (e) {
-    throw sidecarFailure(spec, e);
-  } finally {
-    client.close();
-  }
-}
-
-async function write(signed: SignedLayer, output: string | undefined, io: CliIo): Promise<number> {
-  if (output && output !== '-') {
-    try {
-      await writeFile(output, signed.envelope);
-    } catch (e) {
-      throw new IoError('IO', `cannot write ${output}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
-    }
-    io.stderr.write(`signed ${signed.predicateType} → ${output} (${signed.mediaType})\n`);
-  } else {
-    io.stdout.write(signed.envelope);
-  }
-  return 0;
 }

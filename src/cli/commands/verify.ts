@@ -1,18 +1,11 @@
-import { UsageError } from '../../errors.js';
-import { parseImageReference } from '../../oci/reference.js';
 import { verifyImage } from '../../verify/image.js';
 import { renderJson, renderText } from '../../verify/report.js';
 import { EXIT_INVALID, EXIT_OK, outputFormat, parse, type CliIo } from '../io.js';
 import { loadTrust } from '../keys.js';
 import { limitsFrom } from '../limits.js';
-import {
-  expectFlags,
-  openImage,
-  platformsFlag,
-  policyFlags,
-  VERIFY_USAGE,
-  verifyOptions,
-} from '../options/verify.js';
+import { openTarget, targetFlags } from '../options/target.js';
+import { signingTimeFlags } from '../options/tsa.js';
+import { expectFlags, platformsFlag, policyFlags, VERIFY_USAGE, verifyOptions } from '../options/verify.js';
 import { checkRegistryFlags } from '../registry.js';
 
 export const summary = 'verify signed build attestations of an image (registry ref or oci:DIR[:TAG])';
@@ -23,29 +16,23 @@ export async function run(args: string[], io: CliIo): Promise<number> {
     return EXIT_OK;
   }
   const { values, positionals } = parse(args, verifyOptions);
-  if (positionals.length !== 1) throw new UsageError('USAGE', `expected one IMAGE\n${VERIFY_USAGE}`);
   const format = outputFormat(values.output);
-  const ref = parseImageReference(positionals[0]!);
+  const target = targetFlags(values, positionals, VERIFY_USAGE);
   const platforms = platformsFlag(values.platform);
   checkRegistryFlags(values);
   const limits = limitsFrom(values);
   const { policy, issuers } = await policyFlags(values, io);
-  const image = await openImage(ref, values, io);
+  const { image, offline, close } = await openTarget(target, values, io);
   try {
     // Trust is loaded only after the reference parsed: usage errors never cost a network call.
-    const trust = await loadTrust({ ...values, issuer: issuers }, io);
+    const trust = await loadTrust({ ...values, issuer: issuers, ...(offline ? { offline } : {}) }, io);
+    const signingTime = await signingTimeFlags(values, trust, io);
     const report = await verifyImage({
-      source: image.source,
-      reference: {
-        ...(ref.tag !== undefined ? { tag: ref.tag } : {}),
-        ...(ref.digest !== undefined ? { digest: ref.digest } : {}),
-      },
-      displayName: ref.original,
-      imageName: image.imageName,
-      ...(image.subjectName !== undefined ? { subjectName: image.subjectName } : {}),
+      ...image,
       trust,
       issuers,
       ...(platforms ? { platforms } : {}),
+      ...(signingTime ? { signingTime } : {}),
       policy,
       limits,
       expect: expectFlags(values),
@@ -54,6 +41,6 @@ export async function run(args: string[], io: CliIo): Promise<number> {
     io.stdout.write(format === 'json' ? renderJson(report) : renderText(report, { ascii }));
     return report.verified ? EXIT_OK : EXIT_INVALID;
   } finally {
-    await image.close?.();
+    await close?.();
   }
 }

@@ -5,6 +5,7 @@ import { parse, readInput, type CliIo } from '../io.js';
 import { LIMITS_USAGE, limitOptions, limitsFrom } from '../limits.js';
 import { providerOptions } from '../provider.js';
 import { checkRegistryFlags, registryClientFor, registryOptions } from '../registry.js';
+import { tsaFlag } from './tsa.js';
 
 /** `attest`'s flags and help text, beside the command so the command module stays a door. */
 export const attestOptions = {
@@ -19,6 +20,7 @@ export const attestOptions = {
   'metadata-target': { type: 'string' },
   ...providerOptions,
   format: { type: 'string' },
+  tsa: { type: 'string' },
   json: { type: 'boolean' },
   quiet: { type: 'boolean', short: 'q' },
   ...limitOptions,
@@ -35,6 +37,8 @@ export const ATTEST_USAGE = `usage: opk-signer attest IMAGE [--push | --output o
   --resign                  replace existing signatures (default: signed layers are left alone)
   --signer unix:///PATH     sign through a running sidecar (default: in-process, same code)
   --provider NAME --issuer URL --format 2023|current   in-process signing (as \`sign\`)
+  --tsa URL                 RFC 3161 timestamp over each signature (in-process signing; a sidecar
+                            takes \`serve --tsa\`)
   --metadata-file FILE      buildx --metadata-file output: containerimage.digest + image.name
   --metadata-target NAME    bake target in that file
   --username U --password-stdin   registry credentials (never stored); else Docker config
@@ -53,6 +57,14 @@ export async function attestFlags(args: string[], io: CliIo) {
   const limits = limitsFrom(v);
   if (positionals.length > 1) throw new UsageError('USAGE', `expected one IMAGE\n${ATTEST_USAGE}`);
   if (v.push && v.output) throw new UsageError('USAGE', '--push and --output exclude each other');
+  if (v.tsa !== undefined) {
+    if (v.signer)
+      throw new UsageError(
+        'USAGE',
+        '--tsa applies to in-process signing: give the sidecar `serve --tsa URL`',
+      );
+    tsaFlag(v.tsa);
+  }
   checkRegistryFlags(v);
   const meta = v['metadata-file'];
   if (!positionals[0] && !meta) throw new UsageError('USAGE', `expected IMAGE\n${ATTEST_USAGE}`);

@@ -6,12 +6,13 @@ import type { SignerServerOptions } from '../../server/server.js';
 import { durationFlag, formatFlag, intFlag, resolveGroup } from '../flags.js';
 import { parse, type CliIo } from '../io.js';
 import { providerFromFlags, providerOptions } from '../provider.js';
+import { tsaFlag } from './tsa.js';
 
 /** `serve`'s flags, help text and their mapping onto the sidecar's options, beside the command. */
 export const SERVE_USAGE = `usage: opk-signer serve [--listen unix:///run/opk-signer/signer.sock | tcp://127.0.0.1:PORT] [--socket-group GROUP]
   [--tls-cert F --tls-key F --tls-client-ca F] [--provider github-actions|oidc|gitlab|dev] [--issuer URL]
   [--format 2023|current] [--max-concurrent N] [--max-queued N] [--batch-parallelism N] [--timeout 60s]
-  [--drain-timeout 30s] [--signing-threads auto|N] [--log-level debug|info|warn|error]`;
+  [--drain-timeout 30s] [--signing-threads auto|N] [--log-level debug|info|warn|error] [--tsa URL]`;
 
 const serveOptions = {
   listen: { type: 'string' },
@@ -21,6 +22,7 @@ const serveOptions = {
   'tls-client-ca': { type: 'string' },
   ...providerOptions,
   format: { type: 'string' },
+  tsa: { type: 'string' },
   'max-concurrent': { type: 'string' },
   'max-queued': { type: 'string' },
   'batch-parallelism': { type: 'string' },
@@ -80,6 +82,7 @@ export async function serveFlags(args: string[], io: CliIo): Promise<SignerServe
   const opts: SignerServerOptions = { listen, provider, format: formatFlag(v.format), logger };
   if (v['socket-group'] !== undefined) opts.socketGroup = await resolveGroup(v['socket-group']);
   if (tls) opts.tls = tls;
+  if (v.tsa !== undefined) opts.tsa = tsaFlag(v.tsa);
   const mc = v['max-concurrent'];
   const mq = v['max-queued'];
   const bp = v['batch-parallelism'];

@@ -10,6 +10,7 @@ import { IoError, readInput, type CliIo } from '../io.js';
 import { trustOptions } from '../keys.js';
 import { LIMITS_USAGE, limitOptions } from '../limits.js';
 import { registryClientFor, registryOptions, type RegistryFlagValues } from '../registry.js';
+import { timeOptions } from './tsa.js';
 
 /** `verify`'s flags and help text, and what they map to, beside the command. */
 export const verifyOptions = {
@@ -25,6 +26,8 @@ export const verifyOptions = {
   output: { type: 'string' },
   'subject-name': { type: 'string' },
   ...limitOptions,
+  bundle: { type: 'string' },
+  ...timeOptions,
 } as const;
 
 export const VERIFY_USAGE = `usage: opk-signer verify IMAGE [flags]
@@ -33,7 +36,12 @@ export const VERIFY_USAGE = `usage: opk-signer verify IMAGE [flags]
   --issuer URL              trusted OIDC issuer (repeatable); default GitHub Actions
   --repo-owner-id ID  --repository OWNER/REPO  --ref REF  --sha SHA  --workflow-ref REF
   --policy FILE             YAML/JSON policy (required predicates, claims, CEL)
+  --trusted-root ROOT.json  OP keys from a trusted root (no network); see \`trust update\`
   --jwks FILE | --jwks-archive DIR | live discovery; --offline
+  --tsa-cert FILE           trusted RFC 3161 TSA certificate (leaf or CA, repeatable): check
+                            timestamps and each rooted key's observed window
+  --key-grace DUR           slack around a key's observed window (default 1d; 30m, 12h, 2d)
+  --bundle FILE             verify an offline bundle (\`opk-signer bundle\`); IMAGE@DIGEST optional
   --subject-name NAME       name the subject purls must carry (default: the reference's)
   --username U --password-stdin   registry credentials (never stored)
   --plain-http              HTTP for a non-loopback registry
