@@ -158,7 +158,7 @@ export const CATALOGUE = {
   // OCI and registries
   OCI_NOT_FOUND: io('the registry or layout has no such manifest, blob or tag', 'NOT_FOUND'),
   OCI_READ_FAILED: io(
-    'a layout file could not be read for a reason other than absence (EMFILE, ELOOP, EACCES)',
+    'a layout file could not be read for a reason other than absence (EMFILE, EACCES), or is a symlink, FIFO or device rather than a regular file',
   ),
   OCI_LIMIT_LAYERS: input('an attestation manifest or referrer has more layers than --max-layers'),
   OCI_LIMIT_INDEX_ENTRIES: input('the image index has more entries than --max-index-entries'),

@@ -3,7 +3,7 @@ import { mkdir, open, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FormatError } from '../errors.js';
 import { OciIoError } from './errors.js';
-import { atomicWrite, fileError, readOrIo, withFileLock } from './files.js';
+import { atomicWrite, readFileCapped, readOrIo, withFileLock } from './files.js';
 import type { ImageSource, ResolvedRoot } from './source.js';
 import {
   ANNOTATION_REF_NAME,
@@ -27,6 +27,10 @@ import {
 export { atomicWrite } from './files.js';
 
 const LAYOUT_VERSION = '1.0.0';
+/** `oci-layout` holds one short JSON object. */
+const MAX_MARKER_BYTES = 64 * 1024;
+/** index.json: a manifest-sized cap (about 20,000 entries), read before any run limit exists. */
+const MAX_INDEX_JSON_BYTES = MAX_MANIFEST_BYTES;
 
 /** The lock file writers of index.json hold (created O_EXCL). */
 export const LAYOUT_LOCK = 'index.json.lock';
@@ -78,10 +82,11 @@ export class OciLayout implements ImageSource {
         `${dir} is a directory but not an OCI image layout (it has no oci-layout file)`,
       );
     }
-    const marker = await readOrIo(join(dir, 'oci-layout'), `OCI layout ${dir}`);
+    const marker = await readOrIo(join(dir, 'oci-layout'), `OCI layout ${dir}`, MAX_MARKER_BYTES);
     let version: unknown;
     try {
-      version = (JSON.parse(marker.toString('utf8')) as { imageLayoutVersion?: unknown }).imageLayoutVersion;
+      version = (JSON.parse(Buffer.from(marker).toString('utf8')) as { imageLayoutVersion?: unknown })
+        .imageLayoutVersion;
     } catch {
       throw new FormatError('OCI_LAYOUT_INVALID', `${dir}/oci-layout is not JSON`);
     }
@@ -91,7 +96,11 @@ export class OciLayout implements ImageSource {
         `${dir}/oci-layout has unsupported imageLayoutVersion ${String(version)}`,
       );
     }
-    const indexBytes = await readOrIo(join(dir, 'index.json'), `OCI layout ${dir} index.json`);
+    const indexBytes = await readOrIo(
+      join(dir, 'index.json'),
+      `OCI layout ${dir} index.json`,
+      MAX_INDEX_JSON_BYTES,
+    );
     return new OciLayout(dir, parseIndex(indexBytes, `${dir}/index.json`), options);
   }
 
@@ -306,7 +315,11 @@ export class OciLayout implements ImageSource {
   }
 
   private async readIndex(): Promise<ImageIndex> {
-    const bytes = await readOrIo(join(this.dir, 'index.json'), `OCI layout ${this.dir} index.json`);
+    const bytes = await readOrIo(
+      join(this.dir, 'index.json'),
+      `OCI layout ${this.dir} index.json`,
+      MAX_INDEX_JSON_BYTES,
+    );
     return parseIndex(bytes, `${this.dir}/index.json`);
   }
 
@@ -340,25 +353,13 @@ export class OciLayout implements ImageSource {
   }
 
   private async readBlob(digest: string, maxBytes: number, what: string): Promise<Uint8Array> {
-    const path = this.blobPath(digest);
-    let fh;
-    try {
-      fh = await open(path, 'r');
-    } catch (e) {
-      throw fileError(e, `${what} ${digest}`, `is not in ${this.dir}`);
-    }
-    try {
-      const { size } = await fh.stat();
-      if (size > maxBytes)
-        throw new FormatError(
-          'OCI_TOO_LARGE',
-          `${what} ${digest} is ${size} bytes, over the ${maxBytes}-byte cap`,
-        );
-      const bytes = await fh.readFile();
-      checkContentDigest(bytes, digest, `${what} ${digest} in ${this.dir}:`);
-      return bytes;
-    } finally {
-      await fh.close();
-    }
+    const bytes = await readFileCapped(
+      this.blobPath(digest),
+      maxBytes,
+      `${what} ${digest}`,
+      `is not in ${this.dir}`,
+    );
+    checkContentDigest(bytes, digest, `${what} ${digest} in ${this.dir}:`);
+    return bytes;
   }
 }
