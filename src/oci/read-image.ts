@@ -1,6 +1,6 @@
 import { parseEnvelope } from '../dsse/envelope.js';
 import { attFor } from '../dsse/pae.js';
-import { OpkError, VerificationError } from '../errors.js';
+import { classify, OpkError, VerificationError } from '../errors.js';
 import type {
   AttestationEntry,
   AttestationLayer,
@@ -10,7 +10,6 @@ import type {
   ReadNote,
   ReferrerSignatures,
 } from './buildkit-image.js';
-import { OciIoError } from './errors.js';
 import { checkLimit, type Limits } from './limits.js';
 import type { ImageSource } from './source.js';
 import {
@@ -34,13 +33,15 @@ import {
 /**
  * The one walk over a BuildKit image, through a bounded source (limits, byte budget,
  * concurrency: the caller wraps it). Each function reads one level; integrity failures throw
- * typed errors, and I/O failures (OciIoError) always propagate: they are not verdicts.
+ * typed errors, and failures that are not verdicts (I/O, limits) always propagate.
  */
 
-/** I/O failures (unreachable, 404, auth, limits) abort the run: they are not verdicts about the image. */
+/**
+ * Only verdicts are kept as values: I/O failures (unreachable registry or OP, 404, auth,
+ * limits), input errors and bugs abort the run (exit 2), whatever class carries them.
+ */
 export function rethrowIo(e: unknown): void {
-  if (e instanceof OciIoError) throw e;
-  if (!(e instanceof OpkError)) throw e;
+  if (!(e instanceof OpkError) || classify(e).kind !== 'verdict') throw e;
 }
 
 /**
