@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { classify } from '../../src/errors.js';
 import { OpError } from '../../src/oidc/errors.js';
-import type { OpKeyQuery } from '../../src/pktoken/keyquery.js';
+import type { OpKeyQuery } from '../../src/jwk/set.js';
 import { verifyImage, type VerifyImageOptions, type VerifyTrust } from '../../src/verify/image.js';
 import { signedLayer, type BuiltImage } from '../helpers/buildkit.js';
 import type { TestOp } from '../helpers/op.js';
