@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { FormatError } from '../errors.js';
 import { OciIoError } from './errors.js';
 import { atomicWrite, readFileCapped, readOrIo, withFileLock } from './files.js';
-import type { ImageSource, ResolvedRoot } from './source.js';
+import { checkLimit, type Limits } from './limits.js';
+import type { ImageSource, ResolvedRoot, SourceReads } from './source.js';
 import {
   ANNOTATION_REF_NAME,
   checkContentDigest,
@@ -187,12 +188,18 @@ export class OciLayout implements ImageSource {
     return this.readBlob(digest, maxBytes, 'blob');
   }
 
+  /** index.json's entries are scanned for every subject's referrers: bounded like an image index. */
+  checkLimits(limits: Limits): void {
+    checkLimit(limits, 'maxIndexEntries', this.index.manifests.length, `${this.dir}/index.json`);
+  }
+
   /**
    * Referrers of `digest` in this layout: index.json entries (untagged, or carrying an
    * artifactType) whose manifest has that subject, as `oras attach` writes them to layouts, plus
-   * the entries of a `sha256-<hex>` tag-schema index.
+   * the entries of a `sha256-<hex>` tag-schema index. Each distinct entry is read once per layout
+   * (content-addressed, so what it says never changes); the scan stops one past `maxMatches`.
    */
-  async referrers(digest: string, artifactType?: string): Promise<Descriptor[]> {
+  async referrers(digest: string, artifactType?: string, reads?: SourceReads): Promise<Descriptor[]> {
     checkDigestSyntax(digest);
     const out: Descriptor[] = [];
     const seen = new Set<string>();
@@ -201,30 +208,63 @@ export class OciLayout implements ImageSource {
       seen.add(d.digest);
       out.push(d);
     };
+    const enough = () => reads?.maxMatches !== undefined && out.length > reads.maxMatches;
     for (const d of this.index.manifests) {
+      if (enough()) break;
       const tag = d.annotations?.[ANNOTATION_REF_NAME];
       if (tag === referrersTag(digest)) {
-        const bytes = await this.readBlob(d.digest, MAX_MANIFEST_BYTES, 'manifest');
+        const bytes = await this.readManifest(d.digest, reads);
         for (const m of parseIndex(bytes, `referrers index ${tag}`).manifests) add(m);
       } else if (
         IMAGE_MANIFEST_MEDIA_TYPES.includes(d.mediaType) &&
         (tag === undefined || d.artifactType !== undefined)
       ) {
-        const bytes = await this.readBlob(d.digest, MAX_MANIFEST_BYTES, 'manifest');
-        const m = parseManifest(bytes, `manifest ${d.digest}`);
-        if (m.subject?.digest === digest) {
+        const subject = await this.subjectOf(d.digest, reads);
+        if (subject?.digest === digest) {
           const { annotations, ...rest } = d;
           const kept = { ...(annotations ?? {}) };
           delete kept[ANNOTATION_REF_NAME];
           add({
             ...rest,
-            ...(m.artifactType && !rest.artifactType ? { artifactType: m.artifactType } : {}),
+            ...(subject.artifactType && !rest.artifactType ? { artifactType: subject.artifactType } : {}),
             ...(Object.keys(kept).length ? { annotations: kept } : {}),
           });
         }
       }
     }
     return out;
+  }
+
+  /** What one listed manifest says about its subject, read once per layout. */
+  private subjects = new Map<string, Promise<{ digest?: string; artifactType?: string }>>();
+
+  private subjectOf(
+    digest: string,
+    reads?: SourceReads,
+  ): Promise<{ digest?: string; artifactType?: string }> {
+    let p = this.subjects.get(digest);
+    if (!p) {
+      p = this.readManifest(digest, reads).then((bytes) => {
+        const m = parseManifest(bytes, `manifest ${digest}`);
+        return {
+          ...(m.subject ? { digest: m.subject.digest } : {}),
+          ...(m.artifactType ? { artifactType: m.artifactType } : {}),
+        };
+      });
+      // A failed read is not remembered: the next run (another budget) may read it.
+      p.catch(() => this.subjects.delete(digest));
+      this.subjects.set(digest, p);
+    }
+    return p;
+  }
+
+  private readManifest(digest: string, reads?: SourceReads): Promise<Uint8Array> {
+    if (!reads) return this.readBlob(digest, MAX_MANIFEST_BYTES, 'manifest');
+    return reads.read(
+      MAX_MANIFEST_BYTES,
+      (cap) => this.readBlob(digest, cap, 'manifest'),
+      (b) => b.length,
+    );
   }
 
   async hasBlob(digest: string): Promise<boolean> {
