@@ -7,7 +7,6 @@ import type {
   AttestationManifest,
   ImageRoot,
   IndexEntryKind,
-  ReadNote,
   ReferrerSignatures,
 } from './buildkit-image.js';
 import { checkLimit, type Limits } from './limits.js';

@@ -10,7 +10,6 @@ import type { Limits } from '../oci/limits.js';
 import {
   readAttestationManifest,
   readImageRoot,
-  readLayer,
   readPlatformManifest,
   readReferrerLayer,
   readReferrerSignatures,
