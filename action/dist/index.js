@@ -178,12 +178,15 @@ var init_catalogue = __esm({
       // OCI and registries
       OCI_NOT_FOUND: io("the registry or layout has no such manifest, blob or tag", "NOT_FOUND"),
       OCI_READ_FAILED: io(
-        "a layout file could not be read for a reason other than absence (EMFILE, ELOOP, EACCES)"
+        "a layout file could not be read for a reason other than absence (EMFILE, EACCES), or is a symlink, FIFO or device rather than a regular file"
       ),
       OCI_LIMIT_LAYERS: input("an attestation manifest or referrer has more layers than --max-layers"),
       OCI_LIMIT_INDEX_ENTRIES: input("the image index has more entries than --max-index-entries"),
       OCI_LIMIT_REFERRERS: input("a subject has more signature referrers than --max-referrers"),
       OCI_LIMIT_BYTES: input("the bytes read for one run exceed --max-bytes"),
+      OCI_LIMIT_VERIFICATIONS: input(
+        "verify: the selected platforms hold more distinct signed envelopes than --max-verifications"
+      ),
       LIMIT_INVALID: input("a resource limit given to the library is not a positive integer"),
       REGISTRY_IO: io("the registry could not be reached or answered an unexpected status"),
       REGISTRY_AUTH: io("the registry refused our credentials, or none were usable", "PERMISSION_DENIED"),
@@ -205,6 +208,7 @@ var init_catalogue = __esm({
       INDEX_ENTRY_UNVERIFIABLE: verdict(
         "the index lists an entry that is neither a platform image nor an attestation"
       ),
+      INDEX_ENTRY_DUPLICATE: verdict("the index lists one platform manifest digest more than once"),
       ATTESTATION_MANIFEST_MISSING: verdict("a platform has no attestation manifest"),
       ATTESTATION_MANIFEST_AMBIGUOUS: verdict("a platform has more than one attestation manifest"),
       ATTESTATION_SUBJECT_MISMATCH: verdict("the attestation manifest does not name its platform manifest"),
@@ -31846,7 +31850,7 @@ var require_client_h1 = __commonJS({
       kHTTPContext,
       kClosed
     } = require_symbols();
-    var constants2 = require_constants3();
+    var constants3 = require_constants3();
     var EMPTY_BUF = Buffer.alloc(0);
     var FastBuffer = Buffer[Symbol.species];
     var removeAllListeners = util.removeAllListeners;
@@ -31982,7 +31986,7 @@ var require_client_h1 = __commonJS({
          */
       constructor(client, socket, { exports: exports3 }) {
         this.llhttp = exports3;
-        this.ptr = this.llhttp.llhttp_alloc(constants2.TYPE.RESPONSE);
+        this.ptr = this.llhttp.llhttp_alloc(constants3.TYPE.RESPONSE);
         this.client = client;
         this.socket = socket;
         this.timeout = null;
@@ -32078,11 +32082,11 @@ var require_client_h1 = __commonJS({
             currentParser = null;
             currentBufferRef = null;
           }
-          if (ret !== constants2.ERROR.OK) {
+          if (ret !== constants3.ERROR.OK) {
             const data = chunk.subarray(llhttp.llhttp_get_error_pos(this.ptr) - currentBufferPtr);
-            if (ret === constants2.ERROR.PAUSED_UPGRADE) {
+            if (ret === constants3.ERROR.PAUSED_UPGRADE) {
               this.onUpgrade(data);
-            } else if (ret === constants2.ERROR.PAUSED) {
+            } else if (ret === constants3.ERROR.PAUSED) {
               this.paused = true;
               socket.unshift(data);
             } else {
@@ -32105,10 +32109,10 @@ var require_client_h1 = __commonJS({
         } finally {
           currentParser = null;
         }
-        if (ret === constants2.ERROR.OK) {
+        if (ret === constants3.ERROR.OK) {
           return null;
         }
-        if (ret === constants2.ERROR.PAUSED || ret === constants2.ERROR.PAUSED_UPGRADE) {
+        if (ret === constants3.ERROR.PAUSED || ret === constants3.ERROR.PAUSED_UPGRADE) {
           this.paused = true;
           return null;
         }
@@ -32125,7 +32129,7 @@ var require_client_h1 = __commonJS({
           const len = new Uint8Array(llhttp.memory.buffer, ptr).indexOf(0);
           message = "Response does not match the HTTP/1.1 protocol (" + Buffer.from(llhttp.memory.buffer, ptr, len).toString() + ")";
         }
-        return new HTTPParserError(message, constants2.ERROR[ret], data);
+        return new HTTPParserError(message, constants3.ERROR[ret], data);
       }
       destroy() {
         assert2(currentParser === null);
@@ -32336,7 +32340,7 @@ var require_client_h1 = __commonJS({
           socket[kBlocking] = false;
           client[kResume]();
         }
-        return pause ? constants2.ERROR.PAUSED : 0;
+        return pause ? constants3.ERROR.PAUSED : 0;
       }
       /**
        * @param {Buffer} buf
@@ -32362,7 +32366,7 @@ var require_client_h1 = __commonJS({
         }
         this.bytesRead += buf.length;
         if (request3.onData(buf) === false) {
-          return constants2.ERROR.PAUSED;
+          return constants3.ERROR.PAUSED;
         }
         return 0;
       }
@@ -32402,13 +32406,13 @@ var require_client_h1 = __commonJS({
         if (socket[kWriting]) {
           assert2(client[kRunning] === 0);
           util.destroy(socket, new InformationalError("reset"));
-          return constants2.ERROR.PAUSED;
+          return constants3.ERROR.PAUSED;
         } else if (!shouldKeepAlive) {
           util.destroy(socket, new InformationalError("reset"));
-          return constants2.ERROR.PAUSED;
+          return constants3.ERROR.PAUSED;
         } else if (socket[kReset] && client[kRunning] === 0) {
           util.destroy(socket, new InformationalError("reset"));
-          return constants2.ERROR.PAUSED;
+          return constants3.ERROR.PAUSED;
         } else if (client[kPipelining] == null || client[kPipelining] === 1) {
           setImmediate(client[kResume]);
         } else {
@@ -80127,7 +80131,7 @@ __export(main_exports, {
 module.exports = __toCommonJS(main_exports);
 init_import_meta_url();
 var import_node_crypto15 = require("node:crypto");
-var import_node_fs4 = require("node:fs");
+var import_node_fs5 = require("node:fs");
 var import_node_os4 = require("node:os");
 var import_node_path6 = require("node:path");
 var import_node_stream = require("node:stream");
@@ -80706,7 +80710,8 @@ var DEFAULT_LIMITS = Object.freeze({
   maxLayers: 256,
   maxIndexEntries: 4096,
   maxReferrers: 64,
-  maxBytes: 1024 * 1024 * 1024
+  maxBytes: 1024 * 1024 * 1024,
+  maxVerifications: 4096
 });
 var DEFAULT_CONCURRENCY = 16;
 var OciLimitError = class extends OciIoError {
@@ -80715,7 +80720,8 @@ var FLAGS = {
   maxLayers: ["OCI_LIMIT_LAYERS", "--max-layers", "layers"],
   maxIndexEntries: ["OCI_LIMIT_INDEX_ENTRIES", "--max-index-entries", "entries"],
   maxReferrers: ["OCI_LIMIT_REFERRERS", "--max-referrers", "signature referrers"],
-  maxBytes: ["OCI_LIMIT_BYTES", "--max-bytes", "bytes read"]
+  maxBytes: ["OCI_LIMIT_BYTES", "--max-bytes", "bytes read"],
+  maxVerifications: ["OCI_LIMIT_VERIFICATIONS", "--max-verifications", "signature verifications"]
 };
 function limitError(kind, where, count, limit) {
   const [code, flag, what] = FLAGS[kind];
@@ -80763,12 +80769,29 @@ var BoundedSource = class {
     this.kind = inner.kind;
     this.location = inner.location;
     this.gate = new Semaphore(concurrency);
+    inner.checkLimits?.(limits);
     if (inner.referrers) {
       const list = inner.referrers.bind(inner);
-      this.referrers = async (digest, artifactType) => {
-        const out = await this.gate.run(() => list(digest, artifactType));
-        checkLimit(limits, "maxReferrers", out.length, `subject ${digest}`);
-        return out;
+      const reads = {
+        // Each read takes the gate on its own: a listing holding it while it reads would deadlock.
+        read: (maxBytes, fetch, size) => this.gate.run(async () => {
+          const out = await this.capped(maxBytes, fetch);
+          this.charge(size(out));
+          return out;
+        }),
+        maxMatches: limits.maxReferrers
+      };
+      this.referrers = (digest, artifactType) => {
+        const key = `${digest} ${artifactType ?? ""}`;
+        let p = this.listed.get(key);
+        if (!p) {
+          p = list(digest, artifactType, reads).then((out) => {
+            checkLimit(limits, "maxReferrers", out.length, `subject ${digest}`);
+            return out;
+          });
+          this.listed.set(key, p);
+        }
+        return p;
       };
     }
   }
@@ -80778,6 +80801,7 @@ var BoundedSource = class {
   location;
   read = 0;
   gate;
+  listed = /* @__PURE__ */ new Map();
   referrers;
   /** Bytes read so far. */
   get bytesRead() {
@@ -80844,8 +80868,7 @@ function attFor(payloadType, payload) {
 // src/oci/read-image.ts
 init_errors();
 function rethrowIo(e) {
-  if (e instanceof OciIoError) throw e;
-  if (!(e instanceof OpkError)) throw e;
+  if (!(e instanceof OpkError) || classify(e).kind !== "verdict") throw e;
 }
 function classifyIndexEntry(d) {
   if (!IMAGE_MANIFEST_MEDIA_TYPES.includes(d.mediaType)) return "other";
@@ -80943,8 +80966,8 @@ async function readLayer(source, l, position, kind) {
   }
   return out;
 }
-async function readReferrerLayer(source, l, statement, position) {
-  const layer = await readLayer(source, l, position, "dsse");
+async function readReferrerLayer(source, l, statement, position, read = readLayer) {
+  const layer = await read(source, l, position, "dsse");
   if (layer.envelopeError) return { ...layer, error: layer.envelopeError };
   if (layer.envelope && sha256Digest(layer.envelope.payload) !== statement.digest)
     return {
@@ -80956,8 +80979,13 @@ async function readReferrerLayer(source, l, statement, position) {
     };
   return layer;
 }
-async function readReferrerSignatures(source, attestationManifest, limits) {
-  const out = { artifacts: [], byStatement: /* @__PURE__ */ new Map(), notes: [] };
+async function readReferrerSignatures(source, attestationManifest, limits, intoto) {
+  const out = {
+    artifacts: [],
+    byStatement: /* @__PURE__ */ new Map(),
+    unverifiable: /* @__PURE__ */ new Map(),
+    notes: []
+  };
   if (!source.referrers) return out;
   let listed2;
   try {
@@ -80993,24 +81021,40 @@ async function readReferrerSignatures(source, attestationManifest, limits) {
     }
     out.artifacts.push(r);
     checkLimit(limits, "maxLayers", m.layers.length, `referrer ${r.digest}`);
-    for (const l of m.layers) addReferrerLayer(out.byStatement, out.notes, r, l);
+    for (const l of m.layers) addReferrerLayer(out, r, l);
   }
+  if (intoto) dropUnmatched(out, intoto);
   return out;
 }
-function addReferrerLayer(out, notes, r, l) {
+function dropUnmatched(out, intoto) {
+  for (const map of [out.byStatement, out.unverifiable]) {
+    for (const [statement, layers] of map) {
+      if (intoto.has(statement)) continue;
+      map.delete(statement);
+      for (const l of layers)
+        out.notes.push({
+          code: "REFERRER_LAYER_UNMATCHED",
+          message: `referrer layer ${l.digest} (${l.mediaType}) names statement ${statement}, which is no in-toto layer of the attestation manifest; it signs nothing here`,
+          layer: l.digest
+        });
+    }
+  }
+}
+function addReferrerLayer(out, r, l) {
   const statement = l.annotations?.[ANNOTATION_OPK_STATEMENT_DIGEST];
   const kind = classifyAttestationLayer(l.mediaType);
-  if (!statement || kind !== "dsse") {
-    notes.push({
-      code: kind === "dsse" || kind === "unverifiable" ? "REFERRER_LAYER_UNMATCHED" : "ATTESTATION_LAYER_UNRECOGNISED",
-      message: `referrer ${r.digest} layer ${l.digest} (${l.mediaType}) ${kind === "dsse" ? `names no statement (${ANNOTATION_OPK_STATEMENT_DIGEST})` : "is not a DSSE envelope"}; it signs nothing here`,
-      layer: l.digest
-    });
+  if (statement && (kind === "dsse" || kind === "unverifiable")) {
+    const map = kind === "dsse" ? out.byStatement : out.unverifiable;
+    const list = map.get(statement) ?? [];
+    if (!list.some((x) => x.digest === l.digest)) list.push(l);
+    map.set(statement, list);
     return;
   }
-  const list = out.get(statement) ?? [];
-  if (!list.some((x) => x.digest === l.digest)) list.push(l);
-  out.set(statement, list);
+  out.notes.push({
+    code: kind === "dsse" || kind === "unverifiable" ? "REFERRER_LAYER_UNMATCHED" : "ATTESTATION_LAYER_UNRECOGNISED",
+    message: `referrer ${r.digest} layer ${l.digest} (${l.mediaType}) ${kind === "dsse" || kind === "unverifiable" ? `names no statement (${ANNOTATION_OPK_STATEMENT_DIGEST})` : "is not a DSSE envelope"}; it signs nothing here`,
+    layer: l.digest
+  });
 }
 
 // src/attest/read.ts
@@ -82918,7 +82962,9 @@ init_errors();
 // src/oci/files.ts
 init_import_meta_url();
 var import_node_crypto8 = require("node:crypto");
+var import_node_fs3 = require("node:fs");
 var import_promises = require("node:fs/promises");
+init_errors();
 var import_node_path2 = require("node:path");
 var import_promises2 = require("node:timers/promises");
 var LOCK_POLL_MS = 25;
@@ -82957,12 +83003,58 @@ async function withFileLock(path, what, waitMs, fn) {
     });
   }
 }
-async function readOrIo(path, what) {
+async function readOrIo(path, what, maxBytes) {
+  return readFileCapped(path, maxBytes, `cannot read ${what}`, "");
+}
+var OPEN_FLAGS = import_node_fs3.constants.O_RDONLY | (import_node_fs3.constants.O_NOFOLLOW ?? 0) | (import_node_fs3.constants.O_NONBLOCK ?? 0);
+async function readFileCapped(path, maxBytes, what, missing) {
+  let fh;
   try {
-    return await (0, import_promises.readFile)(path);
+    fh = await (0, import_promises.open)(path, OPEN_FLAGS);
   } catch (e) {
-    throw fileError(e, `cannot read ${what}`, "");
+    const code = e.code;
+    if (code === "ELOOP" || code === "EMLINK")
+      throw new OciIoError(
+        "OCI_READ_FAILED",
+        `${what}: is a symbolic link; layout files must be regular files`
+      );
+    throw fileError(e, what, missing);
   }
+  try {
+    const st = await fh.stat();
+    if (!st.isFile())
+      throw new OciIoError("OCI_READ_FAILED", `${what}: is not a regular file (a FIFO, device or directory)`);
+    if (st.size > maxBytes)
+      throw new FormatError("OCI_TOO_LARGE", `${what} is ${st.size} bytes, over the ${maxBytes}-byte cap`);
+    const buf = Buffer.allocUnsafe(Math.min(st.size, maxBytes) + 1);
+    let n = 0;
+    for (; ; ) {
+      if (n === buf.length) {
+        if (n > maxBytes) throw new FormatError("OCI_TOO_LARGE", `${what} is over the ${maxBytes}-byte cap`);
+        return await readRest(fh, buf, n, maxBytes, what);
+      }
+      const { bytesRead } = await fh.read(buf, n, buf.length - n, n);
+      if (bytesRead === 0) return buf.subarray(0, n);
+      n += bytesRead;
+    }
+  } catch (e) {
+    if (e instanceof OciIoError || e instanceof FormatError) throw e;
+    throw fileError(e, what, missing);
+  } finally {
+    await fh.close().catch(() => {
+    });
+  }
+}
+async function readRest(fh, head, at, maxBytes, what) {
+  const buf = Buffer.allocUnsafe(maxBytes + 1);
+  head.copy(buf, 0, 0, at);
+  let n = at;
+  while (n < buf.length) {
+    const { bytesRead } = await fh.read(buf, n, buf.length - n, n);
+    if (bytesRead === 0) return buf.subarray(0, n);
+    n += bytesRead;
+  }
+  throw new FormatError("OCI_TOO_LARGE", `${what} is over the ${maxBytes}-byte cap`);
 }
 function fileError(e, what, missing) {
   const code = e.code ?? "error";
@@ -83000,6 +83092,8 @@ async function atomicWrite(path, data) {
 
 // src/oci/layout.ts
 var LAYOUT_VERSION = "1.0.0";
+var MAX_MARKER_BYTES = 64 * 1024;
+var MAX_INDEX_JSON_BYTES = MAX_MANIFEST_BYTES;
 var LAYOUT_LOCK = "index.json.lock";
 var DEFAULT_LOCK_WAIT_MS = 1e4;
 var OciLayout = class _OciLayout {
@@ -83031,10 +83125,10 @@ var OciLayout = class _OciLayout {
         `${dir} is a directory but not an OCI image layout (it has no oci-layout file)`
       );
     }
-    const marker = await readOrIo((0, import_node_path3.join)(dir, "oci-layout"), `OCI layout ${dir}`);
+    const marker = await readOrIo((0, import_node_path3.join)(dir, "oci-layout"), `OCI layout ${dir}`, MAX_MARKER_BYTES);
     let version;
     try {
-      version = JSON.parse(marker.toString("utf8")).imageLayoutVersion;
+      version = JSON.parse(Buffer.from(marker).toString("utf8")).imageLayoutVersion;
     } catch {
       throw new FormatError("OCI_LAYOUT_INVALID", `${dir}/oci-layout is not JSON`);
     }
@@ -83044,7 +83138,11 @@ var OciLayout = class _OciLayout {
         `${dir}/oci-layout has unsupported imageLayoutVersion ${String(version)}`
       );
     }
-    const indexBytes = await readOrIo((0, import_node_path3.join)(dir, "index.json"), `OCI layout ${dir} index.json`);
+    const indexBytes = await readOrIo(
+      (0, import_node_path3.join)(dir, "index.json"),
+      `OCI layout ${dir} index.json`,
+      MAX_INDEX_JSON_BYTES
+    );
     return new _OciLayout(dir, parseIndex(indexBytes, `${dir}/index.json`), options3);
   }
   /** Creates a layout (or opens it if one is already there). */
@@ -83118,12 +83216,17 @@ var OciLayout = class _OciLayout {
   async fetchBlob(digest, maxBytes = MAX_BLOB_BYTES) {
     return this.readBlob(digest, maxBytes, "blob");
   }
+  /** index.json's entries are scanned for every subject's referrers: bounded like an image index. */
+  checkLimits(limits) {
+    checkLimit(limits, "maxIndexEntries", this.index.manifests.length, `${this.dir}/index.json`);
+  }
   /**
    * Referrers of `digest` in this layout: index.json entries (untagged, or carrying an
    * artifactType) whose manifest has that subject, as `oras attach` writes them to layouts, plus
-   * the entries of a `sha256-<hex>` tag-schema index.
+   * the entries of a `sha256-<hex>` tag-schema index. Each distinct entry is read once per layout
+   * (content-addressed, so what it says never changes); the scan stops one past `maxMatches`.
    */
-  async referrers(digest, artifactType) {
+  async referrers(digest, artifactType, reads) {
     checkDigestSyntax(digest);
     const out = [];
     const seen = /* @__PURE__ */ new Set();
@@ -83132,27 +83235,53 @@ var OciLayout = class _OciLayout {
       seen.add(d.digest);
       out.push(d);
     };
+    const enough = () => reads?.maxMatches !== void 0 && out.length > reads.maxMatches;
     for (const d of this.index.manifests) {
+      if (enough()) break;
       const tag = d.annotations?.[ANNOTATION_REF_NAME];
       if (tag === referrersTag(digest)) {
-        const bytes = await this.readBlob(d.digest, MAX_MANIFEST_BYTES, "manifest");
+        const bytes = await this.readManifest(d.digest, reads);
         for (const m of parseIndex(bytes, `referrers index ${tag}`).manifests) add(m);
       } else if (IMAGE_MANIFEST_MEDIA_TYPES.includes(d.mediaType) && (tag === void 0 || d.artifactType !== void 0)) {
-        const bytes = await this.readBlob(d.digest, MAX_MANIFEST_BYTES, "manifest");
-        const m = parseManifest(bytes, `manifest ${d.digest}`);
-        if (m.subject?.digest === digest) {
+        const subject = await this.subjectOf(d.digest, reads);
+        if (subject?.digest === digest) {
           const { annotations, ...rest } = d;
           const kept = { ...annotations ?? {} };
           delete kept[ANNOTATION_REF_NAME];
           add({
             ...rest,
-            ...m.artifactType && !rest.artifactType ? { artifactType: m.artifactType } : {},
+            ...subject.artifactType && !rest.artifactType ? { artifactType: subject.artifactType } : {},
             ...Object.keys(kept).length ? { annotations: kept } : {}
           });
         }
       }
     }
     return out;
+  }
+  /** What one listed manifest says about its subject, read once per layout. */
+  subjects = /* @__PURE__ */ new Map();
+  subjectOf(digest, reads) {
+    let p = this.subjects.get(digest);
+    if (!p) {
+      p = this.readManifest(digest, reads).then((bytes) => {
+        const m = parseManifest(bytes, `manifest ${digest}`);
+        return {
+          ...m.subject ? { digest: m.subject.digest } : {},
+          ...m.artifactType ? { artifactType: m.artifactType } : {}
+        };
+      });
+      p.catch(() => this.subjects.delete(digest));
+      this.subjects.set(digest, p);
+    }
+    return p;
+  }
+  readManifest(digest, reads) {
+    if (!reads) return this.readBlob(digest, MAX_MANIFEST_BYTES, "manifest");
+    return reads.read(
+      MAX_MANIFEST_BYTES,
+      (cap) => this.readBlob(digest, cap, "manifest"),
+      (b) => b.length
+    );
   }
   async hasBlob(digest) {
     try {
@@ -83230,7 +83359,11 @@ var OciLayout = class _OciLayout {
     return index.manifests.find((d) => d.annotations?.[ANNOTATION_REF_NAME] === tag)?.digest;
   }
   async readIndex() {
-    const bytes = await readOrIo((0, import_node_path3.join)(this.dir, "index.json"), `OCI layout ${this.dir} index.json`);
+    const bytes = await readOrIo(
+      (0, import_node_path3.join)(this.dir, "index.json"),
+      `OCI layout ${this.dir} index.json`,
+      MAX_INDEX_JSON_BYTES
+    );
     return parseIndex(bytes, `${this.dir}/index.json`);
   }
   /**
@@ -83260,26 +83393,14 @@ var OciLayout = class _OciLayout {
     return (0, import_node_path3.join)(this.dir, "blobs", "sha256", digest.slice("sha256:".length));
   }
   async readBlob(digest, maxBytes, what) {
-    const path = this.blobPath(digest);
-    let fh;
-    try {
-      fh = await (0, import_promises3.open)(path, "r");
-    } catch (e) {
-      throw fileError(e, `${what} ${digest}`, `is not in ${this.dir}`);
-    }
-    try {
-      const { size } = await fh.stat();
-      if (size > maxBytes)
-        throw new FormatError(
-          "OCI_TOO_LARGE",
-          `${what} ${digest} is ${size} bytes, over the ${maxBytes}-byte cap`
-        );
-      const bytes = await fh.readFile();
-      checkContentDigest(bytes, digest, `${what} ${digest} in ${this.dir}:`);
-      return bytes;
-    } finally {
-      await fh.close();
-    }
+    const bytes = await readFileCapped(
+      this.blobPath(digest),
+      maxBytes,
+      `${what} ${digest}`,
+      `is not in ${this.dir}`
+    );
+    checkContentDigest(bytes, digest, `${what} ${digest} in ${this.dir}:`);
+    return bytes;
   }
 };
 
@@ -84936,22 +85057,32 @@ var RegistryClient = class {
   }
   /**
    * OCI 1.1 referrers of `digest`: the API when the registry has it (`apiSupported: true`), else
-   * the referrers tag schema (`sha256-<hex>` index; empty when that tag does not exist).
+   * the referrers tag schema (`sha256-<hex>` index; empty when that tag does not exist). With
+   * `reads`, both bodies are read through it (a verify run's gate and byte budget).
    */
-  async referrers(repository, digest, artifactType) {
+  async referrers(repository, digest, artifactType, reads = UNBOUNDED) {
     checkDigestSyntax(digest);
     const q2 = artifactType ? `?artifactType=${encodeURIComponent(artifactType)}` : "";
-    const res = await this.send("GET", repository, `referrers/${digest}${q2}`, {
-      accept: MEDIA_TYPE_OCI_INDEX,
-      maxBytes: this.opts.maxManifestBytes ?? MAX_MANIFEST_BYTES
-    });
+    const max = this.opts.maxManifestBytes ?? MAX_MANIFEST_BYTES;
+    const res = await reads.read(
+      max,
+      (cap) => this.send("GET", repository, `referrers/${digest}${q2}`, {
+        accept: MEDIA_TYPE_OCI_INDEX,
+        maxBytes: cap
+      }),
+      (r) => r.body.length
+    );
     const ct = (res.headers["content-type"] ?? "").split(";")[0].trim();
     if (res.status === 200 && (ct === MEDIA_TYPE_OCI_INDEX || ct === "application/json")) {
       const idx = parseIndex(res.body, `referrers of ${digest}`);
       const filtered = artifactType && !res.headers["oci-filters-applied"] ? idx.manifests.filter((d) => d.artifactType === artifactType) : idx.manifests;
       return { manifests: filtered, apiSupported: true };
     }
-    const tagged = await this.referrersTagIndex(repository, digest);
+    const tagged = await reads.read(
+      max,
+      (cap) => this.referrersTagIndex(repository, digest, cap),
+      (t) => t?.bytes.length ?? 0
+    );
     const list = tagged?.manifests ?? [];
     return {
       manifests: artifactType ? list.filter((d) => d.artifactType === artifactType) : list,
@@ -84959,10 +85090,10 @@ var RegistryClient = class {
     };
   }
   /** The referrers tag-schema index for `digest`, or undefined when the tag does not exist. */
-  async referrersTagIndex(repository, digest) {
+  async referrersTagIndex(repository, digest, maxBytes) {
     let m;
     try {
-      m = await this.getManifest(repository, referrersTag(digest));
+      m = await this.getManifest(repository, referrersTag(digest), maxBytes);
     } catch (e) {
       if (e instanceof OciIoError && e.code === "OCI_NOT_FOUND") return void 0;
       throw e;
@@ -85004,14 +85135,15 @@ var RegistryRepository = class {
       throw redacted(e, this.client);
     }
   }
-  async referrers(digest, artifactType) {
+  async referrers(digest, artifactType, reads) {
     try {
-      return (await this.client.referrers(this.name, digest, artifactType)).manifests;
+      return (await this.client.referrers(this.name, digest, artifactType, reads)).manifests;
     } catch (e) {
       throw redacted(e, this.client);
     }
   }
 };
+var UNBOUNDED = { read: (maxBytes, fetch) => fetch(maxBytes) };
 function redacted(e, client) {
   if (e instanceof Error) e.message = client.redact(e.message);
   return e;
@@ -85111,12 +85243,14 @@ var limitOptions = {
   "max-layers": { type: "string" },
   "max-index-entries": { type: "string" },
   "max-referrers": { type: "string" },
-  "max-bytes": { type: "string" }
+  "max-bytes": { type: "string" },
+  "max-verifications": { type: "string" }
 };
 var LIMITS_USAGE = `  --max-layers N            layers per attestation manifest (default ${DEFAULT_LIMITS.maxLayers})
   --max-index-entries N     entries per image index (default ${DEFAULT_LIMITS.maxIndexEntries})
   --max-referrers N         signature referrers per subject (default ${DEFAULT_LIMITS.maxReferrers})
-  --max-bytes N[K|M|G]      bytes read in total (default ${DEFAULT_LIMITS.maxBytes / 1024 / 1024}M)`;
+  --max-bytes N[K|M|G]      bytes read in total (default ${DEFAULT_LIMITS.maxBytes / 1024 / 1024}M)
+  --max-verifications N     distinct signed envelopes verified per run (verify; default ${DEFAULT_LIMITS.maxVerifications})`;
 var UNITS = { "": 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
 function positive(flag, s, units) {
   const m = (units ? /^(\d+)([kmg]?)(?:i?b)?$/i : /^(\d+)()$/).exec(s.trim());
@@ -85137,6 +85271,8 @@ function limitsFrom(values) {
   if (values["max-referrers"] !== void 0)
     out.maxReferrers = positive("--max-referrers", values["max-referrers"], false);
   if (values["max-bytes"] !== void 0) out.maxBytes = positive("--max-bytes", values["max-bytes"], true);
+  if (values["max-verifications"] !== void 0)
+    out.maxVerifications = positive("--max-verifications", values["max-verifications"], false);
   return out;
 }
 
@@ -85568,6 +85704,68 @@ init_policy();
 // src/verify/read.ts
 init_import_meta_url();
 init_errors();
+
+// src/verify/run-reads.ts
+init_import_meta_url();
+function newRunReads(platforms, limits) {
+  return { layer: layerReader(), plan: new VerificationPlan(platforms, limits) };
+}
+function layerReader() {
+  const reads = /* @__PURE__ */ new Map();
+  return async (source, l, position, kind) => {
+    const key = `${kind} ${l.digest}`;
+    let p = reads.get(key);
+    if (!p) reads.set(key, p = readLayer(source, l, position, kind));
+    const layer = await p;
+    return layer.descriptor === l && layer.position === position ? layer : { ...layer, descriptor: l, position };
+  };
+}
+var VerificationPlan = class {
+  constructor(platforms, limits) {
+    this.limits = limits;
+    this.waiting = platforms;
+    this.ready = new Promise((resolve, reject) => {
+      this.settle = (e) => e === void 0 ? resolve() : reject(e);
+    });
+    this.ready.catch(() => void 0);
+    if (platforms <= 0) this.settle();
+  }
+  limits;
+  digests = /* @__PURE__ */ new Set();
+  waiting;
+  ready;
+  settle;
+  /** Distinct envelopes planned so far. */
+  get planned() {
+    return this.digests.size;
+  }
+  share() {
+    let done = false;
+    const finish = (digests) => {
+      if (done) return;
+      done = true;
+      for (const d of digests) this.digests.add(d);
+      if (--this.waiting === 0) this.check();
+    };
+    return {
+      add: (digests) => {
+        finish(digests);
+        return this.ready;
+      },
+      none: () => finish([])
+    };
+  }
+  check() {
+    try {
+      checkLimit(this.limits, "maxVerifications", this.digests.size, "the selected platforms");
+      this.settle();
+    } catch (e) {
+      this.settle(e);
+    }
+  }
+};
+
+// src/verify/read.ts
 function fail(code, m) {
   throw new VerificationError(code, m);
 }
@@ -85580,6 +85778,7 @@ async function resolveImage(source, ref, platforms, limits) {
       `index ${root.digest} lists ${d.digest} (${d.mediaType}, platform ${d.platform ? platformString(d.platform) : "none"}) that is neither a platform image nor a BuildKit attestation manifest; a runtime could pick it, so the image is refused`
     );
   const runnable = root.platforms;
+  refuseDuplicates(root.digest, runnable);
   for (const a of root.attestations) {
     if (!a.refersTo || !runnable.some((p) => p.digest === a.refersTo))
       fail(
@@ -85601,6 +85800,18 @@ async function resolveImage(source, ref, platforms, limits) {
   );
   return { root, selected };
 }
+function refuseDuplicates(index, runnable) {
+  const seen = /* @__PURE__ */ new Map();
+  for (const d of runnable) {
+    const first = seen.get(d.digest);
+    if (first)
+      fail(
+        "INDEX_ENTRY_DUPLICATE",
+        `index ${index} lists manifest ${d.digest} twice (as ${platformString(first.platform)} and ${platformString(d.platform)}); each platform image must be its own manifest`
+      );
+    seen.set(d.digest, d);
+  }
+}
 function quiet(p) {
   p.catch(() => void 0);
   return p;
@@ -85619,7 +85830,19 @@ async function findAttestationManifest(source, root, platform, limits) {
     );
   return readAttestationManifest(source, root, entries[0], limits);
 }
-async function readPlatform(source, root, descriptor, limits) {
+function readPlatforms(source, root, selected, limits) {
+  const run3 = newRunReads(selected.length, limits);
+  return selected.map((d) => quiet(readPlatform(source, root, d, limits, run3)));
+}
+async function readPlatform(source, root, descriptor, limits, run3 = newRunReads(1, limits)) {
+  const share = run3.plan.share();
+  try {
+    return await readPlatformPlanned(source, root, descriptor, limits, run3, share);
+  } finally {
+    share.none();
+  }
+}
+async function readPlatformPlanned(source, root, descriptor, limits, run3, share) {
   const read = { descriptor, layers: [], notes: Promise.resolve([]) };
   const [platformManifest, found] = await Promise.allSettled([
     readPlatformManifest(source, descriptor),
@@ -85634,11 +85857,23 @@ async function readPlatform(source, root, descriptor, limits) {
   if (read.error || found.status !== "fulfilled") return read;
   const am = read.attestation = found.value;
   const { manifest } = am;
-  const unsigned = manifest.layers.some((_l, i) => am.layerKinds[i] === "intoto");
-  const referred = unsigned ? await readReferrerSignatures(source, am.entry.descriptor, limits) : { byStatement: /* @__PURE__ */ new Map(), notes: [] };
+  const intoto = new Set(
+    manifest.layers.filter((_l, i) => am.layerKinds[i] === "intoto").map((l) => l.digest)
+  );
+  const referred = intoto.size ? await readReferrerSignatures(source, am.entry.descriptor, limits, intoto) : { byStatement: /* @__PURE__ */ new Map(), unverifiable: /* @__PURE__ */ new Map(), notes: [] };
+  await share.add(envelopesOf(am, referred));
   read.layers = manifest.layers.flatMap((l, position) => {
-    const sigs = am.layerKinds[position] === "intoto" ? referred.byStatement.get(l.digest) : void 0;
-    return sigs?.length ? sigs.map((sig) => quiet(readReferrerLayer(source, sig, l, position))) : [quiet(readLayer(source, l, position, am.layerKinds[position]))];
+    const kind = am.layerKinds[position];
+    const sigs = kind === "intoto" ? referred.byStatement.get(l.digest) ?? [] : [];
+    const claims = kind === "intoto" ? referred.unverifiable.get(l.digest) ?? [] : [];
+    if (sigs.length === 0 && claims.length === 0) return [quiet(run3.layer(source, l, position, kind))];
+    return [
+      ...sigs.map((sig) => quiet(readReferrerLayer(source, sig, l, position, run3.layer))),
+      // A referrer layer we cannot check that claims to sign this statement fails it (judged as unverifiable).
+      ...claims.map(
+        (u) => Promise.resolve({ descriptor: u, position, kind: "unverifiable" })
+      )
+    ];
   });
   read.notes = quiet(
     checkDiffIds(source, manifest, `attestation manifest ${am.entry.descriptor.digest}`).then((n) => [
@@ -85647,6 +85882,13 @@ async function readPlatform(source, root, descriptor, limits) {
     ])
   );
   return read;
+}
+function envelopesOf(am, referred) {
+  return am.manifest.layers.flatMap((l, i) => {
+    if (am.layerKinds[i] === "dsse") return [l.digest];
+    if (am.layerKinds[i] === "intoto") return (referred.byStatement.get(l.digest) ?? []).map((s) => s.digest);
+    return [];
+  });
 }
 async function checkDiffIds(source, manifest, where) {
   const notes = [];
@@ -85694,7 +85936,7 @@ function verifyEnvelopeSignatures(input2, opts) {
   const envelope = typeof input2 === "string" || input2 instanceof Uint8Array ? parseEnvelope(input2) : input2;
   checkPayloadType(envelope);
   opkSignatures(envelope);
-  const verdicts = [];
+  const verdicts2 = [];
   let statement;
   envelope.signatures.forEach((sig, index) => {
     if (sig.keyid !== "" && sig.keyid !== OPK_KEYID) return;
@@ -85706,13 +85948,13 @@ function verifyEnvelopeSignatures(input2, opts) {
       checkAtt(envelope, token);
     } catch (e) {
       if (!(e instanceof OpkError)) throw e;
-      verdicts.push({ index, error: e });
+      verdicts2.push({ index, error: e });
       return;
     }
     statement ??= parseStatement(envelope.payload);
-    verdicts.push({ index, result: { envelope, statement, pkToken, token } });
+    verdicts2.push({ index, result: { envelope, statement, pkToken, token } });
   });
-  return { envelope, verdicts };
+  return { envelope, verdicts: verdicts2 };
 }
 function firstByCode(errors) {
   return [...errors].sort(
@@ -85971,19 +86213,57 @@ function identityChecks(claims, statement, o) {
   }
   return lines;
 }
-function chooseSignature(verdicts, check) {
-  const good = verdicts.filter((v) => v.result).sort((a, b) => a.index - b.index);
+function chooseSignature(verdicts2, check) {
+  const good = verdicts2.filter((v) => v.result).sort((a, b) => a.index - b.index);
   const errors = [];
   for (const v of good) {
     try {
       const lines = check(v.result.token.claims, v.result.statement);
-      return { verdict: v, lines, of: verdicts.length, verified: good.length };
+      return { verdict: v, lines, of: verdicts2.length, verified: good.length };
     } catch (e) {
       if (!(e instanceof OpkError)) throw e;
       errors.push(e);
     }
   }
-  throw firstByCode(errors.length ? errors : verdicts.map((v) => v.error));
+  throw firstByCode(errors.length ? errors : verdicts2.map((v) => v.error));
+}
+
+// src/verify/run-memo.ts
+init_import_meta_url();
+init_errors();
+var verdicts = /* @__PURE__ */ new WeakMap();
+var keyFailures = /* @__PURE__ */ new WeakMap();
+function verifyOnce(run3, envelope, verify2) {
+  let byEnvelope = verdicts.get(run3);
+  if (!byEnvelope) verdicts.set(run3, byEnvelope = /* @__PURE__ */ new WeakMap());
+  let outcome = byEnvelope.get(envelope);
+  if (!outcome) {
+    try {
+      outcome = { verdicts: verify2() };
+    } catch (error) {
+      outcome = { error };
+    }
+    byEnvelope.set(envelope, outcome);
+  }
+  if ("error" in outcome) throw outcome.error;
+  return outcome.verdicts;
+}
+function recordKeyFailure(envelope, index, error) {
+  if (!(error instanceof OpkError)) throw error;
+  let m = keyFailures.get(envelope);
+  if (!m) keyFailures.set(envelope, m = /* @__PURE__ */ new Map());
+  m.set(index, error);
+}
+function withKeyFailures(envelope, list) {
+  const failed = keyFailures.get(envelope);
+  if (!failed) return list;
+  return list.map((v) => {
+    const e = failed.get(v.index);
+    return e && !v.result ? { index: v.index, error: e } : v;
+  });
+}
+function unresolved(list) {
+  return list.find((v) => v.error && classify(v.error).kind !== "verdict")?.error;
 }
 
 // src/verify/subject.ts
@@ -86037,7 +86317,7 @@ function verifySubject(statement, ctx) {
 // src/verify/steps.ts
 async function resolveKeys(envelope, trust, issuers) {
   if (!trust.prefetch) return;
-  for (const sig of envelope.signatures) {
+  for (const [index, sig] of envelope.signatures.entries()) {
     let pkt;
     try {
       pkt = parsePkToken(sig.sig);
@@ -86045,18 +86325,23 @@ async function resolveKeys(envelope, trust, issuers) {
       continue;
     }
     const q2 = opKeyQuery(pkt);
-    if (q2.iss && issuers.includes(q2.iss)) await trust.prefetch(q2);
+    if (q2.iss && issuers.includes(q2.iss))
+      await trust.prefetch(q2).catch((e) => recordKeyFailure(envelope, index, e));
   }
 }
 function verifySignatures2(envelope, s) {
-  const { verdicts } = verifyEnvelopeSignatures(envelope, {
+  return verifyOnce(s, envelope, () => verifyAll(envelope, s));
+}
+function verifyAll(envelope, s) {
+  const verified = verifyEnvelopeSignatures(envelope, {
     keys: s.trust.keys,
     trustedIssuers: s.issuers,
     ...s.policy.maxAgeSeconds !== void 0 ? { expiration: { maxAgeSeconds: s.policy.maxAgeSeconds } } : {},
     now: s.now
   });
-  if (verdicts.some((v) => v.result)) return verdicts;
-  throw firstByCode(verdicts.map((v) => v.error));
+  const verdicts2 = withKeyFailures(envelope, verified.verdicts);
+  if (verdicts2.some((v) => v.result)) return verdicts2;
+  throw unresolved(verdicts2) ?? firstByCode(verdicts2.map((v) => v.error));
 }
 function verifyPredicateType(annotated, statement) {
   if (annotated && annotated !== statement.predicateType)
@@ -86065,11 +86350,15 @@ function verifyPredicateType(annotated, statement) {
       `layer annotation says ${annotated} but the signed statement is ${statement.predicateType}`
     );
 }
-function verifyIdentity(verdicts, s, image) {
-  return chooseSignature(
-    verdicts,
-    (claims, st) => identityChecks(claims, st, { expect: s.expect, policy: s.policy, image })
-  );
+function verifyIdentity(verdicts2, s, image) {
+  try {
+    return chooseSignature(
+      verdicts2,
+      (claims, st) => identityChecks(claims, st, { expect: s.expect, policy: s.policy, image })
+    );
+  } catch (e) {
+    throw unresolved(verdicts2) ?? e;
+  }
 }
 function verifyPolicy(signedTypes, required) {
   const have = new Set(signedTypes);
@@ -86360,7 +86649,7 @@ async function verifyImage(o) {
   const limits = resolveLimits(o.limits);
   const source = o.source instanceof BoundedSource ? o.source : new BoundedSource(o.source, limits);
   const { root, selected } = await resolveImage(source, o.reference, o.platforms, limits);
-  const reads = selected.map((d) => quiet(readPlatform(source, root, d, limits)));
+  const reads = readPlatforms(source, root, selected, limits);
   const run3 = { o, settings, root, lifted: liftFinder(reads) };
   const platforms = [];
   for (const read of reads) platforms.push(await judgePlatform(run3, await read));
@@ -86805,7 +87094,7 @@ init_import_meta_url();
 // action/src/runner.ts
 init_import_meta_url();
 var import_node_crypto14 = require("node:crypto");
-var import_node_fs3 = require("node:fs");
+var import_node_fs4 = require("node:fs");
 var import_node_os3 = require("node:os");
 var InputError = class extends Error {
 };
@@ -86848,11 +87137,11 @@ function setOutput(io2, name, value) {
   const delimiter = `ghadelimiter_${(0, import_node_crypto14.randomUUID)()}`;
   if (name.includes(delimiter) || value.includes(delimiter))
     throw new Error(`output ${name} contains its delimiter`);
-  (0, import_node_fs3.appendFileSync)(file, `${name}<<${delimiter}${import_node_os3.EOL}${value}${import_node_os3.EOL}${delimiter}${import_node_os3.EOL}`, "utf8");
+  (0, import_node_fs4.appendFileSync)(file, `${name}<<${delimiter}${import_node_os3.EOL}${value}${import_node_os3.EOL}${delimiter}${import_node_os3.EOL}`, "utf8");
 }
 function appendSummary(io2, markdown) {
   const file = io2.env.GITHUB_STEP_SUMMARY;
-  if (file) (0, import_node_fs3.appendFileSync)(file, markdown, "utf8");
+  if (file) (0, import_node_fs4.appendFileSync)(file, markdown, "utf8");
 }
 
 // action/src/inputs.ts
@@ -87019,7 +87308,7 @@ async function main(io2) {
   const report = JSON.parse(checked.stdout);
   digest ??= report.image?.digest;
   const reportFile = (0, import_node_path6.join)(io2.env.RUNNER_TEMP || (0, import_node_os4.tmpdir)(), `opk-signer-report-${(0, import_node_crypto15.randomUUID)()}.json`);
-  (0, import_node_fs4.writeFileSync)(reportFile, checked.stdout, { mode: 420 });
+  (0, import_node_fs5.writeFileSync)(reportFile, checked.stdout, { mode: 420 });
   if (digest) setOutput(io2, "digest", digest);
   setOutput(io2, "verified", String(report.verified));
   setOutput(io2, "report", checked.stdout.trimEnd());
