@@ -5,7 +5,7 @@ import { FormatError } from '../errors.js';
 import { OciIoError } from './errors.js';
 import { atomicWrite, readFileCapped, readOrIo, withFileLock } from './files.js';
 import { checkLimit, type Limits } from './limits.js';
-import type { ImageSource, ResolvedRoot, SourceReads } from './source.js';
+import { UNBOUNDED_READS, type ImageSource, type ResolvedRoot, type SourceReads } from './source.js';
 import {
   ANNOTATION_REF_NAME,
   checkContentDigest,
@@ -28,6 +28,8 @@ import {
 export { atomicWrite } from './files.js';
 
 const LAYOUT_VERSION = '1.0.0';
+type Subject = { digest?: string; artifactType?: string };
+const size = (b: Uint8Array) => b.length;
 /** `oci-layout` holds one short JSON object. */
 const MAX_MARKER_BYTES = 64 * 1024;
 /** index.json: a manifest-sized cap (about 20,000 entries), read before any run limit exists. */
@@ -199,8 +201,13 @@ export class OciLayout implements ImageSource {
    * the entries of a `sha256-<hex>` tag-schema index. Each distinct entry is read once per layout
    * (content-addressed, so what it says never changes); the scan stops one past `maxMatches`.
    */
-  async referrers(digest: string, artifactType?: string, reads?: SourceReads): Promise<Descriptor[]> {
+  async referrers(
+    digest: string,
+    artifactType?: string,
+    reads: SourceReads = UNBOUNDED_READS,
+  ): Promise<Descriptor[]> {
     checkDigestSyntax(digest);
+    const read = (d: string) => reads.read(MAX_MANIFEST_BYTES, (c) => this.readBlob(d, c, 'manifest'), size);
     const out: Descriptor[] = [];
     const seen = new Set<string>();
     const add = (d: Descriptor) => {
@@ -208,18 +215,18 @@ export class OciLayout implements ImageSource {
       seen.add(d.digest);
       out.push(d);
     };
-    const enough = () => reads?.maxMatches !== undefined && out.length > reads.maxMatches;
+    const enough = () => reads.maxMatches !== undefined && out.length > reads.maxMatches;
     for (const d of this.index.manifests) {
       if (enough()) break;
       const tag = d.annotations?.[ANNOTATION_REF_NAME];
       if (tag === referrersTag(digest)) {
-        const bytes = await this.readManifest(d.digest, reads);
+        const bytes = await read(d.digest);
         for (const m of parseIndex(bytes, `referrers index ${tag}`).manifests) add(m);
       } else if (
         IMAGE_MANIFEST_MEDIA_TYPES.includes(d.mediaType) &&
         (tag === undefined || d.artifactType !== undefined)
       ) {
-        const subject = await this.subjectOf(d.digest, reads);
+        const subject = await this.subjectOf(d.digest, read);
         if (subject?.digest === digest) {
           const { annotations, ...rest } = d;
           const kept = { ...(annotations ?? {}) };
@@ -236,15 +243,12 @@ export class OciLayout implements ImageSource {
   }
 
   /** What one listed manifest says about its subject, read once per layout. */
-  private subjects = new Map<string, Promise<{ digest?: string; artifactType?: string }>>();
+  private subjects = new Map<string, Promise<Subject>>();
 
-  private subjectOf(
-    digest: string,
-    reads?: SourceReads,
-  ): Promise<{ digest?: string; artifactType?: string }> {
+  private subjectOf(digest: string, read: (digest: string) => Promise<Uint8Array>): Promise<Subject> {
     let p = this.subjects.get(digest);
     if (!p) {
-      p = this.readManifest(digest, reads).then((bytes) => {
+      p = read(digest).then((bytes) => {
         const m = parseManifest(bytes, `manifest ${digest}`);
         return {
           ...(m.subject ? { digest: m.subject.digest } : {}),
@@ -256,15 +260,6 @@ export class OciLayout implements ImageSource {
       this.subjects.set(digest, p);
     }
     return p;
-  }
-
-  private readManifest(digest: string, reads?: SourceReads): Promise<Uint8Array> {
-    if (!reads) return this.readBlob(digest, MAX_MANIFEST_BYTES, 'manifest');
-    return reads.read(
-      MAX_MANIFEST_BYTES,
-      (cap) => this.readBlob(digest, cap, 'manifest'),
-      (b) => b.length,
-    );
   }
 
   async hasBlob(digest: string): Promise<boolean> {

@@ -12,7 +12,7 @@ import {
   type SendOptions,
 } from './registry-transport.js';
 import { DOCKER_HUB_API_HOST, DOCKER_HUB_HOST } from './reference.js';
-import type { ImageSource, ResolvedRoot, SourceReads } from './source.js';
+import { UNBOUNDED_READS, type ImageSource, type ResolvedRoot, type SourceReads } from './source.js';
 import {
   checkContentDigest,
   checkDigestSyntax,
@@ -303,20 +303,14 @@ export class RegistryClient {
     repository: string,
     digest: string,
     artifactType?: string,
-    reads: Pick<SourceReads, 'read'> = UNBOUNDED,
+    reads: SourceReads = UNBOUNDED_READS,
   ): Promise<{ manifests: Descriptor[]; apiSupported: boolean }> {
     checkDigestSyntax(digest);
     const q = artifactType ? `?artifactType=${encodeURIComponent(artifactType)}` : '';
     const max = this.opts.maxManifestBytes ?? MAX_MANIFEST_BYTES;
-    const res = await reads.read(
-      max,
-      (cap) =>
-        this.send('GET', repository, `referrers/${digest}${q}`, {
-          accept: MEDIA_TYPE_OCI_INDEX,
-          maxBytes: cap,
-        }),
-      (r) => r.body.length,
-    );
+    const opts = (maxBytes: number) => ({ accept: MEDIA_TYPE_OCI_INDEX, maxBytes });
+    const api = (cap: number) => this.send('GET', repository, `referrers/${digest}${q}`, opts(cap));
+    const res = await reads.read(max, api, (r) => r.body.length);
     const ct = (res.headers['content-type'] ?? '').split(';')[0]!.trim();
     if (res.status === 200 && (ct === MEDIA_TYPE_OCI_INDEX || ct === 'application/json')) {
       const idx = parseIndex(res.body, `referrers of ${digest}`);
@@ -326,11 +320,8 @@ export class RegistryClient {
           : idx.manifests;
       return { manifests: filtered, apiSupported: true };
     }
-    const tagged = await reads.read(
-      max,
-      (cap) => this.referrersTagIndex(repository, digest, cap),
-      (t) => t?.bytes.length ?? 0,
-    );
+    const tag = (cap: number) => this.referrersTagIndex(repository, digest, cap);
+    const tagged = await reads.read(max, tag, (t) => t?.bytes.length ?? 0);
     const list = tagged?.manifests ?? [];
     return {
       manifests: artifactType ? list.filter((d) => d.artifactType === artifactType) : list,
@@ -401,9 +392,6 @@ export class RegistryRepository implements ImageSource {
     }
   }
 }
-
-/** Reads for callers outside a bounded run (attest's own pushes): each body capped, nothing charged. */
-const UNBOUNDED: Pick<SourceReads, 'read'> = { read: (maxBytes, fetch) => fetch(maxBytes) };
 
 function redacted(e: unknown, client: RegistryClient): unknown {
   if (e instanceof Error) e.message = client.redact(e.message);

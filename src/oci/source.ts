@@ -41,3 +41,6 @@ export interface SourceReads {
   /** The caller refuses more than this many referrers: a listing may stop after one more. */
   maxMatches?: number;
 }
+
+/** Reads outside a bounded run (attest's own pushes, direct library calls): each capped, nothing charged. */
+export const UNBOUNDED_READS: SourceReads = { read: (maxBytes, fetch) => fetch(maxBytes) };
