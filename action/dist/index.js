@@ -5774,19 +5774,19 @@ var require_pool = __commonJS({
     "use strict";
     init_import_meta_url();
     module2.exports = pool2;
-    function pool2(alloc, slice, size) {
-      var SIZE2 = size || 8192;
+    function pool2(alloc, slice, size2) {
+      var SIZE2 = size2 || 8192;
       var MAX = SIZE2 >>> 1;
       var slab = null;
       var offset = SIZE2;
-      return function pool_alloc(size2) {
-        if (size2 < 1 || size2 > MAX)
-          return alloc(size2);
-        if (offset + size2 > SIZE2) {
+      return function pool_alloc(size3) {
+        if (size3 < 1 || size3 > MAX)
+          return alloc(size3);
+        if (offset + size3 > SIZE2) {
           slab = alloc(SIZE2);
           offset = 0;
         }
-        var buf = slice.call(slab, offset, offset += size2);
+        var buf = slice.call(slab, offset, offset += size3);
         if (offset & 7)
           offset = (offset | 7) + 1;
         return buf;
@@ -6339,9 +6339,9 @@ var require_umd = __commonJS({
           var radixToPower = fromNumber(pow_dbl(radix, 8));
           var result = ZERO;
           for (var i = 0; i < str.length; i += 8) {
-            var size = Math.min(8, str.length - i), value = parseInt(str.substring(i, i + size), radix);
-            if (size < 8) {
-              var power = fromNumber(pow_dbl(radix, size));
+            var size2 = Math.min(8, str.length - i), value = parseInt(str.substring(i, i + size2), radix);
+            if (size2 < 8) {
+              var power = fromNumber(pow_dbl(radix, size2));
               result = result.mul(power).add(fromNumber(value));
             } else {
               result = result.mul(radixToPower);
@@ -7072,8 +7072,8 @@ var require_minimal = __commonJS({
         return new Buffer2(value, encoding);
       };
       util._Buffer_allocUnsafe = Buffer2.allocUnsafe || /* istanbul ignore next */
-      function Buffer_allocUnsafe(size) {
-        return new Buffer2(size);
+      function Buffer_allocUnsafe(size2) {
+        return new Buffer2(size2);
       };
     };
   }
@@ -7120,8 +7120,8 @@ var require_writer = __commonJS({
       };
     };
     Writer.create = create2();
-    Writer.alloc = function alloc(size) {
-      return new util.Array(size);
+    Writer.alloc = function alloc(size2) {
+      return new util.Array(size2);
     };
     if (util.Array !== Array)
       Writer.alloc = util.pool(Writer.alloc, util.Array.prototype.subarray);
@@ -18533,27 +18533,27 @@ var require_retrying_call = __commonJS({
         this.totalAllocated = 0;
         this.allocatedPerCall = /* @__PURE__ */ new Map();
       }
-      allocate(size, callId) {
+      allocate(size2, callId) {
         var _a;
         const currentPerCall = (_a = this.allocatedPerCall.get(callId)) !== null && _a !== void 0 ? _a : 0;
-        if (this.limitPerCall - currentPerCall < size || this.totalLimit - this.totalAllocated < size) {
+        if (this.limitPerCall - currentPerCall < size2 || this.totalLimit - this.totalAllocated < size2) {
           return false;
         }
-        this.allocatedPerCall.set(callId, currentPerCall + size);
-        this.totalAllocated += size;
+        this.allocatedPerCall.set(callId, currentPerCall + size2);
+        this.totalAllocated += size2;
         return true;
       }
-      free(size, callId) {
+      free(size2, callId) {
         var _a;
-        if (this.totalAllocated < size) {
-          throw new Error(`Invalid buffer allocation state: call ${callId} freed ${size} > total allocated ${this.totalAllocated}`);
+        if (this.totalAllocated < size2) {
+          throw new Error(`Invalid buffer allocation state: call ${callId} freed ${size2} > total allocated ${this.totalAllocated}`);
         }
-        this.totalAllocated -= size;
+        this.totalAllocated -= size2;
         const currentPerCall = (_a = this.allocatedPerCall.get(callId)) !== null && _a !== void 0 ? _a : 0;
-        if (currentPerCall < size) {
-          throw new Error(`Invalid buffer allocation state: call ${callId} freed ${size} > allocated for call ${currentPerCall}`);
+        if (currentPerCall < size2) {
+          throw new Error(`Invalid buffer allocation state: call ${callId} freed ${size2} > allocated for call ${currentPerCall}`);
         }
-        this.allocatedPerCall.set(callId, currentPerCall - size);
+        this.allocatedPerCall.set(callId, currentPerCall - size2);
       }
       freeAll(callId) {
         var _a;
@@ -19953,7 +19953,7 @@ var require_server_call = __commonJS({
         this.metadata = metadata;
         this.cancelled = false;
       }
-      _read(size) {
+      _read(size2) {
         this.call.startRead();
       }
       getPeer() {
@@ -20073,7 +20073,7 @@ var require_server_call = __commonJS({
       getMetricsRecorder() {
         return this.call.getMetricsRecorder();
       }
-      _read(size) {
+      _read(size2) {
         this.call.startRead();
       }
       _write(chunk, encoding, callback) {
@@ -34552,8 +34552,8 @@ var require_pool_base = __commonJS({
       }
       get [kSize]() {
         let ret = this[kQueued];
-        for (const { [kSize]: size } of this[kClients]) {
-          ret += size;
+        for (const { [kSize]: size2 } of this[kClients]) {
+          ret += size2;
         }
         return ret;
       }
@@ -36503,7 +36503,7 @@ var require_retry_handler = __commonJS({
             });
           }
           validatePartialResponseContentLength(headers, contentRange, statusCode, this.retryCount);
-          const { start, size, end = size ? size - 1 : null } = contentRange;
+          const { start, size: size2, end = size2 ? size2 - 1 : null } = contentRange;
           if (this.start !== start || this.end != null && this.end !== end) {
             throw new RequestRetryError("Content-Range mismatch", statusCode, {
               headers,
@@ -36526,7 +36526,7 @@ var require_retry_handler = __commonJS({
               return;
             }
             validatePartialResponseContentLength(headers, range, statusCode, this.retryCount);
-            const { start, size, end = size ? size - 1 : null } = range;
+            const { start, size: size2, end = size2 ? size2 - 1 : null } = range;
             assert2(
               start != null && Number.isFinite(start),
               "content-range mismatch"
@@ -43417,17 +43417,17 @@ var require_decompress = __commonJS({
     );
     var defaultMaxSize = 0;
     function createMaxSizeLimiter(maxSize) {
-      let size = 0;
+      let size2 = 0;
       return new TransformStream2({
         transform(chunk, _encoding, callback) {
-          const decompressedSize = size + chunk.length;
+          const decompressedSize = size2 + chunk.length;
           if (decompressedSize > maxSize) {
             callback(new ResponseExceededMaxSizeError(
               `Decompressed response size (${decompressedSize}) exceeded maxSize (${maxSize})`
             ));
             return;
           }
-          size = decompressedSize;
+          size2 = decompressedSize;
           callback(null, chunk);
         }
       });
@@ -44495,8 +44495,8 @@ var require_sqlite_cache_store = __commonJS({
         assertCacheKey(key);
         const url = this.#makeValueUrl(key);
         const body = Array.isArray(value.body) ? Buffer.concat(value.body) : value.body;
-        const size = body?.byteLength;
-        if (size && size > this.#maxEntrySize) {
+        const size2 = body?.byteLength;
+        if (size2 && size2 > this.#maxEntrySize) {
           return;
         }
         const existingValue = this.#findValue(key, true);
@@ -44539,14 +44539,14 @@ var require_sqlite_cache_store = __commonJS({
       createWriteStream(key, value) {
         assertCacheKey(key);
         assertCacheValue(value);
-        let size = 0;
+        let size2 = 0;
         const body = [];
         const store = this;
         return new Writable({
           decodeStrings: true,
           write(chunk, encoding, callback) {
-            size += chunk.byteLength;
-            if (size < store.#maxEntrySize) {
+            size2 += chunk.byteLength;
+            if (size2 < store.#maxEntrySize) {
               body.push(chunk);
             } else {
               this.destroy();
@@ -44878,17 +44878,17 @@ var require_headers = __commonJS({
       }
       // https://fetch.spec.whatwg.org/#convert-header-names-to-a-sorted-lowercase-set
       toSortedArray() {
-        const size = this.headersMap.size;
-        const array = new Array(size);
-        if (size <= 32) {
-          if (size === 0) {
+        const size2 = this.headersMap.size;
+        const array = new Array(size2);
+        if (size2 <= 32) {
+          if (size2 === 0) {
             return array;
           }
           const iterator = this.headersMap[Symbol.iterator]();
           const firstValue = iterator.next().value;
           array[0] = [firstValue[0], firstValue[1].value];
           assert2(firstValue[1].value !== null);
-          for (let i = 1, j = 0, right = 0, left = 0, pivot = 0, x, value; i < size; ++i) {
+          for (let i = 1, j = 0, right = 0, left = 0, pivot = 0, x, value; i < size2; ++i) {
             value = iterator.next().value;
             x = array[i] = [value[0], value[1].value];
             assert2(x[1] !== null);
@@ -51243,13 +51243,13 @@ ${value}`;
           }
         }
       }
-      setEventFieldSize(field, size) {
-        const eventSize = this.eventSize - this.eventFieldSizes[field] + size;
+      setEventFieldSize(field, size2) {
+        const eventSize = this.eventSize - this.eventFieldSizes[field] + size2;
         if (this.maxEventSize > 0 && eventSize > this.maxEventSize) {
           throw createMaxEventSizeExceededError();
         }
         this.eventSize = eventSize;
-        this.eventFieldSizes[field] = size;
+        this.eventFieldSizes[field] = size2;
       }
       /**
        * @param {EventSourceStreamEvent} event
@@ -52785,8 +52785,8 @@ var init_binary_encoding = __esm({
         this.viewCache = EMPTY_VIEW;
         this.pos = 0;
       }
-      ensureCapacity(size) {
-        const required = this.pos + size;
+      ensureCapacity(size2) {
+        const required = this.pos + size2;
         if (required > this.buffer.length) {
           let newLen = this.buffer.length || INITIAL_SIZE;
           while (newLen < required)
@@ -54364,11 +54364,11 @@ var init_clone = __esm({
 // node_modules/@bufbuild/protobuf/dist/esm/wire/base64-encoding.js
 function base64Decode(base64Str) {
   const len = base64Str.length;
-  let size = len - (len + 3 >> 2);
+  let size2 = len - (len + 3 >> 2);
   if ((len & 3) == 0 && base64Str[len - 1] == "=") {
-    size -= base64Str[len - 2] == "=" ? 2 : 1;
+    size2 -= base64Str[len - 2] == "=" ? 2 : 1;
   }
-  const bytes = new Uint8Array(size);
+  const bytes = new Uint8Array(size2);
   let written = -1;
   if (nativeSetFromBase64) {
     try {
@@ -54382,7 +54382,7 @@ function base64Decode(base64Str) {
   if (written < 0) {
     written = setFromBase64(bytes, base64Str);
   }
-  return written == size ? bytes : bytes.subarray(0, written);
+  return written == size2 ? bytes : bytes.subarray(0, written);
 }
 function setFromBase64(bytes, base64Str) {
   const table = getDecodeTable();
@@ -58574,11 +58574,11 @@ var init_list = __esm({
       _size;
       constructor(_lists) {
         this._lists = _lists;
-        let size = 0;
+        let size2 = 0;
         for (const list of _lists) {
-          size += list.size;
+          size2 += list.size;
         }
-        this._size = size;
+        this._size = size2;
       }
       get size() {
         return this._size;
@@ -62733,34 +62733,34 @@ var init_Parser = __esm({
             return cached;
           }
         }
-        let size = 0;
+        let size2 = 0;
         switch (re.op) {
           case Regexp.Op.LITERAL: {
-            size = re.runes.length;
+            size2 = re.runes.length;
             break;
           }
           case Regexp.Op.CAPTURE:
           case Regexp.Op.STAR: {
-            size = 2 + this.calcSize(re.subs[0]);
+            size2 = 2 + this.calcSize(re.subs[0]);
             break;
           }
           case Regexp.Op.PLUS:
           case Regexp.Op.QUEST: {
-            size = 1 + this.calcSize(re.subs[0]);
+            size2 = 1 + this.calcSize(re.subs[0]);
             break;
           }
           case Regexp.Op.CONCAT: {
             for (let sub of re.subs) {
-              size = size + this.calcSize(sub);
+              size2 = size2 + this.calcSize(sub);
             }
             break;
           }
           case Regexp.Op.ALTERNATE: {
             for (let sub of re.subs) {
-              size = size + this.calcSize(sub);
+              size2 = size2 + this.calcSize(sub);
             }
             if (re.subs.length > 1) {
-              size = size + re.subs.length - 1;
+              size2 = size2 + re.subs.length - 1;
             }
             break;
           }
@@ -62768,19 +62768,19 @@ var init_Parser = __esm({
             let sub = this.calcSize(re.subs[0]);
             if (re.max === -1) {
               if (re.min === 0) {
-                size = 2 + sub;
+                size2 = 2 + sub;
               } else {
-                size = 1 + re.min * sub;
+                size2 = 1 + re.min * sub;
               }
               break;
             }
-            size = re.max * sub + (re.max - re.min);
+            size2 = re.max * sub + (re.max - re.min);
             break;
           }
         }
-        size = Math.max(1, size);
-        this.size?.set(re, size);
-        return size;
+        size2 = Math.max(1, size2);
+        this.size?.set(re, size2);
+        return size2;
       }
       checkHeight(re) {
         if (this.numRegexp < _Parser.MAX_HEIGHT) {
@@ -80774,9 +80774,9 @@ var BoundedSource = class {
       const list = inner.referrers.bind(inner);
       const reads = {
         // Each read takes the gate on its own: a listing holding it while it reads would deadlock.
-        read: (maxBytes, fetch, size) => this.gate.run(async () => {
+        read: (maxBytes, fetch, size2) => this.gate.run(async () => {
           const out = await this.capped(maxBytes, fetch);
-          this.charge(size(out));
+          this.charge(size2(out));
           return out;
         }),
         maxMatches: limits.maxReferrers
@@ -83090,8 +83090,13 @@ async function atomicWrite(path, data) {
   }
 }
 
+// src/oci/source.ts
+init_import_meta_url();
+var UNBOUNDED_READS = { read: (maxBytes, fetch) => fetch(maxBytes) };
+
 // src/oci/layout.ts
 var LAYOUT_VERSION = "1.0.0";
+var size = (b) => b.length;
 var MAX_MARKER_BYTES = 64 * 1024;
 var MAX_INDEX_JSON_BYTES = MAX_MANIFEST_BYTES;
 var LAYOUT_LOCK = "index.json.lock";
@@ -83226,8 +83231,9 @@ var OciLayout = class _OciLayout {
    * the entries of a `sha256-<hex>` tag-schema index. Each distinct entry is read once per layout
    * (content-addressed, so what it says never changes); the scan stops one past `maxMatches`.
    */
-  async referrers(digest, artifactType, reads) {
+  async referrers(digest, artifactType, reads = UNBOUNDED_READS) {
     checkDigestSyntax(digest);
+    const read = (d) => reads.read(MAX_MANIFEST_BYTES, (c) => this.readBlob(d, c, "manifest"), size);
     const out = [];
     const seen = /* @__PURE__ */ new Set();
     const add = (d) => {
@@ -83235,15 +83241,15 @@ var OciLayout = class _OciLayout {
       seen.add(d.digest);
       out.push(d);
     };
-    const enough = () => reads?.maxMatches !== void 0 && out.length > reads.maxMatches;
+    const enough = () => reads.maxMatches !== void 0 && out.length > reads.maxMatches;
     for (const d of this.index.manifests) {
       if (enough()) break;
       const tag = d.annotations?.[ANNOTATION_REF_NAME];
       if (tag === referrersTag(digest)) {
-        const bytes = await this.readManifest(d.digest, reads);
+        const bytes = await read(d.digest);
         for (const m of parseIndex(bytes, `referrers index ${tag}`).manifests) add(m);
       } else if (IMAGE_MANIFEST_MEDIA_TYPES.includes(d.mediaType) && (tag === void 0 || d.artifactType !== void 0)) {
-        const subject = await this.subjectOf(d.digest, reads);
+        const subject = await this.subjectOf(d.digest, read);
         if (subject?.digest === digest) {
           const { annotations, ...rest } = d;
           const kept = { ...annotations ?? {} };
@@ -83260,10 +83266,10 @@ var OciLayout = class _OciLayout {
   }
   /** What one listed manifest says about its subject, read once per layout. */
   subjects = /* @__PURE__ */ new Map();
-  subjectOf(digest, reads) {
+  subjectOf(digest, read) {
     let p = this.subjects.get(digest);
     if (!p) {
-      p = this.readManifest(digest, reads).then((bytes) => {
+      p = read(digest).then((bytes) => {
         const m = parseManifest(bytes, `manifest ${digest}`);
         return {
           ...m.subject ? { digest: m.subject.digest } : {},
@@ -83274,14 +83280,6 @@ var OciLayout = class _OciLayout {
       this.subjects.set(digest, p);
     }
     return p;
-  }
-  readManifest(digest, reads) {
-    if (!reads) return this.readBlob(digest, MAX_MANIFEST_BYTES, "manifest");
-    return reads.read(
-      MAX_MANIFEST_BYTES,
-      (cap) => this.readBlob(digest, cap, "manifest"),
-      (b) => b.length
-    );
   }
   async hasBlob(digest) {
     try {
@@ -83302,11 +83300,11 @@ var OciLayout = class _OciLayout {
     return desc;
   }
   /** Whether the blob file exists with this size and content hash. */
-  async blobIntact(digest, size) {
+  async blobIntact(digest, size2) {
     const path = this.blobPath(digest);
     try {
       const st = await (0, import_promises3.stat)(path);
-      if (!st.isFile() || st.size !== size) return false;
+      if (!st.isFile() || st.size !== size2) return false;
       const hash = (0, import_node_crypto9.createHash)("sha256");
       const fh = await (0, import_promises3.open)(path, "r");
       try {
@@ -83874,10 +83872,10 @@ async function once(req, timeoutMs, callerSignal, where, maxDelayMs) {
 }
 async function readLimited(body, where) {
   const chunks = [];
-  let size = 0;
+  let size2 = 0;
   for await (const c of body) {
-    size += c.length;
-    if (size > MAX_BODY) {
+    size2 += c.length;
+    if (size2 > MAX_BODY) {
       body.destroy?.();
       throw new OpError("OP_BAD_RESPONSE", `the OP's answer for ${where} is larger than ${MAX_BODY} bytes`);
     }
@@ -85060,29 +85058,21 @@ var RegistryClient = class {
    * the referrers tag schema (`sha256-<hex>` index; empty when that tag does not exist). With
    * `reads`, both bodies are read through it (a verify run's gate and byte budget).
    */
-  async referrers(repository, digest, artifactType, reads = UNBOUNDED) {
+  async referrers(repository, digest, artifactType, reads = UNBOUNDED_READS) {
     checkDigestSyntax(digest);
     const q2 = artifactType ? `?artifactType=${encodeURIComponent(artifactType)}` : "";
     const max = this.opts.maxManifestBytes ?? MAX_MANIFEST_BYTES;
-    const res = await reads.read(
-      max,
-      (cap) => this.send("GET", repository, `referrers/${digest}${q2}`, {
-        accept: MEDIA_TYPE_OCI_INDEX,
-        maxBytes: cap
-      }),
-      (r) => r.body.length
-    );
+    const opts = (maxBytes) => ({ accept: MEDIA_TYPE_OCI_INDEX, maxBytes });
+    const api = (cap) => this.send("GET", repository, `referrers/${digest}${q2}`, opts(cap));
+    const res = await reads.read(max, api, (r) => r.body.length);
     const ct = (res.headers["content-type"] ?? "").split(";")[0].trim();
     if (res.status === 200 && (ct === MEDIA_TYPE_OCI_INDEX || ct === "application/json")) {
       const idx = parseIndex(res.body, `referrers of ${digest}`);
       const filtered = artifactType && !res.headers["oci-filters-applied"] ? idx.manifests.filter((d) => d.artifactType === artifactType) : idx.manifests;
       return { manifests: filtered, apiSupported: true };
     }
-    const tagged = await reads.read(
-      max,
-      (cap) => this.referrersTagIndex(repository, digest, cap),
-      (t) => t?.bytes.length ?? 0
-    );
+    const tag = (cap) => this.referrersTagIndex(repository, digest, cap);
+    const tagged = await reads.read(max, tag, (t) => t?.bytes.length ?? 0);
     const list = tagged?.manifests ?? [];
     return {
       manifests: artifactType ? list.filter((d) => d.artifactType === artifactType) : list,
@@ -85143,7 +85133,6 @@ var RegistryRepository = class {
     }
   }
 };
-var UNBOUNDED = { read: (maxBytes, fetch) => fetch(maxBytes) };
 function redacted(e, client) {
   if (e instanceof Error) e.message = client.redact(e.message);
   return e;
