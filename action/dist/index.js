@@ -213,12 +213,15 @@ var init_catalogue = __esm({
       // OCI and registries
       OCI_NOT_FOUND: io("the registry or layout has no such manifest, blob or tag", "NOT_FOUND"),
       OCI_READ_FAILED: io(
-        "a layout file could not be read for a reason other than absence (EMFILE, ELOOP, EACCES)"
+        "a layout file could not be read for a reason other than absence (EMFILE, EACCES), or is a symlink, FIFO or device rather than a regular file"
       ),
       OCI_LIMIT_LAYERS: input("an attestation manifest or referrer has more layers than --max-layers"),
       OCI_LIMIT_INDEX_ENTRIES: input("the image index has more entries than --max-index-entries"),
       OCI_LIMIT_REFERRERS: input("a subject has more signature referrers than --max-referrers"),
       OCI_LIMIT_BYTES: input("the bytes read for one run exceed --max-bytes"),
+      OCI_LIMIT_VERIFICATIONS: input(
+        "verify: the selected platforms hold more distinct signed envelopes than --max-verifications"
+      ),
       LIMIT_INVALID: input("a resource limit given to the library is not a positive integer"),
       REGISTRY_IO: io("the registry could not be reached or answered an unexpected status"),
       REGISTRY_AUTH: io("the registry refused our credentials, or none were usable", "PERMISSION_DENIED"),
@@ -240,6 +243,7 @@ var init_catalogue = __esm({
       INDEX_ENTRY_UNVERIFIABLE: verdict(
         "the index lists an entry that is neither a platform image nor an attestation"
       ),
+      INDEX_ENTRY_DUPLICATE: verdict("the index lists one platform manifest digest more than once"),
       ATTESTATION_MANIFEST_MISSING: verdict("a platform has no attestation manifest"),
       ATTESTATION_MANIFEST_AMBIGUOUS: verdict("a platform has more than one attestation manifest"),
       ATTESTATION_SUBJECT_MISMATCH: verdict("the attestation manifest does not name its platform manifest"),
@@ -7201,7 +7205,7 @@ var require_client_h1 = __commonJS({
       kHTTPContext,
       kClosed
     } = require_symbols();
-    var constants2 = require_constants2();
+    var constants3 = require_constants2();
     var EMPTY_BUF = Buffer.alloc(0);
     var FastBuffer = Buffer[Symbol.species];
     var removeAllListeners = util.removeAllListeners;
@@ -7337,7 +7341,7 @@ var require_client_h1 = __commonJS({
          */
       constructor(client, socket, { exports: exports3 }) {
         this.llhttp = exports3;
-        this.ptr = this.llhttp.llhttp_alloc(constants2.TYPE.RESPONSE);
+        this.ptr = this.llhttp.llhttp_alloc(constants3.TYPE.RESPONSE);
         this.client = client;
         this.socket = socket;
         this.timeout = null;
@@ -7433,11 +7437,11 @@ var require_client_h1 = __commonJS({
             currentParser = null;
             currentBufferRef = null;
           }
-          if (ret !== constants2.ERROR.OK) {
+          if (ret !== constants3.ERROR.OK) {
             const data = chunk.subarray(llhttp.llhttp_get_error_pos(this.ptr) - currentBufferPtr);
-            if (ret === constants2.ERROR.PAUSED_UPGRADE) {
+            if (ret === constants3.ERROR.PAUSED_UPGRADE) {
               this.onUpgrade(data);
-            } else if (ret === constants2.ERROR.PAUSED) {
+            } else if (ret === constants3.ERROR.PAUSED) {
               this.paused = true;
               socket.unshift(data);
             } else {
@@ -7460,10 +7464,10 @@ var require_client_h1 = __commonJS({
         } finally {
           currentParser = null;
         }
-        if (ret === constants2.ERROR.OK) {
+        if (ret === constants3.ERROR.OK) {
           return null;
         }
-        if (ret === constants2.ERROR.PAUSED || ret === constants2.ERROR.PAUSED_UPGRADE) {
+        if (ret === constants3.ERROR.PAUSED || ret === constants3.ERROR.PAUSED_UPGRADE) {
           this.paused = true;
           return null;
         }
@@ -7480,7 +7484,7 @@ var require_client_h1 = __commonJS({
           const len = new Uint8Array(llhttp.memory.buffer, ptr).indexOf(0);
           message = "Response does not match the HTTP/1.1 protocol (" + Buffer.from(llhttp.memory.buffer, ptr, len).toString() + ")";
         }
-        return new HTTPParserError(message, constants2.ERROR[ret], data);
+        return new HTTPParserError(message, constants3.ERROR[ret], data);
       }
       destroy() {
         assert2(currentParser === null);
@@ -7691,7 +7695,7 @@ var require_client_h1 = __commonJS({
           socket[kBlocking] = false;
           client[kResume]();
         }
-        return pause ? constants2.ERROR.PAUSED : 0;
+        return pause ? constants3.ERROR.PAUSED : 0;
       }
       /**
        * @param {Buffer} buf
@@ -7717,7 +7721,7 @@ var require_client_h1 = __commonJS({
         }
         this.bytesRead += buf.length;
         if (request3.onData(buf) === false) {
-          return constants2.ERROR.PAUSED;
+          return constants3.ERROR.PAUSED;
         }
         return 0;
       }
@@ -7757,13 +7761,13 @@ var require_client_h1 = __commonJS({
         if (socket[kWriting]) {
           assert2(client[kRunning] === 0);
           util.destroy(socket, new InformationalError("reset"));
-          return constants2.ERROR.PAUSED;
+          return constants3.ERROR.PAUSED;
         } else if (!shouldKeepAlive) {
           util.destroy(socket, new InformationalError("reset"));
-          return constants2.ERROR.PAUSED;
+          return constants3.ERROR.PAUSED;
         } else if (socket[kReset] && client[kRunning] === 0) {
           util.destroy(socket, new InformationalError("reset"));
-          return constants2.ERROR.PAUSED;
+          return constants3.ERROR.PAUSED;
         } else if (client[kPipelining] == null || client[kPipelining] === 1) {
           setImmediate(client[kResume]);
         } else {
@@ -9903,8 +9907,8 @@ var require_pool_base = __commonJS({
       }
       get [kSize]() {
         let ret = this[kQueued];
-        for (const { [kSize]: size } of this[kClients]) {
-          ret += size;
+        for (const { [kSize]: size2 } of this[kClients]) {
+          ret += size2;
         }
         return ret;
       }
@@ -11854,7 +11858,7 @@ var require_retry_handler = __commonJS({
             });
           }
           validatePartialResponseContentLength(headers, contentRange, statusCode, this.retryCount);
-          const { start, size, end = size ? size - 1 : null } = contentRange;
+          const { start, size: size2, end = size2 ? size2 - 1 : null } = contentRange;
           if (this.start !== start || this.end != null && this.end !== end) {
             throw new RequestRetryError("Content-Range mismatch", statusCode, {
               headers,
@@ -11877,7 +11881,7 @@ var require_retry_handler = __commonJS({
               return;
             }
             validatePartialResponseContentLength(headers, range, statusCode, this.retryCount);
-            const { start, size, end = size ? size - 1 : null } = range;
+            const { start, size: size2, end = size2 ? size2 - 1 : null } = range;
             assert2(
               start != null && Number.isFinite(start),
               "content-range mismatch"
@@ -18768,17 +18772,17 @@ var require_decompress = __commonJS({
     );
     var defaultMaxSize = 0;
     function createMaxSizeLimiter(maxSize) {
-      let size = 0;
+      let size2 = 0;
       return new TransformStream2({
         transform(chunk, _encoding, callback) {
-          const decompressedSize = size + chunk.length;
+          const decompressedSize = size2 + chunk.length;
           if (decompressedSize > maxSize) {
             callback(new ResponseExceededMaxSizeError(
               `Decompressed response size (${decompressedSize}) exceeded maxSize (${maxSize})`
             ));
             return;
           }
-          size = decompressedSize;
+          size2 = decompressedSize;
           callback(null, chunk);
         }
       });
@@ -19846,8 +19850,8 @@ var require_sqlite_cache_store = __commonJS({
         assertCacheKey(key);
         const url = this.#makeValueUrl(key);
         const body = Array.isArray(value.body) ? Buffer.concat(value.body) : value.body;
-        const size = body?.byteLength;
-        if (size && size > this.#maxEntrySize) {
+        const size2 = body?.byteLength;
+        if (size2 && size2 > this.#maxEntrySize) {
           return;
         }
         const existingValue = this.#findValue(key, true);
@@ -19890,14 +19894,14 @@ var require_sqlite_cache_store = __commonJS({
       createWriteStream(key, value) {
         assertCacheKey(key);
         assertCacheValue(value);
-        let size = 0;
+        let size2 = 0;
         const body = [];
         const store = this;
         return new Writable({
           decodeStrings: true,
           write(chunk, encoding, callback) {
-            size += chunk.byteLength;
-            if (size < store.#maxEntrySize) {
+            size2 += chunk.byteLength;
+            if (size2 < store.#maxEntrySize) {
               body.push(chunk);
             } else {
               this.destroy();
@@ -20229,17 +20233,17 @@ var require_headers = __commonJS({
       }
       // https://fetch.spec.whatwg.org/#convert-header-names-to-a-sorted-lowercase-set
       toSortedArray() {
-        const size = this.headersMap.size;
-        const array = new Array(size);
-        if (size <= 32) {
-          if (size === 0) {
+        const size2 = this.headersMap.size;
+        const array = new Array(size2);
+        if (size2 <= 32) {
+          if (size2 === 0) {
             return array;
           }
           const iterator = this.headersMap[Symbol.iterator]();
           const firstValue = iterator.next().value;
           array[0] = [firstValue[0], firstValue[1].value];
           assert2(firstValue[1].value !== null);
-          for (let i = 1, j = 0, right = 0, left = 0, pivot = 0, x, value; i < size; ++i) {
+          for (let i = 1, j = 0, right = 0, left = 0, pivot = 0, x, value; i < size2; ++i) {
             value = iterator.next().value;
             x = array[i] = [value[0], value[1].value];
             assert2(x[1] !== null);
@@ -26594,13 +26598,13 @@ ${value}`;
           }
         }
       }
-      setEventFieldSize(field, size) {
-        const eventSize = this.eventSize - this.eventFieldSizes[field] + size;
+      setEventFieldSize(field, size2) {
+        const eventSize = this.eventSize - this.eventFieldSizes[field] + size2;
         if (this.maxEventSize > 0 && eventSize > this.maxEventSize) {
           throw createMaxEventSizeExceededError();
         }
         this.eventSize = eventSize;
-        this.eventFieldSizes[field] = size;
+        this.eventFieldSizes[field] = size2;
       }
       /**
        * @param {EventSourceStreamEvent} event
@@ -32552,19 +32556,19 @@ var require_pool2 = __commonJS({
     "use strict";
     init_import_meta_url();
     module2.exports = pool2;
-    function pool2(alloc, slice, size) {
-      var SIZE2 = size || 8192;
+    function pool2(alloc, slice, size2) {
+      var SIZE2 = size2 || 8192;
       var MAX = SIZE2 >>> 1;
       var slab = null;
       var offset = SIZE2;
-      return function pool_alloc(size2) {
-        if (size2 < 1 || size2 > MAX)
-          return alloc(size2);
-        if (offset + size2 > SIZE2) {
+      return function pool_alloc(size3) {
+        if (size3 < 1 || size3 > MAX)
+          return alloc(size3);
+        if (offset + size3 > SIZE2) {
           slab = alloc(SIZE2);
           offset = 0;
         }
-        var buf = slice.call(slab, offset, offset += size2);
+        var buf = slice.call(slab, offset, offset += size3);
         if (offset & 7)
           offset = (offset | 7) + 1;
         return buf;
@@ -33117,9 +33121,9 @@ var require_umd = __commonJS({
           var radixToPower = fromNumber(pow_dbl(radix, 8));
           var result = ZERO;
           for (var i = 0; i < str.length; i += 8) {
-            var size = Math.min(8, str.length - i), value = parseInt(str.substring(i, i + size), radix);
-            if (size < 8) {
-              var power = fromNumber(pow_dbl(radix, size));
+            var size2 = Math.min(8, str.length - i), value = parseInt(str.substring(i, i + size2), radix);
+            if (size2 < 8) {
+              var power = fromNumber(pow_dbl(radix, size2));
               result = result.mul(power).add(fromNumber(value));
             } else {
               result = result.mul(radixToPower);
@@ -33850,8 +33854,8 @@ var require_minimal = __commonJS({
         return new Buffer2(value, encoding);
       };
       util._Buffer_allocUnsafe = Buffer2.allocUnsafe || /* istanbul ignore next */
-      function Buffer_allocUnsafe(size) {
-        return new Buffer2(size);
+      function Buffer_allocUnsafe(size2) {
+        return new Buffer2(size2);
       };
     };
   }
@@ -33898,8 +33902,8 @@ var require_writer = __commonJS({
       };
     };
     Writer.create = create2();
-    Writer.alloc = function alloc(size) {
-      return new util.Array(size);
+    Writer.alloc = function alloc(size2) {
+      return new util.Array(size2);
     };
     if (util.Array !== Array)
       Writer.alloc = util.pool(Writer.alloc, util.Array.prototype.subarray);
@@ -45311,27 +45315,27 @@ var require_retrying_call = __commonJS({
         this.totalAllocated = 0;
         this.allocatedPerCall = /* @__PURE__ */ new Map();
       }
-      allocate(size, callId) {
+      allocate(size2, callId) {
         var _a;
         const currentPerCall = (_a = this.allocatedPerCall.get(callId)) !== null && _a !== void 0 ? _a : 0;
-        if (this.limitPerCall - currentPerCall < size || this.totalLimit - this.totalAllocated < size) {
+        if (this.limitPerCall - currentPerCall < size2 || this.totalLimit - this.totalAllocated < size2) {
           return false;
         }
-        this.allocatedPerCall.set(callId, currentPerCall + size);
-        this.totalAllocated += size;
+        this.allocatedPerCall.set(callId, currentPerCall + size2);
+        this.totalAllocated += size2;
         return true;
       }
-      free(size, callId) {
+      free(size2, callId) {
         var _a;
-        if (this.totalAllocated < size) {
-          throw new Error(`Invalid buffer allocation state: call ${callId} freed ${size} > total allocated ${this.totalAllocated}`);
+        if (this.totalAllocated < size2) {
+          throw new Error(`Invalid buffer allocation state: call ${callId} freed ${size2} > total allocated ${this.totalAllocated}`);
         }
-        this.totalAllocated -= size;
+        this.totalAllocated -= size2;
         const currentPerCall = (_a = this.allocatedPerCall.get(callId)) !== null && _a !== void 0 ? _a : 0;
-        if (currentPerCall < size) {
-          throw new Error(`Invalid buffer allocation state: call ${callId} freed ${size} > allocated for call ${currentPerCall}`);
+        if (currentPerCall < size2) {
+          throw new Error(`Invalid buffer allocation state: call ${callId} freed ${size2} > allocated for call ${currentPerCall}`);
         }
-        this.allocatedPerCall.set(callId, currentPerCall - size);
+        this.allocatedPerCall.set(callId, currentPerCall - size2);
       }
       freeAll(callId) {
         var _a;
@@ -46731,7 +46735,7 @@ var require_server_call = __commonJS({
         this.metadata = metadata;
         this.cancelled = false;
       }
-      _read(size) {
+      _read(size2) {
         this.call.startRead();
       }
       getPeer() {
@@ -46851,7 +46855,7 @@ var require_server_call = __commonJS({
       getMetricsRecorder() {
         return this.call.getMetricsRecorder();
       }
-      _read(size) {
+      _read(size2) {
         this.call.startRead();
       }
       _write(chunk, encoding, callback) {
@@ -52818,8 +52822,8 @@ var init_binary_encoding = __esm({
         this.viewCache = EMPTY_VIEW;
         this.pos = 0;
       }
-      ensureCapacity(size) {
-        const required = this.pos + size;
+      ensureCapacity(size2) {
+        const required = this.pos + size2;
         if (required > this.buffer.length) {
           let newLen = this.buffer.length || INITIAL_SIZE;
           while (newLen < required)
@@ -54397,11 +54401,11 @@ var init_clone = __esm({
 // node_modules/@bufbuild/protobuf/dist/esm/wire/base64-encoding.js
 function base64Decode(base64Str) {
   const len = base64Str.length;
-  let size = len - (len + 3 >> 2);
+  let size2 = len - (len + 3 >> 2);
   if ((len & 3) == 0 && base64Str[len - 1] == "=") {
-    size -= base64Str[len - 2] == "=" ? 2 : 1;
+    size2 -= base64Str[len - 2] == "=" ? 2 : 1;
   }
-  const bytes = new Uint8Array(size);
+  const bytes = new Uint8Array(size2);
   let written = -1;
   if (nativeSetFromBase64) {
     try {
@@ -54415,7 +54419,7 @@ function base64Decode(base64Str) {
   if (written < 0) {
     written = setFromBase64(bytes, base64Str);
   }
-  return written == size ? bytes : bytes.subarray(0, written);
+  return written == size2 ? bytes : bytes.subarray(0, written);
 }
 function setFromBase64(bytes, base64Str) {
   const table = getDecodeTable();
@@ -58607,11 +58611,11 @@ var init_list = __esm({
       _size;
       constructor(_lists) {
         this._lists = _lists;
-        let size = 0;
+        let size2 = 0;
         for (const list of _lists) {
-          size += list.size;
+          size2 += list.size;
         }
-        this._size = size;
+        this._size = size2;
       }
       get size() {
         return this._size;
@@ -62766,34 +62770,34 @@ var init_Parser = __esm({
             return cached;
           }
         }
-        let size = 0;
+        let size2 = 0;
         switch (re.op) {
           case Regexp.Op.LITERAL: {
-            size = re.runes.length;
+            size2 = re.runes.length;
             break;
           }
           case Regexp.Op.CAPTURE:
           case Regexp.Op.STAR: {
-            size = 2 + this.calcSize(re.subs[0]);
+            size2 = 2 + this.calcSize(re.subs[0]);
             break;
           }
           case Regexp.Op.PLUS:
           case Regexp.Op.QUEST: {
-            size = 1 + this.calcSize(re.subs[0]);
+            size2 = 1 + this.calcSize(re.subs[0]);
             break;
           }
           case Regexp.Op.CONCAT: {
             for (let sub of re.subs) {
-              size = size + this.calcSize(sub);
+              size2 = size2 + this.calcSize(sub);
             }
             break;
           }
           case Regexp.Op.ALTERNATE: {
             for (let sub of re.subs) {
-              size = size + this.calcSize(sub);
+              size2 = size2 + this.calcSize(sub);
             }
             if (re.subs.length > 1) {
-              size = size + re.subs.length - 1;
+              size2 = size2 + re.subs.length - 1;
             }
             break;
           }
@@ -62801,19 +62805,19 @@ var init_Parser = __esm({
             let sub = this.calcSize(re.subs[0]);
             if (re.max === -1) {
               if (re.min === 0) {
-                size = 2 + sub;
+                size2 = 2 + sub;
               } else {
-                size = 1 + re.min * sub;
+                size2 = 1 + re.min * sub;
               }
               break;
             }
-            size = re.max * sub + (re.max - re.min);
+            size2 = re.max * sub + (re.max - re.min);
             break;
           }
         }
-        size = Math.max(1, size);
-        this.size?.set(re, size);
-        return size;
+        size2 = Math.max(1, size2);
+        this.size?.set(re, size2);
+        return size2;
       }
       checkHeight(re) {
         if (this.numRegexp < _Parser.MAX_HEIGHT) {
@@ -80164,7 +80168,7 @@ __export(main_exports, {
 module.exports = __toCommonJS(main_exports);
 init_import_meta_url();
 var import_node_crypto17 = require("node:crypto");
-var import_node_fs4 = require("node:fs");
+var import_node_fs5 = require("node:fs");
 var import_node_os4 = require("node:os");
 var import_node_path6 = require("node:path");
 var import_node_stream = require("node:stream");
@@ -80753,7 +80757,8 @@ var DEFAULT_LIMITS = Object.freeze({
   maxLayers: 256,
   maxIndexEntries: 4096,
   maxReferrers: 64,
-  maxBytes: 1024 * 1024 * 1024
+  maxBytes: 1024 * 1024 * 1024,
+  maxVerifications: 4096
 });
 var DEFAULT_CONCURRENCY = 16;
 var OciLimitError = class extends OciIoError {
@@ -80762,7 +80767,8 @@ var FLAGS = {
   maxLayers: ["OCI_LIMIT_LAYERS", "--max-layers", "layers"],
   maxIndexEntries: ["OCI_LIMIT_INDEX_ENTRIES", "--max-index-entries", "entries"],
   maxReferrers: ["OCI_LIMIT_REFERRERS", "--max-referrers", "signature referrers"],
-  maxBytes: ["OCI_LIMIT_BYTES", "--max-bytes", "bytes read"]
+  maxBytes: ["OCI_LIMIT_BYTES", "--max-bytes", "bytes read"],
+  maxVerifications: ["OCI_LIMIT_VERIFICATIONS", "--max-verifications", "signature verifications"]
 };
 function limitError(kind, where, count, limit) {
   const [code, flag, what] = FLAGS[kind];
@@ -80810,12 +80816,29 @@ var BoundedSource = class {
     this.kind = inner.kind;
     this.location = inner.location;
     this.gate = new Semaphore(concurrency);
+    inner.checkLimits?.(limits);
     if (inner.referrers) {
       const list = inner.referrers.bind(inner);
-      this.referrers = async (digest, artifactType) => {
-        const out = await this.gate.run(() => list(digest, artifactType));
-        checkLimit(limits, "maxReferrers", out.length, `subject ${digest}`);
-        return out;
+      const reads = {
+        // Each read takes the gate on its own: a listing holding it while it reads would deadlock.
+        read: (maxBytes, fetch2, size2) => this.gate.run(async () => {
+          const out = await this.capped(maxBytes, fetch2);
+          this.charge(size2(out));
+          return out;
+        }),
+        maxMatches: limits.maxReferrers
+      };
+      this.referrers = (digest, artifactType) => {
+        const key = `${digest} ${artifactType ?? ""}`;
+        let p = this.listed.get(key);
+        if (!p) {
+          p = list(digest, artifactType, reads).then((out) => {
+            checkLimit(limits, "maxReferrers", out.length, `subject ${digest}`);
+            return out;
+          });
+          this.listed.set(key, p);
+        }
+        return p;
       };
     }
   }
@@ -80825,6 +80848,7 @@ var BoundedSource = class {
   location;
   read = 0;
   gate;
+  listed = /* @__PURE__ */ new Map();
   referrers;
   /** Bytes read so far. */
   get bytesRead() {
@@ -80891,8 +80915,7 @@ function attFor(payloadType, payload) {
 // src/oci/read-image.ts
 init_errors();
 function rethrowIo(e) {
-  if (e instanceof OciIoError) throw e;
-  if (!(e instanceof OpkError)) throw e;
+  if (!(e instanceof OpkError) || classify(e).kind !== "verdict") throw e;
 }
 function classifyIndexEntry(d) {
   if (!IMAGE_MANIFEST_MEDIA_TYPES.includes(d.mediaType)) return "other";
@@ -80990,8 +81013,8 @@ async function readLayer(source, l, position, kind) {
   }
   return out;
 }
-async function readReferrerLayer(source, l, statement, position) {
-  const layer = await readLayer(source, l, position, "dsse");
+async function readReferrerLayer(source, l, statement, position, read = readLayer) {
+  const layer = await read(source, l, position, "dsse");
   if (layer.envelopeError) return { ...layer, error: layer.envelopeError };
   if (layer.envelope && sha256Digest(layer.envelope.payload) !== statement.digest)
     return {
@@ -81003,8 +81026,13 @@ async function readReferrerLayer(source, l, statement, position) {
     };
   return layer;
 }
-async function readReferrerSignatures(source, attestationManifest, limits) {
-  const out = { artifacts: [], byStatement: /* @__PURE__ */ new Map(), notes: [] };
+async function readReferrerSignatures(source, attestationManifest, limits, intoto) {
+  const out = {
+    artifacts: [],
+    byStatement: /* @__PURE__ */ new Map(),
+    unverifiable: /* @__PURE__ */ new Map(),
+    notes: []
+  };
   if (!source.referrers) return out;
   let listed2;
   try {
@@ -81040,24 +81068,40 @@ async function readReferrerSignatures(source, attestationManifest, limits) {
     }
     out.artifacts.push(r);
     checkLimit(limits, "maxLayers", m.layers.length, `referrer ${r.digest}`);
-    for (const l of m.layers) addReferrerLayer(out.byStatement, out.notes, r, l);
+    for (const l of m.layers) addReferrerLayer(out, r, l);
   }
+  if (intoto) dropUnmatched(out, intoto);
   return out;
 }
-function addReferrerLayer(out, notes, r, l) {
+function dropUnmatched(out, intoto) {
+  for (const map of [out.byStatement, out.unverifiable]) {
+    for (const [statement, layers] of map) {
+      if (intoto.has(statement)) continue;
+      map.delete(statement);
+      for (const l of layers)
+        out.notes.push({
+          code: "REFERRER_LAYER_UNMATCHED",
+          message: `referrer layer ${l.digest} (${l.mediaType}) names statement ${statement}, which is no in-toto layer of the attestation manifest; it signs nothing here`,
+          layer: l.digest
+        });
+    }
+  }
+}
+function addReferrerLayer(out, r, l) {
   const statement = l.annotations?.[ANNOTATION_OPK_STATEMENT_DIGEST];
   const kind = classifyAttestationLayer(l.mediaType);
-  if (!statement || kind !== "dsse") {
-    notes.push({
-      code: kind === "dsse" || kind === "unverifiable" ? "REFERRER_LAYER_UNMATCHED" : "ATTESTATION_LAYER_UNRECOGNISED",
-      message: `referrer ${r.digest} layer ${l.digest} (${l.mediaType}) ${kind === "dsse" ? `names no statement (${ANNOTATION_OPK_STATEMENT_DIGEST})` : "is not a DSSE envelope"}; it signs nothing here`,
-      layer: l.digest
-    });
+  if (statement && (kind === "dsse" || kind === "unverifiable")) {
+    const map = kind === "dsse" ? out.byStatement : out.unverifiable;
+    const list = map.get(statement) ?? [];
+    if (!list.some((x) => x.digest === l.digest)) list.push(l);
+    map.set(statement, list);
     return;
   }
-  const list = out.get(statement) ?? [];
-  if (!list.some((x) => x.digest === l.digest)) list.push(l);
-  out.set(statement, list);
+  out.notes.push({
+    code: kind === "dsse" || kind === "unverifiable" ? "REFERRER_LAYER_UNMATCHED" : "ATTESTATION_LAYER_UNRECOGNISED",
+    message: `referrer ${r.digest} layer ${l.digest} (${l.mediaType}) ${kind === "dsse" || kind === "unverifiable" ? `names no statement (${ANNOTATION_OPK_STATEMENT_DIGEST})` : "is not a DSSE envelope"}; it signs nothing here`,
+    layer: l.digest
+  });
 }
 
 // src/attest/read.ts
@@ -83101,7 +83145,9 @@ init_errors();
 // src/oci/files.ts
 init_import_meta_url();
 var import_node_crypto10 = require("node:crypto");
+var import_node_fs2 = require("node:fs");
 var import_promises = require("node:fs/promises");
+init_errors();
 var import_node_path = require("node:path");
 var import_promises2 = require("node:timers/promises");
 var LOCK_POLL_MS = 25;
@@ -83140,12 +83186,58 @@ async function withFileLock(path, what, waitMs, fn) {
     });
   }
 }
-async function readOrIo(path, what) {
+async function readOrIo(path, what, maxBytes) {
+  return readFileCapped(path, maxBytes, `cannot read ${what}`, "");
+}
+var OPEN_FLAGS = import_node_fs2.constants.O_RDONLY | (import_node_fs2.constants.O_NOFOLLOW ?? 0) | (import_node_fs2.constants.O_NONBLOCK ?? 0);
+async function readFileCapped(path, maxBytes, what, missing) {
+  let fh;
   try {
-    return await (0, import_promises.readFile)(path);
+    fh = await (0, import_promises.open)(path, OPEN_FLAGS);
   } catch (e) {
-    throw fileError(e, `cannot read ${what}`, "");
+    const code = e.code;
+    if (code === "ELOOP" || code === "EMLINK")
+      throw new OciIoError(
+        "OCI_READ_FAILED",
+        `${what}: is a symbolic link; layout files must be regular files`
+      );
+    throw fileError(e, what, missing);
   }
+  try {
+    const st = await fh.stat();
+    if (!st.isFile())
+      throw new OciIoError("OCI_READ_FAILED", `${what}: is not a regular file (a FIFO, device or directory)`);
+    if (st.size > maxBytes)
+      throw new FormatError("OCI_TOO_LARGE", `${what} is ${st.size} bytes, over the ${maxBytes}-byte cap`);
+    const buf = Buffer.allocUnsafe(Math.min(st.size, maxBytes) + 1);
+    let n = 0;
+    for (; ; ) {
+      if (n === buf.length) {
+        if (n > maxBytes) throw new FormatError("OCI_TOO_LARGE", `${what} is over the ${maxBytes}-byte cap`);
+        return await readRest(fh, buf, n, maxBytes, what);
+      }
+      const { bytesRead } = await fh.read(buf, n, buf.length - n, n);
+      if (bytesRead === 0) return buf.subarray(0, n);
+      n += bytesRead;
+    }
+  } catch (e) {
+    if (e instanceof OciIoError || e instanceof FormatError) throw e;
+    throw fileError(e, what, missing);
+  } finally {
+    await fh.close().catch(() => {
+    });
+  }
+}
+async function readRest(fh, head, at, maxBytes, what) {
+  const buf = Buffer.allocUnsafe(maxBytes + 1);
+  head.copy(buf, 0, 0, at);
+  let n = at;
+  while (n < buf.length) {
+    const { bytesRead } = await fh.read(buf, n, buf.length - n, n);
+    if (bytesRead === 0) return buf.subarray(0, n);
+    n += bytesRead;
+  }
+  throw new FormatError("OCI_TOO_LARGE", `${what} is over the ${maxBytes}-byte cap`);
 }
 function fileError(e, what, missing) {
   const code = e.code ?? "error";
@@ -83181,8 +83273,15 @@ async function atomicWrite(path, data) {
   }
 }
 
+// src/oci/source.ts
+init_import_meta_url();
+var UNBOUNDED_READS = { read: (maxBytes, fetch2) => fetch2(maxBytes) };
+
 // src/oci/layout.ts
 var LAYOUT_VERSION = "1.0.0";
+var size = (b) => b.length;
+var MAX_MARKER_BYTES = 64 * 1024;
+var MAX_INDEX_JSON_BYTES = MAX_MANIFEST_BYTES;
 var LAYOUT_LOCK = "index.json.lock";
 var DEFAULT_LOCK_WAIT_MS = 1e4;
 var OciLayout = class _OciLayout {
@@ -83214,10 +83313,10 @@ var OciLayout = class _OciLayout {
         `${dir} is a directory but not an OCI image layout (it has no oci-layout file)`
       );
     }
-    const marker = await readOrIo((0, import_node_path2.join)(dir, "oci-layout"), `OCI layout ${dir}`);
+    const marker = await readOrIo((0, import_node_path2.join)(dir, "oci-layout"), `OCI layout ${dir}`, MAX_MARKER_BYTES);
     let version;
     try {
-      version = JSON.parse(marker.toString("utf8")).imageLayoutVersion;
+      version = JSON.parse(Buffer.from(marker).toString("utf8")).imageLayoutVersion;
     } catch {
       throw new FormatError("OCI_LAYOUT_INVALID", `${dir}/oci-layout is not JSON`);
     }
@@ -83227,7 +83326,11 @@ var OciLayout = class _OciLayout {
         `${dir}/oci-layout has unsupported imageLayoutVersion ${String(version)}`
       );
     }
-    const indexBytes = await readOrIo((0, import_node_path2.join)(dir, "index.json"), `OCI layout ${dir} index.json`);
+    const indexBytes = await readOrIo(
+      (0, import_node_path2.join)(dir, "index.json"),
+      `OCI layout ${dir} index.json`,
+      MAX_INDEX_JSON_BYTES
+    );
     return new _OciLayout(dir, parseIndex(indexBytes, `${dir}/index.json`), options);
   }
   /** Creates a layout (or opens it if one is already there). */
@@ -83301,13 +83404,19 @@ var OciLayout = class _OciLayout {
   async fetchBlob(digest, maxBytes = MAX_BLOB_BYTES) {
     return this.readBlob(digest, maxBytes, "blob");
   }
+  /** index.json's entries are scanned for every subject's referrers: bounded like an image index. */
+  checkLimits(limits) {
+    checkLimit(limits, "maxIndexEntries", this.index.manifests.length, `${this.dir}/index.json`);
+  }
   /**
    * Referrers of `digest` in this layout: index.json entries (untagged, or carrying an
    * artifactType) whose manifest has that subject, as `oras attach` writes them to layouts, plus
-   * the entries of a `sha256-<hex>` tag-schema index.
+   * the entries of a `sha256-<hex>` tag-schema index. Each distinct entry is read once per layout
+   * (content-addressed, so what it says never changes); the scan stops one past `maxMatches`.
    */
-  async referrers(digest, artifactType) {
+  async referrers(digest, artifactType, reads = UNBOUNDED_READS) {
     checkDigestSyntax(digest);
+    const read = (d) => reads.read(MAX_MANIFEST_BYTES, (c) => this.readBlob(d, c, "manifest"), size);
     const out = [];
     const seen = /* @__PURE__ */ new Set();
     const add = (d) => {
@@ -83315,27 +83424,45 @@ var OciLayout = class _OciLayout {
       seen.add(d.digest);
       out.push(d);
     };
+    const enough = () => reads.maxMatches !== void 0 && out.length > reads.maxMatches;
     for (const d of this.index.manifests) {
+      if (enough()) break;
       const tag = d.annotations?.[ANNOTATION_REF_NAME];
       if (tag === referrersTag(digest)) {
-        const bytes = await this.readBlob(d.digest, MAX_MANIFEST_BYTES, "manifest");
+        const bytes = await read(d.digest);
         for (const m of parseIndex(bytes, `referrers index ${tag}`).manifests) add(m);
       } else if (IMAGE_MANIFEST_MEDIA_TYPES.includes(d.mediaType) && (tag === void 0 || d.artifactType !== void 0)) {
-        const bytes = await this.readBlob(d.digest, MAX_MANIFEST_BYTES, "manifest");
-        const m = parseManifest(bytes, `manifest ${d.digest}`);
-        if (m.subject?.digest === digest) {
+        const subject = await this.subjectOf(d.digest, read);
+        if (subject?.digest === digest) {
           const { annotations, ...rest } = d;
           const kept = { ...annotations ?? {} };
           delete kept[ANNOTATION_REF_NAME];
           add({
             ...rest,
-            ...m.artifactType && !rest.artifactType ? { artifactType: m.artifactType } : {},
+            ...subject.artifactType && !rest.artifactType ? { artifactType: subject.artifactType } : {},
             ...Object.keys(kept).length ? { annotations: kept } : {}
           });
         }
       }
     }
     return out;
+  }
+  /** What one listed manifest says about its subject, read once per layout. */
+  subjects = /* @__PURE__ */ new Map();
+  subjectOf(digest, read) {
+    let p = this.subjects.get(digest);
+    if (!p) {
+      p = read(digest).then((bytes) => {
+        const m = parseManifest(bytes, `manifest ${digest}`);
+        return {
+          ...m.subject ? { digest: m.subject.digest } : {},
+          ...m.artifactType ? { artifactType: m.artifactType } : {}
+        };
+      });
+      p.catch(() => this.subjects.delete(digest));
+      this.subjects.set(digest, p);
+    }
+    return p;
   }
   async hasBlob(digest) {
     try {
@@ -83356,11 +83483,11 @@ var OciLayout = class _OciLayout {
     return desc;
   }
   /** Whether the blob file exists with this size and content hash. */
-  async blobIntact(digest, size) {
+  async blobIntact(digest, size2) {
     const path = this.blobPath(digest);
     try {
       const st = await (0, import_promises3.stat)(path);
-      if (!st.isFile() || st.size !== size) return false;
+      if (!st.isFile() || st.size !== size2) return false;
       const hash = (0, import_node_crypto11.createHash)("sha256");
       const fh = await (0, import_promises3.open)(path, "r");
       try {
@@ -83413,7 +83540,11 @@ var OciLayout = class _OciLayout {
     return index.manifests.find((d) => d.annotations?.[ANNOTATION_REF_NAME] === tag)?.digest;
   }
   async readIndex() {
-    const bytes = await readOrIo((0, import_node_path2.join)(this.dir, "index.json"), `OCI layout ${this.dir} index.json`);
+    const bytes = await readOrIo(
+      (0, import_node_path2.join)(this.dir, "index.json"),
+      `OCI layout ${this.dir} index.json`,
+      MAX_INDEX_JSON_BYTES
+    );
     return parseIndex(bytes, `${this.dir}/index.json`);
   }
   /**
@@ -83443,26 +83574,14 @@ var OciLayout = class _OciLayout {
     return (0, import_node_path2.join)(this.dir, "blobs", "sha256", digest.slice("sha256:".length));
   }
   async readBlob(digest, maxBytes, what) {
-    const path = this.blobPath(digest);
-    let fh;
-    try {
-      fh = await (0, import_promises3.open)(path, "r");
-    } catch (e) {
-      throw fileError(e, `${what} ${digest}`, `is not in ${this.dir}`);
-    }
-    try {
-      const { size } = await fh.stat();
-      if (size > maxBytes)
-        throw new FormatError(
-          "OCI_TOO_LARGE",
-          `${what} ${digest} is ${size} bytes, over the ${maxBytes}-byte cap`
-        );
-      const bytes = await fh.readFile();
-      checkContentDigest(bytes, digest, `${what} ${digest} in ${this.dir}:`);
-      return bytes;
-    } finally {
-      await fh.close();
-    }
+    const bytes = await readFileCapped(
+      this.blobPath(digest),
+      maxBytes,
+      `${what} ${digest}`,
+      `is not in ${this.dir}`
+    );
+    checkContentDigest(bytes, digest, `${what} ${digest} in ${this.dir}:`);
+    return bytes;
   }
 };
 
@@ -83739,12 +83858,14 @@ var limitOptions = {
   "max-layers": { type: "string" },
   "max-index-entries": { type: "string" },
   "max-referrers": { type: "string" },
-  "max-bytes": { type: "string" }
+  "max-bytes": { type: "string" },
+  "max-verifications": { type: "string" }
 };
 var LIMITS_USAGE = `  --max-layers N            layers per attestation manifest (default ${DEFAULT_LIMITS.maxLayers})
   --max-index-entries N     entries per image index (default ${DEFAULT_LIMITS.maxIndexEntries})
   --max-referrers N         signature referrers per subject (default ${DEFAULT_LIMITS.maxReferrers})
-  --max-bytes N[K|M|G]      bytes read in total (default ${DEFAULT_LIMITS.maxBytes / 1024 / 1024}M)`;
+  --max-bytes N[K|M|G]      bytes read in total (default ${DEFAULT_LIMITS.maxBytes / 1024 / 1024}M)
+  --max-verifications N     distinct signed envelopes verified per run (verify; default ${DEFAULT_LIMITS.maxVerifications})`;
 var UNITS = { "": 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
 function positive(flag, s, units) {
   const m = (units ? /^(\d+)([kmg]?)(?:i?b)?$/i : /^(\d+)()$/).exec(s.trim());
@@ -83765,6 +83886,8 @@ function limitsFrom(values) {
   if (values["max-referrers"] !== void 0)
     out.maxReferrers = positive("--max-referrers", values["max-referrers"], false);
   if (values["max-bytes"] !== void 0) out.maxBytes = positive("--max-bytes", values["max-bytes"], true);
+  if (values["max-verifications"] !== void 0)
+    out.maxVerifications = positive("--max-verifications", values["max-verifications"], false);
   return out;
 }
 
@@ -84165,10 +84288,10 @@ async function once(req, timeoutMs, callerSignal, where, maxDelayMs) {
 }
 async function readLimited(body, where) {
   const chunks = [];
-  let size = 0;
+  let size2 = 0;
   for await (const c of body) {
-    size += c.length;
-    if (size > MAX_BODY) {
+    size2 += c.length;
+    if (size2 > MAX_BODY) {
       body.destroy?.();
       throw new OpError("OP_BAD_RESPONSE", `the OP's answer for ${where} is larger than ${MAX_BODY} bytes`);
     }
@@ -85387,22 +85510,24 @@ var RegistryClient = class {
   }
   /**
    * OCI 1.1 referrers of `digest`: the API when the registry has it (`apiSupported: true`), else
-   * the referrers tag schema (`sha256-<hex>` index; empty when that tag does not exist).
+   * the referrers tag schema (`sha256-<hex>` index; empty when that tag does not exist). With
+   * `reads`, both bodies are read through it (a verify run's gate and byte budget).
    */
-  async referrers(repository, digest, artifactType) {
+  async referrers(repository, digest, artifactType, reads = UNBOUNDED_READS) {
     checkDigestSyntax(digest);
     const q2 = artifactType ? `?artifactType=${encodeURIComponent(artifactType)}` : "";
-    const res = await this.send("GET", repository, `referrers/${digest}${q2}`, {
-      accept: MEDIA_TYPE_OCI_INDEX,
-      maxBytes: this.opts.maxManifestBytes ?? MAX_MANIFEST_BYTES
-    });
+    const max = this.opts.maxManifestBytes ?? MAX_MANIFEST_BYTES;
+    const opts = (maxBytes) => ({ accept: MEDIA_TYPE_OCI_INDEX, maxBytes });
+    const api = (cap) => this.send("GET", repository, `referrers/${digest}${q2}`, opts(cap));
+    const res = await reads.read(max, api, (r) => r.body.length);
     const ct = (res.headers["content-type"] ?? "").split(";")[0].trim();
     if (res.status === 200 && (ct === MEDIA_TYPE_OCI_INDEX || ct === "application/json")) {
       const idx = parseIndex(res.body, `referrers of ${digest}`);
       const filtered = artifactType && !res.headers["oci-filters-applied"] ? idx.manifests.filter((d) => d.artifactType === artifactType) : idx.manifests;
       return { manifests: filtered, apiSupported: true };
     }
-    const tagged = await this.referrersTagIndex(repository, digest);
+    const tag = (cap) => this.referrersTagIndex(repository, digest, cap);
+    const tagged = await reads.read(max, tag, (t) => t?.bytes.length ?? 0);
     const list = tagged?.manifests ?? [];
     return {
       manifests: artifactType ? list.filter((d) => d.artifactType === artifactType) : list,
@@ -85410,10 +85535,10 @@ var RegistryClient = class {
     };
   }
   /** The referrers tag-schema index for `digest`, or undefined when the tag does not exist. */
-  async referrersTagIndex(repository, digest) {
+  async referrersTagIndex(repository, digest, maxBytes) {
     let m;
     try {
-      m = await this.getManifest(repository, referrersTag(digest));
+      m = await this.getManifest(repository, referrersTag(digest), maxBytes);
     } catch (e) {
       if (e instanceof OciIoError && e.code === "OCI_NOT_FOUND") return void 0;
       throw e;
@@ -85455,9 +85580,9 @@ var RegistryRepository = class {
       throw redacted(e, this.client);
     }
   }
-  async referrers(digest, artifactType) {
+  async referrers(digest, artifactType, reads) {
     try {
-      return (await this.client.referrers(this.name, digest, artifactType)).manifests;
+      return (await this.client.referrers(this.name, digest, artifactType, reads)).manifests;
     } catch (e) {
       throw redacted(e, this.client);
     }
@@ -85755,14 +85880,14 @@ init_errors();
 
 // src/sidecar-client/protocol.ts
 init_import_meta_url();
-var import_node_fs2 = require("node:fs");
+var import_node_fs3 = require("node:fs");
 var import_node_url3 = require("node:url");
 var import_proto_loader = __toESM(require_src2(), 1);
 var SIGNER_PROTO = "opk/signer/v1/signer.proto";
 var PROTO_ROOT = (() => {
   for (const up of ["../../proto/", "../../../proto/"]) {
     const dir = (0, import_node_url3.fileURLToPath)(new URL(up, import_meta_url));
-    if ((0, import_node_fs2.existsSync)(dir + SIGNER_PROTO)) return dir;
+    if ((0, import_node_fs3.existsSync)(dir + SIGNER_PROTO)) return dir;
   }
   return (0, import_node_url3.fileURLToPath)(new URL("../../proto/", import_meta_url));
 })();
@@ -86171,6 +86296,68 @@ init_policy();
 // src/verify/read.ts
 init_import_meta_url();
 init_errors();
+
+// src/verify/run-reads.ts
+init_import_meta_url();
+function newRunReads(platforms, limits) {
+  return { layer: layerReader(), plan: new VerificationPlan(platforms, limits) };
+}
+function layerReader() {
+  const reads = /* @__PURE__ */ new Map();
+  return async (source, l, position, kind) => {
+    const key = `${kind} ${l.digest}`;
+    let p = reads.get(key);
+    if (!p) reads.set(key, p = readLayer(source, l, position, kind));
+    const layer = await p;
+    return layer.descriptor === l && layer.position === position ? layer : { ...layer, descriptor: l, position };
+  };
+}
+var VerificationPlan = class {
+  constructor(platforms, limits) {
+    this.limits = limits;
+    this.waiting = platforms;
+    this.ready = new Promise((resolve, reject) => {
+      this.settle = (e) => e === void 0 ? resolve() : reject(e);
+    });
+    this.ready.catch(() => void 0);
+    if (platforms <= 0) this.settle();
+  }
+  limits;
+  digests = /* @__PURE__ */ new Set();
+  waiting;
+  ready;
+  settle;
+  /** Distinct envelopes planned so far. */
+  get planned() {
+    return this.digests.size;
+  }
+  share() {
+    let done = false;
+    const finish = (digests) => {
+      if (done) return;
+      done = true;
+      for (const d of digests) this.digests.add(d);
+      if (--this.waiting === 0) this.check();
+    };
+    return {
+      add: (digests) => {
+        finish(digests);
+        return this.ready;
+      },
+      none: () => finish([])
+    };
+  }
+  check() {
+    try {
+      checkLimit(this.limits, "maxVerifications", this.digests.size, "the selected platforms");
+      this.settle();
+    } catch (e) {
+      this.settle(e);
+    }
+  }
+};
+
+// src/verify/read.ts
 function fail2(code, m) {
   throw new VerificationError(code, m);
 }
@@ -86183,6 +86370,7 @@ async function resolveImage2(source, ref, platforms, limits) {
       `index ${root.digest} lists ${d.digest} (${d.mediaType}, platform ${d.platform ? platformString(d.platform) : "none"}) that is neither a platform image nor a BuildKit attestation manifest; a runtime could pick it, so the image is refused`
     );
   const runnable = root.platforms;
+  refuseDuplicates(root.digest, runnable);
   for (const a of root.attestations) {
     if (!a.refersTo || !runnable.some((p) => p.digest === a.refersTo))
       fail2(
@@ -86204,6 +86392,18 @@ async function resolveImage2(source, ref, platforms, limits) {
   );
   return { root, selected };
 }
+function refuseDuplicates(index, runnable) {
+  const seen = /* @__PURE__ */ new Map();
+  for (const d of runnable) {
+    const first = seen.get(d.digest);
+    if (first)
+      fail2(
+        "INDEX_ENTRY_DUPLICATE",
+        `index ${index} lists manifest ${d.digest} twice (as ${platformString(first.platform)} and ${platformString(d.platform)}); each platform image must be its own manifest`
+      );
+    seen.set(d.digest, d);
+  }
+}
 function quiet(p) {
   p.catch(() => void 0);
   return p;
@@ -86222,7 +86422,19 @@ async function findAttestationManifest(source, root, platform, limits) {
     );
   return readAttestationManifest(source, root, entries[0], limits);
 }
-async function readPlatform(source, root, descriptor, limits) {
+function readPlatforms(source, root, selected, limits) {
+  const run3 = newRunReads(selected.length, limits);
+  return selected.map((d) => quiet(readPlatform(source, root, d, limits, run3)));
+}
+async function readPlatform(source, root, descriptor, limits, run3 = newRunReads(1, limits)) {
+  const share = run3.plan.share();
+  try {
+    return await readPlatformPlanned(source, root, descriptor, limits, run3, share);
+  } finally {
+    share.none();
+  }
+}
+async function readPlatformPlanned(source, root, descriptor, limits, run3, share) {
   const read = { descriptor, layers: [], notes: Promise.resolve([]) };
   const [platformManifest, found] = await Promise.allSettled([
     readPlatformManifest(source, descriptor),
@@ -86237,11 +86449,23 @@ async function readPlatform(source, root, descriptor, limits) {
   if (read.error || found.status !== "fulfilled") return read;
   const am = read.attestation = found.value;
   const { manifest } = am;
-  const unsigned = manifest.layers.some((_l, i) => am.layerKinds[i] === "intoto");
-  const referred = unsigned ? await readReferrerSignatures(source, am.entry.descriptor, limits) : { byStatement: /* @__PURE__ */ new Map(), notes: [] };
+  const intoto = new Set(
+    manifest.layers.filter((_l, i) => am.layerKinds[i] === "intoto").map((l) => l.digest)
+  );
+  const referred = intoto.size ? await readReferrerSignatures(source, am.entry.descriptor, limits, intoto) : { byStatement: /* @__PURE__ */ new Map(), unverifiable: /* @__PURE__ */ new Map(), notes: [] };
+  await share.add(envelopesOf(am, referred));
   read.layers = manifest.layers.flatMap((l, position) => {
-    const sigs = am.layerKinds[position] === "intoto" ? referred.byStatement.get(l.digest) : void 0;
-    return sigs?.length ? sigs.map((sig) => quiet(readReferrerLayer(source, sig, l, position))) : [quiet(readLayer(source, l, position, am.layerKinds[position]))];
+    const kind = am.layerKinds[position];
+    const sigs = kind === "intoto" ? referred.byStatement.get(l.digest) ?? [] : [];
+    const claims = kind === "intoto" ? referred.unverifiable.get(l.digest) ?? [] : [];
+    if (sigs.length === 0 && claims.length === 0) return [quiet(run3.layer(source, l, position, kind))];
+    return [
+      ...sigs.map((sig) => quiet(readReferrerLayer(source, sig, l, position, run3.layer))),
+      // A referrer layer we cannot check that claims to sign this statement fails it (judged as unverifiable).
+      ...claims.map(
+        (u) => Promise.resolve({ descriptor: u, position, kind: "unverifiable" })
+      )
+    ];
   });
   read.notes = quiet(
     checkDiffIds(source, manifest, `attestation manifest ${am.entry.descriptor.digest}`).then((n) => [
@@ -86250,6 +86474,13 @@ async function readPlatform(source, root, descriptor, limits) {
     ])
   );
   return read;
+}
+function envelopesOf(am, referred) {
+  return am.manifest.layers.flatMap((l, i) => {
+    if (am.layerKinds[i] === "dsse") return [l.digest];
+    if (am.layerKinds[i] === "intoto") return (referred.byStatement.get(l.digest) ?? []).map((s) => s.digest);
+    return [];
+  });
 }
 async function checkDiffIds(source, manifest, where) {
   const notes = [];
@@ -86297,7 +86528,7 @@ function verifyEnvelopeSignatures(input2, opts) {
   const envelope = typeof input2 === "string" || input2 instanceof Uint8Array ? parseEnvelope(input2) : input2;
   checkPayloadType(envelope);
   opkSignatures(envelope);
-  const verdicts = [];
+  const verdicts2 = [];
   let statement;
   envelope.signatures.forEach((sig, index) => {
     if (sig.keyid !== "" && sig.keyid !== OPK_KEYID) return;
@@ -86309,13 +86540,13 @@ function verifyEnvelopeSignatures(input2, opts) {
       checkAtt(envelope, token);
     } catch (e) {
       if (!(e instanceof OpkError)) throw e;
-      verdicts.push({ index, error: e });
+      verdicts2.push({ index, error: e });
       return;
     }
     statement ??= parseStatement(envelope.payload);
-    verdicts.push({ index, result: { envelope, statement, pkToken, token } });
+    verdicts2.push({ index, result: { envelope, statement, pkToken, token } });
   });
-  return { envelope, verdicts };
+  return { envelope, verdicts: verdicts2 };
 }
 function firstByCode(errors) {
   return [...errors].sort(
@@ -86576,19 +86807,57 @@ function identityChecks(claims, statement, o) {
   }
   return lines;
 }
-function chooseSignature(verdicts, check) {
-  const good = verdicts.filter((v) => v.result).sort((a, b) => a.index - b.index);
+function chooseSignature(verdicts2, check) {
+  const good = verdicts2.filter((v) => v.result).sort((a, b) => a.index - b.index);
   const errors = [];
   for (const v of good) {
     try {
       const lines = check(v.result.token.claims, v.result.statement);
-      return { verdict: v, lines, of: verdicts.length, verified: good.length };
+      return { verdict: v, lines, of: verdicts2.length, verified: good.length };
     } catch (e) {
       if (!(e instanceof OpkError)) throw e;
       errors.push(e);
     }
   }
-  throw firstByCode(errors.length ? errors : verdicts.map((v) => v.error));
+  throw firstByCode(errors.length ? errors : verdicts2.map((v) => v.error));
+}
+
+// src/verify/run-memo.ts
+init_import_meta_url();
+init_errors();
+var verdicts = /* @__PURE__ */ new WeakMap();
+var keyFailures = /* @__PURE__ */ new WeakMap();
+function verifyOnce(run3, envelope, verify3) {
+  let byEnvelope = verdicts.get(run3);
+  if (!byEnvelope) verdicts.set(run3, byEnvelope = /* @__PURE__ */ new WeakMap());
+  let outcome = byEnvelope.get(envelope);
+  if (!outcome) {
+    try {
+      outcome = { verdicts: verify3() };
+    } catch (error) {
+      outcome = { error };
+    }
+    byEnvelope.set(envelope, outcome);
+  }
+  if ("error" in outcome) throw outcome.error;
+  return outcome.verdicts;
+}
+function recordKeyFailure(envelope, index, error) {
+  if (!(error instanceof OpkError)) throw error;
+  let m = keyFailures.get(envelope);
+  if (!m) keyFailures.set(envelope, m = /* @__PURE__ */ new Map());
+  m.set(index, error);
+}
+function withKeyFailures(envelope, list) {
+  const failed = keyFailures.get(envelope);
+  if (!failed) return list;
+  return list.map((v) => {
+    const e = failed.get(v.index);
+    return e && !v.result ? { index: v.index, error: e } : v;
+  });
+}
+function unresolved(list) {
+  return list.find((v) => v.error && classify(v.error).kind !== "verdict")?.error;
 }
 
 // src/verify/subject.ts
@@ -86642,7 +86911,7 @@ function verifySubject(statement, ctx) {
 // src/verify/steps.ts
 async function resolveKeys(envelope, trust, issuers) {
   if (!trust.prefetch) return;
-  for (const sig of envelope.signatures) {
+  for (const [index, sig] of envelope.signatures.entries()) {
     let pkt;
     try {
       pkt = parsePkToken(sig.sig);
@@ -86650,18 +86919,23 @@ async function resolveKeys(envelope, trust, issuers) {
       continue;
     }
     const q2 = opKeyQuery(pkt);
-    if (q2.iss && issuers.includes(q2.iss)) await trust.prefetch(q2);
+    if (q2.iss && issuers.includes(q2.iss))
+      await trust.prefetch(q2).catch((e) => recordKeyFailure(envelope, index, e));
   }
 }
 function verifySignatures2(envelope, s) {
-  const { verdicts } = verifyEnvelopeSignatures(envelope, {
+  return verifyOnce(s, envelope, () => verifyAll(envelope, s));
+}
+function verifyAll(envelope, s) {
+  const verified = verifyEnvelopeSignatures(envelope, {
     keys: s.trust.keys,
     trustedIssuers: s.issuers,
     ...s.policy.maxAgeSeconds !== void 0 ? { expiration: { maxAgeSeconds: s.policy.maxAgeSeconds } } : {},
     now: s.now
   });
-  if (verdicts.some((v) => v.result)) return verdicts;
-  throw firstByCode(verdicts.map((v) => v.error));
+  const verdicts2 = withKeyFailures(envelope, verified.verdicts);
+  if (verdicts2.some((v) => v.result)) return verdicts2;
+  throw unresolved(verdicts2) ?? firstByCode(verdicts2.map((v) => v.error));
 }
 function verifyPredicateType(annotated, statement) {
   if (annotated && annotated !== statement.predicateType)
@@ -86670,11 +86944,15 @@ function verifyPredicateType(annotated, statement) {
       `layer annotation says ${annotated} but the signed statement is ${statement.predicateType}`
     );
 }
-function verifyIdentity(verdicts, s, image) {
-  return chooseSignature(
-    verdicts,
-    (claims, st) => identityChecks(claims, st, { expect: s.expect, policy: s.policy, image })
-  );
+function verifyIdentity(verdicts2, s, image) {
+  try {
+    return chooseSignature(
+      verdicts2,
+      (claims, st) => identityChecks(claims, st, { expect: s.expect, policy: s.policy, image })
+    );
+  } catch (e) {
+    throw unresolved(verdicts2) ?? e;
+  }
 }
 function verifyPolicy(signedTypes, required) {
   const have = new Set(signedTypes);
@@ -86992,7 +87270,7 @@ async function verifyImage(o) {
   const limits = resolveLimits(o.limits);
   const source = o.source instanceof BoundedSource ? o.source : new BoundedSource(o.source, limits);
   const { root, selected } = await resolveImage2(source, o.reference, o.platforms, limits);
-  const reads = selected.map((d) => quiet(readPlatform(source, root, d, limits)));
+  const reads = readPlatforms(source, root, selected, limits);
   const run3 = { o, settings, root, lifted: liftFinder(reads) };
   const platforms = [];
   for (const read of reads) platforms.push(await judgePlatform(run3, await read));
@@ -87755,7 +88033,7 @@ init_import_meta_url();
 // action/src/runner.ts
 init_import_meta_url();
 var import_node_crypto16 = require("node:crypto");
-var import_node_fs3 = require("node:fs");
+var import_node_fs4 = require("node:fs");
 var import_node_os3 = require("node:os");
 var InputError = class extends Error {
 };
@@ -87798,11 +88076,11 @@ function setOutput(io2, name, value) {
   const delimiter = `ghadelimiter_${(0, import_node_crypto16.randomUUID)()}`;
   if (name.includes(delimiter) || value.includes(delimiter))
     throw new Error(`output ${name} contains its delimiter`);
-  (0, import_node_fs3.appendFileSync)(file, `${name}<<${delimiter}${import_node_os3.EOL}${value}${import_node_os3.EOL}${delimiter}${import_node_os3.EOL}`, "utf8");
+  (0, import_node_fs4.appendFileSync)(file, `${name}<<${delimiter}${import_node_os3.EOL}${value}${import_node_os3.EOL}${delimiter}${import_node_os3.EOL}`, "utf8");
 }
 function appendSummary(io2, markdown) {
   const file = io2.env.GITHUB_STEP_SUMMARY;
-  if (file) (0, import_node_fs3.appendFileSync)(file, markdown, "utf8");
+  if (file) (0, import_node_fs4.appendFileSync)(file, markdown, "utf8");
 }
 
 // action/src/inputs.ts
@@ -87969,7 +88247,7 @@ async function main(io2) {
   const report = JSON.parse(checked.stdout);
   digest ??= report.image?.digest;
   const reportFile = (0, import_node_path6.join)(io2.env.RUNNER_TEMP || (0, import_node_os4.tmpdir)(), `opk-signer-report-${(0, import_node_crypto17.randomUUID)()}.json`);
-  (0, import_node_fs4.writeFileSync)(reportFile, checked.stdout, { mode: 420 });
+  (0, import_node_fs5.writeFileSync)(reportFile, checked.stdout, { mode: 420 });
   if (digest) setOutput(io2, "digest", digest);
   setOutput(io2, "verified", String(report.verified));
   setOutput(io2, "report", checked.stdout.trimEnd());

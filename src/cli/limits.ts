@@ -7,12 +7,14 @@ export const limitOptions = {
   'max-index-entries': { type: 'string' },
   'max-referrers': { type: 'string' },
   'max-bytes': { type: 'string' },
+  'max-verifications': { type: 'string' },
 } as const;
 
 export const LIMITS_USAGE = `  --max-layers N            layers per attestation manifest (default ${DEFAULT_LIMITS.maxLayers})
   --max-index-entries N     entries per image index (default ${DEFAULT_LIMITS.maxIndexEntries})
   --max-referrers N         signature referrers per subject (default ${DEFAULT_LIMITS.maxReferrers})
-  --max-bytes N[K|M|G]      bytes read in total (default ${DEFAULT_LIMITS.maxBytes / 1024 / 1024}M)`;
+  --max-bytes N[K|M|G]      bytes read in total (default ${DEFAULT_LIMITS.maxBytes / 1024 / 1024}M)
+  --max-verifications N     distinct signed envelopes verified per run (verify; default ${DEFAULT_LIMITS.maxVerifications})`;
 
 const UNITS: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
 
@@ -32,6 +34,7 @@ export function limitsFrom(values: {
   'max-index-entries'?: string;
   'max-referrers'?: string;
   'max-bytes'?: string;
+  'max-verifications'?: string;
 }): Partial<Limits> {
   const out: Partial<Limits> = {};
   if (values['max-layers'] !== undefined)
@@ -41,5 +44,7 @@ export function limitsFrom(values: {
   if (values['max-referrers'] !== undefined)
     out.maxReferrers = positive('--max-referrers', values['max-referrers'], false);
   if (values['max-bytes'] !== undefined) out.maxBytes = positive('--max-bytes', values['max-bytes'], true);
+  if (values['max-verifications'] !== undefined)
+    out.maxVerifications = positive('--max-verifications', values['max-verifications'], false);
   return out;
 }

@@ -195,12 +195,15 @@ export const CATALOGUE = {
   // OCI and registries
   OCI_NOT_FOUND: io('the registry or layout has no such manifest, blob or tag', 'NOT_FOUND'),
   OCI_READ_FAILED: io(
-    'a layout file could not be read for a reason other than absence (EMFILE, ELOOP, EACCES)',
+    'a layout file could not be read for a reason other than absence (EMFILE, EACCES), or is a symlink, FIFO or device rather than a regular file',
   ),
   OCI_LIMIT_LAYERS: input('an attestation manifest or referrer has more layers than --max-layers'),
   OCI_LIMIT_INDEX_ENTRIES: input('the image index has more entries than --max-index-entries'),
   OCI_LIMIT_REFERRERS: input('a subject has more signature referrers than --max-referrers'),
   OCI_LIMIT_BYTES: input('the bytes read for one run exceed --max-bytes'),
+  OCI_LIMIT_VERIFICATIONS: input(
+    'verify: the selected platforms hold more distinct signed envelopes than --max-verifications',
+  ),
   LIMIT_INVALID: input('a resource limit given to the library is not a positive integer'),
   REGISTRY_IO: io('the registry could not be reached or answered an unexpected status'),
   REGISTRY_AUTH: io('the registry refused our credentials, or none were usable', 'PERMISSION_DENIED'),
@@ -223,6 +226,7 @@ export const CATALOGUE = {
   INDEX_ENTRY_UNVERIFIABLE: verdict(
     'the index lists an entry that is neither a platform image nor an attestation',
   ),
+  INDEX_ENTRY_DUPLICATE: verdict('the index lists one platform manifest digest more than once'),
   ATTESTATION_MANIFEST_MISSING: verdict('a platform has no attestation manifest'),
   ATTESTATION_MANIFEST_AMBIGUOUS: verdict('a platform has more than one attestation manifest'),
   ATTESTATION_SUBJECT_MISMATCH: verdict('the attestation manifest does not name its platform manifest'),

@@ -77,6 +77,11 @@ export interface ReferrerSignatures {
   artifacts: Descriptor[];
   /** DSSE layers keyed by the digest of the in-toto layer each signs. */
   byStatement: Map<string, Descriptor[]>;
+  /**
+   * Layers of a type opk-signer cannot check (a sigstore bundle, say) that claim to sign an
+   * in-toto layer, keyed like `byStatement`: such a claim fails that layer, it is not ignored.
+   */
+  unverifiable: Map<string, Descriptor[]>;
   /** Referrers and referrer layers that sign nothing we can match. */
   notes: ReadNote[];
 }

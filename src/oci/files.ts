@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { constants } from 'node:fs';
 import { open, readFile, rename, unlink } from 'node:fs/promises';
+import { FormatError } from '../errors.js';
 import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { OciIoError } from './errors.js';
@@ -51,12 +53,80 @@ export async function withFileLock<T>(
   }
 }
 
-export async function readOrIo(path: string, what: string): Promise<Buffer> {
+export async function readOrIo(path: string, what: string, maxBytes: number): Promise<Uint8Array> {
+  return readFileCapped(path, maxBytes, `cannot read ${what}`, '');
+}
+
+// O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer forever (no effect on
+// regular files). O_NOFOLLOW: a symlink (to /dev/zero, to a file outside the layout) is refused.
+const OPEN_FLAGS = constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0) | (constants.O_NONBLOCK ?? 0);
+
+/**
+ * Reads a file of a layout, never more than `maxBytes` (+1 to see it is over): `stat` sizes
+ * cannot be trusted (a device or FIFO says 0 and never ends), so only a regular file is read,
+ * and the read itself is bounded. A symlink, FIFO or device is refused (`OCI_READ_FAILED`).
+ */
+export async function readFileCapped(
+  path: string,
+  maxBytes: number,
+  what: string,
+  missing: string,
+): Promise<Uint8Array> {
+  let fh;
   try {
-    return await readFile(path);
+    fh = await open(path, OPEN_FLAGS);
   } catch (e) {
-    throw fileError(e, `cannot read ${what}`, '');
+    const code = (e as NodeJS.ErrnoException).code;
+    // ELOOP (Linux) / EMLINK (FreeBSD): the last component is a symlink under O_NOFOLLOW.
+    if (code === 'ELOOP' || code === 'EMLINK')
+      throw new OciIoError(
+        'OCI_READ_FAILED',
+        `${what}: is a symbolic link; layout files must be regular files`,
+      );
+    throw fileError(e, what, missing);
   }
+  try {
+    const st = await fh.stat();
+    if (!st.isFile())
+      throw new OciIoError('OCI_READ_FAILED', `${what}: is not a regular file (a FIFO, device or directory)`);
+    if (st.size > maxBytes)
+      throw new FormatError('OCI_TOO_LARGE', `${what} is ${st.size} bytes, over the ${maxBytes}-byte cap`);
+    const buf = Buffer.allocUnsafe(Math.min(st.size, maxBytes) + 1);
+    let n = 0;
+    for (;;) {
+      if (n === buf.length) {
+        if (n > maxBytes) throw new FormatError('OCI_TOO_LARGE', `${what} is over the ${maxBytes}-byte cap`);
+        // The file grew since stat: keep reading, still bounded by the cap.
+        return await readRest(fh, buf, n, maxBytes, what);
+      }
+      const { bytesRead } = await fh.read(buf, n, buf.length - n, n);
+      if (bytesRead === 0) return buf.subarray(0, n);
+      n += bytesRead;
+    }
+  } catch (e) {
+    if (e instanceof OciIoError || e instanceof FormatError) throw e;
+    throw fileError(e, what, missing);
+  } finally {
+    await fh.close().catch(() => {});
+  }
+}
+
+async function readRest(
+  fh: import('node:fs/promises').FileHandle,
+  head: Buffer,
+  at: number,
+  maxBytes: number,
+  what: string,
+): Promise<Uint8Array> {
+  const buf = Buffer.allocUnsafe(maxBytes + 1);
+  head.copy(buf, 0, 0, at);
+  let n = at;
+  while (n < buf.length) {
+    const { bytesRead } = await fh.read(buf, n, buf.length - n, n);
+    if (bytesRead === 0) return buf.subarray(0, n);
+    n += bytesRead;
+  }
+  throw new FormatError('OCI_TOO_LARGE', `${what} is over the ${maxBytes}-byte cap`);
 }
 
 /**

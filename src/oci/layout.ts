@@ -3,8 +3,9 @@ import { mkdir, open, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FormatError } from '../errors.js';
 import { OciIoError } from './errors.js';
-import { atomicWrite, fileError, readOrIo, withFileLock } from './files.js';
-import type { ImageSource, ResolvedRoot } from './source.js';
+import { atomicWrite, readFileCapped, readOrIo, withFileLock } from './files.js';
+import { checkLimit, type Limits } from './limits.js';
+import { UNBOUNDED_READS, type ImageSource, type ResolvedRoot, type SourceReads } from './source.js';
 import {
   ANNOTATION_REF_NAME,
   checkContentDigest,
@@ -27,6 +28,12 @@ import {
 export { atomicWrite } from './files.js';
 
 const LAYOUT_VERSION = '1.0.0';
+type Subject = { digest?: string; artifactType?: string };
+const size = (b: Uint8Array) => b.length;
+/** `oci-layout` holds one short JSON object. */
+const MAX_MARKER_BYTES = 64 * 1024;
+/** index.json: a manifest-sized cap (about 20,000 entries), read before any run limit exists. */
+const MAX_INDEX_JSON_BYTES = MAX_MANIFEST_BYTES;
 
 /** The lock file writers of index.json hold (created O_EXCL). */
 export const LAYOUT_LOCK = 'index.json.lock';
@@ -78,10 +85,11 @@ export class OciLayout implements ImageSource {
         `${dir} is a directory but not an OCI image layout (it has no oci-layout file)`,
       );
     }
-    const marker = await readOrIo(join(dir, 'oci-layout'), `OCI layout ${dir}`);
+    const marker = await readOrIo(join(dir, 'oci-layout'), `OCI layout ${dir}`, MAX_MARKER_BYTES);
     let version: unknown;
     try {
-      version = (JSON.parse(marker.toString('utf8')) as { imageLayoutVersion?: unknown }).imageLayoutVersion;
+      version = (JSON.parse(Buffer.from(marker).toString('utf8')) as { imageLayoutVersion?: unknown })
+        .imageLayoutVersion;
     } catch {
       throw new FormatError('OCI_LAYOUT_INVALID', `${dir}/oci-layout is not JSON`);
     }
@@ -91,7 +99,11 @@ export class OciLayout implements ImageSource {
         `${dir}/oci-layout has unsupported imageLayoutVersion ${String(version)}`,
       );
     }
-    const indexBytes = await readOrIo(join(dir, 'index.json'), `OCI layout ${dir} index.json`);
+    const indexBytes = await readOrIo(
+      join(dir, 'index.json'),
+      `OCI layout ${dir} index.json`,
+      MAX_INDEX_JSON_BYTES,
+    );
     return new OciLayout(dir, parseIndex(indexBytes, `${dir}/index.json`), options);
   }
 
@@ -178,13 +190,24 @@ export class OciLayout implements ImageSource {
     return this.readBlob(digest, maxBytes, 'blob');
   }
 
+  /** index.json's entries are scanned for every subject's referrers: bounded like an image index. */
+  checkLimits(limits: Limits): void {
+    checkLimit(limits, 'maxIndexEntries', this.index.manifests.length, `${this.dir}/index.json`);
+  }
+
   /**
    * Referrers of `digest` in this layout: index.json entries (untagged, or carrying an
    * artifactType) whose manifest has that subject, as `oras attach` writes them to layouts, plus
-   * the entries of a `sha256-<hex>` tag-schema index.
+   * the entries of a `sha256-<hex>` tag-schema index. Each distinct entry is read once per layout
+   * (content-addressed, so what it says never changes); the scan stops one past `maxMatches`.
    */
-  async referrers(digest: string, artifactType?: string): Promise<Descriptor[]> {
+  async referrers(
+    digest: string,
+    artifactType?: string,
+    reads: SourceReads = UNBOUNDED_READS,
+  ): Promise<Descriptor[]> {
     checkDigestSyntax(digest);
+    const read = (d: string) => reads.read(MAX_MANIFEST_BYTES, (c) => this.readBlob(d, c, 'manifest'), size);
     const out: Descriptor[] = [];
     const seen = new Set<string>();
     const add = (d: Descriptor) => {
@@ -192,30 +215,51 @@ export class OciLayout implements ImageSource {
       seen.add(d.digest);
       out.push(d);
     };
+    const enough = () => reads.maxMatches !== undefined && out.length > reads.maxMatches;
     for (const d of this.index.manifests) {
+      if (enough()) break;
       const tag = d.annotations?.[ANNOTATION_REF_NAME];
       if (tag === referrersTag(digest)) {
-        const bytes = await this.readBlob(d.digest, MAX_MANIFEST_BYTES, 'manifest');
+        const bytes = await read(d.digest);
         for (const m of parseIndex(bytes, `referrers index ${tag}`).manifests) add(m);
       } else if (
         IMAGE_MANIFEST_MEDIA_TYPES.includes(d.mediaType) &&
         (tag === undefined || d.artifactType !== undefined)
       ) {
-        const bytes = await this.readBlob(d.digest, MAX_MANIFEST_BYTES, 'manifest');
-        const m = parseManifest(bytes, `manifest ${d.digest}`);
-        if (m.subject?.digest === digest) {
+        const subject = await this.subjectOf(d.digest, read);
+        if (subject?.digest === digest) {
           const { annotations, ...rest } = d;
           const kept = { ...(annotations ?? {}) };
           delete kept[ANNOTATION_REF_NAME];
           add({
             ...rest,
-            ...(m.artifactType && !rest.artifactType ? { artifactType: m.artifactType } : {}),
+            ...(subject.artifactType && !rest.artifactType ? { artifactType: subject.artifactType } : {}),
             ...(Object.keys(kept).length ? { annotations: kept } : {}),
           });
         }
       }
     }
     return out;
+  }
+
+  /** What one listed manifest says about its subject, read once per layout. */
+  private subjects = new Map<string, Promise<Subject>>();
+
+  private subjectOf(digest: string, read: (digest: string) => Promise<Uint8Array>): Promise<Subject> {
+    let p = this.subjects.get(digest);
+    if (!p) {
+      p = read(digest).then((bytes) => {
+        const m = parseManifest(bytes, `manifest ${digest}`);
+        return {
+          ...(m.subject ? { digest: m.subject.digest } : {}),
+          ...(m.artifactType ? { artifactType: m.artifactType } : {}),
+        };
+      });
+      // A failed read is not remembered: the next run (another budget) may read it.
+      p.catch(() => this.subjects.delete(digest));
+      this.subjects.set(digest, p);
+    }
+    return p;
   }
 
   async hasBlob(digest: string): Promise<boolean> {
@@ -306,7 +350,11 @@ export class OciLayout implements ImageSource {
   }
 
   private async readIndex(): Promise<ImageIndex> {
-    const bytes = await readOrIo(join(this.dir, 'index.json'), `OCI layout ${this.dir} index.json`);
+    const bytes = await readOrIo(
+      join(this.dir, 'index.json'),
+      `OCI layout ${this.dir} index.json`,
+      MAX_INDEX_JSON_BYTES,
+    );
     return parseIndex(bytes, `${this.dir}/index.json`);
   }
 
@@ -340,25 +388,13 @@ export class OciLayout implements ImageSource {
   }
 
   private async readBlob(digest: string, maxBytes: number, what: string): Promise<Uint8Array> {
-    const path = this.blobPath(digest);
-    let fh;
-    try {
-      fh = await open(path, 'r');
-    } catch (e) {
-      throw fileError(e, `${what} ${digest}`, `is not in ${this.dir}`);
-    }
-    try {
-      const { size } = await fh.stat();
-      if (size > maxBytes)
-        throw new FormatError(
-          'OCI_TOO_LARGE',
-          `${what} ${digest} is ${size} bytes, over the ${maxBytes}-byte cap`,
-        );
-      const bytes = await fh.readFile();
-      checkContentDigest(bytes, digest, `${what} ${digest} in ${this.dir}:`);
-      return bytes;
-    } finally {
-      await fh.close();
-    }
+    const bytes = await readFileCapped(
+      this.blobPath(digest),
+      maxBytes,
+      `${what} ${digest}`,
+      `is not in ${this.dir}`,
+    );
+    checkContentDigest(bytes, digest, `${what} ${digest} in ${this.dir}:`);
+    return bytes;
   }
 }

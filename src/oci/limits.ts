@@ -1,6 +1,6 @@
 import { OpkError, UsageError, type ErrorCode } from '../errors.js';
 import { OciIoError } from './errors.js';
-import type { ImageSource, ResolvedRoot } from './source.js';
+import type { ImageSource, ResolvedRoot, SourceReads } from './source.js';
 import { MAX_BLOB_BYTES, MAX_MANIFEST_BYTES, type Descriptor, type FetchedContent } from './types.js';
 
 /**
@@ -18,6 +18,11 @@ export interface Limits {
   maxReferrers: number;
   /** Bytes read in total (manifests and blobs) for one run. */
   maxBytes: number;
+  /**
+   * Distinct signed envelopes (each a PK Token verification) over all selected platforms of one
+   * verify run, counted before any layer is fetched: the per-object limits multiply otherwise.
+   */
+  maxVerifications: number;
 }
 
 export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
@@ -25,6 +30,7 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   maxIndexEntries: 4096,
   maxReferrers: 64,
   maxBytes: 1024 * 1024 * 1024,
+  maxVerifications: 4096,
 });
 
 /** Fetches in flight at once: enough to hide round trips, far below any descriptor limit. */
@@ -42,6 +48,7 @@ const FLAGS: Record<keyof Limits, [code: ErrorCode, flag: string, what: string]>
   maxIndexEntries: ['OCI_LIMIT_INDEX_ENTRIES', '--max-index-entries', 'entries'],
   maxReferrers: ['OCI_LIMIT_REFERRERS', '--max-referrers', 'signature referrers'],
   maxBytes: ['OCI_LIMIT_BYTES', '--max-bytes', 'bytes read'],
+  maxVerifications: ['OCI_LIMIT_VERIFICATIONS', '--max-verifications', 'signature verifications'],
 };
 
 export function limitError(
@@ -96,13 +103,15 @@ export class Semaphore {
 /**
  * Wraps an ImageSource for one run: bounded concurrency (no fetch storm, no EMFILE), a byte
  * budget over everything read (each fetch is capped at what is left, so one answer cannot blow
- * it either), and the referrers-per-subject limit.
+ * it either; referrer listings read through it too), and the referrers-per-subject limit, each
+ * subject listed once per run.
  */
 export class BoundedSource implements ImageSource {
   readonly kind: ImageSource['kind'];
   readonly location: string;
   private read = 0;
   private readonly gate: Semaphore;
+  private readonly listed = new Map<string, Promise<Descriptor[]>>();
   referrers?: (digest: string, artifactType?: string) => Promise<Descriptor[]>;
 
   constructor(
@@ -113,12 +122,30 @@ export class BoundedSource implements ImageSource {
     this.kind = inner.kind;
     this.location = inner.location;
     this.gate = new Semaphore(concurrency);
+    inner.checkLimits?.(limits);
     if (inner.referrers) {
       const list = inner.referrers.bind(inner);
-      this.referrers = async (digest, artifactType) => {
-        const out = await this.gate.run(() => list(digest, artifactType));
-        checkLimit(limits, 'maxReferrers', out.length, `subject ${digest}`);
-        return out;
+      const reads: SourceReads = {
+        // Each read takes the gate on its own: a listing holding it while it reads would deadlock.
+        read: (maxBytes, fetch, size) =>
+          this.gate.run(async () => {
+            const out = await this.capped(maxBytes, fetch);
+            this.charge(size(out));
+            return out;
+          }),
+        maxMatches: limits.maxReferrers,
+      };
+      this.referrers = (digest, artifactType) => {
+        const key = `${digest} ${artifactType ?? ''}`;
+        let p = this.listed.get(key);
+        if (!p) {
+          p = list(digest, artifactType, reads).then((out) => {
+            checkLimit(limits, 'maxReferrers', out.length, `subject ${digest}`);
+            return out;
+          });
+          this.listed.set(key, p);
+        }
+        return p;
       };
     }
   }

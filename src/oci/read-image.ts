@@ -1,16 +1,14 @@
 import { parseEnvelope } from '../dsse/envelope.js';
 import { attFor } from '../dsse/pae.js';
-import { OpkError, VerificationError } from '../errors.js';
+import { classify, OpkError, VerificationError } from '../errors.js';
 import type {
   AttestationEntry,
   AttestationLayer,
   AttestationManifest,
   ImageRoot,
   IndexEntryKind,
-  ReadNote,
   ReferrerSignatures,
 } from './buildkit-image.js';
-import { OciIoError } from './errors.js';
 import { checkLimit, type Limits } from './limits.js';
 import type { ImageSource } from './source.js';
 import {
@@ -34,13 +32,15 @@ import {
 /**
  * The one walk over a BuildKit image, through a bounded source (limits, byte budget,
  * concurrency: the caller wraps it). Each function reads one level; integrity failures throw
- * typed errors, and I/O failures (OciIoError) always propagate: they are not verdicts.
+ * typed errors, and failures that are not verdicts (I/O, limits) always propagate.
  */
 
-/** I/O failures (unreachable, 404, auth, limits) abort the run: they are not verdicts about the image. */
+/**
+ * Only verdicts are kept as values: I/O failures (unreachable registry or OP, 404, auth,
+ * limits), input errors and bugs abort the run (exit 2), whatever class carries them.
+ */
 export function rethrowIo(e: unknown): void {
-  if (e instanceof OciIoError) throw e;
-  if (!(e instanceof OpkError)) throw e;
+  if (!(e instanceof OpkError) || classify(e).kind !== 'verdict') throw e;
 }
 
 /**
@@ -176,9 +176,10 @@ export async function readReferrerLayer(
   l: Descriptor,
   statement: Descriptor,
   position: number,
+  read: typeof readLayer = readLayer,
 ): Promise<AttestationLayer> {
   // Only DSSE layers are ever matched to a statement (see addReferrerLayer).
-  const layer = await readLayer(source, l, position, 'dsse');
+  const layer = await read(source, l, position, 'dsse');
   if (layer.envelopeError) return { ...layer, error: layer.envelopeError };
   if (layer.envelope && sha256Digest(layer.envelope.payload) !== statement.digest)
     return {
@@ -194,14 +195,21 @@ export async function readReferrerLayer(
 /**
  * Signatures written by `attest --mode referrers`: OCI 1.1 artifacts whose subject is the
  * attestation manifest (referrers API or `sha256-<hex>` tag schema), each DSSE layer naming the
- * in-toto layer it signs. What cannot be matched is noted, not skipped silently.
+ * in-toto layer it signs. What cannot be matched is noted, not skipped silently: given the
+ * manifest's in-toto layer digests (`intoto`), a layer naming none of them is noted too.
  */
 export async function readReferrerSignatures(
   source: ImageSource,
   attestationManifest: Descriptor,
   limits: Limits,
+  intoto?: ReadonlySet<string>,
 ): Promise<ReferrerSignatures> {
-  const out: ReferrerSignatures = { artifacts: [], byStatement: new Map(), notes: [] };
+  const out: ReferrerSignatures = {
+    artifacts: [],
+    byStatement: new Map(),
+    unverifiable: new Map(),
+    notes: [],
+  };
   if (!source.referrers) return out;
   let listed: Descriptor[];
   try {
@@ -238,33 +246,48 @@ export async function readReferrerSignatures(
     }
     out.artifacts.push(r);
     checkLimit(limits, 'maxLayers', m.layers.length, `referrer ${r.digest}`);
-    for (const l of m.layers) addReferrerLayer(out.byStatement, out.notes, r, l);
+    for (const l of m.layers) addReferrerLayer(out, r, l);
   }
+  if (intoto) dropUnmatched(out, intoto);
   return out;
 }
 
-function addReferrerLayer(
-  out: Map<string, Descriptor[]>,
-  notes: ReadNote[],
-  r: Descriptor,
-  l: Descriptor,
-): void {
+/** Layers naming a statement that is no in-toto layer of the manifest sign nothing here: noted, dropped. */
+function dropUnmatched(out: ReferrerSignatures, intoto: ReadonlySet<string>): void {
+  for (const map of [out.byStatement, out.unverifiable]) {
+    for (const [statement, layers] of map) {
+      if (intoto.has(statement)) continue;
+      map.delete(statement);
+      for (const l of layers)
+        out.notes.push({
+          code: 'REFERRER_LAYER_UNMATCHED',
+          message: `referrer layer ${l.digest} (${l.mediaType}) names statement ${statement}, which is no in-toto layer of the attestation manifest; it signs nothing here`,
+          layer: l.digest,
+        });
+    }
+  }
+}
+
+function addReferrerLayer(out: ReferrerSignatures, r: Descriptor, l: Descriptor): void {
   const statement = l.annotations?.[ANNOTATION_OPK_STATEMENT_DIGEST];
   const kind = classifyAttestationLayer(l.mediaType);
-  if (!statement || kind !== 'dsse') {
-    notes.push({
-      code:
-        kind === 'dsse' || kind === 'unverifiable'
-          ? 'REFERRER_LAYER_UNMATCHED'
-          : 'ATTESTATION_LAYER_UNRECOGNISED',
-      message: `referrer ${r.digest} layer ${l.digest} (${l.mediaType}) ${
-        kind === 'dsse' ? `names no statement (${ANNOTATION_OPK_STATEMENT_DIGEST})` : 'is not a DSSE envelope'
-      }; it signs nothing here`,
-      layer: l.digest,
-    });
+  if (statement && (kind === 'dsse' || kind === 'unverifiable')) {
+    const map = kind === 'dsse' ? out.byStatement : out.unverifiable;
+    const list = map.get(statement) ?? [];
+    if (!list.some((x) => x.digest === l.digest)) list.push(l);
+    map.set(statement, list);
     return;
   }
-  const list = out.get(statement) ?? [];
-  if (!list.some((x) => x.digest === l.digest)) list.push(l);
-  out.set(statement, list);
+  out.notes.push({
+    code:
+      kind === 'dsse' || kind === 'unverifiable'
+        ? 'REFERRER_LAYER_UNMATCHED'
+        : 'ATTESTATION_LAYER_UNRECOGNISED',
+    message: `referrer ${r.digest} layer ${l.digest} (${l.mediaType}) ${
+      kind === 'dsse' || kind === 'unverifiable'
+        ? `names no statement (${ANNOTATION_OPK_STATEMENT_DIGEST})`
+        : 'is not a DSSE envelope'
+    }; it signs nothing here`,
+    layer: l.digest,
+  });
 }

@@ -12,7 +12,7 @@ import {
   type SendOptions,
 } from './registry-transport.js';
 import { DOCKER_HUB_API_HOST, DOCKER_HUB_HOST } from './reference.js';
-import type { ImageSource, ResolvedRoot } from './source.js';
+import { UNBOUNDED_READS, type ImageSource, type ResolvedRoot, type SourceReads } from './source.js';
 import {
   checkContentDigest,
   checkDigestSyntax,
@@ -296,19 +296,21 @@ export class RegistryClient {
 
   /**
    * OCI 1.1 referrers of `digest`: the API when the registry has it (`apiSupported: true`), else
-   * the referrers tag schema (`sha256-<hex>` index; empty when that tag does not exist).
+   * the referrers tag schema (`sha256-<hex>` index; empty when that tag does not exist). With
+   * `reads`, both bodies are read through it (a verify run's gate and byte budget).
    */
   async referrers(
     repository: string,
     digest: string,
     artifactType?: string,
+    reads: SourceReads = UNBOUNDED_READS,
   ): Promise<{ manifests: Descriptor[]; apiSupported: boolean }> {
     checkDigestSyntax(digest);
     const q = artifactType ? `?artifactType=${encodeURIComponent(artifactType)}` : '';
-    const res = await this.send('GET', repository, `referrers/${digest}${q}`, {
-      accept: MEDIA_TYPE_OCI_INDEX,
-      maxBytes: this.opts.maxManifestBytes ?? MAX_MANIFEST_BYTES,
-    });
+    const max = this.opts.maxManifestBytes ?? MAX_MANIFEST_BYTES;
+    const opts = (maxBytes: number) => ({ accept: MEDIA_TYPE_OCI_INDEX, maxBytes });
+    const api = (cap: number) => this.send('GET', repository, `referrers/${digest}${q}`, opts(cap));
+    const res = await reads.read(max, api, (r) => r.body.length);
     const ct = (res.headers['content-type'] ?? '').split(';')[0]!.trim();
     if (res.status === 200 && (ct === MEDIA_TYPE_OCI_INDEX || ct === 'application/json')) {
       const idx = parseIndex(res.body, `referrers of ${digest}`);
@@ -318,7 +320,8 @@ export class RegistryClient {
           : idx.manifests;
       return { manifests: filtered, apiSupported: true };
     }
-    const tagged = await this.referrersTagIndex(repository, digest);
+    const tag = (cap: number) => this.referrersTagIndex(repository, digest, cap);
+    const tagged = await reads.read(max, tag, (t) => t?.bytes.length ?? 0);
     const list = tagged?.manifests ?? [];
     return {
       manifests: artifactType ? list.filter((d) => d.artifactType === artifactType) : list,
@@ -330,10 +333,11 @@ export class RegistryClient {
   async referrersTagIndex(
     repository: string,
     digest: string,
+    maxBytes?: number,
   ): Promise<{ manifests: Descriptor[]; bytes: Uint8Array; digest: string } | undefined> {
     let m: FetchedContent;
     try {
-      m = await this.getManifest(repository, referrersTag(digest));
+      m = await this.getManifest(repository, referrersTag(digest), maxBytes);
     } catch (e) {
       if (e instanceof OciIoError && e.code === 'OCI_NOT_FOUND') return undefined;
       throw e;
@@ -380,9 +384,9 @@ export class RegistryRepository implements ImageSource {
     }
   }
 
-  async referrers(digest: string, artifactType?: string): Promise<Descriptor[]> {
+  async referrers(digest: string, artifactType?: string, reads?: SourceReads): Promise<Descriptor[]> {
     try {
-      return (await this.client.referrers(this.name, digest, artifactType)).manifests;
+      return (await this.client.referrers(this.name, digest, artifactType, reads)).manifests;
     } catch (e) {
       throw redacted(e, this.client);
     }

@@ -7,7 +7,7 @@ import { ANNOTATION_PREDICATE_TYPE, platformString, type Descriptor } from '../o
 import { GITHUB_ACTIONS_ISSUER } from '../pktoken/verify.js';
 import { parsePkToken } from '../pktoken/parse.js';
 import { defaultPolicy } from './policy.js';
-import { quiet, readPlatform, resolveImage, type PlatformRead } from './read.js';
+import { readPlatforms, resolveImage, type PlatformRead } from './read.js';
 import { buildReport } from './report.js';
 import {
   resolveKeys,
@@ -47,7 +47,7 @@ export async function verifyImage(o: VerifyImageOptions): Promise<VerifyReport> 
   const { root, selected } = await resolveImage(source, o.reference, o.platforms, limits);
   // Every fetch starts at once; each attestation is verified as soon as its bytes are in, so
   // crypto overlaps the remaining network round trips.
-  const reads = selected.map((d) => quiet(readPlatform(source, root, d, limits)));
+  const reads = readPlatforms(source, root, selected, limits);
   const run: Run = { o, settings, root, lifted: liftFinder(reads) };
   const platforms: PlatformVerdict[] = [];
   for (const read of reads) platforms.push(await judgePlatform(run, await read));

@@ -1,16 +1,22 @@
 import { VerificationError, type OpkError } from '../errors.js';
-import type { AttestationLayer, AttestationManifest, ImageRoot, ReadNote } from '../oci/buildkit-image.js';
+import type {
+  AttestationLayer,
+  AttestationManifest,
+  ImageRoot,
+  ReadNote,
+  ReferrerSignatures,
+} from '../oci/buildkit-image.js';
 import type { Limits } from '../oci/limits.js';
 import {
   readAttestationManifest,
   readImageRoot,
-  readLayer,
   readPlatformManifest,
   readReferrerLayer,
   readReferrerSignatures,
   rethrowIo,
 } from '../oci/read-image.js';
 import type { ImageSource } from '../oci/source.js';
+import { newRunReads, type PlanShare, type RunReads } from './run-reads.js';
 import {
   ANNOTATION_UNCOMPRESSED,
   platformMatches,
@@ -26,7 +32,7 @@ import {
  */
 
 function fail(
-  code: 'INDEX_ENTRY_UNVERIFIABLE' | 'INDEX_NO_PLATFORMS' | 'PLATFORM_NOT_FOUND',
+  code: 'INDEX_ENTRY_UNVERIFIABLE' | 'INDEX_ENTRY_DUPLICATE' | 'INDEX_NO_PLATFORMS' | 'PLATFORM_NOT_FOUND',
   m: string,
 ): never {
   throw new VerificationError(code, m);
@@ -53,6 +59,7 @@ export async function resolveImage(
       `index ${root.digest} lists ${d.digest} (${d.mediaType}, platform ${d.platform ? platformString(d.platform) : 'none'}) that is neither a platform image nor a BuildKit attestation manifest; a runtime could pick it, so the image is refused`,
     );
   const runnable = root.platforms;
+  refuseDuplicates(root.digest, runnable);
   for (const a of root.attestations) {
     if (!a.refersTo || !runnable.some((p) => p.digest === a.refersTo))
       fail(
@@ -74,6 +81,24 @@ export async function resolveImage(
     (r) => !r.platform || platforms.some((p) => platformMatches(p, r.platform)),
   );
   return { root, selected };
+}
+
+/**
+ * One manifest listed as two runnable entries (under two platforms, say) would be verified twice
+ * and vouched for by one attestation manifest under two names: no builder writes that, so it is
+ * refused rather than deduplicated.
+ */
+function refuseDuplicates(index: string, runnable: Descriptor[]): void {
+  const seen = new Map<string, Descriptor>();
+  for (const d of runnable) {
+    const first = seen.get(d.digest);
+    if (first)
+      fail(
+        'INDEX_ENTRY_DUPLICATE',
+        `index ${index} lists manifest ${d.digest} twice (as ${platformString(first.platform)} and ${platformString(d.platform)}); each platform image must be its own manifest`,
+      );
+    seen.set(d.digest, d);
+  }
 }
 
 /** One platform as read: its attestation manifest or why there is none usable, layers streaming in. */
@@ -112,16 +137,45 @@ async function findAttestationManifest(
   return readAttestationManifest(source, root, entries[0]!, limits);
 }
 
+/** Reads every selected platform at once, as one run: one read per distinct layer, one verification plan. */
+export function readPlatforms(
+  source: ImageSource,
+  root: ImageRoot,
+  selected: Descriptor[],
+  limits: Limits,
+): Promise<PlatformRead>[] {
+  const run = newRunReads(selected.length, limits);
+  return selected.map((d) => quiet(readPlatform(source, root, d, limits, run)));
+}
+
 /**
  * Every fetch of one platform starts at once; its layers are promises so each attestation can be
  * verified as soon as its bytes are in. Signatures attached as referrers stand for the in-toto
- * layer they sign (one attestation per signature).
+ * layer they sign (one attestation per signature). No layer is fetched before the run's
+ * verification count is known to be within its limit.
  */
 export async function readPlatform(
   source: ImageSource,
   root: ImageRoot,
   descriptor: Descriptor,
   limits: Limits,
+  run: RunReads = newRunReads(1, limits),
+): Promise<PlatformRead> {
+  const share = run.plan.share();
+  try {
+    return await readPlatformPlanned(source, root, descriptor, limits, run, share);
+  } finally {
+    share.none();
+  }
+}
+
+async function readPlatformPlanned(
+  source: ImageSource,
+  root: ImageRoot,
+  descriptor: Descriptor,
+  limits: Limits,
+  run: RunReads,
+  share: PlanShare,
 ): Promise<PlatformRead> {
   const read: PlatformRead = { descriptor, layers: [], notes: Promise.resolve([]) };
   const [platformManifest, found] = await Promise.allSettled([
@@ -137,15 +191,25 @@ export async function readPlatform(
   if (read.error || found.status !== 'fulfilled') return read;
   const am = (read.attestation = found.value);
   const { manifest } = am;
-  const unsigned = manifest.layers.some((_l, i) => am.layerKinds[i] === 'intoto');
-  const referred = unsigned
-    ? await readReferrerSignatures(source, am.entry.descriptor, limits)
-    : { byStatement: new Map<string, Descriptor[]>(), notes: [] };
+  const intoto = new Set(
+    manifest.layers.filter((_l, i) => am.layerKinds[i] === 'intoto').map((l) => l.digest),
+  );
+  const referred: Pick<ReferrerSignatures, 'byStatement' | 'unverifiable' | 'notes'> = intoto.size
+    ? await readReferrerSignatures(source, am.entry.descriptor, limits, intoto)
+    : { byStatement: new Map(), unverifiable: new Map(), notes: [] };
+  await share.add(envelopesOf(am, referred));
   read.layers = manifest.layers.flatMap((l, position) => {
-    const sigs = am.layerKinds[position] === 'intoto' ? referred.byStatement.get(l.digest) : undefined;
-    return sigs?.length
-      ? sigs.map((sig) => quiet(readReferrerLayer(source, sig, l, position)))
-      : [quiet(readLayer(source, l, position, am.layerKinds[position]!))];
+    const kind = am.layerKinds[position]!;
+    const sigs = kind === 'intoto' ? (referred.byStatement.get(l.digest) ?? []) : [];
+    const claims = kind === 'intoto' ? (referred.unverifiable.get(l.digest) ?? []) : [];
+    if (sigs.length === 0 && claims.length === 0) return [quiet(run.layer(source, l, position, kind))];
+    return [
+      ...sigs.map((sig) => quiet(readReferrerLayer(source, sig, l, position, run.layer))),
+      // A referrer layer we cannot check that claims to sign this statement fails it (judged as unverifiable).
+      ...claims.map((u) =>
+        Promise.resolve<AttestationLayer>({ descriptor: u, position, kind: 'unverifiable' }),
+      ),
+    ];
   });
   read.notes = quiet(
     checkDiffIds(source, manifest, `attestation manifest ${am.entry.descriptor.digest}`).then((n) => [
@@ -154,6 +218,15 @@ export async function readPlatform(
     ]),
   );
   return read;
+}
+
+/** The signed envelopes one platform will verify: its DSSE layers and the referrer signatures matched. */
+function envelopesOf(am: AttestationManifest, referred: Pick<ReferrerSignatures, 'byStatement'>): string[] {
+  return am.manifest.layers.flatMap((l, i) => {
+    if (am.layerKinds[i] === 'dsse') return [l.digest];
+    if (am.layerKinds[i] === 'intoto') return (referred.byStatement.get(l.digest) ?? []).map((s) => s.digest);
+    return [];
+  });
 }
 
 /**

@@ -7,6 +7,7 @@ import { parsePkToken } from '../pktoken/parse.js';
 import type { PkToken } from '../pktoken/types.js';
 import { chooseSignature, identityChecks, type ChosenSignature, type ImageVars } from './identity.js';
 import type { Policy, RequiredPredicate } from './policy.js';
+import { recordKeyFailure, unresolved, verifyOnce, withKeyFailures } from './run-memo.js';
 import type { VerifyImageOptions, VerifyTrust } from './types.js';
 
 /**
@@ -27,10 +28,13 @@ export interface RunSettings {
   expect: VerifyImageOptions['expect'];
 }
 
-/** resolveKeys: fetches (through the injected trust) the OP keys the envelope's PK Tokens name. */
+/**
+ * resolveKeys: fetches (through the injected trust) the OP keys the envelope's PK Tokens name.
+ * A failed fetch fails only its own signature (see run-memo.ts).
+ */
 export async function resolveKeys(envelope: Envelope, trust: VerifyTrust, issuers: string[]): Promise<void> {
   if (!trust.prefetch) return;
-  for (const sig of envelope.signatures) {
+  for (const [index, sig] of envelope.signatures.entries()) {
     let pkt: PkToken;
     try {
       pkt = parsePkToken(sig.sig);
@@ -39,16 +43,21 @@ export async function resolveKeys(envelope: Envelope, trust: VerifyTrust, issuer
     }
     const q = opKeyQuery(pkt);
     // Only issuers we would accept cause network traffic.
-    if (q.iss && issuers.includes(q.iss)) await trust.prefetch(q);
+    if (q.iss && issuers.includes(q.iss))
+      await trust.prefetch(q).catch((e: unknown) => recordKeyFailure(envelope, index, e));
   }
 }
 
 /**
- * verifySignatures: every OPK signature's verdict, synchronously, on keys already resolved.
- * When none verifies, the error does not depend on the signatures' order.
+ * verifySignatures: every OPK signature's verdict, synchronously, on keys already resolved; once
+ * per envelope and run. When none verifies, the error does not depend on the signatures' order.
  */
 export function verifySignatures(envelope: Envelope, s: RunSettings): SignatureVerdict[] {
-  const { verdicts } = verifyEnvelopeSignatures(envelope, {
+  return verifyOnce(s, envelope, () => verifyAll(envelope, s));
+}
+
+function verifyAll(envelope: Envelope, s: RunSettings): SignatureVerdict[] {
+  const verified = verifyEnvelopeSignatures(envelope, {
     keys: s.trust.keys,
     trustedIssuers: s.issuers,
     ...(s.policy.maxAgeSeconds !== undefined
@@ -56,8 +65,9 @@ export function verifySignatures(envelope: Envelope, s: RunSettings): SignatureV
       : {}),
     now: s.now,
   });
+  const verdicts = withKeyFailures(envelope, verified.verdicts);
   if (verdicts.some((v) => v.result)) return verdicts;
-  throw firstByCode(verdicts.map((v) => v.error!));
+  throw unresolved(verdicts) ?? firstByCode(verdicts.map((v) => v.error!));
 }
 
 /** The layer's predicate-type annotation, when present, must name the signed statement's type. */
@@ -78,9 +88,14 @@ export function verifyIdentity(
   s: RunSettings,
   image: ImageVars,
 ): ChosenSignature {
-  return chooseSignature(verdicts, (claims, st) =>
-    identityChecks(claims, st, { expect: s.expect, policy: s.policy, image }),
-  );
+  try {
+    return chooseSignature(verdicts, (claims, st) =>
+      identityChecks(claims, st, { expect: s.expect, policy: s.policy, image }),
+    );
+  } catch (e) {
+    // A signature we could not check might have been the one with the right identity.
+    throw unresolved(verdicts) ?? e;
+  }
 }
 
 /** verifyPolicy: every required predicate type is among the signed attestations' types. */
