@@ -1,4 +1,4 @@
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, sign } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { decodeBase64Url, decodeBase64UrlLenient, encodeBase64Url } from '../../src/encoding/base64url.js';
@@ -193,6 +193,45 @@ describe('iat, nbf and exp must be JSON numbers (RFC 7519 NumericDate)', () => {
     const minted = await mintPkToken({ getIdToken: op.source('aud'), format: '2023', commitType: 'aud' });
     expect(verifyPkToken(minted.pkToken, { keys: new StaticKeySource([op.key]) }).claims.iat).toEqual(
       expect.any(Number),
+    );
+  });
+
+  /** An OP-signed ID token whose payload carries `raw` as written: JSON.stringify cannot spell 1e400. */
+  const rawTimes = (op: ReturnType<typeof createTestOp>, raw: string) => async (commitment: string) => {
+    const h = encodeBase64Url(JSON.stringify({ typ: 'JWT', alg: 'RS256', kid: op.kid }));
+    const p = encodeBase64Url(`{"iss":"${op.issuer}","sub":"x","aud":"${commitment}",${raw}}`);
+    const sig = encodeBase64Url(sign('sha256', Buffer.from(`${h}.${p}`), op.privateKey));
+    return { idToken: `${h}.${p}.${sig}`, opKey: op.key };
+  };
+
+  for (const raw of ['"iat":1e400', '"exp":-1e400', '"nbf":9e12', '"exp":-8.7e12']) {
+    it(`${raw}: a number no Date can hold fails with CLAIM_TYPE_INVALID, under every expiry policy`, async () => {
+      const op = createTestOp();
+      const minted = await mintPkToken({ getIdToken: rawTimes(op, raw), format: '2023', commitType: 'aud' });
+      for (const expiration of ['never', 'exp'] as const) {
+        expect(() =>
+          verifyPkToken(minted.pkToken, { keys: new StaticKeySource([op.key]), expiration }),
+        ).toThrow(
+          expect.objectContaining({
+            code: 'CLAIM_TYPE_INVALID',
+            message: expect.stringMatching(/NumericDate/),
+          }),
+        );
+      }
+    });
+  }
+
+  it('the largest NumericDate a Date holds is still a date: an exp that far back reads as expired, printed', async () => {
+    const op = createTestOp();
+    const minted = await mintPkToken({
+      getIdToken: rawTimes(op, '"exp":-8.64e12'),
+      format: '2023',
+      commitType: 'aud',
+    });
+    expect(() =>
+      verifyPkToken(minted.pkToken, { keys: new StaticKeySource([op.key]), expiration: 'exp' }),
+    ).toThrow(
+      expect.objectContaining({ code: 'TOKEN_EXPIRED', message: expect.stringContaining('-271821-04-20') }),
     );
   });
 
