@@ -129,7 +129,9 @@ var init_catalogue = __esm({
       CIC_CLAIMS_INVALID: verdict("the cic protected header is missing alg, upk or rz, or has them mistyped"),
       CIC_SIGNATURE_INVALID: verdict("the cic signature does not verify with the upk"),
       CLAIMS_INVALID: verdict("the ID token claims are missing or mistyped (iss, aud, exp, ...)"),
-      CLAIM_TYPE_INVALID: verdict("iat, nbf or exp is not a JSON number (RFC 7519 NumericDate)"),
+      CLAIM_TYPE_INVALID: verdict(
+        "iat, nbf or exp is not a JSON number (RFC 7519 NumericDate), or one no date can hold (infinite, beyond \xB18.64e12 s)"
+      ),
       COMMITMENT_MISMATCH: verdict("the ID token does not commit to the cic (nonce/aud/GQ commitment)"),
       IDTOKEN_COMMITMENT: io("the OP issued an ID token without our commitment", "INTERNAL"),
       TOKEN_EXPIRED: verdict("the ID token expired before the signature was made, or is too old"),
@@ -28564,40 +28566,40 @@ var require_load_balancer = __commonJS({
     }
     var registeredLoadBalancerTypes = {};
     var defaultLoadBalancerType = null;
-    function registerLoadBalancerType(typeName, loadBalancerType, loadBalancingConfigType) {
-      registeredLoadBalancerTypes[typeName] = {
+    function registerLoadBalancerType(typeName2, loadBalancerType, loadBalancingConfigType) {
+      registeredLoadBalancerTypes[typeName2] = {
         LoadBalancer: loadBalancerType,
         LoadBalancingConfig: loadBalancingConfigType
       };
     }
-    function registerDefaultLoadBalancerType(typeName) {
-      defaultLoadBalancerType = typeName;
+    function registerDefaultLoadBalancerType(typeName2) {
+      defaultLoadBalancerType = typeName2;
     }
     function createLoadBalancer(config, channelControlHelper) {
-      const typeName = config.getLoadBalancerName();
-      if (typeName in registeredLoadBalancerTypes) {
-        return new registeredLoadBalancerTypes[typeName].LoadBalancer(channelControlHelper);
+      const typeName2 = config.getLoadBalancerName();
+      if (typeName2 in registeredLoadBalancerTypes) {
+        return new registeredLoadBalancerTypes[typeName2].LoadBalancer(channelControlHelper);
       } else {
         return null;
       }
     }
-    function isLoadBalancerNameRegistered(typeName) {
-      return typeName in registeredLoadBalancerTypes;
+    function isLoadBalancerNameRegistered(typeName2) {
+      return typeName2 in registeredLoadBalancerTypes;
     }
     function parseLoadBalancingConfig(rawConfig) {
       const keys = Object.keys(rawConfig);
       if (keys.length !== 1) {
         throw new Error("Provided load balancing config has multiple conflicting entries");
       }
-      const typeName = keys[0];
-      if (typeName in registeredLoadBalancerTypes) {
+      const typeName2 = keys[0];
+      if (typeName2 in registeredLoadBalancerTypes) {
         try {
-          return registeredLoadBalancerTypes[typeName].LoadBalancingConfig.createFromJson(rawConfig[typeName]);
+          return registeredLoadBalancerTypes[typeName2].LoadBalancingConfig.createFromJson(rawConfig[typeName2]);
         } catch (e) {
-          throw new Error(`${typeName}: ${e.message}`);
+          throw new Error(`${typeName2}: ${e.message}`);
         }
       } else {
-        throw new Error(`Unrecognized load balancing config name ${typeName}`);
+        throw new Error(`Unrecognized load balancing config name ${typeName2}`);
       }
     }
     function getDefaultConfig() {
@@ -36068,9 +36070,9 @@ var require_type = __commonJS({
     Type.prototype.toObject = function toObject(message, options) {
       return this.setup().toObject.apply(this, arguments);
     };
-    Type.d = function decorateType(typeName) {
+    Type.d = function decorateType(typeName2) {
       return function typeDecorator(target) {
-        util.decorateType(target, typeName);
+        util.decorateType(target, typeName2);
       };
     };
   }
@@ -36393,18 +36395,18 @@ var require_util7 = __commonJS({
     util.compareFieldsById = function compareFieldsById(a, b) {
       return a.id - b.id;
     };
-    util.decorateType = function decorateType(ctor, typeName) {
+    util.decorateType = function decorateType(ctor, typeName2) {
       if (ctor.$type) {
-        if (typeName && ctor.$type.name !== typeName) {
+        if (typeName2 && ctor.$type.name !== typeName2) {
           util.decorateRoot.remove(ctor.$type);
-          ctor.$type.name = typeName;
+          ctor.$type.name = typeName2;
           util.decorateRoot.add(ctor.$type);
         }
         return ctor.$type;
       }
       if (!Type)
         Type = require_type();
-      var type = new Type(typeName || ctor.name);
+      var type = new Type(typeName2 || ctor.name);
       util.decorateRoot.add(type);
       type.ctor = ctor;
       Object.defineProperty(ctor, "$type", { value: type, enumerable: false });
@@ -40267,11 +40269,11 @@ var require_descriptor2 = __commonJS({
         descriptor = exports2.DescriptorProto.decode(descriptor);
       if (typeof descriptor.number !== "number")
         throw Error("missing field id");
-      var typeName = descriptor.typeName, fieldType;
-      if (typeName != null && typeName !== "") {
-        if (typeof typeName !== "string" || !typeRefRe.test(typeName))
-          throw Error("illegal type name: " + typeName);
-        fieldType = typeName;
+      var typeName2 = descriptor.typeName, fieldType;
+      if (typeName2 != null && typeName2 !== "") {
+        if (typeof typeName2 !== "string" || !typeRefRe.test(typeName2))
+          throw Error("illegal type name: " + typeName2);
+        fieldType = typeName2;
       } else
         fieldType = fromDescriptorType(descriptor.type);
       var fieldRule;
@@ -53632,15 +53634,15 @@ function compiledCreate(desc) {
   return compiled;
 }
 function compileCreate(desc) {
-  const typeName = desc.typeName;
+  const typeName2 = desc.typeName;
   const { properties, prototype } = compileInitMessage(desc);
   return (init) => {
     let message;
     if (prototype !== void 0) {
       message = Object.create(prototype);
-      message.$typeName = typeName;
+      message.$typeName = typeName2;
     } else {
-      message = { $typeName: typeName };
+      message = { $typeName: typeName2 };
     }
     for (let i = 0; i < properties.length; i++) {
       const property = properties[i];
@@ -54831,30 +54833,30 @@ function createBaseRegistry() {
       }
       types.set(desc.typeName, desc);
     },
-    get(typeName) {
-      return types.get(typeName);
+    get(typeName2) {
+      return types.get(typeName2);
     },
     getFile(fileName) {
       return files.get(fileName);
     },
-    getMessage(typeName) {
-      const t = types.get(typeName);
+    getMessage(typeName2) {
+      const t = types.get(typeName2);
       return (t === null || t === void 0 ? void 0 : t.kind) == "message" ? t : void 0;
     },
-    getEnum(typeName) {
-      const t = types.get(typeName);
+    getEnum(typeName2) {
+      const t = types.get(typeName2);
       return (t === null || t === void 0 ? void 0 : t.kind) == "enum" ? t : void 0;
     },
-    getExtension(typeName) {
-      const t = types.get(typeName);
+    getExtension(typeName2) {
+      const t = types.get(typeName2);
       return (t === null || t === void 0 ? void 0 : t.kind) == "extension" ? t : void 0;
     },
     getExtensionFor(extendee, no) {
       var _a;
       return (_a = extendees.get(extendee.typeName)) === null || _a === void 0 ? void 0 : _a.get(no);
     },
-    getService(typeName) {
-      const t = types.get(typeName);
+    getService(typeName2) {
+      const t = types.get(typeName2);
       return (t === null || t === void 0 ? void 0 : t.kind) == "service" ? t : void 0;
     }
   };
@@ -54897,8 +54899,8 @@ function addFile(proto, reg) {
   };
   const mapEntriesStore = /* @__PURE__ */ new Map();
   const mapEntries = {
-    get(typeName) {
-      return mapEntriesStore.get(typeName);
+    get(typeName2) {
+      return mapEntriesStore.get(typeName2);
     },
     add(desc) {
       var _a2;
@@ -55143,14 +55145,14 @@ function newField(proto, parentOrFile, reg, oneof, mapEntries) {
   if (isExtension) {
     const file = parentOrFile.kind == "file" ? parentOrFile : parentOrFile.file;
     const parent = parentOrFile.kind == "file" ? void 0 : parentOrFile;
-    const typeName = makeTypeName(proto, parent, file);
+    const typeName2 = makeTypeName(proto, parent, file);
     field.kind = "extension";
     field.file = file;
     field.parent = parent;
     field.oneof = void 0;
-    field.typeName = typeName;
-    field.jsonName = `[${typeName}]`;
-    toStr = () => `extension ${typeName}`;
+    field.typeName = typeName2;
+    field.jsonName = `[${typeName2}]`;
+    toStr = () => `extension ${typeName2}`;
     const extendee = reg.getMessage(trimLeadingDot(proto.extendee));
     assert(extendee, `invalid FieldDescriptorProto: extendee ${proto.extendee} not found`);
     field.extendee = extendee;
@@ -55308,18 +55310,18 @@ function camelToSnakeCase(camel) {
   return (camel.substring(0, 1) + camel.substring(1).replace(/[A-Z]/g, (c) => "_" + c)).toLowerCase();
 }
 function makeTypeName(proto, parent, file) {
-  let typeName;
+  let typeName2;
   if (parent) {
-    typeName = `${parent.typeName}.${proto.name}`;
+    typeName2 = `${parent.typeName}.${proto.name}`;
   } else if (file.proto.package.length > 0) {
-    typeName = `${file.proto.package}.${proto.name}`;
+    typeName2 = `${file.proto.package}.${proto.name}`;
   } else {
-    typeName = `${proto.name}`;
+    typeName2 = `${proto.name}`;
   }
-  return typeName;
+  return typeName2;
 }
-function trimLeadingDot(typeName) {
-  return typeName.startsWith(".") ? typeName.substring(1) : typeName;
+function trimLeadingDot(typeName2) {
+  return typeName2.startsWith(".") ? typeName2.substring(1) : typeName2;
 }
 function findOneof(proto, allOneofs) {
   if (!unsafeIsSetExplicit(proto, "oneofIndex")) {
@@ -56259,12 +56261,12 @@ function compiledWriter(desc) {
   return compiled;
 }
 function compileMessage2(desc) {
-  const typeName = desc.typeName;
+  const typeName2 = desc.typeName;
   const sortedFields = desc.fields.concat().sort((a, b) => a.number - b.number);
   const foreignField = sortedFields[0];
   const fieldWriters = [];
   const compiled = (writer, opts, message) => {
-    if (message.$typeName !== typeName && foreignField !== void 0) {
+    if (message.$typeName !== typeName2 && foreignField !== void 0) {
       throw new FieldError(foreignField, `cannot use ${foreignField} with message ${message.$typeName}`, "ForeignFieldError");
     }
     for (let i = 0; i < fieldWriters.length; i++) {
@@ -57191,12 +57193,12 @@ function compiledWriter2(desc) {
   return compiled;
 }
 function compileMessage3(desc) {
-  const typeName = desc.typeName;
+  const typeName2 = desc.typeName;
   const writeWkt = compileWkt(desc);
   if (writeWkt !== void 0) {
     const foreignField2 = desc.fields[0];
     const compiledWriter4 = (opts, message) => {
-      if (message.$typeName !== typeName && foreignField2 !== void 0) {
+      if (message.$typeName !== typeName2 && foreignField2 !== void 0) {
         throw new FieldError(foreignField2, `cannot use ${foreignField2} with message ${message.$typeName}`, "ForeignFieldError");
       }
       return writeWkt(opts, message);
@@ -57208,7 +57210,7 @@ function compileMessage3(desc) {
   const foreignField = sortedFields[0];
   const fieldWriters = [];
   const compiledWriter3 = (opts, message) => {
-    if (message.$typeName !== typeName && foreignField !== void 0) {
+    if (message.$typeName !== typeName2 && foreignField !== void 0) {
       throw new FieldError(foreignField, `cannot use ${foreignField} with message ${message.$typeName}`, "ForeignFieldError");
     }
     const json = {};
@@ -57742,7 +57744,7 @@ function compileMessage4(desc) {
     compiledReaders2.set(desc, compiled2);
     return compiled2;
   }
-  const typeName = desc.typeName;
+  const typeName2 = desc.typeName;
   const fieldsByJsonKey = /* @__PURE__ */ new Map();
   const compiled = (message, json, ctx) => {
     var _a;
@@ -57778,7 +57780,7 @@ function compileMessage4(desc) {
         entry.read(message, jsonValue, ctx);
       } else {
         const extension = jsonKey.startsWith("[") && jsonKey.endsWith("]") ? (_a = ctx.registry) === null || _a === void 0 ? void 0 : _a.getExtension(jsonKey.substring(1, jsonKey.length - 1)) : void 0;
-        if ((extension === null || extension === void 0 ? void 0 : extension.extendee.typeName) == typeName) {
+        if ((extension === null || extension === void 0 ? void 0 : extension.extendee.typeName) == typeName2) {
           const [container, field, get] = createExtensionContainer(extension);
           compileFieldReader2(field)(container[unsafeLocal], jsonValue, ctx);
           setExtension(message, extension, get());
@@ -58307,11 +58309,11 @@ function anyFromJson(any, json, ctx) {
   if (typeof typeUrl != "string" || typeUrl == "") {
     throw new Error(`cannot decode message ${any.$typeName} from JSON: "@type" is empty`);
   }
-  const typeName = typeUrl.includes("/") ? typeUrl.substring(typeUrl.lastIndexOf("/") + 1) : typeUrl;
-  if (!typeName.length) {
+  const typeName2 = typeUrl.includes("/") ? typeUrl.substring(typeUrl.lastIndexOf("/") + 1) : typeUrl;
+  if (!typeName2.length) {
     throw new Error(`cannot decode message ${any.$typeName} from JSON: "@type" is invalid`);
   }
-  const desc = (_a = ctx.registry) === null || _a === void 0 ? void 0 : _a.getMessage(typeName);
+  const desc = (_a = ctx.registry) === null || _a === void 0 ? void 0 : _a.getMessage(typeName2);
   if (!desc) {
     throw new Error(`cannot decode message ${any.$typeName} from JSON: ${typeUrl} is not in the type registry`);
   }
@@ -58669,10 +58671,10 @@ function withEvalContext(context, next) {
     }
   };
 }
-function getMsgDesc(typeName) {
-  const schema = getEvalContext().registry.getMessage(typeName);
+function getMsgDesc(typeName2) {
+  const schema = getEvalContext().registry.getMessage(typeName2);
   if (!schema) {
-    throw new Error(`Message ${typeName} not found in registry`);
+    throw new Error(`Message ${typeName2} not found in registry`);
   }
   return schema;
 }
@@ -58777,15 +58779,15 @@ function isObjectCelType(v) {
   return privateSymbol4 in v;
 }
 function celTypeOfMessage(v) {
-  let typeName = v.desc.typeName;
+  let typeName2 = v.desc.typeName;
   if (isReflectMessageAny(v)) {
-    typeName = typeUrlToName2(v.message.typeUrl);
-    if (typeName === ValueSchema.typeName) {
+    typeName2 = typeUrlToName2(v.message.typeUrl);
+    if (typeName2 === ValueSchema.typeName) {
       const value = anyUnpack(v.message, ValueSchema);
       return value ? valueToType(value) : CelScalar.NULL;
     }
   }
-  switch (typeName) {
+  switch (typeName2) {
     case FloatValueSchema.typeName:
     case DoubleValueSchema.typeName:
       return CelScalar.DOUBLE;
@@ -58808,7 +58810,7 @@ function celTypeOfMessage(v) {
     case ValueSchema.typeName:
       return valueToType(v.message);
   }
-  return typeName === v.desc.typeName ? objectType(v.desc) : objectType(typeName);
+  return typeName2 === v.desc.typeName ? objectType(v.desc) : objectType(typeName2);
 }
 function valueToType(v) {
   switch (v.kind.case) {
@@ -71086,13 +71088,13 @@ var init_activation = __esm({
 });
 
 // node_modules/@bufbuild/cel/dist/esm/object.js
-function celObject(typeName, fields) {
-  const desc = getMsgDesc(typeName);
+function celObject(typeName2, fields) {
+  const desc = getMsgDesc(typeName2);
   const msg = reflect(desc);
   for (const [k, v] of fields.entries()) {
     const field = desc.fields.find((f) => f.name === k);
     if (field === void 0) {
-      throw new Error(`Unknown field ${k} for ${typeName}`);
+      throw new Error(`Unknown field ${k} for ${typeName2}`);
     }
     setMsgField(msg, field, v);
   }
@@ -71499,8 +71501,8 @@ var init_planner = __esm({
         return attr;
       }
       planCreateObj(id, expr) {
-        const typeName = this.resolveType(expr.messageName);
-        if (typeName === void 0) {
+        const typeName2 = this.resolveType(expr.messageName);
+        if (typeName2 === void 0) {
           return new EvalErr(id, "unknown type: " + expr.messageName);
         }
         let optionals = void 0;
@@ -71528,7 +71530,7 @@ var init_planner = __esm({
           }
           values.push(this.plan(entry.value));
         }
-        return new EvalObj(id, typeName, keys, values, optionals);
+        return new EvalObj(id, typeName2, keys, values, optionals);
       }
       planCreateStruct(id, expr) {
         if (expr.messageName !== "") {
@@ -71820,9 +71822,9 @@ var init_planner = __esm({
       fields;
       values;
       optionals;
-      constructor(id, typeName, fields, values, optionals) {
+      constructor(id, typeName2, fields, values, optionals) {
         this.id = id;
-        this.typeName = typeName;
+        this.typeName = typeName2;
         this.fields = fields;
         this.values = values;
         this.optionals = optionals;
@@ -81320,18 +81322,189 @@ init_base64url();
 init_json();
 init_errors();
 
-// src/jws/algorithms.ts
+// src/encoding/printable.ts
+init_import_meta_url();
+function printable(text) {
+  return text.replace(
+    // eslint-disable-next-line no-control-regex
+    /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`
+  );
+}
+
+// src/jwk/set.ts
+init_import_meta_url();
+init_json();
+init_errors();
+
+// src/jwk/rsa.ts
 init_import_meta_url();
 var import_node_crypto3 = require("node:crypto");
+init_base64url();
+init_json();
+init_errors();
+
+// src/encoding/bigint.ts
+init_import_meta_url();
+function bytesToBigInt(bytes) {
+  if (bytes.length === 0) return 0n;
+  return BigInt("0x" + Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("hex"));
+}
+function bigIntToBytes(value, length) {
+  const hex = value.toString(16);
+  if (hex.length > length * 2) throw new RangeError("integer does not fit the requested length");
+  return Uint8Array.from(Buffer.from(hex.padStart(length * 2, "0"), "hex"));
+}
+function bitLength(x) {
+  return x === 0n ? 0 : x.toString(2).length;
+}
+
+// src/jwk/rsa.ts
+var MIN_RSA_BITS = 2048;
+function rsaKeyFromJwk(input2) {
+  if (input2 === null || typeof input2 !== "object" || Array.isArray(input2)) {
+    throw new FormatError("JWK_INVALID", "JWK is not an object");
+  }
+  const jwk = input2;
+  if (jwk.kty !== "RSA") throw new FormatError("JWK_UNSUPPORTED", `JWK kty ${String(jwk.kty)} is not RSA`);
+  if (typeof jwk.n !== "string" || typeof jwk.e !== "string") {
+    throw new FormatError("JWK_INVALID", "RSA JWK needs string members n and e");
+  }
+  if (jwk.alg !== void 0 && typeof jwk.alg !== "string")
+    throw new FormatError("JWK_INVALID", "JWK alg must be a string");
+  if (jwk.kid !== void 0 && typeof jwk.kid !== "string")
+    throw new FormatError("JWK_INVALID", "JWK kid must be a string");
+  const nRaw = decodeBase64UrlLenient(jwk.n, "JWK n");
+  const eRaw = decodeBase64UrlLenient(jwk.e, "JWK e");
+  const n = bytesToBigInt(nRaw);
+  const e = bytesToBigInt(eRaw);
+  const bits = bitLength(n);
+  if (bits < MIN_RSA_BITS)
+    throw new FormatError("JWK_WEAK", `RSA modulus of ${bits} bits is below ${MIN_RSA_BITS}`);
+  if (e < 3n || (e & 1n) === 0n)
+    throw new FormatError("JWK_INVALID", "RSA exponent must be odd and at least 3");
+  const nB64 = encodeBase64Url(nRaw[0] === 0 ? nRaw.subarray(1) : nRaw);
+  const eB64 = encodeBase64Url(eRaw[0] === 0 ? eRaw.subarray(1) : eRaw);
+  let keyObject;
+  try {
+    keyObject = (0, import_node_crypto3.createPublicKey)({ key: { kty: "RSA", n: nB64, e: eB64 }, format: "jwk" });
+  } catch {
+    throw new FormatError("JWK_INVALID", "RSA JWK could not be imported");
+  }
+  const thumbprint = encodeBase64Url(
+    (0, import_node_crypto3.createHash)("sha256").update(canonicalJson({ e: eB64, kty: "RSA", n: nB64 })).digest()
+  );
+  const pub = { kty: "RSA", n: nB64, e: eB64 };
+  for (const k of ["kid", "alg", "use", "x5t"]) if (typeof jwk[k] === "string") pub[k] = jwk[k];
+  return {
+    kid: jwk.kid,
+    alg: jwk.alg,
+    x5t: typeof jwk.x5t === "string" ? jwk.x5t : void 0,
+    n,
+    e,
+    nBytes: Math.ceil(bits / 8),
+    keyObject,
+    thumbprint,
+    jwk: pub
+  };
+}
+
+// src/jwk/set.ts
+function isObject(v) {
+  return v !== null && typeof v === "object" && !Array.isArray(v);
+}
+function isForSigning(jwk) {
+  return jwk.use === void 0 || jwk.use === "sig";
+}
+var PRINTED_KID_CHARS = 200;
+function printableKid(kid) {
+  const short = kid.length > PRINTED_KID_CHARS ? `${kid.slice(0, PRINTED_KID_CHARS)}...` : kid;
+  return printable(JSON.stringify(short));
+}
+function shortJson(v) {
+  const text = JSON.stringify(v ?? null) ?? "null";
+  return text.length > 40 ? `${text.slice(0, 37)}...` : text;
+}
+var GQ_EXPONENT = 65537n;
+function thumbprintOf(jwk) {
+  try {
+    return rsaKeyFromJwk(jwk).thumbprint;
+  } catch (e) {
+    if (e instanceof FormatError) return void 0;
+    throw e;
+  }
+}
+function jwkMember(jwk) {
+  if (isObject(jwk) && !isForSigning(jwk)) return void 0;
+  const kid = isObject(jwk) && typeof jwk.kid === "string" ? jwk.kid : void 0;
+  const skip = (code, reason, jkt) => ({
+    skipped: { ...kid !== void 0 ? { kid } : {}, ...jkt !== void 0 ? { jkt } : {}, code, reason }
+  });
+  if (!isObject(jwk)) return skip("JWK_INVALID", "member is not a JSON object");
+  if (jwk.kty !== "RSA") return skip("JWK_UNSUPPORTED", `kty ${shortJson(jwk.kty)} is not RSA`);
+  if (jwk.alg !== void 0 && jwk.alg !== "RS256")
+    return skip("JWK_UNSUPPORTED", `alg ${shortJson(jwk.alg)} is not RS256`, thumbprintOf(jwk));
+  let key;
+  try {
+    key = rsaKeyFromJwk(jwk);
+  } catch (e) {
+    if (!(e instanceof FormatError)) throw e;
+    return skip(e.code, e.message);
+  }
+  if (key.e !== GQ_EXPONENT)
+    return skip("JWK_EXPONENT", `RSA exponent ${key.e} is not 65537`, key.thumbprint);
+  return { key };
+}
+function readJwks(doc, what = "JWKS") {
+  const members = doc?.keys;
+  if (!Array.isArray(members)) throw new FormatError("JWKS_INVALID", `${what} has no "keys" array`);
+  const keys = [];
+  const skipped = [];
+  for (const m of members) {
+    const r = jwkMember(m);
+    if (r && "key" in r) keys.push(r.key);
+    else if (r) skipped.push(r.skipped);
+  }
+  return { keys, skipped };
+}
+function jwksKeys(doc, what = "JWKS") {
+  return readJwks(doc, what).keys;
+}
+function skippedKeyWarning(what, s) {
+  const kid = s.kid !== void 0 ? printableKid(s.kid) : "(no kid)";
+  return {
+    code: "JWKS_KEY_SKIPPED",
+    message: `${printable(what)}: skipped key ${kid}: ${printable(s.reason)} (${s.code})`
+  };
+}
+function skippedFor(skipped, query) {
+  const { kid, jkt } = query;
+  if (kid === void 0 && jkt === void 0) return [];
+  const named = skipped.filter(
+    (s) => (kid === void 0 || s.kid === kid) && (jkt === void 0 || s.jkt === jkt || kid !== void 0 && s.jkt === void 0)
+  );
+  return jkt === void 0 ? named : [...named.filter((s) => s.jkt === jkt), ...named.filter((s) => s.jkt !== jkt)];
+}
+function selectKeys(keys, query) {
+  let found = keys.slice();
+  if (query.kid !== void 0) found = found.filter((k) => k.kid === query.kid);
+  if (query.jkt !== void 0) found = found.filter((k) => k.thumbprint === query.jkt);
+  if (query.kid === void 0 && query.jkt === void 0 && found.length !== 1) return [];
+  return found;
+}
+
+// src/jws/algorithms.ts
+init_import_meta_url();
+var import_node_crypto4 = require("node:crypto");
 init_base64url();
 init_errors();
 function verifyRs256(key, data, signature) {
   if (signature.length !== key.nBytes) return false;
-  return (0, import_node_crypto3.verify)("sha256", data, key.keyObject, signature);
+  return (0, import_node_crypto4.verify)("sha256", data, key.keyObject, signature);
 }
 function importJwk(jwk) {
   try {
-    return (0, import_node_crypto3.createPublicKey)({ key: jwk, format: "jwk" });
+    return (0, import_node_crypto4.createPublicKey)({ key: jwk, format: "jwk" });
   } catch {
     throw new FormatError("UPK_INVALID", "CIC upk is not a valid public key");
   }
@@ -81368,20 +81541,20 @@ function verifyUserSignature(key, data, signature) {
   switch (key.alg) {
     case "ES256":
       if (signature.length !== 64) return false;
-      return (0, import_node_crypto3.verify)("sha256", data, { key: key.keyObject, dsaEncoding: "ieee-p1363" }, signature);
+      return (0, import_node_crypto4.verify)("sha256", data, { key: key.keyObject, dsaEncoding: "ieee-p1363" }, signature);
     case "RS256":
-      return (0, import_node_crypto3.verify)("sha256", data, key.keyObject, signature);
+      return (0, import_node_crypto4.verify)("sha256", data, key.keyObject, signature);
     case "EdDSA":
-      return (0, import_node_crypto3.verify)(null, data, key.keyObject, signature);
+      return (0, import_node_crypto4.verify)(null, data, key.keyObject, signature);
   }
 }
 function generateEs256Signer() {
-  const { privateKey, publicKey } = (0, import_node_crypto3.generateKeyPairSync)("ec", { namedCurve: "P-256" });
+  const { privateKey, publicKey } = (0, import_node_crypto4.generateKeyPairSync)("ec", { namedCurve: "P-256" });
   const pub = publicKey.export({ format: "jwk" });
   return {
     alg: "ES256",
     publicJwk: { alg: "ES256", crv: "P-256", kty: "EC", x: pub.x, y: pub.y },
-    sign: (data) => (0, import_node_crypto3.sign)("sha256", data, { key: privateKey, dsaEncoding: "ieee-p1363" })
+    sign: (data) => (0, import_node_crypto4.sign)("sha256", data, { key: privateKey, dsaEncoding: "ieee-p1363" })
   };
 }
 
@@ -81413,27 +81586,12 @@ function decodeClaims(payload, what = "token payload") {
 
 // src/gq/rsa.ts
 init_import_meta_url();
-var import_node_crypto5 = require("node:crypto");
+var import_node_crypto6 = require("node:crypto");
 init_errors();
-
-// src/encoding/bigint.ts
-init_import_meta_url();
-function bytesToBigInt(bytes) {
-  if (bytes.length === 0) return 0n;
-  return BigInt("0x" + Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("hex"));
-}
-function bigIntToBytes(value, length) {
-  const hex = value.toString(16);
-  if (hex.length > length * 2) throw new RangeError("integer does not fit the requested length");
-  return Uint8Array.from(Buffer.from(hex.padStart(length * 2, "0"), "hex"));
-}
-function bitLength(x) {
-  return x === 0n ? 0 : x.toString(2).length;
-}
 
 // src/gq/core.ts
 init_import_meta_url();
-var import_node_crypto4 = require("node:crypto");
+var import_node_crypto5 = require("node:crypto");
 init_errors();
 
 // src/gq/bigint.ts
@@ -81487,7 +81645,7 @@ function fixedBasePow(mod, base, exps, expBits) {
 }
 
 // src/gq/core.ts
-var shake256 = (data, outLen) => (0, import_node_crypto4.createHash)("shake256", { outputLength: outLen }).update(data).digest();
+var shake256 = (data, outLen) => (0, import_node_crypto5.createHash)("shake256", { outputLength: outLen }).update(data).digest();
 function createEngine(params, hash = shake256, powV) {
   const mod = new ModN(params.n);
   return { params, mod, hash, powV: powV ?? ((x) => mod.pow(bytesToBigInt(x), params.v)) };
@@ -81508,7 +81666,7 @@ function splitChallenge(r, params) {
 }
 function randomBelow(n, nBytes) {
   for (; ; ) {
-    const x = bytesToBigInt((0, import_node_crypto4.randomBytes)(nBytes + 8)) % n;
+    const x = bytesToBigInt((0, import_node_crypto5.randomBytes)(nBytes + 8)) % n;
     if (x !== 0n) return x;
   }
 }
@@ -81553,7 +81711,7 @@ function gqVerify(engine, g, message, proof) {
   const gPows = fixedBasePow(engine.mod, g, splitChallenge(R, engine.params), vBytes * 8);
   const w = S.map((s, i) => engine.mod.mul(engine.powV(s), gPows[i]));
   const expected = challenge(engine, w, message);
-  if (!(0, import_node_crypto4.timingSafeEqual)(expected, R)) {
+  if (!(0, import_node_crypto5.timingSafeEqual)(expected, R)) {
     throw new VerificationError("GQ_PROOF_INVALID", "GQ proof does not verify for this message and key");
   }
 }
@@ -81574,7 +81732,7 @@ function rsaEngine(key) {
   let engine = engines.get(key);
   if (!engine) {
     const params = rsaGqParams(key);
-    const powV = (x) => bytesToBigInt((0, import_node_crypto5.publicEncrypt)({ key: key.keyObject, padding: import_node_crypto5.constants.RSA_NO_PADDING }, x));
+    const powV = (x) => bytesToBigInt((0, import_node_crypto6.publicEncrypt)({ key: key.keyObject, padding: import_node_crypto6.constants.RSA_NO_PADDING }, x));
     engine = createEngine(params, shake256, powV);
     engines.set(key, engine);
   }
@@ -81582,7 +81740,7 @@ function rsaEngine(key) {
 }
 var SHA256_DIGEST_INFO = Buffer.from("3031300d060960864801650304020105000420", "hex");
 function pkcs1v15Sha256(identity2, nBytes) {
-  const digest = (0, import_node_crypto5.createHash)("sha256").update(identity2).digest();
+  const digest = (0, import_node_crypto6.createHash)("sha256").update(identity2).digest();
   const tLen = SHA256_DIGEST_INFO.length + digest.length;
   if (nBytes < tLen + 11)
     throw new UsageError("GQ_UNSUPPORTED_KEY", "RSA modulus too short for PKCS#1 v1.5 SHA-256");
@@ -81647,31 +81805,31 @@ function decodeHeader(segment, what) {
 }
 function findKey(keys, iss, header, jkt) {
   const kid = typeof header.kid === "string" ? header.kid : void 0;
-  const found = keys.find({
-    iss,
-    ...kid !== void 0 ? { kid } : {},
-    ...jkt !== void 0 ? { jkt } : {}
-  });
-  if (found.length === 0) {
-    if (jkt !== void 0 && keys.find({ iss, ...kid !== void 0 ? { kid } : {} }).length > 0) {
-      throw new VerificationError(
-        "OP_KEY_MISMATCH",
-        `the OP key${kid ? ` "${kid}"` : ""} does not match the token's jkt`
-      );
-    }
-    const skipped = keys.unusable?.({ iss, ...kid !== void 0 ? { kid } : {} })[0];
-    if (skipped) {
-      throw new VerificationError(
-        "OP_KEY_UNUSABLE",
-        `the OP key "${skipped.kid}" of ${iss} was skipped as unusable: ${skipped.reason} (${skipped.code})`
-      );
-    }
-    throw new VerificationError(
-      "OP_KEY_NOT_FOUND",
-      `no trusted key for issuer ${iss}${kid ? ` with kid "${kid}"` : ""}${jkt ? ` and jkt ${jkt}` : ""}`
+  const query = { iss, ...kid !== void 0 ? { kid } : {}, ...jkt !== void 0 ? { jkt } : {} };
+  const found = keys.find(query);
+  if (found.length === 0) throw keyLookupFailure(keys, query);
+  return found;
+}
+function keyLookupFailure(keys, query) {
+  const { iss, kid, jkt } = query;
+  const skipped = keys.unusable?.(query) ?? [];
+  const unusable = (s) => new VerificationError(
+    "OP_KEY_UNUSABLE",
+    `the OP key ${s.kid !== void 0 ? printableKid(s.kid) : `with jkt ${s.jkt ?? "?"}`} of ${iss} was skipped as unusable: ${s.reason} (${s.code})`
+  );
+  const confirmed = jkt !== void 0 ? skipped.find((s) => s.jkt === jkt) : void 0;
+  if (confirmed) return unusable(confirmed);
+  if (jkt !== void 0 && keys.find({ iss, ...kid !== void 0 ? { kid } : {} }).length > 0) {
+    return new VerificationError(
+      "OP_KEY_MISMATCH",
+      `the OP key${kid !== void 0 ? ` ${printableKid(kid)}` : ""} does not match the token's jkt`
     );
   }
-  return found;
+  if (skipped[0]) return unusable(skipped[0]);
+  return new VerificationError(
+    "OP_KEY_NOT_FOUND",
+    `no trusted key for issuer ${iss}${kid !== void 0 ? ` with kid ${printableKid(kid)}` : ""}${jkt ? ` and jkt ${printable(jkt)}` : ""}`
+  );
 }
 var GEN_2024_MEMBERS = /* @__PURE__ */ new Set(["alg", "kid", "typ", "jkt"]);
 function onlyGen2024Members(header) {
@@ -81754,7 +81912,7 @@ function verifyOpSignature(input2, keys) {
 
 // src/pktoken/cic.ts
 init_import_meta_url();
-var import_node_crypto6 = require("node:crypto");
+var import_node_crypto7 = require("node:crypto");
 init_base64url();
 init_json();
 init_errors();
@@ -81764,7 +81922,7 @@ function buildCic(opts) {
   for (const k of Object.keys(opts.extra ?? {})) {
     if (RESERVED.has(k)) throw new UsageError("CIC_RESERVED_CLAIM", `CIC claim ${k} is reserved`);
   }
-  const rz = opts.rz ?? (0, import_node_crypto6.randomBytes)(32).toString("hex");
+  const rz = opts.rz ?? (0, import_node_crypto7.randomBytes)(32).toString("hex");
   if (!HEX64.test(rz)) throw new UsageError("CIC_INVALID", "rz must be 64 lowercase hex characters");
   if (opts.att !== void 0 && !HEX64.test(opts.att))
     throw new UsageError("CIC_INVALID", "att must be 64 lowercase hex characters");
@@ -81779,7 +81937,7 @@ function buildCic(opts) {
   return { claims, bytes: Buffer.from(canonicalJson(claims), "utf8") };
 }
 function commitment(cicBytes) {
-  return encodeBase64Url((0, import_node_crypto6.createHash)("sha3-256").update(cicBytes).digest());
+  return encodeBase64Url((0, import_node_crypto7.createHash)("sha3-256").update(cicBytes).digest());
 }
 function checkCicClaims(cic, format2) {
   if (format2 === "current" && cic.typ !== "CIC")
@@ -81823,10 +81981,54 @@ function toJsonCurrent(pkt) {
 
 // src/pktoken/verify.ts
 init_import_meta_url();
-var import_node_crypto7 = require("node:crypto");
+var import_node_crypto8 = require("node:crypto");
 init_base64url();
 init_json();
 init_errors();
+
+// src/pktoken/time-claims.ts
+init_import_meta_url();
+init_errors();
+var FUTURE_SKEW_SECONDS = 300;
+var TIME_CLAIMS = ["iat", "nbf", "exp"];
+var MAX_NUMERIC_DATE = 864e10;
+function typeName(v) {
+  return v === null ? "null" : Array.isArray(v) ? "array" : typeof v;
+}
+function checkTimeClaimTypes(claims) {
+  for (const c of TIME_CLAIMS) {
+    const v = claims[c];
+    if (v === void 0) continue;
+    if (typeof v !== "number")
+      throw new VerificationError(
+        "CLAIM_TYPE_INVALID",
+        `ID token claim ${c} must be a JSON number, not ${typeName(v)}`
+      );
+    if (!Number.isFinite(v) || Math.abs(v) > MAX_NUMERIC_DATE)
+      throw new VerificationError(
+        "CLAIM_TYPE_INVALID",
+        `ID token claim ${c} must be a NumericDate within \xB1${MAX_NUMERIC_DATE} seconds, not ${v}`
+      );
+  }
+}
+function checkNotFromFuture(claims, now, skew = FUTURE_SKEW_SECONDS) {
+  checkTimeClaimTypes(claims);
+  for (const c of ["iat", "nbf"]) {
+    const v = claims[c];
+    if (typeof v === "number" && v > now + skew) {
+      throw new VerificationError(
+        "TOKEN_NOT_YET_VALID",
+        `ID token ${c} ${formatNumericDate(v)} is in the future`
+      );
+    }
+  }
+}
+function formatNumericDate(v) {
+  const d = new Date(v * 1e3);
+  return Number.isNaN(d.getTime()) ? String(v) : d.toISOString();
+}
+
+// src/pktoken/verify.ts
 var GITHUB_ACTIONS_ISSUER = "https://token.actions.githubusercontent.com";
 var GQ_COMMITMENT_AUD_PREFIX = "OPENPUBKEY-PKTOKEN:";
 function verifyPkToken(pkt, opts) {
@@ -81949,38 +82151,13 @@ function verifyCommitment(pkt, op, claims, requested) {
   if (canonical !== void 0 && committed === commitment(Buffer.from(canonical, "utf8"))) return type;
   throw new VerificationError("COMMITMENT_MISMATCH", `ID token ${type} does not commit to this CIC`);
 }
-var FUTURE_SKEW_SECONDS = 300;
-var TIME_CLAIMS = ["iat", "nbf", "exp"];
-function checkTimeClaimTypes(claims) {
-  for (const c of TIME_CLAIMS) {
-    const v = claims[c];
-    if (v === void 0 || typeof v === "number") continue;
-    const type = v === null ? "null" : Array.isArray(v) ? "array" : typeof v;
-    throw new VerificationError(
-      "CLAIM_TYPE_INVALID",
-      `ID token claim ${c} must be a JSON number, not ${type}`
-    );
-  }
-}
 function checkExpiration(claims, policy, now = Math.floor(Date.now() / 1e3)) {
-  checkTimeClaimTypes(claims);
-  for (const c of ["iat", "nbf"]) {
-    const v = claims[c];
-    if (typeof v === "number" && v > now + FUTURE_SKEW_SECONDS) {
-      throw new VerificationError(
-        "TOKEN_NOT_YET_VALID",
-        `ID token ${c} ${new Date(v * 1e3).toISOString()} is in the future`
-      );
-    }
-  }
+  checkNotFromFuture(claims, now);
   if (policy === "never") return;
   if (policy === "exp") {
     if (typeof claims.exp !== "number") throw new VerificationError("TOKEN_EXPIRED", "ID token has no exp");
     if (now >= claims.exp)
-      throw new VerificationError(
-        "TOKEN_EXPIRED",
-        `ID token expired at ${new Date(claims.exp * 1e3).toISOString()}`
-      );
+      throw new VerificationError("TOKEN_EXPIRED", `ID token expired at ${formatNumericDate(claims.exp)}`);
     return;
   }
   if (typeof claims.iat !== "number") throw new VerificationError("TOKEN_EXPIRED", "ID token has no iat");
@@ -82005,7 +82182,7 @@ function verifyCosigner(pkt, keys) {
   const ok = candidates2.some((k) => {
     let keyObject;
     try {
-      keyObject = (0, import_node_crypto7.createPublicKey)({ key: k.jwk, format: "jwk" });
+      keyObject = (0, import_node_crypto8.createPublicKey)({ key: k.jwk, format: "jwk" });
     } catch {
       return false;
     }
@@ -82104,7 +82281,7 @@ async function signStatement(statement, opts) {
 
 // src/tsa/client.ts
 init_import_meta_url();
-var import_node_crypto9 = require("node:crypto");
+var import_node_crypto10 = require("node:crypto");
 
 // src/tsa/der.ts
 init_import_meta_url();
@@ -82340,11 +82517,11 @@ function parseTimeStampToken(bytes) {
 
 // src/tsa/verify.ts
 init_import_meta_url();
-var import_node_crypto8 = require("node:crypto");
+var import_node_crypto9 = require("node:crypto");
 var EKU_TIME_STAMPING = "1.3.6.1.5.5.7.3.8";
 var fail = (code, why) => new TsaError(code, `timestamp: ${why}`);
 function same(a, b) {
-  return a.length === b.length && (0, import_node_crypto8.timingSafeEqual)(a, b);
+  return a.length === b.length && (0, import_node_crypto9.timingSafeEqual)(a, b);
 }
 function hashName(oid, what) {
   const h = HASH_BY_OID[oid];
@@ -82356,7 +82533,7 @@ function parseCertificates(pem, what) {
   if (blocks.length === 0) throw new TsaError("TSA_CERT_INVALID", `${what} holds no PEM certificate`);
   return blocks.map((b) => {
     try {
-      return new import_node_crypto8.X509Certificate(b);
+      return new import_node_crypto9.X509Certificate(b);
     } catch {
       throw new TsaError("TSA_CERT_INVALID", `${what} holds a certificate that does not parse`);
     }
@@ -82367,7 +82544,7 @@ function candidates(token, trusted) {
   for (const der of token.certificates) {
     let c;
     try {
-      c = new import_node_crypto8.X509Certificate(Buffer.from(der));
+      c = new import_node_crypto9.X509Certificate(Buffer.from(der));
     } catch {
       continue;
     }
@@ -82382,13 +82559,13 @@ function certHashMatches(token, cert) {
   const f = seq(first, "ESSCertIDv2");
   const alg = f[0]?.tag === TAG.SEQUENCE ? decodeOid(seq(f.shift(), "hashAlgorithm")[0], "hash") : OID.sha256;
   const hash = expectTag(f[0], TAG.OCTET_STRING, "certHash").value;
-  return same((0, import_node_crypto8.createHash)(hashName(alg, "ESSCertIDv2 hash")).update(cert.raw).digest(), hash);
+  return same((0, import_node_crypto9.createHash)(hashName(alg, "ESSCertIDv2 hash")).update(cert.raw).digest(), hash);
 }
 function signatureOk(token, cert) {
   const s = token.signer;
   const digest = hashName(s.digestAlgorithm, "SignerInfo digestAlgorithm");
   try {
-    return (0, import_node_crypto8.verify)(digest, s.signedAttrsDer, cert.publicKey, s.signature);
+    return (0, import_node_crypto9.verify)(digest, s.signedAttrsDer, cert.publicKey, s.signature);
   } catch {
     return false;
   }
@@ -82400,14 +82577,14 @@ function checkSignedAttrs(token) {
     throw fail("TIMESTAMP_INVALID", "the signed contentType is not TSTInfo");
   const md2 = attrs.get(OID.messageDigest);
   if (md2?.length !== 1) throw fail("TIMESTAMP_INVALID", "no signed messageDigest");
-  const want = (0, import_node_crypto8.createHash)(hashName(digestAlgorithm, "SignerInfo digestAlgorithm")).update(token.tstInfoDer).digest();
+  const want = (0, import_node_crypto9.createHash)(hashName(digestAlgorithm, "SignerInfo digestAlgorithm")).update(token.tstInfoDer).digest();
   if (!same(expectTag(md2[0], TAG.OCTET_STRING, "messageDigest").value, want))
     throw fail("TIMESTAMP_INVALID", "the signed messageDigest does not match the TSTInfo");
 }
 function verifyTimestamp(tokenBytes, data, trusted) {
   const token = parseTimeStampToken(tokenBytes);
   const { tstInfo } = token;
-  const imprint = (0, import_node_crypto8.createHash)(hashName(tstInfo.hashAlgorithm, "messageImprint hash")).update(data).digest();
+  const imprint = (0, import_node_crypto9.createHash)(hashName(tstInfo.hashAlgorithm, "messageImprint hash")).update(data).digest();
   if (!same(imprint, tstInfo.hashedMessage))
     throw fail("TIMESTAMP_MISMATCH", "the timestamp was issued for other bytes than this signature");
   checkSignedAttrs(token);
@@ -82459,8 +82636,8 @@ function httpTimestamper(url, o = {}) {
   const u = tsaUrl(url);
   const where = `${u.origin}${u.pathname}`;
   return async (data) => {
-    const imprint = (0, import_node_crypto9.createHash)("sha256").update(data).digest();
-    const nonce = BigInt(`0x${(0, import_node_crypto9.randomBytes)(8).toString("hex")}`);
+    const imprint = (0, import_node_crypto10.createHash)("sha256").update(data).digest();
+    const nonce = BigInt(`0x${(0, import_node_crypto10.randomBytes)(8).toString("hex")}`);
     let body;
     try {
       const res = await fetch(u, {
@@ -83137,14 +83314,14 @@ init_errors();
 
 // src/oci/layout.ts
 init_import_meta_url();
-var import_node_crypto11 = require("node:crypto");
+var import_node_crypto12 = require("node:crypto");
 var import_promises3 = require("node:fs/promises");
 var import_node_path2 = require("node:path");
 init_errors();
 
 // src/oci/files.ts
 init_import_meta_url();
-var import_node_crypto10 = require("node:crypto");
+var import_node_crypto11 = require("node:crypto");
 var import_node_fs2 = require("node:fs");
 var import_promises = require("node:fs/promises");
 init_errors();
@@ -83246,7 +83423,7 @@ function fileError(e, what, missing) {
   return new OciIoError("OCI_READ_FAILED", `${what}: read failed (${code})`);
 }
 async function atomicWrite(path, data) {
-  const tmp = `${path}.tmp-${(0, import_node_crypto10.randomBytes)(12).toString("hex")}`;
+  const tmp = `${path}.tmp-${(0, import_node_crypto11.randomBytes)(12).toString("hex")}`;
   let fh;
   try {
     fh = await (0, import_promises.open)(tmp, "wx", 420);
@@ -83488,7 +83665,7 @@ var OciLayout = class _OciLayout {
     try {
       const st = await (0, import_promises3.stat)(path);
       if (!st.isFile() || st.size !== size2) return false;
-      const hash = (0, import_node_crypto11.createHash)("sha256");
+      const hash = (0, import_node_crypto12.createHash)("sha256");
       const fh = await (0, import_promises3.open)(path, "r");
       try {
         for await (const chunk of fh.createReadStream({ autoClose: false })) hash.update(chunk);
@@ -83901,128 +84078,6 @@ var import_node_crypto13 = require("node:crypto");
 var import_promises5 = require("node:fs/promises");
 var import_node_path3 = require("node:path");
 init_errors();
-
-// src/jwk/rsa.ts
-init_import_meta_url();
-var import_node_crypto12 = require("node:crypto");
-init_base64url();
-init_json();
-init_errors();
-var MIN_RSA_BITS = 2048;
-function rsaKeyFromJwk(input2) {
-  if (input2 === null || typeof input2 !== "object" || Array.isArray(input2)) {
-    throw new FormatError("JWK_INVALID", "JWK is not an object");
-  }
-  const jwk = input2;
-  if (jwk.kty !== "RSA") throw new FormatError("JWK_UNSUPPORTED", `JWK kty ${String(jwk.kty)} is not RSA`);
-  if (typeof jwk.n !== "string" || typeof jwk.e !== "string") {
-    throw new FormatError("JWK_INVALID", "RSA JWK needs string members n and e");
-  }
-  if (jwk.alg !== void 0 && typeof jwk.alg !== "string")
-    throw new FormatError("JWK_INVALID", "JWK alg must be a string");
-  if (jwk.kid !== void 0 && typeof jwk.kid !== "string")
-    throw new FormatError("JWK_INVALID", "JWK kid must be a string");
-  const nRaw = decodeBase64UrlLenient(jwk.n, "JWK n");
-  const eRaw = decodeBase64UrlLenient(jwk.e, "JWK e");
-  const n = bytesToBigInt(nRaw);
-  const e = bytesToBigInt(eRaw);
-  const bits = bitLength(n);
-  if (bits < MIN_RSA_BITS)
-    throw new FormatError("JWK_WEAK", `RSA modulus of ${bits} bits is below ${MIN_RSA_BITS}`);
-  if (e < 3n || (e & 1n) === 0n)
-    throw new FormatError("JWK_INVALID", "RSA exponent must be odd and at least 3");
-  const nB64 = encodeBase64Url(nRaw[0] === 0 ? nRaw.subarray(1) : nRaw);
-  const eB64 = encodeBase64Url(eRaw[0] === 0 ? eRaw.subarray(1) : eRaw);
-  let keyObject;
-  try {
-    keyObject = (0, import_node_crypto12.createPublicKey)({ key: { kty: "RSA", n: nB64, e: eB64 }, format: "jwk" });
-  } catch {
-    throw new FormatError("JWK_INVALID", "RSA JWK could not be imported");
-  }
-  const thumbprint = encodeBase64Url(
-    (0, import_node_crypto12.createHash)("sha256").update(canonicalJson({ e: eB64, kty: "RSA", n: nB64 })).digest()
-  );
-  const pub = { kty: "RSA", n: nB64, e: eB64 };
-  for (const k of ["kid", "alg", "use", "x5t"]) if (typeof jwk[k] === "string") pub[k] = jwk[k];
-  return {
-    kid: jwk.kid,
-    alg: jwk.alg,
-    x5t: typeof jwk.x5t === "string" ? jwk.x5t : void 0,
-    n,
-    e,
-    nBytes: Math.ceil(bits / 8),
-    keyObject,
-    thumbprint,
-    jwk: pub
-  };
-}
-
-// src/jwk/set.ts
-init_import_meta_url();
-init_json();
-init_errors();
-function isObject(v) {
-  return v !== null && typeof v === "object" && !Array.isArray(v);
-}
-function isForSigning(jwk) {
-  return jwk.use === void 0 || jwk.use === "sig";
-}
-function shortJson(v) {
-  const text = JSON.stringify(v ?? null) ?? "null";
-  return text.length > 40 ? `${text.slice(0, 37)}...` : text;
-}
-var GQ_EXPONENT = 65537n;
-function jwkMember(jwk) {
-  if (isObject(jwk) && !isForSigning(jwk)) return void 0;
-  const kid = isObject(jwk) && typeof jwk.kid === "string" ? jwk.kid.slice(0, 200) : void 0;
-  const skip = (code, reason) => ({
-    skipped: { ...kid !== void 0 ? { kid } : {}, code, reason }
-  });
-  if (!isObject(jwk)) return skip("JWK_INVALID", "member is not a JSON object");
-  if (jwk.kty !== "RSA") return skip("JWK_UNSUPPORTED", `kty ${shortJson(jwk.kty)} is not RSA`);
-  if (jwk.alg !== void 0 && jwk.alg !== "RS256")
-    return skip("JWK_UNSUPPORTED", `alg ${shortJson(jwk.alg)} is not RS256`);
-  let key;
-  try {
-    key = rsaKeyFromJwk(jwk);
-  } catch (e) {
-    if (!(e instanceof FormatError)) throw e;
-    return skip(e.code, e.message);
-  }
-  if (key.e !== GQ_EXPONENT) return skip("JWK_EXPONENT", `RSA exponent ${key.e} is not 65537`);
-  return { key };
-}
-function readJwks(doc, what = "JWKS") {
-  const members = doc?.keys;
-  if (!Array.isArray(members)) throw new FormatError("JWKS_INVALID", `${what} has no "keys" array`);
-  const keys = [];
-  const skipped = [];
-  for (const m of members) {
-    const r = jwkMember(m);
-    if (r && "key" in r) keys.push(r.key);
-    else if (r) skipped.push(r.skipped);
-  }
-  return { keys, skipped };
-}
-function jwksKeys(doc, what = "JWKS") {
-  return readJwks(doc, what).keys;
-}
-function skippedKeyWarning(what, s) {
-  const kid = s.kid !== void 0 ? JSON.stringify(s.kid) : "(no kid)";
-  return { code: "JWKS_KEY_SKIPPED", message: `${what}: skipped key ${kid}: ${s.reason} (${s.code})` };
-}
-function skippedFor(skipped, query) {
-  return query.kid === void 0 ? [] : skipped.filter((s) => s.kid === query.kid);
-}
-function selectKeys(keys, query) {
-  let found = keys.slice();
-  if (query.kid !== void 0) found = found.filter((k) => k.kid === query.kid);
-  if (query.jkt !== void 0) found = found.filter((k) => k.thumbprint === query.jkt);
-  if (query.kid === void 0 && query.jkt === void 0 && found.length !== 1) return [];
-  return found;
-}
-
-// src/oidc/archive.ts
 var ArchiveError = class extends OpkError {
 };
 function issuerDir(dir, issuer) {
@@ -84329,6 +84384,7 @@ async function discover(base, expectedIssuer, http) {
 
 // src/oidc/id-token.ts
 init_import_meta_url();
+init_errors();
 init_base64url();
 function idTokenKeyHint(idToken) {
   const jws = parseIdToken(idToken);
@@ -84376,6 +84432,7 @@ function checkIdToken(idToken, keys, exp) {
   }
   if (exp.nonce !== void 0 && claims.nonce !== exp.nonce)
     throw bad4("ID token nonce is not the one we sent");
+  checkTimeTypes(claims);
   const skew = exp.skew ?? 60;
   if (typeof claims.exp !== "number" || exp.now - skew >= claims.exp)
     throw bad4("ID token is expired (or has no exp); check the clock");
@@ -84384,6 +84441,14 @@ function checkIdToken(idToken, keys, exp) {
   if (typeof claims.iat === "number" && exp.now + skew < claims.iat)
     throw bad4("ID token was issued in the future; check the clock");
   return { claims, key, ...kid !== void 0 ? { kid } : {} };
+}
+function checkTimeTypes(claims) {
+  try {
+    checkTimeClaimTypes(claims);
+  } catch (e) {
+    if (!(e instanceof OpkError)) throw e;
+    throw new OpError("OP_TOKEN_INVALID", `${e.message} (${e.code})`);
+  }
 }
 async function checkFreshIdToken(idToken, o) {
   const { kid } = idTokenKeyHint(idToken);
@@ -84429,7 +84494,7 @@ var JwksCache = class {
   current(issuer) {
     return this.entries.get(issuer)?.keys ?? [];
   }
-  /** The JWKS URL the current keys of `issuer` came from. */
+  /** The JWKS URL the current keys of `issuer` came from (origin and path, never the query). */
   jwksUri(issuer) {
     return this.entries.get(issuer)?.jwksUri;
   }
@@ -84493,8 +84558,9 @@ var JwksCache = class {
       if (e instanceof FormatError) throw new OpError("OP_BAD_RESPONSE", e.message);
       throw e;
     }
+    const jwksUri = redactUrl(meta.jwks_uri);
     for (const s of read.skipped) {
-      const w = skippedKeyWarning(`JWKS ${meta.jwks_uri}`, s);
+      const w = skippedKeyWarning(`JWKS ${jwksUri}`, s);
       for (const l of this.warningListeners) l(w);
     }
     const { keys, skipped } = read;
@@ -84503,7 +84569,7 @@ var JwksCache = class {
     return {
       keys,
       skipped,
-      jwksUri: meta.jwks_uri,
+      jwksUri,
       jwks: { keys: keys.map((k) => ({ ...k.jwk })) },
       fetchedAt: this.now()
     };
@@ -86604,16 +86670,17 @@ function identityClaims(claims) {
 init_import_meta_url();
 function keySourceText(source, kid) {
   if (!source) return "";
-  const key = kid !== void 0 ? `key ${JSON.stringify(kid)}` : "key";
+  const key = kid !== void 0 ? `key ${printableKid(kid)}` : "key";
+  const at = printable(source.location);
   switch (source.kind) {
     case "live":
-      return ` (${key} from live JWKS ${source.location})`;
+      return ` (${key} from live JWKS ${at})`;
     case "pinned":
-      return ` (${key} from pinned JWKS ${source.location})`;
+      return ` (${key} from pinned JWKS ${at})`;
     case "archive":
-      return ` (${key} from JWKS archive entry ${source.location})`;
+      return ` (${key} from JWKS archive entry ${at})`;
     case "root":
-      return ` (${key} from trusted root ${source.location})`;
+      return ` (${key} from trusted root ${at})`;
   }
 }
 
@@ -87179,13 +87246,6 @@ function signingTimeCheck(t) {
     ok: true,
     message: `Verified signing time ${ts.time} (timestamp by ${ts.authority})${within}`
   };
-}
-function printable(text) {
-  return text.replace(
-    // eslint-disable-next-line no-control-regex
-    /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g,
-    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`
-  );
 }
 function renderText(report, opts = {}) {
   const ok = opts.ascii ? "v" : "\u2713";

@@ -106,7 +106,9 @@ export const CATALOGUE = {
   CIC_CLAIMS_INVALID: verdict('the cic protected header is missing alg, upk or rz, or has them mistyped'),
   CIC_SIGNATURE_INVALID: verdict('the cic signature does not verify with the upk'),
   CLAIMS_INVALID: verdict('the ID token claims are missing or mistyped (iss, aud, exp, ...)'),
-  CLAIM_TYPE_INVALID: verdict('iat, nbf or exp is not a JSON number (RFC 7519 NumericDate)'),
+  CLAIM_TYPE_INVALID: verdict(
+    'iat, nbf or exp is not a JSON number (RFC 7519 NumericDate), or one no date can hold (infinite, beyond ±8.64e12 s)',
+  ),
   COMMITMENT_MISMATCH: verdict('the ID token does not commit to the cic (nonce/aud/GQ commitment)'),
   IDTOKEN_COMMITMENT: io('the OP issued an ID token without our commitment', 'INTERNAL'),
   TOKEN_EXPIRED: verdict('the ID token expired before the signature was made, or is too old'),

@@ -1,7 +1,8 @@
 import { decodeBase64Url, decodeBase64UrlText, encodeBase64Url } from '../encoding/base64url.js';
 import { canonicalJson, parseJsonObject, type JsonObject } from '../encoding/json.js';
 import { UsageError, VerificationError } from '../errors.js';
-import type { OpKeySource } from '../jwk/set.js';
+import { printable } from '../encoding/printable.js';
+import { printableKid, type OpKeyQuery, type OpKeySource, type SkippedKey } from '../jwk/set.js';
 import type { RsaPublicKey } from '../jwk/rsa.js';
 import { verifyRs256 } from '../jws/algorithms.js';
 import { decodeClaims, parseCompactJws, signingInput, type CompactJws } from '../jws/compact.js';
@@ -92,31 +93,38 @@ function findKey(
   jkt: string | undefined,
 ): RsaPublicKey[] {
   const kid = typeof header.kid === 'string' ? header.kid : undefined;
-  const found = keys.find({
-    iss,
-    ...(kid !== undefined ? { kid } : {}),
-    ...(jkt !== undefined ? { jkt } : {}),
-  });
-  if (found.length === 0) {
-    if (jkt !== undefined && keys.find({ iss, ...(kid !== undefined ? { kid } : {}) }).length > 0) {
-      throw new VerificationError(
-        'OP_KEY_MISMATCH',
-        `the OP key${kid ? ` "${kid}"` : ''} does not match the token's jkt`,
-      );
-    }
-    const skipped = keys.unusable?.({ iss, ...(kid !== undefined ? { kid } : {}) })[0];
-    if (skipped) {
-      throw new VerificationError(
-        'OP_KEY_UNUSABLE',
-        `the OP key "${skipped.kid}" of ${iss} was skipped as unusable: ${skipped.reason} (${skipped.code})`,
-      );
-    }
-    throw new VerificationError(
-      'OP_KEY_NOT_FOUND',
-      `no trusted key for issuer ${iss}${kid ? ` with kid "${kid}"` : ''}${jkt ? ` and jkt ${jkt}` : ''}`,
+  const query = { iss, ...(kid !== undefined ? { kid } : {}), ...(jkt !== undefined ? { jkt } : {}) };
+  const found = keys.find(query);
+  if (found.length === 0) throw keyLookupFailure(keys, query);
+  return found;
+}
+
+/**
+ * Why no key answered: a skipped member the token names (its own code, so the operator learns
+ * the OP published a key we cannot use) before a kid whose usable key has another thumbprint.
+ * A skipped member the `jkt` confirms beats the mismatch; one named by kid alone does not.
+ */
+function keyLookupFailure(keys: OpKeySource, query: OpKeyQuery): VerificationError {
+  const { iss, kid, jkt } = query;
+  const skipped = keys.unusable?.(query) ?? [];
+  const unusable = (s: SkippedKey) =>
+    new VerificationError(
+      'OP_KEY_UNUSABLE',
+      `the OP key ${s.kid !== undefined ? printableKid(s.kid) : `with jkt ${s.jkt ?? '?'}`} of ${iss} was skipped as unusable: ${s.reason} (${s.code})`,
+    );
+  const confirmed = jkt !== undefined ? skipped.find((s) => s.jkt === jkt) : undefined;
+  if (confirmed) return unusable(confirmed);
+  if (jkt !== undefined && keys.find({ iss, ...(kid !== undefined ? { kid } : {}) }).length > 0) {
+    return new VerificationError(
+      'OP_KEY_MISMATCH',
+      `the OP key${kid !== undefined ? ` ${printableKid(kid)}` : ''} does not match the token's jkt`,
     );
   }
-  return found;
+  if (skipped[0]) return unusable(skipped[0]);
+  return new VerificationError(
+    'OP_KEY_NOT_FOUND',
+    `no trusted key for issuer ${iss}${kid !== undefined ? ` with kid ${printableKid(kid)}` : ''}${jkt ? ` and jkt ${printable(jkt)}` : ''}`,
+  );
 }
 
 const GEN_2024_MEMBERS = new Set(['alg', 'kid', 'typ', 'jkt']);

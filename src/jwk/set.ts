@@ -1,4 +1,5 @@
 import { parseJsonObject } from '../encoding/json.js';
+import { printable } from '../encoding/printable.js';
 import { FormatError } from '../errors.js';
 import { rsaKeyFromJwk, type RsaPublicKey } from './rsa.js';
 
@@ -17,9 +18,12 @@ export interface KeySource {
   location: string;
 }
 
-/** A JWKS member left out because it cannot verify anything; `kid` and reason only, never key material. */
+/** A JWKS member left out because it cannot verify anything; kid, thumbprint and reason, never key material. */
 export interface SkippedKey {
+  /** The member's kid in full: lookups compare it whole (print it with `printableKid`). */
   kid?: string;
+  /** RFC 7638 thumbprint, when the member parsed as an RSA key (so a `jkt`-only token finds it). */
+  jkt?: string;
   /** Stable reason code: JWK_UNSUPPORTED, JWK_WEAK, JWK_EXPONENT, JWK_INVALID. */
   code: string;
   reason: string;
@@ -56,6 +60,15 @@ export function isRsaSigningJwk(jwk: unknown): jwk is Record<string, unknown> {
   );
 }
 
+/** Longest kid a message quotes: the OP chooses kids, a message must stay readable. */
+const PRINTED_KID_CHARS = 200;
+
+/** A kid for a message: quoted, escaped, and bounded (matching always uses the whole kid). */
+export function printableKid(kid: string): string {
+  const short = kid.length > PRINTED_KID_CHARS ? `${kid.slice(0, PRINTED_KID_CHARS)}...` : kid;
+  return printable(JSON.stringify(short));
+}
+
 /** A member value quoted in a warning: escaped, and short whatever the OP published. */
 function shortJson(v: unknown): string {
   const text = JSON.stringify(v ?? null) ?? 'null';
@@ -65,17 +78,27 @@ function shortJson(v: unknown): string {
 /** GQ256 is defined for e = 65537 only (openpubkey #230); a key no token can use is skipped. */
 const GQ_EXPONENT = 65537n;
 
+/** The thumbprint of an RSA member we will not use, when it parses at all. */
+function thumbprintOf(jwk: Record<string, unknown>): string | undefined {
+  try {
+    return rsaKeyFromJwk(jwk).thumbprint;
+  } catch (e) {
+    if (e instanceof FormatError) return undefined;
+    throw e;
+  }
+}
+
 /** One member: a usable key, a skip with its reason, or undefined for members that are not signing keys. */
 export function jwkMember(jwk: unknown): { key: RsaPublicKey } | { skipped: SkippedKey } | undefined {
   if (isObject(jwk) && !isForSigning(jwk)) return undefined;
-  const kid = isObject(jwk) && typeof jwk.kid === 'string' ? jwk.kid.slice(0, 200) : undefined;
-  const skip = (code: string, reason: string) => ({
-    skipped: { ...(kid !== undefined ? { kid } : {}), code, reason },
+  const kid = isObject(jwk) && typeof jwk.kid === 'string' ? jwk.kid : undefined;
+  const skip = (code: string, reason: string, jkt?: string) => ({
+    skipped: { ...(kid !== undefined ? { kid } : {}), ...(jkt !== undefined ? { jkt } : {}), code, reason },
   });
   if (!isObject(jwk)) return skip('JWK_INVALID', 'member is not a JSON object');
   if (jwk.kty !== 'RSA') return skip('JWK_UNSUPPORTED', `kty ${shortJson(jwk.kty)} is not RSA`);
   if (jwk.alg !== undefined && jwk.alg !== 'RS256')
-    return skip('JWK_UNSUPPORTED', `alg ${shortJson(jwk.alg)} is not RS256`);
+    return skip('JWK_UNSUPPORTED', `alg ${shortJson(jwk.alg)} is not RS256`, thumbprintOf(jwk));
   let key: RsaPublicKey;
   try {
     key = rsaKeyFromJwk(jwk);
@@ -83,7 +106,8 @@ export function jwkMember(jwk: unknown): { key: RsaPublicKey } | { skipped: Skip
     if (!(e instanceof FormatError)) throw e;
     return skip(e.code, e.message);
   }
-  if (key.e !== GQ_EXPONENT) return skip('JWK_EXPONENT', `RSA exponent ${key.e} is not 65537`);
+  if (key.e !== GQ_EXPONENT)
+    return skip('JWK_EXPONENT', `RSA exponent ${key.e} is not 65537`, key.thumbprint);
   return { key };
 }
 
@@ -119,13 +143,30 @@ export interface KeyWarning {
 
 /** The one warning for a skipped member, wherever the set came from. */
 export function skippedKeyWarning(what: string, s: SkippedKey): KeyWarning {
-  const kid = s.kid !== undefined ? JSON.stringify(s.kid) : '(no kid)';
-  return { code: 'JWKS_KEY_SKIPPED', message: `${what}: skipped key ${kid}: ${s.reason} (${s.code})` };
+  const kid = s.kid !== undefined ? printableKid(s.kid) : '(no kid)';
+  return {
+    code: 'JWKS_KEY_SKIPPED',
+    message: `${printable(what)}: skipped key ${kid}: ${printable(s.reason)} (${s.code})`,
+  };
 }
 
-/** Skipped members a query names by kid (a query without kid names none). */
+/**
+ * Skipped members a query names, by the rule `selectKeys` uses: the kid must match when the
+ * query has one, the thumbprint when the query has a `jkt` and the member's is known. A member
+ * whose thumbprint is unknown (it did not parse) is named by kid alone; a query with neither
+ * names none. Members the `jkt` confirms come first.
+ */
 export function skippedFor(skipped: readonly SkippedKey[], query: OpKeyQuery): SkippedKey[] {
-  return query.kid === undefined ? [] : skipped.filter((s) => s.kid === query.kid);
+  const { kid, jkt } = query;
+  if (kid === undefined && jkt === undefined) return [];
+  const named = skipped.filter(
+    (s) =>
+      (kid === undefined || s.kid === kid) &&
+      (jkt === undefined || s.jkt === jkt || (kid !== undefined && s.jkt === undefined)),
+  );
+  return jkt === undefined
+    ? named
+    : [...named.filter((s) => s.jkt === jkt), ...named.filter((s) => s.jkt !== jkt)];
 }
 
 /** Selects by kid, then narrows by jkt; with neither, only an unambiguous single key is returned. */

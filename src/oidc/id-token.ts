@@ -6,6 +6,7 @@ import { verifyRs256 } from '../jws/algorithms.js';
 import { decodeClaims, parseCompactJws, signingInput } from '../jws/compact.js';
 import { decodeBase64Url } from '../encoding/base64url.js';
 import type { IssuedIdToken } from '../pktoken/mint.js';
+import { checkTimeClaimTypes } from '../pktoken/time-claims.js';
 import { OpError } from './errors.js';
 import type { JwksCache } from './jwks-cache.js';
 
@@ -85,6 +86,7 @@ export function checkIdToken(
   }
   if (exp.nonce !== undefined && claims.nonce !== exp.nonce)
     throw bad('ID token nonce is not the one we sent');
+  checkTimeTypes(claims);
   const skew = exp.skew ?? 60;
   if (typeof claims.exp !== 'number' || exp.now - skew >= claims.exp)
     throw bad('ID token is expired (or has no exp); check the clock');
@@ -93,6 +95,19 @@ export function checkIdToken(
   if (typeof claims.iat === 'number' && exp.now + skew < claims.iat)
     throw bad('ID token was issued in the future; check the clock');
   return { claims, key, ...(kid !== undefined ? { kid } : {}) };
+}
+
+/**
+ * The verifiers' NumericDate rule, as the signer's: a token every verifier would refuse with
+ * CLAIM_TYPE_INVALID is one the OP issued and we cannot use, so nothing is built on it.
+ */
+function checkTimeTypes(claims: JsonObject): void {
+  try {
+    checkTimeClaimTypes(claims);
+  } catch (e) {
+    if (!(e instanceof OpkError)) throw e;
+    throw new OpError('OP_TOKEN_INVALID', `${e.message} (${e.code})`);
+  }
 }
 
 /**

@@ -10,7 +10,7 @@ import {
 } from '../jwk/set.js';
 import type { RsaPublicKey } from '../jwk/rsa.js';
 import { discover } from './discovery.js';
-import { OpError } from './errors.js';
+import { OpError, redactUrl } from './errors.js';
 import { requestJson, type HttpOptions } from './http.js';
 
 export interface JwksCacheOptions {
@@ -29,7 +29,7 @@ export interface JwksCacheOptions {
 interface Entry {
   keys: RsaPublicKey[];
   skipped: SkippedKey[];
-  /** The URL the keys were fetched from (reports name it). */
+  /** The URL the keys were fetched from, without query (reports name it). */
   jwksUri: string;
   /** Public JWKS exactly as parsed, for archiving. */
   jwks: { keys: Record<string, unknown>[] };
@@ -73,7 +73,7 @@ export class JwksCache {
     return this.entries.get(issuer)?.keys ?? [];
   }
 
-  /** The JWKS URL the current keys of `issuer` came from. */
+  /** The JWKS URL the current keys of `issuer` came from (origin and path, never the query). */
   jwksUri(issuer: string): string | undefined {
     return this.entries.get(issuer)?.jwksUri;
   }
@@ -148,8 +148,11 @@ export class JwksCache {
       if (e instanceof FormatError) throw new OpError('OP_BAD_RESPONSE', e.message);
       throw e;
     }
+    // The OP wrote jwks_uri: its query may carry access keys (some self-hosted OPs, B2C policies),
+    // so reports, warnings and key sources only ever see origin and path.
+    const jwksUri = redactUrl(meta.jwks_uri);
     for (const s of read.skipped) {
-      const w = skippedKeyWarning(`JWKS ${meta.jwks_uri}`, s);
+      const w = skippedKeyWarning(`JWKS ${jwksUri}`, s);
       for (const l of this.warningListeners) l(w);
     }
     const { keys, skipped } = read;
@@ -158,7 +161,7 @@ export class JwksCache {
     return {
       keys,
       skipped,
-      jwksUri: meta.jwks_uri,
+      jwksUri,
       jwks: { keys: keys.map((k) => ({ ...k.jwk })) },
       fetchedAt: this.now(),
     };

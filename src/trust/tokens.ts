@@ -2,10 +2,11 @@ import { parseEnvelope } from '../dsse/envelope.js';
 import { verifyEnvelope, type VerifiedEnvelope } from '../dsse/verify.js';
 import { UsageError, VerificationError } from '../errors.js';
 import { gqSignJwt, gqVerifyJwt, type GqFormat, type VerifiedOpSignature } from '../gq/jwt.js';
-import type { OpKeyQuery } from '../jwk/set.js';
+import type { KeySource, OpKeyQuery } from '../jwk/set.js';
 import { decodeClaims, parseCompactJws } from '../jws/compact.js';
 import { jwsKeyQuery, opKeyQuery } from '../pktoken/keyquery.js';
 import { parsePkToken } from '../pktoken/parse.js';
+import { checkNotFromFuture } from '../pktoken/time-claims.js';
 import type { PkToken } from '../pktoken/types.js';
 import { verifyPkToken, type VerifiedPkToken } from '../pktoken/verify.js';
 import type { Trust } from './create.js';
@@ -49,17 +50,31 @@ export async function verifyEnvelopeBytes(bytes: Uint8Array, trust: Trust): Prom
   return verifyEnvelope(bytes, trust);
 }
 
+/** A verified GQ token, and the trust material that vouched for its OP key. */
+export interface VerifiedGqToken extends VerifiedOpSignature {
+  keySource?: KeySource;
+}
+
 /**
  * A GQ-signed ID token, verified against `trust`. The issuer is checked first: a pinned key of
- * one OP must not vouch for a token that claims another `iss`.
+ * one OP must not vouch for a token that claims another `iss`. Its time claims get the PK Token
+ * rule (NumericDate types, no `iat`/`nbf` from the future); like attestations, it is not expired
+ * by `exp`.
  */
-export async function verifyGqToken(token: string, trust: Trust): Promise<VerifiedOpSignature> {
+export async function verifyGqToken(
+  token: string,
+  trust: Trust,
+  opts: { now?: number } = {},
+): Promise<VerifiedGqToken> {
   const jws = parseCompactJws(token, 'GQ token');
   const iss = decodeClaims(jws.payload, 'GQ token payload').iss;
   if (trust.trustedIssuers && !trust.trustedIssuers.includes(String(iss)))
     throw new VerificationError('OP_ISSUER_UNTRUSTED', `issuer ${String(iss)} is not trusted`);
   await trust.prefetch?.(jwsKeyQuery(jws.headerJson, jws.payload));
-  return gqVerifyJwt(token, trust.keys);
+  const v = gqVerifyJwt(token, trust.keys);
+  checkNotFromFuture(v.claims, opts.now ?? Math.floor(Date.now() / 1000));
+  const keySource = trust.keys.sourceOf?.(String(v.claims.iss), v.key);
+  return { ...v, ...(keySource ? { keySource } : {}) };
 }
 
 /**

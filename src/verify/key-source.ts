@@ -1,20 +1,24 @@
+import { printable } from '../encoding/printable.js';
 import type { KeySource } from '../jwk/set.js';
+import { printableKid } from '../jwk/set.js';
 
 /**
  * The suffix of a "signed by ISSUER" line naming the trust material that vouched for the OP key,
- * so a reader sees whether a live JWKS, a pinned file or an archived key decided.
+ * so a reader sees whether a live JWKS, a pinned file or an archived key decided. Kid and
+ * location are the OP's or a file name's words: escaped and bounded.
  */
 export function keySourceText(source: KeySource | undefined, kid?: string): string {
   if (!source) return '';
-  const key = kid !== undefined ? `key ${JSON.stringify(kid)}` : 'key';
+  const key = kid !== undefined ? `key ${printableKid(kid)}` : 'key';
+  const at = printable(source.location);
   switch (source.kind) {
     case 'live':
-      return ` (${key} from live JWKS ${source.location})`;
+      return ` (${key} from live JWKS ${at})`;
     case 'pinned':
-      return ` (${key} from pinned JWKS ${source.location})`;
+      return ` (${key} from pinned JWKS ${at})`;
     case 'archive':
-      return ` (${key} from JWKS archive entry ${source.location})`;
+      return ` (${key} from JWKS archive entry ${at})`;
     case 'root':
-      return ` (${key} from trusted root ${source.location})`;
+      return ` (${key} from trusted root ${at})`;
   }
 }

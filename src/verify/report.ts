@@ -1,4 +1,5 @@
 import type { JsonObject } from '../encoding/json.js';
+import { printable } from '../encoding/printable.js';
 import { identityClaims } from '../dsse/verify.js';
 import type { OpkError } from '../errors.js';
 import type { ImageRoot } from '../oci/buildkit-image.js';
@@ -285,18 +286,6 @@ export interface RenderOptions {
  * Text in the `docker verify` plugin's shape: per platform `Verifying N attestations for <purl>`,
  * a block per attestation with one ✓/✗ line per check, then the required-attestations line.
  */
-/**
- * Messages quote annotations, purls and claims that an attacker may have written: control
- * characters (newlines, ANSI escapes) are shown escaped so no value can forge or hide a line.
- */
-export function printable(text: string): string {
-  return text.replace(
-    // eslint-disable-next-line no-control-regex
-    /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g,
-    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
-  );
-}
-
 export function renderText(report: VerifyReport, opts: RenderOptions = {}): string {
   const ok = opts.ascii ? 'v' : '✓';
   const bad = opts.ascii ? 'x' : '✗';

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { gqSignJwt } from '../../src/gq/jwt.js';
 import { mintPkToken } from '../../src/pktoken/mint.js';
 import { toCompact } from '../../src/pktoken/serialize.js';
 import { signStatement } from '../../src/signer/sign.js';
@@ -86,6 +87,33 @@ describe('opk-signer CLI (core commands)', async () => {
     expect(wrong.stderr).toContain('does not verify');
     expect(wrong.stderr).not.toContain(rsaSig);
     expect(runCli(['gq', 'verify', '--jwks', jwks], { input: idToken }).code).toBe(1);
+  });
+
+  it('gq verify: time claims get the PK Token rule, and the ✓ line and JSON name the key source', () => {
+    const now = Math.floor(Date.now() / 1000);
+    const yearAhead = now + 365 * 86400;
+    const gq = (claims: Record<string, unknown>) =>
+      gqSignJwt(op.issue({ iss: op.issuer, sub: 'x', aud: 'x', iat: now, ...claims }), op.key, {
+        format: 'gq256',
+      });
+    const ok = runCli(['gq', 'verify', '--jwks', jwks], { input: gq({}) });
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.stdout).toContain(`issuer ${op.issuer}) (key "${op.kid}" from pinned JWKS ${jwks})`);
+    const json = runCli(['gq', 'verify', '--jwks', jwks, '--output', 'json'], { input: gq({}) });
+    expect(JSON.parse(json.stdout)).toMatchObject({ keySource: { kind: 'pinned', location: jwks } });
+    const bad: [Record<string, unknown>, string][] = [
+      [{ iat: String(yearAhead) }, 'CLAIM_TYPE_INVALID'],
+      [{ nbf: [1] }, 'CLAIM_TYPE_INVALID'],
+      [{ exp: 'never' }, 'CLAIM_TYPE_INVALID'],
+      [{ iat: yearAhead }, 'TOKEN_NOT_YET_VALID'],
+      [{ nbf: yearAhead }, 'TOKEN_NOT_YET_VALID'],
+    ];
+    for (const [claims, code] of bad) {
+      const r = runCli(['gq', 'verify', '--jwks', jwks], { input: gq(claims) });
+      expect(r.code, JSON.stringify(claims)).toBe(1);
+      expect(r.stderr).toContain(code);
+      expect(r.stdout).toBe('');
+    }
   });
 
   it('envelope verify prints predicate type, subject digests and identity claims', async () => {

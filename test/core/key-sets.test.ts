@@ -1,7 +1,8 @@
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, sign } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { decodeBase64Url, decodeBase64UrlLenient, encodeBase64Url } from '../../src/encoding/base64url.js';
+import { gqVerifyJwt } from '../../src/gq/jwt.js';
 import { rsaKeyFromJwk } from '../../src/jwk/rsa.js';
 import { parseJwks, readJwks, StaticKeySource } from '../../src/jwk/set.js';
 import { OpTrust } from '../../src/oidc/trust.js';
@@ -119,6 +120,80 @@ describe('a JWKS with one unusable member keeps its usable keys', () => {
   });
 });
 
+describe('a token naming a skipped member gets OP_KEY_UNUSABLE however it names it', () => {
+  /** A GQ256 token over `originalHeader` with `jkt`; the lookup fails before the proof is read. */
+  function gq256(op: ReturnType<typeof createTestOp>, originalHeader: Record<string, unknown>, jkt: string) {
+    const original = encodeBase64Url(JSON.stringify(originalHeader));
+    const header = encodeBase64Url(JSON.stringify({ alg: 'GQ256', jkt, kid: original, typ: 'JWT' }));
+    const payload = encodeBase64Url(JSON.stringify({ iss: op.issuer, sub: 'x', aud: 'x' }));
+    return `${header}.${payload}.AAAA`;
+  }
+
+  it('a kid longer than any message prints: matched whole, printed short', async () => {
+    const good = createTestOp();
+    const longKid = 'k'.repeat(300);
+    const signer = createTestOp({ kid: longKid });
+    const minted = await mintPkToken({ getIdToken: signer.source('aud'), format: '2023', commitType: 'aud' });
+    const { keys, skipped } = readJwks({ keys: [good.jwks.keys[0], rsaJwk(2048, longKid, 'Aw')] });
+    expect(skipped[0]!.kid).toBe(longKid);
+    const trust = new OpTrust({ pinned: keys, pinnedSkipped: skipped });
+    let err: unknown;
+    try {
+      verifyPkToken(minted.pkToken, { keys: trust });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toMatchObject({
+      code: 'OP_KEY_UNUSABLE',
+      message: expect.stringContaining(`"${'k'.repeat(200)}..."`),
+    });
+    expect((err as Error).message).not.toContain(longKid);
+    // A kid that shares the first 200 characters is another kid: not the skipped member.
+    const near = createTestOp({ kid: 'k'.repeat(200) + 'x'.repeat(100) });
+    const other = await mintPkToken({ getIdToken: near.source('aud'), format: '2023', commitType: 'aud' });
+    expect(() => verifyPkToken(other.pkToken, { keys: trust })).toThrow(
+      expect.objectContaining({ code: 'OP_KEY_NOT_FOUND' }),
+    );
+  });
+
+  it('a jkt-only GQ256 token naming a skipped e = 3 member by thumbprint', () => {
+    const good = createTestOp();
+    const e3 = rsaJwk(2048, 'e3-member', 'Aw');
+    const { keys, skipped } = readJwks({ keys: [good.jwks.keys[0], e3] });
+    const e3Thumbprint = rsaKeyFromJwk(e3).thumbprint;
+    expect(skipped).toEqual([
+      expect.objectContaining({ kid: 'e3-member', jkt: e3Thumbprint, code: 'JWK_EXPONENT' }),
+    ]);
+    const trust = new OpTrust({ pinned: keys, pinnedSkipped: skipped });
+    const token = gq256(good, { alg: 'RS256', typ: 'JWT' }, e3Thumbprint);
+    expect(() => gqVerifyJwt(token, trust)).toThrow(
+      expect.objectContaining({
+        code: 'OP_KEY_UNUSABLE',
+        message: expect.stringMatching(/e3-member.*65537/),
+      }),
+    );
+    // Another thumbprint names no skipped member: the set's one usable key is not it.
+    expect(() => gqVerifyJwt(gq256(good, { alg: 'RS256', typ: 'JWT' }, 'A'.repeat(43)), trust)).toThrow(
+      expect.objectContaining({ code: 'OP_KEY_MISMATCH' }),
+    );
+  });
+
+  it('a kid shared by a usable and a skipped member: the jkt decides which the token names', () => {
+    const good = createTestOp({ kid: 'shared' });
+    const e3 = rsaJwk(2048, 'shared', 'Aw');
+    const { keys, skipped } = readJwks({ keys: [good.jwks.keys[0], e3] });
+    const trust = new OpTrust({ pinned: keys, pinnedSkipped: skipped });
+    const header = { alg: 'RS256', kid: 'shared', typ: 'JWT' };
+    expect(() => gqVerifyJwt(gq256(good, header, rsaKeyFromJwk(e3).thumbprint), trust)).toThrow(
+      expect.objectContaining({ code: 'OP_KEY_UNUSABLE' }),
+    );
+    // A jkt that is neither member's is still a mismatch with the usable key.
+    expect(() => gqVerifyJwt(gq256(good, header, 'A'.repeat(43)), trust)).toThrow(
+      expect.objectContaining({ code: 'OP_KEY_MISMATCH' }),
+    );
+  });
+});
+
 describe('the real 2023 Google PK Token against the Google JWKS Sui published', () => {
   const jwks = JSON.parse(fixture('sui-google-jwks.json')) as { keys: { kid: string; n: string }[] };
 
@@ -193,6 +268,45 @@ describe('iat, nbf and exp must be JSON numbers (RFC 7519 NumericDate)', () => {
     const minted = await mintPkToken({ getIdToken: op.source('aud'), format: '2023', commitType: 'aud' });
     expect(verifyPkToken(minted.pkToken, { keys: new StaticKeySource([op.key]) }).claims.iat).toEqual(
       expect.any(Number),
+    );
+  });
+
+  /** An OP-signed ID token whose payload carries `raw` as written: JSON.stringify cannot spell 1e400. */
+  const rawTimes = (op: ReturnType<typeof createTestOp>, raw: string) => async (commitment: string) => {
+    const h = encodeBase64Url(JSON.stringify({ typ: 'JWT', alg: 'RS256', kid: op.kid }));
+    const p = encodeBase64Url(`{"iss":"${op.issuer}","sub":"x","aud":"${commitment}",${raw}}`);
+    const sig = encodeBase64Url(sign('sha256', Buffer.from(`${h}.${p}`), op.privateKey));
+    return { idToken: `${h}.${p}.${sig}`, opKey: op.key };
+  };
+
+  for (const raw of ['"iat":1e400', '"exp":-1e400', '"nbf":9e12', '"exp":-8.7e12']) {
+    it(`${raw}: a number no Date can hold fails with CLAIM_TYPE_INVALID, under every expiry policy`, async () => {
+      const op = createTestOp();
+      const minted = await mintPkToken({ getIdToken: rawTimes(op, raw), format: '2023', commitType: 'aud' });
+      for (const expiration of ['never', 'exp'] as const) {
+        expect(() =>
+          verifyPkToken(minted.pkToken, { keys: new StaticKeySource([op.key]), expiration }),
+        ).toThrow(
+          expect.objectContaining({
+            code: 'CLAIM_TYPE_INVALID',
+            message: expect.stringMatching(/NumericDate/),
+          }),
+        );
+      }
+    });
+  }
+
+  it('the largest NumericDate a Date holds is still a date: an exp that far back reads as expired, printed', async () => {
+    const op = createTestOp();
+    const minted = await mintPkToken({
+      getIdToken: rawTimes(op, '"exp":-8.64e12'),
+      format: '2023',
+      commitType: 'aud',
+    });
+    expect(() =>
+      verifyPkToken(minted.pkToken, { keys: new StaticKeySource([op.key]), expiration: 'exp' }),
+    ).toThrow(
+      expect.objectContaining({ code: 'TOKEN_EXPIRED', message: expect.stringContaining('-271821-04-20') }),
     );
   });
 

@@ -262,6 +262,19 @@ describe('GitHub Actions provider faults (each gives one clear error, retries bo
     expect((await failure(b.get(COMMITMENT))).message).toMatch(/expired/);
   });
 
+  it('a token whose iat, nbf or exp is not a NumericDate is refused as every verifier would', async () => {
+    const yearAhead = String(Math.floor(Date.now() / 1000) + 365 * 86400);
+    for (const claims of [{ iat: yearAhead }, { nbf: 'soon' }, { exp: [1] }, { iat: 9e12 }]) {
+      const { get } = await faultySource(() => ({
+        status: 200,
+        body: { value: dev.issue(COMMITMENT, claims) },
+      }));
+      const e = await failure(get(COMMITMENT));
+      expect(e.code, JSON.stringify(claims)).toBe('OP_TOKEN_INVALID');
+      expect(e.message).toMatch(/claim (iat|nbf|exp) must be a .*\(CLAIM_TYPE_INVALID\)/);
+    }
+  });
+
   it('a token signed by a key not in the JWKS is refused', async () => {
     const other = await startDevIssuer({ issuer: dev.issuer });
     const forged = other.issue(COMMITMENT);

@@ -11,6 +11,7 @@ import { JwksCache } from '../../src/oidc/jwks-cache.js';
 import { OpTrust, readArchive } from '../../src/oidc/trust.js';
 import { mintPkToken } from '../../src/pktoken/mint.js';
 import { GITHUB_ACTIONS_ISSUER, verifyPkToken } from '../../src/pktoken/verify.js';
+import { keySourceText } from '../../src/verify/key-source.js';
 import { runInProcess } from '../helpers/cli.js';
 import { createTestOp, type TestOp } from '../helpers/op.js';
 import { signedImage, tempDir, writeLayout } from '../verify/helpers.js';
@@ -80,6 +81,50 @@ describe('live JWKS with a stray member', () => {
     } finally {
       await srv.close();
     }
+  });
+});
+
+describe('a jwks_uri with a query and control characters', () => {
+  it('is named by origin and path only, escaped, in key sources, warnings and ✓ lines', async () => {
+    const op = createTestOp({ issuer: 'https://b2c.example' });
+    const srv: FaultServer = await startFaultServer((path) =>
+      path.startsWith('/jwks')
+        ? { status: 200, body: { keys: [weakMember('stray'), ...op.jwks.keys] } }
+        : {
+            status: 200,
+            body: { issuer: op.issuer, jwks_uri: `${srv.url}/jwks/\u001b[31mred?p=b2c_1&sig=SECRET-CANARY` },
+          },
+    );
+    try {
+      const warnings: KeyWarning[] = [];
+      const live = new JwksCache({
+        http: fast,
+        discoveryBase: { [op.issuer]: srv.url },
+        onWarning: (w) => warnings.push(w),
+      });
+      const trust = new OpTrust({ issuers: [op.issuer], live });
+      await trust.prefetch({ iss: op.issuer, kid: op.kid });
+      const minted = await mintPkToken({ getIdToken: op.source('aud'), format: '2023', commitType: 'aud' });
+      const v = verifyPkToken(minted.pkToken, { keys: trust, trustedIssuers: [op.issuer] });
+      const location = `${srv.url}/jwks/%1B[31mred`;
+      expect(v.keySource).toEqual({ kind: 'live', location });
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0]!.message).toContain(`JWKS ${location}: skipped key "stray"`);
+      const line = keySourceText(v.keySource, op.kid);
+      expect(line).toBe(` (key "${op.kid}" from live JWKS ${location})`);
+      for (const text of [JSON.stringify(v.keySource), warnings[0]!.message, line]) {
+        expect(text).not.toContain('SECRET-CANARY');
+        expect(text).not.toContain('\u001b');
+      }
+    } finally {
+      await srv.close();
+    }
+  });
+
+  it("key sources from files and kids are escaped too (archive file names are anyone's)", () => {
+    expect(keySourceText({ kind: 'archive', location: '/a/\u001b[2Jx.json' }, 'k\u009b1')).toBe(
+      ' (key "k\\u009b1" from JWKS archive entry /a/\\u001b[2Jx.json)',
+    );
   });
 });
 

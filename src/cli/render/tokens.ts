@@ -1,7 +1,8 @@
 import { identityClaims, type VerifiedEnvelope } from '../../dsse/verify.js';
-import type { VerifiedOpSignature } from '../../gq/jwt.js';
+import { printable } from '../../encoding/printable.js';
 import type { PkToken } from '../../pktoken/types.js';
 import type { VerifiedPkToken } from '../../pktoken/verify.js';
+import type { VerifiedGqToken } from '../../trust/tokens.js';
 import { keySourceText } from '../../verify/key-source.js';
 
 /** Output of `envelope verify`, `pktoken verify` and `gq verify`: JSON views and their text lines. */
@@ -61,18 +62,19 @@ export function pkTokenText(pkt: PkToken, v: VerifiedPkToken): string {
   return out;
 }
 
-export function gqView(v: VerifiedOpSignature) {
+export function gqView(v: VerifiedGqToken) {
   return {
     valid: true,
     format: v.kind === 'gq256' ? 'gq256' : '2023',
     kid: v.key.kid ?? null,
+    ...(v.keySource ? { keySource: v.keySource } : {}),
     claims: identityClaims(v.claims),
   };
 }
 
-export function gqText(v: VerifiedOpSignature): string {
+export function gqText(v: VerifiedGqToken): string {
   const r = gqView(v);
-  return `✓ GQ signature valid (${r.format}, OP key ${r.kid ?? v.key.thumbprint}, issuer ${String(v.claims.iss)})\n`;
+  return `✓ GQ signature valid (${r.format}, OP key ${printable(r.kid ?? v.key.thumbprint)}, issuer ${printable(String(v.claims.iss))})${keySourceText(v.keySource, v.key.kid)}\n`;
 }
 
 /** Pretty JSON with a trailing newline, as every `--output json` prints. */
