@@ -276,6 +276,8 @@ export const WARNINGS = {
   REFERRER_UNREADABLE: 'a signature referrer could not be read or parsed; it signs nothing here',
   REFERRER_UNRELATED: 'a referrer of the subject is not an opk-signer signature manifest',
   REFERRER_LAYER_UNMATCHED: 'a signature referrer layer matches no attestation layer of its subject',
+  OCI_LAYOUT_MARKER_MISSING:
+    'a directory with index.json and blobs/ but no oci-layout file (BuildKit v0.11) was read as an OCI layout',
 } as const;
 
 export type WarningCode = keyof typeof WARNINGS;

@@ -43,6 +43,8 @@ export async function run(args: string[], io: CliIo): Promise<number> {
       displayName: ref.original,
       imageName: image.imageName,
       ...(image.subjectName !== undefined ? { subjectName: image.subjectName } : {}),
+      ...(image.subjectVersion !== undefined ? { subjectVersion: image.subjectVersion } : {}),
+      ...(image.purlVersion !== undefined ? { purlVersion: image.purlVersion } : {}),
       trust,
       issuers,
       ...(platforms ? { platforms } : {}),
