@@ -185,6 +185,13 @@ async function openLayout(
   for (const w of layout.warnings) onNote?.(`warning: ${w.code}: ${w.message}`);
   const only = layout.tags().length === 1 ? layout.tags()[0] : undefined;
   if (!ref.tag && !ref.digest && only) ref.tag = only;
+  // The one image of an unnamed export (no ref name): signed in place of it, untagged.
+  const entries = layout.entries();
+  const unnamed =
+    !ref.tag && !ref.digest && !newTag && !output?.tag && entries.length === 1 && layout.tags().length === 0
+      ? entries[0]!.digest
+      : undefined;
+  if (unnamed) ref.digest = unnamed;
   // By digest with no tag asked for: the new index is listed untagged (no `latest` moves).
   const tag = output?.tag ?? newTag ?? ref.tag ?? (ref.digest ? undefined : 'latest');
   const tags = tag !== undefined ? [tag] : [];
@@ -199,7 +206,14 @@ async function openLayout(
       ...subjectName,
     };
   const expectTags = tag !== undefined && tag === ref.tag ? tags : [];
-  return { source: layout, target: layoutTarget(layout), copy: false, tags, expectTags, ...subjectName };
+  return {
+    source: layout,
+    target: layoutTarget(layout, unnamed),
+    copy: false,
+    tags,
+    expectTags,
+    ...subjectName,
+  };
 }
 
 /** The image name BuildKit recorded for a layout entry (`io.containerd.image.name`), if any. */

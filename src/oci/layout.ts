@@ -298,9 +298,15 @@ export class OciLayout implements ImageSource {
     desc: Descriptor,
     tag?: string,
     check?: (current: string | undefined) => void,
+    replacesUntagged?: string,
   ): Promise<void> {
     await this.update((index) => {
       const entry: Descriptor = { ...desc };
+      // In place of an untagged entry (an export without a name): it is superseded, as a tag would move.
+      if (replacesUntagged !== undefined && replacesUntagged !== desc.digest)
+        index.manifests = index.manifests.filter(
+          (d) => !(d.digest === replacesUntagged && d.annotations?.[ANNOTATION_REF_NAME] === undefined),
+        );
       if (tag !== undefined) {
         check?.(index.manifests.find((d) => d.annotations?.[ANNOTATION_REF_NAME] === tag)?.digest);
         entry.annotations = { ...(desc.annotations ?? {}), [ANNOTATION_REF_NAME]: tag };
