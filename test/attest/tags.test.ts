@@ -55,9 +55,10 @@ describe('attest tag rules (the library does what `opk-signer attest` does)', ()
       prepared({ image: 'reg.example/acme/w:v1', push: true, mode: 'referrers', tag: 'x' }),
     ).rejects.toMatchObject({ code: 'USAGE', message: expect.stringMatching(/--tag applies to inline/) });
     // Referrers is the default for a registry image: --tag alone is told to ask for inline.
-    await expect(
-      prepared({ image: 'reg.example/acme/w:v1', push: true, tag: 'x' }),
-    ).rejects.toMatchObject({ code: 'USAGE', message: expect.stringMatching(/add --mode inline/) });
+    await expect(prepared({ image: 'reg.example/acme/w:v1', push: true, tag: 'x' })).rejects.toMatchObject({
+      code: 'USAGE',
+      message: expect.stringMatching(/add --mode inline/),
+    });
   });
 
   it('the default mode follows where the result goes: referrers to a registry, inline to a layout', async () => {
