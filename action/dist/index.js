@@ -77275,13 +77275,13 @@ var require_resolve_flow_scalar = __commonJS({
             range: [offset, offset + source.length, offset + source.length]
           };
       }
-      const valueEnd = offset + source.length;
-      const re = resolveEnd.resolveEnd(end, valueEnd, strict, onError);
+      const valueEnd2 = offset + source.length;
+      const re = resolveEnd.resolveEnd(end, valueEnd2, strict, onError);
       return {
         value,
         type: _type,
         comment: re.comment,
-        range: [offset, valueEnd, re.offset]
+        range: [offset, valueEnd2, re.offset]
       };
     }
     function plainValue(source, onError) {
@@ -77670,9 +77670,9 @@ var require_compose_node = __commonJS({
         onError(offset, "BAD_ALIAS", "Alias cannot be an empty string");
       if (alias.source.endsWith(":"))
         onError(offset + source.length - 1, "BAD_ALIAS", "Alias ending in : is ambiguous", true);
-      const valueEnd = offset + source.length;
-      const re = resolveEnd.resolveEnd(end, valueEnd, options.strict, onError);
-      alias.range = [offset, valueEnd, re.offset];
+      const valueEnd2 = offset + source.length;
+      const re = resolveEnd.resolveEnd(end, valueEnd2, options.strict, onError);
+      alias.range = [offset, valueEnd2, re.offset];
       if (re.comment)
         alias.comment = re.comment;
       return alias;
@@ -80478,6 +80478,226 @@ function parseEnvelope(input2) {
 
 // src/attest/plan.ts
 init_statement();
+
+// src/intoto/subject-fill.ts
+init_import_meta_url();
+var WS = /* @__PURE__ */ new Set([32, 9, 10, 13]);
+function skipWs(b, i) {
+  while (i < b.length && WS.has(b[i])) i++;
+  return i;
+}
+function stringEnd(b, i) {
+  for (i++; i < b.length; i++) {
+    if (b[i] === 92) i++;
+    else if (b[i] === 34) return i + 1;
+  }
+  return -1;
+}
+function valueEnd(b, i) {
+  let depth = 0;
+  for (; i < b.length; i++) {
+    const c = b[i];
+    if (c === 34) {
+      i = stringEnd(b, i) - 1;
+      if (i < 0) return -1;
+      if (depth === 0) return i + 1;
+    } else if (c === 91 || c === 123) depth++;
+    else if (c === 93 || c === 125) {
+      if (depth === 0) return i;
+      if (--depth === 0) return i + 1;
+    } else if (depth === 0 && (c === 44 || WS.has(c))) return i;
+  }
+  return depth === 0 ? i : -1;
+}
+function subjectSpan(bytes) {
+  let i = skipWs(bytes, 0);
+  if (bytes[i] !== 123) return void 0;
+  let found;
+  i = skipWs(bytes, i + 1);
+  while (i < bytes.length && bytes[i] !== 125) {
+    if (bytes[i] !== 34) return void 0;
+    const keyEnd = stringEnd(bytes, i);
+    if (keyEnd < 0) return void 0;
+    let key;
+    try {
+      key = JSON.parse(Buffer.from(bytes.subarray(i, keyEnd)).toString("utf8"));
+    } catch {
+      return void 0;
+    }
+    i = skipWs(bytes, keyEnd);
+    if (bytes[i] !== 58) return void 0;
+    const start = skipWs(bytes, i + 1);
+    const end = valueEnd(bytes, start);
+    if (end < 0) return void 0;
+    if (key === "subject") {
+      if (found) return void 0;
+      found = { start, end };
+    }
+    i = skipWs(bytes, end);
+    if (bytes[i] === 44) i = skipWs(bytes, i + 1);
+  }
+  return found;
+}
+function isEmptyArray(bytes) {
+  try {
+    const v = JSON.parse(Buffer.from(bytes).toString("utf8"));
+    return Array.isArray(v) && v.length === 0;
+  } catch {
+    return false;
+  }
+}
+function fillEmptySubject(statement, subjects) {
+  const span = subjectSpan(statement);
+  if (!span || !isEmptyArray(statement.subarray(span.start, span.end))) return void 0;
+  return Buffer.concat([
+    statement.subarray(0, span.start),
+    Buffer.from(JSON.stringify(subjects), "utf8"),
+    statement.subarray(span.end)
+  ]);
+}
+function isFilledFrom(original, payload) {
+  const span = subjectSpan(original);
+  if (!span || !isEmptyArray(original.subarray(span.start, span.end))) return false;
+  const prefix = Buffer.from(original.subarray(0, span.start));
+  const suffix = Buffer.from(original.subarray(span.end));
+  if (payload.length <= prefix.length + suffix.length) return false;
+  const p = Buffer.from(payload);
+  if (!p.subarray(0, prefix.length).equals(prefix)) return false;
+  if (!p.subarray(p.length - suffix.length).equals(suffix)) return false;
+  const middle = p.subarray(prefix.length, p.length - suffix.length);
+  const filled = subjectSpan(p);
+  if (!filled || filled.start !== prefix.length || filled.end !== p.length - suffix.length) return false;
+  try {
+    const v = JSON.parse(middle.toString("utf8"));
+    return Array.isArray(v) && v.length > 0;
+  } catch {
+    return false;
+  }
+}
+
+// src/oci/purl.ts
+init_import_meta_url();
+
+// src/oci/reference.ts
+init_import_meta_url();
+init_errors();
+var DOCKER_HUB_HOST = "docker.io";
+var DOCKER_HUB_API_HOST = "registry-1.docker.io";
+var REPO_COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
+var TAG_RE = /^[\w][\w.-]{0,127}$/;
+function usage(msg) {
+  return new UsageError("USAGE", msg);
+}
+function parseImageReference(input2) {
+  if (input2.startsWith("oci:")) return parseLayoutReference(input2);
+  return parseRegistryReference(input2);
+}
+function parseLayoutReference(input2) {
+  let rest = input2.slice(4);
+  const out = { kind: "oci-layout", dir: "", original: input2 };
+  const at = rest.lastIndexOf("@");
+  if (at > 0 && isDigest(rest.slice(at + 1))) {
+    out.digest = rest.slice(at + 1);
+    rest = rest.slice(0, at);
+  } else {
+    const colon = rest.lastIndexOf(":");
+    if (colon > 0 && !rest.slice(colon + 1).includes("/")) {
+      out.tag = rest.slice(colon + 1);
+      rest = rest.slice(0, colon);
+      if (out.tag === "") throw usage(`empty tag in ${input2}`);
+    }
+  }
+  if (rest === "") throw usage(`no directory in ${input2}`);
+  out.dir = rest;
+  return out;
+}
+function parseRegistryReference(input2) {
+  let rest = input2;
+  let digest;
+  const at = rest.indexOf("@");
+  if (at >= 0) {
+    digest = rest.slice(at + 1);
+    rest = rest.slice(0, at);
+    if (!isDigest(digest))
+      throw usage(`image reference ${input2} has an invalid digest (only sha256 is supported)`);
+  }
+  let tag;
+  const lastSlash = rest.lastIndexOf("/");
+  const lastColon = rest.lastIndexOf(":");
+  if (lastColon > lastSlash) {
+    tag = rest.slice(lastColon + 1);
+    rest = rest.slice(0, lastColon);
+    if (!TAG_RE.test(tag)) throw usage(`image reference ${input2} has an invalid tag`);
+  }
+  const parts = rest.split("/");
+  let registry = DOCKER_HUB_HOST;
+  const first = parts[0];
+  if (parts.length > 1 && (first.includes(".") || first.includes(":") || first === "localhost")) {
+    registry = first;
+    parts.shift();
+  }
+  if (registry === "index.docker.io" || registry === DOCKER_HUB_API_HOST) registry = DOCKER_HUB_HOST;
+  if (registry === DOCKER_HUB_HOST && parts.length === 1) parts.unshift("library");
+  if (parts.length === 0 || parts.some((p) => !REPO_COMPONENT.test(p))) {
+    throw usage(`image reference ${input2} is not host/repository[:tag][@sha256:\u2026] or oci:DIR[:TAG]`);
+  }
+  if (tag === void 0 && digest === void 0) tag = "latest";
+  return {
+    kind: "registry",
+    registry,
+    repository: parts.join("/"),
+    ...tag !== void 0 ? { tag } : {},
+    ...digest !== void 0 ? { digest } : {},
+    original: input2
+  };
+}
+function familiarName(ref) {
+  if (ref.registry !== DOCKER_HUB_HOST) return `${ref.registry}/${ref.repository}`;
+  return ref.repository.startsWith("library/") ? ref.repository.slice("library/".length) : ref.repository;
+}
+function parseSubjectName(value) {
+  let ref;
+  try {
+    ref = parseImageReference(value);
+  } catch {
+    return { name: value };
+  }
+  if (ref.kind !== "registry") return { name: value };
+  const noDigest = value.split("@")[0];
+  const tagged = noDigest.lastIndexOf(":") > noDigest.lastIndexOf("/");
+  const version = ref.digest ?? (tagged ? ref.tag : void 0);
+  return { name: familiarName(ref), ...version !== void 0 ? { version } : {} };
+}
+
+// src/oci/purl.ts
+function dockerPurl(name, version, platform) {
+  const q2 = platform ? `?platform=${encodeURIComponent(platformString(platform))}` : "";
+  const path = name.split("/").map(encodeURIComponent).join("/");
+  return `pkg:docker/${path}@${encodeURIComponent(version)}${q2}`;
+}
+function safeUnescape(s) {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
+function parseDockerPurl(s) {
+  const m = /^pkg:docker\/([^@?#]+)(?:@([^?#]+))?(?:\?([^#]*))?/.exec(s);
+  if (!m) return void 0;
+  const qualifiers = /* @__PURE__ */ new Map();
+  for (const kv of (m[3] ?? "").split("&")) {
+    if (!kv) continue;
+    const i = kv.indexOf("=");
+    qualifiers.set(
+      safeUnescape(i < 0 ? kv : kv.slice(0, i)),
+      safeUnescape(i < 0 ? "" : kv.slice(i + 1).replace(/\+/g, " "))
+    );
+  }
+  return { name: safeUnescape(m[1]), ...m[2] ? { version: safeUnescape(m[2]) } : {}, qualifiers };
+}
+
+// src/attest/plan.ts
 var jsonBytes = (doc) => Buffer.from(JSON.stringify(doc), "utf8");
 function planSigning(image, o) {
   const warnings = [];
@@ -80498,6 +80718,7 @@ function planSigning(image, o) {
         `platform ${p.platform} (${p.descriptor.digest}) has no attestation manifest: nothing to sign`
       );
   const tasks = [];
+  const filledSubjects = [];
   let alreadySigned = 0;
   let ignored = 0;
   const bare = [];
@@ -80516,6 +80737,15 @@ function planSigning(image, o) {
           continue;
         }
         statement = layer.bytes;
+        const filled = fillSubject(statement, image, att.platformDigest, o.subjectName);
+        if (filled) {
+          statement = filled.statement;
+          filledSubjects.push({
+            platform: att.platform ?? "unknown platform",
+            layer: layer.descriptor.digest,
+            subject: filled.subject
+          });
+        }
       } else if (kind === "dsse") {
         intoto++;
         const what = `${where} layer ${layer.descriptor.digest} (${mt})`;
@@ -80550,7 +80780,8 @@ function planSigning(image, o) {
         attestation: att.entryPosition,
         layer: layer.position,
         statement,
-        statementDigest: sha256Digest(statement),
+        // The in-toto layer it stands for (referrers name it), even when its subject was filled.
+        statementDigest: kind === "intoto" ? layer.descriptor.digest : sha256Digest(statement),
         predicateType,
         ...att.platform ? { platform: att.platform } : {},
         resign
@@ -80565,7 +80796,23 @@ function planSigning(image, o) {
     );
   }
   for (const b of bare) warnings.push(`${b} has no in-toto layer: nothing signed there`);
-  return { mode: o.mode, resign: o.resign ?? false, tasks, alreadySigned, ignored, warnings };
+  return { mode: o.mode, resign: o.resign ?? false, tasks, alreadySigned, ignored, warnings, filledSubjects };
+}
+function fillSubject(statement, image, platformDigest, name) {
+  let empty;
+  try {
+    empty = parseStatement(statement).subjects.length === 0;
+  } catch {
+    return void 0;
+  }
+  if (!empty) return void 0;
+  const platform = image.platforms.find((p) => p.descriptor.digest === platformDigest)?.descriptor.platform;
+  const subject = {
+    ...name ? { name: dockerPurl(name.name, name.version, platform) } : {},
+    digest: { sha256: platformDigest.slice("sha256:".length) }
+  };
+  const filled = fillEmptySubject(statement, [subject]);
+  return filled ? { statement: filled, subject } : void 0;
 }
 function checkSignedEnvelope(bytes, platformDigest) {
   let env2;
@@ -81018,7 +81265,7 @@ async function readLayer(source, l, position, kind) {
 async function readReferrerLayer(source, l, statement, position, read = readLayer) {
   const layer = await read(source, l, position, "dsse");
   if (layer.envelopeError) return { ...layer, error: layer.envelopeError };
-  if (layer.envelope && sha256Digest(layer.envelope.payload) !== statement.digest)
+  if (layer.envelope && sha256Digest(layer.envelope.payload) !== statement.digest && !await filledFrom(source, statement, layer.envelope.payload))
     return {
       ...layer,
       error: new VerificationError(
@@ -81027,6 +81274,16 @@ async function readReferrerLayer(source, l, statement, position, read = readLaye
       )
     };
   return layer;
+}
+async function filledFrom(source, statement, payload) {
+  let original;
+  try {
+    original = await source.fetchBlob(statement.digest);
+  } catch (e) {
+    rethrowIo(e);
+    return false;
+  }
+  return isFilledFrom(original, payload);
 }
 async function readReferrerSignatures(source, attestationManifest, limits, intoto) {
   const out = {
@@ -81147,7 +81404,7 @@ async function readAttestation(source, root, entry, platforms, o) {
       "ATTEST_SUBJECT_MISSING",
       `attestation manifest ${descriptor.digest} names no platform manifest (no ${ANNOTATION_REFERENCE_DIGEST}, no subject)`
     );
-  const [configBytes, layers, referrers] = await Promise.all([
+  const [configBytes, layers] = await Promise.all([
     am.form === "legacy" ? source.fetchBlob(am.manifest.config.digest) : Promise.resolve(void 0),
     Promise.all(
       am.manifest.layers.map(async (d, position) => {
@@ -81155,9 +81412,10 @@ async function readAttestation(source, root, entry, platforms, o) {
         if (layer.error) throw layer.error;
         return layer;
       })
-    ),
-    o.mode === "referrers" ? existingReferrers(source, descriptor, o.limits) : Promise.resolve(void 0)
+    )
   ]);
+  const statements = new Map(layers.filter((l) => l.bytes).map((l) => [l.descriptor.digest, l.bytes]));
+  const referrers = o.mode === "referrers" ? await existingReferrers(source, descriptor, statements, o.limits) : void 0;
   const platform = platforms.get(platformDigest);
   return {
     entryPosition,
@@ -81172,7 +81430,7 @@ async function readAttestation(source, root, entry, platforms, o) {
     ...referrers ? { referredStatements: referrers.statements, existingReferrers: referrers.descriptors } : {}
   };
 }
-async function existingReferrers(source, attestationManifest, limits) {
+async function existingReferrers(source, attestationManifest, unsigned, limits) {
   const found = await readReferrerSignatures(source, attestationManifest, limits);
   const statements = /* @__PURE__ */ new Set();
   for (const [s, layers] of found.byStatement) {
@@ -81180,13 +81438,17 @@ async function existingReferrers(source, attestationManifest, limits) {
       const bytes = await source.fetchBlob(l.digest).catch(() => void 0);
       if (!bytes) continue;
       const checked = checkSignedEnvelope(bytes, void 0);
-      if (checked.ok && sha256Digest(checked.payload) === s) {
+      const original = unsigned.get(s);
+      if (checked.ok && signsStatement(checked.payload, s, original)) {
         statements.add(s);
         break;
       }
     }
   }
   return { descriptors: found.artifacts, statements };
+}
+function signsStatement(payload, digest, original) {
+  return sha256Digest(payload) === digest || original !== void 0 && isFilledFrom(original, payload);
 }
 
 // src/attest/signer.ts
@@ -82986,7 +83248,7 @@ function registryTarget(client, repository) {
     }
   };
 }
-function layoutTarget(layout) {
+function layoutTarget(layout, replacesUntagged) {
   return {
     location: layout.location,
     reader: layout,
@@ -83000,7 +83262,7 @@ function layoutTarget(layout) {
       return { referrersIndexed: false };
     },
     async addRoot(descriptor) {
-      await layout.addManifest(descriptor);
+      await layout.addManifest(descriptor, void 0, void 0, replacesUntagged);
     },
     async tagged(tag) {
       return layout.tagged(tag);
@@ -83138,8 +83400,16 @@ async function attestImage(o) {
     const done = await checkTags(o, image);
     if (done) return done;
   }
-  const plan2 = planSigning(image, { mode, ...o.resign ? { resign: true } : {} });
+  const plan2 = planSigning(image, {
+    mode,
+    ...o.resign ? { resign: true } : {},
+    ...o.subjectName ? { subjectName: o.subjectName } : {}
+  });
   for (const w of plan2.warnings) o.onProgress?.(`warning: ${w}`);
+  for (const f of plan2.filledSubjects)
+    o.onProgress?.(
+      `${f.platform}: statement ${f.layer} had an empty subject; filled with ${describeSubject(f.subject)}`
+    );
   if (plan2.tasks.length > 0)
     o.onProgress?.(
       `signing ${plan2.tasks.length} statement(s) of ${image.attestations.length} attestation manifest(s) with ${o.signer.name}`
@@ -83154,6 +83424,8 @@ async function attestImage(o) {
     noop: plan2.tasks.length === 0,
     originalDigest: image.digest,
     digest: image.digest,
+    signaturesIn: image.digest,
+    filledSubjects: plan2.filledSubjects,
     signed: plan2.tasks.filter((t) => !t.resign).length,
     resigned: plan2.tasks.filter((t) => t.resign).length,
     alreadySigned: plan2.alreadySigned,
@@ -83181,7 +83453,7 @@ async function attestImage(o) {
       } : {},
       onStep: step
     });
-    result.digest = out.index.descriptor.digest;
+    result.digest = result.signaturesIn = out.index.descriptor.digest;
     result.tags = o.tags;
     const entries = listed(out.index.bytes);
     for (const a of image.attestations) {
@@ -83269,6 +83541,8 @@ async function checkTags(o, image) {
     noop: pending.length === 0,
     originalDigest: image.digest,
     digest,
+    signaturesIn: digest,
+    filledSubjects: [],
     signed: 0,
     resigned: 0,
     alreadySigned: found.plan.alreadySigned,
@@ -83303,6 +83577,10 @@ async function signedEquivalent(reader, digest, pinned) {
   const covered = (s) => [...new Set(s.attestations.map((x) => x.platformDigest))].sort().join();
   if (covered(snapshot) !== covered(pinned)) return void 0;
   return { snapshot, plan: plan2 };
+}
+function describeSubject(s) {
+  const d = `sha256:${s.digest.sha256 ?? "?"}`;
+  return s.name ? `${s.name} (${d})` : `${d} (no image name given: name the image to add a purl)`;
 }
 function listed(indexBytes) {
   return JSON.parse(Buffer.from(indexBytes).toString("utf8")).manifests;
@@ -83472,6 +83750,10 @@ var OciLayout = class _OciLayout {
   index;
   kind = "oci-layout";
   location;
+  /** What opening tolerated (a BuildKit v0.11 directory export without `oci-layout`). */
+  warnings = [];
+  /** Writes add the missing `oci-layout` file, so what we write is a whole layout. */
+  markerMissing = false;
   /** How long a writer waits for another's lock before calling it stale (ms). */
   lockWaitMs;
   /** Opens an existing layout; fails if `oci-layout` or `index.json` is missing or malformed. */
@@ -83484,12 +83766,7 @@ var OciLayout = class _OciLayout {
       () => true,
       () => false
     );
-    if (isDir && !hasMarker) {
-      throw new OciIoError(
-        "OCI_NOT_FOUND",
-        `${dir} is a directory but not an OCI image layout (it has no oci-layout file)`
-      );
-    }
+    if (isDir && !hasMarker) return _OciLayout.openWithoutMarker(dir, options);
     const marker = await readOrIo((0, import_node_path2.join)(dir, "oci-layout"), `OCI layout ${dir}`, MAX_MARKER_BYTES);
     let version;
     try {
@@ -83509,6 +83786,33 @@ var OciLayout = class _OciLayout {
       MAX_INDEX_JSON_BYTES
     );
     return new _OciLayout(dir, parseIndex(indexBytes, `${dir}/index.json`), options);
+  }
+  /**
+   * BuildKit v0.11's `type=oci,tar=false` export writes `index.json` and `blobs/` but no
+   * `oci-layout` (added in v0.12): read it, with a warning. A directory with neither is no layout.
+   */
+  static async openWithoutMarker(dir, options) {
+    const has = (p) => (0, import_promises3.stat)((0, import_node_path2.join)(dir, p)).then(
+      () => true,
+      () => false
+    );
+    if (!await has("index.json") || !await has("blobs"))
+      throw new OciIoError(
+        "OCI_NOT_FOUND",
+        `${dir} is a directory but not an OCI image layout (it has no oci-layout file)`
+      );
+    const indexBytes = await readOrIo(
+      (0, import_node_path2.join)(dir, "index.json"),
+      `OCI layout ${dir} index.json`,
+      MAX_INDEX_JSON_BYTES
+    );
+    const layout = new _OciLayout(dir, parseIndex(indexBytes, `${dir}/index.json`), options);
+    layout.markerMissing = true;
+    layout.warnings.push({
+      code: "OCI_LAYOUT_MARKER_MISSING",
+      message: `${dir} has index.json and blobs/ but no oci-layout file (a BuildKit v0.11 directory export); read as an OCI layout 1.0.0`
+    });
+    return layout;
   }
   /** Creates a layout (or opens it if one is already there). */
   static async create(dir, options = {}) {
@@ -83533,6 +83837,12 @@ var OciLayout = class _OciLayout {
   /** The entries of index.json (a copy). */
   entries() {
     return this.index.manifests.map((d) => ({ ...d }));
+  }
+  /** The ref name of the entry `digest` (default: the only entry) names, as a purl's version. */
+  refNameOf(digest) {
+    const m = this.index.manifests;
+    const entry = digest ? m.find((d) => d.digest === digest) : m.length === 1 ? m[0] : void 0;
+    return entry?.annotations?.[ANNOTATION_REF_NAME];
   }
   tags() {
     return this.index.manifests.map((d) => d.annotations?.[ANNOTATION_REF_NAME]).filter((t) => t !== void 0);
@@ -83683,9 +83993,13 @@ var OciLayout = class _OciLayout {
    * runs under the lock with what the tag names right then (undefined: nothing), before
    * anything changes; it throws to refuse the move.
    */
-  async addManifest(desc, tag, check) {
+  async addManifest(desc, tag, check, replacesUntagged) {
     await this.update((index) => {
       const entry = { ...desc };
+      if (replacesUntagged !== void 0 && replacesUntagged !== desc.digest)
+        index.manifests = index.manifests.filter(
+          (d) => !(d.digest === replacesUntagged && d.annotations?.[ANNOTATION_REF_NAME] === void 0)
+        );
       if (tag !== void 0) {
         check?.(index.manifests.find((d) => d.annotations?.[ANNOTATION_REF_NAME] === tag)?.digest);
         entry.annotations = { ...desc.annotations ?? {}, [ANNOTATION_REF_NAME]: tag };
@@ -83739,6 +84053,13 @@ var OciLayout = class _OciLayout {
       if (fresh && !exists) index = { ...this.index, manifests: [...this.index.manifests] };
       else index = await this.readIndex();
       const changed = change(index) || fresh && !exists;
+      if (changed && this.markerMissing) {
+        await atomicWrite(
+          (0, import_node_path2.join)(this.dir, "oci-layout"),
+          JSON.stringify({ imageLayoutVersion: LAYOUT_VERSION })
+        );
+        this.markerMissing = false;
+      }
       if (changed) await atomicWrite((0, import_node_path2.join)(this.dir, "index.json"), JSON.stringify(index));
       this.index = index;
     });
@@ -83761,84 +84082,6 @@ var OciLayout = class _OciLayout {
     return bytes;
   }
 };
-
-// src/oci/reference.ts
-init_import_meta_url();
-init_errors();
-var DOCKER_HUB_HOST = "docker.io";
-var DOCKER_HUB_API_HOST = "registry-1.docker.io";
-var REPO_COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
-var TAG_RE = /^[\w][\w.-]{0,127}$/;
-function usage(msg) {
-  return new UsageError("USAGE", msg);
-}
-function parseImageReference(input2) {
-  if (input2.startsWith("oci:")) return parseLayoutReference(input2);
-  return parseRegistryReference(input2);
-}
-function parseLayoutReference(input2) {
-  let rest = input2.slice(4);
-  const out = { kind: "oci-layout", dir: "", original: input2 };
-  const at = rest.lastIndexOf("@");
-  if (at > 0 && isDigest(rest.slice(at + 1))) {
-    out.digest = rest.slice(at + 1);
-    rest = rest.slice(0, at);
-  } else {
-    const colon = rest.lastIndexOf(":");
-    if (colon > 0 && !rest.slice(colon + 1).includes("/")) {
-      out.tag = rest.slice(colon + 1);
-      rest = rest.slice(0, colon);
-      if (out.tag === "") throw usage(`empty tag in ${input2}`);
-    }
-  }
-  if (rest === "") throw usage(`no directory in ${input2}`);
-  out.dir = rest;
-  return out;
-}
-function parseRegistryReference(input2) {
-  let rest = input2;
-  let digest;
-  const at = rest.indexOf("@");
-  if (at >= 0) {
-    digest = rest.slice(at + 1);
-    rest = rest.slice(0, at);
-    if (!isDigest(digest))
-      throw usage(`image reference ${input2} has an invalid digest (only sha256 is supported)`);
-  }
-  let tag;
-  const lastSlash = rest.lastIndexOf("/");
-  const lastColon = rest.lastIndexOf(":");
-  if (lastColon > lastSlash) {
-    tag = rest.slice(lastColon + 1);
-    rest = rest.slice(0, lastColon);
-    if (!TAG_RE.test(tag)) throw usage(`image reference ${input2} has an invalid tag`);
-  }
-  const parts = rest.split("/");
-  let registry = DOCKER_HUB_HOST;
-  const first = parts[0];
-  if (parts.length > 1 && (first.includes(".") || first.includes(":") || first === "localhost")) {
-    registry = first;
-    parts.shift();
-  }
-  if (registry === "index.docker.io" || registry === DOCKER_HUB_API_HOST) registry = DOCKER_HUB_HOST;
-  if (registry === DOCKER_HUB_HOST && parts.length === 1) parts.unshift("library");
-  if (parts.length === 0 || parts.some((p) => !REPO_COMPONENT.test(p))) {
-    throw usage(`image reference ${input2} is not host/repository[:tag][@sha256:\u2026] or oci:DIR[:TAG]`);
-  }
-  if (tag === void 0 && digest === void 0) tag = "latest";
-  return {
-    kind: "registry",
-    registry,
-    repository: parts.join("/"),
-    ...tag !== void 0 ? { tag } : {},
-    ...digest !== void 0 ? { digest } : {},
-    original: input2
-  };
-}
-function familiarName(ref) {
-  if (ref.registry !== DOCKER_HUB_HOST) return `${ref.registry}/${ref.repository}`;
-  return ref.repository.startsWith("library/") ? ref.repository.slice("library/".length) : ref.repository;
-}
 
 // src/attest/metadata.ts
 init_import_meta_url();
@@ -83878,9 +84121,9 @@ function parseBuildxMetadata(text, target) {
 
 // src/attest/tags.ts
 async function prepareAttest(o) {
-  const mode = o.mode ?? "inline";
   const { ref, image, pinned, metaTags } = resolveImage(o);
   const output = o.output !== void 0 ? layoutOutput(o.output) : void 0;
+  const mode = o.mode ?? defaultMode(ref, output);
   if (ref.kind === "registry" && !o.push && !output)
     throw new UsageError(
       "USAGE",
@@ -83892,20 +84135,26 @@ async function prepareAttest(o) {
       "--push needs a registry IMAGE; a layout is signed in place or with --output"
     );
   if (mode === "referrers" && o.tag && !output)
-    throw new UsageError("USAGE", "--tag applies to inline mode (referrers mode does not write a new index)");
-  const opened = ref.kind === "oci-layout" ? await openLayout(ref, output, o.tag) : await openRegistry(o, ref, image, output, pinned ? metaTags : void 0);
+    throw new UsageError(
+      "USAGE",
+      `--tag applies to inline mode (referrers mode, ${o.mode ? "asked for" : "the default for registry images"}, writes no new index)` + (o.mode ? "" : ": add --mode inline")
+    );
+  const opened = ref.kind === "oci-layout" ? await openLayout(ref, output, o.tag, o.onNote) : await openRegistry(o, ref, image, output, pinned ? metaTags : void 0);
   const reference = {
     ...ref.tag !== void 0 && !ref.digest ? { tag: ref.tag } : {},
     ...ref.digest !== void 0 ? { digest: ref.digest } : {}
   };
-  const { client, ...rest } = opened;
+  const { client, subjectName, ...rest } = opened;
   return {
-    options: { ...rest, reference },
+    options: { ...rest, reference, ...subjectName ? { subjectName } : {} },
     mode,
     location: rest.target.location,
     redact: (m) => client ? client.redact(m) : m,
     close: async () => client?.close()
   };
+}
+function defaultMode(ref, output) {
+  return ref.kind === "registry" && !output ? "referrers" : "inline";
 }
 function resolveImage(o) {
   let image = o.image;
@@ -83944,32 +84193,65 @@ function layoutOutput(value) {
     throw new UsageError("USAGE", "--output takes oci:DIR[:TAG] (use --push for registries)");
   return parsed;
 }
-async function openLayout(ref, output, newTag) {
+async function openLayout(ref, output, newTag, onNote) {
   const layout = await OciLayout.open(ref.dir).catch((e) => {
     throw e instanceof OciIoError ? new UsageError("USAGE", e.message) : e;
   });
+  for (const w of layout.warnings) onNote?.(`warning: ${w.code}: ${w.message}`);
   const only = layout.tags().length === 1 ? layout.tags()[0] : void 0;
   if (!ref.tag && !ref.digest && only) ref.tag = only;
+  const entries = layout.entries();
+  const unnamed = !ref.tag && !ref.digest && !newTag && !output?.tag && entries.length === 1 && layout.tags().length === 0 ? entries[0].digest : void 0;
+  if (unnamed) ref.digest = unnamed;
   const tag = output?.tag ?? newTag ?? ref.tag ?? (ref.digest ? void 0 : "latest");
   const tags = tag !== void 0 ? [tag] : [];
+  const named = layoutImageName(layout, ref);
+  const subjectName = named ? { subjectName: named } : {};
   if (output && output.dir !== ref.dir)
-    return { source: layout, target: layoutTarget(await OciLayout.create(output.dir)), copy: true, tags };
+    return {
+      source: layout,
+      target: layoutTarget(await OciLayout.create(output.dir)),
+      copy: true,
+      tags,
+      ...subjectName
+    };
   const expectTags = tag !== void 0 && tag === ref.tag ? tags : [];
-  return { source: layout, target: layoutTarget(layout), copy: false, tags, expectTags };
+  return {
+    source: layout,
+    target: layoutTarget(layout, unnamed),
+    copy: false,
+    tags,
+    expectTags,
+    ...subjectName
+  };
+}
+function layoutImageName(layout, ref) {
+  const entry = layout.entries().find((d) => ref.digest ? d.digest === ref.digest : d.annotations?.[ANNOTATION_REF_NAME] === ref.tag);
+  const written = entry?.annotations?.[ANNOTATION_IMAGE_NAME];
+  if (!written) return void 0;
+  try {
+    const r = parseImageReference(written);
+    if (r.kind !== "registry") return void 0;
+    return { name: familiarName(r), version: explicitTag(written) ?? r.digest ?? r.tag ?? "latest" };
+  } catch {
+    return void 0;
+  }
 }
 async function openRegistry(o, ref, image, output, metaTags) {
   const origTag = explicitTag(image) ?? (ref.digest ? void 0 : ref.tag);
+  const subjectName = { name: familiarName(ref), version: origTag ?? ref.digest ?? "latest" };
   const client = await o.openRegistry(ref.registry);
   const source = client.repository(ref.repository);
   if (output) {
     const tag = output.tag ?? o.tag ?? origTag ?? (ref.digest ? void 0 : "latest");
     const target2 = layoutTarget(await OciLayout.create(output.dir));
-    return { client, source, target: target2, copy: true, tags: tag !== void 0 ? [tag] : [] };
+    return { client, source, target: target2, copy: true, tags: tag !== void 0 ? [tag] : [], subjectName };
   }
   const tags = o.tag ? [o.tag] : metaTags ?? (origTag ? [origTag] : []);
   const target = registryTarget(client, ref.repository);
-  return { client, source, target, copy: false, tags, expectTags: o.tag ? [] : tags };
+  return { client, source, target, copy: false, tags, expectTags: o.tag ? [] : tags, subjectName };
 }
+var ANNOTATION_IMAGE_NAME = "io.containerd.image.name";
 function explicitTag(input2) {
   const noDigest = input2.split("@")[0];
   const slash = noDigest.lastIndexOf("/");
@@ -85790,9 +86072,11 @@ var ATTEST_USAGE = `usage: opk-signer attest IMAGE [--push | --output oci:DIR[:T
   --push                    write to the registry IMAGE is in (needed for registry images)
   --output oci:DIR[:TAG]    write the result to an OCI layout instead
   --tag NEWTAG              give the new index this tag; IMAGE's tag is left alone
-  --mode inline|referrers   inline (default): DSSE layers in new attestation manifests and a new
-                            index; referrers: image untouched, signatures as OCI 1.1 referrers
-                            of each attestation manifest (tag schema sha256-<hex> without the API)
+  --mode referrers|inline   referrers (default for registry images): index digest and tags
+                            unchanged, signatures as OCI 1.1 referrers of each attestation
+                            manifest (tag schema sha256-<hex> without the API); inline (default
+                            for oci: layouts): DSSE layers in new attestation manifests and a
+                            new index, as the OpenPubkey BuildKit fork wrote them
   --resign                  replace existing signatures (default: signed layers are left alone)
   --signer unix:///PATH     sign through a running sidecar (default: in-process, same code)
   --provider NAME --issuer URL --format 2023|current   in-process signing (as \`sign\`)
@@ -85802,14 +86086,14 @@ var ATTEST_USAGE = `usage: opk-signer attest IMAGE [--push | --output oci:DIR[:T
   --metadata-target NAME    bake target in that file
   --username U --password-stdin   registry credentials (never stored); else Docker config
   --plain-http              HTTP for a non-loopback registry
-  --json                    print the result as JSON (default: the new index digest)
+  --json                    print the result as JSON (default: the digest that carries the signatures)
 ${LIMITS_USAGE}
 exit: 0 signed (or already signed), 1 refused (nothing to sign, statement mismatch),
       2 usage or I/O error (registry, sidecar or identity provider unreachable)`;
 async function attestFlags(args, io2) {
   const { values: v, positionals } = parse(args, attestOptions);
-  const mode = v.mode ?? "inline";
-  if (mode !== "inline" && mode !== "referrers")
+  const mode = v.mode;
+  if (mode !== void 0 && mode !== "inline" && mode !== "referrers")
     throw new UsageError("USAGE", `--mode must be inline or referrers, not ${v.mode}`);
   const limits = limitsFrom(v);
   if (positionals.length > 1) throw new UsageError("USAGE", `expected one IMAGE
@@ -85833,13 +86117,13 @@ ${ATTEST_USAGE}`);
     ...v.push ? { push: true } : {},
     ...v.output !== void 0 ? { output: v.output } : {},
     ...v.tag !== void 0 ? { tag: v.tag } : {},
-    mode,
+    ...mode ? { mode } : {},
     ...text !== void 0 ? { metadata: { text, target: v["metadata-target"] } } : {},
     openRegistry: (registry) => registryClientFor(registry, v, io2),
     onNote: (line) => io2.stderr.write(`${line}
 `)
   };
-  return { values: v, mode, limits, job };
+  return { values: v, limits, job };
 }
 
 // src/cli/render/attest.ts
@@ -85862,7 +86146,8 @@ function describeAttest(r, location, ms) {
       if (a.from !== a.to)
         lines.push(`  ${a.platform}: attestation manifest ${a.from} \u2192 ${a.to} (${a.form})`);
     lines.push(
-      `index ${r.originalDigest} \u2192 ${r.digest}${r.tags.length ? ` tagged ${r.tags.join(", ")}` : " (by digest, no tag moved)"}`
+      `index ${r.originalDigest} \u2192 ${r.digest}${r.tags.length ? ` tagged ${r.tags.join(", ")}` : " (by digest, no tag moved)"}`,
+      `signatures are in the new index ${r.signaturesIn}: deploy and verify that digest (inline mode; ${r.originalDigest} stays unsigned)`
     );
   } else {
     lines.push(
@@ -85870,6 +86155,10 @@ function describeAttest(r, location, ms) {
     );
     for (const x of r.referrers) lines.push(`  ${x.subject} \u2190 ${x.digest}`);
   }
+  if (r.filledSubjects.length)
+    lines.push(
+      `filled ${r.filledSubjects.length} empty subject(s) (an export without an image name) with the platform manifest digest${r.filledSubjects.some((f) => f.subject.name) ? " and image purl" : ""}`
+    );
   return lines.join("\n") + "\n";
 }
 function describeTags(e, location, expectTags) {
@@ -86171,7 +86460,7 @@ async function run(args, io2) {
     io2.stdout.write(ATTEST_USAGE + "\n");
     return EXIT_OK;
   }
-  const { values: v, mode, limits, job: options } = await attestFlags(args, io2);
+  const { values: v, limits, job: options } = await attestFlags(args, io2);
   const job = await prepareAttest(options);
   const signer = attestSignerFromFlags(v, io2);
   const onProgress = (line) => {
@@ -86181,7 +86470,7 @@ async function run(args, io2) {
   const start = import_node_perf_hooks4.performance.now();
   try {
     const resign = v.resign === true;
-    const result = await attestImage({ ...job.options, mode, resign, signer, onProgress, limits });
+    const result = await attestImage({ ...job.options, mode: job.mode, resign, signer, onProgress, limits });
     io2.stdout.write(v.json ? JSON.stringify(result, null, 2) + "\n" : `${result.digest}
 `);
     if (!v.quiet) io2.stderr.write(describeAttest(result, job.location, import_node_perf_hooks4.performance.now() - start));
@@ -86205,34 +86494,6 @@ init_import_meta_url();
 // src/verify/image.ts
 init_import_meta_url();
 init_errors();
-
-// src/oci/purl.ts
-init_import_meta_url();
-function dockerPurl(name, version, platform) {
-  const q2 = platform ? `?platform=${encodeURIComponent(platformString(platform))}` : "";
-  return `pkg:docker/${name}@${version}${q2}`;
-}
-function safeUnescape(s) {
-  try {
-    return decodeURIComponent(s);
-  } catch {
-    return s;
-  }
-}
-function parseDockerPurl(s) {
-  const m = /^pkg:docker\/([^@?#]+)(?:@([^?#]+))?(?:\?([^#]*))?/.exec(s);
-  if (!m) return void 0;
-  const qualifiers = /* @__PURE__ */ new Map();
-  for (const kv of (m[3] ?? "").split("&")) {
-    if (!kv) continue;
-    const i = kv.indexOf("=");
-    qualifiers.set(
-      safeUnescape(i < 0 ? kv : kv.slice(0, i)),
-      safeUnescape(i < 0 ? "" : kv.slice(i + 1).replace(/\+/g, " "))
-    );
-  }
-  return { name: safeUnescape(m[1]), ...m[2] ? { version: safeUnescape(m[2]) } : {}, qualifiers };
-}
 
 // src/pktoken/parse.ts
 init_import_meta_url();
@@ -86965,7 +87226,8 @@ function verifySubject(statement, ctx) {
     const p = purl.qualifiers.get("platform");
     return p === void 0 || wantPlatform === void 0 || normalisePlatform(p) === wantPlatform;
   });
-  const ref = ctx.subjectName !== void 0 ? `${ctx.subjectName}:${ctx.tag}` : ctx.tag;
+  const sep = ctx.tag.startsWith("sha256:") ? "@" : ":";
+  const ref = ctx.subjectName !== void 0 ? `${ctx.subjectName}${sep}${ctx.tag}` : ctx.tag;
   if (!ok) {
     fail4(
       "SUBJECT_NAME_MISMATCH",
@@ -87350,7 +87612,8 @@ function liftFinder(reads) {
 }
 function purlFor(o, d) {
   const name = o.subjectName ?? o.imageName ?? o.displayName;
-  return dockerPurl(name, o.reference.tag ?? o.reference.digest ?? "latest", d.platform);
+  const version = o.subjectVersion ?? o.reference.tag ?? o.purlVersion ?? o.reference.digest ?? "latest";
+  return dockerPurl(name, version, d.platform);
 }
 async function judgePlatform(run3, read) {
   const d = read.descriptor;
@@ -87411,7 +87674,7 @@ async function runSteps(run3, d, purl, layer, annotatedType, facts) {
     manifestDigest: d.digest,
     platform: d.platform,
     siblings: siblings(run3.root, d),
-    ...o.reference.digest === void 0 && o.reference.tag !== void 0 ? { tag: o.reference.tag } : {},
+    ...subjectTag(o),
     ...o.subjectName !== void 0 ? { subjectName: o.subjectName } : {}
   });
   facts.identity = verifyIdentity(facts.signatures, settings, {
@@ -87423,6 +87686,10 @@ async function runSteps(run3, d, purl, layer, annotatedType, facts) {
     ...o.reference.tag ? { tag: o.reference.tag } : {}
   });
   if (o.signingTime) facts.signingTime = verifySigningTime(facts.identity.verdict, o.signingTime);
+}
+function subjectTag(o) {
+  if (o.subjectVersion !== void 0) return { tag: o.subjectVersion };
+  return o.reference.digest === void 0 && o.reference.tag !== void 0 ? { tag: o.reference.tag } : {};
 }
 function siblings(root, d) {
   const m = /* @__PURE__ */ new Map();
@@ -87958,7 +88225,8 @@ var VERIFY_USAGE = `usage: opk-signer verify IMAGE [flags]
                             timestamps and each rooted key's observed window
   --key-grace DUR           slack around a key's observed window (default 1d; 30m, 12h, 2d)
   --bundle FILE             verify an offline bundle (\`opk-signer bundle\`); IMAGE@DIGEST optional
-  --subject-name NAME       name the subject purls must carry (default: the reference's)
+  --subject-name NAME[:TAG|@DIGEST]  name (and tag or digest) the subject purls must carry
+                            (default: the reference's name, and its tag when read by tag)
   --username U --password-stdin   registry credentials (never stored)
   --plain-http              HTTP for a non-loopback registry
   --output text|json
@@ -87993,15 +88261,22 @@ function expectFlags(v) {
   };
 }
 async function openImage(ref, values, io2) {
-  const subjectName = values["subject-name"];
+  const given = values["subject-name"] !== void 0 ? parseSubjectName(values["subject-name"]) : void 0;
+  const subjectName = given?.name;
+  const version = given?.version !== void 0 ? { subjectVersion: given.version } : {};
   if (ref.kind === "oci-layout") {
     const source = await OciLayout.open(ref.dir).catch((e) => {
       throw e instanceof OciIoError ? new IoError("IO", e.message) : e;
     });
+    for (const w of source.warnings) io2.stderr.write(`opk-signer: warning: ${w.code}: ${w.message}
+`);
+    const refName = ref.tag ?? source.refNameOf(ref.digest);
     return {
       source,
       imageName: subjectName ?? ref.dir,
-      ...subjectName !== void 0 ? { subjectName } : {}
+      ...subjectName !== void 0 ? { subjectName } : {},
+      ...version,
+      ...refName !== void 0 ? { purlVersion: refName } : {}
     };
   }
   const client = await registryClientFor(ref.registry, values, io2);
@@ -88010,6 +88285,7 @@ async function openImage(ref, values, io2) {
     source: client.repository(ref.repository),
     imageName,
     subjectName: subjectName ?? imageName,
+    ...version,
     close: () => client.close()
   };
 }
@@ -88149,7 +88425,15 @@ var MODES = {
   inline: ["--mode", "inline"],
   "verify-only": void 0
 };
-var VERIFY_FLAGS = ["repository", "repo-owner-id", "ref", "sha", "workflow-ref", "policy"];
+var VERIFY_FLAGS = [
+  "repository",
+  "repo-owner-id",
+  "ref",
+  "sha",
+  "workflow-ref",
+  "policy",
+  "subject-name"
+];
 var INPUT_NAMES = [
   "image",
   "mode",

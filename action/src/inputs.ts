@@ -15,7 +15,15 @@ export const MODES = {
 export type Mode = keyof typeof MODES;
 
 /** Inputs passed to `verify` as `--NAME VALUE`, unchanged. */
-export const VERIFY_FLAGS = ['repository', 'repo-owner-id', 'ref', 'sha', 'workflow-ref', 'policy'] as const;
+export const VERIFY_FLAGS = [
+  'repository',
+  'repo-owner-id',
+  'ref',
+  'sha',
+  'workflow-ref',
+  'policy',
+  'subject-name',
+] as const;
 
 /** Every input the entry point reads; action.yml declares exactly these (a test checks). */
 export const INPUT_NAMES = [

@@ -23,6 +23,8 @@ export interface AttestImageOptions {
   expectTags?: string[];
   mode?: AttestMode;
   resign?: boolean;
+  /** The image's name and tag (or digest): the purl of subjects filled in for unnamed exports. */
+  subjectName?: { name: string; version: string };
   signer: AttestSigner;
   onProgress?: (line: string) => void;
   /** Bounds on reading the image (index entries, layers, referrers, bytes). */
@@ -49,6 +51,13 @@ export interface AttestResult {
   originalDigest: string;
   /** The new index (inline) or the unchanged one (referrers, no-op). */
   digest: string;
+  /**
+   * The index digest to deploy and verify: the signatures are reachable from it. Inline mode
+   * writes a new index, so this differs from `originalDigest` there; referrers mode keeps it.
+   */
+  signaturesIn: string;
+  /** Empty subjects (BuildKit exports without an image name) filled before signing. */
+  filledSubjects: SigningPlan['filledSubjects'];
   signed: number;
   resigned: number;
   alreadySigned: number;
@@ -79,8 +88,16 @@ export async function attestImage(o: AttestImageOptions): Promise<AttestResult> 
     const done = await checkTags(o, image);
     if (done) return done;
   }
-  const plan = planSigning(image, { mode, ...(o.resign ? { resign: true } : {}) });
+  const plan = planSigning(image, {
+    mode,
+    ...(o.resign ? { resign: true } : {}),
+    ...(o.subjectName ? { subjectName: o.subjectName } : {}),
+  });
   for (const w of plan.warnings) o.onProgress?.(`warning: ${w}`);
+  for (const f of plan.filledSubjects)
+    o.onProgress?.(
+      `${f.platform}: statement ${f.layer} had an empty subject; filled with ${describeSubject(f.subject)}`,
+    );
   if (plan.tasks.length > 0)
     o.onProgress?.(
       `signing ${plan.tasks.length} statement(s) of ${image.attestations.length} attestation manifest(s) with ${o.signer.name}`,
@@ -96,6 +113,8 @@ export async function attestImage(o: AttestImageOptions): Promise<AttestResult> 
     noop: plan.tasks.length === 0,
     originalDigest: image.digest,
     digest: image.digest,
+    signaturesIn: image.digest,
+    filledSubjects: plan.filledSubjects,
     signed: plan.tasks.filter((t) => !t.resign).length,
     resigned: plan.tasks.filter((t) => t.resign).length,
     alreadySigned: plan.alreadySigned,
@@ -128,7 +147,7 @@ export async function attestImage(o: AttestImageOptions): Promise<AttestResult> 
         : {}),
       onStep: step,
     });
-    result.digest = out.index.descriptor.digest;
+    result.digest = result.signaturesIn = out.index.descriptor.digest;
     result.tags = o.tags;
     const entries = listed(out.index.bytes);
     for (const a of image.attestations) {
@@ -225,6 +244,8 @@ async function checkTags(o: AttestImageOptions, image: ImageSnapshot): Promise<A
     noop: pending.length === 0,
     originalDigest: image.digest,
     digest,
+    signaturesIn: digest,
+    filledSubjects: [],
     signed: 0,
     resigned: 0,
     alreadySigned: found.plan.alreadySigned,
@@ -269,6 +290,12 @@ async function signedEquivalent(
     [...new Set(s.attestations.map((x) => x.platformDigest))].sort().join();
   if (covered(snapshot) !== covered(pinned)) return undefined;
   return { snapshot, plan };
+}
+
+/** `pkg:docker/…@… (sha256:…)` or just the digest: how a filled subject is told to the user. */
+export function describeSubject(s: { name?: string; digest: Record<string, string> }): string {
+  const d = `sha256:${s.digest.sha256 ?? '?'}`;
+  return s.name ? `${s.name} (${d})` : `${d} (no image name given: name the image to add a purl)`;
 }
 
 function listed(indexBytes: Uint8Array): Descriptor[] {

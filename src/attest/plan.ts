@@ -1,5 +1,7 @@
 import { INTOTO_PAYLOAD_TYPE, OPK_KEYID, parseEnvelope } from '../dsse/envelope.js';
 import { parseStatement } from '../intoto/statement.js';
+import { fillEmptySubject, type FillSubject } from '../intoto/subject-fill.js';
+import { dockerPurl } from '../oci/purl.js';
 import {
   ANNOTATION_OPK_STATEMENT_DIGEST,
   ANNOTATION_PREDICATE_TYPE,
@@ -39,6 +41,8 @@ export interface PlanOptions {
   mode: AttestMode;
   /** Replace existing signatures (inline DSSE layers, or our referrers). */
   resign?: boolean;
+  /** The image's name and tag (or digest), for the purl of a subject `attest` fills in. */
+  subjectName?: { name: string; version: string };
 }
 
 /**
@@ -69,6 +73,7 @@ export function planSigning(image: ImageSnapshot, o: PlanOptions): SigningPlan {
       );
 
   const tasks: SignTask[] = [];
+  const filledSubjects: SigningPlan['filledSubjects'] = [];
   let alreadySigned = 0;
   let ignored = 0;
   const bare: string[] = [];
@@ -87,6 +92,15 @@ export function planSigning(image: ImageSnapshot, o: PlanOptions): SigningPlan {
           continue;
         }
         statement = layer.bytes!;
+        const filled = fillSubject(statement, image, att.platformDigest, o.subjectName);
+        if (filled) {
+          statement = filled.statement;
+          filledSubjects.push({
+            platform: att.platform ?? 'unknown platform',
+            layer: layer.descriptor.digest,
+            subject: filled.subject,
+          });
+        }
       } else if (kind === 'dsse') {
         intoto++;
         const what = `${where} layer ${layer.descriptor.digest} (${mt})`;
@@ -125,7 +139,8 @@ export function planSigning(image: ImageSnapshot, o: PlanOptions): SigningPlan {
         attestation: att.entryPosition,
         layer: layer.position,
         statement,
-        statementDigest: sha256Digest(statement),
+        // The in-toto layer it stands for (referrers name it), even when its subject was filled.
+        statementDigest: kind === 'intoto' ? layer.descriptor.digest : sha256Digest(statement),
         predicateType,
         ...(att.platform ? { platform: att.platform } : {}),
         resign,
@@ -143,7 +158,35 @@ export function planSigning(image: ImageSnapshot, o: PlanOptions): SigningPlan {
     );
   }
   for (const b of bare) warnings.push(`${b} has no in-toto layer: nothing signed there`);
-  return { mode: o.mode, resign: o.resign ?? false, tasks, alreadySigned, ignored, warnings };
+  return { mode: o.mode, resign: o.resign ?? false, tasks, alreadySigned, ignored, warnings, filledSubjects };
+}
+
+/**
+ * BuildKit writes `"subject": []` when the export had no image name: such a statement vouches
+ * for no image. Only an empty subject is filled, with the platform manifest the statement is
+ * attached to (and a purl in BuildKit's form when the image has a name); any other subject is
+ * left exactly as written, so a mismatch is still refused.
+ */
+function fillSubject(
+  statement: Uint8Array,
+  image: ImageSnapshot,
+  platformDigest: string,
+  name: PlanOptions['subjectName'],
+): { statement: Uint8Array; subject: FillSubject } | undefined {
+  let empty: boolean;
+  try {
+    empty = parseStatement(statement).subjects.length === 0;
+  } catch {
+    return undefined; // checkStatement reports it
+  }
+  if (!empty) return undefined;
+  const platform = image.platforms.find((p) => p.descriptor.digest === platformDigest)?.descriptor.platform;
+  const subject: FillSubject = {
+    ...(name ? { name: dockerPurl(name.name, name.version, platform) } : {}),
+    digest: { sha256: platformDigest.slice('sha256:'.length) },
+  };
+  const filled = fillEmptySubject(statement, [subject]);
+  return filled ? { statement: filled, subject } : undefined;
 }
 
 /**

@@ -9,6 +9,7 @@ import {
 import type { ImageSource } from '../oci/source.js';
 import { ANNOTATION_REFERENCE_DIGEST, platformString, sha256Digest, type Descriptor } from '../oci/types.js';
 import { AttestError } from './errors.js';
+import { isFilledFrom } from '../intoto/subject-fill.js';
 import { checkSignedEnvelope } from './plan.js';
 import type { AttestationSnapshot, AttestMode, ImageSnapshot, RawJson } from './types.js';
 
@@ -78,7 +79,7 @@ async function readAttestation(
       `attestation manifest ${descriptor.digest} names no platform manifest (no ${ANNOTATION_REFERENCE_DIGEST}, no subject)`,
     );
   // DSSE layers too: one only counts as signed once its envelope has been checked.
-  const [configBytes, layers, referrers] = await Promise.all([
+  const [configBytes, layers] = await Promise.all([
     am.form === 'legacy' ? source.fetchBlob(am.manifest.config.digest) : Promise.resolve(undefined),
     Promise.all(
       am.manifest.layers.map(async (d, position) => {
@@ -87,8 +88,10 @@ async function readAttestation(
         return layer;
       }),
     ),
-    o.mode === 'referrers' ? existingReferrers(source, descriptor, o.limits) : Promise.resolve(undefined),
   ]);
+  const statements = new Map(layers.filter((l) => l.bytes).map((l) => [l.descriptor.digest, l.bytes!]));
+  const referrers =
+    o.mode === 'referrers' ? await existingReferrers(source, descriptor, statements, o.limits) : undefined;
   const platform = platforms.get(platformDigest);
   return {
     entryPosition,
@@ -114,6 +117,7 @@ async function readAttestation(
 async function existingReferrers(
   source: ImageSource,
   attestationManifest: Descriptor,
+  unsigned: Map<string, Uint8Array>,
   limits: Limits,
 ): Promise<{ descriptors: Descriptor[]; statements: Set<string> }> {
   const found = await readReferrerSignatures(source, attestationManifest, limits);
@@ -123,11 +127,17 @@ async function existingReferrers(
       const bytes = await source.fetchBlob(l.digest).catch(() => undefined);
       if (!bytes) continue;
       const checked = checkSignedEnvelope(bytes, undefined);
-      if (checked.ok && sha256Digest(checked.payload) === s) {
+      const original = unsigned.get(s);
+      if (checked.ok && signsStatement(checked.payload, s, original)) {
         statements.add(s);
         break;
       }
     }
   }
   return { descriptors: found.artifacts, statements };
+}
+
+/** A payload stands for in-toto layer `digest`: it is that statement, or it with its empty subject filled. */
+function signsStatement(payload: Uint8Array, digest: string, original: Uint8Array | undefined): boolean {
+  return sha256Digest(payload) === digest || (original !== undefined && isFilledFrom(original, payload));
 }

@@ -1,9 +1,16 @@
 import { UsageError } from '../errors.js';
 import { OciIoError } from '../oci/errors.js';
 import { OciLayout } from '../oci/layout.js';
-import { parseImageReference, type LayoutReference, type RegistryReference } from '../oci/reference.js';
+import {
+  familiarName,
+  parseImageReference,
+  type ImageReference,
+  type LayoutReference,
+  type RegistryReference,
+} from '../oci/reference.js';
 import type { RegistryClient } from '../oci/registry.js';
 import type { ImageSource } from '../oci/source.js';
+import { ANNOTATION_REF_NAME } from '../oci/types.js';
 import { attestImage, type AttestImageOptions, type AttestResult } from './attest.js';
 import { parseBuildxMetadata } from './metadata.js';
 import type { AttestMode } from './types.js';
@@ -51,6 +58,8 @@ interface Opened {
   tags: string[];
   expectTags?: string[];
   client?: RegistryClient;
+  /** The image's name and tag (or digest), for subjects filled in for unnamed exports. */
+  subjectName?: { name: string; version: string };
 }
 
 type Run = Pick<AttestImageOptions, 'signer' | 'resign' | 'onProgress' | 'limits'>;
@@ -76,9 +85,9 @@ function runOptions(o: Run): Run {
 
 /** Checks the combination, resolves IMAGE and opens source and target; nothing is written yet. */
 export async function prepareAttest(o: AttestReferenceOptions): Promise<AttestJob> {
-  const mode = o.mode ?? 'inline';
   const { ref, image, pinned, metaTags } = resolveImage(o);
   const output = o.output !== undefined ? layoutOutput(o.output) : undefined;
+  const mode = o.mode ?? defaultMode(ref, output);
   if (ref.kind === 'registry' && !o.push && !output)
     throw new UsageError(
       'USAGE',
@@ -90,23 +99,38 @@ export async function prepareAttest(o: AttestReferenceOptions): Promise<AttestJo
       '--push needs a registry IMAGE; a layout is signed in place or with --output',
     );
   if (mode === 'referrers' && o.tag && !output)
-    throw new UsageError('USAGE', '--tag applies to inline mode (referrers mode does not write a new index)');
+    throw new UsageError(
+      'USAGE',
+      `--tag applies to inline mode (referrers mode, ${o.mode ? 'asked for' : 'the default for registry images'}, writes no new index)` +
+        (o.mode ? '' : ': add --mode inline'),
+    );
   const opened =
     ref.kind === 'oci-layout'
-      ? await openLayout(ref, output, o.tag)
+      ? await openLayout(ref, output, o.tag, o.onNote)
       : await openRegistry(o, ref, image, output, pinned ? metaTags : undefined);
   const reference = {
     ...(ref.tag !== undefined && !ref.digest ? { tag: ref.tag } : {}),
     ...(ref.digest !== undefined ? { digest: ref.digest } : {}),
   };
-  const { client, ...rest } = opened;
+  const { client, subjectName, ...rest } = opened;
   return {
-    options: { ...rest, reference },
+    options: { ...rest, reference, ...(subjectName ? { subjectName } : {}) },
     mode,
     location: rest.target.location,
     redact: (m) => (client ? client.redact(m) : m),
     close: async () => client?.close(),
   };
+}
+
+/**
+ * Where the result goes decides the default. A registry image is signed with OCI referrers:
+ * its index digest and tags stay, so the digest the build reported (and deployments pin) is
+ * the one that verifies. A layout is signed inline: it is usually a build output on its way to
+ * a registry, and what carries it there (skopeo copy, docker load) carries the index and its
+ * attestation manifests but not referrers; the `docker verify` plugin reads inline only too.
+ */
+export function defaultMode(ref: ImageReference, output: LayoutReference | undefined): AttestMode {
+  return ref.kind === 'registry' && !output ? 'referrers' : 'inline';
 }
 
 /** IMAGE, pinned to the digest buildx recorded when a metadata file is given, and its tags. */
@@ -153,19 +177,62 @@ async function openLayout(
   ref: LayoutReference,
   output: LayoutReference | undefined,
   newTag?: string,
+  onNote?: (line: string) => void,
 ): Promise<Opened> {
   const layout = await OciLayout.open(ref.dir).catch((e: unknown) => {
     throw e instanceof OciIoError ? new UsageError('USAGE', e.message) : e;
   });
+  for (const w of layout.warnings) onNote?.(`warning: ${w.code}: ${w.message}`);
   const only = layout.tags().length === 1 ? layout.tags()[0] : undefined;
   if (!ref.tag && !ref.digest && only) ref.tag = only;
+  // The one image of an unnamed export (no ref name): signed in place of it, untagged.
+  const entries = layout.entries();
+  const unnamed =
+    !ref.tag && !ref.digest && !newTag && !output?.tag && entries.length === 1 && layout.tags().length === 0
+      ? entries[0]!.digest
+      : undefined;
+  if (unnamed) ref.digest = unnamed;
   // By digest with no tag asked for: the new index is listed untagged (no `latest` moves).
   const tag = output?.tag ?? newTag ?? ref.tag ?? (ref.digest ? undefined : 'latest');
   const tags = tag !== undefined ? [tag] : [];
+  const named = layoutImageName(layout, ref);
+  const subjectName = named ? { subjectName: named } : {};
   if (output && output.dir !== ref.dir)
-    return { source: layout, target: layoutTarget(await OciLayout.create(output.dir)), copy: true, tags };
+    return {
+      source: layout,
+      target: layoutTarget(await OciLayout.create(output.dir)),
+      copy: true,
+      tags,
+      ...subjectName,
+    };
   const expectTags = tag !== undefined && tag === ref.tag ? tags : [];
-  return { source: layout, target: layoutTarget(layout), copy: false, tags, expectTags };
+  return {
+    source: layout,
+    target: layoutTarget(layout, unnamed),
+    copy: false,
+    tags,
+    expectTags,
+    ...subjectName,
+  };
+}
+
+/** The image name BuildKit recorded for a layout entry (`io.containerd.image.name`), if any. */
+function layoutImageName(
+  layout: OciLayout,
+  ref: LayoutReference,
+): { name: string; version: string } | undefined {
+  const entry = layout
+    .entries()
+    .find((d) => (ref.digest ? d.digest === ref.digest : d.annotations?.[ANNOTATION_REF_NAME] === ref.tag));
+  const written = entry?.annotations?.[ANNOTATION_IMAGE_NAME];
+  if (!written) return undefined;
+  try {
+    const r = parseImageReference(written);
+    if (r.kind !== 'registry') return undefined;
+    return { name: familiarName(r), version: explicitTag(written) ?? r.digest ?? r.tag ?? 'latest' };
+  } catch {
+    return undefined; // a name we cannot read is no name: the subject gets the digest only
+  }
 }
 
 async function openRegistry(
@@ -177,17 +244,21 @@ async function openRegistry(
 ): Promise<Opened> {
   // The tag the user named (not the implied `latest` of a by-digest reference).
   const origTag = explicitTag(image) ?? (ref.digest ? undefined : ref.tag);
+  const subjectName = { name: familiarName(ref), version: origTag ?? ref.digest ?? 'latest' };
   const client = await o.openRegistry(ref.registry);
   const source = client.repository(ref.repository);
   if (output) {
     const tag = output.tag ?? o.tag ?? origTag ?? (ref.digest ? undefined : 'latest');
     const target = layoutTarget(await OciLayout.create(output.dir));
-    return { client, source, target, copy: true, tags: tag !== undefined ? [tag] : [] };
+    return { client, source, target, copy: true, tags: tag !== undefined ? [tag] : [], subjectName };
   }
   const tags = o.tag ? [o.tag] : (metaTags ?? (origTag ? [origTag] : []));
   const target = registryTarget(client, ref.repository);
-  return { client, source, target, copy: false, tags, expectTags: o.tag ? [] : tags };
+  return { client, source, target, copy: false, tags, expectTags: o.tag ? [] : tags, subjectName };
 }
+
+/** containerd's annotation for the full image name an export was given (BuildKit's `name=`). */
+const ANNOTATION_IMAGE_NAME = 'io.containerd.image.name';
 
 /** The tag written in a registry reference (`host:5000/repo:tag[@sha256:…]`), if any. */
 export function explicitTag(input: string): string | undefined {

@@ -54,7 +54,7 @@ export interface SignTask {
   layer: number;
   /** Exact statement bytes (the in-toto layer, or the payload of an envelope being re-signed). */
   statement: Uint8Array;
-  /** sha256 of the statement bytes: the unsigned layer's digest. */
+  /** The unsigned in-toto layer's digest (the statement as BuildKit wrote it, before any subject fill). */
   statementDigest: string;
   predicateType: string;
   platform?: string;
@@ -70,6 +70,12 @@ export interface SigningPlan {
   /** Layers of other media types, left alone as BuildKit documents. */
   ignored: number;
   warnings: string[];
+  /** Statements whose empty subject (BuildKit's unnamed export) was filled before signing. */
+  filledSubjects: {
+    platform: string;
+    layer: string;
+    subject: { name?: string; digest: Record<string, string> };
+  }[];
 }
 
 /** What a signer returns per statement: the library's one signed-layer type. */

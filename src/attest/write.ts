@@ -85,7 +85,8 @@ export function registryTarget(client: RegistryClient, repository: string): Imag
   };
 }
 
-export function layoutTarget(layout: OciLayout): ImageTarget {
+/** `replacesUntagged`: the untagged entry the new index takes the place of (signed in place). */
+export function layoutTarget(layout: OciLayout, replacesUntagged?: string): ImageTarget {
   return {
     location: layout.location,
     reader: layout,
@@ -99,7 +100,7 @@ export function layoutTarget(layout: OciLayout): ImageTarget {
       return { referrersIndexed: false };
     },
     async addRoot(descriptor) {
-      await layout.addManifest(descriptor);
+      await layout.addManifest(descriptor, undefined, undefined, replacesUntagged);
     },
     async tagged(tag) {
       return layout.tagged(tag);

@@ -321,6 +321,8 @@ export const WARNINGS = {
   REFERRER_LAYER_UNMATCHED: 'a signature referrer layer matches no attestation layer of its subject',
   SIGNING_TIME_UNPROVEN:
     'the signature carries no RFC 3161 timestamp, or no --tsa-cert was given to check it: verified as before, the signing time is unproven',
+  OCI_LAYOUT_MARKER_MISSING:
+    'a directory with index.json and blobs/ but no oci-layout file (BuildKit v0.11) was read as an OCI layout',
 } as const;
 
 export type WarningCode = keyof typeof WARNINGS;

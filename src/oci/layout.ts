@@ -55,6 +55,10 @@ export interface LayoutOptions {
 export class OciLayout implements ImageSource {
   readonly kind = 'oci-layout' as const;
   readonly location: string;
+  /** What opening tolerated (a BuildKit v0.11 directory export without `oci-layout`). */
+  readonly warnings: { code: 'OCI_LAYOUT_MARKER_MISSING'; message: string }[] = [];
+  /** Writes add the missing `oci-layout` file, so what we write is a whole layout. */
+  private markerMissing = false;
   /** How long a writer waits for another's lock before calling it stale (ms). */
   private readonly lockWaitMs: number;
 
@@ -79,12 +83,7 @@ export class OciLayout implements ImageSource {
         () => true,
         () => false,
       ));
-    if (isDir && !hasMarker) {
-      throw new OciIoError(
-        'OCI_NOT_FOUND',
-        `${dir} is a directory but not an OCI image layout (it has no oci-layout file)`,
-      );
-    }
+    if (isDir && !hasMarker) return OciLayout.openWithoutMarker(dir, options);
     const marker = await readOrIo(join(dir, 'oci-layout'), `OCI layout ${dir}`, MAX_MARKER_BYTES);
     let version: unknown;
     try {
@@ -105,6 +104,35 @@ export class OciLayout implements ImageSource {
       MAX_INDEX_JSON_BYTES,
     );
     return new OciLayout(dir, parseIndex(indexBytes, `${dir}/index.json`), options);
+  }
+
+  /**
+   * BuildKit v0.11's `type=oci,tar=false` export writes `index.json` and `blobs/` but no
+   * `oci-layout` (added in v0.12): read it, with a warning. A directory with neither is no layout.
+   */
+  private static async openWithoutMarker(dir: string, options: LayoutOptions): Promise<OciLayout> {
+    const has = (p: string) =>
+      stat(join(dir, p)).then(
+        () => true,
+        () => false,
+      );
+    if (!(await has('index.json')) || !(await has('blobs')))
+      throw new OciIoError(
+        'OCI_NOT_FOUND',
+        `${dir} is a directory but not an OCI image layout (it has no oci-layout file)`,
+      );
+    const indexBytes = await readOrIo(
+      join(dir, 'index.json'),
+      `OCI layout ${dir} index.json`,
+      MAX_INDEX_JSON_BYTES,
+    );
+    const layout = new OciLayout(dir, parseIndex(indexBytes, `${dir}/index.json`), options);
+    layout.markerMissing = true;
+    layout.warnings.push({
+      code: 'OCI_LAYOUT_MARKER_MISSING',
+      message: `${dir} has index.json and blobs/ but no oci-layout file (a BuildKit v0.11 directory export); read as an OCI layout 1.0.0`,
+    });
+    return layout;
   }
 
   /** Creates a layout (or opens it if one is already there). */
@@ -132,6 +160,13 @@ export class OciLayout implements ImageSource {
   /** The entries of index.json (a copy). */
   entries(): Descriptor[] {
     return this.index.manifests.map((d) => ({ ...d }));
+  }
+
+  /** The ref name of the entry `digest` (default: the only entry) names, as a purl's version. */
+  refNameOf(digest?: string): string | undefined {
+    const m = this.index.manifests;
+    const entry = digest ? m.find((d) => d.digest === digest) : m.length === 1 ? m[0] : undefined;
+    return entry?.annotations?.[ANNOTATION_REF_NAME];
   }
 
   tags(): string[] {
@@ -311,9 +346,15 @@ export class OciLayout implements ImageSource {
     desc: Descriptor,
     tag?: string,
     check?: (current: string | undefined) => void,
+    replacesUntagged?: string,
   ): Promise<void> {
     await this.update((index) => {
       const entry: Descriptor = { ...desc };
+      // In place of an untagged entry (an export without a name): it is superseded, as a tag would move.
+      if (replacesUntagged !== undefined && replacesUntagged !== desc.digest)
+        index.manifests = index.manifests.filter(
+          (d) => !(d.digest === replacesUntagged && d.annotations?.[ANNOTATION_REF_NAME] === undefined),
+        );
       if (tag !== undefined) {
         check?.(index.manifests.find((d) => d.annotations?.[ANNOTATION_REF_NAME] === tag)?.digest);
         entry.annotations = { ...(desc.annotations ?? {}), [ANNOTATION_REF_NAME]: tag };
@@ -373,6 +414,13 @@ export class OciLayout implements ImageSource {
       if (fresh && !exists) index = { ...this.index, manifests: [...this.index.manifests] };
       else index = await this.readIndex();
       const changed = change(index) || (fresh && !exists);
+      if (changed && this.markerMissing) {
+        await atomicWrite(
+          join(this.dir, 'oci-layout'),
+          JSON.stringify({ imageLayoutVersion: LAYOUT_VERSION }),
+        );
+        this.markerMissing = false;
+      }
       if (changed) await atomicWrite(join(this.dir, 'index.json'), JSON.stringify(index));
       this.index = index;
     });

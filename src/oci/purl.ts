@@ -8,7 +8,9 @@ import { platformString, type Platform } from './types.js';
  */
 export function dockerPurl(name: string, version: string, platform?: Platform): string {
   const q = platform ? `?platform=${encodeURIComponent(platformString(platform))}` : '';
-  return `pkg:docker/${name}@${version}${q}`;
+  // Each path segment escaped as BuildKit's packageurl does: `127.0.0.1:5055` → `127.0.0.1%3A5055`.
+  const path = name.split('/').map(encodeURIComponent).join('/');
+  return `pkg:docker/${path}@${encodeURIComponent(version)}${q}`;
 }
 
 /** Docker's familiar form of an image name (`docker.io/library/alpine` → `alpine`), as BuildKit's purls use. */

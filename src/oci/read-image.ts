@@ -1,6 +1,7 @@
 import { parseEnvelope } from '../dsse/envelope.js';
 import { attFor } from '../dsse/pae.js';
 import { classify, OpkError, VerificationError } from '../errors.js';
+import { isFilledFrom } from '../intoto/subject-fill.js';
 import type {
   AttestationEntry,
   AttestationLayer,
@@ -181,7 +182,11 @@ export async function readReferrerLayer(
   // Only DSSE layers are ever matched to a statement (see addReferrerLayer).
   const layer = await read(source, l, position, 'dsse');
   if (layer.envelopeError) return { ...layer, error: layer.envelopeError };
-  if (layer.envelope && sha256Digest(layer.envelope.payload) !== statement.digest)
+  if (
+    layer.envelope &&
+    sha256Digest(layer.envelope.payload) !== statement.digest &&
+    !(await filledFrom(source, statement, layer.envelope.payload))
+  )
     return {
       ...layer,
       error: new VerificationError(
@@ -190,6 +195,21 @@ export async function readReferrerLayer(
       ),
     };
   return layer;
+}
+
+/**
+ * `attest` fills BuildKit's empty subject before signing: the payload is then the in-toto layer
+ * with only its empty subject replaced (same bytes around it); the subject step checks the rest.
+ */
+async function filledFrom(source: ImageSource, statement: Descriptor, payload: Uint8Array): Promise<boolean> {
+  let original: Uint8Array;
+  try {
+    original = await source.fetchBlob(statement.digest);
+  } catch (e) {
+    rethrowIo(e);
+    return false;
+  }
+  return isFilledFrom(original, payload);
 }
 
 /**

@@ -106,3 +106,22 @@ export function familiarName(ref: Pick<RegistryReference, 'registry' | 'reposito
   if (ref.registry !== DOCKER_HUB_HOST) return `${ref.registry}/${ref.repository}`;
   return ref.repository.startsWith('library/') ? ref.repository.slice('library/'.length) : ref.repository;
 }
+
+/**
+ * `--subject-name` as users write references: `host/repo`, `host/repo:tag` or
+ * `host/repo@sha256:…` → the familiar name the purls carry and, when written, the version
+ * (tag or digest) they must carry too.
+ */
+export function parseSubjectName(value: string): { name: string; version?: string } {
+  let ref: ImageReference;
+  try {
+    ref = parseImageReference(value);
+  } catch {
+    return { name: value }; // not a reference: compared as written
+  }
+  if (ref.kind !== 'registry') return { name: value };
+  const noDigest = value.split('@')[0]!;
+  const tagged = noDigest.lastIndexOf(':') > noDigest.lastIndexOf('/');
+  const version = ref.digest ?? (tagged ? ref.tag : undefined);
+  return { name: familiarName(ref), ...(version !== undefined ? { version } : {}) };
+}

@@ -78,7 +78,8 @@ function liftFinder(reads: Promise<PlatformRead>[]): Run['lifted'] {
 
 function purlFor(o: VerifyImageOptions, d: Descriptor): string {
   const name = o.subjectName ?? o.imageName ?? o.displayName;
-  return dockerPurl(name, o.reference.tag ?? o.reference.digest ?? 'latest', d.platform);
+  const version = o.subjectVersion ?? o.reference.tag ?? o.purlVersion ?? o.reference.digest ?? 'latest';
+  return dockerPurl(name, version, d.platform);
 }
 
 async function judgePlatform(run: Run, read: PlatformRead): Promise<PlatformVerdict> {
@@ -163,7 +164,7 @@ async function runSteps(
     manifestDigest: d.digest,
     platform: d.platform,
     siblings: siblings(run.root, d),
-    ...(o.reference.digest === undefined && o.reference.tag !== undefined ? { tag: o.reference.tag } : {}),
+    ...subjectTag(o),
     ...(o.subjectName !== undefined ? { subjectName: o.subjectName } : {}),
   });
   facts.identity = verifyIdentity(facts.signatures, settings, {
@@ -175,6 +176,12 @@ async function runSteps(
     ...(o.reference.tag ? { tag: o.reference.tag } : {}),
   });
   if (o.signingTime) facts.signingTime = verifySigningTime(facts.identity.verdict, o.signingTime);
+}
+
+/** The version subject purls must carry: `--subject-name`'s tag or digest, else the tag read by. */
+function subjectTag(o: VerifyImageOptions): { tag?: string } {
+  if (o.subjectVersion !== undefined) return { tag: o.subjectVersion };
+  return o.reference.digest === undefined && o.reference.tag !== undefined ? { tag: o.reference.tag } : {};
 }
 
 /** Other platform manifests of the index (hex digest → platform), to name swapped attestations. */

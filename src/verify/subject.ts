@@ -57,7 +57,8 @@ export function verifySubject(statement: Statement, ctx: SubjectContext): Subjec
     const p = purl.qualifiers.get('platform');
     return p === undefined || wantPlatform === undefined || normalisePlatform(p) === wantPlatform;
   });
-  const ref = ctx.subjectName !== undefined ? `${ctx.subjectName}:${ctx.tag}` : ctx.tag;
+  const sep = ctx.tag.startsWith('sha256:') ? '@' : ':';
+  const ref = ctx.subjectName !== undefined ? `${ctx.subjectName}${sep}${ctx.tag}` : ctx.tag;
   if (!ok) {
     fail(
       'SUBJECT_NAME_MISMATCH',

@@ -34,8 +34,15 @@ export interface VerifyImageOptions {
    * `127.0.0.1:5000/demo/app` or `acme/widget`). Undefined: only the tag is compared.
    */
   subjectName?: string;
+  /**
+   * The tag (or digest) the subjects' purls must carry, as `--subject-name NAME:TAG` gives it;
+   * checked whether the image is read by tag or by digest. Default: the reference's tag.
+   */
+  subjectVersion?: string;
   /** Familiar image name for the report's purl (`127.0.0.1:5000/demo/app`); default subjectName, then displayName. */
   imageName?: string;
+  /** Version for the report's purl when the reference has no tag (an OCI layout's ref name). */
+  purlVersion?: string;
   trust: VerifyTrust;
   /** Issuers accepted; default GitHub Actions. */
   issuers?: string[];

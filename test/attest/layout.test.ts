@@ -136,6 +136,6 @@ describe('attest oci:DIR', () => {
     expect((await attestCli(['oci:/nonexistent-dir:v1'], { env })).code).toBe(2);
     expect((await attestCli(['a/b:c', '--mode', 'x'], { env })).code).toBe(2);
     expect((await attestCli(['oci:/x:v1', '--push'], { env })).code).toBe(2);
-    expect((await attestCli(['--help'])).stdout).toContain('--mode inline|referrers');
+    expect((await attestCli(['--help'])).stdout).toContain('--mode referrers|inline');
   });
 });

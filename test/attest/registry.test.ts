@@ -122,7 +122,7 @@ describe('attest --push against docker-registry 2.8 with bearer-token auth', () 
     const name = `${reg.host}/acme/widget`;
     expect((await verifyCli([`${name}:v1`, '--username', reg.username, '--password-stdin'])).code).toBe(1);
 
-    const r = await attest([`${name}:v1`, '--push']);
+    const r = await attest([`${name}:v1`, '--push', '--mode', 'inline']);
     expect(r.stderr).toContain('signed 4 attestation(s) of 2 platform(s)');
     expect(r.code).toBe(0);
     const digest = r.stdout.trim();
@@ -166,7 +166,7 @@ describe('attest --push against docker-registry 2.8 with bearer-token auth', () 
     expect(await verified(direct.repository('copy/widget'), name)).toBe(true);
 
     // Re-running is a no-op.
-    const again = await attest([`${name}:v1`, '--push']);
+    const again = await attest([`${name}:v1`, '--push', '--mode', 'inline']);
     expect(again.code).toBe(0);
     expect(again.stdout.trim()).toBe(digest);
     expect(again.stderr).toContain('already signed');
@@ -181,12 +181,12 @@ describe('attest --push against docker-registry 2.8 with bearer-token auth', () 
     const name = `${reg.host}/acme/meta`;
     const meta = join(work.dir, 'metadata.json');
     await writeFile(meta, JSON.stringify(buildxMetadata(img, [`${name}:v1`])));
-    const t = await attest([`${name}:v1`, '--push', '--tag', 'v1-signed']);
+    const t = await attest([`${name}:v1`, '--push', '--mode', 'inline', '--tag', 'v1-signed']);
     expect(t.code).toBe(0);
     expect((await direct.headManifest('acme/meta', 'v1'))?.digest).toBe(img.index.digest);
     expect((await direct.headManifest('acme/meta', 'v1-signed'))?.digest).toBe(t.stdout.trim());
 
-    const r = await attest(['--metadata-file', meta, '--push']);
+    const r = await attest(['--metadata-file', meta, '--push', '--mode', 'inline']);
     expect(r.code).toBe(0);
     expect((await direct.headManifest('acme/meta', 'v1'))?.digest).toBe(r.stdout.trim());
     expect(await verified(direct.repository('acme/meta'), name)).toBe(true);
@@ -270,7 +270,7 @@ describe('attest --push against docker-registry 2.8 with bearer-token auth', () 
     try {
       await pushUnsigned('acme/sidecar');
       const name = `${reg.host}/acme/sidecar`;
-      const r = await attest([`${name}:v1`, '--push', '--signer', `unix://${sock}`], {
+      const r = await attest([`${name}:v1`, '--push', '--mode', 'inline', '--signer', `unix://${sock}`], {
         env: { ACTIONS_ID_TOKEN_REQUEST_URL: '' },
       });
       expect(r.stderr).toContain(`sidecar unix://${sock}`);

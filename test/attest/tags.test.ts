@@ -27,7 +27,7 @@ describe('attest tag rules (the library does what `opk-signer attest` does)', ()
   });
 
   it('--tag names a new tag and leaves IMAGE’s alone', async () => {
-    const j = await prepared({ image: 'reg.example/acme/w:v1', push: true, tag: 'signed' });
+    const j = await prepared({ image: 'reg.example/acme/w:v1', push: true, mode: 'inline', tag: 'signed' });
     expect(j).toMatchObject({ tags: ['signed'], expectTags: [] });
   });
 
@@ -54,5 +54,23 @@ describe('attest tag rules (the library does what `opk-signer attest` does)', ()
     await expect(
       prepared({ image: 'reg.example/acme/w:v1', push: true, mode: 'referrers', tag: 'x' }),
     ).rejects.toMatchObject({ code: 'USAGE', message: expect.stringMatching(/--tag applies to inline/) });
+    // Referrers is the default for a registry image: --tag alone is told to ask for inline.
+    await expect(prepared({ image: 'reg.example/acme/w:v1', push: true, tag: 'x' })).rejects.toMatchObject({
+      code: 'USAGE',
+      message: expect.stringMatching(/add --mode inline/),
+    });
+  });
+
+  it('the default mode follows where the result goes: referrers to a registry, inline to a layout', async () => {
+    const job = await prepareAttest({ image: 'reg.example/acme/w:v1', push: true, openRegistry });
+    expect(job.mode).toBe('referrers');
+    await job.close();
+    const out = await prepareAttest({
+      image: 'reg.example/acme/w:v1',
+      output: `oci:${(await import('node:os')).tmpdir()}/opk-mode-${process.pid}`,
+      openRegistry,
+    });
+    expect(out.mode).toBe('inline');
+    await out.close();
   });
 });

@@ -43,7 +43,7 @@ const TOKEN_ISSUER = 'opk-test-token-issuer';
  * pull/push to alice only. Both processes bind free ports and are stopped by PID.
  */
 export async function startRegistry(
-  opts: { password?: string; auth?: boolean } = {},
+  opts: { password?: string; auth?: boolean; port?: number } = {},
 ): Promise<RegistryFixture> {
   const withAuth = opts.auth ?? true;
   const dir = await mkdtemp(join(tmpdir(), 'opk-reg-'));
@@ -114,7 +114,8 @@ export async function startRegistry(
   const tokenPort = await freePort();
   await new Promise<void>((r) => tokenServer.listen(tokenPort, '127.0.0.1', r));
 
-  const port = await freePort();
+  // A fixed port (the name real BuildKit fixtures were built under) or any free one.
+  const port = opts.port ?? (await freePort());
   const host = `127.0.0.1:${port}`;
   await writeFile(
     join(dir, 'reg.yml'),

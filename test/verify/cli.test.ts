@@ -81,10 +81,11 @@ describe('opk-signer verify against docker-registry with Bearer-token auth', () 
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(r.stdout).toContain(
-      `Verifying 2 attestations for pkg:docker/${reg.host}/acme/widget@v1?platform=linux%2Famd64\n`,
+      // The registry's port escaped as BuildKit writes it (`127.0.0.1%3A5055`).
+      `Verifying 2 attestations for pkg:docker/${reg.host.replace(':', '%3A')}/acme/widget@v1?platform=linux%2Famd64\n`,
     );
     expect(r.stdout).toContain(
-      `Verifying 2 attestations for pkg:docker/${reg.host}/acme/widget@v1?platform=linux%2Farm64%2Fv8\n`,
+      `Verifying 2 attestations for pkg:docker/${reg.host.replace(':', '%3A')}/acme/widget@v1?platform=linux%2Farm64%2Fv8\n`,
     );
     expect(r.stdout).toContain(`  ✓ Verified attestation refers to tag ${reg.host}/acme/widget:v1\n`);
     expect(r.stdout).toContain('  ✓ Verified repository owner 145685596 (acme)\n');

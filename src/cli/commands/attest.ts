@@ -17,7 +17,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
     io.stdout.write(ATTEST_USAGE + '\n');
     return EXIT_OK;
   }
-  const { values: v, mode, limits, job: options } = await attestFlags(args, io);
+  const { values: v, limits, job: options } = await attestFlags(args, io);
   const job = await prepareAttest(options);
   const signer = attestSignerFromFlags(v, io);
   const onProgress = (line: string) => {
@@ -26,7 +26,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
   const start = performance.now();
   try {
     const resign = v.resign === true;
-    const result = await attestImage({ ...job.options, mode, resign, signer, onProgress, limits });
+    const result = await attestImage({ ...job.options, mode: job.mode, resign, signer, onProgress, limits });
     io.stdout.write(v.json ? JSON.stringify(result, null, 2) + '\n' : `${result.digest}\n`);
     if (!v.quiet) io.stderr.write(describeAttest(result, job.location, performance.now() - start));
     return EXIT_OK;

@@ -31,9 +31,11 @@ export const ATTEST_USAGE = `usage: opk-signer attest IMAGE [--push | --output o
   --push                    write to the registry IMAGE is in (needed for registry images)
   --output oci:DIR[:TAG]    write the result to an OCI layout instead
   --tag NEWTAG              give the new index this tag; IMAGE's tag is left alone
-  --mode inline|referrers   inline (default): DSSE layers in new attestation manifests and a new
-                            index; referrers: image untouched, signatures as OCI 1.1 referrers
-                            of each attestation manifest (tag schema sha256-<hex> without the API)
+  --mode referrers|inline   referrers (default for registry images): index digest and tags
+                            unchanged, signatures as OCI 1.1 referrers of each attestation
+                            manifest (tag schema sha256-<hex> without the API); inline (default
+                            for oci: layouts): DSSE layers in new attestation manifests and a
+                            new index, as the OpenPubkey BuildKit fork wrote them
   --resign                  replace existing signatures (default: signed layers are left alone)
   --signer unix:///PATH     sign through a running sidecar (default: in-process, same code)
   --provider NAME --issuer URL --format 2023|current   in-process signing (as \`sign\`)
@@ -43,7 +45,7 @@ export const ATTEST_USAGE = `usage: opk-signer attest IMAGE [--push | --output o
   --metadata-target NAME    bake target in that file
   --username U --password-stdin   registry credentials (never stored); else Docker config
   --plain-http              HTTP for a non-loopback registry
-  --json                    print the result as JSON (default: the new index digest)
+  --json                    print the result as JSON (default: the digest that carries the signatures)
 ${LIMITS_USAGE}
 exit: 0 signed (or already signed), 1 refused (nothing to sign, statement mismatch),
       2 usage or I/O error (registry, sidecar or identity provider unreachable)`;
@@ -51,8 +53,8 @@ exit: 0 signed (or already signed), 1 refused (nothing to sign, statement mismat
 /** `attest`'s flags, checked before any I/O, as `prepareAttest` options. */
 export async function attestFlags(args: string[], io: CliIo) {
   const { values: v, positionals } = parse(args, attestOptions);
-  const mode = (v.mode ?? 'inline') as AttestMode;
-  if (mode !== 'inline' && mode !== 'referrers')
+  const mode = v.mode as AttestMode | undefined;
+  if (mode !== undefined && mode !== 'inline' && mode !== 'referrers')
     throw new UsageError('USAGE', `--mode must be inline or referrers, not ${v.mode}`);
   const limits = limitsFrom(v);
   if (positionals.length > 1) throw new UsageError('USAGE', `expected one IMAGE\n${ATTEST_USAGE}`);
@@ -74,10 +76,10 @@ export async function attestFlags(args: string[], io: CliIo) {
     ...(v.push ? { push: true } : {}),
     ...(v.output !== undefined ? { output: v.output } : {}),
     ...(v.tag !== undefined ? { tag: v.tag } : {}),
-    mode,
+    ...(mode ? { mode } : {}),
     ...(text !== undefined ? { metadata: { text, target: v['metadata-target'] } } : {}),
     openRegistry: (registry) => registryClientFor(registry, v, io),
     onNote: (line) => io.stderr.write(`${line}\n`),
   };
-  return { values: v, mode, limits, job };
+  return { values: v, limits, job };
 }

@@ -12,7 +12,10 @@ export type TargetFlags = { ref: ImageReference } | { bundle: string; digest?: s
 
 /** The image as `verifyImage` names it, opened; `offline`: no key may come from the network. */
 export interface OpenedTarget {
-  image: Pick<VerifyImageOptions, 'source' | 'reference' | 'displayName' | 'imageName' | 'subjectName'>;
+  image: Pick<
+    VerifyImageOptions,
+    'source' | 'reference' | 'displayName' | 'imageName' | 'subjectName' | 'subjectVersion' | 'purlVersion'
+  >;
   offline?: boolean;
   close?: () => Promise<void>;
 }

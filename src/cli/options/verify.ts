@@ -1,7 +1,7 @@
 import { UsageError } from '../../errors.js';
 import { OciIoError } from '../../oci/errors.js';
 import { OciLayout } from '../../oci/layout.js';
-import { familiarName, type ImageReference } from '../../oci/reference.js';
+import { familiarName, parseSubjectName, type ImageReference } from '../../oci/reference.js';
 import type { ImageSource } from '../../oci/source.js';
 import { parsePlatform, type Platform } from '../../oci/types.js';
 import { GITHUB_ACTIONS_ISSUER } from '../../pktoken/verify.js';
@@ -42,7 +42,8 @@ export const VERIFY_USAGE = `usage: opk-signer verify IMAGE [flags]
                             timestamps and each rooted key's observed window
   --key-grace DUR           slack around a key's observed window (default 1d; 30m, 12h, 2d)
   --bundle FILE             verify an offline bundle (\`opk-signer bundle\`); IMAGE@DIGEST optional
-  --subject-name NAME       name the subject purls must carry (default: the reference's)
+  --subject-name NAME[:TAG|@DIGEST]  name (and tag or digest) the subject purls must carry
+                            (default: the reference's name, and its tag when read by tag)
   --username U --password-stdin   registry credentials (never stored)
   --plain-http              HTTP for a non-loopback registry
   --output text|json
@@ -93,16 +94,22 @@ export async function openImage(
   ref: ImageReference,
   values: RegistryFlagValues & { 'subject-name'?: string },
   io: CliIo,
-): Promise<{ source: ImageSource; imageName: string; subjectName?: string; close?: () => Promise<void> }> {
-  const subjectName = values['subject-name'];
+): Promise<OpenedImage> {
+  const given = values['subject-name'] !== undefined ? parseSubjectName(values['subject-name']) : undefined;
+  const subjectName = given?.name;
+  const version = given?.version !== undefined ? { subjectVersion: given.version } : {};
   if (ref.kind === 'oci-layout') {
     const source = await OciLayout.open(ref.dir).catch((e: unknown) => {
       throw e instanceof OciIoError ? new IoError('IO', e.message) : e;
     });
+    for (const w of source.warnings) io.stderr.write(`opk-signer: warning: ${w.code}: ${w.message}\n`);
+    const refName = ref.tag ?? source.refNameOf(ref.digest);
     return {
       source,
       imageName: subjectName ?? ref.dir,
       ...(subjectName !== undefined ? { subjectName } : {}),
+      ...version,
+      ...(refName !== undefined ? { purlVersion: refName } : {}),
     };
   }
   const client = await registryClientFor(ref.registry, values, io);
@@ -111,6 +118,16 @@ export async function openImage(
     source: client.repository(ref.repository),
     imageName,
     subjectName: subjectName ?? imageName,
+    ...version,
     close: () => client.close(),
   };
+}
+
+interface OpenedImage {
+  source: ImageSource;
+  imageName: string;
+  subjectName?: string;
+  subjectVersion?: string;
+  purlVersion?: string;
+  close?: () => Promise<void>;
 }

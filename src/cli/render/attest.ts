@@ -23,6 +23,7 @@ export function describeAttest(r: AttestResult, location: string, ms: number): s
         lines.push(`  ${a.platform}: attestation manifest ${a.from} → ${a.to} (${a.form})`);
     lines.push(
       `index ${r.originalDigest} → ${r.digest}${r.tags.length ? ` tagged ${r.tags.join(', ')}` : ' (by digest, no tag moved)'}`,
+      `signatures are in the new index ${r.signaturesIn}: deploy and verify that digest (inline mode; ${r.originalDigest} stays unsigned)`,
     );
   } else {
     lines.push(
@@ -30,6 +31,10 @@ export function describeAttest(r: AttestResult, location: string, ms: number): s
     );
     for (const x of r.referrers) lines.push(`  ${x.subject} ← ${x.digest}`);
   }
+  if (r.filledSubjects.length)
+    lines.push(
+      `filled ${r.filledSubjects.length} empty subject(s) (an export without an image name) with the platform manifest digest${r.filledSubjects.some((f) => f.subject.name) ? ' and image purl' : ''}`,
+    );
   return lines.join('\n') + '\n';
 }
 
