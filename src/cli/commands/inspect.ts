@@ -4,7 +4,7 @@ import { parseImageReference } from '../../oci/reference.js';
 import { EXIT_OK, outputFormat, parse, type CliIo } from '../io.js';
 import { limitsFrom } from '../limits.js';
 import { INSPECT_USAGE, inspectOptions } from '../options/inspect.js';
-import { openImage } from '../options/verify.js';
+import { openImage, tagAndDigest } from '../options/verify.js';
 import { progressFor } from '../progress.js';
 import { checkRegistryFlags } from '../registry.js';
 import { renderInspectJson, renderInspectText } from '../render/inspect.js';
@@ -25,10 +25,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
   try {
     const report = await inspectImage({
       source: image.source,
-      reference: {
-        ...(ref.tag !== undefined ? { tag: ref.tag } : {}),
-        ...(ref.digest !== undefined ? { digest: ref.digest } : {}),
-      },
+      reference: tagAndDigest(ref),
       displayName: ref.original,
       limits,
       ...(progress.onProgress ? { onProgress: progress.onProgress } : {}),

@@ -12,10 +12,11 @@ import { asProducer, IoError, parse, readInput, requireOption, type CliIo } from
 
 export const summary = 'sign one in-toto statement into a DSSE envelope (same path as the sidecar)';
 
-export const usage = `usage: opk-signer sign STATEMENT.json [-o ENVELOPE.json] [--provider github-actions|oidc|gitlab|dev] [--issuer URL]
+export const usage = `usage: opk-signer sign STATEMENT.json [-o ENVELOPE.json | -o json] [--provider github-actions|oidc|gitlab|dev] [--issuer URL]
   [--client-id ID] [--redirect-port N] [--open-browser] [--format 2023|current]   (OIDC client secret: env OPK_OIDC_CLIENT_SECRET)
   or: opk-signer sign STATEMENT.json [-o ENVELOPE.json] --signer unix:///PATH   (through a running sidecar, which
-  holds the identity provider and the format)`;
+  holds the identity provider and the format)
+  -o json (--output json) prints {schema, mediaType, predicateType, digest, envelope} (docs/json-output.md)`;
 
 /** Flags that choose how to sign in-process; with --signer the sidecar has already chosen. */
 const IN_PROCESS_FLAGS = [
@@ -103,8 +104,19 @@ async function viaSidecar(
   }
 }
 
+export const SIGN_RESULT_SCHEMA = 'https://opk-signer.dev/schemas/sign-result/v1';
+
 async function write(signed: SignedLayer, output: string | undefined, io: CliIo): Promise<number> {
-  if (output && output !== '-') {
+  if (output === 'json') {
+    // The envelope travels as its exact text: its sha256 is the layer digest it would have.
+    const envelope = Buffer.from(signed.envelope).toString('utf8');
+    const digest = `sha256:${createHash('sha256').update(signed.envelope).digest('hex')}`;
+    const { mediaType, predicateType } = signed;
+    io.stdout.write(
+      JSON.stringify({ schema: SIGN_RESULT_SCHEMA, mediaType, predicateType, digest, envelope }, null, 2) +
+        '\n',
+    );
+  } else if (output && output !== '-') {
     try {
       await writeFile(output, signed.envelope);
     } catch (e) {

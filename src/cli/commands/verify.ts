@@ -10,20 +10,20 @@ import {
   openImage,
   platformsFlag,
   policyFlags,
+  tagAndDigest,
   VERIFY_USAGE,
   verifyOptions,
 } from '../options/verify.js';
+import { progressFor } from '../progress.js';
 import { checkRegistryFlags } from '../registry.js';
 
 export const summary = 'verify signed build attestations of an image (registry ref or oci:DIR[:TAG])';
 
+export const usage = VERIFY_USAGE;
+
 export async function run(args: string[], io: CliIo): Promise<number> {
-  if (args.includes('--help') || args.includes('-h')) {
-    io.stdout.write(VERIFY_USAGE + '\n');
-    return EXIT_OK;
-  }
   const { values, positionals } = parse(args, verifyOptions);
-  if (positionals.length !== 1) throw new UsageError('USAGE', `expected one IMAGE\n${VERIFY_USAGE}`);
+  if (positionals.length !== 1) throw new UsageError('USAGE', 'expected one IMAGE');
   const format = outputFormat(values.output);
   const ref = parseImageReference(positionals[0]!);
   const platforms = platformsFlag(values.platform);
@@ -31,15 +31,13 @@ export async function run(args: string[], io: CliIo): Promise<number> {
   const limits = limitsFrom(values);
   const { policy, issuers } = await policyFlags(values, io);
   const image = await openImage(ref, values, io);
+  const progress = progressFor(io, values.quiet);
   try {
     // Trust is loaded only after the reference parsed: usage errors never cost a network call.
     const trust = await loadTrust({ ...values, issuer: issuers }, io);
     const report = await verifyImage({
       source: image.source,
-      reference: {
-        ...(ref.tag !== undefined ? { tag: ref.tag } : {}),
-        ...(ref.digest !== undefined ? { digest: ref.digest } : {}),
-      },
+      reference: tagAndDigest(ref),
       displayName: ref.original,
       imageName: image.imageName,
       ...(image.subjectName !== undefined ? { subjectName: image.subjectName } : {}),
@@ -49,11 +47,14 @@ export async function run(args: string[], io: CliIo): Promise<number> {
       policy,
       limits,
       expect: expectFlags(values),
+      ...(progress.onProgress ? { onProgress: progress.onProgress } : {}),
     });
+    progress.done();
     const ascii = process.platform === 'win32';
     io.stdout.write(format === 'json' ? renderJson(report) : renderText(report, { ascii }));
     return report.verified ? EXIT_OK : EXIT_INVALID;
   } finally {
+    progress.done();
     await image.close?.();
   }
 }

@@ -164,6 +164,14 @@ export function expectFlags(v: Partial<Record<ClaimFlag, string>>): ClaimExpecta
   };
 }
 
+/** The tag and digest of a reference, as the libraries take them. */
+export function tagAndDigest(ref: ImageReference): { tag?: string; digest?: string } {
+  return {
+    ...(ref.tag !== undefined ? { tag: ref.tag } : {}),
+    ...(ref.digest !== undefined ? { digest: ref.digest } : {}),
+  };
+}
+
 /** Opens IMAGE: a layout, or a repository in a registry (with the names its purls must carry). */
 export async function openImage(
   ref: ImageReference,
