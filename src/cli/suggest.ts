@@ -8,7 +8,8 @@ import { UsageError } from '../errors.js';
 export function closestFlag(typed: string, known: readonly string[]): string | undefined {
   let best: { flag: string; d: number } | undefined;
   for (const flag of known) {
-    const d = flag.startsWith(typed) || typed.startsWith(flag) ? 1 : distance(typed, flag);
+    // A completion (`--repo-owner` → `--repo-owner-id`) beats a truncation (→ `--repo`).
+    const d = flag.startsWith(typed) ? 0.5 : typed.startsWith(flag) ? 1 : distance(typed, flag);
     if (!best || d < best.d) best = { flag, d };
   }
   return best && best.d <= Math.max(2, Math.floor(typed.length / 3)) ? best.flag : undefined;
