@@ -17,4 +17,4 @@ export const INSPECT_USAGE = `usage: opk-signer inspect IMAGE [flags]
   --plain-http              HTTP for a non-loopback registry
 ${LIMITS_USAGE}
 Reads the image only, with no trust material: signers shown are claimed, NOT verified.
-exit: 0 read, 2 usage or I/O error (or an image that is not an index)`;
+exit: 0 read, 1 the root is unusable (not an index, digest mismatch), 2 usage or I/O error`;
