@@ -86,6 +86,7 @@ var init_catalogue = __esm({
     CATALOGUE = {
       // Generic
       USAGE: input("bad flags or arguments"),
+      UNKNOWN_FLAG: input("a flag the command does not know (the message names the closest known one)"),
       INPUT_INVALID: input("the input of a producing command (sign, gq sign, jwks snapshot) does not parse"),
       IO: io("a local file could not be read or written"),
       INTERNAL: internal("an unexpected error (a bug); the signer log has the stack"),
@@ -217,10 +218,17 @@ var init_catalogue = __esm({
       SUBJECT_NAME_MISMATCH: verdict("the statement subject name is not the image"),
       PREDICATE_TYPE_MISMATCH: verdict("the statement predicate type contradicts its layer annotation"),
       REQUIRED_ATTESTATION_MISSING: verdict("a predicate type the policy requires is absent"),
-      REPOSITORY_OWNER_MISMATCH: verdict("the token repository_owner_id is not the expected one"),
+      REPOSITORY_OWNER_MISMATCH: verdict(
+        "the token repository_owner_id (or repository_owner) is not the expected one"
+      ),
       REPOSITORY_MISMATCH: verdict("the token repository is not the expected one"),
       REF_MISMATCH: verdict("the token ref is not the expected one"),
       SHA_MISMATCH: verdict("the token sha is not the expected one"),
+      SIGNER_WORKFLOW_MISMATCH: verdict("the token job_workflow_ref is not the expected signer workflow"),
+      SIGNER_REPOSITORY_MISMATCH: verdict(
+        "the token job_workflow_ref is not a workflow of the expected signer repository"
+      ),
+      IDENTITY_MISMATCH: verdict("the token sub is not the expected identity (or does not match its pattern)"),
       WORKFLOW_REF_MISMATCH: verdict("the token job_workflow_ref is not the expected one"),
       CLAIM_MISMATCH: verdict("a token claim differs from the policy value"),
       CLAIM_PATTERN_MISMATCH: verdict("a token claim does not match the policy pattern"),
@@ -355,10 +363,10 @@ function depthExceeds(root, max) {
   }
   return false;
 }
-function parseJsonObject(text, what, code = "ERR_JSON") {
+function parseJsonObject(text2, what, code = "ERR_JSON") {
   let v;
   try {
-    v = JSON.parse(text);
+    v = JSON.parse(text2);
   } catch {
     throw new FormatError(code, `${what} is not valid JSON`);
   }
@@ -27236,6 +27244,44 @@ ${captureLines}` : capture.stack;
   }
 });
 
+// src/verify/policy.ts
+function defaultPolicy() {
+  return { required: [PREDICATE_ALIASES["slsa-provenance"]], requireSignatures: false, claims: [], cel: [] };
+}
+function checkCel(rule, vars) {
+  let out;
+  try {
+    out = rule.evaluate(vars);
+  } catch (e) {
+    throw new VerificationError(
+      "POLICY_EXPRESSION_ERROR",
+      `policy expression ${rule.name} could not be evaluated: ${e.message}`
+    );
+  }
+  if (out !== true)
+    throw new VerificationError(
+      "POLICY_EXPRESSION_FAILED",
+      `policy expression ${rule.name} is ${typeof out === "boolean" ? "false" : `not a bool (${typeof out})`}: ${rule.expr}`
+    );
+}
+var PREDICATE_ALIASES;
+var init_policy = __esm({
+  "src/verify/policy.ts"() {
+    "use strict";
+    init_import_meta_url();
+    init_errors();
+    init_statement();
+    PREDICATE_ALIASES = {
+      "slsa-provenance": {
+        label: "https://slsa.dev/provenance (v0.2 or v1)",
+        anyOf: [SLSA_PROVENANCE_V02, SLSA_PROVENANCE_V1]
+      },
+      spdx: { label: SPDX_DOCUMENT, anyOf: [SPDX_DOCUMENT] },
+      sbom: { label: SPDX_DOCUMENT, anyOf: [SPDX_DOCUMENT] }
+    };
+  }
+});
+
 // node_modules/@grpc/grpc-js/build/src/constants.js
 var require_constants6 = __commonJS({
   "node_modules/@grpc/grpc-js/build/src/constants.js"(exports2) {
@@ -27473,9 +27519,9 @@ var require_logging = __commonJS({
     }
     var allEnabled = enabledTracers.has("all");
     var anyTracerEnabled = allEnabled || enabledTracers.size > 0;
-    function trace(severity, tracer, text) {
+    function trace(severity, tracer, text2) {
       if (isTracerEnabled(tracer)) {
-        (0, exports2.log)(severity, (/* @__PURE__ */ new Date()).toISOString() + " | v" + clientVersion + " " + process_1.pid + " | " + tracer + " | " + text);
+        (0, exports2.log)(severity, (/* @__PURE__ */ new Date()).toISOString() + " | v" + clientVersion + " " + process_1.pid + " | " + tracer + " | " + text2);
       }
     }
     function isTracerEnabled(tracer) {
@@ -29070,9 +29116,9 @@ var require_backoff_timeout = __commonJS({
       get traceEnabled() {
         return logging.isTracerEnabled(TRACER_NAME);
       }
-      trace(text) {
+      trace(text2) {
         if (this.traceEnabled) {
-          logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, "{" + this.id + "} " + text);
+          logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, "{" + this.id + "} " + text2);
         }
       }
       runTimer(delay) {
@@ -29323,8 +29369,8 @@ var require_resolving_load_balancer = __commonJS({
     var uri_parser_1 = require_uri_parser();
     var load_balancer_child_handler_1 = require_load_balancer_child_handler();
     var TRACER_NAME = "resolving_load_balancer";
-    function trace(text) {
-      logging.trace(constants_2.LogVerbosity.DEBUG, TRACER_NAME, text);
+    function trace(text2) {
+      logging.trace(constants_2.LogVerbosity.DEBUG, TRACER_NAME, text2);
     }
     var NAME_MATCH_LEVEL_ORDER = [
       "SERVICE_AND_METHOD",
@@ -42655,14 +42701,14 @@ var require_subchannel = __commonJS({
       get refTraceEnabled() {
         return logging.isTracerEnabled("subchannel_refcount");
       }
-      trace(text) {
+      trace(text2) {
         if (this.traceEnabled) {
-          logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, "(" + this.channelzRef.id + ") " + this.subchannelAddressString + " " + text);
+          logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, "(" + this.channelzRef.id + ") " + this.subchannelAddressString + " " + text2);
         }
       }
-      refTrace(text) {
+      refTrace(text2) {
         if (this.refTraceEnabled) {
-          logging.trace(constants_1.LogVerbosity.DEBUG, "subchannel_refcount", "(" + this.channelzRef.id + ") " + this.subchannelAddressString + " " + text);
+          logging.trace(constants_1.LogVerbosity.DEBUG, "subchannel_refcount", "(" + this.channelzRef.id + ") " + this.subchannelAddressString + " " + text2);
         }
       }
       handleBackoffTimer() {
@@ -42951,8 +42997,8 @@ var require_resolver_dns = __commonJS({
     var backoff_timeout_1 = require_backoff_timeout();
     var environment_1 = require_environment();
     var TRACER_NAME = "dns_resolver";
-    function trace(text) {
-      logging.trace(constants_2.LogVerbosity.DEBUG, TRACER_NAME, text);
+    function trace(text2) {
+      logging.trace(constants_2.LogVerbosity.DEBUG, TRACER_NAME, text2);
     }
     exports2.DEFAULT_PORT = 443;
     var DEFAULT_MIN_TIME_BETWEEN_RESOLUTIONS_MS = 3e4;
@@ -43238,8 +43284,8 @@ var require_http_proxy = __commonJS({
     var url_1 = require("url");
     var resolver_dns_1 = require_resolver_dns();
     var TRACER_NAME = "proxy";
-    function trace(text) {
-      logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, text);
+    function trace(text2) {
+      logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, text2);
     }
     function getProxyInfo() {
       let proxyEnv = "";
@@ -43771,9 +43817,9 @@ var require_subchannel_call = __commonJS({
       get traceEnabled() {
         return logging.isTracerEnabled(TRACER_NAME);
       }
-      trace(text) {
+      trace(text2) {
         if (this.traceEnabled) {
-          logging.trace(constants_2.LogVerbosity.DEBUG, TRACER_NAME, "[" + this.callId + "] " + text);
+          logging.trace(constants_2.LogVerbosity.DEBUG, TRACER_NAME, "[" + this.callId + "] " + text2);
         }
       }
       /**
@@ -44146,24 +44192,24 @@ var require_transport = __commonJS({
       get internalsTraceEnabled() {
         return logging.isTracerEnabled("transport_internals");
       }
-      trace(text) {
+      trace(text2) {
         if (this.traceEnabled) {
-          logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, "(" + this.channelzRef.id + ") " + this.subchannelAddressString + " " + text);
+          logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, "(" + this.channelzRef.id + ") " + this.subchannelAddressString + " " + text2);
         }
       }
-      keepaliveTrace(text) {
+      keepaliveTrace(text2) {
         if (this.keepaliveTraceEnabled) {
-          logging.trace(constants_1.LogVerbosity.DEBUG, "keepalive", "(" + this.channelzRef.id + ") " + this.subchannelAddressString + " " + text);
+          logging.trace(constants_1.LogVerbosity.DEBUG, "keepalive", "(" + this.channelzRef.id + ") " + this.subchannelAddressString + " " + text2);
         }
       }
-      flowControlTrace(text) {
+      flowControlTrace(text2) {
         if (this.flowControlTraceEnabled) {
-          logging.trace(constants_1.LogVerbosity.DEBUG, FLOW_CONTROL_TRACER_NAME, "(" + this.channelzRef.id + ") " + this.subchannelAddressString + " " + text);
+          logging.trace(constants_1.LogVerbosity.DEBUG, FLOW_CONTROL_TRACER_NAME, "(" + this.channelzRef.id + ") " + this.subchannelAddressString + " " + text2);
         }
       }
-      internalsTrace(text) {
+      internalsTrace(text2) {
         if (this.internalsTraceEnabled) {
-          logging.trace(constants_1.LogVerbosity.DEBUG, "transport_internals", "(" + this.channelzRef.id + ") " + this.subchannelAddressString + " " + text);
+          logging.trace(constants_1.LogVerbosity.DEBUG, "transport_internals", "(" + this.channelzRef.id + ") " + this.subchannelAddressString + " " + text2);
         }
       }
       /**
@@ -44401,9 +44447,9 @@ var require_transport = __commonJS({
       get traceEnabled() {
         return logging.isTracerEnabled(TRACER_NAME);
       }
-      trace(text) {
+      trace(text2) {
         if (this.traceEnabled) {
-          logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, (0, uri_parser_1.uriToString)(this.channelTarget) + " " + text);
+          logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, (0, uri_parser_1.uriToString)(this.channelTarget) + " " + text2);
         }
       }
       createSession(secureConnectResult, address, options) {
@@ -44719,9 +44765,9 @@ var require_load_balancing_call = __commonJS({
       get traceEnabled() {
         return logging.isTracerEnabled(TRACER_NAME);
       }
-      trace(text) {
+      trace(text2) {
         if (this.traceEnabled) {
-          logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, "[" + this.callNumber + "] " + text);
+          logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, "[" + this.callNumber + "] " + text2);
         }
       }
       getSubchannelString(subchannel) {
@@ -44982,9 +45028,9 @@ var require_resolving_call = __commonJS({
       get traceEnabled() {
         return logging.isTracerEnabled(TRACER_NAME);
       }
-      trace(text) {
+      trace(text2) {
         if (this.traceEnabled) {
-          logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, "[" + this.callNumber + "] " + text);
+          logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, "[" + this.callNumber + "] " + text2);
         }
       }
       runDeadlineTimer() {
@@ -45375,9 +45421,9 @@ var require_retrying_call = __commonJS({
       get traceEnabled() {
         return logging.isTracerEnabled(TRACER_NAME);
       }
-      trace(text) {
+      trace(text2) {
         if (this.traceEnabled) {
-          logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, "[" + this.callNumber + "] " + text);
+          logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, "[" + this.callNumber + "] " + text2);
         }
       }
       reportStatus(statusObject) {
@@ -46256,9 +46302,9 @@ var require_internal_channel = __commonJS({
       get traceEnabled() {
         return (0, logging_1.isTracerEnabled)("channel");
       }
-      trace(text, verbosityOverride) {
+      trace(text2, verbosityOverride) {
         if (this.traceEnabled) {
-          (0, logging_1.trace)(verbosityOverride !== null && verbosityOverride !== void 0 ? verbosityOverride : constants_1.LogVerbosity.DEBUG, "channel", "(" + this.channelzRef.id + ") " + (0, uri_parser_1.uriToString)(this.target) + " " + text);
+          (0, logging_1.trace)(verbosityOverride !== null && verbosityOverride !== void 0 ? verbosityOverride : constants_1.LogVerbosity.DEBUG, "channel", "(" + this.channelzRef.id + ") " + (0, uri_parser_1.uriToString)(this.target) + " " + text2);
         }
       }
       callRefTimerRef() {
@@ -47508,8 +47554,8 @@ var require_server_interceptors = __commonJS({
     var orca_1 = require_orca();
     var environment_1 = require_environment();
     var TRACER_NAME = "server_call";
-    function trace(text) {
-      logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, text);
+    function trace(text2) {
+      logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, text2);
     }
     var ServerListenerBuilder = class {
       constructor() {
@@ -48326,8 +48372,8 @@ var require_server = __commonJS({
     var { HTTP2_HEADER_PATH } = http2.constants;
     var TRACER_NAME = "server";
     var kMaxAge = Buffer.from("max_age");
-    function serverCallTrace(text) {
-      logging.trace(constants_1.LogVerbosity.DEBUG, "server_call", text);
+    function serverCallTrace(text2) {
+      logging.trace(constants_1.LogVerbosity.DEBUG, "server_call", text2);
     }
     function noop() {
     }
@@ -48466,11 +48512,11 @@ var require_server = __commonJS({
           };
           return socketInfo;
         }
-        trace(text) {
-          logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, "(" + this.channelzRef.id + ") " + text);
+        trace(text2) {
+          logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, "(" + this.channelzRef.id + ") " + text2);
         }
-        keepaliveTrace(text) {
-          logging.trace(constants_1.LogVerbosity.DEBUG, "keepalive", "(" + this.channelzRef.id + ") " + text);
+        keepaliveTrace(text2) {
+          logging.trace(constants_1.LogVerbosity.DEBUG, "keepalive", "(" + this.channelzRef.id + ") " + text2);
         }
         addProtoService() {
           throw new Error("Not implemented. Use addService() instead");
@@ -49811,8 +49857,8 @@ var require_load_balancer_pick_first = __commonJS({
     var net_1 = require("net");
     var call_interface_1 = require_call_interface();
     var TRACER_NAME = "pick_first";
-    function trace(text) {
-      logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, text);
+    function trace(text2) {
+      logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, text2);
     }
     var TYPE_NAME = "pick_first";
     var CONNECTION_DELAY_INTERVAL_MS = 250;
@@ -50224,8 +50270,8 @@ var require_certificate_provider = __commonJS({
     var constants_1 = require_constants6();
     var util_1 = require("util");
     var TRACER_NAME = "certificate_provider";
-    function trace(text) {
-      logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, text);
+    function trace(text2) {
+      logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, text2);
     }
     var readFilePromise = (0, util_1.promisify)(fs.readFile);
     var FileWatcherCertificateProvider = class {
@@ -50527,8 +50573,8 @@ var require_resolver_ip = __commonJS({
     var uri_parser_1 = require_uri_parser();
     var logging = require_logging();
     var TRACER_NAME = "ip_resolver";
-    function trace(text) {
-      logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, text);
+    function trace(text2) {
+      logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, text2);
     }
     var IPV4_SCHEME = "ipv4";
     var IPV6_SCHEME = "ipv6";
@@ -50619,8 +50665,8 @@ var require_load_balancer_round_robin = __commonJS({
     var subchannel_address_1 = require_subchannel_address();
     var load_balancer_pick_first_1 = require_load_balancer_pick_first();
     var TRACER_NAME = "round_robin";
-    function trace(text) {
-      logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, text);
+    function trace(text2) {
+      logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, text2);
     }
     var TYPE_NAME = "round_robin";
     var RoundRobinLoadBalancingConfig = class _RoundRobinLoadBalancingConfig {
@@ -50799,8 +50845,8 @@ var require_load_balancer_outlier_detection = __commonJS({
     var subchannel_interface_1 = require_subchannel_interface();
     var logging = require_logging();
     var TRACER_NAME = "outlier_detection";
-    function trace(text) {
-      logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, text);
+    function trace(text2) {
+      logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, text2);
     }
     var TYPE_NAME = "outlier_detection";
     var OUTLIER_DETECTION_ENABLED = ((_a = process.env.GRPC_EXPERIMENTAL_ENABLE_OUTLIER_DETECTION) !== null && _a !== void 0 ? _a : "true") === "true";
@@ -51401,8 +51447,8 @@ var require_load_balancer_weighted_round_robin = __commonJS({
     var priority_queue_1 = require_priority_queue();
     var subchannel_address_1 = require_subchannel_address();
     var TRACER_NAME = "weighted_round_robin";
-    function trace(text) {
-      logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, text);
+    function trace(text2) {
+      logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, text2);
     }
     var TYPE_NAME = "weighted_round_robin";
     var DEFAULT_OOB_REPORTING_PERIOD_MS = 1e4;
@@ -51915,44 +51961,6 @@ var require_src3 = __commonJS({
       load_balancer_weighted_round_robin.setup();
       channelz.setup();
     })();
-  }
-});
-
-// src/verify/policy.ts
-function defaultPolicy() {
-  return { required: [PREDICATE_ALIASES["slsa-provenance"]], requireSignatures: false, claims: [], cel: [] };
-}
-function checkCel(rule, vars) {
-  let out;
-  try {
-    out = rule.evaluate(vars);
-  } catch (e) {
-    throw new VerificationError(
-      "POLICY_EXPRESSION_ERROR",
-      `policy expression ${rule.name} could not be evaluated: ${e.message}`
-    );
-  }
-  if (out !== true)
-    throw new VerificationError(
-      "POLICY_EXPRESSION_FAILED",
-      `policy expression ${rule.name} is ${typeof out === "boolean" ? "false" : `not a bool (${typeof out})`}: ${rule.expr}`
-    );
-}
-var PREDICATE_ALIASES;
-var init_policy = __esm({
-  "src/verify/policy.ts"() {
-    "use strict";
-    init_import_meta_url();
-    init_errors();
-    init_statement();
-    PREDICATE_ALIASES = {
-      "slsa-provenance": {
-        label: "https://slsa.dev/provenance (v0.2 or v1)",
-        anyOf: [SLSA_PROVENANCE_V02, SLSA_PROVENANCE_V1]
-      },
-      spdx: { label: SPDX_DOCUMENT, anyOf: [SPDX_DOCUMENT] },
-      sbom: { label: SPDX_DOCUMENT, anyOf: [SPDX_DOCUMENT] }
-    };
   }
 });
 
@@ -52662,8 +52670,8 @@ function getTextEncoding() {
     });
     let textDecoderStrict;
     const config = {
-      encodeUtf8(text) {
-        return textEncoder.encode(text);
+      encodeUtf8(text2) {
+        return textEncoder.encode(text2);
       },
       decodeUtf8(bytes, strict) {
         if (strict) {
@@ -52677,9 +52685,9 @@ function getTextEncoding() {
         }
         return textDecoder.decode(bytes);
       },
-      checkUtf8(text) {
+      checkUtf8(text2) {
         try {
-          encodeURIComponent(text);
+          encodeURIComponent(text2);
           return true;
         } catch (_) {
           return false;
@@ -52691,8 +52699,8 @@ function getTextEncoding() {
     }
     const nativeStringIsWellFormed = String.prototype.isWellFormed;
     if (nativeStringIsWellFormed) {
-      config.checkUtf8 = (text) => {
-        return nativeStringIsWellFormed.call(text);
+      config.checkUtf8 = (text2) => {
+        return nativeStringIsWellFormed.call(text2);
       };
     }
     configureTextEncoding(config);
@@ -52700,8 +52708,8 @@ function getTextEncoding() {
   return te;
 }
 function emulateEncodeInto(encodeUtf8) {
-  return (text, dest) => {
-    const bytes = encodeUtf8(text);
+  return (text2, dest) => {
+    const bytes = encodeUtf8(text2);
     dest.set(bytes);
     return { written: bytes.byteLength };
   };
@@ -57553,7 +57561,7 @@ function durationToJson(val) {
   if (seconds > 0 && nanos < 0 || seconds < 0 && nanos > 0) {
     throw new Error(`cannot encode message ${val.$typeName} to JSON: nanos sign must match seconds sign`);
   }
-  let text = val.seconds.toString();
+  let text2 = val.seconds.toString();
   if (nanos !== 0) {
     let nanosStr = Math.abs(nanos).toString();
     nanosStr = "0".repeat(9 - nanosStr.length) + nanosStr;
@@ -57562,12 +57570,12 @@ function durationToJson(val) {
     } else if (nanosStr.substring(6) === "000") {
       nanosStr = nanosStr.substring(0, 6);
     }
-    text += "." + nanosStr;
+    text2 += "." + nanosStr;
     if (nanos < 0 && seconds == 0) {
-      text = "-" + text;
+      text2 = "-" + text2;
     }
   }
-  return text + "s";
+  return text2 + "s";
 }
 function fieldMaskToJson(val) {
   return val.paths.map((p) => {
@@ -65043,8 +65051,8 @@ function parse2(input2, options = {}) {
   function item627(expr) {
     return { expr, sourceInfo: builder.sourceInfo };
   }
-  function item1(text) {
-    const result2 = item4(text);
+  function item1(text2) {
+    const result2 = item4(text2);
     if (result2.success === true) {
       if (result2.remainder.length === 0) {
         return result2;
@@ -65062,8 +65070,8 @@ function parse2(input2, options = {}) {
     }
     return result2;
   }
-  function item4(text) {
-    const result2 = item7(text);
+  function item4(text2) {
+    const result2 = item7(text2);
     if (result2.success === true) {
       return {
         success: true,
@@ -65074,21 +65082,21 @@ function parse2(input2, options = {}) {
     }
     return result2;
   }
-  function item7(text) {
-    const result2 = item8(text);
+  function item7(text2) {
+    const result2 = item8(text2);
     if (result2.success === true) {
       return {
         success: true,
-        value: item626(() => input2.length - text.length, result2.value[0], result2.value[1]),
+        value: item626(() => input2.length - text2.length, result2.value[0], result2.value[1]),
         remainder: result2.remainder,
         failedExpectations: []
       };
     }
     return result2;
   }
-  function item8(text) {
+  function item8(text2) {
     const failedExpectations2 = [];
-    let remainder2 = text;
+    let remainder2 = text2;
     const result0 = item11(remainder2);
     failedExpectations2.push(...result0.failedExpectations);
     if (result0.success === false) {
@@ -65132,22 +65140,22 @@ function parse2(input2, options = {}) {
       failedExpectations: failedExpectations2
     };
   }
-  function item11(text) {
-    const result2 = item13(text);
+  function item11(text2) {
+    const result2 = item13(text2);
     if (result2.success === true) {
       return {
         success: true,
-        value: item612(() => input2.length - text.length, result2.value),
+        value: item612(() => input2.length - text2.length, result2.value),
         remainder: result2.remainder,
         failedExpectations: []
       };
     }
     return result2;
   }
-  function item13(text) {
+  function item13(text2) {
     const values = [];
     const failedExpectations2 = [];
-    let remainder2 = text;
+    let remainder2 = text2;
     while (true) {
       let r = remainder2;
       if (values.length > 0) {
@@ -65167,26 +65175,26 @@ function parse2(input2, options = {}) {
       values.push(result2.value);
     }
     if (values.length < 1) {
-      return { success: false, remainder: text, failedExpectations: failedExpectations2 };
+      return { success: false, remainder: text2, failedExpectations: failedExpectations2 };
     }
     return { success: true, value: values, remainder: remainder2, failedExpectations: failedExpectations2 };
   }
-  function item15(text) {
-    const result2 = item17(text);
+  function item15(text2) {
+    const result2 = item17(text2);
     if (result2.success === true) {
       return {
         success: true,
-        value: item606(() => input2.length - text.length, result2.value),
+        value: item606(() => input2.length - text2.length, result2.value),
         remainder: result2.remainder,
         failedExpectations: []
       };
     }
     return result2;
   }
-  function item17(text) {
+  function item17(text2) {
     const values = [];
     const failedExpectations2 = [];
-    let remainder2 = text;
+    let remainder2 = text2;
     while (true) {
       let r = remainder2;
       if (values.length > 0) {
@@ -65206,12 +65214,12 @@ function parse2(input2, options = {}) {
       values.push(result2.value);
     }
     if (values.length < 1) {
-      return { success: false, remainder: text, failedExpectations: failedExpectations2 };
+      return { success: false, remainder: text2, failedExpectations: failedExpectations2 };
     }
     return { success: true, value: values, remainder: remainder2, failedExpectations: failedExpectations2 };
   }
-  function item19(text) {
-    const result2 = item20(text);
+  function item19(text2) {
+    const result2 = item20(text2);
     if (result2.success === true) {
       return {
         success: true,
@@ -65222,9 +65230,9 @@ function parse2(input2, options = {}) {
     }
     return result2;
   }
-  function item20(text) {
+  function item20(text2) {
     const failedExpectations2 = [];
-    let remainder2 = text;
+    let remainder2 = text2;
     const result0 = item23(remainder2);
     failedExpectations2.push(...result0.failedExpectations);
     if (result0.success === false) {
@@ -65252,8 +65260,8 @@ function parse2(input2, options = {}) {
       failedExpectations: failedExpectations2
     };
   }
-  function item23(text) {
-    const result2 = item24(text);
+  function item23(text2) {
+    const result2 = item24(text2);
     if (result2.success === true) {
       return {
         success: true,
@@ -65264,9 +65272,9 @@ function parse2(input2, options = {}) {
     }
     return result2;
   }
-  function item24(text) {
+  function item24(text2) {
     const failedExpectations2 = [];
-    let remainder2 = text;
+    let remainder2 = text2;
     const result0 = item27(remainder2);
     failedExpectations2.push(...result0.failedExpectations);
     if (result0.success === false) {
@@ -65294,8 +65302,8 @@ function parse2(input2, options = {}) {
       failedExpectations: failedExpectations2
     };
   }
-  function item27(text) {
-    const result2 = item28(text);
+  function item27(text2) {
+    const result2 = item28(text2);
     if (result2.success === true) {
       return {
         success: true,
@@ -65306,9 +65314,9 @@ function parse2(input2, options = {}) {
     }
     return result2;
   }
-  function item28(text) {
+  function item28(text2) {
     const failedExpectations2 = [];
-    let remainder2 = text;
+    let remainder2 = text2;
     const result0 = item31(remainder2);
     failedExpectations2.push(...result0.failedExpectations);
     if (result0.success === false) {
@@ -65336,11 +65344,11 @@ function parse2(input2, options = {}) {
       failedExpectations: failedExpectations2
     };
   }
-  function item31(text) {
+  function item31(text2) {
     const choices = [item33, item520];
     let failedExpectations2 = [];
     for (let func = choices.shift(); func !== void 0; func = choices.shift()) {
-      const result2 = func(text);
+      const result2 = func(text2);
       failedExpectations2.push(...result2.failedExpectations);
       if (result2.success === true) {
         return {
@@ -65353,12 +65361,12 @@ function parse2(input2, options = {}) {
     }
     return {
       success: false,
-      remainder: text,
+      remainder: text2,
       failedExpectations: failedExpectations2
     };
   }
-  function item33(text) {
-    const result2 = item34(text);
+  function item33(text2) {
+    const result2 = item34(text2);
     if (result2.success === true) {
       return {
         success: true,
@@ -65369,9 +65377,9 @@ function parse2(input2, options = {}) {
     }
     return result2;
   }
-  function item34(text) {
+  function item34(text2) {
     const failedExpectations2 = [];
-    let remainder2 = text;
+    let remainder2 = text2;
     const result0 = remainder2.match(/^(([\t\n\f\r ])+)?(\/\/([^\r\n])*([\r\n])+)?(([\t\n\f\r ])+)?/g);
     failedExpectations2.push({
       expectation: item44,
@@ -65415,9 +65423,9 @@ function parse2(input2, options = {}) {
       failedExpectations: failedExpectations2
     };
   }
-  function item36(text) {
+  function item36(text2) {
     const failedExpectations2 = [];
-    let remainder2 = text;
+    let remainder2 = text2;
     const result0 = item37(remainder2);
     failedExpectations2.push(...result0.failedExpectations);
     if (result0.success === false) {
@@ -65455,20 +65463,20 @@ function parse2(input2, options = {}) {
       failedExpectations: failedExpectations2
     };
   }
-  function item37(text) {
-    const result2 = item39(text);
+  function item37(text2) {
+    const result2 = item39(text2);
     if (result2.success === true) {
       return result2;
     }
     return {
       success: true,
       value: null,
-      remainder: text,
+      remainder: text2,
       failedExpectations: result2.failedExpectations
     };
   }
-  function item39(text) {
-    const result2 = item40(text);
+  function item39(text2) {
+    const result2 = item40(text2);
     if (result2.success === true) {
       return result2;
     }
@@ -65483,41 +65491,41 @@ function parse2(input2, options = {}) {
       ]
     };
   }
-  function item40(text) {
-    const matches2 = text.match(/^([\t\n\f\r ])+/g);
+  function item40(text2) {
+    const matches2 = text2.match(/^([\t\n\f\r ])+/g);
     if (matches2?.length === 1) {
       return {
         success: true,
         value: matches2[0],
-        remainder: text.slice(matches2[0].length),
+        remainder: text2.slice(matches2[0].length),
         failedExpectations: []
       };
     }
     return {
       success: false,
-      remainder: text,
+      remainder: text2,
       failedExpectations: [
         {
           expectation: item43,
-          remainder: text
+          remainder: text2
         }
       ]
     };
   }
-  function item45(text) {
-    const result2 = item47(text);
+  function item45(text2) {
+    const result2 = item47(text2);
     if (result2.success === true) {
       return result2;
     }
     return {
       success: true,
       value: null,
-      remainder: text,
+      remainder: text2,
       failedExpectations: result2.failedExpectations
     };
   }
-  function item47(text) {
-    const result2 = item48(text);
+  function item47(text2) {
+    const result2 = item48(text2);
     if (result2.success === true) {
       return result2;
     }
@@ -65532,9 +65540,9 @@ function parse2(input2, options = {}) {
       ]
     };
   }
-  function item48(text) {
+  function item48(text2) {
     const failedExpectations2 = [];
-    let remainder2 = text;
+    let remainder2 = text2;
     const result0 = item49(remainder2);
     failedExpectations2.push(...result0.failedExpectations);
     if (result0.success === false) {
@@ -65572,30 +65580,30 @@ function parse2(input2, options = {}) {
       failedExpectations: failedExpectations2
     };
   }
-  function item49(text) {
-    if (text.startsWith("//")) {
+  function item49(text2) {
+    if (text2.startsWith("//")) {
       return {
         success: true,
         value: "//",
-        remainder: text.slice(2),
+        remainder: text2.slice(2),
         failedExpectations: []
       };
     }
     return {
       success: false,
-      remainder: text,
+      remainder: text2,
       failedExpectations: [
         {
           expectation: item50,
-          remainder: text
+          remainder: text2
         }
       ]
     };
   }
-  function item51(text) {
+  function item51(text2) {
     const values = [];
     const failedExpectations2 = [];
-    let remainder2 = text;
+    let remainder2 = text2;
     while (true) {
       let r = remainder2;
       const result2 = item52(r);
@@ -65608,28 +65616,28 @@ function parse2(input2, options = {}) {
     }
     return { success: true, value: values, remainder: remainder2, failedExpectations: failedExpectations2 };
   }
-  function item52(text) {
-    if (/^[^\r\n]/g.test(text)) {
+  function item52(text2) {
+    if (/^[^\r\n]/g.test(text2)) {
       return {
         success: true,
-        value: text.slice(0, 1),
-        remainder: text.slice(1),
+        value: text2.slice(0, 1),
+        remainder: text2.slice(1),
         failedExpectations: []
       };
     }
     return {
       success: false,
-      remainder: text,
+      remainder: text2,
       failedExpectations: [
         {
           expectation: item53,
-          remainder: text
+          remainder: text2
         }
       ]
     };
   }
-  function item55(text) {
-    const result2 = item56(text);
+  function item55(text2) {
+    const result2 = item56(text2);
     if (result2.success === true) {
       return result2;
     }
@@ -65644,10 +65652,10 @@ function parse2(input2, options = {}) {
       ]
     };
   }
-  function item56(text) {
+  function item56(text2) {
     const values = [];
     const failedExpectations2 = [];
-    let remainder2 = text;
+    let remainder2 = text2;
     while (true) {
       let r = remainder2;
       const result2 = item57(r);
@@ -65659,43 +65667,43 @@ function parse2(input2, options = {}) {
       values.push(result2.value);
     }
     if (values.length < 1) {
-      return { success: false, remainder: text, failedExpectations: failedExpectations2 };
+      return { success: false, remainder: text2, failedExpectations: failedExpectations2 };
     }
     return { success: true, value: values, remainder: remainder2, failedExpectations: failedExpectations2 };
   }
-  function item57(text) {
-    if (/^[\r\n]/g.test(text)) {
+  function item57(text2) {
+    if (/^[\r\n]/g.test(text2)) {
       return {
         success: true,
-        value: text.slice(0, 1),
-        remainder: text.slice(1),
+        value: text2.slice(0, 1),
+        remainder: text2.slice(1),
         failedExpectations: []
       };
     }
     return {
       success: false,
-      remainder: text,
+      remainder: text2,
       failedExpectations: [
         {
           expectation: item58,
-          remainder: text
+          remainder: text2
         }
       ]
     };
   }
-  function item62(text) {
-    const result2 = item39(text);
+  function item62(text2) {
+    const result2 = item39(text2);
     if (result2.success === true) {
       return result2;
     }
     return {
       success: true,
       value: null,
-      remainder: text,
+      remainder: text2,
       failedExpectations: result2.failedExpectations
     };
   }
-  function item66(text) {
+  function item66(text2) {
     const choices = [
       item68,
       item365,
@@ -65707,7 +65715,7 @@ function parse2(input2, options = {}) {
     ];
     let failedExpectations2 = [];
     for (let func = choices.shift(); func !== void 0; func = choices.shift()) {
-      const result2 = func(text);
+      const result2 = func(text2);
       failedExpectations2.push(...result2.failedExpectations);
       if (result2.success === true) {
         return {
@@ -65720,11 +65728,11 @@ function parse2(input2, options = {}) {
     }
     return {
       success: false,
-      remainder: text,
+      remainder: text2,
       failedExpectations: failedExpectations2
     };
   }
-  function item68(text) {
+  function item68(text2) {
     const choices = [
       item70,
       item109,
@@ -65736,7 +65744,7 @@ function parse2(input2, options = {}) {
     ];
     let failedExpectations2 = [];
     for (let func = choices.shift(); func !== void 0; func = choices.shift()) {
-      const result2 = func(text);
+      const result2 = func(text2);
       failedExpectations2.push(...result2.failedExpectations);
       if (result2.success === true) {
         return {
@@ -65749,12 +65757,12 @@ function parse2(input2, options = {}) {
     }
     return {
       success: false,
-      remainder: text,
+      remainder: text2,
       failedExpectations: failedExpectations2
     };
   }
-  function item70(text) {
-    const result2 = item71(text);
+  function item70(text2) {
+    const result2 = item71(text2);
     if (result2.success === true) {
       return result2;
     }
@@ -65769,49 +65777,49 @@ function parse2(input2, options = {}) {
       ]
     };
   }
-  function item71(text) {
-    const result2 = item73(text);
+  function item71(text2) {
+    const result2 = item73(text2);
     if (result2.success === true) {
       return {
         success: true,
-        value: item106(() => input2.length - text.length, result2.value),
+        value: item106(() => input2.length - text2.length, result2.value),
         remainder: result2.remainder,
         failedExpectations: []
       };
     }
     return result2;
   }
-  function item73(text) {
-    const matches2 = text.match(/^((-)?([0-9])*\.([0-9])+([eE]([+\-])?([0-9])+)?|(-)?([0-9])+[eE]([+\-])?([0-9])+)/g);
+  function item73(text2) {
+    const matches2 = text2.match(/^((-)?([0-9])*\.([0-9])+([eE]([+\-])?([0-9])+)?|(-)?([0-9])+[eE]([+\-])?([0-9])+)/g);
     if (matches2?.length === 1) {
       return {
         success: true,
         value: matches2[0],
-        remainder: text.slice(matches2[0].length),
+        remainder: text2.slice(matches2[0].length),
         failedExpectations: []
       };
     }
     return {
       success: false,
-      remainder: text,
+      remainder: text2,
       failedExpectations: [
         {
           expectation: item78,
-          remainder: text
+          remainder: text2
         },
         {
           expectation: item84,
-          remainder: text
+          remainder: text2
         },
         {
           expectation: item86,
-          remainder: text
+          remainder: text2
         }
       ]
     };
   }
-  function item109(text) {
-    const result2 = item110(text);
+  function item109(text2) {
+    const result2 = item110(text2);
     if (result2.success === true) {
       return result2;
     }
@@ -65826,21 +65834,21 @@ function parse2(input2, options = {}) {
       ]
     };
   }
-  function item110(text) {
-    const result2 = item111(text);
+  function item110(text2) {
+    const result2 = item111(text2);
     if (result2.success === true) {
       return {
         success: true,
-        value: item129(() => input2.length - text.length, result2.value[0]),
+        value: item129(() => input2.length - text2.length, result2.value[0]),
         remainder: result2.remainder,
         failedExpectations: []
       };
     }
     return result2;
   }
-  function item111(text) {
+  function item111(text2) {
     const failedExpectations2 = [];
-    let remainder2 = text;
+    let remainder2 = text2;
     const result0 = item113(remainder2);
     failedExpectations2.push(...result0.failedExpectations);
     if (result0.success === false) {
@@ -65871,33 +65879,33 @@ function parse2(input2, options = {}) {
       failedExpectations: failedExpectations2
     };
   }
-  function item113(text) {
-    const matches2 = text.match(/^(0x([0-9abcdefABCDEF])+|([0-9])+)/g);
+  function item113(text2) {
+    const matches2 = text2.match(/^(0x([0-9abcdefABCDEF])+|([0-9])+)/g);
     if (matches2?.length === 1) {
       return {
         success: true,
         value: matches2[0],
-        remainder: text.slice(matches2[0].length),
+        remainder: text2.slice(matches2[0].length),
         failedExpectations: []
       };
     }
     return {
       success: false,
-      remainder: text,
+      remainder: text2,
       failedExpectations: [
         {
           expectation: item117,
-          remainder: text
+          remainder: text2
         },
         {
           expectation: item84,
-          remainder: text
+          remainder: text2
         }
       ]
     };
   }
-  function item132(text) {
-    const result2 = item133(text);
+  function item132(text2) {
+    const result2 = item133(text2);
     if (result2.success === true) {
       return result2;
     }
@@ -65912,49 +65920,49 @@ function parse2(input2, options = {}) {
       ]
     };
   }
-  function item133(text) {
-    const result2 = item135(text);
+  function item133(text2) {
+    const result2 = item135(text2);
     if (result2.success === true) {
       return {
         success: true,
-        value: item145(() => input2.length - text.length, result2.value),
+        value: item145(() => input2.length - text2.length, result2.value),
         remainder: result2.remainder,
         failedExpectations: []
       };
     }
     return result2;
   }
-  function item135(text) {
-    const matches2 = text.match(/^(-)?(0x([0-9abcdefABCDEF])+|([0-9])+)/g);
+  function item135(text2) {
+    const matches2 = text2.match(/^(-)?(0x([0-9abcdefABCDEF])+|([0-9])+)/g);
     if (matches2?.length === 1) {
       return {
         success: true,
         value: matches2[0],
-        remainder: text.slice(matches2[0].length),
+        remainder: text2.slice(matches2[0].length),
         failedExpectations: []
       };
     }
     return {
       success: false,
-      remainder: text,
+      remainder: text2,
       failedExpectations: [
         {
           expectation: item78,
-          remainder: text
+          remainder: text2
         },
         {
           expectation: item117,
-          remainder: text
+          remainder: text2
         },
         {
           expectation: item84,
-          remainder: text
+          remainder: text2
         }
       ]
     };
   }
-  function item148(text) {
-    const result2 = item149(text);
+  function item148(text2) {
+    const result2 = item149(text2);
     if (result2.success === true) {
       return result2;
     }
@@ -65969,20 +65977,20 @@ function parse2(input2, options = {}) {
       ]
     };
   }
-  function item149(text) {
-    const result2 = item152(text);
+  function item149(text2) {
+    const result2 = item152(text2);
     if (result2.success === true) {
       return {
         success: true,
-        value: item330(() => input2.length - text.length, result2.value),
+        value: item330(() => input2.length - text2.length, result2.value),
         remainder: result2.remainder,
         failedExpectations: []
       };
     }
     return result2;
   }
-  function item152(text) {
-    const result2 = item153(text);
+  function item152(text2) {
+    const result2 = item153(text2);
     if (result2.success === true) {
       return result2;
     }
@@ -65997,11 +66005,11 @@ function parse2(input2, options = {}) {
       ]
     };
   }
-  function item153(text) {
+  function item153(text2) {
     const choices = [item154, item207];
     let failedExpectations2 = [];
     for (let func = choices.shift(); func !== void 0; func = choices.shift()) {
-      const result2 = func(text);
+      const result2 = func(text2);
       failedExpectations2.push(...result2.failedExpectations);
       if (result2.success === true) {
         return {
@@ -66014,13 +66022,13 @@ function parse2(input2, options = {}) {
     }
     return {
       success: false,
-      remainder: text,
+      remainder: text2,
       failedExpectations: failedExpectations2
     };
   }
-  function item154(text) {
+  function item154(text2) {
     const failedExpectations2 = [];
-    let remainder2 = text;
+    let remainder2 = text2;
     const result0 = remainder2.match(/^[rR]/g);
     failedExpectations2.push({
       expectation: item156,
@@ -66051,11 +66059,11 @@ function parse2(input2, options = {}) {
       failedExpectations: failedExpectations2
     };
   }
-  function item158(text) {
+  function item158(text2) {
     const choices = [item159, item172, item183, item195];
     let failedExpectations2 = [];
     for (let func = choices.shift(); func !== void 0; func = choices.shift()) {
-      const result2 = func(text);
+      const result2 = func(text2);
       failedExpectations2.push(...result2.failedExpectations);
       if (result2.success === true) {
         return {
@@ -66068,13 +66076,13 @@ function parse2(input2, options = {}) {
     }
     return {
       success: false,
-      remainder: text,
+      remainder: text2,
       failedExpectations: failedExpectations2
     };
   }
-  function item159(text) {
+  function item159(text2) {
     const failedExpectations2 = [];
-    let remainder2 = text;
+    let remainder2 = text2;
     const result0 = remainder2.match(/^"""/g);
     failedExpectations2.push({
       expectation: item161,
@@ -66118,10 +66126,10 @@ function parse2(input2, options = {}) {
       failedExpectations: failedExpectations2
     };
   }
-  function item163(text) {
+  function item163(text2) {
     const values = [];
     const failedExpectations2 = [];
-    let remainder2 = text;
+    let remainder2 = text2;
     while (true) {
       let r = remainder2;
       const result2 = item164(r);
@@ -66134,9 +66142,9 @@ function parse2(input2, options = {}) {
     }
     return { success: true, value: values, remainder: remainder2, failedExpectations: failedExpectations2 };
   }
-  function item164(text) {
+  function item164(text2) {
     const failedExpectations2 = [];
-    let remainder2 = text;
+    let remainder2 = text2;
     const result0 = remainder2.match(/^(?!""")/g);
     failedExpectations2.push();
     if (result0?.length !== 1) {
@@ -66164,29 +66172,29 @@ function parse2(input2, options = {}) {
       failedExpectations: failedExpectations2
     };
   }
-  function item168(text) {
-    if (text.length > 0) {
+  function item168(text2) {
+    if (text2.length > 0) {
       return {
         success: true,
-        value: text.slice(0, 1),
-        remainder: text.slice(1),
+        value: text2.slice(0, 1),
+        remainder: text2.slice(1),
         failedExpectations: []
       };
     }
     return {
       success: false,
-      remainder: text,
+      remainder: text2,
       failedExpectations: [
         {
           expectation: item2,
-          remainder: text
+          remainder: text2
         }
       ]
     };
   }
-  function item172(text) {
+  function item172(text2) {
     const failedExpectations2 = [];
-    let remainder2 = text;
+    let remainder2 = text2;
     const result0 = remainder2.match(/^'''/g);
     failedExpectations2.push({
       expectation: item174,
@@ -66230,10 +66238,10 @@ function parse2(input2, options = {}) {
       failedExpectations: failedExpectations2
     };
   }
-  function item176(text) {
+  function item176(text2) {
     const values = [];
     const failedExpectations2 = [];
-    let remainder2 = text;
+    let remainder2 = text2;
     while (true) {
       let r = remainder2;
       const result2 = item177(r);
@@ -66246,9 +66254,9 @@ function parse2(input2, options = {}) {
     }
     return { success: true, value: values, remainder: remainder2, failedExpectations: failedExpectations2 };
   }
-  function item177(text) {
+  function item177(text2) {
     const failedExpectations2 = [];
-    let remainder2 = text;
+    let remainder2 = text2;
     const result0 = remainder2.match(/^(?!''')/g);
     failedExpectations2.push();
     if (result0?.length !== 1) {
@@ -66276,29 +66284,29 @@ function parse2(input2, options = {}) {
       failedExpectations: failedExpectations2
     };
   }
-  function item181(text) {
-    if (text.length > 0) {
+  function item181(text2) {
+    if (text2.length > 0) {
       return {
         success: true,
-        value: text.slice(0, 1),
-        remainder: text.slice(1),
+        value: text2.slice(0, 1),
+        remainder: text2.slice(1),
         failedExpectations: []
       };
     }
     return {
       success: false,
-      remainder: text,
+      remainder: text2,
       failedExpectations: [
         {
           expectation: item2,
-          remainder: text
+          remainder: text2
         }
       ]
     };
   }
-  function item183(text) {
+  function item183(text2) {
     const failedExpectations2 = [];
-    let remainder2 = text;
+    let remainder2 = text2;
     const result0 = remainder2.match(/^"/g);
     failedExpectations2.push({
       expectation: item185,
@@ -66342,10 +66350,10 @@ function parse2(input2, options = {}) {
       failedExpectations: failedExpectations2
     };
   }
-  function item187(text) {
+  function item187(text2) {
     const values = [];
     const failedExpectations2 = [];
-    let remainder2 = text;
+    let remainder2 = text2;
     while (true) {
       let r = remainder2;
       const result2 = item188(r);
@@ -66358,9 +66366,9 @@ function parse2(input2, options = {}) {
     }
     return { success: true, value: values, remainder: remainder2, failedExpectations: failedExpectations2 };
   }
-  function item188(text) {
+  function item188(text2) {
     const failedExpectations2 = [];
-    let remainder2 = text;
+    let remainder2 = text2;
     const result0 = remainder2.match(/^(?!("|([\r\n])+))/g);
     failedExpectations2.push();
     if (result0?.length !== 1) {
@@ -66388,29 +66396,29 @@ function parse2(input2, options = {}) {
       failedExpectations: failedExpectations2
     };
   }
-  function item193(text) {
-    if (text.length > 0) {
+  function item193(text2) {
+    if (text2.length > 0) {
       return {
         success: true,
-        value: text.slice(0, 1),
-        remainder: text.slice(1),
+        value: text2.slice(0, 1),
+        remainder: text2.slice(1),
         failedExpectations: []
       };
     }
     return {
       success: false,
-      remainder: text,
+      remainder: text2,
       failedExpectations: [
         {
           expectation: item2,
-          remainder: text
+          remainder: text2
         }
       ]
     };
   }
-  function item195(text) {
+  function item195(text2) {
     const failedExpectations2 = [];
-    let remainder2 = text;
+    let remainder2 = text2;
     const result0 = remainder2.match(/^'/g);
     failedExpectations2.push({
       expectation: item197,
@@ -66454,10 +66462,10 @@ function parse2(input2, options = {}) {
       failedExpectations: failedExpectations2
     };
   }
-  function item199(text) {
+  function item199(text2) {
     const values = [];
     const failedExpectations2 = [];
-    let remainder2 = text;
+    let remainder2 = text2;
     while (true) {
       let r = remainder2;
       const result2 = item200(r);
@@ -66470,9 +66478,9 @@ function parse2(input2, options = {}) {
     }
     return { success: true, value: values, remainder: remainder2, failedExpectations: failedExpectations2 };
   }
-  function item200(text) {
+  function item200(text2) {
     const failedExpectations2 = [];
-    let remainder2 = text;
+    let remainder2 = text2;
     const result0 = remainder2.match(/^(?!('|([\r\n])+))/g);
     failedExpectations2.push();
     if (result0?.length !== 1) {
@@ -66500,31 +66508,31 @@ function parse2(input2, options = {}) {
       failedExpectations: failedExpectations2
     };
   }
-  function item205(text) {
-    if (text.length > 0) {
+  function item205(text2) {
+    if (text2.length > 0) {
       return {
         success: true,
-        value: text.slice(0, 1),
-        remainder: text.slice(1),
+        value: text2.slice(0, 1),
+        remainder: text2.slice(1),
         failedExpectations: []
       };
     }
     return {
       success: false,
-      remainder: text,
+      remainder: text2,
       failedExpectations: [
         {
           expectation: item2,
-          remainder: text
+          remainder: text2
         }
       ]
     };
   }
-  function item207(text) {
+  function item207(text2) {
     const choices = [item208, item291, item303, item316];
     let failedExpectations2 = [];
     for (let func = choices.shift(); func !== void 0; func = choices.shift()) {
-      const result2 = func(text);
+      const result2 = func(text2);
       failedExpectations2.push(...result2.failedExpectations);
       if (result2.success === true) {
         return {
@@ -66537,13 +66545,13 @@ function parse2(input2, options = {}) {
     }
     return {
       success: false,
-      remainder: text,
+      remainder: text2,
       failedExpectations: failedExpectations2
     };
   }
-  function item208(text) {
+  function item208(text2) {
     const failedExpectations2 = [];
-    let remainder2 = text;
+    let remainder2 = text2;
     const result0 = remainder2.match(/^"""/g);
     failedExpectations2.push({
       expectation: item161,
@@ -66587,10 +66595,10 @@ function parse2(input2, options = {}) {
       failedExpectations: failedExpectations2
     };
   }
-  function item211(text) {
+  function item211(text2) {
     const values = [];
     const failedExpectations2 = [];
-    let remainder2 = text;
+    let remainder2 = text2;
     while (true) {
       let r = remainder2;
       const result2 = item212(r);
@@ -66603,11 +66611,11 @@ function parse2(input2, options = {}) {
     }
     return { success: true, value: values, remainder: remainder2, failedExpectations: failedExpectations2 };
   }
-  function item212(text) {
+  function item212(text2) {
     const choices = [item214, item283];
     let failedExpectations2 = [];
     for (let func = choices.shift(); func !== void 0; func = choices.shift()) {
-      const result2 = func(text);
+      const result2 = func(text2);
       failedExpectations2.push(...result2.failedExpectations);
       if (result2.success === true) {
         return {
@@ -66620,12 +66628,12 @@ function parse2(input2, options = {}) {
     }
     return {
       success: false,
-      remainder: text,
+      remainder: text2,
       failedExpectations: failedExpectations2
     };
   }
-  function item214(text) {
-    const result2 = item215(text);
+  function item214(text2) {
+    const result2 = item215(text2);
     if (result2.success === true) {
       return result2;
     }
@@ -66640,11 +66648,11 @@ function parse2(input2, options = {}) {
       ]
     };
   }
-  function item215(text) {
+  function item215(text2) {
     const choices = [item217, item270, item277];
     let failedExpectations2 = [];
     for (let func = choices.shift(); func !== void 0; func = choices.shift()) {
-      const result2 = func(text);
+      const result2 = func(text2);
       failedExpectations2.push(...result2.failedExpectations);
       if (result2.success === true) {
         return {
@@ -66657,12 +66665,12 @@ function parse2(input2, options = {}) {
     }
     return {
       success: false,
-      remainder: text,
+      remainder: text2,
       failedExpectations: failedExpectations2
     };
   }
-  function item217(text) {
-    const result2 = item218(text);
+  function item217(text2) {
+    const result2 = item218(text2);
     if (result2.success === true) {
       return result2;
     }
@@ -66677,10 +66685,10 @@ function parse2(input2, options = {}) {
       ]
     };
   }
-  function item218(text) {
+  function item218(text2) {
     const values = [];
     const failedExpectations2 = [];
-    let remainder2 = text;
+    let remainder2 = text2;
     while (true) {
       let r = remainder2;
       const result2 = item220(r);
@@ -66692,12 +66700,12 @@ function parse2(input2, options = {}) {
       values.push(result2.value);
     }
     if (values.length < 1) {
-      return { success: false, remainder: text, failedExpectations: failedExpectations2 };
+      return { success: false, remainder: text2, failedExpectations: failedExpectations2 };
     }
     return { success: true, value: values, remainder: remainder2, failedExpectations: failedExpectations2 };
   }
-  function item220(text) {
-    const result2 = item221(text);
+  function item220(text2) {
+    const result2 = item221(text2);
     if (result2.success === true) {
       return result2;
     }
@@ -66712,11 +66720,11 @@ function parse2(input2, options = {}) {
       ]
     };
   }
-  function item221(text) {
+  function item221(text2) {
     const choices = [item222, item239, item247, item255];
     let failedExpectations2 = [];
     for (let func = choices.shift(); func !== void 0; func = choices.shift()) {
-      const result2 = func(text);
+      const result2 = func(text2);
       failedExpectations2.push(...result2.failedExpectations);
       if (result2.success === true) {
         return {
@@ -66729,12 +66737,12 @@ function parse2(input2, options = {}) {
     }
     return {
       success: false,
-      remainder: text,
+      remainder: text2,
       failedExpectations: failedExpectations2
     };
   }
-  function item222(text) {
-    const result2 = item223(text);
+  function item222(text2) {
+    const result2 = item223(text2);
     if (result2.success === true) {
       return {
         success: true,
@@ -66745,9 +66753,9 @@ function parse2(input2, options = {}) {
     }
     return result2;
   }
-  function item223(text) {
+  function item223(text2) {
     const failedExpectations2 = [];
-    let remainder2 = text;
+    let remainder2 = text2;
     const result0 = remainder2.match(/^\\/g);
     failedExpectations2.push({
       expectation: item225,
@@ -66791,29 +66799,29 @@ function parse2(input2, options = {}) {
       failedExpectations: failedExpectations2
     };
   }
-  function item229(text) {
-    const matches2 = text.match(/^([0-9abcdefABCDEF][0-9abcdefABCDEF]){0,1}/g);
+  function item229(text2) {
+    const matches2 = text2.match(/^([0-9abcdefABCDEF][0-9abcdefABCDEF]){0,1}/g);
     if (matches2?.length === 1) {
       return {
         success: true,
         value: matches2[0],
-        remainder: text.slice(matches2[0].length),
+        remainder: text2.slice(matches2[0].length),
         failedExpectations: []
       };
     }
     return {
       success: false,
-      remainder: text,
+      remainder: text2,
       failedExpectations: [
         {
           expectation: item236,
-          remainder: text
+          remainder: text2
         }
       ]
     };
   }
-  function item239(text) {
-    const result2 = item240(text);
+  function item239(text2) {
+    const result2 = item240(text2);
     if (result2.success === true) {
       return {
         success: true,
@@ -66824,9 +66832,9 @@ function parse2(input2, options = {}) {
     }
     return result2;
   }
-  function item240(text) {
+  function item240(text2) {
     const failedExpectations2 = [];
-    let remainder2 = text;
+    let remainder2 = text2;
     const result0 = remainder2.match(/^\\u/g);
     failedExpectations2.push({
       expectation: item242,
@@ -66857,29 +66865,29 @@ function parse2(input2, options = {}) {
       failedExpectations: failedExpectations2
     };
   }
-  function item244(text) {
-    const matches2 = text.match(/^([0-9abcdefABCDEF][0-9abcdefABCDEF]){0,2}/g);
+  function item244(text2) {
+    const matches2 = text2.match(/^([0-9abcdefABCDEF][0-9abcdefABCDEF]){0,2}/g);
     if (matches2?.length === 1) {
       return {
         success: true,
         value: matches2[0],
-        remainder: text.slice(matches2[0].length),
+        remainder: text2.slice(matches2[0].length),
         failedExpectations: []
       };
     }
     return {
       success: false,
-      remainder: text,
+      remainder: text2,
       failedExpectations: [
         {
           expectation: item236,
-          remainder: text
+          remainder: text2
         }
       ]
     };
   }
-  function item247(text) {
-    const result2 = item248(text);
+  function item247(text2) {
+    const result2 = item248(text2);
     if (result2.success === true) {
       return {
         success: true,
@@ -66890,9 +66898,9 @@ function parse2(input2, options = {}) {
     }
     return result2;
   }
-  function item248(text) {
+  function item248(text2) {
     const failedExpectations2 = [];
-    let remainder2 = text;
+    let remainder2 = text2;
     const result0 = remainder2.match(/^\\U/g);
     failedExpectations2.push({
       expectation: item250,
@@ -66923,29 +66931,29 @@ function parse2(input2, options = {}) {
       failedExpectations: failedExpectations2
     };
   }
-  function item252(text) {
-    const matches2 = text.match(/^([0-9abcdefABCDEF][0-9abcdefABCDEF]){0,4}/g);
+  function item252(text2) {
+    const matches2 = text2.match(/^([0-9abcdefABCDEF][0-9abcdefABCDEF]){0,4}/g);
     if (matches2?.length === 1) {
       return {
         success: true,
         value: matches2[0],
-        remainder: text.slice(matches2[0].length),
+        remainder: text2.slice(matches2[0].length),
         failedExpectations: []
       };
     }
     return {
       success: false,
-      remainder: text,
+      remainder: text2,
       failedExpectations: [
         {
           expectation: item236,
-          remainder: text
+          remainder: text2
         }
       ]
     };
   }
-  function item255(text) {
-    const result2 = item256(text);
+  function item255(text2) {
+    const result2 = item256(text2);
     if (result2.success === true) {
       return {
         success: true,
@@ -66956,9 +66964,9 @@ function parse2(input2, options = {}) {
     }
     return result2;
   }
-  function item256(text) {
+  function item256(text2) {
     const failedExpectations2 = [];
-    let remainder2 = text;
+    let remainder2 = text2;
     const result0 = remainder2.match(/^\\/g);
     failedExpectations2.push({
       expectation: item225,
@@ -66989,29 +66997,29 @@ function parse2(input2, options = {}) {
       failedExpectations: failedExpectations2
     };
   }
-  function item259(text) {
-    const matches2 = text.match(/^[0-3][0-7][0-7]/g);
+  function item259(text2) {
+    const matches2 = text2.match(/^[0-3][0-7][0-7]/g);
     if (matches2?.length === 1) {
       return {
         success: true,
         value: matches2[0],
-        remainder: text.slice(matches2[0].length),
+        remainder: text2.slice(matches2[0].length),
         failedExpectations: []
       };
     }
     return {
       success: false,
-      remainder: text,
+      remainder: text2,
       failedExpectations: [
         {
           expectation: item262,
-          remainder: text
+          remainder: text2
         }
       ]
     };
   }
-  function item270(text) {
-    const result2 = item271(text);
+  function item270(text2) {
+    const result2 = item271(text2);
     if (result2.success === true) {
       return {
         success: true,
@@ -67022,9 +67030,9 @@ function parse2(input2, options = {}) {
     }
     return result2;
   }
-  function item271(text) {
+  function item271(text2) {
     const failedExpectations2 = [];
-    let remainder2 = text;
+    let remainder2 = text2;
     const result0 = remainder2.match(/^\\/g);
     failedExpectations2.push({
       expectation: item225,
@@ -67055,29 +67063,29 @@ function parse2(input2, options = {}) {
       failedExpectations: failedExpectations2
     };
   }
-  function item274(text) {
-    if (/^[abfnrtv]/g.test(text)) {
+  function item274(text2) {
+    if (/^[abfnrtv]/g.test(text2)) {
       return {
         success: true,
-        value: text.slice(0, 1),
-        remainder: text.slice(1),
+        value: text2.slice(0, 1),
+        remainder: text2.slice(1),
         failedExpectations: []
       };
     }
     return {
       success: false,
-      remainder: text,
+      remainder: text2,
       failedExpectations: [
         {
           expectation: item275,
-          remainder: text
+          remainder: text2
         }
       ]
     };
   }
-  function item277(text) {
+  function item277(text2) {
     const failedExpectations2 = [];
-    let remainder2 = text;
+    let remainder2 = text2;
     const result0 = remainder2.match(/^\\/g);
     failedExpectations2.push({
       expectation: item225,
@@ -67108,50 +67116,50 @@ function parse2(input2, options = {}) {
       failedExpectations: failedExpectations2
     };
   }
-  function item280(text) {
-    if (/^["'`\\?]/g.test(text)) {
+  function item280(text2) {
+    if (/^["'`\\?]/g.test(text2)) {
       return {
         success: true,
-        value: text.slice(0, 1),
-        remainder: text.slice(1),
+        value: text2.slice(0, 1),
+        remainder: text2.slice(1),
         failedExpectations: []
       };
     }
     return {
       success: false,
-      remainder: text,
+      remainder: text2,
       failedExpectations: [
         {
           expectation: item281,
-          remainder: text
+          remainder: text2
         }
       ]
     };
   }
-  function item283(text) {
-    const matches2 = text.match(/^(?!""")[\s\S]/g);
+  function item283(text2) {
+    const matches2 = text2.match(/^(?!""")[\s\S]/g);
     if (matches2?.length === 1) {
       return {
         success: true,
         value: matches2[0],
-        remainder: text.slice(matches2[0].length),
+        remainder: text2.slice(matches2[0].length),
         failedExpectations: []
       };
     }
     return {
       success: false,
-      remainder: text,
+      remainder: text2,
       failedExpectations: [
         {
           expectation: item2,
-          remainder: text
+          remainder: text2
         }
       ]
     };
   }
-  function item291(text) {
+  function item291(text2) {
     const failedExpectations2 = [];
-    let remainder2 = text;
+    let remainder2 = text2;
     const result0 = remainder2.match(/^'''/g);
     failedExpectations2.push({
       expectation: item174,
@@ -67195,10 +67203,10 @@ function parse2(input2, options = {}) {
       failedExpectations: failedExpectations2
     };
   }
-  function item294(text) {
+  function item294(text2) {
     const values = [];
     const failedExpectations2 = [];
-    let remainder2 = text;
+    let remainder2 = text2;
     while (true) {
       let r = remainder2;
       const result2 = item295(r);
@@ -67211,11 +67219,11 @@ function parse2(input2, options = {}) {
     }
     return { success: true, value: values, remainder: remainder2, failedExpectations: failedExpectations2 };
   }
-  function item295(text) {
+  function item295(text2) {
     const choices = [item214, item296];
     let failedExpectations2 = [];
     for (let func = choices.shift(); func !== void 0; func = choices.shift()) {
-      const result2 = func(text);
+      const result2 = func(text2);
       failedExpectations2.push(...result2.failedExpectations);
       if (result2.success === true) {
         return {
@@ -67228,34 +67236,34 @@ function parse2(input2, options = {}) {
     }
     return {
       success: false,
-      remainder: text,
+      remainder: text2,
       failedExpectations: failedExpectations2
     };
   }
-  function item296(text) {
-    const matches2 = text.match(/^(?!''')[\s\S]/g);
+  function item296(text2) {
+    const matches2 = text2.match(/^(?!''')[\s\S]/g);
     if (matches2?.length === 1) {
       return {
         success: true,
         value: matches2[0],
-        remainder: text.slice(matches2[0].length),
+        remainder: text2.slice(matches2[0].length),
         failedExpectations: []
       };
     }
     return {
       success: false,
-      remainder: text,
+      remainder: text2,
       failedExpectations: [
         {
           expectation: item2,
-          remainder: text
+          remainder: text2
         }
       ]
     };
   }
-  function item303(text) {
+  function item303(text2) {
     const failedExpectations2 = [];
-    let remainder2 = text;
+    let remainder2 = text2;
     const result0 = remainder2.match(/^"/g);
     failedExpectations2.push({
       expectation: item185,
@@ -67299,10 +67307,10 @@ function parse2(input2, options = {}) {
       failedExpectations: failedExpectations2
     };
   }
-  function item306(text) {
+  function item306(text2) {
     const values = [];
     const failedExpectations2 = [];
-    let remainder2 = text;
+    let remainder2 = text2;
     while (true) {
       let r = remainder2;
       const result2 = item307(r);
@@ -67315,11 +67323,11 @@ function parse2(input2, options = {}) {
     }
     return { success: true, value: values, remainder: remainder2, failedExpectations: failedExpectations2 };
   }
-  function item307(text) {
+  function item307(text2) {
     const choices = [item214, item308];
     let failedExpectations2 = [];
     for (let func = choices.shift(); func !== void 0; func = choices.shift()) {
-      const result2 = func(text);
+      const result2 = func(text2);
       failedExpectations2.push(...result2.failedExpectations);
       if (result2.success === true) {
         return {
@@ -67332,34 +67340,34 @@ function parse2(input2, options = {}) {
     }
     return {
       success: false,
-      remainder: text,
+      remainder: text2,
       failedExpectations: failedExpectations2
     };
   }
-  function item308(text) {
-    const matches2 = text.match(/^(?!("|([\r\n])+))[\s\S]/g);
+  function item308(text2) {
+    const matches2 = text2.match(/^(?!("|([\r\n])+))[\s\S]/g);
     if (matches2?.length === 1) {
       return {
         success: true,
         value: matches2[0],
-        remainder: text.slice(matches2[0].length),
+        remainder: text2.slice(matches2[0].length),
         failedExpectations: []
       };
     }
     return {
       success: false,
-      remainder: text,
+      remainder: text2,
       failedExpectations: [
         {
           expectation: item2,
-          remainder: text
+          remainder: text2
         }
       ]
     };
   }
-  function item316(text) {
+  function item316(text2) {
     const failedExpectations2 = [];
-    let remainder2 = text;
+    let remainder2 = text2;
     const result0 = remainder2.match(/^'/g);
     failedExpectations2.push({
       expectation: item197,
@@ -67403,10 +67411,10 @@ function parse2(input2, options = {}) {
       failedExpectations: failedExpectations2
     };
   }
-  function item319(text) {
+  function item319(text2) {
     const values = [];
     const failedExpectations2 = [];
-    let remainder2 = text;
+    let remainder2 = text2;
     while (true) {
       let r = remainder2;
       const result2 = item320(r);
@@ -67419,11 +67427,11 @@ function parse2(input2, options = {}) {
     }
     return { success: true, value: values, remainder: remainder2, failedExpectations: failedExpectations2 };
   }
-  function item320(text) {
+  function item320(text2) {
     const choices = [item214, item321];
     let failedExpectations2 = [];
     for (let func = choices.shift(); func !== void 0; func = choices.shift()) {
-      const result2 = func(text);
+      const result2 = func(text2);
       failedExpectations2.push(...result2.failedExpectations);
       if (result2.success === true) {
         return {
@@ -67436,33 +67444,33 @@ function parse2(input2, options = {}) {
     }
     return {
       success: false,
-      remainder: text,
+      remainder: text2,
       failedExpectations: failedExpectations2
     };
   }
-  function item321(text) {
-    const matches2 = text.match(/^(?!('|([\r\n])+))[\s\S]/g);
+  function item321(text2) {
+    const matches2 = text2.match(/^(?!('|([\r\n])+))[\s\S]/g);
     if (matches2?.length === 1) {
       return {
         success: true,
         value: matches2[0],
-        remainder: text.slice(matches2[0].length),
+        remainder: text2.slice(matches2[0].length),
         failedExpectations: []
       };
     }
     return {
       success: false,
-      remainder: text,
+      remainder: text2,
       failedExpectations: [
         {
           expectation: item2,
-          remainder: text
+          remainder: text2
         }
       ]
     };
   }
-  function item333(text) {
-    const result2 = item334(text);
+  function item333(text2) {
+    const result2 = item334(text2);
     if (result2.success === true) {
       return result2;
     }
@@ -67477,21 +67485,21 @@ function parse2(input2, options = {}) {
       ]
     };
   }
-  function item334(text) {
-    const result2 = item335(text);
+  function item334(text2) {
+    const result2 = item335(text2);
     if (result2.success === true) {
       return {
         success: true,
-        value: item340(() => input2.length - text.length, result2.value[0]),
+        value: item340(() => input2.length - text2.length, result2.value[0]),
         remainder: result2.remainder,
         failedExpectations: []
       };
     }
     return result2;
   }
-  function item335(text) {
+  function item335(text2) {
     const failedExpectations2 = [];
-    let remainder2 = text;
+    let remainder2 = text2;
     const result0 = remainder2.match(/^[bB]/g);
     failedExpectations2.push({
       expectation: item337,
@@ -67522,8 +67530,8 @@ function parse2(input2, options = {}) {
       failedExpectations: failedExpectations2
     };
   }
-  function item343(text) {
-    const result2 = item344(text);
+  function item343(text2) {
+    const result2 = item344(text2);
     if (result2.success === true) {
       return result2;
     }
@@ -67538,23 +67546,23 @@ function parse2(input2, options = {}) {
       ]
     };
   }
-  function item344(text) {
-    const result2 = item346(text);
+  function item344(text2) {
+    const result2 = item346(text2);
     if (result2.success === true) {
       return {
         success: true,
-        value: item351(() => input2.length - text.length, result2.value),
+        value: item351(() => input2.length - text2.length, result2.value),
         remainder: result2.remainder,
         failedExpectations: []
       };
     }
     return result2;
   }
-  function item346(text) {
+  function item346(text2) {
     const choices = [item347, item349];
     let failedExpectations2 = [];
     for (let func = choices.shift(); func !== void 0; func = choices.shift()) {
-      const result2 = func(text);
+      const result2 = func(text2);
       failedExpectations2.push(...result2.failedExpectations);
       if (result2.success === true) {
         return {
@@ -67567,52 +67575,52 @@ function parse2(input2, options = {}) {
     }
     return {
       success: false,
-      remainder: text,
+      remainder: text2,
       failedExpectations: failedExpectations2
     };
   }
-  function item347(text) {
-    if (text.startsWith("true")) {
+  function item347(text2) {
+    if (text2.startsWith("true")) {
       return {
         success: true,
         value: "true",
-        remainder: text.slice(4),
+        remainder: text2.slice(4),
         failedExpectations: []
       };
     }
     return {
       success: false,
-      remainder: text,
+      remainder: text2,
       failedExpectations: [
         {
           expectation: item348,
-          remainder: text
+          remainder: text2
         }
       ]
     };
   }
-  function item349(text) {
-    if (text.startsWith("false")) {
+  function item349(text2) {
+    if (text2.startsWith("false")) {
       return {
         success: true,
         value: "false",
-        remainder: text.slice(5),
+        remainder: text2.slice(5),
         failedExpectations: []
       };
     }
     return {
       success: false,
-      remainder: text,
+      remainder: text2,
       failedExpectations: [
         {
           expectation: item350,
-          remainder: text
+          remainder: text2
         }
       ]
     };
   }
-  function item354(text) {
-    const result2 = item355(text);
+  function item354(text2) {
+    const result2 = item355(text2);
     if (result2.success === true) {
       return result2;
     }
@@ -67627,21 +67635,21 @@ function parse2(input2, options = {}) {
       ]
     };
   }
-  function item355(text) {
-    const result2 = item356(text);
+  function item355(text2) {
+    const result2 = item356(text2);
     if (result2.success === true) {
       return {
         success: true,
-        value: item363(() => input2.length - text.length),
+        value: item363(() => input2.length - text2.length),
         remainder: result2.remainder,
         failedExpectations: []
       };
     }
     return result2;
   }
-  function item356(text) {
+  function item356(text2) {
     const failedExpectations2 = [];
-    let remainder2 = text;
+    let remainder2 = text2;
     const result0 = remainder2.match(/^null/g);
     failedExpectations2.push({
       expectation: item358,
@@ -67672,21 +67680,21 @@ function parse2(input2, options = {}) {
       failedExpectations: failedExpectations2
     };
   }
-  function item365(text) {
-    const result2 = item366(text);
+  function item365(text2) {
+    const result2 = item366(text2);
     if (result2.success === true) {
       return {
         success: true,
-        value: item393(() => input2.length - text.length, result2.value[0], result2.value[1]),
+        value: item393(() => input2.length - text2.length, result2.value[0], result2.value[1]),
         remainder: result2.remainder,
         failedExpectations: []
       };
     }
     return result2;
   }
-  function item366(text) {
+  function item366(text2) {
     const failedExpectations2 = [];
-    let remainder2 = text;
+    let remainder2 = text2;
     const result0 = remainder2.match(/^(\.)?/g);
     failedExpectations2.push({
       expectation: item86,
@@ -67785,8 +67793,8 @@ function parse2(input2, options = {}) {
       failedExpectations: failedExpectations2
     };
   }
-  function item371(text) {
-    const result2 = item372(text);
+  function item371(text2) {
+    const result2 = item372(text2);
     if (result2.success === true) {
       return result2;
     }
@@ -67801,12 +67809,12 @@ function parse2(input2, options = {}) {
       ]
     };
   }
-  function item372(text) {
-    const result2 = item374(text);
+  function item372(text2) {
+    const result2 = item374(text2);
     if (result2.success === true) {
       return {
         success: true,
-        value: item381((message, location = runtime.getLocation(parse$source, input2, text, result2.remainder), name) => {
+        value: item381((message, location = runtime.getLocation(parse$source, input2, text2, result2.remainder), name) => {
           throw new ParseError(message, location, name);
         }, result2.value),
         remainder: result2.remainder,
@@ -67815,31 +67823,31 @@ function parse2(input2, options = {}) {
     }
     return result2;
   }
-  function item374(text) {
-    const matches2 = text.match(/^[_a-zA-Z]([_a-zA-Z0-9])*/g);
+  function item374(text2) {
+    const matches2 = text2.match(/^[_a-zA-Z]([_a-zA-Z0-9])*/g);
     if (matches2?.length === 1) {
       return {
         success: true,
         value: matches2[0],
-        remainder: text.slice(matches2[0].length),
+        remainder: text2.slice(matches2[0].length),
         failedExpectations: []
       };
     }
     return {
       success: false,
-      remainder: text,
+      remainder: text2,
       failedExpectations: [
         {
           expectation: item377,
-          remainder: text
+          remainder: text2
         }
       ]
     };
   }
-  function item387(text) {
+  function item387(text2) {
     const values = [];
     const failedExpectations2 = [];
-    let remainder2 = text;
+    let remainder2 = text2;
     while (true) {
       let r = remainder2;
       if (values.length > 0) {
@@ -67860,41 +67868,41 @@ function parse2(input2, options = {}) {
     }
     return { success: true, value: values, remainder: remainder2, failedExpectations: failedExpectations2 };
   }
-  function item388(text) {
-    if (text.startsWith(",")) {
+  function item388(text2) {
+    if (text2.startsWith(",")) {
       return {
         success: true,
         value: ",",
-        remainder: text.slice(1),
+        remainder: text2.slice(1),
         failedExpectations: []
       };
     }
     return {
       success: false,
-      remainder: text,
+      remainder: text2,
       failedExpectations: [
         {
           expectation: item389,
-          remainder: text
+          remainder: text2
         }
       ]
     };
   }
-  function item394(text) {
-    const result2 = item395(text);
+  function item394(text2) {
+    const result2 = item395(text2);
     if (result2.success === true) {
       return {
         success: true,
-        value: item437(() => input2.length - text.length, result2.value[0], result2.value[1], result2.value[2]),
+        value: item437(() => input2.length - text2.length, result2.value[0], result2.value[1], result2.value[2]),
         remainder: result2.remainder,
         failedExpectations: []
       };
     }
     return result2;
   }
-  function item395(text) {
+  function item395(text2) {
     const failedExpectations2 = [];
-    let remainder2 = text;
+    let remainder2 = text2;
     const result0 = item397(remainder2);
     failedExpectations2.push(...result0.failedExpectations);
     if (result0.success === false) {
@@ -68019,42 +68027,42 @@ function parse2(input2, options = {}) {
       failedExpectations: failedExpectations2
     };
   }
-  function item397(text) {
-    const result2 = item398(text);
+  function item397(text2) {
+    const result2 = item398(text2);
     if (result2.success === true) {
       return result2;
     }
     return {
       success: true,
       value: null,
-      remainder: text,
+      remainder: text2,
       failedExpectations: result2.failedExpectations
     };
   }
-  function item398(text) {
-    if (text.startsWith(".")) {
+  function item398(text2) {
+    if (text2.startsWith(".")) {
       return {
         success: true,
         value: ".",
-        remainder: text.slice(1),
+        remainder: text2.slice(1),
         failedExpectations: []
       };
     }
     return {
       success: false,
-      remainder: text,
+      remainder: text2,
       failedExpectations: [
         {
           expectation: item86,
-          remainder: text
+          remainder: text2
         }
       ]
     };
   }
-  function item400(text) {
+  function item400(text2) {
     const values = [];
     const failedExpectations2 = [];
-    let remainder2 = text;
+    let remainder2 = text2;
     while (true) {
       let r = remainder2;
       if (values.length > 0) {
@@ -68074,12 +68082,12 @@ function parse2(input2, options = {}) {
       values.push(result2.value);
     }
     if (values.length < 1) {
-      return { success: false, remainder: text, failedExpectations: failedExpectations2 };
+      return { success: false, remainder: text2, failedExpectations: failedExpectations2 };
     }
     return { success: true, value: values, remainder: remainder2, failedExpectations: failedExpectations2 };
   }
-  function item402(text) {
-    const result2 = item403(text);
+  function item402(text2) {
+    const result2 = item403(text2);
     if (result2.success === true) {
       return result2;
     }
@@ -68094,12 +68102,12 @@ function parse2(input2, options = {}) {
       ]
     };
   }
-  function item403(text) {
-    const result2 = item405(text);
+  function item403(text2) {
+    const result2 = item405(text2);
     if (result2.success === true) {
       return {
         success: true,
-        value: item410((message, location = runtime.getLocation(parse$source, input2, text, result2.remainder), name) => {
+        value: item410((message, location = runtime.getLocation(parse$source, input2, text2, result2.remainder), name) => {
           throw new ParseError(message, location, name);
         }, result2.value),
         remainder: result2.remainder,
@@ -68108,30 +68116,30 @@ function parse2(input2, options = {}) {
     }
     return result2;
   }
-  function item405(text) {
-    const matches2 = text.match(/^[_a-zA-Z]([_a-zA-Z0-9])*/g);
+  function item405(text2) {
+    const matches2 = text2.match(/^[_a-zA-Z]([_a-zA-Z0-9])*/g);
     if (matches2?.length === 1) {
       return {
         success: true,
         value: matches2[0],
-        remainder: text.slice(matches2[0].length),
+        remainder: text2.slice(matches2[0].length),
         failedExpectations: []
       };
     }
     return {
       success: false,
-      remainder: text,
+      remainder: text2,
       failedExpectations: [
         {
           expectation: item377,
-          remainder: text
+          remainder: text2
         }
       ]
     };
   }
-  function item412(text) {
+  function item412(text2) {
     const failedExpectations2 = [];
-    let remainder2 = text;
+    let remainder2 = text2;
     const result0 = item36(remainder2);
     failedExpectations2.push(...result0.failedExpectations);
     if (result0.success === false) {
@@ -68169,30 +68177,30 @@ function parse2(input2, options = {}) {
       failedExpectations: failedExpectations2
     };
   }
-  function item413(text) {
-    if (text.startsWith(".")) {
+  function item413(text2) {
+    if (text2.startsWith(".")) {
       return {
         success: true,
         value: ".",
-        remainder: text.slice(1),
+        remainder: text2.slice(1),
         failedExpectations: []
       };
     }
     return {
       success: false,
-      remainder: text,
+      remainder: text2,
       failedExpectations: [
         {
           expectation: item86,
-          remainder: text
+          remainder: text2
         }
       ]
     };
   }
-  function item419(text) {
+  function item419(text2) {
     const values = [];
     const failedExpectations2 = [];
-    let remainder2 = text;
+    let remainder2 = text2;
     while (true) {
       let r = remainder2;
       if (values.length > 0) {
@@ -68213,21 +68221,21 @@ function parse2(input2, options = {}) {
     }
     return { success: true, value: values, remainder: remainder2, failedExpectations: failedExpectations2 };
   }
-  function item420(text) {
-    const result2 = item421(text);
+  function item420(text2) {
+    const result2 = item421(text2);
     if (result2.success === true) {
       return {
         success: true,
-        value: item430(() => input2.length - text.length, result2.value[0], result2.value[1]),
+        value: item430(() => input2.length - text2.length, result2.value[0], result2.value[1]),
         remainder: result2.remainder,
         failedExpectations: []
       };
     }
     return result2;
   }
-  function item421(text) {
+  function item421(text2) {
     const failedExpectations2 = [];
-    let remainder2 = text;
+    let remainder2 = text2;
     const result0 = remainder2.match(/^(([\t\n\f\r ])+)?(\/\/([^\r\n])*([\r\n])+)?(([\t\n\f\r ])+)?/g);
     failedExpectations2.push({
       expectation: item44,
@@ -68290,41 +68298,41 @@ function parse2(input2, options = {}) {
       failedExpectations: failedExpectations2
     };
   }
-  function item431(text) {
-    if (text.startsWith(",")) {
+  function item431(text2) {
+    if (text2.startsWith(",")) {
       return {
         success: true,
         value: ",",
-        remainder: text.slice(1),
+        remainder: text2.slice(1),
         failedExpectations: []
       };
     }
     return {
       success: false,
-      remainder: text,
+      remainder: text2,
       failedExpectations: [
         {
           expectation: item389,
-          remainder: text
+          remainder: text2
         }
       ]
     };
   }
-  function item438(text) {
-    const result2 = item439(text);
+  function item438(text2) {
+    const result2 = item439(text2);
     if (result2.success === true) {
       return {
         success: true,
-        value: item444(() => input2.length - text.length, result2.value[0]),
+        value: item444(() => input2.length - text2.length, result2.value[0]),
         remainder: result2.remainder,
         failedExpectations: []
       };
     }
     return result2;
   }
-  function item439(text) {
+  function item439(text2) {
     const failedExpectations2 = [];
-    let remainder2 = text;
+    let remainder2 = text2;
     const result0 = remainder2.match(/^(\.)?/g);
     failedExpectations2.push({
       expectation: item86,
@@ -68371,9 +68379,9 @@ function parse2(input2, options = {}) {
       failedExpectations: failedExpectations2
     };
   }
-  function item445(text) {
+  function item445(text2) {
     const failedExpectations2 = [];
-    let remainder2 = text;
+    let remainder2 = text2;
     const result0 = remainder2.match(/^\(/g);
     failedExpectations2.push({
       expectation: item384,
@@ -68417,21 +68425,21 @@ function parse2(input2, options = {}) {
       failedExpectations: failedExpectations2
     };
   }
-  function item450(text) {
-    const result2 = item452(text);
+  function item450(text2) {
+    const result2 = item452(text2);
     if (result2.success === true) {
       return {
         success: true,
-        value: item461(() => input2.length - text.length, result2.value),
+        value: item461(() => input2.length - text2.length, result2.value),
         remainder: result2.remainder,
         failedExpectations: []
       };
     }
     return result2;
   }
-  function item452(text) {
+  function item452(text2) {
     const failedExpectations2 = [];
-    let remainder2 = text;
+    let remainder2 = text2;
     const result0 = remainder2.match(/^\[/g);
     failedExpectations2.push({
       expectation: item454,
@@ -68504,21 +68512,21 @@ function parse2(input2, options = {}) {
       failedExpectations: failedExpectations2
     };
   }
-  function item462(text) {
-    const result2 = item464(text);
+  function item462(text2) {
+    const result2 = item464(text2);
     if (result2.success === true) {
       return {
         success: true,
-        value: item484(() => input2.length - text.length, result2.value),
+        value: item484(() => input2.length - text2.length, result2.value),
         remainder: result2.remainder,
         failedExpectations: []
       };
     }
     return result2;
   }
-  function item464(text) {
+  function item464(text2) {
     const failedExpectations2 = [];
-    let remainder2 = text;
+    let remainder2 = text2;
     const result0 = remainder2.match(/^\{/g);
     failedExpectations2.push({
       expectation: item416,
@@ -68571,10 +68579,10 @@ function parse2(input2, options = {}) {
       failedExpectations: failedExpectations2
     };
   }
-  function item468(text) {
+  function item468(text2) {
     const values = [];
     const failedExpectations2 = [];
-    let remainder2 = text;
+    let remainder2 = text2;
     while (true) {
       let r = remainder2;
       if (values.length > 0) {
@@ -68595,21 +68603,21 @@ function parse2(input2, options = {}) {
     }
     return { success: true, value: values, remainder: remainder2, failedExpectations: failedExpectations2 };
   }
-  function item469(text) {
-    const result2 = item470(text);
+  function item469(text2) {
+    const result2 = item470(text2);
     if (result2.success === true) {
       return {
         success: true,
-        value: item475(() => input2.length - text.length, result2.value[0], result2.value[1]),
+        value: item475(() => input2.length - text2.length, result2.value[0], result2.value[1]),
         remainder: result2.remainder,
         failedExpectations: []
       };
     }
     return result2;
   }
-  function item470(text) {
+  function item470(text2) {
     const failedExpectations2 = [];
-    let remainder2 = text;
+    let remainder2 = text2;
     const result0 = item7(remainder2);
     failedExpectations2.push(...result0.failedExpectations);
     if (result0.success === false) {
@@ -68650,30 +68658,30 @@ function parse2(input2, options = {}) {
       failedExpectations: failedExpectations2
     };
   }
-  function item476(text) {
-    if (text.startsWith(",")) {
+  function item476(text2) {
+    if (text2.startsWith(",")) {
       return {
         success: true,
         value: ",",
-        remainder: text.slice(1),
+        remainder: text2.slice(1),
         failedExpectations: []
       };
     }
     return {
       success: false,
-      remainder: text,
+      remainder: text2,
       failedExpectations: [
         {
           expectation: item389,
-          remainder: text
+          remainder: text2
         }
       ]
     };
   }
-  function item487(text) {
+  function item487(text2) {
     const values = [];
     const failedExpectations2 = [];
-    let remainder2 = text;
+    let remainder2 = text2;
     while (true) {
       let r = remainder2;
       const result2 = item488(r);
@@ -68686,9 +68694,9 @@ function parse2(input2, options = {}) {
     }
     return { success: true, value: values, remainder: remainder2, failedExpectations: failedExpectations2 };
   }
-  function item488(text) {
+  function item488(text2) {
     const failedExpectations2 = [];
-    let remainder2 = text;
+    let remainder2 = text2;
     const result0 = remainder2.match(/^(([\t\n\f\r ])+)?(\/\/([^\r\n])*([\r\n])+)?(([\t\n\f\r ])+)?/g);
     failedExpectations2.push({
       expectation: item44,
@@ -68722,11 +68730,11 @@ function parse2(input2, options = {}) {
       failedExpectations: failedExpectations2
     };
   }
-  function item491(text) {
+  function item491(text2) {
     const choices = [item492, item501, item510];
     let failedExpectations2 = [];
     for (let func = choices.shift(); func !== void 0; func = choices.shift()) {
-      const result2 = func(text);
+      const result2 = func(text2);
       failedExpectations2.push(...result2.failedExpectations);
       if (result2.success === true) {
         return {
@@ -68739,25 +68747,25 @@ function parse2(input2, options = {}) {
     }
     return {
       success: false,
-      remainder: text,
+      remainder: text2,
       failedExpectations: failedExpectations2
     };
   }
-  function item492(text) {
-    const result2 = item493(text);
+  function item492(text2) {
+    const result2 = item493(text2);
     if (result2.success === true) {
       return {
         success: true,
-        value: item500(() => input2.length - text.length, result2.value[0]),
+        value: item500(() => input2.length - text2.length, result2.value[0]),
         remainder: result2.remainder,
         failedExpectations: []
       };
     }
     return result2;
   }
-  function item493(text) {
+  function item493(text2) {
     const failedExpectations2 = [];
-    let remainder2 = text;
+    let remainder2 = text2;
     const result0 = remainder2.match(/^\./g);
     failedExpectations2.push({
       expectation: item86,
@@ -68830,21 +68838,21 @@ function parse2(input2, options = {}) {
       failedExpectations: failedExpectations2
     };
   }
-  function item501(text) {
-    const result2 = item502(text);
+  function item501(text2) {
+    const result2 = item502(text2);
     if (result2.success === true) {
       return {
         success: true,
-        value: item509(() => input2.length - text.length, result2.value[0], result2.value[1]),
+        value: item509(() => input2.length - text2.length, result2.value[0], result2.value[1]),
         remainder: result2.remainder,
         failedExpectations: []
       };
     }
     return result2;
   }
-  function item502(text) {
+  function item502(text2) {
     const failedExpectations2 = [];
-    let remainder2 = text;
+    let remainder2 = text2;
     const result0 = remainder2.match(/^\./g);
     failedExpectations2.push({
       expectation: item86,
@@ -68943,21 +68951,21 @@ function parse2(input2, options = {}) {
       failedExpectations: failedExpectations2
     };
   }
-  function item510(text) {
-    const result2 = item511(text);
+  function item510(text2) {
+    const result2 = item511(text2);
     if (result2.success === true) {
       return {
         success: true,
-        value: item516(() => input2.length - text.length, result2.value[0]),
+        value: item516(() => input2.length - text2.length, result2.value[0]),
         remainder: result2.remainder,
         failedExpectations: []
       };
     }
     return result2;
   }
-  function item511(text) {
+  function item511(text2) {
     const failedExpectations2 = [];
-    let remainder2 = text;
+    let remainder2 = text2;
     const result0 = remainder2.match(/^\[/g);
     failedExpectations2.push({
       expectation: item454,
@@ -69001,21 +69009,21 @@ function parse2(input2, options = {}) {
       failedExpectations: failedExpectations2
     };
   }
-  function item520(text) {
-    const result2 = item521(text);
+  function item520(text2) {
+    const result2 = item521(text2);
     if (result2.success === true) {
       return {
         success: true,
-        value: item532(() => input2.length - text.length, result2.value[0], result2.value[1]),
+        value: item532(() => input2.length - text2.length, result2.value[0], result2.value[1]),
         remainder: result2.remainder,
         failedExpectations: []
       };
     }
     return result2;
   }
-  function item521(text) {
+  function item521(text2) {
     const failedExpectations2 = [];
-    let remainder2 = text;
+    let remainder2 = text2;
     const result0 = remainder2.match(/^(([\t\n\f\r ])+)?(\/\/([^\r\n])*([\r\n])+)?(([\t\n\f\r ])+)?/g);
     failedExpectations2.push({
       expectation: item44,
@@ -69059,47 +69067,47 @@ function parse2(input2, options = {}) {
       failedExpectations: failedExpectations2
     };
   }
-  function item523(text) {
-    const matches2 = text.match(/^((!)+|(-)+)/g);
+  function item523(text2) {
+    const matches2 = text2.match(/^((!)+|(-)+)/g);
     if (matches2?.length === 1) {
       return {
         success: true,
         value: matches2[0],
-        remainder: text.slice(matches2[0].length),
+        remainder: text2.slice(matches2[0].length),
         failedExpectations: []
       };
     }
     return {
       success: false,
-      remainder: text,
+      remainder: text2,
       failedExpectations: [
         {
           expectation: item527,
-          remainder: text
+          remainder: text2
         },
         {
           expectation: item78,
-          remainder: text
+          remainder: text2
         }
       ]
     };
   }
-  function item534(text) {
-    const result2 = item536(text);
+  function item534(text2) {
+    const result2 = item536(text2);
     if (result2.success === true) {
       return result2;
     }
     return {
       success: true,
       value: null,
-      remainder: text,
+      remainder: text2,
       failedExpectations: result2.failedExpectations
     };
   }
-  function item536(text) {
+  function item536(text2) {
     const values = [];
     const failedExpectations2 = [];
-    let remainder2 = text;
+    let remainder2 = text2;
     while (true) {
       let r = remainder2;
       const result2 = item537(r);
@@ -69111,25 +69119,25 @@ function parse2(input2, options = {}) {
       values.push(result2.value);
     }
     if (values.length < 1) {
-      return { success: false, remainder: text, failedExpectations: failedExpectations2 };
+      return { success: false, remainder: text2, failedExpectations: failedExpectations2 };
     }
     return { success: true, value: values, remainder: remainder2, failedExpectations: failedExpectations2 };
   }
-  function item537(text) {
-    const result2 = item538(text);
+  function item537(text2) {
+    const result2 = item538(text2);
     if (result2.success === true) {
       return {
         success: true,
-        value: item547(() => input2.length - text.length, result2.value[0], result2.value[1]),
+        value: item547(() => input2.length - text2.length, result2.value[0], result2.value[1]),
         remainder: result2.remainder,
         failedExpectations: []
       };
     }
     return result2;
   }
-  function item538(text) {
+  function item538(text2) {
     const failedExpectations2 = [];
-    let remainder2 = text;
+    let remainder2 = text2;
     const result0 = remainder2.match(/^(([\t\n\f\r ])+)?(\/\/([^\r\n])*([\r\n])+)?(([\t\n\f\r ])+)?/g);
     failedExpectations2.push({
       expectation: item44,
@@ -69173,8 +69181,8 @@ function parse2(input2, options = {}) {
       failedExpectations: failedExpectations2
     };
   }
-  function item540(text) {
-    const result2 = item542(text);
+  function item540(text2) {
+    const result2 = item542(text2);
     if (result2.success === true) {
       return {
         success: true,
@@ -69185,42 +69193,42 @@ function parse2(input2, options = {}) {
     }
     return result2;
   }
-  function item542(text) {
-    if (/^[*\/%]/g.test(text)) {
+  function item542(text2) {
+    if (/^[*\/%]/g.test(text2)) {
       return {
         success: true,
-        value: text.slice(0, 1),
-        remainder: text.slice(1),
+        value: text2.slice(0, 1),
+        remainder: text2.slice(1),
         failedExpectations: []
       };
     }
     return {
       success: false,
-      remainder: text,
+      remainder: text2,
       failedExpectations: [
         {
           expectation: item543,
-          remainder: text
+          remainder: text2
         }
       ]
     };
   }
-  function item551(text) {
-    const result2 = item553(text);
+  function item551(text2) {
+    const result2 = item553(text2);
     if (result2.success === true) {
       return result2;
     }
     return {
       success: true,
       value: null,
-      remainder: text,
+      remainder: text2,
       failedExpectations: result2.failedExpectations
     };
   }
-  function item553(text) {
+  function item553(text2) {
     const values = [];
     const failedExpectations2 = [];
-    let remainder2 = text;
+    let remainder2 = text2;
     while (true) {
       let r = remainder2;
       const result2 = item554(r);
@@ -69232,25 +69240,25 @@ function parse2(input2, options = {}) {
       values.push(result2.value);
     }
     if (values.length < 1) {
-      return { success: false, remainder: text, failedExpectations: failedExpectations2 };
+      return { success: false, remainder: text2, failedExpectations: failedExpectations2 };
     }
     return { success: true, value: values, remainder: remainder2, failedExpectations: failedExpectations2 };
   }
-  function item554(text) {
-    const result2 = item555(text);
+  function item554(text2) {
+    const result2 = item555(text2);
     if (result2.success === true) {
       return {
         success: true,
-        value: item562(() => input2.length - text.length, result2.value[0], result2.value[1]),
+        value: item562(() => input2.length - text2.length, result2.value[0], result2.value[1]),
         remainder: result2.remainder,
         failedExpectations: []
       };
     }
     return result2;
   }
-  function item555(text) {
+  function item555(text2) {
     const failedExpectations2 = [];
-    let remainder2 = text;
+    let remainder2 = text2;
     const result0 = remainder2.match(/^(([\t\n\f\r ])+)?(\/\/([^\r\n])*([\r\n])+)?(([\t\n\f\r ])+)?/g);
     failedExpectations2.push({
       expectation: item44,
@@ -69294,8 +69302,8 @@ function parse2(input2, options = {}) {
       failedExpectations: failedExpectations2
     };
   }
-  function item557(text) {
-    const result2 = item559(text);
+  function item557(text2) {
+    const result2 = item559(text2);
     if (result2.success === true) {
       return {
         success: true,
@@ -69306,42 +69314,42 @@ function parse2(input2, options = {}) {
     }
     return result2;
   }
-  function item559(text) {
-    if (/^[+\-]/g.test(text)) {
+  function item559(text2) {
+    if (/^[+\-]/g.test(text2)) {
       return {
         success: true,
-        value: text.slice(0, 1),
-        remainder: text.slice(1),
+        value: text2.slice(0, 1),
+        remainder: text2.slice(1),
         failedExpectations: []
       };
     }
     return {
       success: false,
-      remainder: text,
+      remainder: text2,
       failedExpectations: [
         {
           expectation: item96,
-          remainder: text
+          remainder: text2
         }
       ]
     };
   }
-  function item566(text) {
-    const result2 = item568(text);
+  function item566(text2) {
+    const result2 = item568(text2);
     if (result2.success === true) {
       return result2;
     }
     return {
       success: true,
       value: null,
-      remainder: text,
+      remainder: text2,
       failedExpectations: result2.failedExpectations
     };
   }
-  function item568(text) {
+  function item568(text2) {
     const values = [];
     const failedExpectations2 = [];
-    let remainder2 = text;
+    let remainder2 = text2;
     while (true) {
       let r = remainder2;
       const result2 = item569(r);
@@ -69353,25 +69361,25 @@ function parse2(input2, options = {}) {
       values.push(result2.value);
     }
     if (values.length < 1) {
-      return { success: false, remainder: text, failedExpectations: failedExpectations2 };
+      return { success: false, remainder: text2, failedExpectations: failedExpectations2 };
     }
     return { success: true, value: values, remainder: remainder2, failedExpectations: failedExpectations2 };
   }
-  function item569(text) {
-    const result2 = item570(text);
+  function item569(text2) {
+    const result2 = item570(text2);
     if (result2.success === true) {
       return {
         success: true,
-        value: item598(() => input2.length - text.length, result2.value[0], result2.value[1]),
+        value: item598(() => input2.length - text2.length, result2.value[0], result2.value[1]),
         remainder: result2.remainder,
         failedExpectations: []
       };
     }
     return result2;
   }
-  function item570(text) {
+  function item570(text2) {
     const failedExpectations2 = [];
-    let remainder2 = text;
+    let remainder2 = text2;
     const result0 = remainder2.match(/^(([\t\n\f\r ])+)?(\/\/([^\r\n])*([\r\n])+)?(([\t\n\f\r ])+)?/g);
     failedExpectations2.push({
       expectation: item44,
@@ -69415,8 +69423,8 @@ function parse2(input2, options = {}) {
       failedExpectations: failedExpectations2
     };
   }
-  function item573(text) {
-    const result2 = item574(text);
+  function item573(text2) {
+    const result2 = item574(text2);
     if (result2.success === true) {
       return result2;
     }
@@ -69431,11 +69439,11 @@ function parse2(input2, options = {}) {
       ]
     };
   }
-  function item574(text) {
+  function item574(text2) {
     const choices = [item575, item592];
     let failedExpectations2 = [];
     for (let func = choices.shift(); func !== void 0; func = choices.shift()) {
-      const result2 = func(text);
+      const result2 = func(text2);
       failedExpectations2.push(...result2.failedExpectations);
       if (result2.success === true) {
         return {
@@ -69448,12 +69456,12 @@ function parse2(input2, options = {}) {
     }
     return {
       success: false,
-      remainder: text,
+      remainder: text2,
       failedExpectations: failedExpectations2
     };
   }
-  function item575(text) {
-    const result2 = item577(text);
+  function item575(text2) {
+    const result2 = item577(text2);
     if (result2.success === true) {
       return {
         success: true,
@@ -69464,49 +69472,49 @@ function parse2(input2, options = {}) {
     }
     return result2;
   }
-  function item577(text) {
-    const matches2 = text.match(/^(<=|<|>=|>|==|!=)/g);
+  function item577(text2) {
+    const matches2 = text2.match(/^(<=|<|>=|>|==|!=)/g);
     if (matches2?.length === 1) {
       return {
         success: true,
         value: matches2[0],
-        remainder: text.slice(matches2[0].length),
+        remainder: text2.slice(matches2[0].length),
         failedExpectations: []
       };
     }
     return {
       success: false,
-      remainder: text,
+      remainder: text2,
       failedExpectations: [
         {
           expectation: item580,
-          remainder: text
+          remainder: text2
         },
         {
           expectation: item582,
-          remainder: text
+          remainder: text2
         },
         {
           expectation: item584,
-          remainder: text
+          remainder: text2
         },
         {
           expectation: item586,
-          remainder: text
+          remainder: text2
         },
         {
           expectation: item588,
-          remainder: text
+          remainder: text2
         },
         {
           expectation: item590,
-          remainder: text
+          remainder: text2
         }
       ]
     };
   }
-  function item592(text) {
-    const result2 = item593(text);
+  function item592(text2) {
+    const result2 = item593(text2);
     if (result2.success === true) {
       return {
         success: true,
@@ -69517,98 +69525,98 @@ function parse2(input2, options = {}) {
     }
     return result2;
   }
-  function item593(text) {
-    if (text.startsWith("in")) {
+  function item593(text2) {
+    if (text2.startsWith("in")) {
       return {
         success: true,
         value: "in",
-        remainder: text.slice(2),
+        remainder: text2.slice(2),
         failedExpectations: []
       };
     }
     return {
       success: false,
-      remainder: text,
+      remainder: text2,
       failedExpectations: [
         {
           expectation: item594,
-          remainder: text
+          remainder: text2
         }
       ]
     };
   }
-  function item601(text) {
-    const matches2 = text.match(/^(([\t\n\f\r ])+)?(\/\/([^\r\n])*([\r\n])+)?(([\t\n\f\r ])+)?&&/g);
+  function item601(text2) {
+    const matches2 = text2.match(/^(([\t\n\f\r ])+)?(\/\/([^\r\n])*([\r\n])+)?(([\t\n\f\r ])+)?&&/g);
     if (matches2?.length === 1) {
       return {
         success: true,
         value: matches2[0],
-        remainder: text.slice(matches2[0].length),
+        remainder: text2.slice(matches2[0].length),
         failedExpectations: []
       };
     }
     return {
       success: false,
-      remainder: text,
+      remainder: text2,
       failedExpectations: [
         {
           expectation: item44,
-          remainder: text
+          remainder: text2
         },
         {
           expectation: item61,
-          remainder: text
+          remainder: text2
         },
         {
           expectation: item604,
-          remainder: text
+          remainder: text2
         }
       ]
     };
   }
-  function item607(text) {
-    const matches2 = text.match(/^(([\t\n\f\r ])+)?(\/\/([^\r\n])*([\r\n])+)?(([\t\n\f\r ])+)?\|\|/g);
+  function item607(text2) {
+    const matches2 = text2.match(/^(([\t\n\f\r ])+)?(\/\/([^\r\n])*([\r\n])+)?(([\t\n\f\r ])+)?\|\|/g);
     if (matches2?.length === 1) {
       return {
         success: true,
         value: matches2[0],
-        remainder: text.slice(matches2[0].length),
+        remainder: text2.slice(matches2[0].length),
         failedExpectations: []
       };
     }
     return {
       success: false,
-      remainder: text,
+      remainder: text2,
       failedExpectations: [
         {
           expectation: item44,
-          remainder: text
+          remainder: text2
         },
         {
           expectation: item61,
-          remainder: text
+          remainder: text2
         },
         {
           expectation: item610,
-          remainder: text
+          remainder: text2
         }
       ]
     };
   }
-  function item614(text) {
-    const result2 = item616(text);
+  function item614(text2) {
+    const result2 = item616(text2);
     if (result2.success === true) {
       return result2;
     }
     return {
       success: true,
       value: null,
-      remainder: text,
+      remainder: text2,
       failedExpectations: result2.failedExpectations
     };
   }
-  function item616(text) {
-    const result2 = item617(text);
+  function item616(text2) {
+    const result2 = item617(text2);
     if (result2.success === true) {
       return {
         success: true,
@@ -69619,9 +69627,9 @@ function parse2(input2, options = {}) {
     }
     return result2;
   }
-  function item617(text) {
+  function item617(text2) {
     const failedExpectations2 = [];
-    let remainder2 = text;
+    let remainder2 = text2;
     const result0 = remainder2.match(/^\?/g);
     failedExpectations2.push({
       expectation: item619,
@@ -73534,14 +73542,14 @@ var require_foldFlowLines = __commonJS({
     var FOLD_FLOW = "flow";
     var FOLD_BLOCK = "block";
     var FOLD_QUOTED = "quoted";
-    function foldFlowLines(text, indent, mode = "flow", { indentAtStart, lineWidth = 80, minContentWidth = 20, onFold, onOverflow } = {}) {
+    function foldFlowLines(text2, indent, mode = "flow", { indentAtStart, lineWidth = 80, minContentWidth = 20, onFold, onOverflow } = {}) {
       if (!lineWidth || lineWidth < 0)
-        return text;
+        return text2;
       if (lineWidth < minContentWidth)
         minContentWidth = 0;
       const endStep = Math.max(1 + minContentWidth, 1 + lineWidth - indent.length);
-      if (text.length <= endStep)
-        return text;
+      if (text2.length <= endStep)
+        return text2;
       const folds = [];
       const escapedFolds = {};
       let end = lineWidth - indent.length;
@@ -73558,14 +73566,14 @@ var require_foldFlowLines = __commonJS({
       let escStart = -1;
       let escEnd = -1;
       if (mode === FOLD_BLOCK) {
-        i = consumeMoreIndentedLines(text, i, indent.length);
+        i = consumeMoreIndentedLines(text2, i, indent.length);
         if (i !== -1)
           end = i + endStep;
       }
-      for (let ch; ch = text[i += 1]; ) {
+      for (let ch; ch = text2[i += 1]; ) {
         if (mode === FOLD_QUOTED && ch === "\\") {
           escStart = i;
-          switch (text[i + 1]) {
+          switch (text2[i + 1]) {
             case "x":
               i += 3;
               break;
@@ -73582,12 +73590,12 @@ var require_foldFlowLines = __commonJS({
         }
         if (ch === "\n") {
           if (mode === FOLD_BLOCK)
-            i = consumeMoreIndentedLines(text, i, indent.length);
+            i = consumeMoreIndentedLines(text2, i, indent.length);
           end = i + indent.length + endStep;
           split2 = void 0;
         } else {
           if (ch === " " && prev && prev !== " " && prev !== "\n" && prev !== "	") {
-            const next = text[i + 1];
+            const next = text2[i + 1];
             if (next && next !== " " && next !== "\n" && next !== "	")
               split2 = i;
           }
@@ -73599,12 +73607,12 @@ var require_foldFlowLines = __commonJS({
             } else if (mode === FOLD_QUOTED) {
               while (prev === " " || prev === "	") {
                 prev = ch;
-                ch = text[i += 1];
+                ch = text2[i += 1];
                 overflow = true;
               }
               const j = i > escEnd + 1 ? i - 2 : escStart - 1;
               if (escapedFolds[j])
-                return text;
+                return text2;
               folds.push(j);
               escapedFolds[j] = true;
               end = j + endStep;
@@ -73619,39 +73627,39 @@ var require_foldFlowLines = __commonJS({
       if (overflow && onOverflow)
         onOverflow();
       if (folds.length === 0)
-        return text;
+        return text2;
       if (onFold)
         onFold();
-      let res = text.slice(0, folds[0]);
+      let res = text2.slice(0, folds[0]);
       for (let i2 = 0; i2 < folds.length; ++i2) {
         const fold = folds[i2];
-        const end2 = folds[i2 + 1] || text.length;
+        const end2 = folds[i2 + 1] || text2.length;
         if (fold === 0)
           res = `
-${indent}${text.slice(0, end2)}`;
+${indent}${text2.slice(0, end2)}`;
         else {
           if (mode === FOLD_QUOTED && escapedFolds[fold])
-            res += `${text[fold]}\\`;
+            res += `${text2[fold]}\\`;
           res += `
-${indent}${text.slice(fold + 1, end2)}`;
+${indent}${text2.slice(fold + 1, end2)}`;
         }
       }
       return res;
     }
-    function consumeMoreIndentedLines(text, i, indent) {
+    function consumeMoreIndentedLines(text2, i, indent) {
       let end = i;
       let start = i + 1;
-      let ch = text[start];
+      let ch = text2[start];
       while (ch === " " || ch === "	") {
         if (i < start + indent) {
-          ch = text[++i];
+          ch = text2[++i];
         } else {
           do {
-            ch = text[++i];
+            ch = text2[++i];
           } while (ch && ch !== "\n");
           end = i;
           start = i + 1;
-          ch = text[start];
+          ch = text2[start];
         }
       }
       return end;
@@ -80023,10 +80031,10 @@ function compileCel(name, expr) {
     }
   };
 }
-function parsePolicy(text, what = "policy") {
+function parsePolicy(text2, what = "policy") {
   let doc;
   try {
-    const parsed = import_yaml.default.parseDocument(text, { logLevel: "silent" });
+    const parsed = import_yaml.default.parseDocument(text2, { logLevel: "silent" });
     const problem2 = parsed.errors[0] ?? parsed.warnings[0];
     if (problem2) throw problem2;
     doc = parsed.toJS({ maxAliasCount: 100 });
@@ -80398,8 +80406,8 @@ function serializeEnvelope(payloadType, payload, signatures) {
 function parseEnvelope(input2) {
   if (input2.length > MAX_ENVELOPE_BYTES)
     throw new FormatError("DSSE_MALFORMED", "DSSE envelope is too large");
-  const text = typeof input2 === "string" ? input2 : Buffer.from(input2).toString("utf8");
-  const doc = parseJsonObject(text, "DSSE envelope");
+  const text2 = typeof input2 === "string" ? input2 : Buffer.from(input2).toString("utf8");
+  const doc = parseJsonObject(text2, "DSSE envelope");
   if (typeof doc.payloadType !== "string")
     throw new FormatError("DSSE_MALFORMED", "DSSE envelope has no string payloadType");
   if (typeof doc.payload !== "string")
@@ -83101,10 +83109,10 @@ function familiarName(ref) {
 // src/attest/metadata.ts
 init_import_meta_url();
 init_errors();
-function parseBuildxMetadata(text, target) {
+function parseBuildxMetadata(text2, target) {
   let doc;
   try {
-    doc = JSON.parse(text);
+    doc = JSON.parse(text2);
   } catch {
     throw new FormatError("METADATA_INVALID", "the metadata file is not JSON");
   }
@@ -83243,12 +83251,51 @@ init_import_meta_url();
 var import_promises4 = require("node:fs/promises");
 var import_node_util = require("node:util");
 init_errors();
+
+// src/cli/suggest.ts
+init_import_meta_url();
+init_errors();
+function closestFlag(typed, known) {
+  let best;
+  for (const flag of known) {
+    const d = flag.startsWith(typed) ? 0.5 : typed.startsWith(flag) ? 1 : distance(typed, flag);
+    if (!best || d < best.d) best = { flag, d };
+  }
+  return best && best.d <= Math.max(2, Math.floor(typed.length / 3)) ? best.flag : void 0;
+}
+function distance(a, b) {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++)
+      row[j] = Math.min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = row;
+  }
+  return prev[b.length];
+}
+function unknownFlag(typed, options) {
+  const known = [
+    ...Object.keys(options).map((k) => `--${k}`),
+    ...Object.values(options).flatMap((o) => o.short ? [`-${o.short}`] : []),
+    "--help"
+  ];
+  const near = closestFlag(typed, known);
+  return new UsageError(
+    "UNKNOWN_FLAG",
+    `unknown flag ${typed}${near ? ` (did you mean ${near}?)` : ""}; see --help`
+  );
+}
+
+// src/cli/io.ts
 var EXIT_OK = 0;
 var EXIT_INVALID = 1;
 function parse(args, options, allowPositionals = true) {
   try {
     return (0, import_node_util.parseArgs)({ args, options, allowPositionals, strict: true });
   } catch (e) {
+    const m = /^Unknown option '([^']+)'/.exec(e.message);
+    if (e.code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" && m)
+      throw unknownFlag(m[1], options);
     throw new UsageError("USAGE", e.message);
   }
 }
@@ -83399,8 +83446,8 @@ function isForSigning(jwk) {
   return jwk.use === void 0 || jwk.use === "sig";
 }
 function shortJson(v) {
-  const text = JSON.stringify(v ?? null) ?? "null";
-  return text.length > 40 ? `${text.slice(0, 37)}...` : text;
+  const text2 = JSON.stringify(v ?? null) ?? "null";
+  return text2.length > 40 ? `${text2.slice(0, 37)}...` : text2;
 }
 var GQ_EXPONENT = 65537n;
 function jwkMember(jwk) {
@@ -83676,7 +83723,7 @@ async function once(req, timeoutMs, callerSignal, where, maxDelayMs) {
   const signal = callerSignal ? AbortSignal.any([callerSignal, timeout]) : timeout;
   let status;
   let headers;
-  let text;
+  let text2;
   try {
     const res = await (0, import_undici.request)(req.url, {
       method: req.method ?? "GET",
@@ -83686,7 +83733,7 @@ async function once(req, timeoutMs, callerSignal, where, maxDelayMs) {
     });
     status = res.statusCode;
     headers = res.headers;
-    text = await readLimited(res.body, where);
+    text2 = await readLimited(res.body, where);
   } catch (e) {
     if (callerSignal?.aborted) throw cancelled(where);
     if (e instanceof OpError) throw e;
@@ -83708,7 +83755,7 @@ async function once(req, timeoutMs, callerSignal, where, maxDelayMs) {
     throw new OpError("OP_REJECTED", `the OP answered HTTP ${status} for ${where}`);
   let json;
   try {
-    json = JSON.parse(text);
+    json = JSON.parse(text2);
   } catch {
     throw new OpError("OP_BAD_RESPONSE", `the OP's answer for ${where} is not JSON`);
   }
@@ -84393,14 +84440,14 @@ var DockerConfigCredentials = class _DockerConfigCredentials {
   load() {
     this.config ??= (async () => {
       const path = this.opts.path ?? _DockerConfigCredentials.defaultPath(this.opts.env);
-      let text;
+      let text2;
       try {
-        text = await (0, import_promises7.readFile)(path, "utf8");
+        text2 = await (0, import_promises7.readFile)(path, "utf8");
       } catch {
         return void 0;
       }
       try {
-        return JSON.parse(text);
+        return JSON.parse(text2);
       } catch {
         throw new FormatError("DOCKER_CONFIG_INVALID", `${path} is not JSON`);
       }
@@ -85058,7 +85105,7 @@ async function registryClientFor(registry, values, io2) {
 var attestOptions = {
   ...registryOptions,
   push: { type: "boolean" },
-  output: { type: "string" },
+  output: { type: "string", short: "o", multiple: true },
   tag: { type: "string" },
   signer: { type: "string" },
   mode: { type: "string" },
@@ -85086,10 +85133,23 @@ var ATTEST_USAGE = `usage: opk-signer attest IMAGE [--push | --output oci:DIR[:T
   --metadata-target NAME    bake target in that file
   --username U --password-stdin   registry credentials (never stored); else Docker config
   --plain-http              HTTP for a non-loopback registry
-  --json                    print the result as JSON (default: the new index digest)
+  -o, --output json|text    json: the result as JSON (docs/json-output.md); text (default): the index digest
+  --json                    deprecated: --output json
+  -q, --quiet               nothing on stderr but errors (progress is shown only on a terminal)
 ${LIMITS_USAGE}
 exit: 0 signed (or already signed), 1 refused (nothing to sign, statement mismatch),
       2 usage or I/O error (registry, sidecar or identity provider unreachable)`;
+function outputFlags(values, json) {
+  const formats = (values ?? []).filter((x) => x === "json" || x === "text");
+  const destinations = (values ?? []).filter((x) => x !== "json" && x !== "text");
+  if (formats.length > 1 || destinations.length > 1)
+    throw new UsageError(
+      "USAGE",
+      "--output takes one format (json, text) and one destination (oci:DIR[:TAG])"
+    );
+  const format2 = json ? "json" : formats[0] ?? "text";
+  return { destination: destinations[0], format: format2 };
+}
 async function attestFlags(args, io2) {
   const { values: v, positionals } = parse(args, attestOptions);
   const mode = v.mode ?? "inline";
@@ -85098,28 +85158,937 @@ async function attestFlags(args, io2) {
   const limits = limitsFrom(v);
   if (positionals.length > 1) throw new UsageError("USAGE", `expected one IMAGE
 ${ATTEST_USAGE}`);
-  if (v.push && v.output) throw new UsageError("USAGE", "--push and --output exclude each other");
+  const { destination, format: format2 } = outputFlags(v.output, v.json);
+  if (v.push && destination) throw new UsageError("USAGE", "--push and --output exclude each other");
   checkRegistryFlags(v);
   const meta = v["metadata-file"];
   if (!positionals[0] && !meta) throw new UsageError("USAGE", `expected IMAGE
 ${ATTEST_USAGE}`);
-  const text = meta ? (await readInput(meta, io2, "metadata file")).toString("utf8") : void 0;
+  const text2 = meta ? (await readInput(meta, io2, "metadata file")).toString("utf8") : void 0;
   const job = {
     ...positionals[0] ? { image: positionals[0] } : {},
     ...v.push ? { push: true } : {},
-    ...v.output !== void 0 ? { output: v.output } : {},
+    ...destination !== void 0 ? { output: destination } : {},
     ...v.tag !== void 0 ? { tag: v.tag } : {},
     mode,
-    ...text !== void 0 ? { metadata: { text, target: v["metadata-target"] } } : {},
+    ...text2 !== void 0 ? { metadata: { text: text2, target: v["metadata-target"] } } : {},
     openRegistry: (registry) => registryClientFor(registry, v, io2),
     onNote: (line) => io2.stderr.write(`${line}
 `)
   };
-  return { values: v, mode, limits, job };
+  return { values: v, mode, limits, job, format: format2 };
+}
+
+// src/cli/progress.ts
+init_import_meta_url();
+
+// src/verify/report.ts
+init_import_meta_url();
+
+// src/dsse/verify.ts
+init_import_meta_url();
+var import_node_crypto13 = require("node:crypto");
+init_errors();
+init_statement();
+
+// src/pktoken/parse.ts
+init_import_meta_url();
+init_base64url();
+init_json();
+init_errors();
+var MAX_PKTOKEN_BYTES = 256 * 1024;
+var MAX_SIGNATURES2 = 8;
+function malformed(message) {
+  return new FormatError("PKT_MALFORMED", message);
+}
+function decodeSignature(protectedSeg, signature, header, index) {
+  if (typeof protectedSeg !== "string") throw malformed(`signature ${index}: "protected" must be a string`);
+  if (typeof signature !== "string") throw malformed(`signature ${index}: "signature" must be a string`);
+  if (header !== void 0 && (header === null || typeof header !== "object" || Array.isArray(header))) {
+    throw malformed(`signature ${index}: "header" must be an object`);
+  }
+  const what = `signature ${index} protected header`;
+  const headerJson = parseJsonObject(decodeBase64UrlText(protectedSeg, what), what);
+  decodeBase64Url(signature, `signature ${index}`);
+  return {
+    protected: protectedSeg,
+    signature,
+    headerJson,
+    ...header ? { header } : {}
+  };
+}
+function roleOf(sig) {
+  const sigType = sig.header?.sig_type;
+  if (sigType !== void 0) {
+    if (typeof sigType !== "string") throw malformed("sig_type must be a string");
+    switch (sigType) {
+      case "cic":
+        return { role: "cic", format: "2023" };
+      case "oidc":
+      case "oidc_gq":
+        return { role: "op", format: "2023" };
+      case "cos":
+        return { role: "cos", format: "2023" };
+      default:
+        return { role: "ignored", format: "2023" };
+    }
+  }
+  const typ = sig.headerJson.typ;
+  if (typ === "CIC") return { role: "cic", format: "current" };
+  if (typ === "COS") return { role: "cos", format: "current" };
+  if (typ === void 0 || typ === "JWT" || typ === "dpop+id_token" || typ === "at+jwt")
+    return { role: "op", format: "current" };
+  return { role: "ignored", format: "current" };
+}
+function assemble(payload, sigs, serialization) {
+  if (typeof payload !== "string") throw malformed('"payload" must be a string');
+  decodeBase64Url(payload, "PK Token payload");
+  const byRole = {};
+  const formats = /* @__PURE__ */ new Set();
+  for (const sig of sigs) {
+    const { role, format: format3 } = roleOf(sig);
+    (byRole[role] ??= []).push(sig);
+    if (role !== "ignored") formats.add(format3);
+  }
+  const one = (role, name, required) => {
+    const list = byRole[role] ?? [];
+    if (list.length > 1)
+      throw malformed(`PK Token has ${list.length} ${name} signatures, at most one is allowed`);
+    if (required && list.length === 0) throw malformed(`PK Token has no ${name} signature`);
+    return list[0];
+  };
+  const op = one("op", "OP", true);
+  const cic = one("cic", "CIC", true);
+  const cos = one("cos", "cosigner", false);
+  if (formats.size > 1) throw malformed("PK Token mixes 2023 sig_type and typ-tagged signatures");
+  const format2 = formats.has("2023") ? "2023" : "current";
+  return { payload, op, cic, ...cos ? { cos } : {}, format: format2, serialization };
+}
+function parseJsonForm(text2) {
+  const doc = parseJsonObject(text2, "PK Token");
+  const sigs = doc.signatures;
+  if (!Array.isArray(sigs)) throw malformed('"signatures" must be an array');
+  if (sigs.length < 2 || sigs.length > MAX_SIGNATURES2)
+    throw malformed(`PK Token has ${sigs.length} signatures`);
+  const decoded = sigs.map((s, i) => {
+    if (s === null || typeof s !== "object" || Array.isArray(s))
+      throw malformed(`signature ${i} is not an object`);
+    return decodeSignature(s.protected, s.signature, s.header, i);
+  });
+  return assemble(doc.payload, decoded, "json");
+}
+function parseCompactForm(text2) {
+  const dot = text2.indexOf(".");
+  const main2 = dot === -1 ? text2 : text2.slice(0, dot);
+  const fresh = dot === -1 ? void 0 : text2.slice(dot + 1);
+  const parts = main2.split(":");
+  if (parts.length < 5 || parts.length % 2 !== 1 || parts.length > 1 + 2 * MAX_SIGNATURES2) {
+    throw malformed("compact PK Token must be payload followed by protected:signature pairs");
+  }
+  const sigs = [];
+  for (let i = 1; i < parts.length; i += 2)
+    sigs.push(decodeSignature(parts[i], parts[i + 1], void 0, (i - 1) / 2));
+  const pkt = assemble(parts[0], sigs, "compact");
+  if (fresh !== void 0) {
+    if (fresh.split(".").length !== 3)
+      throw malformed("refreshed ID token after the PK Token is not a compact JWT");
+    pkt.freshIdToken = fresh;
+  }
+  return pkt;
+}
+function parsePkToken(input2) {
+  let text2;
+  if (typeof input2 === "string") text2 = input2;
+  else {
+    if (input2.length > MAX_PKTOKEN_BYTES) throw malformed("PK Token is too large");
+    try {
+      text2 = new TextDecoder("utf-8", { fatal: true }).decode(input2);
+    } catch {
+      throw malformed("PK Token is not valid UTF-8");
+    }
+  }
+  if (text2.length > MAX_PKTOKEN_BYTES) throw malformed("PK Token is too large");
+  const trimmed = text2.trim();
+  if (trimmed.length === 0) throw malformed("PK Token is empty");
+  return trimmed.startsWith("{") ? parseJsonForm(trimmed) : parseCompactForm(trimmed);
+}
+
+// src/dsse/verify.ts
+function verifyEnvelopeSignatures(input2, opts) {
+  const envelope = typeof input2 === "string" || input2 instanceof Uint8Array ? parseEnvelope(input2) : input2;
+  checkPayloadType(envelope);
+  opkSignatures(envelope);
+  const verdicts = [];
+  let statement;
+  envelope.signatures.forEach((sig, index) => {
+    if (sig.keyid !== "" && sig.keyid !== OPK_KEYID) return;
+    let pkToken;
+    let token;
+    try {
+      pkToken = parsePkToken(sig.sig);
+      token = verifyPkToken(pkToken, opts);
+      checkAtt(envelope, token);
+    } catch (e) {
+      if (!(e instanceof OpkError)) throw e;
+      verdicts.push({ index, error: e });
+      return;
+    }
+    statement ??= parseStatement(envelope.payload);
+    verdicts.push({ index, result: { envelope, statement, pkToken, token } });
+  });
+  return { envelope, verdicts };
+}
+function firstByCode(errors) {
+  return [...errors].sort(
+    (a, b) => a.code === b.code ? a.message < b.message ? -1 : a.message > b.message ? 1 : 0 : a.code < b.code ? -1 : 1
+  )[0];
+}
+function checkPayloadType(envelope) {
+  if (envelope.payloadType !== INTOTO_PAYLOAD_TYPE) {
+    throw new VerificationError(
+      "DSSE_PAYLOAD_TYPE",
+      `payloadType ${envelope.payloadType} is not ${INTOTO_PAYLOAD_TYPE}`
+    );
+  }
+}
+function opkSignatures(envelope) {
+  const sigs = envelope.signatures.filter((s) => s.keyid === "" || s.keyid === OPK_KEYID);
+  if (sigs.length === 0)
+    throw new VerificationError("DSSE_NO_SIGNATURE", "DSSE envelope has no OPK signature");
+  return sigs;
+}
+function checkAtt(envelope, token) {
+  const att = token.cic.att;
+  if (typeof att !== "string" || !/^[0-9a-f]{64}$/.test(att)) {
+    throw new VerificationError("ATT_MISSING", "the PK Token CIC carries no att claim for this envelope");
+  }
+  const expected = attFor(envelope.payloadType, envelope.payload);
+  if (!(0, import_node_crypto13.timingSafeEqual)(Buffer.from(att, "hex"), Buffer.from(expected, "hex"))) {
+    throw new VerificationError(
+      "ATT_MISMATCH",
+      "the PK Token was issued for a different payload (att does not match the PAE)"
+    );
+  }
+}
+var IDENTITY_CLAIMS = [
+  "iss",
+  "sub",
+  "repository",
+  "repository_owner",
+  "repository_owner_id",
+  "run_id",
+  "sha",
+  "ref",
+  "job_workflow_ref"
+];
+function identityClaims(claims) {
+  const out = {};
+  for (const k of IDENTITY_CLAIMS) {
+    const v = claims[k];
+    if (typeof v === "string" || typeof v === "number") out[k] = String(v);
+  }
+  return out;
+}
+
+// src/verify/key-source.ts
+init_import_meta_url();
+function keySourceText(source, kid) {
+  if (!source) return "";
+  const key = kid !== void 0 ? `key ${JSON.stringify(kid)}` : "key";
+  switch (source.kind) {
+    case "live":
+      return ` (${key} from live JWKS ${source.location})`;
+    case "pinned":
+      return ` (${key} from pinned JWKS ${source.location})`;
+    case "archive":
+      return ` (${key} from JWKS archive entry ${source.location})`;
+  }
+}
+
+// src/verify/steps.ts
+init_import_meta_url();
+init_errors();
+
+// src/pktoken/keyquery.ts
+init_import_meta_url();
+init_base64url();
+init_json();
+function opKeyQuery(pkt) {
+  return jwsKeyQuery(pkt.op.headerJson, pkt.payload);
+}
+function jwsKeyQuery(header, payload) {
+  let iss = "";
+  try {
+    const claims = decodeClaims(payload, "token payload");
+    if (typeof claims.iss === "string") iss = claims.iss;
+  } catch {
+  }
+  let original = header;
+  const jkt = header.alg === "GQ256" && typeof header.jkt === "string" ? header.jkt : void 0;
+  if (header.alg === "GQ256" && typeof header.kid === "string") {
+    try {
+      original = parseJsonObject(decodeBase64UrlText(header.kid, "original header"), "original header");
+    } catch {
+    }
+  }
+  return { iss, ...typeof original.kid === "string" ? { kid: original.kid } : {}, ...jkt ? { jkt } : {} };
+}
+
+// src/verify/identity.ts
+init_import_meta_url();
+init_errors();
+init_policy();
+
+// src/verify/provenance.ts
+init_import_meta_url();
+init_errors();
+init_statement();
+var BUILDKIT_METADATA_V02 = "https://mobyproject.org/buildkit@v1#metadata";
+function obj(v) {
+  return v !== null && typeof v === "object" && !Array.isArray(v) ? v : void 0;
+}
+function isProvenance(predicateType) {
+  return predicateType === SLSA_PROVENANCE_V02 || predicateType === SLSA_PROVENANCE_V1;
+}
+function vcsFacts(statement) {
+  const p = statement.predicate;
+  let vcs;
+  if (statement.predicateType === SLSA_PROVENANCE_V02)
+    vcs = obj(obj(obj(p?.metadata)?.[BUILDKIT_METADATA_V02])?.vcs);
+  else if (statement.predicateType === SLSA_PROVENANCE_V1)
+    vcs = obj(obj(obj(obj(p?.runDetails)?.metadata)?.buildkit_metadata)?.vcs);
+  if (!vcs) return void 0;
+  return {
+    ...typeof vcs.revision === "string" ? { revision: vcs.revision } : {},
+    ...typeof vcs.source === "string" ? { source: vcs.source } : {}
+  };
+}
+function normaliseSource(s) {
+  return s.replace(/\.git$/, "").replace(/\/+$/, "");
+}
+function checkProvenance(statement, claims) {
+  let expectedSource;
+  let repository;
+  if (claims.iss === GITHUB_ACTIONS_ISSUER && typeof claims.repository === "string") {
+    repository = claims.repository;
+    expectedSource = `https://github.com/${claims.repository}`;
+  } else if (typeof claims.project_path === "string" && typeof claims.ci_server_url === "string") {
+    repository = claims.project_path;
+    expectedSource = `${claims.ci_server_url.replace(/\/+$/, "")}/${claims.project_path}`;
+  }
+  const sha = typeof claims.sha === "string" ? claims.sha : void 0;
+  if (!expectedSource || !repository || !sha) return void 0;
+  const vcs = vcsFacts(statement);
+  if (!vcs?.revision || !vcs.source) {
+    throw new VerificationError(
+      "PROVENANCE_VCS_MISSING",
+      `provenance ${statement.predicateType} carries no BuildKit vcs revision and source to compare with the token`
+    );
+  }
+  if (vcs.revision !== sha) {
+    throw new VerificationError(
+      "PROVENANCE_SHA_MISMATCH",
+      `failed to verify signed git sha provenance, expected ${sha}, got ${vcs.revision}`
+    );
+  }
+  if (normaliseSource(vcs.source) !== normaliseSource(expectedSource)) {
+    throw new VerificationError(
+      "PROVENANCE_REPO_MISMATCH",
+      `failed to verify signed git repo provenance, expected ${expectedSource}, got ${vcs.source}`
+    );
+  }
+  return { sha, repository };
+}
+
+// src/verify/signer-identity.ts
+init_import_meta_url();
+init_errors();
+var text = (v) => typeof v === "string" ? v : typeof v === "number" ? String(v) : void 0;
+function stripGithubHost(value) {
+  return value.replace(/^(?:https:\/\/)?github\.com\//, "");
+}
+function workflowMatches(want, got) {
+  const w = stripGithubHost(want);
+  return w.includes("@") ? got === w : got.slice(0, got.lastIndexOf("@")) === w;
+}
+function checkSigner(claims, e, lines) {
+  const jwr = text(claims.job_workflow_ref);
+  const sub = text(claims.sub);
+  const owner = text(claims.repository_owner);
+  const checks = [
+    [
+      e.repositoryOwner === void 0 ? void 0 : owner === e.repositoryOwner,
+      "claim:repository_owner",
+      "REPOSITORY_OWNER_MISMATCH",
+      `repository owner ${e.repositoryOwner}`,
+      owner ?? "(none)"
+    ],
+    [
+      e.signerWorkflow === void 0 ? void 0 : jwr !== void 0 && workflowMatches(e.signerWorkflow, jwr),
+      "claim:signer-workflow",
+      "SIGNER_WORKFLOW_MISMATCH",
+      `signer workflow ${e.signerWorkflow}`,
+      `job_workflow_ref ${jwr ?? "(none)"}`
+    ],
+    [
+      e.signerRepository === void 0 ? void 0 : jwr !== void 0 && jwr.startsWith(`${stripGithubHost(e.signerRepository)}/`),
+      "claim:signer-repository",
+      "SIGNER_REPOSITORY_MISMATCH",
+      `signer repository ${e.signerRepository}`,
+      `job_workflow_ref ${jwr ?? "(none)"}`
+    ],
+    [
+      e.identity === void 0 ? void 0 : sub === e.identity,
+      "claim:sub",
+      "IDENTITY_MISMATCH",
+      `identity (sub) ${e.identity}`,
+      sub ?? "(none)"
+    ],
+    [
+      e.identityPattern === void 0 ? void 0 : sub !== void 0 && e.identityPattern.test(sub),
+      "claim:sub-pattern",
+      "IDENTITY_MISMATCH",
+      `identity (sub) matching ${e.identityPattern?.source}`,
+      sub ?? "(none)"
+    ]
+  ];
+  for (const [ok, check, code, wanted, got] of checks) {
+    if (ok === void 0) continue;
+    if (!ok) throw new VerificationError(code, `failed to verify ${wanted}, got ${got}`);
+    lines.push({ check, ok: true, message: `Verified ${wanted}` });
+  }
+}
+function anchoredPattern(source) {
+  return new RegExp(`^(?:${source})$`, "u");
+}
+
+// src/verify/identity.ts
+function fail(code, message) {
+  throw new VerificationError(code, message);
+}
+function claimString(claims, name) {
+  const v = claims[name];
+  return typeof v === "string" ? v : typeof v === "number" || typeof v === "boolean" ? String(v) : void 0;
+}
+var FLAG_CLAIMS = [
+  ["repositoryOwnerId", "repository_owner_id", "REPOSITORY_OWNER_MISMATCH"],
+  ["repository", "repository", "REPOSITORY_MISMATCH"],
+  ["ref", "ref", "REF_MISMATCH"],
+  ["sha", "sha", "SHA_MISMATCH"],
+  ["workflowRef", "workflow_ref", "WORKFLOW_REF_MISMATCH"]
+];
+function checkClaims(claims, expect = {}, rules = [], lines = []) {
+  for (const [key, claim, code] of FLAG_CLAIMS) {
+    const want = expect[key];
+    if (want === void 0) continue;
+    const got = claimString(claims, claim);
+    if (got !== want) {
+      if (claim === "repository_owner_id") {
+        fail(
+          code,
+          `failed to verify repository owner, expected ${want}, got ${got ?? "(none)"} (${claimString(claims, "repository_owner") ?? "?"})`
+        );
+      }
+      fail(code, `failed to verify ${claim}, expected ${want}, got ${got ?? "(none)"}`);
+    }
+    lines.push(
+      claim === "repository_owner_id" ? {
+        check: "claim:repository_owner_id",
+        ok: true,
+        message: `Verified repository owner ${got} (${claimString(claims, "repository_owner") ?? "?"})`
+      } : { check: `claim:${claim}`, ok: true, message: `Verified ${claim} ${got}` }
+    );
+  }
+  checkSigner(claims, expect, lines);
+  for (const r of rules) {
+    const got = claimString(claims, r.claim);
+    if (r.equals && (got === void 0 || !r.equals.includes(got))) {
+      fail(
+        "CLAIM_MISMATCH",
+        `claim ${r.claim} is ${got === void 0 ? "absent" : JSON.stringify(got)}, policy wants ${r.equals.map((e) => JSON.stringify(e)).join(" or ")}`
+      );
+    }
+    if (r.matches && (got === void 0 || !r.matches.test(got))) {
+      fail(
+        "CLAIM_PATTERN_MISMATCH",
+        `claim ${r.claim} is ${got === void 0 ? "absent" : JSON.stringify(got)}, policy wants a match of ${r.matches.source}`
+      );
+    }
+    lines.push({
+      check: `policy:claim:${r.claim}`,
+      ok: true,
+      message: `Verified claim ${r.claim} ${got} matches policy`
+    });
+  }
+  return lines;
+}
+function identityChecks(claims, statement, o) {
+  const lines = [];
+  const iss = String(claims.iss);
+  lines.push({ check: "issuer", ok: true, message: `Verified OIDC token was signed by ${iss}` });
+  if (iss === GITHUB_ACTIONS_ISSUER && typeof claims.repository === "string" && claims.run_id !== void 0) {
+    lines.push({
+      check: "github-run",
+      ok: true,
+      message: `Verified attestation digest was signed on a Github Actions run: https://github.com/${claims.repository}/actions/runs/${String(claims.run_id)}`
+    });
+  }
+  checkClaims(claims, o.expect, o.policy.claims, lines);
+  if (isProvenance(statement.predicateType)) {
+    const p = checkProvenance(statement, claims);
+    if (p) {
+      lines.push(
+        { check: "provenance-sha", ok: true, message: `Verified signed git sha provenance ${p.sha}` },
+        {
+          check: "provenance-repo",
+          ok: true,
+          message: `Verified signed git repo provenance ${p.repository}`
+        }
+      );
+    }
+  }
+  const vars = { claims, statement: statement.json, image: o.image };
+  for (const rule of o.policy.cel) {
+    checkCel(rule, vars);
+    lines.push({
+      check: `policy:cel:${rule.name}`,
+      ok: true,
+      message: `Verified policy expression ${rule.name}`
+    });
+  }
+  return lines;
+}
+function chooseSignature(verdicts, check) {
+  const good = verdicts.filter((v) => v.result).sort((a, b) => a.index - b.index);
+  const errors = [];
+  for (const v of good) {
+    try {
+      const lines = check(v.result.token.claims, v.result.statement);
+      return { verdict: v, lines, of: verdicts.length, verified: good.length };
+    } catch (e) {
+      if (!(e instanceof OpkError)) throw e;
+      errors.push(e);
+    }
+  }
+  throw firstByCode(errors.length ? errors : verdicts.map((v) => v.error));
+}
+
+// src/verify/subject.ts
+init_import_meta_url();
+init_errors();
+
+// src/oci/purl.ts
+init_import_meta_url();
+function dockerPurl(name, version, platform) {
+  const q2 = platform ? `?platform=${encodeURIComponent(platformString(platform))}` : "";
+  return `pkg:docker/${name}@${version}${q2}`;
+}
+function safeUnescape(s) {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
+function parseDockerPurl(s) {
+  const m = /^pkg:docker\/([^@?#]+)(?:@([^?#]+))?(?:\?([^#]*))?/.exec(s);
+  if (!m) return void 0;
+  const qualifiers = /* @__PURE__ */ new Map();
+  for (const kv of (m[3] ?? "").split("&")) {
+    if (!kv) continue;
+    const i = kv.indexOf("=");
+    qualifiers.set(
+      safeUnescape(i < 0 ? kv : kv.slice(0, i)),
+      safeUnescape(i < 0 ? "" : kv.slice(i + 1).replace(/\+/g, " "))
+    );
+  }
+  return { name: safeUnescape(m[1]), ...m[2] ? { version: safeUnescape(m[2]) } : {}, qualifiers };
+}
+
+// src/verify/subject.ts
+function fail2(code, message) {
+  throw new VerificationError(code, message);
+}
+function normalisePlatform(p) {
+  return p.replace(/\/arm64\/v8$/, "/arm64");
+}
+function verifySubject(statement, ctx) {
+  if (statement.subjects.length === 0)
+    fail2(
+      "SUBJECT_EMPTY",
+      `attestation names no subject, so it is not bound to ${ctx.manifestDigest} or any other image (BuildKit writes no subject when the build had no image name)`
+    );
+  const hex = ctx.manifestDigest.slice("sha256:".length);
+  const matching = statement.subjects.filter((s) => s.digest.sha256 === hex);
+  if (matching.length === 0) {
+    for (const s of statement.subjects) {
+      const other = s.digest.sha256 !== void 0 ? ctx.siblings.get(s.digest.sha256) : void 0;
+      if (other) {
+        fail2(
+          "ATTESTATION_PLATFORM_SWAPPED",
+          `attestation refers to the ${other} manifest sha256:${s.digest.sha256}, not the ${platformString(ctx.platform)} manifest ${ctx.manifestDigest}`
+        );
+      }
+    }
+    fail2("SUBJECT_DIGEST_MISMATCH", `attestation does not refer to digest ${ctx.manifestDigest}`);
+  }
+  if (ctx.tag === void 0) return { digest: ctx.manifestDigest };
+  const wantPlatform = ctx.platform ? normalisePlatform(platformString(ctx.platform)) : void 0;
+  const ok = matching.some((s) => {
+    const purl = parseDockerPurl(s.name);
+    if (!purl || purl.version !== ctx.tag) return false;
+    if (ctx.subjectName !== void 0 && purl.name !== ctx.subjectName) return false;
+    const p = purl.qualifiers.get("platform");
+    return p === void 0 || wantPlatform === void 0 || normalisePlatform(p) === wantPlatform;
+  });
+  const ref = ctx.subjectName !== void 0 ? `${ctx.subjectName}:${ctx.tag}` : ctx.tag;
+  if (!ok) {
+    fail2(
+      "SUBJECT_NAME_MISMATCH",
+      `attestation does not refer to tag ${ref}${wantPlatform ? ` (${wantPlatform})` : ""}: subjects ${matching.map((s) => JSON.stringify(s.name)).join(", ")}`
+    );
+  }
+  return { digest: ctx.manifestDigest, tag: ref };
+}
+
+// src/verify/steps.ts
+async function resolveKeys(envelope, trust, issuers) {
+  if (!trust.prefetch) return;
+  for (const sig of envelope.signatures) {
+    let pkt;
+    try {
+      pkt = parsePkToken(sig.sig);
+    } catch {
+      continue;
+    }
+    const q2 = opKeyQuery(pkt);
+    if (q2.iss && issuers.includes(q2.iss)) await trust.prefetch(q2);
+  }
+}
+function verifySignatures2(envelope, s) {
+  const { verdicts } = verifyEnvelopeSignatures(envelope, {
+    keys: s.trust.keys,
+    trustedIssuers: s.issuers,
+    ...s.policy.maxAgeSeconds !== void 0 ? { expiration: { maxAgeSeconds: s.policy.maxAgeSeconds } } : {},
+    now: s.now
+  });
+  if (verdicts.some((v) => v.result)) return verdicts;
+  throw firstByCode(verdicts.map((v) => v.error));
+}
+function verifyPredicateType(annotated, statement) {
+  if (annotated && annotated !== statement.predicateType)
+    throw new VerificationError(
+      "PREDICATE_TYPE_MISMATCH",
+      `layer annotation says ${annotated} but the signed statement is ${statement.predicateType}`
+    );
+}
+function verifyIdentity(verdicts, s, image) {
+  return chooseSignature(
+    verdicts,
+    (claims, st) => identityChecks(claims, st, { expect: s.expect, policy: s.policy, image })
+  );
+}
+function verifyPolicy(signedTypes, required) {
+  const have = new Set(signedTypes);
+  for (const r of required) {
+    if (!r.anyOf.some((t) => have.has(t)))
+      throw new VerificationError("REQUIRED_ATTESTATION_MISSING", `missing required attestation ${r.label}`);
+  }
+}
+function constrainsIdentity(expect, policy) {
+  return Object.values(expect ?? {}).some((v) => v !== void 0) || policy.claims.length > 0 || policy.cel.length > 0;
+}
+
+// src/verify/types.ts
+init_import_meta_url();
+var REPORT_SCHEMA = "https://opk-signer.dev/schemas/verify-report/v1";
+
+// src/verify/report.ts
+var problem = (e) => ({ code: e.code, message: e.message });
+function buildReport(v) {
+  const { options: o, settings, root } = v;
+  const lists = { warnings: [], errors: [] };
+  if (!constrainsIdentity(settings.expect, settings.policy)) {
+    lists.warnings.push({
+      code: "IDENTITY_UNCONSTRAINED",
+      message: `no identity constraint: an attestation signed by any workflow of any repository under ${settings.issuers.join(", ")} passes; pin one with --repo-owner-id, --repository or a policy`
+    });
+  }
+  const platforms = v.platforms.map((p) => platformResult(p, settings, lists));
+  const { policy } = settings;
+  return {
+    schema: REPORT_SCHEMA,
+    verified: lists.errors.length === 0 && platforms.every((p) => p.verified),
+    image: {
+      reference: o.displayName,
+      source: o.source.kind,
+      location: o.source.location,
+      digest: root.digest,
+      mediaType: root.mediaType,
+      ...o.reference.tag !== void 0 ? { tag: o.reference.tag } : {}
+    },
+    trust: { issuers: settings.issuers },
+    policy: {
+      requiredPredicateTypes: policy.required.map((r) => r.anyOf),
+      requireSignatures: policy.requireSignatures,
+      claimRules: policy.claims.length,
+      celRules: policy.cel.length
+    },
+    platforms,
+    warnings: [
+      ...lists.warnings,
+      ...(o.trust.warnings ?? []).map((w) => ({ code: w.code, message: w.message }))
+    ],
+    errors: lists.errors
+  };
+}
+function platformResult(p, settings, lists) {
+  const d = p.descriptor;
+  const pname = platformString(d.platform);
+  const checks = [];
+  const attestations = [];
+  const pr = {
+    platform: pname,
+    manifest: { digest: d.digest, mediaType: d.mediaType, size: d.size },
+    purl: p.purl,
+    verified: false,
+    checks,
+    attestations
+  };
+  if (p.readError || !p.attestation) {
+    const e = problem(p.readError);
+    checks.push({ check: "attestation-manifest", ok: false, ...e });
+    lists.errors.push({ ...e, platform: pname });
+    return pr;
+  }
+  const am = p.attestation.entry.descriptor.digest;
+  pr.attestationManifest = { digest: am, form: p.attestation.form };
+  if (p.attestation.form === "oci-artifact")
+    checks.push({
+      check: "attestation-manifest",
+      ok: true,
+      message: `Verified attestation manifest ${am} has subject ${d.digest}`
+    });
+  for (const a of p.attestations) {
+    const ar = attestationResult(a, settings, pname, lists);
+    if (ar) attestations.push(ar);
+  }
+  for (const n of p.notes) lists.warnings.push({ ...n, platform: pname });
+  if (p.required) {
+    const e = problem(p.required);
+    checks.push({ check: "required-predicates", ok: false, ...e });
+    lists.errors.push({ ...e, platform: pname });
+  } else
+    checks.push({
+      check: "required-predicates",
+      ok: true,
+      message: "Verified all required attestations are present"
+    });
+  pr.verified = checks.every((c) => c.ok) && attestations.every((a) => a.verified || !a.signed && !settings.policy.requireSignatures);
+  return pr;
+}
+function attestationResult(a, settings, platform, lists) {
+  const l = a.layer.descriptor;
+  if (a.kind === "unrecognised") {
+    lists.warnings.push({
+      code: "ATTESTATION_LAYER_UNRECOGNISED",
+      message: `layer ${l.digest} has media type ${l.mediaType}, neither an in-toto statement nor a DSSE envelope: not verified`,
+      platform,
+      layer: l.digest
+    });
+    return void 0;
+  }
+  const base = { layer: { digest: l.digest, mediaType: l.mediaType, size: l.size } };
+  if (a.kind === "unsigned") {
+    const where = `attestation ${l.digest}${a.annotatedType ? ` (${a.annotatedType})` : ""}`;
+    const p = { code: "UNSIGNED_ATTESTATION", message: `${where} is an unsigned in-toto statement` };
+    const required = settings.policy.requireSignatures;
+    (required ? lists.errors : lists.warnings).push({ ...p, platform, layer: l.digest });
+    return {
+      ...base,
+      predicateType: a.annotatedType,
+      signed: false,
+      verified: false,
+      checks: [{ check: "signed", ok: !required, ...p }],
+      error: p
+    };
+  }
+  const { facts } = a;
+  const checks = signedChecks(facts);
+  const ar = {
+    ...base,
+    predicateType: facts.predicateTypeChecked && facts.statement ? facts.statement.predicateType : a.annotatedType,
+    signed: true,
+    verified: a.kind === "verified",
+    checks,
+    ...signerFields(facts)
+  };
+  if (a.kind === "failed") {
+    const p = problem(a.error);
+    checks.push({ check: "error", ok: false, ...p });
+    lists.errors.push({ ...p, platform, layer: l.digest });
+    ar.error = p;
+  }
+  return ar;
+}
+function signerFields(facts) {
+  const st = facts.statement;
+  const chosen = facts.identity?.verdict ?? facts.signatures?.find((v) => v.result);
+  const token = chosen?.result?.token;
+  return {
+    ...st ? {
+      statementType: st.type,
+      subjects: st.subjects.map((s) => ({ name: s.name, digest: s.digest })),
+      statement: st.json
+    } : {},
+    ...token ? {
+      identity: identityClaims(token.claims),
+      opKey: {
+        ...typeof token.opKey.kid === "string" ? { kid: token.opKey.kid } : {},
+        jkt: token.opKey.thumbprint
+      },
+      ...token.keySource ? { keySource: token.keySource } : {},
+      claims: token.claims
+    } : {},
+    ...facts.identity ? {
+      signature: {
+        index: facts.identity.verdict.index,
+        of: facts.identity.of,
+        verified: facts.identity.verified
+      }
+    } : {}
+  };
+}
+function signedChecks(facts) {
+  const checks = [];
+  if (facts.subject) {
+    checks.push({
+      check: "subject-digest",
+      ok: true,
+      message: `Verified attestation refers to digest ${facts.subject.digest}`
+    });
+    if (facts.subject.tag)
+      checks.push({
+        check: "subject-tag",
+        ok: true,
+        message: `Verified attestation refers to tag ${facts.subject.tag}`
+      });
+  }
+  const chosen = facts.identity;
+  if (!chosen) return checks;
+  const token = chosen.verdict.result.token;
+  const kid = typeof token.opKey.kid === "string" ? token.opKey.kid : void 0;
+  const source = keySourceText(token.keySource, kid);
+  checks.push(...chosen.lines.map((l) => l.check === "issuer" ? { ...l, message: l.message + source } : l));
+  if (chosen.of > 1)
+    checks.push({
+      check: "signature",
+      ok: true,
+      message: `Verified signature ${chosen.verdict.index} (${chosen.verified} of ${chosen.of} verify) satisfies every identity constraint`
+    });
+  return checks;
+}
+function printable(text2) {
+  return text2.replace(
+    // eslint-disable-next-line no-control-regex
+    /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`
+  );
+}
+function renderText(report, opts = {}) {
+  const ok = opts.ascii ? "v" : "\u2713";
+  const bad3 = opts.ascii ? "x" : "\u2717";
+  const line = (c, indent = "  ") => `${indent}${c.ok ? ok : bad3} ${printable(c.message)}`;
+  const out = [];
+  for (const p of report.platforms) {
+    const signed = p.attestations.filter((a) => a.signed).length;
+    out.push(`Verifying ${signed} attestations for ${printable(p.purl)}`);
+    for (const c of p.checks) if (c.check === "attestation-manifest") out.push(line(c));
+    for (const a of p.attestations) {
+      out.push("");
+      out.push(
+        `Verifying ${printable(a.predicateType || a.layer.mediaType)} attestation${a.signed ? "" : " (unsigned)"}`
+      );
+      for (const c of a.checks) {
+        if (!a.signed && c.ok) out.push(`  ! ${printable(c.message)}`);
+        else out.push(line(c));
+      }
+    }
+    out.push("");
+    for (const c of p.checks)
+      if (c.check !== "attestation-manifest" && !(c.ok && !p.verified))
+        out.push(c.ok ? printable(c.message) : `${bad3} ${printable(c.message)}`);
+    if (!p.verified) out.push(`${bad3} ${printable(p.platform)} is not verified`);
+    out.push("");
+  }
+  const shown = new Set(report.platforms.flatMap((p) => p.attestations.map((a) => a.layer.digest)));
+  for (const w of report.warnings)
+    if (!w.layer || !shown.has(w.layer)) out.push(`warning: ${w.code}: ${printable(w.message)}`);
+  out.push(
+    report.verified ? `Verified ${printable(report.image.reference)} (${report.image.digest})` : `${bad3} Verification failed for ${printable(report.image.reference)}: ${report.errors.length} error(s)`
+  );
+  return out.join("\n") + "\n";
+}
+function renderJson(report) {
+  const platforms = report.platforms.map((p) => ({
+    ...p,
+    attestations: p.attestations.map(({ statement: _s, claims: _c, ...a }) => a)
+  }));
+  return JSON.stringify({ ...report, platforms, input: opaInput(report) }, null, 2) + "\n";
+}
+function opaInput(report) {
+  return JSON.parse(
+    JSON.stringify({
+      image: report.image,
+      trust: report.trust,
+      verified: report.verified,
+      platforms: report.platforms.map((p) => ({
+        platform: p.platform,
+        manifestDigest: p.manifest.digest,
+        purl: p.purl,
+        attestationManifest: p.attestationManifest ?? null,
+        attestations: p.attestations.map((a) => ({
+          layerDigest: a.layer.digest,
+          mediaType: a.layer.mediaType,
+          predicateType: a.predicateType,
+          signed: a.signed,
+          verified: a.verified,
+          error: a.error ?? null,
+          statement: a.statement ?? null,
+          claims: a.claims ?? null,
+          opKey: a.opKey ?? null,
+          keySource: a.keySource ?? null
+        }))
+      }))
+    })
+  );
+}
+
+// src/cli/progress.ts
+function progressFor(io2, quiet2) {
+  const tty = io2.stderr.isTTY === true;
+  if (quiet2 || !tty) return { done() {
+  } };
+  const width = Math.max(20, (io2.stderr.columns ?? 80) - 1);
+  let shown = false;
+  return {
+    onProgress(line) {
+      io2.stderr.write(`\r\x1B[2K${printable(line).slice(0, width)}`);
+      shown = true;
+    },
+    done() {
+      if (shown) io2.stderr.write("\r\x1B[2K");
+      shown = false;
+    }
+  };
 }
 
 // src/cli/render/attest.ts
 init_import_meta_url();
+var ATTEST_RESULT_SCHEMA = "https://opk-signer.dev/schemas/attest-result/v1";
+function renderAttestJson(r) {
+  return JSON.stringify({ schema: ATTEST_RESULT_SCHEMA, ...r }, null, 2) + "\n";
+}
 function describeAttest(r, location, ms) {
   const lines = [];
   if (r.noop) {
@@ -85446,18 +86415,21 @@ async function run(args, io2) {
     io2.stdout.write(ATTEST_USAGE + "\n");
     return EXIT_OK;
   }
-  const { values: v, mode, limits, job: options } = await attestFlags(args, io2);
+  const { values: v, mode, limits, job: options, format: format2 } = await attestFlags(args, io2);
   const job = await prepareAttest(options);
   const signer = attestSignerFromFlags(v, io2);
+  const progress = progressFor(io2, v.quiet);
   const onProgress = (line) => {
-    if (!v.quiet && !line.startsWith("writing ")) io2.stderr.write(`${line}
+    if (line.startsWith("warning: ") && !v.quiet) io2.stderr.write(`${line}
 `);
+    else progress.onProgress?.(line);
   };
   const start = import_node_perf_hooks4.performance.now();
   try {
     const resign = v.resign === true;
     const result = await attestImage({ ...job.options, mode, resign, signer, onProgress, limits });
-    io2.stdout.write(v.json ? JSON.stringify(result, null, 2) + "\n" : `${result.digest}
+    progress.done();
+    io2.stdout.write(format2 === "json" ? renderAttestJson(result) : `${result.digest}
 `);
     if (!v.quiet) io2.stderr.write(describeAttest(result, job.location, import_node_perf_hooks4.performance.now() - start));
     return EXIT_OK;
@@ -85469,6 +86441,7 @@ async function run(args, io2) {
       io2.stderr.write(describeTags(e, job.location, job.options.expectTags ?? []));
     return exit;
   } finally {
+    progress.done();
     await signer.close?.();
     await job.close();
   }
@@ -85482,154 +86455,35 @@ init_errors();
 init_import_meta_url();
 init_errors();
 
-// src/oci/purl.ts
+// src/oci/progress.ts
 init_import_meta_url();
-function dockerPurl(name, version, platform) {
-  const q2 = platform ? `?platform=${encodeURIComponent(platformString(platform))}` : "";
-  return `pkg:docker/${name}@${version}${q2}`;
-}
-function safeUnescape(s) {
-  try {
-    return decodeURIComponent(s);
-  } catch {
-    return s;
-  }
-}
-function parseDockerPurl(s) {
-  const m = /^pkg:docker\/([^@?#]+)(?:@([^?#]+))?(?:\?([^#]*))?/.exec(s);
-  if (!m) return void 0;
-  const qualifiers = /* @__PURE__ */ new Map();
-  for (const kv of (m[3] ?? "").split("&")) {
-    if (!kv) continue;
-    const i = kv.indexOf("=");
-    qualifiers.set(
-      safeUnescape(i < 0 ? kv : kv.slice(0, i)),
-      safeUnescape(i < 0 ? "" : kv.slice(i + 1).replace(/\+/g, " "))
-    );
-  }
-  return { name: safeUnescape(m[1]), ...m[2] ? { version: safeUnescape(m[2]) } : {}, qualifiers };
-}
-
-// src/pktoken/parse.ts
-init_import_meta_url();
-init_base64url();
-init_json();
-init_errors();
-var MAX_PKTOKEN_BYTES = 256 * 1024;
-var MAX_SIGNATURES2 = 8;
-function malformed(message) {
-  return new FormatError("PKT_MALFORMED", message);
-}
-function decodeSignature(protectedSeg, signature, header, index) {
-  if (typeof protectedSeg !== "string") throw malformed(`signature ${index}: "protected" must be a string`);
-  if (typeof signature !== "string") throw malformed(`signature ${index}: "signature" must be a string`);
-  if (header !== void 0 && (header === null || typeof header !== "object" || Array.isArray(header))) {
-    throw malformed(`signature ${index}: "header" must be an object`);
-  }
-  const what = `signature ${index} protected header`;
-  const headerJson = parseJsonObject(decodeBase64UrlText(protectedSeg, what), what);
-  decodeBase64Url(signature, `signature ${index}`);
-  return {
-    protected: protectedSeg,
-    signature,
-    headerJson,
-    ...header ? { header } : {}
-  };
-}
-function roleOf(sig) {
-  const sigType = sig.header?.sig_type;
-  if (sigType !== void 0) {
-    if (typeof sigType !== "string") throw malformed("sig_type must be a string");
-    switch (sigType) {
-      case "cic":
-        return { role: "cic", format: "2023" };
-      case "oidc":
-      case "oidc_gq":
-        return { role: "op", format: "2023" };
-      case "cos":
-        return { role: "cos", format: "2023" };
-      default:
-        return { role: "ignored", format: "2023" };
+var short = (digest) => digest.replace(/^sha256:/, "").slice(0, 12);
+function withProgress(inner, onProgress) {
+  if (!onProgress) return inner;
+  const out = {
+    kind: inner.kind,
+    location: inner.location,
+    resolve(ref) {
+      onProgress(`resolving ${inner.location} ${ref}`);
+      return inner.resolve(ref);
+    },
+    fetchManifest(digest, maxBytes) {
+      onProgress(`reading manifest ${short(digest)}`);
+      return inner.fetchManifest(digest, maxBytes);
+    },
+    fetchBlob(digest, maxBytes) {
+      onProgress(`reading blob ${short(digest)}`);
+      return inner.fetchBlob(digest, maxBytes);
     }
-  }
-  const typ = sig.headerJson.typ;
-  if (typ === "CIC") return { role: "cic", format: "current" };
-  if (typ === "COS") return { role: "cos", format: "current" };
-  if (typ === void 0 || typ === "JWT" || typ === "dpop+id_token" || typ === "at+jwt")
-    return { role: "op", format: "current" };
-  return { role: "ignored", format: "current" };
-}
-function assemble(payload, sigs, serialization) {
-  if (typeof payload !== "string") throw malformed('"payload" must be a string');
-  decodeBase64Url(payload, "PK Token payload");
-  const byRole = {};
-  const formats = /* @__PURE__ */ new Set();
-  for (const sig of sigs) {
-    const { role, format: format3 } = roleOf(sig);
-    (byRole[role] ??= []).push(sig);
-    if (role !== "ignored") formats.add(format3);
-  }
-  const one = (role, name, required) => {
-    const list = byRole[role] ?? [];
-    if (list.length > 1)
-      throw malformed(`PK Token has ${list.length} ${name} signatures, at most one is allowed`);
-    if (required && list.length === 0) throw malformed(`PK Token has no ${name} signature`);
-    return list[0];
   };
-  const op = one("op", "OP", true);
-  const cic = one("cic", "CIC", true);
-  const cos = one("cos", "cosigner", false);
-  if (formats.size > 1) throw malformed("PK Token mixes 2023 sig_type and typ-tagged signatures");
-  const format2 = formats.has("2023") ? "2023" : "current";
-  return { payload, op, cic, ...cos ? { cos } : {}, format: format2, serialization };
-}
-function parseJsonForm(text) {
-  const doc = parseJsonObject(text, "PK Token");
-  const sigs = doc.signatures;
-  if (!Array.isArray(sigs)) throw malformed('"signatures" must be an array');
-  if (sigs.length < 2 || sigs.length > MAX_SIGNATURES2)
-    throw malformed(`PK Token has ${sigs.length} signatures`);
-  const decoded = sigs.map((s, i) => {
-    if (s === null || typeof s !== "object" || Array.isArray(s))
-      throw malformed(`signature ${i} is not an object`);
-    return decodeSignature(s.protected, s.signature, s.header, i);
-  });
-  return assemble(doc.payload, decoded, "json");
-}
-function parseCompactForm(text) {
-  const dot = text.indexOf(".");
-  const main2 = dot === -1 ? text : text.slice(0, dot);
-  const fresh = dot === -1 ? void 0 : text.slice(dot + 1);
-  const parts = main2.split(":");
-  if (parts.length < 5 || parts.length % 2 !== 1 || parts.length > 1 + 2 * MAX_SIGNATURES2) {
-    throw malformed("compact PK Token must be payload followed by protected:signature pairs");
+  if (inner.referrers) {
+    const list = inner.referrers.bind(inner);
+    out.referrers = (digest, artifactType) => {
+      onProgress(`listing referrers of ${short(digest)}`);
+      return list(digest, artifactType);
+    };
   }
-  const sigs = [];
-  for (let i = 1; i < parts.length; i += 2)
-    sigs.push(decodeSignature(parts[i], parts[i + 1], void 0, (i - 1) / 2));
-  const pkt = assemble(parts[0], sigs, "compact");
-  if (fresh !== void 0) {
-    if (fresh.split(".").length !== 3)
-      throw malformed("refreshed ID token after the PK Token is not a compact JWT");
-    pkt.freshIdToken = fresh;
-  }
-  return pkt;
-}
-function parsePkToken(input2) {
-  let text;
-  if (typeof input2 === "string") text = input2;
-  else {
-    if (input2.length > MAX_PKTOKEN_BYTES) throw malformed("PK Token is too large");
-    try {
-      text = new TextDecoder("utf-8", { fatal: true }).decode(input2);
-    } catch {
-      throw malformed("PK Token is not valid UTF-8");
-    }
-  }
-  if (text.length > MAX_PKTOKEN_BYTES) throw malformed("PK Token is too large");
-  const trimmed = text.trim();
-  if (trimmed.length === 0) throw malformed("PK Token is empty");
-  return trimmed.startsWith("{") ? parseJsonForm(trimmed) : parseCompactForm(trimmed);
+  return out;
 }
 
 // src/verify/image.ts
@@ -85638,31 +86492,31 @@ init_policy();
 // src/verify/read.ts
 init_import_meta_url();
 init_errors();
-function fail(code, m) {
+function fail3(code, m) {
   throw new VerificationError(code, m);
 }
 async function resolveImage2(source, ref, platforms, limits) {
   const root = await readImageRoot(source, ref, limits);
   const d = root.others[0];
   if (d)
-    fail(
+    fail3(
       "INDEX_ENTRY_UNVERIFIABLE",
       `index ${root.digest} lists ${d.digest} (${d.mediaType}, platform ${d.platform ? platformString(d.platform) : "none"}) that is neither a platform image nor a BuildKit attestation manifest; a runtime could pick it, so the image is refused`
     );
   const runnable = root.platforms;
   for (const a of root.attestations) {
     if (!a.refersTo || !runnable.some((p) => p.digest === a.refersTo))
-      fail(
+      fail3(
         "INDEX_ENTRY_UNVERIFIABLE",
         `attestation manifest ${a.descriptor.digest} refers to ${a.refersTo ?? "nothing"}, which is not a platform image of index ${root.digest}`
       );
   }
   if (runnable.length === 0)
-    fail("INDEX_NO_PLATFORMS", `index ${root.digest} lists no platform image manifests`);
+    fail3("INDEX_NO_PLATFORMS", `index ${root.digest} lists no platform image manifests`);
   if (!platforms || platforms.length === 0) return { root, selected: runnable };
   const missing = platforms.filter((p) => !runnable.some((r) => platformMatches(p, r.platform)));
   if (missing.length > 0)
-    fail(
+    fail3(
       "PLATFORM_NOT_FOUND",
       `platform ${missing.map(platformString).join(", ")} not in index (has ${runnable.map((r) => platformString(r.platform)).join(", ")})`
     );
@@ -85752,671 +86606,6 @@ function classifyConfig(mediaType) {
   return mediaType === "application/vnd.oci.image.config.v1+json" || mediaType === "application/vnd.docker.container.image.v1+json" ? "image-config" : "other";
 }
 
-// src/verify/report.ts
-init_import_meta_url();
-
-// src/dsse/verify.ts
-init_import_meta_url();
-var import_node_crypto13 = require("node:crypto");
-init_errors();
-init_statement();
-function verifyEnvelopeSignatures(input2, opts) {
-  const envelope = typeof input2 === "string" || input2 instanceof Uint8Array ? parseEnvelope(input2) : input2;
-  checkPayloadType(envelope);
-  opkSignatures(envelope);
-  const verdicts = [];
-  let statement;
-  envelope.signatures.forEach((sig, index) => {
-    if (sig.keyid !== "" && sig.keyid !== OPK_KEYID) return;
-    let pkToken;
-    let token;
-    try {
-      pkToken = parsePkToken(sig.sig);
-      token = verifyPkToken(pkToken, opts);
-      checkAtt(envelope, token);
-    } catch (e) {
-      if (!(e instanceof OpkError)) throw e;
-      verdicts.push({ index, error: e });
-      return;
-    }
-    statement ??= parseStatement(envelope.payload);
-    verdicts.push({ index, result: { envelope, statement, pkToken, token } });
-  });
-  return { envelope, verdicts };
-}
-function firstByCode(errors) {
-  return [...errors].sort(
-    (a, b) => a.code === b.code ? a.message < b.message ? -1 : a.message > b.message ? 1 : 0 : a.code < b.code ? -1 : 1
-  )[0];
-}
-function checkPayloadType(envelope) {
-  if (envelope.payloadType !== INTOTO_PAYLOAD_TYPE) {
-    throw new VerificationError(
-      "DSSE_PAYLOAD_TYPE",
-      `payloadType ${envelope.payloadType} is not ${INTOTO_PAYLOAD_TYPE}`
-    );
-  }
-}
-function opkSignatures(envelope) {
-  const sigs = envelope.signatures.filter((s) => s.keyid === "" || s.keyid === OPK_KEYID);
-  if (sigs.length === 0)
-    throw new VerificationError("DSSE_NO_SIGNATURE", "DSSE envelope has no OPK signature");
-  return sigs;
-}
-function checkAtt(envelope, token) {
-  const att = token.cic.att;
-  if (typeof att !== "string" || !/^[0-9a-f]{64}$/.test(att)) {
-    throw new VerificationError("ATT_MISSING", "the PK Token CIC carries no att claim for this envelope");
-  }
-  const expected = attFor(envelope.payloadType, envelope.payload);
-  if (!(0, import_node_crypto13.timingSafeEqual)(Buffer.from(att, "hex"), Buffer.from(expected, "hex"))) {
-    throw new VerificationError(
-      "ATT_MISMATCH",
-      "the PK Token was issued for a different payload (att does not match the PAE)"
-    );
-  }
-}
-var IDENTITY_CLAIMS = [
-  "iss",
-  "sub",
-  "repository",
-  "repository_owner",
-  "repository_owner_id",
-  "run_id",
-  "sha",
-  "ref",
-  "job_workflow_ref"
-];
-function identityClaims(claims) {
-  const out = {};
-  for (const k of IDENTITY_CLAIMS) {
-    const v = claims[k];
-    if (typeof v === "string" || typeof v === "number") out[k] = String(v);
-  }
-  return out;
-}
-
-// src/verify/key-source.ts
-init_import_meta_url();
-function keySourceText(source, kid) {
-  if (!source) return "";
-  const key = kid !== void 0 ? `key ${JSON.stringify(kid)}` : "key";
-  switch (source.kind) {
-    case "live":
-      return ` (${key} from live JWKS ${source.location})`;
-    case "pinned":
-      return ` (${key} from pinned JWKS ${source.location})`;
-    case "archive":
-      return ` (${key} from JWKS archive entry ${source.location})`;
-  }
-}
-
-// src/verify/steps.ts
-init_import_meta_url();
-init_errors();
-
-// src/pktoken/keyquery.ts
-init_import_meta_url();
-init_base64url();
-init_json();
-function opKeyQuery(pkt) {
-  return jwsKeyQuery(pkt.op.headerJson, pkt.payload);
-}
-function jwsKeyQuery(header, payload) {
-  let iss = "";
-  try {
-    const claims = decodeClaims(payload, "token payload");
-    if (typeof claims.iss === "string") iss = claims.iss;
-  } catch {
-  }
-  let original = header;
-  const jkt = header.alg === "GQ256" && typeof header.jkt === "string" ? header.jkt : void 0;
-  if (header.alg === "GQ256" && typeof header.kid === "string") {
-    try {
-      original = parseJsonObject(decodeBase64UrlText(header.kid, "original header"), "original header");
-    } catch {
-    }
-  }
-  return { iss, ...typeof original.kid === "string" ? { kid: original.kid } : {}, ...jkt ? { jkt } : {} };
-}
-
-// src/verify/identity.ts
-init_import_meta_url();
-init_errors();
-init_policy();
-
-// src/verify/provenance.ts
-init_import_meta_url();
-init_errors();
-init_statement();
-var BUILDKIT_METADATA_V02 = "https://mobyproject.org/buildkit@v1#metadata";
-function obj(v) {
-  return v !== null && typeof v === "object" && !Array.isArray(v) ? v : void 0;
-}
-function isProvenance(predicateType) {
-  return predicateType === SLSA_PROVENANCE_V02 || predicateType === SLSA_PROVENANCE_V1;
-}
-function vcsFacts(statement) {
-  const p = statement.predicate;
-  let vcs;
-  if (statement.predicateType === SLSA_PROVENANCE_V02)
-    vcs = obj(obj(obj(p?.metadata)?.[BUILDKIT_METADATA_V02])?.vcs);
-  else if (statement.predicateType === SLSA_PROVENANCE_V1)
-    vcs = obj(obj(obj(obj(p?.runDetails)?.metadata)?.buildkit_metadata)?.vcs);
-  if (!vcs) return void 0;
-  return {
-    ...typeof vcs.revision === "string" ? { revision: vcs.revision } : {},
-    ...typeof vcs.source === "string" ? { source: vcs.source } : {}
-  };
-}
-function normaliseSource(s) {
-  return s.replace(/\.git$/, "").replace(/\/+$/, "");
-}
-function checkProvenance(statement, claims) {
-  let expectedSource;
-  let repository;
-  if (claims.iss === GITHUB_ACTIONS_ISSUER && typeof claims.repository === "string") {
-    repository = claims.repository;
-    expectedSource = `https://github.com/${claims.repository}`;
-  } else if (typeof claims.project_path === "string" && typeof claims.ci_server_url === "string") {
-    repository = claims.project_path;
-    expectedSource = `${claims.ci_server_url.replace(/\/+$/, "")}/${claims.project_path}`;
-  }
-  const sha = typeof claims.sha === "string" ? claims.sha : void 0;
-  if (!expectedSource || !repository || !sha) return void 0;
-  const vcs = vcsFacts(statement);
-  if (!vcs?.revision || !vcs.source) {
-    throw new VerificationError(
-      "PROVENANCE_VCS_MISSING",
-      `provenance ${statement.predicateType} carries no BuildKit vcs revision and source to compare with the token`
-    );
-  }
-  if (vcs.revision !== sha) {
-    throw new VerificationError(
-      "PROVENANCE_SHA_MISMATCH",
-      `failed to verify signed git sha provenance, expected ${sha}, got ${vcs.revision}`
-    );
-  }
-  if (normaliseSource(vcs.source) !== normaliseSource(expectedSource)) {
-    throw new VerificationError(
-      "PROVENANCE_REPO_MISMATCH",
-      `failed to verify signed git repo provenance, expected ${expectedSource}, got ${vcs.source}`
-    );
-  }
-  return { sha, repository };
-}
-
-// src/verify/identity.ts
-function fail2(code, message) {
-  throw new VerificationError(code, message);
-}
-function claimString(claims, name) {
-  const v = claims[name];
-  return typeof v === "string" ? v : typeof v === "number" || typeof v === "boolean" ? String(v) : void 0;
-}
-var FLAG_CLAIMS = [
-  ["repositoryOwnerId", "repository_owner_id", "REPOSITORY_OWNER_MISMATCH"],
-  ["repository", "repository", "REPOSITORY_MISMATCH"],
-  ["ref", "ref", "REF_MISMATCH"],
-  ["sha", "sha", "SHA_MISMATCH"],
-  ["workflowRef", "workflow_ref", "WORKFLOW_REF_MISMATCH"]
-];
-function checkClaims(claims, expect = {}, rules = [], lines = []) {
-  for (const [key, claim, code] of FLAG_CLAIMS) {
-    const want = expect[key];
-    if (want === void 0) continue;
-    const got = claimString(claims, claim);
-    if (got !== want) {
-      if (claim === "repository_owner_id") {
-        fail2(
-          code,
-          `failed to verify repository owner, expected ${want}, got ${got ?? "(none)"} (${claimString(claims, "repository_owner") ?? "?"})`
-        );
-      }
-      fail2(code, `failed to verify ${claim}, expected ${want}, got ${got ?? "(none)"}`);
-    }
-    lines.push(
-      claim === "repository_owner_id" ? {
-        check: "claim:repository_owner_id",
-        ok: true,
-        message: `Verified repository owner ${got} (${claimString(claims, "repository_owner") ?? "?"})`
-      } : { check: `claim:${claim}`, ok: true, message: `Verified ${claim} ${got}` }
-    );
-  }
-  for (const r of rules) {
-    const got = claimString(claims, r.claim);
-    if (r.equals && (got === void 0 || !r.equals.includes(got))) {
-      fail2(
-        "CLAIM_MISMATCH",
-        `claim ${r.claim} is ${got === void 0 ? "absent" : JSON.stringify(got)}, policy wants ${r.equals.map((e) => JSON.stringify(e)).join(" or ")}`
-      );
-    }
-    if (r.matches && (got === void 0 || !r.matches.test(got))) {
-      fail2(
-        "CLAIM_PATTERN_MISMATCH",
-        `claim ${r.claim} is ${got === void 0 ? "absent" : JSON.stringify(got)}, policy wants a match of ${r.matches.source}`
-      );
-    }
-    lines.push({
-      check: `policy:claim:${r.claim}`,
-      ok: true,
-      message: `Verified claim ${r.claim} ${got} matches policy`
-    });
-  }
-  return lines;
-}
-function identityChecks(claims, statement, o) {
-  const lines = [];
-  const iss = String(claims.iss);
-  lines.push({ check: "issuer", ok: true, message: `Verified OIDC token was signed by ${iss}` });
-  if (iss === GITHUB_ACTIONS_ISSUER && typeof claims.repository === "string" && claims.run_id !== void 0) {
-    lines.push({
-      check: "github-run",
-      ok: true,
-      message: `Verified attestation digest was signed on a Github Actions run: https://github.com/${claims.repository}/actions/runs/${String(claims.run_id)}`
-    });
-  }
-  checkClaims(claims, o.expect, o.policy.claims, lines);
-  if (isProvenance(statement.predicateType)) {
-    const p = checkProvenance(statement, claims);
-    if (p) {
-      lines.push(
-        { check: "provenance-sha", ok: true, message: `Verified signed git sha provenance ${p.sha}` },
-        {
-          check: "provenance-repo",
-          ok: true,
-          message: `Verified signed git repo provenance ${p.repository}`
-        }
-      );
-    }
-  }
-  const vars = { claims, statement: statement.json, image: o.image };
-  for (const rule of o.policy.cel) {
-    checkCel(rule, vars);
-    lines.push({
-      check: `policy:cel:${rule.name}`,
-      ok: true,
-      message: `Verified policy expression ${rule.name}`
-    });
-  }
-  return lines;
-}
-function chooseSignature(verdicts, check) {
-  const good = verdicts.filter((v) => v.result).sort((a, b) => a.index - b.index);
-  const errors = [];
-  for (const v of good) {
-    try {
-      const lines = check(v.result.token.claims, v.result.statement);
-      return { verdict: v, lines, of: verdicts.length, verified: good.length };
-    } catch (e) {
-      if (!(e instanceof OpkError)) throw e;
-      errors.push(e);
-    }
-  }
-  throw firstByCode(errors.length ? errors : verdicts.map((v) => v.error));
-}
-
-// src/verify/subject.ts
-init_import_meta_url();
-init_errors();
-function fail3(code, message) {
-  throw new VerificationError(code, message);
-}
-function normalisePlatform(p) {
-  return p.replace(/\/arm64\/v8$/, "/arm64");
-}
-function verifySubject(statement, ctx) {
-  if (statement.subjects.length === 0)
-    fail3(
-      "SUBJECT_EMPTY",
-      `attestation names no subject, so it is not bound to ${ctx.manifestDigest} or any other image (BuildKit writes no subject when the build had no image name)`
-    );
-  const hex = ctx.manifestDigest.slice("sha256:".length);
-  const matching = statement.subjects.filter((s) => s.digest.sha256 === hex);
-  if (matching.length === 0) {
-    for (const s of statement.subjects) {
-      const other = s.digest.sha256 !== void 0 ? ctx.siblings.get(s.digest.sha256) : void 0;
-      if (other) {
-        fail3(
-          "ATTESTATION_PLATFORM_SWAPPED",
-          `attestation refers to the ${other} manifest sha256:${s.digest.sha256}, not the ${platformString(ctx.platform)} manifest ${ctx.manifestDigest}`
-        );
-      }
-    }
-    fail3("SUBJECT_DIGEST_MISMATCH", `attestation does not refer to digest ${ctx.manifestDigest}`);
-  }
-  if (ctx.tag === void 0) return { digest: ctx.manifestDigest };
-  const wantPlatform = ctx.platform ? normalisePlatform(platformString(ctx.platform)) : void 0;
-  const ok = matching.some((s) => {
-    const purl = parseDockerPurl(s.name);
-    if (!purl || purl.version !== ctx.tag) return false;
-    if (ctx.subjectName !== void 0 && purl.name !== ctx.subjectName) return false;
-    const p = purl.qualifiers.get("platform");
-    return p === void 0 || wantPlatform === void 0 || normalisePlatform(p) === wantPlatform;
-  });
-  const ref = ctx.subjectName !== void 0 ? `${ctx.subjectName}:${ctx.tag}` : ctx.tag;
-  if (!ok) {
-    fail3(
-      "SUBJECT_NAME_MISMATCH",
-      `attestation does not refer to tag ${ref}${wantPlatform ? ` (${wantPlatform})` : ""}: subjects ${matching.map((s) => JSON.stringify(s.name)).join(", ")}`
-    );
-  }
-  return { digest: ctx.manifestDigest, tag: ref };
-}
-
-// src/verify/steps.ts
-async function resolveKeys(envelope, trust, issuers) {
-  if (!trust.prefetch) return;
-  for (const sig of envelope.signatures) {
-    let pkt;
-    try {
-      pkt = parsePkToken(sig.sig);
-    } catch {
-      continue;
-    }
-    const q2 = opKeyQuery(pkt);
-    if (q2.iss && issuers.includes(q2.iss)) await trust.prefetch(q2);
-  }
-}
-function verifySignatures2(envelope, s) {
-  const { verdicts } = verifyEnvelopeSignatures(envelope, {
-    keys: s.trust.keys,
-    trustedIssuers: s.issuers,
-    ...s.policy.maxAgeSeconds !== void 0 ? { expiration: { maxAgeSeconds: s.policy.maxAgeSeconds } } : {},
-    now: s.now
-  });
-  if (verdicts.some((v) => v.result)) return verdicts;
-  throw firstByCode(verdicts.map((v) => v.error));
-}
-function verifyPredicateType(annotated, statement) {
-  if (annotated && annotated !== statement.predicateType)
-    throw new VerificationError(
-      "PREDICATE_TYPE_MISMATCH",
-      `layer annotation says ${annotated} but the signed statement is ${statement.predicateType}`
-    );
-}
-function verifyIdentity(verdicts, s, image) {
-  return chooseSignature(
-    verdicts,
-    (claims, st) => identityChecks(claims, st, { expect: s.expect, policy: s.policy, image })
-  );
-}
-function verifyPolicy(signedTypes, required) {
-  const have = new Set(signedTypes);
-  for (const r of required) {
-    if (!r.anyOf.some((t) => have.has(t)))
-      throw new VerificationError("REQUIRED_ATTESTATION_MISSING", `missing required attestation ${r.label}`);
-  }
-}
-function constrainsIdentity(expect, policy) {
-  return Object.values(expect ?? {}).some((v) => v !== void 0) || policy.claims.length > 0 || policy.cel.length > 0;
-}
-
-// src/verify/types.ts
-init_import_meta_url();
-var REPORT_SCHEMA = "https://opk-signer.dev/schemas/verify-report/v1";
-
-// src/verify/report.ts
-var problem = (e) => ({ code: e.code, message: e.message });
-function buildReport(v) {
-  const { options: o, settings, root } = v;
-  const lists = { warnings: [], errors: [] };
-  if (!constrainsIdentity(settings.expect, settings.policy)) {
-    lists.warnings.push({
-      code: "IDENTITY_UNCONSTRAINED",
-      message: `no identity constraint: an attestation signed by any workflow of any repository under ${settings.issuers.join(", ")} passes; pin one with --repo-owner-id, --repository or a policy`
-    });
-  }
-  const platforms = v.platforms.map((p) => platformResult(p, settings, lists));
-  const { policy } = settings;
-  return {
-    schema: REPORT_SCHEMA,
-    verified: lists.errors.length === 0 && platforms.every((p) => p.verified),
-    image: {
-      reference: o.displayName,
-      source: o.source.kind,
-      location: o.source.location,
-      digest: root.digest,
-      mediaType: root.mediaType,
-      ...o.reference.tag !== void 0 ? { tag: o.reference.tag } : {}
-    },
-    trust: { issuers: settings.issuers },
-    policy: {
-      requiredPredicateTypes: policy.required.map((r) => r.anyOf),
-      requireSignatures: policy.requireSignatures,
-      claimRules: policy.claims.length,
-      celRules: policy.cel.length
-    },
-    platforms,
-    warnings: [
-      ...lists.warnings,
-      ...(o.trust.warnings ?? []).map((w) => ({ code: w.code, message: w.message }))
-    ],
-    errors: lists.errors
-  };
-}
-function platformResult(p, settings, lists) {
-  const d = p.descriptor;
-  const pname = platformString(d.platform);
-  const checks = [];
-  const attestations = [];
-  const pr = {
-    platform: pname,
-    manifest: { digest: d.digest, mediaType: d.mediaType, size: d.size },
-    purl: p.purl,
-    verified: false,
-    checks,
-    attestations
-  };
-  if (p.readError || !p.attestation) {
-    const e = problem(p.readError);
-    checks.push({ check: "attestation-manifest", ok: false, ...e });
-    lists.errors.push({ ...e, platform: pname });
-    return pr;
-  }
-  const am = p.attestation.entry.descriptor.digest;
-  pr.attestationManifest = { digest: am, form: p.attestation.form };
-  if (p.attestation.form === "oci-artifact")
-    checks.push({
-      check: "attestation-manifest",
-      ok: true,
-      message: `Verified attestation manifest ${am} has subject ${d.digest}`
-    });
-  for (const a of p.attestations) {
-    const ar = attestationResult(a, settings, pname, lists);
-    if (ar) attestations.push(ar);
-  }
-  for (const n of p.notes) lists.warnings.push({ ...n, platform: pname });
-  if (p.required) {
-    const e = problem(p.required);
-    checks.push({ check: "required-predicates", ok: false, ...e });
-    lists.errors.push({ ...e, platform: pname });
-  } else
-    checks.push({
-      check: "required-predicates",
-      ok: true,
-      message: "Verified all required attestations are present"
-    });
-  pr.verified = checks.every((c) => c.ok) && attestations.every((a) => a.verified || !a.signed && !settings.policy.requireSignatures);
-  return pr;
-}
-function attestationResult(a, settings, platform, lists) {
-  const l = a.layer.descriptor;
-  if (a.kind === "unrecognised") {
-    lists.warnings.push({
-      code: "ATTESTATION_LAYER_UNRECOGNISED",
-      message: `layer ${l.digest} has media type ${l.mediaType}, neither an in-toto statement nor a DSSE envelope: not verified`,
-      platform,
-      layer: l.digest
-    });
-    return void 0;
-  }
-  const base = { layer: { digest: l.digest, mediaType: l.mediaType, size: l.size } };
-  if (a.kind === "unsigned") {
-    const where = `attestation ${l.digest}${a.annotatedType ? ` (${a.annotatedType})` : ""}`;
-    const p = { code: "UNSIGNED_ATTESTATION", message: `${where} is an unsigned in-toto statement` };
-    const required = settings.policy.requireSignatures;
-    (required ? lists.errors : lists.warnings).push({ ...p, platform, layer: l.digest });
-    return {
-      ...base,
-      predicateType: a.annotatedType,
-      signed: false,
-      verified: false,
-      checks: [{ check: "signed", ok: !required, ...p }],
-      error: p
-    };
-  }
-  const { facts } = a;
-  const checks = signedChecks(facts);
-  const ar = {
-    ...base,
-    predicateType: facts.predicateTypeChecked && facts.statement ? facts.statement.predicateType : a.annotatedType,
-    signed: true,
-    verified: a.kind === "verified",
-    checks,
-    ...signerFields(facts)
-  };
-  if (a.kind === "failed") {
-    const p = problem(a.error);
-    checks.push({ check: "error", ok: false, ...p });
-    lists.errors.push({ ...p, platform, layer: l.digest });
-    ar.error = p;
-  }
-  return ar;
-}
-function signerFields(facts) {
-  const st = facts.statement;
-  const chosen = facts.identity?.verdict ?? facts.signatures?.find((v) => v.result);
-  const token = chosen?.result?.token;
-  return {
-    ...st ? {
-      statementType: st.type,
-      subjects: st.subjects.map((s) => ({ name: s.name, digest: s.digest })),
-      statement: st.json
-    } : {},
-    ...token ? {
-      identity: identityClaims(token.claims),
-      opKey: {
-        ...typeof token.opKey.kid === "string" ? { kid: token.opKey.kid } : {},
-        jkt: token.opKey.thumbprint
-      },
-      ...token.keySource ? { keySource: token.keySource } : {},
-      claims: token.claims
-    } : {},
-    ...facts.identity ? {
-      signature: {
-        index: facts.identity.verdict.index,
-        of: facts.identity.of,
-        verified: facts.identity.verified
-      }
-    } : {}
-  };
-}
-function signedChecks(facts) {
-  const checks = [];
-  if (facts.subject) {
-    checks.push({
-      check: "subject-digest",
-      ok: true,
-      message: `Verified attestation refers to digest ${facts.subject.digest}`
-    });
-    if (facts.subject.tag)
-      checks.push({
-        check: "subject-tag",
-        ok: true,
-        message: `Verified attestation refers to tag ${facts.subject.tag}`
-      });
-  }
-  const chosen = facts.identity;
-  if (!chosen) return checks;
-  const token = chosen.verdict.result.token;
-  const kid = typeof token.opKey.kid === "string" ? token.opKey.kid : void 0;
-  const source = keySourceText(token.keySource, kid);
-  checks.push(...chosen.lines.map((l) => l.check === "issuer" ? { ...l, message: l.message + source } : l));
-  if (chosen.of > 1)
-    checks.push({
-      check: "signature",
-      ok: true,
-      message: `Verified signature ${chosen.verdict.index} (${chosen.verified} of ${chosen.of} verify) satisfies every identity constraint`
-    });
-  return checks;
-}
-function printable(text) {
-  return text.replace(
-    // eslint-disable-next-line no-control-regex
-    /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g,
-    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`
-  );
-}
-function renderText(report, opts = {}) {
-  const ok = opts.ascii ? "v" : "\u2713";
-  const bad3 = opts.ascii ? "x" : "\u2717";
-  const line = (c, indent = "  ") => `${indent}${c.ok ? ok : bad3} ${printable(c.message)}`;
-  const out = [];
-  for (const p of report.platforms) {
-    const signed = p.attestations.filter((a) => a.signed).length;
-    out.push(`Verifying ${signed} attestations for ${printable(p.purl)}`);
-    for (const c of p.checks) if (c.check === "attestation-manifest") out.push(line(c));
-    for (const a of p.attestations) {
-      out.push("");
-      out.push(
-        `Verifying ${printable(a.predicateType || a.layer.mediaType)} attestation${a.signed ? "" : " (unsigned)"}`
-      );
-      for (const c of a.checks) {
-        if (!a.signed && c.ok) out.push(`  ! ${printable(c.message)}`);
-        else out.push(line(c));
-      }
-    }
-    out.push("");
-    for (const c of p.checks)
-      if (c.check !== "attestation-manifest" && !(c.ok && !p.verified))
-        out.push(c.ok ? printable(c.message) : `${bad3} ${printable(c.message)}`);
-    if (!p.verified) out.push(`${bad3} ${printable(p.platform)} is not verified`);
-    out.push("");
-  }
-  const shown = new Set(report.platforms.flatMap((p) => p.attestations.map((a) => a.layer.digest)));
-  for (const w of report.warnings)
-    if (!w.layer || !shown.has(w.layer)) out.push(`warning: ${w.code}: ${printable(w.message)}`);
-  out.push(
-    report.verified ? `Verified ${printable(report.image.reference)} (${report.image.digest})` : `${bad3} Verification failed for ${printable(report.image.reference)}: ${report.errors.length} error(s)`
-  );
-  return out.join("\n") + "\n";
-}
-function renderJson(report) {
-  const platforms = report.platforms.map((p) => ({
-    ...p,
-    attestations: p.attestations.map(({ statement: _s, claims: _c, ...a }) => a)
-  }));
-  return JSON.stringify({ ...report, platforms, input: opaInput(report) }, null, 2) + "\n";
-}
-function opaInput(report) {
-  return JSON.parse(
-    JSON.stringify({
-      image: report.image,
-      trust: report.trust,
-      verified: report.verified,
-      platforms: report.platforms.map((p) => ({
-        platform: p.platform,
-        manifestDigest: p.manifest.digest,
-        purl: p.purl,
-        attestationManifest: p.attestationManifest ?? null,
-        attestations: p.attestations.map((a) => ({
-          layerDigest: a.layer.digest,
-          mediaType: a.layer.mediaType,
-          predicateType: a.predicateType,
-          signed: a.signed,
-          verified: a.verified,
-          error: a.error ?? null,
-          statement: a.statement ?? null,
-          claims: a.claims ?? null,
-          opKey: a.opKey ?? null,
-          keySource: a.keySource ?? null
-        }))
-      }))
-    })
-  );
-}
-
 // src/verify/image.ts
 async function verifyImage(o) {
   const policy = o.policy ?? defaultPolicy();
@@ -86428,12 +86617,15 @@ async function verifyImage(o) {
     expect: o.expect
   };
   const limits = resolveLimits(o.limits);
-  const source = o.source instanceof BoundedSource ? o.source : new BoundedSource(o.source, limits);
+  const source = o.source instanceof BoundedSource ? o.source : new BoundedSource(withProgress(o.source, o.onProgress), limits);
   const { root, selected } = await resolveImage2(source, o.reference, o.platforms, limits);
   const reads = selected.map((d) => quiet(readPlatform(source, root, d, limits)));
   const run3 = { o, settings, root, lifted: liftFinder(reads) };
   const platforms = [];
-  for (const read of reads) platforms.push(await judgePlatform(run3, await read));
+  for (const [i, read] of reads.entries()) {
+    o.onProgress?.(`verifying ${platformString(selected[i].platform)} (${i + 1}/${reads.length})`);
+    platforms.push(await judgePlatform(run3, await read));
+  }
   return buildReport({ options: o, settings, root, platforms });
 }
 function liftFinder(reads) {
@@ -86458,8 +86650,12 @@ async function judgePlatform(run3, read) {
   if (read.error || !read.attestation)
     return { ...verdict2, ...read.error ? { readError: read.error } : {} };
   verdict2.attestation = read.attestation;
-  for (const layer of read.layers)
+  for (const [i, layer] of read.layers.entries()) {
+    run3.o.onProgress?.(
+      `verifying attestation ${i + 1}/${read.layers.length} of ${platformString(d.platform)}`
+    );
     verdict2.attestations.push(await judgeLayer(run3, d, verdict2.purl, await layer));
+  }
   verdict2.notes = await read.notes;
   const signed = verdict2.attestations.filter((a) => a.kind === "verified" || a.kind === "failed");
   try {
@@ -86718,10 +86914,10 @@ async function openArchive(dir, issuers, warn) {
   }
 }
 function readPinned(bytes, path, warn) {
-  const text = typeof bytes === "string" ? bytes : Buffer.from(bytes).toString("utf8");
+  const text2 = typeof bytes === "string" ? bytes : Buffer.from(bytes).toString("utf8");
   let read;
   try {
-    read = readJwks(parseJsonObject(text, `JWKS ${path}`), `JWKS ${path}`);
+    read = readJwks(parseJsonObject(text2, `JWKS ${path}`), `JWKS ${path}`);
   } catch (e) {
     throw new UsageError("USAGE", `--jwks ${path}: ${e.message}`);
   }
@@ -86776,12 +86972,21 @@ var verifyOptions = {
   ...trustOptions,
   platform: { type: "string", multiple: true },
   "repo-owner-id": { type: "string" },
+  owner: { type: "string" },
   repository: { type: "string" },
+  repo: { type: "string" },
   ref: { type: "string" },
+  "source-ref": { type: "string" },
   sha: { type: "string" },
   "workflow-ref": { type: "string" },
+  "signer-workflow": { type: "string" },
+  "signer-repo": { type: "string" },
+  identity: { type: "string" },
+  "identity-regexp": { type: "string" },
+  "predicate-type": { type: "string", multiple: true },
   policy: { type: "string" },
-  output: { type: "string" },
+  output: { type: "string", short: "o" },
+  quiet: { type: "boolean", short: "q" },
   "subject-name": { type: "string" },
   ...limitOptions
 };
@@ -86790,12 +86995,19 @@ var VERIFY_USAGE = `usage: opk-signer verify IMAGE [flags]
   --platform os/arch[/v]    platform(s) to verify (repeatable, comma-separated); default all
   --issuer URL              trusted OIDC issuer (repeatable); default GitHub Actions
   --repo-owner-id ID  --repository OWNER/REPO  --ref REF  --sha SHA  --workflow-ref REF
+  --owner NAME|ID           repository owner: its name (repository_owner), or its id if all digits
+  --repo OWNER/REPO         as --repository;  --source-ref REF  as --ref  (gh attestation verify)
+  --signer-workflow [github.com/]OWNER/REPO/PATH[@REF]   the workflow that signed (job_workflow_ref)
+  --signer-repo OWNER/REPO  the repository of the workflow that signed (reusable workflows)
+  --identity SUB  --identity-regexp RE   the token's sub, exactly or as a full match
+  --predicate-type URI      this predicate type must be present and verify (repeatable)
   --policy FILE             YAML/JSON policy (required predicates, claims, CEL)
   --jwks FILE | --jwks-archive DIR | live discovery; --offline
   --subject-name NAME       name the subject purls must carry (default: the reference's)
   --username U --password-stdin   registry credentials (never stored)
   --plain-http              HTTP for a non-loopback registry
-  --output text|json
+  -o, --output text|json
+  -q, --quiet               no progress on stderr (progress is shown only on a terminal)
 ${LIMITS_USAGE}
 exit: 0 verified, 1 verification failed, 2 usage or I/O error`;
 function platformsFlag(values) {
@@ -86811,19 +87023,72 @@ async function policyFlags(values, io2) {
   let policy = defaultPolicy();
   if (values.policy) {
     const { parsePolicy: parsePolicy2 } = await Promise.resolve().then(() => (init_policy_file(), policy_file_exports));
-    const text = (await readInput(values.policy, io2, "policy")).toString("utf8");
-    policy = parsePolicy2(text, `policy ${values.policy}`);
+    const text2 = (await readInput(values.policy, io2, "policy")).toString("utf8");
+    policy = parsePolicy2(text2, `policy ${values.policy}`);
+  }
+  for (const uri of new Set(values["predicate-type"] ?? [])) {
+    if (!/^[a-z][a-z0-9+.-]*:/i.test(uri))
+      throw new UsageError(
+        "USAGE",
+        `--predicate-type wants a URI (e.g. https://spdx.dev/Document), not ${uri}`
+      );
+    if (!policy.required.some((r) => r.anyOf.length === 1 && r.anyOf[0] === uri))
+      policy.required.push({ label: uri, anyOf: [uri] });
   }
   const issuers = values.issuer?.length ? [...new Set(values.issuer)] : policy.issuers ?? [GITHUB_ACTIONS_ISSUER];
   return { policy, issuers };
 }
-function expectFlags(v) {
+function either(v, a, b) {
+  if (v[a] !== void 0 && v[b] !== void 0 && v[a] !== v[b])
+    throw new UsageError("USAGE", `--${a} ${v[a]} and --${b} ${v[b]} disagree`);
+  return v[a] ?? v[b];
+}
+function ownerIdFlags(v) {
+  const id = v["repo-owner-id"];
+  if (id !== void 0 && !/^\d+$/.test(id))
+    throw new UsageError(
+      "USAGE",
+      `--repo-owner-id wants the owner's numeric id (e.g. 145685596), not ${id}; for the owner's name use --owner ${id}`
+    );
+  const owner = v.owner;
+  const numeric = owner !== void 0 && /^\d+$/.test(owner);
+  const repositoryOwnerId = either(
+    { "repo-owner-id": id, owner: numeric ? owner : void 0 },
+    "repo-owner-id",
+    "owner"
+  );
   return {
-    ...v["repo-owner-id"] !== void 0 ? { repositoryOwnerId: v["repo-owner-id"] } : {},
-    ...v.repository !== void 0 ? { repository: v.repository } : {},
-    ...v.ref !== void 0 ? { ref: v.ref } : {},
+    ...repositoryOwnerId !== void 0 ? { repositoryOwnerId } : {},
+    ...owner !== void 0 && !numeric ? { repositoryOwner: owner } : {}
+  };
+}
+function regexpFlag(value, flag) {
+  try {
+    return anchoredPattern(value);
+  } catch (e) {
+    throw new UsageError("USAGE", `${flag}: invalid regular expression (${e.message})`);
+  }
+}
+function expectFlags(v) {
+  const repository = either(v, "repository", "repo");
+  const ref = either(v, "ref", "source-ref");
+  const pattern = v["identity-regexp"];
+  return {
+    ...ownerIdFlags(v),
+    ...repository !== void 0 ? { repository } : {},
+    ...ref !== void 0 ? { ref } : {},
     ...v.sha !== void 0 ? { sha: v.sha } : {},
-    ...v["workflow-ref"] !== void 0 ? { workflowRef: v["workflow-ref"] } : {}
+    ...v["workflow-ref"] !== void 0 ? { workflowRef: v["workflow-ref"] } : {},
+    ...v["signer-workflow"] !== void 0 ? { signerWorkflow: v["signer-workflow"] } : {},
+    ...v["signer-repo"] !== void 0 ? { signerRepository: v["signer-repo"] } : {},
+    ...v.identity !== void 0 ? { identity: v.identity } : {},
+    ...pattern !== void 0 ? { identityPattern: regexpFlag(pattern, "--identity-regexp") } : {}
+  };
+}
+function tagAndDigest(ref) {
+  return {
+    ...ref.tag !== void 0 ? { tag: ref.tag } : {},
+    ...ref.digest !== void 0 ? { digest: ref.digest } : {}
   };
 }
 async function openImage(ref, values, io2) {
@@ -86850,13 +87115,8 @@ async function openImage(ref, values, io2) {
 
 // src/cli/commands/verify.ts
 async function run2(args, io2) {
-  if (args.includes("--help") || args.includes("-h")) {
-    io2.stdout.write(VERIFY_USAGE + "\n");
-    return EXIT_OK;
-  }
   const { values, positionals } = parse(args, verifyOptions);
-  if (positionals.length !== 1) throw new UsageError("USAGE", `expected one IMAGE
-${VERIFY_USAGE}`);
+  if (positionals.length !== 1) throw new UsageError("USAGE", "expected one IMAGE");
   const format2 = outputFormat(values.output);
   const ref = parseImageReference(positionals[0]);
   const platforms = platformsFlag(values.platform);
@@ -86864,14 +87124,12 @@ ${VERIFY_USAGE}`);
   const limits = limitsFrom(values);
   const { policy, issuers } = await policyFlags(values, io2);
   const image = await openImage(ref, values, io2);
+  const progress = progressFor(io2, values.quiet);
   try {
     const trust = await loadTrust({ ...values, issuer: issuers }, io2);
     const report = await verifyImage({
       source: image.source,
-      reference: {
-        ...ref.tag !== void 0 ? { tag: ref.tag } : {},
-        ...ref.digest !== void 0 ? { digest: ref.digest } : {}
-      },
+      reference: tagAndDigest(ref),
       displayName: ref.original,
       imageName: image.imageName,
       ...image.subjectName !== void 0 ? { subjectName: image.subjectName } : {},
@@ -86880,12 +87138,15 @@ ${VERIFY_USAGE}`);
       ...platforms ? { platforms } : {},
       policy,
       limits,
-      expect: expectFlags(values)
+      expect: expectFlags(values),
+      ...progress.onProgress ? { onProgress: progress.onProgress } : {}
     });
+    progress.done();
     const ascii = process.platform === "win32";
     io2.stdout.write(format2 === "json" ? renderJson(report) : renderText(report, { ascii }));
     return report.verified ? EXIT_OK : EXIT_INVALID;
   } finally {
+    progress.done();
     await image.close?.();
   }
 }
