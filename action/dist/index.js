@@ -86,6 +86,7 @@ var init_catalogue = __esm({
     CATALOGUE = {
       // Generic
       USAGE: input("bad flags or arguments"),
+      UNKNOWN_FLAG: input("a flag the command does not know (the message names the closest known one)"),
       INPUT_INVALID: input("the input of a producing command (sign, gq sign, jwks snapshot) does not parse"),
       IO: io("a local file could not be read or written"),
       INTERNAL: internal("an unexpected error (a bug); the signer log has the stack"),
@@ -258,10 +259,17 @@ var init_catalogue = __esm({
       SUBJECT_NAME_MISMATCH: verdict("the statement subject name is not the image"),
       PREDICATE_TYPE_MISMATCH: verdict("the statement predicate type contradicts its layer annotation"),
       REQUIRED_ATTESTATION_MISSING: verdict("a predicate type the policy requires is absent"),
-      REPOSITORY_OWNER_MISMATCH: verdict("the token repository_owner_id is not the expected one"),
+      REPOSITORY_OWNER_MISMATCH: verdict(
+        "the token repository_owner_id (or repository_owner) is not the expected one"
+      ),
       REPOSITORY_MISMATCH: verdict("the token repository is not the expected one"),
       REF_MISMATCH: verdict("the token ref is not the expected one"),
       SHA_MISMATCH: verdict("the token sha is not the expected one"),
+      SIGNER_WORKFLOW_MISMATCH: verdict("the token job_workflow_ref is not the expected signer workflow"),
+      SIGNER_REPOSITORY_MISMATCH: verdict(
+        "the token job_workflow_ref is not a workflow of the expected signer repository"
+      ),
+      IDENTITY_MISMATCH: verdict("the token sub is not the expected identity (or does not match its pattern)"),
       WORKFLOW_REF_MISMATCH: verdict("the token job_workflow_ref is not the expected one"),
       CLAIM_MISMATCH: verdict("a token claim differs from the policy value"),
       CLAIM_PATTERN_MISMATCH: verdict("a token claim does not match the policy pattern"),
@@ -396,10 +404,10 @@ function depthExceeds(root, max) {
   }
   return false;
 }
-function parseJsonObject(text, what, code = "ERR_JSON") {
+function parseJsonObject(text2, what, code = "ERR_JSON") {
   let v;
   try {
-    v = JSON.parse(text);
+    v = JSON.parse(text2);
   } catch {
     throw new FormatError(code, `${what} is not valid JSON`);
   }
@@ -27514,9 +27522,9 @@ var require_logging = __commonJS({
     }
     var allEnabled = enabledTracers.has("all");
     var anyTracerEnabled = allEnabled || enabledTracers.size > 0;
-    function trace(severity, tracer, text) {
+    function trace(severity, tracer, text2) {
       if (isTracerEnabled(tracer)) {
-        (0, exports2.log)(severity, (/* @__PURE__ */ new Date()).toISOString() + " | v" + clientVersion + " " + process_1.pid + " | " + tracer + " | " + text);
+        (0, exports2.log)(severity, (/* @__PURE__ */ new Date()).toISOString() + " | v" + clientVersion + " " + process_1.pid + " | " + tracer + " | " + text2);
       }
     }
     function isTracerEnabled(tracer) {
@@ -29111,9 +29119,9 @@ var require_backoff_timeout = __commonJS({
       get traceEnabled() {
         return logging.isTracerEnabled(TRACER_NAME);
       }
-      trace(text) {
+      trace(text2) {
         if (this.traceEnabled) {
-          logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, "{" + this.id + "} " + text);
+          logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, "{" + this.id + "} " + text2);
         }
       }
       runTimer(delay) {
@@ -29364,8 +29372,8 @@ var require_resolving_load_balancer = __commonJS({
     var uri_parser_1 = require_uri_parser();
     var load_balancer_child_handler_1 = require_load_balancer_child_handler();
     var TRACER_NAME = "resolving_load_balancer";
-    function trace(text) {
-      logging.trace(constants_2.LogVerbosity.DEBUG, TRACER_NAME, text);
+    function trace(text2) {
+      logging.trace(constants_2.LogVerbosity.DEBUG, TRACER_NAME, text2);
     }
     var NAME_MATCH_LEVEL_ORDER = [
       "SERVICE_AND_METHOD",
@@ -42696,14 +42704,14 @@ var require_subchannel = __commonJS({
       get refTraceEnabled() {
         return logging.isTracerEnabled("subchannel_refcount");
       }
-      trace(text) {
+      trace(text2) {
         if (this.traceEnabled) {
-          logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, "(" + this.channelzRef.id + ") " + this.subchannelAddressString + " " + text);
+          logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, "(" + this.channelzRef.id + ") " + this.subchannelAddressString + " " + text2);
         }
       }
-      refTrace(text) {
+      refTrace(text2) {
         if (this.refTraceEnabled) {
-          logging.trace(constants_1.LogVerbosity.DEBUG, "subchannel_refcount", "(" + this.channelzRef.id + ") " + this.subchannelAddressString + " " + text);
+          logging.trace(constants_1.LogVerbosity.DEBUG, "subchannel_refcount", "(" + this.channelzRef.id + ") " + this.subchannelAddressString + " " + text2);
         }
       }
       handleBackoffTimer() {
@@ -42992,8 +43000,8 @@ var require_resolver_dns = __commonJS({
     var backoff_timeout_1 = require_backoff_timeout();
     var environment_1 = require_environment();
     var TRACER_NAME = "dns_resolver";
-    function trace(text) {
-      logging.trace(constants_2.LogVerbosity.DEBUG, TRACER_NAME, text);
+    function trace(text2) {
+      logging.trace(constants_2.LogVerbosity.DEBUG, TRACER_NAME, text2);
     }
     exports2.DEFAULT_PORT = 443;
     var DEFAULT_MIN_TIME_BETWEEN_RESOLUTIONS_MS = 3e4;
@@ -43279,8 +43287,8 @@ var require_http_proxy = __commonJS({
     var url_1 = require("url");
     var resolver_dns_1 = require_resolver_dns();
     var TRACER_NAME = "proxy";
-    function trace(text) {
-      logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, text);
+    function trace(text2) {
+      logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, text2);
     }
     function getProxyInfo() {
       let proxyEnv = "";
@@ -43812,9 +43820,9 @@ var require_subchannel_call = __commonJS({
       get traceEnabled() {
         return logging.isTracerEnabled(TRACER_NAME);
       }
-      trace(text) {
+      trace(text2) {
         if (this.traceEnabled) {
-          logging.trace(constants_2.LogVerbosity.DEBUG, TRACER_NAME, "[" + this.callId + "] " + text);
+          logging.trace(constants_2.LogVerbosity.DEBUG, TRACER_NAME, "[" + this.callId + "] " + text2);
         }
       }
       /**
@@ -44187,24 +44195,24 @@ var require_transport = __commonJS({
       get internalsTraceEnabled() {
         return logging.isTracerEnabled("transport_internals");
       }
-      trace(text) {
+      trace(text2) {
         if (this.traceEnabled) {
-          logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, "(" + this.channelzRef.id + ") " + this.subchannelAddressString + " " + text);
+          logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, "(" + this.channelzRef.id + ") " + this.subchannelAddressString + " " + text2);
         }
       }
-      keepaliveTrace(text) {
+      keepaliveTrace(text2) {
         if (this.keepaliveTraceEnabled) {
-          logging.trace(constants_1.LogVerbosity.DEBUG, "keepalive", "(" + this.channelzRef.id + ") " + this.subchannelAddressString + " " + text);
+          logging.trace(constants_1.LogVerbosity.DEBUG, "keepalive", "(" + this.channelzRef.id + ") " + this.subchannelAddressString + " " + text2);
         }
       }
-      flowControlTrace(text) {
+      flowControlTrace(text2) {
         if (this.flowControlTraceEnabled) {
-          logging.trace(constants_1.LogVerbosity.DEBUG, FLOW_CONTROL_TRACER_NAME, "(" + this.channelzRef.id + ") " + this.subchannelAddressString + " " + text);
+          logging.trace(constants_1.LogVerbosity.DEBUG, FLOW_CONTROL_TRACER_NAME, "(" + this.channelzRef.id + ") " + this.subchannelAddressString + " " + text2);
         }
       }
-      internalsTrace(text) {
+      internalsTrace(text2) {
         if (this.internalsTraceEnabled) {
-          logging.trace(constants_1.LogVerbosity.DEBUG, "transport_internals", "(" + this.channelzRef.id + ") " + this.subchannelAddressString + " " + text);
+          logging.trace(constants_1.LogVerbosity.DEBUG, "transport_internals", "(" + this.channelzRef.id + ") " + this.subchannelAddressString + " " + text2);
         }
       }
       /**
@@ -44442,9 +44450,9 @@ var require_transport = __commonJS({
       get traceEnabled() {
         return logging.isTracerEnabled(TRACER_NAME);
       }
-      trace(text) {
+      trace(text2) {
         if (this.traceEnabled) {
-          logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, (0, uri_parser_1.uriToString)(this.channelTarget) + " " + text);
+          logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, (0, uri_parser_1.uriToString)(this.channelTarget) + " " + text2);
         }
       }
       createSession(secureConnectResult, address, options) {
@@ -44760,9 +44768,9 @@ var require_load_balancing_call = __commonJS({
       get traceEnabled() {
         return logging.isTracerEnabled(TRACER_NAME);
       }
-      trace(text) {
+      trace(text2) {
         if (this.traceEnabled) {
-          logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, "[" + this.callNumber + "] " + text);
+          logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, "[" + this.callNumber + "] " + text2);
         }
       }
       getSubchannelString(subchannel) {
@@ -45023,9 +45031,9 @@ var require_resolving_call = __commonJS({
       get traceEnabled() {
         return logging.isTracerEnabled(TRACER_NAME);
       }
-      trace(text) {
+      trace(text2) {
         if (this.traceEnabled) {
-          logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, "[" + this.callNumber + "] " + text);
+          logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, "[" + this.callNumber + "] " + text2);
         }
       }
       runDeadlineTimer() {
@@ -45416,9 +45424,9 @@ var require_retrying_call = __commonJS({
       get traceEnabled() {
         return logging.isTracerEnabled(TRACER_NAME);
       }
-      trace(text) {
+      trace(text2) {
         if (this.traceEnabled) {
-          logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, "[" + this.callNumber + "] " + text);
+          logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, "[" + this.callNumber + "] " + text2);
         }
       }
       reportStatus(statusObject) {
@@ -46297,9 +46305,9 @@ var require_internal_channel = __commonJS({
       get traceEnabled() {
         return (0, logging_1.isTracerEnabled)("channel");
       }
-      trace(text, verbosityOverride) {
+      trace(text2, verbosityOverride) {
         if (this.traceEnabled) {
-          (0, logging_1.trace)(verbosityOverride !== null && verbosityOverride !== void 0 ? verbosityOverride : constants_1.LogVerbosity.DEBUG, "channel", "(" + this.channelzRef.id + ") " + (0, uri_parser_1.uriToString)(this.target) + " " + text);
+          (0, logging_1.trace)(verbosityOverride !== null && verbosityOverride !== void 0 ? verbosityOverride : constants_1.LogVerbosity.DEBUG, "channel", "(" + this.channelzRef.id + ") " + (0, uri_parser_1.uriToString)(this.target) + " " + text2);
         }
       }
       callRefTimerRef() {
@@ -47549,8 +47557,8 @@ var require_server_interceptors = __commonJS({
     var orca_1 = require_orca();
     var environment_1 = require_environment();
     var TRACER_NAME = "server_call";
-    function trace(text) {
-      logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, text);
+    function trace(text2) {
+      logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, text2);
     }
     var ServerListenerBuilder = class {
       constructor() {
@@ -48367,8 +48375,8 @@ var require_server = __commonJS({
     var { HTTP2_HEADER_PATH } = http2.constants;
     var TRACER_NAME = "server";
     var kMaxAge = Buffer.from("max_age");
-    function serverCallTrace(text) {
-      logging.trace(constants_1.LogVerbosity.DEBUG, "server_call", text);
+    function serverCallTrace(text2) {
+      logging.trace(constants_1.LogVerbosity.DEBUG, "server_call", text2);
     }
     function noop() {
     }
@@ -48507,11 +48515,11 @@ var require_server = __commonJS({
           };
           return socketInfo;
         }
-        trace(text) {
-          logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, "(" + this.channelzRef.id + ") " + text);
+        trace(text2) {
+          logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, "(" + this.channelzRef.id + ") " + text2);
         }
-        keepaliveTrace(text) {
-          logging.trace(constants_1.LogVerbosity.DEBUG, "keepalive", "(" + this.channelzRef.id + ") " + text);
+        keepaliveTrace(text2) {
+          logging.trace(constants_1.LogVerbosity.DEBUG, "keepalive", "(" + this.channelzRef.id + ") " + text2);
         }
         addProtoService() {
           throw new Error("Not implemented. Use addService() instead");
@@ -49852,8 +49860,8 @@ var require_load_balancer_pick_first = __commonJS({
     var net_1 = require("net");
     var call_interface_1 = require_call_interface();
     var TRACER_NAME = "pick_first";
-    function trace(text) {
-      logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, text);
+    function trace(text2) {
+      logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, text2);
     }
     var TYPE_NAME = "pick_first";
     var CONNECTION_DELAY_INTERVAL_MS = 250;
@@ -50265,8 +50273,8 @@ var require_certificate_provider = __commonJS({
     var constants_1 = require_constants6();
     var util_1 = require("util");
     var TRACER_NAME = "certificate_provider";
-    function trace(text) {
-      logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, text);
+    function trace(text2) {
+      logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, text2);
     }
     var readFilePromise = (0, util_1.promisify)(fs.readFile);
     var FileWatcherCertificateProvider = class {
@@ -50568,8 +50576,8 @@ var require_resolver_ip = __commonJS({
     var uri_parser_1 = require_uri_parser();
     var logging = require_logging();
     var TRACER_NAME = "ip_resolver";
-    function trace(text) {
-      logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, text);
+    function trace(text2) {
+      logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, text2);
     }
     var IPV4_SCHEME = "ipv4";
     var IPV6_SCHEME = "ipv6";
@@ -50660,8 +50668,8 @@ var require_load_balancer_round_robin = __commonJS({
     var subchannel_address_1 = require_subchannel_address();
     var load_balancer_pick_first_1 = require_load_balancer_pick_first();
     var TRACER_NAME = "round_robin";
-    function trace(text) {
-      logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, text);
+    function trace(text2) {
+      logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, text2);
     }
     var TYPE_NAME = "round_robin";
     var RoundRobinLoadBalancingConfig = class _RoundRobinLoadBalancingConfig {
@@ -50840,8 +50848,8 @@ var require_load_balancer_outlier_detection = __commonJS({
     var subchannel_interface_1 = require_subchannel_interface();
     var logging = require_logging();
     var TRACER_NAME = "outlier_detection";
-    function trace(text) {
-      logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, text);
+    function trace(text2) {
+      logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, text2);
     }
     var TYPE_NAME = "outlier_detection";
     var OUTLIER_DETECTION_ENABLED = ((_a = process.env.GRPC_EXPERIMENTAL_ENABLE_OUTLIER_DETECTION) !== null && _a !== void 0 ? _a : "true") === "true";
@@ -51442,8 +51450,8 @@ var require_load_balancer_weighted_round_robin = __commonJS({
     var priority_queue_1 = require_priority_queue();
     var subchannel_address_1 = require_subchannel_address();
     var TRACER_NAME = "weighted_round_robin";
-    function trace(text) {
-      logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, text);
+    function trace(text2) {
+      logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, text2);
     }
     var TYPE_NAME = "weighted_round_robin";
     var DEFAULT_OOB_REPORTING_PERIOD_MS = 1e4;
@@ -52703,8 +52711,8 @@ function getTextEncoding() {
     });
     let textDecoderStrict;
     const config = {
-      encodeUtf8(text) {
-        return textEncoder.encode(text);
+      encodeUtf8(text2) {
+        return textEncoder.encode(text2);
       },
       decodeUtf8(bytes, strict) {
         if (strict) {
@@ -52718,9 +52726,9 @@ function getTextEncoding() {
         }
         return textDecoder.decode(bytes);
       },
-      checkUtf8(text) {
+      checkUtf8(text2) {
         try {
-          encodeURIComponent(text);
+          encodeURIComponent(text2);
           return true;
         } catch (_) {
           return false;
@@ -52732,8 +52740,8 @@ function getTextEncoding() {
     }
     const nativeStringIsWellFormed = String.prototype.isWellFormed;
     if (nativeStringIsWellFormed) {
-      config.checkUtf8 = (text) => {
-        return nativeStringIsWellFormed.call(text);
+      config.checkUtf8 = (text2) => {
+        return nativeStringIsWellFormed.call(text2);
       };
     }
     configureTextEncoding(config);
@@ -52741,8 +52749,8 @@ function getTextEncoding() {
   return te;
 }
 function emulateEncodeInto(encodeUtf8) {
-  return (text, dest) => {
-    const bytes = encodeUtf8(text);
+  return (text2, dest) => {
+    const bytes = encodeUtf8(text2);
     dest.set(bytes);
     return { written: bytes.byteLength };
   };
@@ -57594,7 +57602,7 @@ function durationToJson(val) {
   if (seconds > 0 && nanos < 0 || seconds < 0 && nanos > 0) {
     throw new Error(`cannot encode message ${val.$typeName} to JSON: nanos sign must match seconds sign`);
   }
-  let text = val.seconds.toString();
+  let text2 = val.seconds.toString();
   if (nanos !== 0) {
     let nanosStr = Math.abs(nanos).toString();
     nanosStr = "0".repeat(9 - nanosStr.length) + nanosStr;
@@ -57603,12 +57611,12 @@ function durationToJson(val) {
     } else if (nanosStr.substring(6) === "000") {
       nanosStr = nanosStr.substring(0, 6);
     }
-    text += "." + nanosStr;
+    text2 += "." + nanosStr;
     if (nanos < 0 && seconds == 0) {
-      text = "-" + text;
+      text2 = "-" + text2;
     }
   }
-  return text + "s";
+  return text2 + "s";
 }
 function fieldMaskToJson(val) {
   return val.paths.map((p) => {
@@ -65084,8 +65092,8 @@ function parse2(input2, options = {}) {
   function item627(expr) {
     return { expr, sourceInfo: builder.sourceInfo };
   }
-  function item1(text) {
-    const result2 = item4(text);
+  function item1(text2) {
+    const result2 = item4(text2);
     if (result2.success === true) {
       if (result2.remainder.length === 0) {
         return result2;
@@ -65103,8 +65111,8 @@ function parse2(input2, options = {}) {
     }
     return result2;
   }
-  function item4(text) {
-    const result2 = item7(text);
+  function item4(text2) {
+    const result2 = item7(text2);
     if (result2.success === true) {
       return {
         success: true,
@@ -65115,21 +65123,21 @@ function parse2(input2, options = {}) {
     }
     return result2;
   }
-  function item7(text) {
-    const result2 = item8(text);
+  function item7(text2) {
+    const result2 = item8(text2);
     if (result2.success === true) {
       return {
         success: true,
-        value: item626(() => input2.length - text.length, result2.value[0], result2.value[1]),
+        value: item626(() => input2.length - text2.length, result2.value[0], result2.value[1]),
         remainder: result2.remainder,
         failedExpectations: []
       };
     }
     return result2;
   }
-  function item8(text) {
+  function item8(text2) {
     const failedExpectations2 = [];
-    let remainder2 = text;
+    let remainder2 = text2;
     const result0 = item11(remainder2);
     failedExpectations2.push(...result0.failedExpectations);
     if (result0.success === false) {
@@ -65173,22 +65181,22 @@ function parse2(input2, options = {}) {
       failedExpectations: failedExpectations2
     };
   }
-  function item11(text) {
-    const result2 = item13(text);
+  function item11(text2) {
+    const result2 = item13(text2);
     if (result2.success === true) {
       return {
         success: true,
-        value: item612(() => input2.length - text.length, result2.value),
+        value: item612(() => input2.length - text2.length, result2.value),
         remainder: result2.remainder,
         failedExpectations: []
       };
     }
     return result2;
   }
-  function item13(text) {
+  function item13(text2) {
     const values = [];
     const failedExpectations2 = [];
-    let remainder2 = text;
+    let remainder2 = text2;
     while (true) {
       let r = remainder2;
       if (values.length > 0) {
@@ -65208,26 +65216,26 @@ function parse2(input2, options = {}) {
       values.push(result2.value);
     }
     if (values.length < 1) {
-      return { success: false, remainder: text, failedExpectations: failedExpectations2 };
+      return { success: false, remainder: text2, failedExpectations: failedExpectations2 };
     }
     return { success: true, value: values, remainder: remainder2, failedExpectations: failedExpectations2 };
   }
-  function item15(text) {
-    const result2 = item17(text);
+  function item15(text2) {
+    const result2 = item17(text2);
     if (result2.success === true) {
       return {
         success: true,
-        value: item606(() => input2.length - text.length, result2.value),
+        value: item606(() => input2.length - text2.length, result2.value),
         remainder: result2.remainder,
         failedExpectations: []
       };
     }
     return result2;
   }
-  function item17(text) {
+  function item17(text2) {
     const values = [];
     const failedExpectations2 = [];
-    let remainder2 = text;
+    let remainder2 = text2;
     while (true) {
       let r = remainder2;
       if (values.length > 0) {
@@ -65247,12 +65255,12 @@ function parse2(input2, options = {}) {
       values.push(result2.value);
     }
     if (values.length < 1) {
-      return { success: false, remainder: text, failedExpectations: failedExpectations2 };
+      return { success: false, remainder: text2, failedExpectations: failedExpectations2 };
     }
     return { success: true, value: values, remainder: remainder2, failedExpectations: failedExpectations2 };
   }
-  function item19(text) {
-    const result2 = item20(text);
+  function item19(text2) {
+    const result2 = item20(text2);
     if (result2.success === true) {
       return {
         success: true,
@@ -65263,9 +65271,9 @@ function parse2(input2, options = {}) {
     }
     return result2;
   }
-  function item20(text) {
+  function item20(text2) {
     const failedExpectations2 = [];
-    let remainder2 = text;
+    let remainder2 = text2;
     const result0 = item23(remainder2);
     failedExpectations2.push(...result0.failedExpectations);
     if (result0.success === false) {
@@ -65293,8 +65301,8 @@ function parse2(input2, options = {}) {
       failedExpectations: failedExpectations2
     };
   }
-  function item23(text) {
-    const result2 = item24(text);
+  function item23(text2) {
+    const result2 = item24(text2);
     if (result2.success === true) {
       return {
         success: true,
@@ -65305,9 +65313,9 @@ function parse2(input2, options = {}) {
     }
     return result2;
   }
-  function item24(text) {
+  function item24(text2) {
     const failedExpectations2 = [];
-    let remainder2 = text;
+    let remainder2 = text2;
     const result0 = item27(remainder2);
     failedExpectations2.push(...result0.failedExpectations);
     if (result0.success === false) {
@@ -65335,8 +65343,8 @@ function parse2(input2, options = {}) {
       failedExpectations: failedExpectations2
     };
   }
-  function item27(text) {
-    const result2 = item28(text);
+  function item27(text2) {
+    const result2 = item28(text2);
     if (result2.success === true) {
       return {
         success: true,
@@ -65347,9 +65355,9 @@ function parse2(input2, options = {}) {
     }
     return result2;
   }
-  function item28(text) {
+  function item28(text2) {
     const failedExpectations2 = [];
-    let remainder2 = text;
+    let remainder2 = text2;
     const result0 = item31(remainder2);
     failedExpectations2.push(...result0.failedExpectations);
     if (result0.success === false) {
@@ -65377,11 +65385,11 @@ function parse2(input2, options = {}) {
       failedExpectations: failedExpectations2
     };
   }
-  function item31(text) {
+  function item31(text2) {
     const choices = [item33, item520];
     let failedExpectations2 = [];
     for (let func = choices.shift(); func !== void 0; func = choices.shift()) {
-      const result2 = func(text);
+      const result2 = func(text2);
       failedExpectations2.push(...result2.failedExpectations);
       if (result2.success === true) {
         return {
@@ -65394,12 +65402,12 @@ function parse2(input2, options = {}) {
     }
     return {
       success: false,
-      remainder: text,
+      remainder: text2,
       failedExpectations: failedExpectations2
     };
   }
-  function item33(text) {
-    const result2 = item34(text);
+  function item33(text2) {
+    const result2 = item34(text2);
     if (result2.success === true) {
       return {
         success: true,
@@ -65410,9 +65418,9 @@ function parse2(input2, options = {}) {
     }
     return result2;
   }
-  function item34(text) {
+  function item34(text2) {
     const failedExpectations2 = [];
-    let remainder2 = text;
+    let remainder2 = text2;
     const result0 = remainder2.match(/^(([\t\n\f\r ])+)?(\/\/([^\r\n])*([\r\n])+)?(([\t\n\f\r ])+)?/g);
     failedExpectations2.push({
       expectation: item44,
@@ -65456,9 +65464,9 @@ function parse2(input2, options = {}) {
       failedExpectations: failedExpectations2
     };
   }
-  function item36(text) {
+  function item36(text2) {
     const failedExpectations2 = [];
-    let remainder2 = text;
+    let remainder2 = text2;
     const result0 = item37(remainder2);
     failedExpectations2.push(...result0.failedExpectations);
     if (result0.success === false) {
@@ -65496,20 +65504,20 @@ function parse2(input2, options = {}) {
       failedExpectations: failedExpectations2
     };
   }
-  function item37(text) {
-    const result2 = item39(text);
+  function item37(text2) {
+    const result2 = item39(text2);
     if (result2.success === true) {
       return result2;
     }
     return {
       success: true,
       value: null,
-      remainder: text,
+      remainder: text2,
       failedExpectations: result2.failedExpectations
     };
   }
-  function item39(text) {
-    const result2 = item40(text);
+  function item39(text2) {
+    const result2 = item40(text2);
     if (result2.success === true) {
       return result2;
     }
@@ -65524,41 +65532,41 @@ function parse2(input2, options = {}) {
       ]
     };
   }
-  function item40(text) {
-    const matches2 = text.match(/^([\t\n\f\r ])+/g);
+  function item40(text2) {
+    const matches2 = text2.match(/^([\t\n\f\r ])+/g);
     if (matches2?.length === 1) {
       return {
         success: true,
         value: matches2[0],
-        remainder: text.slice(matches2[0].length),
+        remainder: text2.slice(matches2[0].length),
         failedExpectations: []
       };
     }
     return {
       success: false,
-      remainder: text,
+      remainder: text2,
       failedExpectations: [
         {
           expectation: item43,
-          remainder: text
+          remainder: text2
         }
       ]
     };
   }
-  function item45(text) {
-    const result2 = item47(text);
+  function item45(text2) {
+    const result2 = item47(text2);
     if (result2.success === true) {
       return result2;
     }
     return {
       success: true,
       value: null,
-      remainder: text,
+      remainder: text2,
       failedExpectations: result2.failedExpectations
     };
   }
-  function item47(text) {
-    const result2 = item48(text);
+  function item47(text2) {
+    const result2 = item48(text2);
     if (result2.success === true) {
       return result2;
     }
@@ -65573,9 +65581,9 @@ function parse2(input2, options = {}) {
       ]
     };
   }
-  function item48(text) {
+  function item48(text2) {
     const failedExpectations2 = [];
-    let remainder2 = text;
+    let remainder2 = text2;
     const result0 = item49(remainder2);
     failedExpectations2.push(...result0.failedExpectations);
     if (result0.success === false) {
@@ -65613,30 +65621,30 @@ function parse2(input2, options = {}) {
       failedExpectations: failedExpectations2
     };
   }
-  function item49(text) {
-    if (text.startsWith("//")) {
+  function item49(text2) {
+    if (text2.startsWith("//")) {
       return {
         success: true,
         value: "//",
-        remainder: text.slice(2),
+        remainder: text2.slice(2),
         failedExpectations: []
       };
     }
     return {
       success: false,
-      remainder: text,
+      remainder: text2,
       failedExpectations: [
         {
           expectation: item50,
-          remainder: text
+          remainder: text2
         }
       ]
     };
   }
-  function item51(text) {
+  function item51(text2) {
     const values = [];
     const failedExpectations2 = [];
-    let remainder2 = text;
+    let remainder2 = text2;
     while (true) {
       let r = remainder2;
       const result2 = item52(r);
@@ -65649,28 +65657,28 @@ function parse2(input2, options = {}) {
     }
     return { success: true, value: values, remainder: remainder2, failedExpectations: failedExpectations2 };
   }
-  function item52(text) {
-    if (/^[^\r\n]/g.test(text)) {
+  function item52(text2) {
+    if (/^[^\r\n]/g.test(text2)) {
       return {
         success: true,
-        value: text.slice(0, 1),
-        remainder: text.slice(1),
+        value: text2.slice(0, 1),
+        remainder: text2.slice(1),
         failedExpectations: []
       };
     }
     return {
       success: false,
-      remainder: text,
+      remainder: text2,
       failedExpectations: [
         {
           expectation: item53,
-          remainder: text
+          remainder: text2
         }
       ]
     };
   }
-  function item55(text) {
-    const result2 = item56(text);
+  function item55(text2) {
+    const result2 = item56(text2);
     if (result2.success === true) {
       return result2;
     }
@@ -65685,10 +65693,10 @@ function parse2(input2, options = {}) {
       ]
     };
   }
-  function item56(text) {
+  function item56(text2) {
     const values = [];
     const failedExpectations2 = [];
-    let remainder2 = text;
+    let remainder2 = text2;
     while (true) {
       let r = remainder2;
       const result2 = item57(r);
@@ -65700,43 +65708,43 @@ function parse2(input2, options = {}) {
       values.push(result2.value);
     }
     if (values.length < 1) {
-      return { success: false, remainder: text, failedExpectations: failedExpectations2 };
+      return { success: false, remainder: text2, failedExpectations: failedExpectations2 };
     }
     return { success: true, value: values, remainder: remainder2, failedExpectations: failedExpectations2 };
   }
-  function item57(text) {
-    if (/^[\r\n]/g.test(text)) {
+  function item57(text2) {
+    if (/^[\r\n]/g.test(text2)) {
       return {
         success: true,
-        value: text.slice(0, 1),
-        remainder: text.slice(1),
+        value: text2.slice(0, 1),
+        remainder: text2.slice(1),
         failedExpectations: []
       };
     }
     return {
       success: false,
-      remainder: text,
+      remainder: text2,
       failedExpectations: [
         {
           expectation: item58,
-          remainder: text
+          remainder: text2
         }
       ]
     };
   }
-  function item62(text) {
-    const result2 = item39(text);
+  function item62(text2) {
+    const result2 = item39(text2);
     if (result2.success === true) {
       return result2;
     }
     return {
       success: true,
       value: null,
-      remainder: text,
+      remainder: text2,
       failedExpectations: result2.failedExpectations
     };
   }
-  function item66(text) {
+  function item66(text2) {
     const choices = [
       item68,
       item365,
@@ -65748,7 +65756,7 @@ function parse2(input2, options = {}) {
     ];
     let failedExpectations2 = [];
     for (let func = choices.shift(); func !== void 0; func = choices.shift()) {
-      const result2 = func(text);
+      const result2 = func(text2);
       failedExpectations2.push(...result2.failedExpectations);
       if (result2.success === true) {
         return {
@@ -65761,11 +65769,11 @@ function parse2(input2, options = {}) {
     }
     return {
       success: false,
-      remainder: text,
+      remainder: text2,
       failedExpectations: failedExpectations2
     };
   }
-  function item68(text) {
+  function item68(text2) {
     const choices = [
       item70,
       item109,
@@ -65777,7 +65785,7 @@ function parse2(input2, options = {}) {
     ];
     let failedExpectations2 = [];
     for (let func = choices.shift(); func !== void 0; func = choices.shift()) {
-      const result2 = func(text);
+      const result2 = func(text2);
       failedExpectations2.push(...result2.failedExpectations);
       if (result2.success === true) {
         return {
@@ -65790,12 +65798,12 @@ function parse2(input2, options = {}) {
     }
     return {
       success: false,
-      remainder: text,
+      remainder: text2,
       failedExpectations: failedExpectations2
     };
   }
-  function item70(text) {
-    const result2 = item71(text);
+  function item70(text2) {
+    const result2 = item71(text2);
     if (result2.success === true) {
       return result2;
     }
@@ -65810,49 +65818,49 @@ function parse2(input2, options = {}) {
       ]
     };
   }
-  function item71(text) {
-    const result2 = item73(text);
+  function item71(text2) {
+    const result2 = item73(text2);
     if (result2.success === true) {
       return {
         success: true,
-        value: item106(() => input2.length - text.length, result2.value),
+        value: item106(() => input2.length - text2.length, result2.value),
         remainder: result2.remainder,
         failedExpectations: []
       };
     }
     return result2;
   }
-  function item73(text) {
-    const matches2 = text.match(/^((-)?([0-9])*\.([0-9])+([eE]([+\-])?([0-9])+)?|(-)?([0-9])+[eE]([+\-])?([0-9])+)/g);
+  function item73(text2) {
+    const matches2 = text2.match(/^((-)?([0-9])*\.([0-9])+([eE]([+\-])?([0-9])+)?|(-)?([0-9])+[eE]([+\-])?([0-9])+)/g);
     if (matches2?.length === 1) {
       return {
         success: true,
         value: matches2[0],
-        remainder: text.slice(matches2[0].length),
+        remainder: text2.slice(matches2[0].length),
         failedExpectations: []
       };
     }
     return {
       success: false,
-      remainder: text,
+      remainder: text2,
       failedExpectations: [
         {
           expectation: item78,
-          remainder: text
+          remainder: text2
         },
         {
           expectation: item84,
-          remainder: text
+          remainder: text2
         },
         {
           expectation: item86,
-          remainder: text
+          remainder: text2
         }
       ]
     };
   }
-  function item109(text) {
-    const result2 = item110(text);
+  function item109(text2) {
+    const result2 = item110(text2);
     if (result2.success === true) {
       return result2;
     }
@@ -65867,21 +65875,21 @@ function parse2(input2, options = {}) {
       ]
     };
   }
-  function item110(text) {
-    const result2 = item111(text);
+  function item110(text2) {
+    const result2 = item111(text2);
     if (result2.success === true) {
       return {
         success: true,
-        value: item129(() => input2.length - text.length, result2.value[0]),
+        value: item129(() => input2.length - text2.length, result2.value[0]),
         remainder: result2.remainder,
         failedExpectations: []
       };
     }
     return result2;
   }
-  function item111(text) {
+  function item111(text2) {
     const failedExpectations2 = [];
-    let remainder2 = text;
+    let remainder2 = text2;
     const result0 = item113(remainder2);
     failedExpectations2.push(...result0.failedExpectations);
     if (result0.success === false) {
@@ -65912,33 +65920,33 @@ function parse2(input2, options = {}) {
       failedExpectations: failedExpectations2
     };
   }
-  function item113(text) {
-    const matches2 = text.match(/^(0x([0-9abcdefABCDEF])+|([0-9])+)/g);
+  function item113(text2) {
+    const matches2 = text2.match(/^(0x([0-9abcdefABCDEF])+|([0-9])+)/g);
     if (matches2?.length === 1) {
       return {
         success: true,
         value: matches2[0],
-        remainder: text.slice(matches2[0].length),
+        remainder: text2.slice(matches2[0].length),
         failedExpectations: []
       };
     }
     return {
       success: false,
-      remainder: text,
+      remainder: text2,
       failedExpectations: [
         {
           expectation: item117,
-          remainder: text
+          remainder: text2
         },
         {
           expectation: item84,
-          remainder: text
+          remainder: text2
         }
       ]
     };
   }
-  function item132(text) {
-    const result2 = item133(text);
+  function item132(text2) {
+    const result2 = item133(text2);
     if (result2.success === true) {
       return result2;
     }
@@ -65953,49 +65961,49 @@ function parse2(input2, options = {}) {
       ]
     };
   }
-  function item133(text) {
-    const result2 = item135(text);
+  function item133(text2) {
+    const result2 = item135(text2);
     if (result2.success === true) {
       return {
         success: true,
-        value: item145(() => input2.length - text.length, result2.value),
+        value: item145(() => input2.length - text2.length, result2.value),
         remainder: result2.remainder,
         failedExpectations: []
       };
     }
     return result2;
   }
-  function item135(text) {
-    const matches2 = text.match(/^(-)?(0x([0-9abcdefABCDEF])+|([0-9])+)/g);
+  function item135(text2) {
+    const matches2 = text2.match(/^(-)?(0x([0-9abcdefABCDEF])+|([0-9])+)/g);
     if (matches2?.length === 1) {
       return {
         success: true,
         value: matches2[0],
-        remainder: text.slice(matches2[0].length),
+        remainder: text2.slice(matches2[0].length),
         failedExpectations: []
       };
     }
     return {
       success: false,
-      remainder: text,
+      remainder: text2,
       failedExpectations: [
         {
           expectation: item78,
-          remainder: text
+          remainder: text2
         },
         {
           expectation: item117,
-          remainder: text
+          remainder: text2
         },
         {
           expectation: item84,
-          remainder: text
+          remainder: text2
         }
       ]
     };
   }
-  function item148(text) {
-    const result2 = item149(text);
+  function item148(text2) {
+    const result2 = item149(text2);
     if (result2.success === true) {
       return result2;
     }
@@ -66010,20 +66018,20 @@ function parse2(input2, options = {}) {
       ]
     };
   }
-  function item149(text) {
-    const result2 = item152(text);
+  function item149(text2) {
+    const result2 = item152(text2);
     if (result2.success === true) {
       return {
         success: true,
-        value: item330(() => input2.length - text.length, result2.value),
+        value: item330(() => input2.length - text2.length, result2.value),
         remainder: result2.remainder,
         failedExpectations: []
       };
     }
     return result2;
   }
-  function item152(text) {
-    const result2 = item153(text);
+  function item152(text2) {
+    const result2 = item153(text2);
     if (result2.success === true) {
       return result2;
     }
@@ -66038,11 +66046,11 @@ function parse2(input2, options = {}) {
       ]
     };
   }
-  function item153(text) {
+  function item153(text2) {
     const choices = [item154, item207];
     let failedExpectations2 = [];
     for (let func = choices.shift(); func !== void 0; func = choices.shift()) {
-      const result2 = func(text);
+      const result2 = func(text2);
       failedExpectations2.push(...result2.failedExpectations);
       if (result2.success === true) {
         return {
@@ -66055,13 +66063,13 @@ function parse2(input2, options = {}) {
     }
     return {
       success: false,
-      remainder: text,
+      remainder: text2,
       failedExpectations: failedExpectations2
     };
   }
-  function item154(text) {
+  function item154(text2) {
     const failedExpectations2 = [];
-    let remainder2 = text;
+    let remainder2 = text2;
     const result0 = remainder2.match(/^[rR]/g);
     failedExpectations2.push({
       expectation: item156,
@@ -66092,11 +66100,11 @@ function parse2(input2, options = {}) {
       failedExpectations: failedExpectations2
     };
   }
-  function item158(text) {
+  function item158(text2) {
     const choices = [item159, item172, item183, item195];
     let failedExpectations2 = [];
     for (let func = choices.shift(); func !== void 0; func = choices.shift()) {
-      const result2 = func(text);
+      const result2 = func(text2);
       failedExpectations2.push(...result2.failedExpectations);
       if (result2.success === true) {
         return {
@@ -66109,13 +66117,13 @@ function parse2(input2, options = {}) {
     }
     return {
       success: false,
-      remainder: text,
+      remainder: text2,
       failedExpectations: failedExpectations2
     };
   }
-  function item159(text) {
+  function item159(text2) {
     const failedExpectations2 = [];
-    let remainder2 = text;
+    let remainder2 = text2;
     const result0 = remainder2.match(/^"""/g);
     failedExpectations2.push({
       expectation: item161,
@@ -66159,10 +66167,10 @@ function parse2(input2, options = {}) {
       failedExpectations: failedExpectations2
     };
   }
-  function item163(text) {
+  function item163(text2) {
     const values = [];
     const failedExpectations2 = [];
-    let remainder2 = text;
+    let remainder2 = text2;
     while (true) {
       let r = remainder2;
       const result2 = item164(r);
@@ -66175,9 +66183,9 @@ function parse2(input2, options = {}) {
     }
     return { success: true, value: values, remainder: remainder2, failedExpectations: failedExpectations2 };
   }
-  function item164(text) {
+  function item164(text2) {
     const failedExpectations2 = [];
-    let remainder2 = text;
+    let remainder2 = text2;
     const result0 = remainder2.match(/^(?!""")/g);
     failedExpectations2.push();
     if (result0?.length !== 1) {
@@ -66205,29 +66213,29 @@ function parse2(input2, options = {}) {
       failedExpectations: failedExpectations2
     };
   }
-  function item168(text) {
-    if (text.length > 0) {
+  function item168(text2) {
+    if (text2.length > 0) {
       return {
         success: true,
-        value: text.slice(0, 1),
-        remainder: text.slice(1),
+        value: text2.slice(0, 1),
+        remainder: text2.slice(1),
         failedExpectations: []
       };
     }
     return {
       success: false,
-      remainder: text,
+      remainder: text2,
       failedExpectations: [
         {
           expectation: item2,
-          remainder: text
+          remainder: text2
         }
       ]
     };
   }
-  function item172(text) {
+  function item172(text2) {
     const failedExpectations2 = [];
-    let remainder2 = text;
+    let remainder2 = text2;
     const result0 = remainder2.match(/^'''/g);
     failedExpectations2.push({
       expectation: item174,
@@ -66271,10 +66279,10 @@ function parse2(input2, options = {}) {
       failedExpectations: failedExpectations2
     };
   }
-  function item176(text) {
+  function item176(text2) {
     const values = [];
     const failedExpectations2 = [];
-    let remainder2 = text;
+    let remainder2 = text2;
     while (true) {
       let r = remainder2;
       const result2 = item177(r);
@@ -66287,9 +66295,9 @@ function parse2(input2, options = {}) {
     }
     return { success: true, value: values, remainder: remainder2, failedExpectations: failedExpectations2 };
   }
-  function item177(text) {
+  function item177(text2) {
     const failedExpectations2 = [];
-    let remainder2 = text;
+    let remainder2 = text2;
     const result0 = remainder2.match(/^(?!''')/g);
     failedExpectations2.push();
     if (result0?.length !== 1) {
@@ -66317,29 +66325,29 @@ function parse2(input2, options = {}) {
       failedExpectations: failedExpectations2
     };
   }
-  function item181(text) {
-    if (text.length > 0) {
+  function item181(text2) {
+    if (text2.length > 0) {
       return {
         success: true,
-        value: text.slice(0, 1),
-        remainder: text.slice(1),
+        value: text2.slice(0, 1),
+        remainder: text2.slice(1),
         failedExpectations: []
       };
     }
     return {
       success: false,
-      remainder: text,
+      remainder: text2,
       failedExpectations: [
         {
           expectation: item2,
-          remainder: text
+          remainder: text2
         }
       ]
     };
   }
-  function item183(text) {
+  function item183(text2) {
     const failedExpectations2 = [];
-    let remainder2 = text;
+    let remainder2 = text2;
     const result0 = remainder2.match(/^"/g);
     failedExpectations2.push({
       expectation: item185,
@@ -66383,10 +66391,10 @@ function parse2(input2, options = {}) {
       failedExpectations: failedExpectations2
     };
   }
-  function item187(text) {
+  function item187(text2) {
     const values = [];
     const failedExpectations2 = [];
-    let remainder2 = text;
+    let remainder2 = text2;
     while (true) {
       let r = remainder2;
       const result2 = item188(r);
@@ -66399,9 +66407,9 @@ function parse2(input2, options = {}) {
     }
     return { success: true, value: values, remainder: remainder2, failedExpectations: failedExpectations2 };
   }
-  function item188(text) {
+  function item188(text2) {
     const failedExpectations2 = [];
-    let remainder2 = text;
+    let remainder2 = text2;
     const result0 = remainder2.match(/^(?!("|([\r\n])+))/g);
     failedExpectations2.push();
     if (result0?.length !== 1) {
@@ -66429,29 +66437,29 @@ function parse2(input2, options = {}) {
       failedExpectations: failedExpectations2
     };
   }
-  function item193(text) {
-    if (text.length > 0) {
+  function item193(text2) {
+    if (text2.length > 0) {
       return {
         success: true,
-        value: text.slice(0, 1),
-        remainder: text.slice(1),
+        value: text2.slice(0, 1),
+        remainder: text2.slice(1),
         failedExpectations: []
       };
     }
     return {
       success: false,
-      remainder: text,
+      remainder: text2,
       failedExpectations: [
         {
           expectation: item2,
-          remainder: text
+          remainder: text2
         }
       ]
     };
   }
-  function item195(text) {
+  function item195(text2) {
     const failedExpectations2 = [];
-    let remainder2 = text;
+    let remainder2 = text2;
     const result0 = remainder2.match(/^'/g);
     failedExpectations2.push({
       expectation: item197,
@@ -66495,10 +66503,10 @@ function parse2(input2, options = {}) {
       failedExpectations: failedExpectations2
     };
   }
-  function item199(text) {
+  function item199(text2) {
     const values = [];
     const failedExpectations2 = [];
-    let remainder2 = text;
+    let remainder2 = text2;
     while (true) {
       let r = remainder2;
       const result2 = item200(r);
@@ -66511,9 +66519,9 @@ function parse2(input2, options = {}) {
     }
     return { success: true, value: values, remainder: remainder2, failedExpectations: failedExpectations2 };
   }
-  function item200(text) {
+  function item200(text2) {
     const failedExpectations2 = [];
-    let remainder2 = text;
+    let remainder2 = text2;
     const result0 = remainder2.match(/^(?!('|([\r\n])+))/g);
     failedExpectations2.push();
     if (result0?.length !== 1) {
@@ -66541,31 +66549,31 @@ function parse2(input2, options = {}) {
       failedExpectations: failedExpectations2
     };
   }
-  function item205(text) {
-    if (text.length > 0) {
+  function item205(text2) {
+    if (text2.length > 0) {
       return {
         success: true,
-        value: text.slice(0, 1),
-        remainder: text.slice(1),
+        value: text2.slice(0, 1),
+        remainder: text2.slice(1),
         failedExpectations: []
       };
     }
     return {
       success: false,
-      remainder: text,
+      remainder: text2,
       failedExpectations: [
         {
           expectation: item2,
-          remainder: text
+          remainder: text2
         }
       ]
     };
   }
-  function item207(text) {
+  function item207(text2) {
     const choices = [item208, item291, item303, item316];
     let failedExpectations2 = [];
     for (let func = choices.shift(); func !== void 0; func = choices.shift()) {
-      const result2 = func(text);
+      const result2 = func(text2);
       failedExpectations2.push(...result2.failedExpectations);
       if (result2.success === true) {
         return {
@@ -66578,13 +66586,13 @@ function parse2(input2, options = {}) {
     }
     return {
       success: false,
-      remainder: text,
+      remainder: text2,
       failedExpectations: failedExpectations2
     };
   }
-  function item208(text) {
+  function item208(text2) {
     const failedExpectations2 = [];
-    let remainder2 = text;
+    let remainder2 = text2;
     const result0 = remainder2.match(/^"""/g);
     failedExpectations2.push({
       expectation: item161,
@@ -66628,10 +66636,10 @@ function parse2(input2, options = {}) {
       failedExpectations: failedExpectations2
     };
   }
-  function item211(text) {
+  function item211(text2) {
     const values = [];
     const failedExpectations2 = [];
-    let remainder2 = text;
+    let remainder2 = text2;
     while (true) {
       let r = remainder2;
       const result2 = item212(r);
@@ -66644,11 +66652,11 @@ function parse2(input2, options = {}) {
     }
     return { success: true, value: values, remainder: remainder2, failedExpectations: failedExpectations2 };
   }
-  function item212(text) {
+  function item212(text2) {
     const choices = [item214, item283];
     let failedExpectations2 = [];
     for (let func = choices.shift(); func !== void 0; func = choices.shift()) {
-      const result2 = func(text);
+      const result2 = func(text2);
       failedExpectations2.push(...result2.failedExpectations);
       if (result2.success === true) {
         return {
@@ -66661,12 +66669,12 @@ function parse2(input2, options = {}) {
     }
     return {
       success: false,
-      remainder: text,
+      remainder: text2,
       failedExpectations: failedExpectations2
     };
   }
-  function item214(text) {
-    const result2 = item215(text);
+  function item214(text2) {
+    const result2 = item215(text2);
     if (result2.success === true) {
       return result2;
     }
@@ -66681,11 +66689,11 @@ function parse2(input2, options = {}) {
       ]
     };
   }
-  function item215(text) {
+  function item215(text2) {
     const choices = [item217, item270, item277];
     let failedExpectations2 = [];
     for (let func = choices.shift(); func !== void 0; func = choices.shift()) {
-      const result2 = func(text);
+      const result2 = func(text2);
       failedExpectations2.push(...result2.failedExpectations);
       if (result2.success === true) {
         return {
@@ -66698,12 +66706,12 @@ function parse2(input2, options = {}) {
     }
     return {
       success: false,
-      remainder: text,
+      remainder: text2,
       failedExpectations: failedExpectations2
     };
   }
-  function item217(text) {
-    const result2 = item218(text);
+  function item217(text2) {
+    const result2 = item218(text2);
     if (result2.success === true) {
       return result2;
     }
@@ -66718,10 +66726,10 @@ function parse2(input2, options = {}) {
       ]
     };
   }
-  function item218(text) {
+  function item218(text2) {
     const values = [];
     const failedExpectations2 = [];
-    let remainder2 = text;
+    let remainder2 = text2;
     while (true) {
       let r = remainder2;
       const result2 = item220(r);
@@ -66733,12 +66741,12 @@ function parse2(input2, options = {}) {
       values.push(result2.value);
     }
     if (values.length < 1) {
-      return { success: false, remainder: text, failedExpectations: failedExpectations2 };
+      return { success: false, remainder: text2, failedExpectations: failedExpectations2 };
     }
     return { success: true, value: values, remainder: remainder2, failedExpectations: failedExpectations2 };
   }
-  function item220(text) {
-    const result2 = item221(text);
+  function item220(text2) {
+    const result2 = item221(text2);
     if (result2.success === true) {
       return result2;
     }
@@ -66753,11 +66761,11 @@ function parse2(input2, options = {}) {
       ]
     };
   }
-  function item221(text) {
+  function item221(text2) {
     const choices = [item222, item239, item247, item255];
     let failedExpectations2 = [];
     for (let func = choices.shift(); func !== void 0; func = choices.shift()) {
-      const result2 = func(text);
+      const result2 = func(text2);
       failedExpectations2.push(...result2.failedExpectations);
       if (result2.success === true) {
         return {
@@ -66770,12 +66778,12 @@ function parse2(input2, options = {}) {
     }
     return {
       success: false,
-      remainder: text,
+      remainder: text2,
       failedExpectations: failedExpectations2
     };
   }
-  function item222(text) {
-    const result2 = item223(text);
+  function item222(text2) {
+    const result2 = item223(text2);
     if (result2.success === true) {
       return {
         success: true,
@@ -66786,9 +66794,9 @@ function parse2(input2, options = {}) {
     }
     return result2;
   }
-  function item223(text) {
+  function item223(text2) {
     const failedExpectations2 = [];
-    let remainder2 = text;
+    let remainder2 = text2;
     const result0 = remainder2.match(/^\\/g);
     failedExpectations2.push({
       expectation: item225,
@@ -66832,29 +66840,29 @@ function parse2(input2, options = {}) {
       failedExpectations: failedExpectations2
     };
   }
-  function item229(text) {
-    const matches2 = text.match(/^([0-9abcdefABCDEF][0-9abcdefABCDEF]){0,1}/g);
+  function item229(text2) {
+    const matches2 = text2.match(/^([0-9abcdefABCDEF][0-9abcdefABCDEF]){0,1}/g);
     if (matches2?.length === 1) {
       return {
         success: true,
         value: matches2[0],
-        remainder: text.slice(matches2[0].length),
+        remainder: text2.slice(matches2[0].length),
         failedExpectations: []
       };
     }
     return {
       success: false,
-      remainder: text,
+      remainder: text2,
       failedExpectations: [
         {
           expectation: item236,
-          remainder: text
+          remainder: text2
         }
       ]
     };
   }
-  function item239(text) {
-    const result2 = item240(text);
+  function item239(text2) {
+    const result2 = item240(text2);
     if (result2.success === true) {
       return {
         success: true,
@@ -66865,9 +66873,9 @@ function parse2(input2, options = {}) {
     }
     return result2;
   }
-  function item240(text) {
+  function item240(text2) {
     const failedExpectations2 = [];
-    let remainder2 = text;
+    let remainder2 = text2;
     const result0 = remainder2.match(/^\\u/g);
     failedExpectations2.push({
       expectation: item242,
@@ -66898,29 +66906,29 @@ function parse2(input2, options = {}) {
       failedExpectations: failedExpectations2
     };
   }
-  function item244(text) {
-    const matches2 = text.match(/^([0-9abcdefABCDEF][0-9abcdefABCDEF]){0,2}/g);
+  function item244(text2) {
+    const matches2 = text2.match(/^([0-9abcdefABCDEF][0-9abcdefABCDEF]){0,2}/g);
     if (matches2?.length === 1) {
       return {
         success: true,
         value: matches2[0],
-        remainder: text.slice(matches2[0].length),
+        remainder: text2.slice(matches2[0].length),
         failedExpectations: []
       };
     }
     return {
       success: false,
-      remainder: text,
+      remainder: text2,
       failedExpectations: [
         {
           expectation: item236,
-          remainder: text
+          remainder: text2
         }
       ]
     };
   }
-  function item247(text) {
-    const result2 = item248(text);
+  function item247(text2) {
+    const result2 = item248(text2);
     if (result2.success === true) {
       return {
         success: true,
@@ -66931,9 +66939,9 @@ function parse2(input2, options = {}) {
     }
     return result2;
   }
-  function item248(text) {
+  function item248(text2) {
     const failedExpectations2 = [];
-    let remainder2 = text;
+    let remainder2 = text2;
     const result0 = remainder2.match(/^\\U/g);
     failedExpectations2.push({
       expectation: item250,
@@ -66964,29 +66972,29 @@ function parse2(input2, options = {}) {
       failedExpectations: failedExpectations2
     };
   }
-  function item252(text) {
-    const matches2 = text.match(/^([0-9abcdefABCDEF][0-9abcdefABCDEF]){0,4}/g);
+  function item252(text2) {
+    const matches2 = text2.match(/^([0-9abcdefABCDEF][0-9abcdefABCDEF]){0,4}/g);
     if (matches2?.length === 1) {
       return {
         success: true,
         value: matches2[0],
-        remainder: text.slice(matches2[0].length),
+        remainder: text2.slice(matches2[0].length),
         failedExpectations: []
       };
     }
     return {
       success: false,
-      remainder: text,
+      remainder: text2,
       failedExpectations: [
         {
           expectation: item236,
-          remainder: text
+          remainder: text2
         }
       ]
     };
   }
-  function item255(text) {
-    const result2 = item256(text);
+  function item255(text2) {
+    const result2 = item256(text2);
     if (result2.success === true) {
       return {
         success: true,
@@ -66997,9 +67005,9 @@ function parse2(input2, options = {}) {
     }
     return result2;
   }
-  function item256(text) {
+  function item256(text2) {
     const failedExpectations2 = [];
-    let remainder2 = text;
+    let remainder2 = text2;
     const result0 = remainder2.match(/^\\/g);
     failedExpectations2.push({
       expectation: item225,
@@ -67030,29 +67038,29 @@ function parse2(input2, options = {}) {
       failedExpectations: failedExpectations2
     };
   }
-  function item259(text) {
-    const matches2 = text.match(/^[0-3][0-7][0-7]/g);
+  function item259(text2) {
+    const matches2 = text2.match(/^[0-3][0-7][0-7]/g);
     if (matches2?.length === 1) {
       return {
         success: true,
         value: matches2[0],
-        remainder: text.slice(matches2[0].length),
+        remainder: text2.slice(matches2[0].length),
         failedExpectations: []
       };
     }
     return {
       success: false,
-      remainder: text,
+      remainder: text2,
       failedExpectations: [
         {
           expectation: item262,
-          remainder: text
+          remainder: text2
         }
       ]
     };
   }
-  function item270(text) {
-    const result2 = item271(text);
+  function item270(text2) {
+    const result2 = item271(text2);
     if (result2.success === true) {
       return {
         success: true,
@@ -67063,9 +67071,9 @@ function parse2(input2, options = {}) {
     }
     return result2;
   }
-  function item271(text) {
+  function item271(text2) {
     const failedExpectations2 = [];
-    let remainder2 = text;
+    let remainder2 = text2;
     const result0 = remainder2.match(/^\\/g);
     failedExpectations2.push({
       expectation: item225,
@@ -67096,29 +67104,29 @@ function parse2(input2, options = {}) {
       failedExpectations: failedExpectations2
     };
   }
-  function item274(text) {
-    if (/^[abfnrtv]/g.test(text)) {
+  function item274(text2) {
+    if (/^[abfnrtv]/g.test(text2)) {
       return {
         success: true,
-        value: text.slice(0, 1),
-        remainder: text.slice(1),
+        value: text2.slice(0, 1),
+        remainder: text2.slice(1),
         failedExpectations: []
       };
     }
     return {
       success: false,
-      remainder: text,
+      remainder: text2,
       failedExpectations: [
         {
           expectation: item275,
-          remainder: text
+          remainder: text2
         }
       ]
     };
   }
-  function item277(text) {
+  function item277(text2) {
     const failedExpectations2 = [];
-    let remainder2 = text;
+    let remainder2 = text2;
     const result0 = remainder2.match(/^\\/g);
     failedExpectations2.push({
       expectation: item225,
@@ -67149,50 +67157,50 @@ function parse2(input2, options = {}) {
       failedExpectations: failedExpectations2
     };
   }
-  function item280(text) {
-    if (/^["'`\\?]/g.test(text)) {
+  function item280(text2) {
+    if (/^["'`\\?]/g.test(text2)) {
       return {
         success: true,
-        value: text.slice(0, 1),
-        remainder: text.slice(1),
+        value: text2.slice(0, 1),
+        remainder: text2.slice(1),
         failedExpectations: []
       };
     }
     return {
       success: false,
-      remainder: text,
+      remainder: text2,
       failedExpectations: [
         {
           expectation: item281,
-          remainder: text
+          remainder: text2
         }
       ]
     };
   }
-  function item283(text) {
-    const matches2 = text.match(/^(?!""")[\s\S]/g);
+  function item283(text2) {
+    const matches2 = text2.match(/^(?!""")[\s\S]/g);
     if (matches2?.length === 1) {
       return {
         success: true,
         value: matches2[0],
-        remainder: text.slice(matches2[0].length),
+        remainder: text2.slice(matches2[0].length),
         failedExpectations: []
       };
     }
     return {
       success: false,
-      remainder: text,
+      remainder: text2,
       failedExpectations: [
         {
           expectation: item2,
-          remainder: text
+          remainder: text2
         }
       ]
     };
   }
-  function item291(text) {
+  function item291(text2) {
     const failedExpectations2 = [];
-    let remainder2 = text;
+    let remainder2 = text2;
     const result0 = remainder2.match(/^'''/g);
     failedExpectations2.push({
       expectation: item174,
@@ -67236,10 +67244,10 @@ function parse2(input2, options = {}) {
       failedExpectations: failedExpectations2
     };
   }
-  function item294(text) {
+  function item294(text2) {
     const values = [];
     const failedExpectations2 = [];
-    let remainder2 = text;
+    let remainder2 = text2;
     while (true) {
       let r = remainder2;
       const result2 = item295(r);
@@ -67252,11 +67260,11 @@ function parse2(input2, options = {}) {
     }
     return { success: true, value: values, remainder: remainder2, failedExpectations: failedExpectations2 };
   }
-  function item295(text) {
+  function item295(text2) {
     const choices = [item214, item296];
     let failedExpectations2 = [];
     for (let func = choices.shift(); func !== void 0; func = choices.shift()) {
-      const result2 = func(text);
+      const result2 = func(text2);
       failedExpectations2.push(...result2.failedExpectations);
       if (result2.success === true) {
         return {
@@ -67269,34 +67277,34 @@ function parse2(input2, options = {}) {
     }
     return {
       success: false,
-      remainder: text,
+      remainder: text2,
       failedExpectations: failedExpectations2
     };
   }
-  function item296(text) {
-    const matches2 = text.match(/^(?!''')[\s\S]/g);
+  function item296(text2) {
+    const matches2 = text2.match(/^(?!''')[\s\S]/g);
     if (matches2?.length === 1) {
       return {
         success: true,
         value: matches2[0],
-        remainder: text.slice(matches2[0].length),
+        remainder: text2.slice(matches2[0].length),
         failedExpectations: []
       };
     }
     return {
       success: false,
-      remainder: text,
+      remainder: text2,
       failedExpectations: [
         {
           expectation: item2,
-          remainder: text
+          remainder: text2
         }
       ]
     };
   }
-  function item303(text) {
+  function item303(text2) {
     const failedExpectations2 = [];
-    let remainder2 = text;
+    let remainder2 = text2;
     const result0 = remainder2.match(/^"/g);
     failedExpectations2.push({
       expectation: item185,
@@ -67340,10 +67348,10 @@ function parse2(input2, options = {}) {
       failedExpectations: failedExpectations2
     };
   }
-  function item306(text) {
+  function item306(text2) {
     const values = [];
     const failedExpectations2 = [];
-    let remainder2 = text;
+    let remainder2 = text2;
     while (true) {
       let r = remainder2;
       const result2 = item307(r);
@@ -67356,11 +67364,11 @@ function parse2(input2, options = {}) {
     }
     return { success: true, value: values, remainder: remainder2, failedExpectations: failedExpectations2 };
   }
-  function item307(text) {
+  function item307(text2) {
     const choices = [item214, item308];
     let failedExpectations2 = [];
     for (let func = choices.shift(); func !== void 0; func = choices.shift()) {
-      const result2 = func(text);
+      const result2 = func(text2);
       failedExpectations2.push(...result2.failedExpectations);
       if (result2.success === true) {
         return {
@@ -67373,34 +67381,34 @@ function parse2(input2, options = {}) {
     }
     return {
       success: false,
-      remainder: text,
+      remainder: text2,
       failedExpectations: failedExpectations2
     };
   }
-  function item308(text) {
-    const matches2 = text.match(/^(?!("|([\r\n])+))[\s\S]/g);
+  function item308(text2) {
+    const matches2 = text2.match(/^(?!("|([\r\n])+))[\s\S]/g);
     if (matches2?.length === 1) {
       return {
         success: true,
         value: matches2[0],
-        remainder: text.slice(matches2[0].length),
+        remainder: text2.slice(matches2[0].length),
         failedExpectations: []
       };
     }
     return {
       success: false,
-      remainder: text,
+      remainder: text2,
       failedExpectations: [
         {
           expectation: item2,
-          remainder: text
+          remainder: text2
         }
       ]
     };
   }
-  function item316(text) {
+  function item316(text2) {
     const failedExpectations2 = [];
-    let remainder2 = text;
+    let remainder2 = text2;
     const result0 = remainder2.match(/^'/g);
     failedExpectations2.push({
       expectation: item197,
@@ -67444,10 +67452,10 @@ function parse2(input2, options = {}) {
       failedExpectations: failedExpectations2
     };
   }
-  function item319(text) {
+  function item319(text2) {
     const values = [];
     const failedExpectations2 = [];
-    let remainder2 = text;
+    let remainder2 = text2;
     while (true) {
       let r = remainder2;
       const result2 = item320(r);
@@ -67460,11 +67468,11 @@ function parse2(input2, options = {}) {
     }
     return { success: true, value: values, remainder: remainder2, failedExpectations: failedExpectations2 };
   }
-  function item320(text) {
+  function item320(text2) {
     const choices = [item214, item321];
     let failedExpectations2 = [];
     for (let func = choices.shift(); func !== void 0; func = choices.shift()) {
-      const result2 = func(text);
+      const result2 = func(text2);
       failedExpectations2.push(...result2.failedExpectations);
       if (result2.success === true) {
         return {
@@ -67477,33 +67485,33 @@ function parse2(input2, options = {}) {
     }
     return {
       success: false,
-      remainder: text,
+      remainder: text2,
       failedExpectations: failedExpectations2
     };
   }
-  function item321(text) {
-    const matches2 = text.match(/^(?!('|([\r\n])+))[\s\S]/g);
+  function item321(text2) {
+    const matches2 = text2.match(/^(?!('|([\r\n])+))[\s\S]/g);
     if (matches2?.length === 1) {
       return {
         success: true,
         value: matches2[0],
-        remainder: text.slice(matches2[0].length),
+        remainder: text2.slice(matches2[0].length),
         failedExpectations: []
       };
     }
     return {
       success: false,
-      remainder: text,
+      remainder: text2,
       failedExpectations: [
         {
           expectation: item2,
-          remainder: text
+          remainder: text2
         }
       ]
     };
   }
-  function item333(text) {
-    const result2 = item334(text);
+  function item333(text2) {
+    const result2 = item334(text2);
     if (result2.success === true) {
       return result2;
     }
@@ -67518,21 +67526,21 @@ function parse2(input2, options = {}) {
       ]
     };
   }
-  function item334(text) {
-    const result2 = item335(text);
+  function item334(text2) {
+    const result2 = item335(text2);
     if (result2.success === true) {
       return {
         success: true,
-        value: item340(() => input2.length - text.length, result2.value[0]),
+        value: item340(() => input2.length - text2.length, result2.value[0]),
         remainder: result2.remainder,
         failedExpectations: []
       };
     }
     return result2;
   }
-  function item335(text) {
+  function item335(text2) {
     const failedExpectations2 = [];
-    let remainder2 = text;
+    let remainder2 = text2;
     const result0 = remainder2.match(/^[bB]/g);
     failedExpectations2.push({
       expectation: item337,
@@ -67563,8 +67571,8 @@ function parse2(input2, options = {}) {
       failedExpectations: failedExpectations2
     };
   }
-  function item343(text) {
-    const result2 = item344(text);
+  function item343(text2) {
+    const result2 = item344(text2);
     if (result2.success === true) {
       return result2;
     }
@@ -67579,23 +67587,23 @@ function parse2(input2, options = {}) {
       ]
     };
   }
-  function item344(text) {
-    const result2 = item346(text);
+  function item344(text2) {
+    const result2 = item346(text2);
     if (result2.success === true) {
       return {
         success: true,
-        value: item351(() => input2.length - text.length, result2.value),
+        value: item351(() => input2.length - text2.length, result2.value),
         remainder: result2.remainder,
         failedExpectations: []
       };
     }
     return result2;
   }
-  function item346(text) {
+  function item346(text2) {
     const choices = [item347, item349];
     let failedExpectations2 = [];
     for (let func = choices.shift(); func !== void 0; func = choices.shift()) {
-      const result2 = func(text);
+      const result2 = func(text2);
       failedExpectations2.push(...result2.failedExpectations);
       if (result2.success === true) {
         return {
@@ -67608,52 +67616,52 @@ function parse2(input2, options = {}) {
     }
     return {
       success: false,
-      remainder: text,
+      remainder: text2,
       failedExpectations: failedExpectations2
     };
   }
-  function item347(text) {
-    if (text.startsWith("true")) {
+  function item347(text2) {
+    if (text2.startsWith("true")) {
       return {
         success: true,
         value: "true",
-        remainder: text.slice(4),
+        remainder: text2.slice(4),
         failedExpectations: []
       };
     }
     return {
       success: false,
-      remainder: text,
+      remainder: text2,
       failedExpectations: [
         {
           expectation: item348,
-          remainder: text
+          remainder: text2
         }
       ]
     };
   }
-  function item349(text) {
-    if (text.startsWith("false")) {
+  function item349(text2) {
+    if (text2.startsWith("false")) {
       return {
         success: true,
         value: "false",
-        remainder: text.slice(5),
+        remainder: text2.slice(5),
         failedExpectations: []
       };
     }
     return {
       success: false,
-      remainder: text,
+      remainder: text2,
       failedExpectations: [
         {
           expectation: item350,
-          remainder: text
+          remainder: text2
         }
       ]
     };
   }
-  function item354(text) {
-    const result2 = item355(text);
+  function item354(text2) {
+    const result2 = item355(text2);
     if (result2.success === true) {
       return result2;
     }
@@ -67668,21 +67676,21 @@ function parse2(input2, options = {}) {
       ]
     };
   }
-  function item355(text) {
-    const result2 = item356(text);
+  function item355(text2) {
+    const result2 = item356(text2);
     if (result2.success === true) {
       return {
         success: true,
-        value: item363(() => input2.length - text.length),
+        value: item363(() => input2.length - text2.length),
         remainder: result2.remainder,
         failedExpectations: []
       };
     }
     return result2;
   }
-  function item356(text) {
+  function item356(text2) {
     const failedExpectations2 = [];
-    let remainder2 = text;
+    let remainder2 = text2;
     const result0 = remainder2.match(/^null/g);
     failedExpectations2.push({
       expectation: item358,
@@ -67713,21 +67721,21 @@ function parse2(input2, options = {}) {
       failedExpectations: failedExpectations2
     };
   }
-  function item365(text) {
-    const result2 = item366(text);
+  function item365(text2) {
+    const result2 = item366(text2);
     if (result2.success === true) {
       return {
         success: true,
-        value: item393(() => input2.length - text.length, result2.value[0], result2.value[1]),
+        value: item393(() => input2.length - text2.length, result2.value[0], result2.value[1]),
         remainder: result2.remainder,
         failedExpectations: []
       };
     }
     return result2;
   }
-  function item366(text) {
+  function item366(text2) {
     const failedExpectations2 = [];
-    let remainder2 = text;
+    let remainder2 = text2;
     const result0 = remainder2.match(/^(\.)?/g);
     failedExpectations2.push({
       expectation: item86,
@@ -67826,8 +67834,8 @@ function parse2(input2, options = {}) {
       failedExpectations: failedExpectations2
     };
   }
-  function item371(text) {
-    const result2 = item372(text);
+  function item371(text2) {
+    const result2 = item372(text2);
     if (result2.success === true) {
       return result2;
     }
@@ -67842,12 +67850,12 @@ function parse2(input2, options = {}) {
       ]
     };
   }
-  function item372(text) {
-    const result2 = item374(text);
+  function item372(text2) {
+    const result2 = item374(text2);
     if (result2.success === true) {
       return {
         success: true,
-        value: item381((message, location = runtime.getLocation(parse$source, input2, text, result2.remainder), name) => {
+        value: item381((message, location = runtime.getLocation(parse$source, input2, text2, result2.remainder), name) => {
           throw new ParseError(message, location, name);
         }, result2.value),
         remainder: result2.remainder,
@@ -67856,31 +67864,31 @@ function parse2(input2, options = {}) {
     }
     return result2;
   }
-  function item374(text) {
-    const matches2 = text.match(/^[_a-zA-Z]([_a-zA-Z0-9])*/g);
+  function item374(text2) {
+    const matches2 = text2.match(/^[_a-zA-Z]([_a-zA-Z0-9])*/g);
     if (matches2?.length === 1) {
       return {
         success: true,
         value: matches2[0],
-        remainder: text.slice(matches2[0].length),
+        remainder: text2.slice(matches2[0].length),
         failedExpectations: []
       };
     }
     return {
       success: false,
-      remainder: text,
+      remainder: text2,
       failedExpectations: [
         {
           expectation: item377,
-          remainder: text
+          remainder: text2
         }
       ]
     };
   }
-  function item387(text) {
+  function item387(text2) {
     const values = [];
     const failedExpectations2 = [];
-    let remainder2 = text;
+    let remainder2 = text2;
     while (true) {
       let r = remainder2;
       if (values.length > 0) {
@@ -67901,41 +67909,41 @@ function parse2(input2, options = {}) {
     }
     return { success: true, value: values, remainder: remainder2, failedExpectations: failedExpectations2 };
   }
-  function item388(text) {
-    if (text.startsWith(",")) {
+  function item388(text2) {
+    if (text2.startsWith(",")) {
       return {
         success: true,
         value: ",",
-        remainder: text.slice(1),
+        remainder: text2.slice(1),
         failedExpectations: []
       };
     }
     return {
       success: false,
-      remainder: text,
+      remainder: text2,
       failedExpectations: [
         {
           expectation: item389,
-          remainder: text
+          remainder: text2
         }
       ]
     };
   }
-  function item394(text) {
-    const result2 = item395(text);
+  function item394(text2) {
+    const result2 = item395(text2);
     if (result2.success === true) {
       return {
         success: true,
-        value: item437(() => input2.length - text.length, result2.value[0], result2.value[1], result2.value[2]),
+        value: item437(() => input2.length - text2.length, result2.value[0], result2.value[1], result2.value[2]),
         remainder: result2.remainder,
         failedExpectations: []
       };
     }
     return result2;
   }
-  function item395(text) {
+  function item395(text2) {
     const failedExpectations2 = [];
-    let remainder2 = text;
+    let remainder2 = text2;
     const result0 = item397(remainder2);
     failedExpectations2.push(...result0.failedExpectations);
     if (result0.success === false) {
@@ -68060,42 +68068,42 @@ function parse2(input2, options = {}) {
       failedExpectations: failedExpectations2
     };
   }
-  function item397(text) {
-    const result2 = item398(text);
+  function item397(text2) {
+    const result2 = item398(text2);
     if (result2.success === true) {
       return result2;
     }
     return {
       success: true,
       value: null,
-      remainder: text,
+      remainder: text2,
       failedExpectations: result2.failedExpectations
     };
   }
-  function item398(text) {
-    if (text.startsWith(".")) {
+  function item398(text2) {
+    if (text2.startsWith(".")) {
       return {
         success: true,
         value: ".",
-        remainder: text.slice(1),
+        remainder: text2.slice(1),
         failedExpectations: []
       };
     }
     return {
       success: false,
-      remainder: text,
+      remainder: text2,
       failedExpectations: [
         {
           expectation: item86,
-          remainder: text
+          remainder: text2
         }
       ]
     };
   }
-  function item400(text) {
+  function item400(text2) {
     const values = [];
     const failedExpectations2 = [];
-    let remainder2 = text;
+    let remainder2 = text2;
     while (true) {
       let r = remainder2;
       if (values.length > 0) {
@@ -68115,12 +68123,12 @@ function parse2(input2, options = {}) {
       values.push(result2.value);
     }
     if (values.length < 1) {
-      return { success: false, remainder: text, failedExpectations: failedExpectations2 };
+      return { success: false, remainder: text2, failedExpectations: failedExpectations2 };
     }
     return { success: true, value: values, remainder: remainder2, failedExpectations: failedExpectations2 };
   }
-  function item402(text) {
-    const result2 = item403(text);
+  function item402(text2) {
+    const result2 = item403(text2);
     if (result2.success === true) {
       return result2;
     }
@@ -68135,12 +68143,12 @@ function parse2(input2, options = {}) {
       ]
     };
   }
-  function item403(text) {
-    const result2 = item405(text);
+  function item403(text2) {
+    const result2 = item405(text2);
     if (result2.success === true) {
       return {
         success: true,
-        value: item410((message, location = runtime.getLocation(parse$source, input2, text, result2.remainder), name) => {
+        value: item410((message, location = runtime.getLocation(parse$source, input2, text2, result2.remainder), name) => {
           throw new ParseError(message, location, name);
         }, result2.value),
         remainder: result2.remainder,
@@ -68149,30 +68157,30 @@ function parse2(input2, options = {}) {
     }
     return result2;
   }
-  function item405(text) {
-    const matches2 = text.match(/^[_a-zA-Z]([_a-zA-Z0-9])*/g);
+  function item405(text2) {
+    const matches2 = text2.match(/^[_a-zA-Z]([_a-zA-Z0-9])*/g);
     if (matches2?.length === 1) {
       return {
         success: true,
         value: matches2[0],
-        remainder: text.slice(matches2[0].length),
+        remainder: text2.slice(matches2[0].length),
         failedExpectations: []
       };
     }
     return {
       success: false,
-      remainder: text,
+      remainder: text2,
       failedExpectations: [
         {
           expectation: item377,
-          remainder: text
+          remainder: text2
         }
       ]
     };
   }
-  function item412(text) {
+  function item412(text2) {
     const failedExpectations2 = [];
-    let remainder2 = text;
+    let remainder2 = text2;
     const result0 = item36(remainder2);
     failedExpectations2.push(...result0.failedExpectations);
     if (result0.success === false) {
@@ -68210,30 +68218,30 @@ function parse2(input2, options = {}) {
       failedExpectations: failedExpectations2
     };
   }
-  function item413(text) {
-    if (text.startsWith(".")) {
+  function item413(text2) {
+    if (text2.startsWith(".")) {
       return {
         success: true,
         value: ".",
-        remainder: text.slice(1),
+        remainder: text2.slice(1),
         failedExpectations: []
       };
     }
     return {
       success: false,
-      remainder: text,
+      remainder: text2,
       failedExpectations: [
         {
           expectation: item86,
-          remainder: text
+          remainder: text2
         }
       ]
     };
   }
-  function item419(text) {
+  function item419(text2) {
     const values = [];
     const failedExpectations2 = [];
-    let remainder2 = text;
+    let remainder2 = text2;
     while (true) {
       let r = remainder2;
       if (values.length > 0) {
@@ -68254,21 +68262,21 @@ function parse2(input2, options = {}) {
     }
     return { success: true, value: values, remainder: remainder2, failedExpectations: failedExpectations2 };
   }
-  function item420(text) {
-    const result2 = item421(text);
+  function item420(text2) {
+    const result2 = item421(text2);
     if (result2.success === true) {
       return {
         success: true,
-        value: item430(() => input2.length - text.length, result2.value[0], result2.value[1]),
+        value: item430(() => input2.length - text2.length, result2.value[0], result2.value[1]),
         remainder: result2.remainder,
         failedExpectations: []
       };
     }
     return result2;
   }
-  function item421(text) {
+  function item421(text2) {
     const failedExpectations2 = [];
-    let remainder2 = text;
+    let remainder2 = text2;
     const result0 = remainder2.match(/^(([\t\n\f\r ])+)?(\/\/([^\r\n])*([\r\n])+)?(([\t\n\f\r ])+)?/g);
     failedExpectations2.push({
       expectation: item44,
@@ -68331,41 +68339,41 @@ function parse2(input2, options = {}) {
       failedExpectations: failedExpectations2
     };
   }
-  function item431(text) {
-    if (text.startsWith(",")) {
+  function item431(text2) {
+    if (text2.startsWith(",")) {
       return {
         success: true,
         value: ",",
-        remainder: text.slice(1),
+        remainder: text2.slice(1),
         failedExpectations: []
       };
     }
     return {
       success: false,
-      remainder: text,
+      remainder: text2,
       failedExpectations: [
         {
           expectation: item389,
-          remainder: text
+          remainder: text2
         }
       ]
     };
   }
-  function item438(text) {
-    const result2 = item439(text);
+  function item438(text2) {
+    const result2 = item439(text2);
     if (result2.success === true) {
       return {
         success: true,
-        value: item444(() => input2.length - text.length, result2.value[0]),
+        value: item444(() => input2.length - text2.length, result2.value[0]),
         remainder: result2.remainder,
         failedExpectations: []
       };
     }
     return result2;
   }
-  function item439(text) {
+  function item439(text2) {
     const failedExpectations2 = [];
-    let remainder2 = text;
+    let remainder2 = text2;
     const result0 = remainder2.match(/^(\.)?/g);
     failedExpectations2.push({
       expectation: item86,
@@ -68412,9 +68420,9 @@ function parse2(input2, options = {}) {
       failedExpectations: failedExpectations2
     };
   }
-  function item445(text) {
+  function item445(text2) {
     const failedExpectations2 = [];
-    let remainder2 = text;
+    let remainder2 = text2;
     const result0 = remainder2.match(/^\(/g);
     failedExpectations2.push({
       expectation: item384,
@@ -68458,21 +68466,21 @@ function parse2(input2, options = {}) {
       failedExpectations: failedExpectations2
     };
   }
-  function item450(text) {
-    const result2 = item452(text);
+  function item450(text2) {
+    const result2 = item452(text2);
     if (result2.success === true) {
       return {
         success: true,
-        value: item461(() => input2.length - text.length, result2.value),
+        value: item461(() => input2.length - text2.length, result2.value),
         remainder: result2.remainder,
         failedExpectations: []
       };
     }
     return result2;
   }
-  function item452(text) {
+  function item452(text2) {
     const failedExpectations2 = [];
-    let remainder2 = text;
+    let remainder2 = text2;
     const result0 = remainder2.match(/^\[/g);
     failedExpectations2.push({
       expectation: item454,
@@ -68545,21 +68553,21 @@ function parse2(input2, options = {}) {
       failedExpectations: failedExpectations2
     };
   }
-  function item462(text) {
-    const result2 = item464(text);
+  function item462(text2) {
+    const result2 = item464(text2);
     if (result2.success === true) {
       return {
         success: true,
-        value: item484(() => input2.length - text.length, result2.value),
+        value: item484(() => input2.length - text2.length, result2.value),
         remainder: result2.remainder,
         failedExpectations: []
       };
     }
     return result2;
   }
-  function item464(text) {
+  function item464(text2) {
     const failedExpectations2 = [];
-    let remainder2 = text;
+    let remainder2 = text2;
     const result0 = remainder2.match(/^\{/g);
     failedExpectations2.push({
       expectation: item416,
@@ -68612,10 +68620,10 @@ function parse2(input2, options = {}) {
       failedExpectations: failedExpectations2
     };
   }
-  function item468(text) {
+  function item468(text2) {
     const values = [];
     const failedExpectations2 = [];
-    let remainder2 = text;
+    let remainder2 = text2;
     while (true) {
       let r = remainder2;
       if (values.length > 0) {
@@ -68636,21 +68644,21 @@ function parse2(input2, options = {}) {
     }
     return { success: true, value: values, remainder: remainder2, failedExpectations: failedExpectations2 };
   }
-  function item469(text) {
-    const result2 = item470(text);
+  function item469(text2) {
+    const result2 = item470(text2);
     if (result2.success === true) {
       return {
         success: true,
-        value: item475(() => input2.length - text.length, result2.value[0], result2.value[1]),
+        value: item475(() => input2.length - text2.length, result2.value[0], result2.value[1]),
         remainder: result2.remainder,
         failedExpectations: []
       };
     }
     return result2;
   }
-  function item470(text) {
+  function item470(text2) {
     const failedExpectations2 = [];
-    let remainder2 = text;
+    let remainder2 = text2;
     const result0 = item7(remainder2);
     failedExpectations2.push(...result0.failedExpectations);
     if (result0.success === false) {
@@ -68691,30 +68699,30 @@ function parse2(input2, options = {}) {
       failedExpectations: failedExpectations2
     };
   }
-  function item476(text) {
-    if (text.startsWith(",")) {
+  function item476(text2) {
+    if (text2.startsWith(",")) {
       return {
         success: true,
         value: ",",
-        remainder: text.slice(1),
+        remainder: text2.slice(1),
         failedExpectations: []
       };
     }
     return {
       success: false,
-      remainder: text,
+      remainder: text2,
       failedExpectations: [
         {
           expectation: item389,
-          remainder: text
+          remainder: text2
         }
       ]
     };
   }
-  function item487(text) {
+  function item487(text2) {
     const values = [];
     const failedExpectations2 = [];
-    let remainder2 = text;
+    let remainder2 = text2;
     while (true) {
       let r = remainder2;
       const result2 = item488(r);
@@ -68727,9 +68735,9 @@ function parse2(input2, options = {}) {
     }
     return { success: true, value: values, remainder: remainder2, failedExpectations: failedExpectations2 };
   }
-  function item488(text) {
+  function item488(text2) {
     const failedExpectations2 = [];
-    let remainder2 = text;
+    let remainder2 = text2;
     const result0 = remainder2.match(/^(([\t\n\f\r ])+)?(\/\/([^\r\n])*([\r\n])+)?(([\t\n\f\r ])+)?/g);
     failedExpectations2.push({
       expectation: item44,
@@ -68763,11 +68771,11 @@ function parse2(input2, options = {}) {
       failedExpectations: failedExpectations2
     };
   }
-  function item491(text) {
+  function item491(text2) {
     const choices = [item492, item501, item510];
     let failedExpectations2 = [];
     for (let func = choices.shift(); func !== void 0; func = choices.shift()) {
-      const result2 = func(text);
+      const result2 = func(text2);
       failedExpectations2.push(...result2.failedExpectations);
       if (result2.success === true) {
         return {
@@ -68780,25 +68788,25 @@ function parse2(input2, options = {}) {
     }
     return {
       success: false,
-      remainder: text,
+      remainder: text2,
       failedExpectations: failedExpectations2
     };
   }
-  function item492(text) {
-    const result2 = item493(text);
+  function item492(text2) {
+    const result2 = item493(text2);
     if (result2.success === true) {
       return {
         success: true,
-        value: item500(() => input2.length - text.length, result2.value[0]),
+        value: item500(() => input2.length - text2.length, result2.value[0]),
         remainder: result2.remainder,
         failedExpectations: []
       };
     }
     return result2;
   }
-  function item493(text) {
+  function item493(text2) {
     const failedExpectations2 = [];
-    let remainder2 = text;
+    let remainder2 = text2;
     const result0 = remainder2.match(/^\./g);
     failedExpectations2.push({
       expectation: item86,
@@ -68871,21 +68879,21 @@ function parse2(input2, options = {}) {
       failedExpectations: failedExpectations2
     };
   }
-  function item501(text) {
-    const result2 = item502(text);
+  function item501(text2) {
+    const result2 = item502(text2);
     if (result2.success === true) {
       return {
         success: true,
-        value: item509(() => input2.length - text.length, result2.value[0], result2.value[1]),
+        value: item509(() => input2.length - text2.length, result2.value[0], result2.value[1]),
         remainder: result2.remainder,
         failedExpectations: []
       };
     }
     return result2;
   }
-  function item502(text) {
+  function item502(text2) {
     const failedExpectations2 = [];
-    let remainder2 = text;
+    let remainder2 = text2;
     const result0 = remainder2.match(/^\./g);
     failedExpectations2.push({
       expectation: item86,
@@ -68984,21 +68992,21 @@ function parse2(input2, options = {}) {
       failedExpectations: failedExpectations2
     };
   }
-  function item510(text) {
-    const result2 = item511(text);
+  function item510(text2) {
+    const result2 = item511(text2);
     if (result2.success === true) {
       return {
         success: true,
-        value: item516(() => input2.length - text.length, result2.value[0]),
+        value: item516(() => input2.length - text2.length, result2.value[0]),
         remainder: result2.remainder,
         failedExpectations: []
       };
     }
     return result2;
   }
-  function item511(text) {
+  function item511(text2) {
     const failedExpectations2 = [];
-    let remainder2 = text;
+    let remainder2 = text2;
     const result0 = remainder2.match(/^\[/g);
     failedExpectations2.push({
       expectation: item454,
@@ -69042,21 +69050,21 @@ function parse2(input2, options = {}) {
       failedExpectations: failedExpectations2
     };
   }
-  function item520(text) {
-    const result2 = item521(text);
+  function item520(text2) {
+    const result2 = item521(text2);
     if (result2.success === true) {
       return {
         success: true,
-        value: item532(() => input2.length - text.length, result2.value[0], result2.value[1]),
+        value: item532(() => input2.length - text2.length, result2.value[0], result2.value[1]),
         remainder: result2.remainder,
         failedExpectations: []
       };
     }
     return result2;
   }
-  function item521(text) {
+  function item521(text2) {
     const failedExpectations2 = [];
-    let remainder2 = text;
+    let remainder2 = text2;
     const result0 = remainder2.match(/^(([\t\n\f\r ])+)?(\/\/([^\r\n])*([\r\n])+)?(([\t\n\f\r ])+)?/g);
     failedExpectations2.push({
       expectation: item44,
@@ -69100,47 +69108,47 @@ function parse2(input2, options = {}) {
       failedExpectations: failedExpectations2
     };
   }
-  function item523(text) {
-    const matches2 = text.match(/^((!)+|(-)+)/g);
+  function item523(text2) {
+    const matches2 = text2.match(/^((!)+|(-)+)/g);
     if (matches2?.length === 1) {
       return {
         success: true,
         value: matches2[0],
-        remainder: text.slice(matches2[0].length),
+        remainder: text2.slice(matches2[0].length),
         failedExpectations: []
       };
     }
     return {
       success: false,
-      remainder: text,
+      remainder: text2,
       failedExpectations: [
         {
           expectation: item527,
-          remainder: text
+          remainder: text2
         },
         {
           expectation: item78,
-          remainder: text
+          remainder: text2
         }
       ]
     };
   }
-  function item534(text) {
-    const result2 = item536(text);
+  function item534(text2) {
+    const result2 = item536(text2);
     if (result2.success === true) {
       return result2;
     }
     return {
       success: true,
       value: null,
-      remainder: text,
+      remainder: text2,
       failedExpectations: result2.failedExpectations
     };
   }
-  function item536(text) {
+  function item536(text2) {
     const values = [];
     const failedExpectations2 = [];
-    let remainder2 = text;
+    let remainder2 = text2;
     while (true) {
       let r = remainder2;
       const result2 = item537(r);
@@ -69152,25 +69160,25 @@ function parse2(input2, options = {}) {
       values.push(result2.value);
     }
     if (values.length < 1) {
-      return { success: false, remainder: text, failedExpectations: failedExpectations2 };
+      return { success: false, remainder: text2, failedExpectations: failedExpectations2 };
     }
     return { success: true, value: values, remainder: remainder2, failedExpectations: failedExpectations2 };
   }
-  function item537(text) {
-    const result2 = item538(text);
+  function item537(text2) {
+    const result2 = item538(text2);
     if (result2.success === true) {
       return {
         success: true,
-        value: item547(() => input2.length - text.length, result2.value[0], result2.value[1]),
+        value: item547(() => input2.length - text2.length, result2.value[0], result2.value[1]),
         remainder: result2.remainder,
         failedExpectations: []
       };
     }
     return result2;
   }
-  function item538(text) {
+  function item538(text2) {
     const failedExpectations2 = [];
-    let remainder2 = text;
+    let remainder2 = text2;
     const result0 = remainder2.match(/^(([\t\n\f\r ])+)?(\/\/([^\r\n])*([\r\n])+)?(([\t\n\f\r ])+)?/g);
     failedExpectations2.push({
       expectation: item44,
@@ -69214,8 +69222,8 @@ function parse2(input2, options = {}) {
       failedExpectations: failedExpectations2
     };
   }
-  function item540(text) {
-    const result2 = item542(text);
+  function item540(text2) {
+    const result2 = item542(text2);
     if (result2.success === true) {
       return {
         success: true,
@@ -69226,42 +69234,42 @@ function parse2(input2, options = {}) {
     }
     return result2;
   }
-  function item542(text) {
-    if (/^[*\/%]/g.test(text)) {
+  function item542(text2) {
+    if (/^[*\/%]/g.test(text2)) {
       return {
         success: true,
-        value: text.slice(0, 1),
-        remainder: text.slice(1),
+        value: text2.slice(0, 1),
+        remainder: text2.slice(1),
         failedExpectations: []
       };
     }
     return {
       success: false,
-      remainder: text,
+      remainder: text2,
       failedExpectations: [
         {
           expectation: item543,
-          remainder: text
+          remainder: text2
         }
       ]
     };
   }
-  function item551(text) {
-    const result2 = item553(text);
+  function item551(text2) {
+    const result2 = item553(text2);
     if (result2.success === true) {
       return result2;
     }
     return {
       success: true,
       value: null,
-      remainder: text,
+      remainder: text2,
       failedExpectations: result2.failedExpectations
     };
   }
-  function item553(text) {
+  function item553(text2) {
     const values = [];
     const failedExpectations2 = [];
-    let remainder2 = text;
+    let remainder2 = text2;
     while (true) {
       let r = remainder2;
       const result2 = item554(r);
@@ -69273,25 +69281,25 @@ function parse2(input2, options = {}) {
       values.push(result2.value);
     }
     if (values.length < 1) {
-      return { success: false, remainder: text, failedExpectations: failedExpectations2 };
+      return { success: false, remainder: text2, failedExpectations: failedExpectations2 };
     }
     return { success: true, value: values, remainder: remainder2, failedExpectations: failedExpectations2 };
   }
-  function item554(text) {
-    const result2 = item555(text);
+  function item554(text2) {
+    const result2 = item555(text2);
     if (result2.success === true) {
       return {
         success: true,
-        value: item562(() => input2.length - text.length, result2.value[0], result2.value[1]),
+        value: item562(() => input2.length - text2.length, result2.value[0], result2.value[1]),
         remainder: result2.remainder,
         failedExpectations: []
       };
     }
     return result2;
   }
-  function item555(text) {
+  function item555(text2) {
     const failedExpectations2 = [];
-    let remainder2 = text;
+    let remainder2 = text2;
     const result0 = remainder2.match(/^(([\t\n\f\r ])+)?(\/\/([^\r\n])*([\r\n])+)?(([\t\n\f\r ])+)?/g);
     failedExpectations2.push({
       expectation: item44,
@@ -69335,8 +69343,8 @@ function parse2(input2, options = {}) {
       failedExpectations: failedExpectations2
     };
   }
-  function item557(text) {
-    const result2 = item559(text);
+  function item557(text2) {
+    const result2 = item559(text2);
     if (result2.success === true) {
       return {
         success: true,
@@ -69347,42 +69355,42 @@ function parse2(input2, options = {}) {
     }
     return result2;
   }
-  function item559(text) {
-    if (/^[+\-]/g.test(text)) {
+  function item559(text2) {
+    if (/^[+\-]/g.test(text2)) {
       return {
         success: true,
-        value: text.slice(0, 1),
-        remainder: text.slice(1),
+        value: text2.slice(0, 1),
+        remainder: text2.slice(1),
         failedExpectations: []
       };
     }
     return {
       success: false,
-      remainder: text,
+      remainder: text2,
       failedExpectations: [
         {
           expectation: item96,
-          remainder: text
+          remainder: text2
         }
       ]
     };
   }
-  function item566(text) {
-    const result2 = item568(text);
+  function item566(text2) {
+    const result2 = item568(text2);
     if (result2.success === true) {
       return result2;
     }
     return {
       success: true,
       value: null,
-      remainder: text,
+      remainder: text2,
       failedExpectations: result2.failedExpectations
     };
   }
-  function item568(text) {
+  function item568(text2) {
     const values = [];
     const failedExpectations2 = [];
-    let remainder2 = text;
+    let remainder2 = text2;
     while (true) {
       let r = remainder2;
       const result2 = item569(r);
@@ -69394,25 +69402,25 @@ function parse2(input2, options = {}) {
       values.push(result2.value);
     }
     if (values.length < 1) {
-      return { success: false, remainder: text, failedExpectations: failedExpectations2 };
+      return { success: false, remainder: text2, failedExpectations: failedExpectations2 };
     }
     return { success: true, value: values, remainder: remainder2, failedExpectations: failedExpectations2 };
   }
-  function item569(text) {
-    const result2 = item570(text);
+  function item569(text2) {
+    const result2 = item570(text2);
     if (result2.success === true) {
       return {
         success: true,
-        value: item598(() => input2.length - text.length, result2.value[0], result2.value[1]),
+        value: item598(() => input2.length - text2.length, result2.value[0], result2.value[1]),
         remainder: result2.remainder,
         failedExpectations: []
       };
     }
     return result2;
   }
-  function item570(text) {
+  function item570(text2) {
     const failedExpectations2 = [];
-    let remainder2 = text;
+    let remainder2 = text2;
     const result0 = remainder2.match(/^(([\t\n\f\r ])+)?(\/\/([^\r\n])*([\r\n])+)?(([\t\n\f\r ])+)?/g);
     failedExpectations2.push({
       expectation: item44,
@@ -69456,8 +69464,8 @@ function parse2(input2, options = {}) {
       failedExpectations: failedExpectations2
     };
   }
-  function item573(text) {
-    const result2 = item574(text);
+  function item573(text2) {
+    const result2 = item574(text2);
     if (result2.success === true) {
       return result2;
     }
@@ -69472,11 +69480,11 @@ function parse2(input2, options = {}) {
       ]
     };
   }
-  function item574(text) {
+  function item574(text2) {
     const choices = [item575, item592];
     let failedExpectations2 = [];
     for (let func = choices.shift(); func !== void 0; func = choices.shift()) {
-      const result2 = func(text);
+      const result2 = func(text2);
       failedExpectations2.push(...result2.failedExpectations);
       if (result2.success === true) {
         return {
@@ -69489,12 +69497,12 @@ function parse2(input2, options = {}) {
     }
     return {
       success: false,
-      remainder: text,
+      remainder: text2,
       failedExpectations: failedExpectations2
     };
   }
-  function item575(text) {
-    const result2 = item577(text);
+  function item575(text2) {
+    const result2 = item577(text2);
     if (result2.success === true) {
       return {
         success: true,
@@ -69505,49 +69513,49 @@ function parse2(input2, options = {}) {
     }
     return result2;
   }
-  function item577(text) {
-    const matches2 = text.match(/^(<=|<|>=|>|==|!=)/g);
+  function item577(text2) {
+    const matches2 = text2.match(/^(<=|<|>=|>|==|!=)/g);
     if (matches2?.length === 1) {
       return {
         success: true,
         value: matches2[0],
-        remainder: text.slice(matches2[0].length),
+        remainder: text2.slice(matches2[0].length),
         failedExpectations: []
       };
     }
     return {
       success: false,
-      remainder: text,
+      remainder: text2,
       failedExpectations: [
         {
           expectation: item580,
-          remainder: text
+          remainder: text2
         },
         {
           expectation: item582,
-          remainder: text
+          remainder: text2
         },
         {
           expectation: item584,
-          remainder: text
+          remainder: text2
         },
         {
           expectation: item586,
-          remainder: text
+          remainder: text2
         },
         {
           expectation: item588,
-          remainder: text
+          remainder: text2
         },
         {
           expectation: item590,
-          remainder: text
+          remainder: text2
         }
       ]
     };
   }
-  function item592(text) {
-    const result2 = item593(text);
+  function item592(text2) {
+    const result2 = item593(text2);
     if (result2.success === true) {
       return {
         success: true,
@@ -69558,98 +69566,98 @@ function parse2(input2, options = {}) {
     }
     return result2;
   }
-  function item593(text) {
-    if (text.startsWith("in")) {
+  function item593(text2) {
+    if (text2.startsWith("in")) {
       return {
         success: true,
         value: "in",
-        remainder: text.slice(2),
+        remainder: text2.slice(2),
         failedExpectations: []
       };
     }
     return {
       success: false,
-      remainder: text,
+      remainder: text2,
       failedExpectations: [
         {
           expectation: item594,
-          remainder: text
+          remainder: text2
         }
       ]
     };
   }
-  function item601(text) {
-    const matches2 = text.match(/^(([\t\n\f\r ])+)?(\/\/([^\r\n])*([\r\n])+)?(([\t\n\f\r ])+)?&&/g);
+  function item601(text2) {
+    const matches2 = text2.match(/^(([\t\n\f\r ])+)?(\/\/([^\r\n])*([\r\n])+)?(([\t\n\f\r ])+)?&&/g);
     if (matches2?.length === 1) {
       return {
         success: true,
         value: matches2[0],
-        remainder: text.slice(matches2[0].length),
+        remainder: text2.slice(matches2[0].length),
         failedExpectations: []
       };
     }
     return {
       success: false,
-      remainder: text,
+      remainder: text2,
       failedExpectations: [
         {
           expectation: item44,
-          remainder: text
+          remainder: text2
         },
         {
           expectation: item61,
-          remainder: text
+          remainder: text2
         },
         {
           expectation: item604,
-          remainder: text
+          remainder: text2
         }
       ]
     };
   }
-  function item607(text) {
-    const matches2 = text.match(/^(([\t\n\f\r ])+)?(\/\/([^\r\n])*([\r\n])+)?(([\t\n\f\r ])+)?\|\|/g);
+  function item607(text2) {
+    const matches2 = text2.match(/^(([\t\n\f\r ])+)?(\/\/([^\r\n])*([\r\n])+)?(([\t\n\f\r ])+)?\|\|/g);
     if (matches2?.length === 1) {
       return {
         success: true,
         value: matches2[0],
-        remainder: text.slice(matches2[0].length),
+        remainder: text2.slice(matches2[0].length),
         failedExpectations: []
       };
     }
     return {
       success: false,
-      remainder: text,
+      remainder: text2,
       failedExpectations: [
         {
           expectation: item44,
-          remainder: text
+          remainder: text2
         },
         {
           expectation: item61,
-          remainder: text
+          remainder: text2
         },
         {
           expectation: item610,
-          remainder: text
+          remainder: text2
         }
       ]
     };
   }
-  function item614(text) {
-    const result2 = item616(text);
+  function item614(text2) {
+    const result2 = item616(text2);
     if (result2.success === true) {
       return result2;
     }
     return {
       success: true,
       value: null,
-      remainder: text,
+      remainder: text2,
       failedExpectations: result2.failedExpectations
     };
   }
-  function item616(text) {
-    const result2 = item617(text);
+  function item616(text2) {
+    const result2 = item617(text2);
     if (result2.success === true) {
       return {
         success: true,
@@ -69660,9 +69668,9 @@ function parse2(input2, options = {}) {
     }
     return result2;
   }
-  function item617(text) {
+  function item617(text2) {
     const failedExpectations2 = [];
-    let remainder2 = text;
+    let remainder2 = text2;
     const result0 = remainder2.match(/^\?/g);
     failedExpectations2.push({
       expectation: item619,
@@ -73575,14 +73583,14 @@ var require_foldFlowLines = __commonJS({
     var FOLD_FLOW = "flow";
     var FOLD_BLOCK = "block";
     var FOLD_QUOTED = "quoted";
-    function foldFlowLines(text, indent, mode = "flow", { indentAtStart, lineWidth = 80, minContentWidth = 20, onFold, onOverflow } = {}) {
+    function foldFlowLines(text2, indent, mode = "flow", { indentAtStart, lineWidth = 80, minContentWidth = 20, onFold, onOverflow } = {}) {
       if (!lineWidth || lineWidth < 0)
-        return text;
+        return text2;
       if (lineWidth < minContentWidth)
         minContentWidth = 0;
       const endStep = Math.max(1 + minContentWidth, 1 + lineWidth - indent.length);
-      if (text.length <= endStep)
-        return text;
+      if (text2.length <= endStep)
+        return text2;
       const folds = [];
       const escapedFolds = {};
       let end = lineWidth - indent.length;
@@ -73599,14 +73607,14 @@ var require_foldFlowLines = __commonJS({
       let escStart = -1;
       let escEnd = -1;
       if (mode === FOLD_BLOCK) {
-        i = consumeMoreIndentedLines(text, i, indent.length);
+        i = consumeMoreIndentedLines(text2, i, indent.length);
         if (i !== -1)
           end = i + endStep;
       }
-      for (let ch; ch = text[i += 1]; ) {
+      for (let ch; ch = text2[i += 1]; ) {
         if (mode === FOLD_QUOTED && ch === "\\") {
           escStart = i;
-          switch (text[i + 1]) {
+          switch (text2[i + 1]) {
             case "x":
               i += 3;
               break;
@@ -73623,12 +73631,12 @@ var require_foldFlowLines = __commonJS({
         }
         if (ch === "\n") {
           if (mode === FOLD_BLOCK)
-            i = consumeMoreIndentedLines(text, i, indent.length);
+            i = consumeMoreIndentedLines(text2, i, indent.length);
           end = i + indent.length + endStep;
           split2 = void 0;
         } else {
           if (ch === " " && prev && prev !== " " && prev !== "\n" && prev !== "	") {
-            const next = text[i + 1];
+            const next = text2[i + 1];
             if (next && next !== " " && next !== "\n" && next !== "	")
               split2 = i;
           }
@@ -73640,12 +73648,12 @@ var require_foldFlowLines = __commonJS({
             } else if (mode === FOLD_QUOTED) {
               while (prev === " " || prev === "	") {
                 prev = ch;
-                ch = text[i += 1];
+                ch = text2[i += 1];
                 overflow = true;
               }
               const j = i > escEnd + 1 ? i - 2 : escStart - 1;
               if (escapedFolds[j])
-                return text;
+                return text2;
               folds.push(j);
               escapedFolds[j] = true;
               end = j + endStep;
@@ -73660,39 +73668,39 @@ var require_foldFlowLines = __commonJS({
       if (overflow && onOverflow)
         onOverflow();
       if (folds.length === 0)
-        return text;
+        return text2;
       if (onFold)
         onFold();
-      let res = text.slice(0, folds[0]);
+      let res = text2.slice(0, folds[0]);
       for (let i2 = 0; i2 < folds.length; ++i2) {
         const fold = folds[i2];
-        const end2 = folds[i2 + 1] || text.length;
+        const end2 = folds[i2 + 1] || text2.length;
         if (fold === 0)
           res = `
-${indent}${text.slice(0, end2)}`;
+${indent}${text2.slice(0, end2)}`;
         else {
           if (mode === FOLD_QUOTED && escapedFolds[fold])
-            res += `${text[fold]}\\`;
+            res += `${text2[fold]}\\`;
           res += `
-${indent}${text.slice(fold + 1, end2)}`;
+${indent}${text2.slice(fold + 1, end2)}`;
         }
       }
       return res;
     }
-    function consumeMoreIndentedLines(text, i, indent) {
+    function consumeMoreIndentedLines(text2, i, indent) {
       let end = i;
       let start = i + 1;
-      let ch = text[start];
+      let ch = text2[start];
       while (ch === " " || ch === "	") {
         if (i < start + indent) {
-          ch = text[++i];
+          ch = text2[++i];
         } else {
           do {
-            ch = text[++i];
+            ch = text2[++i];
           } while (ch && ch !== "\n");
           end = i;
           start = i + 1;
-          ch = text[start];
+          ch = text2[start];
         }
       }
       return end;
@@ -80064,10 +80072,10 @@ function compileCel(name, expr) {
     }
   };
 }
-function parsePolicy(text, what = "policy") {
+function parsePolicy(text2, what = "policy") {
   let doc;
   try {
-    const parsed = import_yaml.default.parseDocument(text, { logLevel: "silent" });
+    const parsed = import_yaml.default.parseDocument(text2, { logLevel: "silent" });
     const problem2 = parsed.errors[0] ?? parsed.warnings[0];
     if (problem2) throw problem2;
     doc = parsed.toJS({ maxAliasCount: 100 });
@@ -80442,8 +80450,8 @@ function serializeEnvelope(payloadType, payload, signatures) {
 function parseEnvelope(input2) {
   if (input2.length > MAX_ENVELOPE_BYTES)
     throw new FormatError("DSSE_MALFORMED", "DSSE envelope is too large");
-  const text = typeof input2 === "string" ? input2 : Buffer.from(input2).toString("utf8");
-  const doc = parseJsonObject(text, "DSSE envelope");
+  const text2 = typeof input2 === "string" ? input2 : Buffer.from(input2).toString("utf8");
+  const doc = parseJsonObject(text2, "DSSE envelope");
   if (typeof doc.payloadType !== "string")
     throw new FormatError("DSSE_MALFORMED", "DSSE envelope has no string payloadType");
   if (typeof doc.payload !== "string")
@@ -81586,8 +81594,8 @@ init_errors();
 
 // src/encoding/printable.ts
 init_import_meta_url();
-function printable(text) {
-  return text.replace(
+function printable(text2) {
+  return text2.replace(
     // eslint-disable-next-line no-control-regex
     /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g,
     (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`
@@ -81680,12 +81688,12 @@ function isForSigning(jwk) {
 }
 var PRINTED_KID_CHARS = 200;
 function printableKid(kid) {
-  const short = kid.length > PRINTED_KID_CHARS ? `${kid.slice(0, PRINTED_KID_CHARS)}...` : kid;
-  return printable(JSON.stringify(short));
+  const short2 = kid.length > PRINTED_KID_CHARS ? `${kid.slice(0, PRINTED_KID_CHARS)}...` : kid;
+  return printable(JSON.stringify(short2));
 }
 function shortJson(v) {
-  const text = JSON.stringify(v ?? null) ?? "null";
-  return text.length > 40 ? `${text.slice(0, 37)}...` : text;
+  const text2 = JSON.stringify(v ?? null) ?? "null";
+  return text2.length > 40 ? `${text2.slice(0, 37)}...` : text2;
 }
 var GQ_EXPONENT = 65537n;
 function thumbprintOf(jwk) {
@@ -83408,7 +83416,7 @@ async function attestImage(o) {
   for (const w of plan2.warnings) o.onProgress?.(`warning: ${w}`);
   for (const f of plan2.filledSubjects)
     o.onProgress?.(
-      `${f.platform}: statement ${f.layer} had an empty subject; filled with ${describeSubject(f.subject)}`
+      `note: ${f.platform}: statement ${f.layer} had an empty subject; filled with ${describeSubject(f.subject)}`
     );
   if (plan2.tasks.length > 0)
     o.onProgress?.(
@@ -84086,10 +84094,10 @@ var OciLayout = class _OciLayout {
 // src/attest/metadata.ts
 init_import_meta_url();
 init_errors();
-function parseBuildxMetadata(text, target) {
+function parseBuildxMetadata(text2, target) {
   let doc;
   try {
-    doc = JSON.parse(text);
+    doc = JSON.parse(text2);
   } catch {
     throw new FormatError("METADATA_INVALID", "the metadata file is not JSON");
   }
@@ -84267,12 +84275,51 @@ init_import_meta_url();
 var import_promises4 = require("node:fs/promises");
 var import_node_util = require("node:util");
 init_errors();
+
+// src/cli/suggest.ts
+init_import_meta_url();
+init_errors();
+function closestFlag(typed, known) {
+  let best;
+  for (const flag of known) {
+    const d = flag.startsWith(typed) ? 0.5 : typed.startsWith(flag) ? 1 : distance(typed, flag);
+    if (!best || d < best.d) best = { flag, d };
+  }
+  return best && best.d <= Math.max(2, Math.floor(typed.length / 3)) ? best.flag : void 0;
+}
+function distance(a, b) {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++)
+      row[j] = Math.min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = row;
+  }
+  return prev[b.length];
+}
+function unknownFlag(typed, options) {
+  const known = [
+    ...Object.keys(options).map((k) => `--${k}`),
+    ...Object.values(options).flatMap((o) => o.short ? [`-${o.short}`] : []),
+    "--help"
+  ];
+  const near = closestFlag(typed, known);
+  return new UsageError(
+    "UNKNOWN_FLAG",
+    `unknown flag ${typed}${near ? ` (did you mean ${near}?)` : ""}; see --help`
+  );
+}
+
+// src/cli/io.ts
 var EXIT_OK = 0;
 var EXIT_INVALID = 1;
 function parse(args, options, allowPositionals = true) {
   try {
     return (0, import_node_util.parseArgs)({ args, options, allowPositionals, strict: true });
   } catch (e) {
+    const m = /^Unknown option '([^']+)'/.exec(e.message);
+    if (e.code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" && m)
+      throw unknownFlag(m[1], options);
     throw new UsageError("USAGE", e.message);
   }
 }
@@ -84582,7 +84629,7 @@ async function once(req, timeoutMs, callerSignal, where, maxDelayMs) {
   const signal = callerSignal ? AbortSignal.any([callerSignal, timeout]) : timeout;
   let status;
   let headers;
-  let text;
+  let text2;
   try {
     const res = await (0, import_undici.request)(req.url, {
       method: req.method ?? "GET",
@@ -84592,7 +84639,7 @@ async function once(req, timeoutMs, callerSignal, where, maxDelayMs) {
     });
     status = res.statusCode;
     headers = res.headers;
-    text = await readLimited(res.body, where);
+    text2 = await readLimited(res.body, where);
   } catch (e) {
     if (callerSignal?.aborted) throw cancelled(where);
     if (e instanceof OpError) throw e;
@@ -84614,7 +84661,7 @@ async function once(req, timeoutMs, callerSignal, where, maxDelayMs) {
     throw new OpError("OP_REJECTED", `the OP answered HTTP ${status} for ${where}`);
   let json;
   try {
-    json = JSON.parse(text);
+    json = JSON.parse(text2);
   } catch {
     throw new OpError("OP_BAD_RESPONSE", `the OP's answer for ${where} is not JSON`);
   }
@@ -85310,14 +85357,14 @@ var DockerConfigCredentials = class _DockerConfigCredentials {
   load() {
     this.config ??= (async () => {
       const path = this.opts.path ?? _DockerConfigCredentials.defaultPath(this.opts.env);
-      let text;
+      let text2;
       try {
-        text = await (0, import_promises7.readFile)(path, "utf8");
+        text2 = await (0, import_promises7.readFile)(path, "utf8");
       } catch {
         return void 0;
       }
       try {
-        return JSON.parse(text);
+        return JSON.parse(text2);
       } catch {
         throw new FormatError("DOCKER_CONFIG_INVALID", `${path} is not JSON`);
       }
@@ -86053,7 +86100,7 @@ async function signingTimeFlags(values, trust, io2) {
 var attestOptions = {
   ...registryOptions,
   push: { type: "boolean" },
-  output: { type: "string" },
+  output: { type: "string", short: "o", multiple: true },
   tag: { type: "string" },
   signer: { type: "string" },
   mode: { type: "string" },
@@ -86086,10 +86133,23 @@ var ATTEST_USAGE = `usage: opk-signer attest IMAGE [--push | --output oci:DIR[:T
   --metadata-target NAME    bake target in that file
   --username U --password-stdin   registry credentials (never stored); else Docker config
   --plain-http              HTTP for a non-loopback registry
-  --json                    print the result as JSON (default: the digest that carries the signatures)
+  -o, --output json|text    json: the result as JSON (docs/json-output.md); text (default): the index digest
+  --json                    deprecated: --output json
+  -q, --quiet               nothing on stderr but errors (progress is shown only on a terminal)
 ${LIMITS_USAGE}
 exit: 0 signed (or already signed), 1 refused (nothing to sign, statement mismatch),
       2 usage or I/O error (registry, sidecar or identity provider unreachable)`;
+function outputFlags(values, json) {
+  const formats = (values ?? []).filter((x) => x === "json" || x === "text");
+  const destinations = (values ?? []).filter((x) => x !== "json" && x !== "text");
+  if (formats.length > 1 || destinations.length > 1)
+    throw new UsageError(
+      "USAGE",
+      "--output takes one format (json, text) and one destination (oci:DIR[:TAG])"
+    );
+  const format2 = json ? "json" : formats[0] ?? "text";
+  return { destination: destinations[0], format: format2 };
+}
 async function attestFlags(args, io2) {
   const { values: v, positionals } = parse(args, attestOptions);
   const mode = v.mode;
@@ -86098,7 +86158,8 @@ async function attestFlags(args, io2) {
   const limits = limitsFrom(v);
   if (positionals.length > 1) throw new UsageError("USAGE", `expected one IMAGE
 ${ATTEST_USAGE}`);
-  if (v.push && v.output) throw new UsageError("USAGE", "--push and --output exclude each other");
+  const { destination, format: format2 } = outputFlags(v.output, v.json);
+  if (v.push && destination) throw new UsageError("USAGE", "--push and --output exclude each other");
   if (v.tsa !== void 0) {
     if (v.signer)
       throw new UsageError(
@@ -86111,23 +86172,47 @@ ${ATTEST_USAGE}`);
   const meta = v["metadata-file"];
   if (!positionals[0] && !meta) throw new UsageError("USAGE", `expected IMAGE
 ${ATTEST_USAGE}`);
-  const text = meta ? (await readInput(meta, io2, "metadata file")).toString("utf8") : void 0;
+  const text2 = meta ? (await readInput(meta, io2, "metadata file")).toString("utf8") : void 0;
   const job = {
     ...positionals[0] ? { image: positionals[0] } : {},
     ...v.push ? { push: true } : {},
-    ...v.output !== void 0 ? { output: v.output } : {},
+    ...destination !== void 0 ? { output: destination } : {},
     ...v.tag !== void 0 ? { tag: v.tag } : {},
     ...mode ? { mode } : {},
-    ...text !== void 0 ? { metadata: { text, target: v["metadata-target"] } } : {},
+    ...text2 !== void 0 ? { metadata: { text: text2, target: v["metadata-target"] } } : {},
     openRegistry: (registry) => registryClientFor(registry, v, io2),
     onNote: (line) => io2.stderr.write(`${line}
 `)
   };
-  return { values: v, limits, job };
+  return { values: v, limits, job, format: format2 };
+}
+
+// src/cli/progress.ts
+init_import_meta_url();
+function progressFor(io2, quiet2) {
+  const tty = io2.stderr.isTTY === true;
+  if (quiet2 || !tty) return { done() {
+  } };
+  const width = Math.max(20, (io2.stderr.columns ?? 80) - 1);
+  let shown = false;
+  return {
+    onProgress(line) {
+      io2.stderr.write(`\r\x1B[2K${printable(line).slice(0, width)}`);
+      shown = true;
+    },
+    done() {
+      if (shown) io2.stderr.write("\r\x1B[2K");
+      shown = false;
+    }
+  };
 }
 
 // src/cli/render/attest.ts
 init_import_meta_url();
+var ATTEST_RESULT_SCHEMA = "https://opk-signer.dev/schemas/attest-result/v1";
+function renderAttestJson(r) {
+  return JSON.stringify({ schema: ATTEST_RESULT_SCHEMA, ...r }, null, 2) + "\n";
+}
 function describeAttest(r, location, ms) {
   const lines = [];
   if (r.noop) {
@@ -86460,18 +86545,21 @@ async function run(args, io2) {
     io2.stdout.write(ATTEST_USAGE + "\n");
     return EXIT_OK;
   }
-  const { values: v, limits, job: options } = await attestFlags(args, io2);
+  const { values: v, limits, job: options, format: format2 } = await attestFlags(args, io2);
   const job = await prepareAttest(options);
   const signer = attestSignerFromFlags(v, io2);
+  const progress = progressFor(io2, v.quiet);
   const onProgress = (line) => {
-    if (!v.quiet && !line.startsWith("writing ")) io2.stderr.write(`${line}
+    if (/^(warning|note): /.test(line) && !v.quiet) io2.stderr.write(`${line}
 `);
+    else progress.onProgress?.(line);
   };
   const start = import_node_perf_hooks4.performance.now();
   try {
     const resign = v.resign === true;
     const result = await attestImage({ ...job.options, mode: job.mode, resign, signer, onProgress, limits });
-    io2.stdout.write(v.json ? JSON.stringify(result, null, 2) + "\n" : `${result.digest}
+    progress.done();
+    io2.stdout.write(format2 === "json" ? renderAttestJson(result) : `${result.digest}
 `);
     if (!v.quiet) io2.stderr.write(describeAttest(result, job.location, import_node_perf_hooks4.performance.now() - start));
     return EXIT_OK;
@@ -86483,6 +86571,7 @@ async function run(args, io2) {
       io2.stderr.write(describeTags(e, job.location, job.options.expectTags ?? []));
     return exit;
   } finally {
+    progress.done();
     await signer.close?.();
     await job.close();
   }
@@ -86494,6 +86583,37 @@ init_import_meta_url();
 // src/verify/image.ts
 init_import_meta_url();
 init_errors();
+
+// src/oci/progress.ts
+init_import_meta_url();
+var short = (digest) => digest.replace(/^sha256:/, "").slice(0, 12);
+function withProgress(inner, onProgress) {
+  if (!onProgress) return inner;
+  const out = {
+    kind: inner.kind,
+    location: inner.location,
+    resolve(ref) {
+      onProgress(`resolving ${inner.location} ${ref}`);
+      return inner.resolve(ref);
+    },
+    fetchManifest(digest, maxBytes) {
+      onProgress(`reading manifest ${short(digest)}`);
+      return inner.fetchManifest(digest, maxBytes);
+    },
+    fetchBlob(digest, maxBytes) {
+      onProgress(`reading blob ${short(digest)}`);
+      return inner.fetchBlob(digest, maxBytes);
+    }
+  };
+  if (inner.referrers) {
+    const list = inner.referrers.bind(inner);
+    out.referrers = (digest, artifactType) => {
+      onProgress(`listing referrers of ${short(digest)}`);
+      return list(digest, artifactType);
+    };
+  }
+  return out;
+}
 
 // src/pktoken/parse.ts
 init_import_meta_url();
@@ -86568,8 +86688,8 @@ function assemble(payload, sigs, serialization) {
   const format2 = formats.has("2023") ? "2023" : "current";
   return { payload, op, cic, ...cos ? { cos } : {}, format: format2, serialization };
 }
-function parseJsonForm(text) {
-  const doc = parseJsonObject(text, "PK Token");
+function parseJsonForm(text2) {
+  const doc = parseJsonObject(text2, "PK Token");
   const sigs = doc.signatures;
   if (!Array.isArray(sigs)) throw malformed2('"signatures" must be an array');
   if (sigs.length < 2 || sigs.length > MAX_SIGNATURES2)
@@ -86581,10 +86701,10 @@ function parseJsonForm(text) {
   });
   return assemble(doc.payload, decoded, "json");
 }
-function parseCompactForm(text) {
-  const dot = text.indexOf(".");
-  const main2 = dot === -1 ? text : text.slice(0, dot);
-  const fresh = dot === -1 ? void 0 : text.slice(dot + 1);
+function parseCompactForm(text2) {
+  const dot = text2.indexOf(".");
+  const main2 = dot === -1 ? text2 : text2.slice(0, dot);
+  const fresh = dot === -1 ? void 0 : text2.slice(dot + 1);
   const parts = main2.split(":");
   if (parts.length < 5 || parts.length % 2 !== 1 || parts.length > 1 + 2 * MAX_SIGNATURES2) {
     throw malformed2("compact PK Token must be payload followed by protected:signature pairs");
@@ -86601,18 +86721,18 @@ function parseCompactForm(text) {
   return pkt;
 }
 function parsePkToken(input2) {
-  let text;
-  if (typeof input2 === "string") text = input2;
+  let text2;
+  if (typeof input2 === "string") text2 = input2;
   else {
     if (input2.length > MAX_PKTOKEN_BYTES) throw malformed2("PK Token is too large");
     try {
-      text = new TextDecoder("utf-8", { fatal: true }).decode(input2);
+      text2 = new TextDecoder("utf-8", { fatal: true }).decode(input2);
     } catch {
       throw malformed2("PK Token is not valid UTF-8");
     }
   }
-  if (text.length > MAX_PKTOKEN_BYTES) throw malformed2("PK Token is too large");
-  const trimmed = text.trim();
+  if (text2.length > MAX_PKTOKEN_BYTES) throw malformed2("PK Token is too large");
+  const trimmed = text2.trim();
   if (trimmed.length === 0) throw malformed2("PK Token is empty");
   return trimmed.startsWith("{") ? parseJsonForm(trimmed) : parseCompactForm(trimmed);
 }
@@ -87040,6 +87160,68 @@ function checkProvenance(statement, claims) {
   return { sha, repository };
 }
 
+// src/verify/signer-identity.ts
+init_import_meta_url();
+init_errors();
+var text = (v) => typeof v === "string" ? v : typeof v === "number" ? String(v) : void 0;
+function stripGithubHost(value) {
+  return value.replace(/^(?:https:\/\/)?github\.com\//, "");
+}
+function workflowMatches(want, got) {
+  const w = stripGithubHost(want);
+  return w.includes("@") ? got === w : got.slice(0, got.lastIndexOf("@")) === w;
+}
+function checkSigner(claims, e, lines) {
+  const jwr = text(claims.job_workflow_ref);
+  const sub = text(claims.sub);
+  const owner = text(claims.repository_owner);
+  const checks = [
+    [
+      e.repositoryOwner === void 0 ? void 0 : owner === e.repositoryOwner,
+      "claim:repository_owner",
+      "REPOSITORY_OWNER_MISMATCH",
+      `repository owner ${e.repositoryOwner}`,
+      owner ?? "(none)"
+    ],
+    [
+      e.signerWorkflow === void 0 ? void 0 : jwr !== void 0 && workflowMatches(e.signerWorkflow, jwr),
+      "claim:signer-workflow",
+      "SIGNER_WORKFLOW_MISMATCH",
+      `signer workflow ${e.signerWorkflow}`,
+      `job_workflow_ref ${jwr ?? "(none)"}`
+    ],
+    [
+      e.signerRepository === void 0 ? void 0 : jwr !== void 0 && jwr.startsWith(`${stripGithubHost(e.signerRepository)}/`),
+      "claim:signer-repository",
+      "SIGNER_REPOSITORY_MISMATCH",
+      `signer repository ${e.signerRepository}`,
+      `job_workflow_ref ${jwr ?? "(none)"}`
+    ],
+    [
+      e.identity === void 0 ? void 0 : sub === e.identity,
+      "claim:sub",
+      "IDENTITY_MISMATCH",
+      `identity (sub) ${e.identity}`,
+      sub ?? "(none)"
+    ],
+    [
+      e.identityPattern === void 0 ? void 0 : sub !== void 0 && e.identityPattern.test(sub),
+      "claim:sub-pattern",
+      "IDENTITY_MISMATCH",
+      `identity (sub) matching ${e.identityPattern?.source}`,
+      sub ?? "(none)"
+    ]
+  ];
+  for (const [ok, check, code, wanted, got] of checks) {
+    if (ok === void 0) continue;
+    if (!ok) throw new VerificationError(code, `failed to verify ${wanted}, got ${got}`);
+    lines.push({ check, ok: true, message: `Verified ${wanted}` });
+  }
+}
+function anchoredPattern(source) {
+  return new RegExp(`^(?:${source})$`, "u");
+}
+
 // src/verify/identity.ts
 function fail3(code, message) {
   throw new VerificationError(code, message);
@@ -87077,6 +87259,7 @@ function checkClaims(claims, expect = {}, rules = [], lines = []) {
       } : { check: `claim:${claim}`, ok: true, message: `Verified ${claim} ${got}` }
     );
   }
+  checkSigner(claims, expect, lines);
   for (const r of rules) {
     const got = claimString(claims, r.claim);
     if (r.equals && (got === void 0 || !r.equals.includes(got))) {
@@ -87590,12 +87773,15 @@ async function verifyImage(o) {
     expect: o.expect
   };
   const limits = resolveLimits(o.limits);
-  const source = o.source instanceof BoundedSource ? o.source : new BoundedSource(o.source, limits);
+  const source = o.source instanceof BoundedSource ? o.source : new BoundedSource(withProgress(o.source, o.onProgress), limits);
   const { root, selected } = await resolveImage2(source, o.reference, o.platforms, limits);
   const reads = readPlatforms(source, root, selected, limits);
   const run3 = { o, settings, root, lifted: liftFinder(reads) };
   const platforms = [];
-  for (const read of reads) platforms.push(await judgePlatform(run3, await read));
+  for (const [i, read] of reads.entries()) {
+    o.onProgress?.(`verifying ${platformString(selected[i].platform)} (${i + 1}/${reads.length})`);
+    platforms.push(await judgePlatform(run3, await read));
+  }
   return buildReport({ options: o, settings, root, platforms });
 }
 function liftFinder(reads) {
@@ -87621,8 +87807,12 @@ async function judgePlatform(run3, read) {
   if (read.error || !read.attestation)
     return { ...verdict2, ...read.error ? { readError: read.error } : {} };
   verdict2.attestation = read.attestation;
-  for (const layer of read.layers)
+  for (const [i, layer] of read.layers.entries()) {
+    run3.o.onProgress?.(
+      `verifying attestation ${i + 1}/${read.layers.length} of ${platformString(d.platform)}`
+    );
     verdict2.attestations.push(await judgeLayer(run3, d, verdict2.purl, await layer));
+  }
   verdict2.notes = await read.notes;
   const signed = verdict2.attestations.filter((a) => a.kind === "verified" || a.kind === "failed");
   try {
@@ -87870,10 +88060,10 @@ function checkKey(raw, path, where) {
     throw bad2(path, `${where}.source is not a string`);
   return k;
 }
-function parseTrustedRoot(text, path) {
+function parseTrustedRoot(text2, path) {
   let raw;
   try {
-    raw = JSON.parse(text);
+    raw = JSON.parse(text2);
   } catch {
     throw bad2(path, "not valid JSON");
   }
@@ -87906,16 +88096,16 @@ function parseTrustedRoot(text, path) {
   return out;
 }
 async function loadTrustedRoot(path) {
-  let text;
+  let text2;
   try {
-    text = await (0, import_promises8.readFile)(path, "utf8");
+    text2 = await (0, import_promises8.readFile)(path, "utf8");
   } catch (e) {
     throw new TrustedRootError(
       "TRUSTED_ROOT_IO",
       `cannot read trusted root ${path}: ${e.code ?? "error"}`
     );
   }
-  return parseTrustedRoot(text, path);
+  return parseTrustedRoot(text2, path);
 }
 
 // src/trust/source.ts
@@ -88031,10 +88221,10 @@ async function openArchive(dir, issuers, warn) {
   }
 }
 function readPinned(bytes, path, warn) {
-  const text = typeof bytes === "string" ? bytes : Buffer.from(bytes).toString("utf8");
+  const text2 = typeof bytes === "string" ? bytes : Buffer.from(bytes).toString("utf8");
   let read;
   try {
-    read = readJwks(parseJsonObject(text, `JWKS ${path}`), `JWKS ${path}`);
+    read = readJwks(parseJsonObject(text2, `JWKS ${path}`), `JWKS ${path}`);
   } catch (e) {
     throw new UsageError("USAGE", `--jwks ${path}: ${e.message}`);
   }
@@ -88142,11 +88332,11 @@ var BundleError = class extends OpkError {
 };
 var MAX_BUNDLE_BYTES = 512 * 1024 * 1024;
 async function readBundle(path) {
-  let text;
+  let text2;
   try {
     const b = await (0, import_promises9.readFile)(path);
     if (b.length > MAX_BUNDLE_BYTES) throw new BundleError("BUNDLE_INVALID", `bundle ${path} is too large`);
-    text = b.toString("utf8");
+    text2 = b.toString("utf8");
   } catch (e) {
     if (e instanceof BundleError) throw e;
     throw new BundleError(
@@ -88156,7 +88346,7 @@ async function readBundle(path) {
   }
   let doc;
   try {
-    doc = JSON.parse(text);
+    doc = JSON.parse(text2);
   } catch {
     throw new BundleError("BUNDLE_INVALID", `bundle ${path} is not valid JSON`);
   }
@@ -88202,12 +88392,21 @@ var verifyOptions = {
   ...trustOptions,
   platform: { type: "string", multiple: true },
   "repo-owner-id": { type: "string" },
+  owner: { type: "string" },
   repository: { type: "string" },
+  repo: { type: "string" },
   ref: { type: "string" },
+  "source-ref": { type: "string" },
   sha: { type: "string" },
   "workflow-ref": { type: "string" },
+  "signer-workflow": { type: "string" },
+  "signer-repo": { type: "string" },
+  identity: { type: "string" },
+  "identity-regexp": { type: "string" },
+  "predicate-type": { type: "string", multiple: true },
   policy: { type: "string" },
-  output: { type: "string" },
+  output: { type: "string", short: "o" },
+  quiet: { type: "boolean", short: "q" },
   "subject-name": { type: "string" },
   ...limitOptions,
   bundle: { type: "string" },
@@ -88218,6 +88417,12 @@ var VERIFY_USAGE = `usage: opk-signer verify IMAGE [flags]
   --platform os/arch[/v]    platform(s) to verify (repeatable, comma-separated); default all
   --issuer URL              trusted OIDC issuer (repeatable); default GitHub Actions
   --repo-owner-id ID  --repository OWNER/REPO  --ref REF  --sha SHA  --workflow-ref REF
+  --owner NAME|ID           repository owner: its name (repository_owner), or its id if all digits
+  --repo OWNER/REPO         as --repository;  --source-ref REF  as --ref  (gh attestation verify)
+  --signer-workflow [github.com/]OWNER/REPO/PATH[@REF]   the workflow that signed (job_workflow_ref)
+  --signer-repo OWNER/REPO  the repository of the workflow that signed (reusable workflows)
+  --identity SUB  --identity-regexp RE   the token's sub, exactly or as a full match
+  --predicate-type URI      this predicate type must be present and verify (repeatable)
   --policy FILE             YAML/JSON policy (required predicates, claims, CEL)
   --trusted-root ROOT.json  OP keys from a trusted root (no network); see \`trust update\`
   --jwks FILE | --jwks-archive DIR | live discovery; --offline
@@ -88229,7 +88434,8 @@ var VERIFY_USAGE = `usage: opk-signer verify IMAGE [flags]
                             (default: the reference's name, and its tag when read by tag)
   --username U --password-stdin   registry credentials (never stored)
   --plain-http              HTTP for a non-loopback registry
-  --output text|json
+  -o, --output text|json
+  -q, --quiet               no progress on stderr (progress is shown only on a terminal)
 ${LIMITS_USAGE}
 exit: 0 verified, 1 verification failed, 2 usage or I/O error`;
 function platformsFlag(values) {
@@ -88245,19 +88451,66 @@ async function policyFlags(values, io2) {
   let policy = defaultPolicy();
   if (values.policy) {
     const { parsePolicy: parsePolicy2 } = await Promise.resolve().then(() => (init_policy_file(), policy_file_exports));
-    const text = (await readInput(values.policy, io2, "policy")).toString("utf8");
-    policy = parsePolicy2(text, `policy ${values.policy}`);
+    const text2 = (await readInput(values.policy, io2, "policy")).toString("utf8");
+    policy = parsePolicy2(text2, `policy ${values.policy}`);
+  }
+  for (const uri of new Set(values["predicate-type"] ?? [])) {
+    if (!/^[a-z][a-z0-9+.-]*:/i.test(uri))
+      throw new UsageError(
+        "USAGE",
+        `--predicate-type wants a URI (e.g. https://spdx.dev/Document), not ${uri}`
+      );
+    if (!policy.required.some((r) => r.anyOf.length === 1 && r.anyOf[0] === uri))
+      policy.required.push({ label: uri, anyOf: [uri] });
   }
   const issuers = values.issuer?.length ? [...new Set(values.issuer)] : policy.issuers ?? [GITHUB_ACTIONS_ISSUER];
   return { policy, issuers };
 }
-function expectFlags(v) {
+function either(v, a, b) {
+  if (v[a] !== void 0 && v[b] !== void 0 && v[a] !== v[b])
+    throw new UsageError("USAGE", `--${a} ${v[a]} and --${b} ${v[b]} disagree`);
+  return v[a] ?? v[b];
+}
+function ownerIdFlags(v) {
+  const id = v["repo-owner-id"];
+  if (id !== void 0 && !/^\d+$/.test(id))
+    throw new UsageError(
+      "USAGE",
+      `--repo-owner-id wants the owner's numeric id (e.g. 145685596), not ${id}; for the owner's name use --owner ${id}`
+    );
+  const owner = v.owner;
+  const numeric = owner !== void 0 && /^\d+$/.test(owner);
+  const repositoryOwnerId = either(
+    { "repo-owner-id": id, owner: numeric ? owner : void 0 },
+    "repo-owner-id",
+    "owner"
+  );
   return {
-    ...v["repo-owner-id"] !== void 0 ? { repositoryOwnerId: v["repo-owner-id"] } : {},
-    ...v.repository !== void 0 ? { repository: v.repository } : {},
-    ...v.ref !== void 0 ? { ref: v.ref } : {},
+    ...repositoryOwnerId !== void 0 ? { repositoryOwnerId } : {},
+    ...owner !== void 0 && !numeric ? { repositoryOwner: owner } : {}
+  };
+}
+function regexpFlag(value, flag) {
+  try {
+    return anchoredPattern(value);
+  } catch (e) {
+    throw new UsageError("USAGE", `${flag}: invalid regular expression (${e.message})`);
+  }
+}
+function expectFlags(v) {
+  const repository = either(v, "repository", "repo");
+  const ref = either(v, "ref", "source-ref");
+  const pattern = v["identity-regexp"];
+  return {
+    ...ownerIdFlags(v),
+    ...repository !== void 0 ? { repository } : {},
+    ...ref !== void 0 ? { ref } : {},
     ...v.sha !== void 0 ? { sha: v.sha } : {},
-    ...v["workflow-ref"] !== void 0 ? { workflowRef: v["workflow-ref"] } : {}
+    ...v["workflow-ref"] !== void 0 ? { workflowRef: v["workflow-ref"] } : {},
+    ...v["signer-workflow"] !== void 0 ? { signerWorkflow: v["signer-workflow"] } : {},
+    ...v["signer-repo"] !== void 0 ? { signerRepository: v["signer-repo"] } : {},
+    ...v.identity !== void 0 ? { identity: v.identity } : {},
+    ...pattern !== void 0 ? { identityPattern: regexpFlag(pattern, "--identity-regexp") } : {}
   };
 }
 async function openImage(ref, values, io2) {
@@ -88330,10 +88583,6 @@ async function openTarget(t, values, io2) {
 
 // src/cli/commands/verify.ts
 async function run2(args, io2) {
-  if (args.includes("--help") || args.includes("-h")) {
-    io2.stdout.write(VERIFY_USAGE + "\n");
-    return EXIT_OK;
-  }
   const { values, positionals } = parse(args, verifyOptions);
   const format2 = outputFormat(values.output);
   const target = targetFlags(values, positionals, VERIFY_USAGE);
@@ -88342,6 +88591,7 @@ async function run2(args, io2) {
   const limits = limitsFrom(values);
   const { policy, issuers } = await policyFlags(values, io2);
   const { image, offline, close } = await openTarget(target, values, io2);
+  const progress = progressFor(io2, values.quiet);
   try {
     const trust = await loadTrust({ ...values, issuer: issuers, ...offline ? { offline } : {} }, io2);
     const signingTime = await signingTimeFlags(values, trust, io2);
@@ -88353,12 +88603,15 @@ async function run2(args, io2) {
       ...signingTime ? { signingTime } : {},
       policy,
       limits,
-      expect: expectFlags(values)
+      expect: expectFlags(values),
+      ...progress.onProgress ? { onProgress: progress.onProgress } : {}
     });
+    progress.done();
     const ascii = process.platform === "win32";
     io2.stdout.write(format2 === "json" ? renderJson(report) : renderText(report, { ascii }));
     return report.verified ? EXIT_OK : EXIT_INVALID;
   } finally {
+    progress.done();
     await close?.();
   }
 }

@@ -96,7 +96,7 @@ export async function attestImage(o: AttestImageOptions): Promise<AttestResult> 
   for (const w of plan.warnings) o.onProgress?.(`warning: ${w}`);
   for (const f of plan.filledSubjects)
     o.onProgress?.(
-      `${f.platform}: statement ${f.layer} had an empty subject; filled with ${describeSubject(f.subject)}`,
+      `note: ${f.platform}: statement ${f.layer} had an empty subject; filled with ${describeSubject(f.subject)}`,
     );
   if (plan.tasks.length > 0)
     o.onProgress?.(

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { classify, IoError, OpkError, UsageError, type ErrorCode } from '../errors.js';
+import { unknownFlag } from './suggest.js';
 
 /** Exit codes shared by every command: 0 ok, 1 verification failed, 2 input, I/O or internal error (see classify). */
 export const EXIT_OK = 0;
@@ -43,6 +44,9 @@ export function parse<T extends NonNullable<ParseArgsConfig['options']>>(
       positionals: string[];
     };
   } catch (e) {
+    const m = /^Unknown option '([^']+)'/.exec((e as Error).message);
+    if ((e as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && m)
+      throw unknownFlag(m[1]!, options as Record<string, { short?: string }>);
     throw new UsageError('USAGE', (e as Error).message);
   }
 }

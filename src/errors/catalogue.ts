@@ -59,6 +59,7 @@ const internal = (doc: string): ErrorEntry => ({ kind: 'internal', exit: 2, grpc
 export const CATALOGUE = {
   // Generic
   USAGE: input('bad flags or arguments'),
+  UNKNOWN_FLAG: input('a flag the command does not know (the message names the closest known one)'),
   INPUT_INVALID: input('the input of a producing command (sign, gq sign, jwks snapshot) does not parse'),
   IO: io('a local file could not be read or written'),
   INTERNAL: internal('an unexpected error (a bug); the signer log has the stack'),
@@ -241,10 +242,17 @@ export const CATALOGUE = {
   SUBJECT_NAME_MISMATCH: verdict('the statement subject name is not the image'),
   PREDICATE_TYPE_MISMATCH: verdict('the statement predicate type contradicts its layer annotation'),
   REQUIRED_ATTESTATION_MISSING: verdict('a predicate type the policy requires is absent'),
-  REPOSITORY_OWNER_MISMATCH: verdict('the token repository_owner_id is not the expected one'),
+  REPOSITORY_OWNER_MISMATCH: verdict(
+    'the token repository_owner_id (or repository_owner) is not the expected one',
+  ),
   REPOSITORY_MISMATCH: verdict('the token repository is not the expected one'),
   REF_MISMATCH: verdict('the token ref is not the expected one'),
   SHA_MISMATCH: verdict('the token sha is not the expected one'),
+  SIGNER_WORKFLOW_MISMATCH: verdict('the token job_workflow_ref is not the expected signer workflow'),
+  SIGNER_REPOSITORY_MISMATCH: verdict(
+    'the token job_workflow_ref is not a workflow of the expected signer repository',
+  ),
+  IDENTITY_MISMATCH: verdict('the token sub is not the expected identity (or does not match its pattern)'),
   WORKFLOW_REF_MISMATCH: verdict('the token job_workflow_ref is not the expected one'),
   CLAIM_MISMATCH: verdict('a token claim differs from the policy value'),
   CLAIM_PATTERN_MISMATCH: verdict('a token claim does not match the policy pattern'),

@@ -5,6 +5,7 @@ import type { Statement } from '../intoto/statement.js';
 import { GITHUB_ACTIONS_ISSUER } from '../pktoken/verify.js';
 import { checkCel, type ClaimRule, type Policy } from './policy.js';
 import { checkProvenance, isProvenance } from './provenance.js';
+import { checkSigner, type SignerExpectations } from './signer-identity.js';
 
 /** One ✓/✗ line of a report (re-exported by image.ts). */
 export interface CheckResult {
@@ -15,8 +16,8 @@ export interface CheckResult {
   code?: string;
 }
 
-/** Flag-level claim expectations (`--repo-owner-id` …). */
-export interface ClaimExpectations {
+/** Flag-level claim expectations (`--repo-owner-id` …, and the signer flags of signer-identity.ts). */
+export interface ClaimExpectations extends SignerExpectations {
   repositoryOwnerId?: string;
   repository?: string;
   ref?: string;
@@ -71,6 +72,7 @@ export function checkClaims(
         : { check: `claim:${claim}`, ok: true, message: `Verified ${claim} ${got}` },
     );
   }
+  checkSigner(claims, expect, lines);
   for (const r of rules) {
     const got = claimString(claims, r.claim);
     if (r.equals && (got === undefined || !r.equals.includes(got))) {

@@ -2,6 +2,7 @@ import { OpkError, VerificationError } from '../errors.js';
 import type { AttestationLayer, ImageRoot } from '../oci/buildkit-image.js';
 import { BoundedSource, resolveLimits, type Limits } from '../oci/limits.js';
 import { dockerPurl } from '../oci/purl.js';
+import { withProgress } from '../oci/progress.js';
 import { rethrowIo } from '../oci/read-image.js';
 import { ANNOTATION_PREDICATE_TYPE, platformString, type Descriptor } from '../oci/types.js';
 import { GITHUB_ACTIONS_ISSUER } from '../pktoken/verify.js';
@@ -43,14 +44,20 @@ export async function verifyImage(o: VerifyImageOptions): Promise<VerifyReport> 
     expect: o.expect,
   };
   const limits: Limits = resolveLimits(o.limits);
-  const source = o.source instanceof BoundedSource ? o.source : new BoundedSource(o.source, limits);
+  const source =
+    o.source instanceof BoundedSource
+      ? o.source
+      : new BoundedSource(withProgress(o.source, o.onProgress), limits);
   const { root, selected } = await resolveImage(source, o.reference, o.platforms, limits);
   // Every fetch starts at once; each attestation is verified as soon as its bytes are in, so
   // crypto overlaps the remaining network round trips.
   const reads = readPlatforms(source, root, selected, limits);
   const run: Run = { o, settings, root, lifted: liftFinder(reads) };
   const platforms: PlatformVerdict[] = [];
-  for (const read of reads) platforms.push(await judgePlatform(run, await read));
+  for (const [i, read] of reads.entries()) {
+    o.onProgress?.(`verifying ${platformString(selected[i]!.platform)} (${i + 1}/${reads.length})`);
+    platforms.push(await judgePlatform(run, await read));
+  }
   return buildReport({ options: o, settings, root, platforms });
 }
 
@@ -88,8 +95,12 @@ async function judgePlatform(run: Run, read: PlatformRead): Promise<PlatformVerd
   if (read.error || !read.attestation)
     return { ...verdict, ...(read.error ? { readError: read.error } : {}) };
   verdict.attestation = read.attestation;
-  for (const layer of read.layers)
+  for (const [i, layer] of read.layers.entries()) {
+    run.o.onProgress?.(
+      `verifying attestation ${i + 1}/${read.layers.length} of ${platformString(d.platform)}`,
+    );
     verdict.attestations.push(await judgeLayer(run, d, verdict.purl, await layer));
+  }
   verdict.notes = await read.notes;
   // Required types count signed attestations whether or not they verified: a failing one is
   // already an error of its own, and "missing" must mean absent.

@@ -1,6 +1,7 @@
 import type { JsonObject } from '../encoding/json.js';
 import type { KeySource, OpKeyQuery, OpKeySource } from '../jwk/set.js';
 import type { Limits } from '../oci/limits.js';
+import type { OnProgress } from '../oci/progress.js';
 import type { ImageSource } from '../oci/source.js';
 import type { Platform } from '../oci/types.js';
 import type { CheckResult, ClaimExpectations } from './identity.js';
@@ -56,6 +57,8 @@ export interface VerifyImageOptions {
   limits?: Partial<Limits>;
   /** Trusted-time checks (RFC 3161 timestamps, rooted key windows); undefined: none, as before. */
   signingTime?: SigningTimePolicy;
+  /** Progress lines (each read, platform, statement); the caller decides whether to show them. */
+  onProgress?: OnProgress;
 }
 
 export interface Problem {

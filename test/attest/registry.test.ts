@@ -273,8 +273,9 @@ describe('attest --push against docker-registry 2.8 with bearer-token auth', () 
       const r = await attest([`${name}:v1`, '--push', '--mode', 'inline', '--signer', `unix://${sock}`], {
         env: { ACTIONS_ID_TOKEN_REQUEST_URL: '' },
       });
-      expect(r.stderr).toContain(`sidecar unix://${sock}`);
-      expect(r.code).toBe(0);
+      // Progress (which named the sidecar) is for terminals only now; the environment has no
+      // token source, so only the sidecar's key can have signed what verifies below.
+      expect(r.code, r.stderr).toBe(0);
       const v = await verifyImage({
         source: direct.repository('acme/sidecar'),
         reference: { tag: 'v1' },

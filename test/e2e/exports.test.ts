@@ -22,6 +22,7 @@ const SUBPATHS: Record<string, string[]> = {
     'inProcessSigner',
     'sidecarSigner',
   ],
+  'opk-signer/inspect': ['inspectImage', 'claimedSigner', 'withProgress'],
   'opk-signer/sign': [
     'signStatement',
     'providerFromEnv',

@@ -6,7 +6,8 @@ import { OpkError } from '../../errors.js';
 import { OciIoError } from '../../oci/errors.js';
 import { EXIT_OK, reportError, type CliIo } from '../io.js';
 import { ATTEST_USAGE, attestFlags } from '../options/attest.js';
-import { describeAttest, describeTags } from '../render/attest.js';
+import { progressFor } from '../progress.js';
+import { describeAttest, describeTags, renderAttestJson } from '../render/attest.js';
 import { attestSignerFromFlags } from '../signer.js';
 
 export const summary =
@@ -17,17 +18,22 @@ export async function run(args: string[], io: CliIo): Promise<number> {
     io.stdout.write(ATTEST_USAGE + '\n');
     return EXIT_OK;
   }
-  const { values: v, limits, job: options } = await attestFlags(args, io);
+  const { values: v, limits, job: options, format } = await attestFlags(args, io);
   const job = await prepareAttest(options);
   const signer = attestSignerFromFlags(v, io);
+  const progress = progressFor(io, v.quiet);
   const onProgress = (line: string) => {
-    if (!v.quiet && !line.startsWith('writing ')) io.stderr.write(`${line}\n`);
+    // Warnings and notes (e.g. a filled subject) are not progress: they stay in logs; progress is
+    // for a terminal only.
+    if (/^(warning|note): /.test(line) && !v.quiet) io.stderr.write(`${line}\n`);
+    else progress.onProgress?.(line);
   };
   const start = performance.now();
   try {
     const resign = v.resign === true;
     const result = await attestImage({ ...job.options, mode: job.mode, resign, signer, onProgress, limits });
-    io.stdout.write(v.json ? JSON.stringify(result, null, 2) + '\n' : `${result.digest}\n`);
+    progress.done();
+    io.stdout.write(format === 'json' ? renderAttestJson(result) : `${result.digest}\n`);
     if (!v.quiet) io.stderr.write(describeAttest(result, job.location, performance.now() - start));
     return EXIT_OK;
   } catch (e) {
@@ -39,6 +45,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
       io.stderr.write(describeTags(e, job.location, job.options.expectTags ?? []));
     return exit;
   } finally {
+    progress.done();
     await signer.close?.();
     await job.close();
   }

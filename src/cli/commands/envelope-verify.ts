@@ -8,7 +8,7 @@ export const summary = 'verify an OpenPubkey-signed DSSE envelope (in-toto attes
 export const usage = `usage: opk-signer envelope verify ENVELOPE.json (--jwks JWKS.json | --jwks-archive DIR | live discovery) [--issuer URL]... [--output text|json]`;
 
 export async function run(args: string[], io: CliIo): Promise<number> {
-  const { values, positionals } = parse(args, { ...trustOptions, output: { type: 'string' } });
+  const { values, positionals } = parse(args, { ...trustOptions, output: { type: 'string', short: 'o' } });
   const file = requireOption(positionals[0], 'ENVELOPE');
   const format = outputFormat(values.output);
   const trust = await loadTrust(values, io);

@@ -8,7 +8,7 @@ export const summary = 'verify a GQ-signed ID token (stdin)';
 export const usage = `usage: opk-signer gq verify (--jwks JWKS.json | --jwks-archive DIR | live discovery) [--issuer URL]... [--output text|json] < gqtoken`;
 
 export async function run(args: string[], io: CliIo): Promise<number> {
-  const { values } = parse(args, { ...trustOptions, output: { type: 'string' } }, false);
+  const { values } = parse(args, { ...trustOptions, output: { type: 'string', short: 'o' } }, false);
   const format = outputFormat(values.output);
   const trust = await loadTrust(values, io);
   const token = (await readInput(undefined, io, 'GQ token')).toString('utf8').trim();

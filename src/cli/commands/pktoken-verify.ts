@@ -8,7 +8,7 @@ export const summary = 'verify a PK Token (any openpubkey serialisation) against
 export const usage = `usage: opk-signer pktoken verify FILE (--jwks JWKS.json | --jwks-archive DIR | live discovery) [--issuer URL]... [--offline] [--output text|json]`;
 
 export async function run(args: string[], io: CliIo): Promise<number> {
-  const { values, positionals } = parse(args, { ...trustOptions, output: { type: 'string' } });
+  const { values, positionals } = parse(args, { ...trustOptions, output: { type: 'string', short: 'o' } });
   const file = requireOption(positionals[0], 'FILE');
   const format = outputFormat(values.output);
   const trust = await loadTrust(values, io);

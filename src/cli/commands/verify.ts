@@ -6,15 +6,14 @@ import { limitsFrom } from '../limits.js';
 import { openTarget, targetFlags } from '../options/target.js';
 import { signingTimeFlags } from '../options/tsa.js';
 import { expectFlags, platformsFlag, policyFlags, VERIFY_USAGE, verifyOptions } from '../options/verify.js';
+import { progressFor } from '../progress.js';
 import { checkRegistryFlags } from '../registry.js';
 
 export const summary = 'verify signed build attestations of an image (registry ref or oci:DIR[:TAG])';
 
+export const usage = VERIFY_USAGE;
+
 export async function run(args: string[], io: CliIo): Promise<number> {
-  if (args.includes('--help') || args.includes('-h')) {
-    io.stdout.write(VERIFY_USAGE + '\n');
-    return EXIT_OK;
-  }
   const { values, positionals } = parse(args, verifyOptions);
   const format = outputFormat(values.output);
   const target = targetFlags(values, positionals, VERIFY_USAGE);
@@ -23,6 +22,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
   const limits = limitsFrom(values);
   const { policy, issuers } = await policyFlags(values, io);
   const { image, offline, close } = await openTarget(target, values, io);
+  const progress = progressFor(io, values.quiet);
   try {
     // Trust is loaded only after the reference parsed: usage errors never cost a network call.
     const trust = await loadTrust({ ...values, issuer: issuers, ...(offline ? { offline } : {}) }, io);
@@ -36,11 +36,14 @@ export async function run(args: string[], io: CliIo): Promise<number> {
       policy,
       limits,
       expect: expectFlags(values),
+      ...(progress.onProgress ? { onProgress: progress.onProgress } : {}),
     });
+    progress.done();
     const ascii = process.platform === 'win32';
     io.stdout.write(format === 'json' ? renderJson(report) : renderText(report, { ascii }));
     return report.verified ? EXIT_OK : EXIT_INVALID;
   } finally {
+    progress.done();
     await close?.();
   }
 }

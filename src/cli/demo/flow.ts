@@ -118,7 +118,12 @@ async function buildSigned(client: Client, layoutDir: string, say: Say): Promise
       statementType: img.statementType,
       provenance: img.provenance,
       sbom: true,
-      facts: { sha: CLAIMS.sha, source: `https://github.com/${CLAIMS.repository}` },
+      // The builder id names the run the token comes from, as docker/build-push-action sets it.
+      facts: {
+        sha: CLAIMS.sha,
+        source: `https://github.com/${CLAIMS.repository}`,
+        builderId: `https://github.com/${CLAIMS.repository}/actions/runs/${CLAIMS.run_id}`,
+      },
       sign: async (statement) => {
         const r = await client.signStatement(statement);
         signed++;

@@ -11,7 +11,7 @@ import { tsaFlag } from './tsa.js';
 export const attestOptions = {
   ...registryOptions,
   push: { type: 'boolean' },
-  output: { type: 'string' },
+  output: { type: 'string', short: 'o', multiple: true },
   tag: { type: 'string' },
   signer: { type: 'string' },
   mode: { type: 'string' },
@@ -45,10 +45,28 @@ export const ATTEST_USAGE = `usage: opk-signer attest IMAGE [--push | --output o
   --metadata-target NAME    bake target in that file
   --username U --password-stdin   registry credentials (never stored); else Docker config
   --plain-http              HTTP for a non-loopback registry
-  --json                    print the result as JSON (default: the digest that carries the signatures)
+  -o, --output json|text    json: the result as JSON (docs/json-output.md); text (default): the index digest
+  --json                    deprecated: --output json
+  -q, --quiet               nothing on stderr but errors (progress is shown only on a terminal)
 ${LIMITS_USAGE}
 exit: 0 signed (or already signed), 1 refused (nothing to sign, statement mismatch),
       2 usage or I/O error (registry, sidecar or identity provider unreachable)`;
+
+/**
+ * `--output` names a destination (`oci:DIR[:TAG]`) or, as on every command, the output format
+ * (`json`, `text`); both may be given. `--json` is the older spelling of `--output json`.
+ */
+function outputFlags(values: string[] | undefined, json: boolean | undefined) {
+  const formats = (values ?? []).filter((x) => x === 'json' || x === 'text');
+  const destinations = (values ?? []).filter((x) => x !== 'json' && x !== 'text');
+  if (formats.length > 1 || destinations.length > 1)
+    throw new UsageError(
+      'USAGE',
+      '--output takes one format (json, text) and one destination (oci:DIR[:TAG])',
+    );
+  const format: 'json' | 'text' = json ? 'json' : ((formats[0] as 'json' | 'text' | undefined) ?? 'text');
+  return { destination: destinations[0], format };
+}
 
 /** `attest`'s flags, checked before any I/O, as `prepareAttest` options. */
 export async function attestFlags(args: string[], io: CliIo) {
@@ -58,7 +76,8 @@ export async function attestFlags(args: string[], io: CliIo) {
     throw new UsageError('USAGE', `--mode must be inline or referrers, not ${v.mode}`);
   const limits = limitsFrom(v);
   if (positionals.length > 1) throw new UsageError('USAGE', `expected one IMAGE\n${ATTEST_USAGE}`);
-  if (v.push && v.output) throw new UsageError('USAGE', '--push and --output exclude each other');
+  const { destination, format } = outputFlags(v.output, v.json);
+  if (v.push && destination) throw new UsageError('USAGE', '--push and --output exclude each other');
   if (v.tsa !== undefined) {
     if (v.signer)
       throw new UsageError(
@@ -74,12 +93,12 @@ export async function attestFlags(args: string[], io: CliIo) {
   const job: AttestReferenceOptions = {
     ...(positionals[0] ? { image: positionals[0] } : {}),
     ...(v.push ? { push: true } : {}),
-    ...(v.output !== undefined ? { output: v.output } : {}),
+    ...(destination !== undefined ? { output: destination } : {}),
     ...(v.tag !== undefined ? { tag: v.tag } : {}),
     ...(mode ? { mode } : {}),
     ...(text !== undefined ? { metadata: { text, target: v['metadata-target'] } } : {}),
     openRegistry: (registry) => registryClientFor(registry, v, io),
     onNote: (line) => io.stderr.write(`${line}\n`),
   };
-  return { values: v, limits, job };
+  return { values: v, limits, job, format };
 }

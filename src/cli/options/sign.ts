@@ -8,10 +8,11 @@ import { providerFromFlags, providerOptions } from '../provider.js';
 import { tsaFlag } from './tsa.js';
 
 /** `sign`'s flags, help text and their mapping onto `signStatement`, beside the command. */
-export const SIGN_USAGE = `usage: opk-signer sign STATEMENT.json [-o ENVELOPE.json] [--provider github-actions|oidc|gitlab|dev] [--issuer URL]
+export const SIGN_USAGE = `usage: opk-signer sign STATEMENT.json [-o ENVELOPE.json | -o json] [--provider github-actions|oidc|gitlab|dev] [--issuer URL]
   [--client-id ID] [--redirect-port N] [--open-browser] [--format 2023|current] [--tsa URL]   (OIDC client secret: env OPK_OIDC_CLIENT_SECRET)
   or: opk-signer sign STATEMENT.json [-o ENVELOPE.json] --signer unix:///PATH   (through a running sidecar, which
-  holds the identity provider and the format)`;
+  holds the identity provider and the format)
+  -o json (--output json) prints {schema, mediaType, predicateType, digest, envelope} (docs/json-output.md)`;
 
 const signOptions = {
   output: { type: 'string', short: 'o' },

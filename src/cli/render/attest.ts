@@ -1,6 +1,13 @@
 import type { AttestResult } from '../../attest/attest.js';
 import { tagOutcome } from '../../attest/errors.js';
 
+export const ATTEST_RESULT_SCHEMA = 'https://opk-signer.dev/schemas/attest-result/v1';
+
+/** `attest --output json` (docs/json-output.md): the library's result, versioned. */
+export function renderAttestJson(r: AttestResult): string {
+  return JSON.stringify({ schema: ATTEST_RESULT_SCHEMA, ...r }, null, 2) + '\n';
+}
+
 /** What `attest` prints on stderr after signing: what changed, where, in how long. */
 export function describeAttest(r: AttestResult, location: string, ms: number): string {
   const lines: string[] = [];
