@@ -1,3 +1,4 @@
+import { benchColdStart } from './cold-start.js';
 import { benchCore } from './core.js';
 import { printTable } from './stats.js';
 
@@ -10,6 +11,8 @@ async function main(): Promise<void> {
   const core = await benchCore();
   printTable('core (per operation)', core.figures, core.floors);
   const envelopeFloor = core.figures.find((f) => f.name.startsWith('envelope verify'))!.medianUs;
+  const cold = await benchColdStart();
+  printTable('cold start (whole-process CPU, user+sys; target ≤ 1.5× node -e 0)', cold.figures, cold.floors);
 
   for (const [file, fn] of [
     ['./sidecar.js', 'benchSidecar'],
