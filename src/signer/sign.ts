@@ -1,5 +1,5 @@
 import type { CommitmentLocation } from '../pktoken/cic.js';
-import { OPK_KEYID, INTOTO_PAYLOAD_TYPE, serializeEnvelope } from '../dsse/envelope.js';
+import { OPK_KEYID, INTOTO_PAYLOAD_TYPE, serializeEnvelopeBytes } from '../dsse/envelope.js';
 import { attFor } from '../dsse/pae.js';
 import { UsageError } from '../errors.js';
 import { dsseMediaType, parseStatement } from '../intoto/statement.js';
@@ -51,11 +51,13 @@ export async function signStatement(
     commitType: opts.commitType ?? 'aud',
     att: attFor(payloadType, statement),
   });
-  const envelope = serializeEnvelope(payloadType, statement, [
+  // The statement's exact bytes go into the envelope once (base64); the PAE hashed above is over
+  // the same bytes. The buffer is the envelope's own, so a worker can transfer it back.
+  const envelope = serializeEnvelopeBytes(payloadType, statement, [
     { keyid: OPK_KEYID, sig: Buffer.from(minted.json, 'utf8') },
   ]);
   return {
-    envelope: Buffer.from(envelope, 'utf8'),
+    envelope,
     mediaType: dsseMediaType(parsed.predicateType),
     predicateType: parsed.predicateType,
     opKey: {
