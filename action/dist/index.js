@@ -540,6 +540,364 @@ var init_statement = __esm({
   }
 });
 
+// src/oidc/errors.ts
+function redactUrl(url) {
+  try {
+    const u = new URL(url);
+    return `${u.origin}${u.pathname}`;
+  } catch {
+    return "(invalid URL)";
+  }
+}
+function checkEndpointUrl(url, what) {
+  let u;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new OpError("OP_BAD_RESPONSE", `${what} is not a valid URL`);
+  }
+  if (u.protocol === "https:") return u;
+  if (u.protocol === "http:" && LOOPBACK.has(u.hostname)) return u;
+  throw new OpError(
+    "OP_BAD_RESPONSE",
+    `${what} ${redactUrl(u)} must use https (http is allowed only on loopback)`
+  );
+}
+var OpError, LOOPBACK;
+var init_errors2 = __esm({
+  "src/oidc/errors.ts"() {
+    "use strict";
+    init_import_meta_url();
+    init_errors();
+    OpError = class extends OpkError {
+    };
+    LOOPBACK = /* @__PURE__ */ new Set(["127.0.0.1", "localhost", "[::1]", "::1"]);
+  }
+});
+
+// src/encoding/printable.ts
+function printable(text2) {
+  return text2.replace(
+    // eslint-disable-next-line no-control-regex
+    /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`
+  );
+}
+var init_printable = __esm({
+  "src/encoding/printable.ts"() {
+    "use strict";
+    init_import_meta_url();
+  }
+});
+
+// src/encoding/bigint.ts
+function bytesToBigInt(bytes) {
+  if (bytes.length === 0) return 0n;
+  return BigInt("0x" + Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("hex"));
+}
+function bigIntToBytes(value, length) {
+  const hex = value.toString(16);
+  if (hex.length > length * 2) throw new RangeError("integer does not fit the requested length");
+  return Uint8Array.from(Buffer.from(hex.padStart(length * 2, "0"), "hex"));
+}
+function bitLength(x) {
+  return x === 0n ? 0 : x.toString(2).length;
+}
+var init_bigint = __esm({
+  "src/encoding/bigint.ts"() {
+    "use strict";
+    init_import_meta_url();
+  }
+});
+
+// src/jwk/rsa.ts
+function rsaKeyFromJwk(input2) {
+  if (input2 === null || typeof input2 !== "object" || Array.isArray(input2)) {
+    throw new FormatError("JWK_INVALID", "JWK is not an object");
+  }
+  const jwk = input2;
+  if (jwk.kty !== "RSA") throw new FormatError("JWK_UNSUPPORTED", `JWK kty ${String(jwk.kty)} is not RSA`);
+  if (typeof jwk.n !== "string" || typeof jwk.e !== "string") {
+    throw new FormatError("JWK_INVALID", "RSA JWK needs string members n and e");
+  }
+  if (jwk.alg !== void 0 && typeof jwk.alg !== "string")
+    throw new FormatError("JWK_INVALID", "JWK alg must be a string");
+  if (jwk.kid !== void 0 && typeof jwk.kid !== "string")
+    throw new FormatError("JWK_INVALID", "JWK kid must be a string");
+  const nRaw = decodeBase64UrlLenient(jwk.n, "JWK n");
+  const eRaw = decodeBase64UrlLenient(jwk.e, "JWK e");
+  const n = bytesToBigInt(nRaw);
+  const e = bytesToBigInt(eRaw);
+  const bits = bitLength(n);
+  if (bits < MIN_RSA_BITS)
+    throw new FormatError("JWK_WEAK", `RSA modulus of ${bits} bits is below ${MIN_RSA_BITS}`);
+  if (e < 3n || (e & 1n) === 0n)
+    throw new FormatError("JWK_INVALID", "RSA exponent must be odd and at least 3");
+  const nB64 = encodeBase64Url(nRaw[0] === 0 ? nRaw.subarray(1) : nRaw);
+  const eB64 = encodeBase64Url(eRaw[0] === 0 ? eRaw.subarray(1) : eRaw);
+  let keyObject;
+  try {
+    keyObject = (0, import_node_crypto3.createPublicKey)({ key: { kty: "RSA", n: nB64, e: eB64 }, format: "jwk" });
+  } catch {
+    throw new FormatError("JWK_INVALID", "RSA JWK could not be imported");
+  }
+  const thumbprint = encodeBase64Url(
+    (0, import_node_crypto3.createHash)("sha256").update(canonicalJson({ e: eB64, kty: "RSA", n: nB64 })).digest()
+  );
+  const pub = { kty: "RSA", n: nB64, e: eB64 };
+  for (const k of ["kid", "alg", "use", "x5t"]) if (typeof jwk[k] === "string") pub[k] = jwk[k];
+  return {
+    kid: jwk.kid,
+    alg: jwk.alg,
+    x5t: typeof jwk.x5t === "string" ? jwk.x5t : void 0,
+    n,
+    e,
+    nBytes: Math.ceil(bits / 8),
+    keyObject,
+    thumbprint,
+    jwk: pub
+  };
+}
+var import_node_crypto3, MIN_RSA_BITS;
+var init_rsa = __esm({
+  "src/jwk/rsa.ts"() {
+    "use strict";
+    init_import_meta_url();
+    import_node_crypto3 = require("node:crypto");
+    init_base64url();
+    init_json();
+    init_errors();
+    init_bigint();
+    MIN_RSA_BITS = 2048;
+  }
+});
+
+// src/jwk/set.ts
+function isObject(v) {
+  return v !== null && typeof v === "object" && !Array.isArray(v);
+}
+function isForSigning(jwk) {
+  return jwk.use === void 0 || jwk.use === "sig";
+}
+function printableKid(kid) {
+  const short2 = kid.length > PRINTED_KID_CHARS ? `${kid.slice(0, PRINTED_KID_CHARS)}...` : kid;
+  return printable(JSON.stringify(short2));
+}
+function shortJson(v) {
+  const text2 = JSON.stringify(v ?? null) ?? "null";
+  return text2.length > 40 ? `${text2.slice(0, 37)}...` : text2;
+}
+function thumbprintOf(jwk) {
+  try {
+    return rsaKeyFromJwk(jwk).thumbprint;
+  } catch (e) {
+    if (e instanceof FormatError) return void 0;
+    throw e;
+  }
+}
+function jwkMember(jwk) {
+  if (isObject(jwk) && !isForSigning(jwk)) return void 0;
+  const kid = isObject(jwk) && typeof jwk.kid === "string" ? jwk.kid : void 0;
+  const skip = (code, reason, jkt) => ({
+    skipped: { ...kid !== void 0 ? { kid } : {}, ...jkt !== void 0 ? { jkt } : {}, code, reason }
+  });
+  if (!isObject(jwk)) return skip("JWK_INVALID", "member is not a JSON object");
+  if (jwk.kty !== "RSA") return skip("JWK_UNSUPPORTED", `kty ${shortJson(jwk.kty)} is not RSA`);
+  if (jwk.alg !== void 0 && jwk.alg !== "RS256")
+    return skip("JWK_UNSUPPORTED", `alg ${shortJson(jwk.alg)} is not RS256`, thumbprintOf(jwk));
+  let key;
+  try {
+    key = rsaKeyFromJwk(jwk);
+  } catch (e) {
+    if (!(e instanceof FormatError)) throw e;
+    return skip(e.code, e.message);
+  }
+  if (key.e !== GQ_EXPONENT)
+    return skip("JWK_EXPONENT", `RSA exponent ${key.e} is not 65537`, key.thumbprint);
+  return { key };
+}
+function readJwks(doc, what = "JWKS") {
+  const members = doc?.keys;
+  if (!Array.isArray(members)) throw new FormatError("JWKS_INVALID", `${what} has no "keys" array`);
+  const keys = [];
+  const skipped = [];
+  for (const m of members) {
+    const r = jwkMember(m);
+    if (r && "key" in r) keys.push(r.key);
+    else if (r) skipped.push(r.skipped);
+  }
+  return { keys, skipped };
+}
+function jwksKeys(doc, what = "JWKS") {
+  return readJwks(doc, what).keys;
+}
+function skippedKeyWarning(what, s) {
+  const kid = s.kid !== void 0 ? printableKid(s.kid) : "(no kid)";
+  return {
+    code: "JWKS_KEY_SKIPPED",
+    message: `${printable(what)}: skipped key ${kid}: ${printable(s.reason)} (${s.code})`
+  };
+}
+function skippedFor(skipped, query) {
+  const { kid, jkt } = query;
+  if (kid === void 0 && jkt === void 0) return [];
+  const named = skipped.filter(
+    (s) => (kid === void 0 || s.kid === kid) && (jkt === void 0 || s.jkt === jkt || kid !== void 0 && s.jkt === void 0)
+  );
+  return jkt === void 0 ? named : [...named.filter((s) => s.jkt === jkt), ...named.filter((s) => s.jkt !== jkt)];
+}
+function selectKeys(keys, query) {
+  let found = keys.slice();
+  if (query.kid !== void 0) found = found.filter((k) => k.kid === query.kid);
+  if (query.jkt !== void 0) found = found.filter((k) => k.thumbprint === query.jkt);
+  if (query.kid === void 0 && query.jkt === void 0 && found.length !== 1) return [];
+  return found;
+}
+var PRINTED_KID_CHARS, GQ_EXPONENT;
+var init_set = __esm({
+  "src/jwk/set.ts"() {
+    "use strict";
+    init_import_meta_url();
+    init_json();
+    init_printable();
+    init_errors();
+    init_rsa();
+    PRINTED_KID_CHARS = 200;
+    GQ_EXPONENT = 65537n;
+  }
+});
+
+// src/oidc/archive.ts
+var archive_exports = {};
+__export(archive_exports, {
+  ArchiveError: () => ArchiveError,
+  appendSnapshot: () => appendSnapshot,
+  archiveIssuerKeys: () => archiveIssuerKeys,
+  archivedKeys: () => archivedKeys,
+  issuerDir: () => issuerDir,
+  publicJwks: () => publicJwks,
+  readSnapshots: () => readSnapshots,
+  recordIfNew: () => recordIfNew
+});
+function issuerDir(dir, issuer) {
+  return (0, import_node_path3.join)(dir, (0, import_node_crypto13.createHash)("sha256").update(issuer, "utf8").digest("hex").slice(0, 32));
+}
+function publicJwks(jwks, what) {
+  const out = jwksKeys(jwks, what).map((k) => ({ ...k.jwk }));
+  if (out.length === 0) throw new FormatError("JWKS_INVALID", `${what} holds no RSA signing keys`);
+  return { keys: out };
+}
+async function appendSnapshot(dir, input2) {
+  const snapshot = {
+    issuer: input2.issuer,
+    observedAt: (input2.observedAt ?? /* @__PURE__ */ new Date()).toISOString(),
+    ...input2.source !== void 0 ? { source: input2.source } : {},
+    jwks: publicJwks(input2.jwks, "JWKS")
+  };
+  const target = issuerDir(dir, input2.issuer);
+  const suffix = (0, import_node_crypto13.randomBytes)(4).toString("hex");
+  const name = `${snapshot.observedAt.replace(/:/g, "-")}-${suffix}.json`;
+  const tmp = (0, import_node_path3.join)(target, `.tmp-${suffix}-${process.pid}`);
+  try {
+    await (0, import_promises5.mkdir)(target, { recursive: true });
+    const fh = await (0, import_promises5.open)(tmp, "wx", 420);
+    try {
+      await fh.writeFile(JSON.stringify(snapshot, null, 2) + "\n");
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await (0, import_promises5.rename)(tmp, (0, import_node_path3.join)(target, name));
+  } catch (e) {
+    await (0, import_promises5.rm)(tmp, { force: true });
+    throw new ArchiveError(
+      "ARCHIVE_IO",
+      `cannot write to the JWKS archive ${dir}: ${e.code ?? "error"}`
+    );
+  }
+  return (0, import_node_path3.join)(target, name);
+}
+async function readSnapshots(dir, issuer) {
+  return (await readSnapshotFiles(dir, issuer)).map((s) => s.doc);
+}
+async function readSnapshotFiles(dir, issuer) {
+  const target = issuerDir(dir, issuer);
+  let names;
+  try {
+    names = (await (0, import_promises5.readdir)(target)).filter((n) => n.endsWith(".json") && !n.startsWith("."));
+  } catch (e) {
+    if (e.code === "ENOENT") return [];
+    throw new ArchiveError(
+      "ARCHIVE_IO",
+      `cannot read the JWKS archive ${dir}: ${e.code ?? "error"}`
+    );
+  }
+  const out = [];
+  for (const name of names.sort()) {
+    const file = (0, import_node_path3.join)(target, name);
+    let doc;
+    try {
+      doc = JSON.parse(await (0, import_promises5.readFile)(file, "utf8"));
+    } catch {
+      throw new ArchiveError("ARCHIVE_CORRUPT", `JWKS archive file ${file} is not valid JSON`);
+    }
+    if (doc?.issuer !== issuer || typeof doc.observedAt !== "string" || !Array.isArray(doc.jwks?.keys)) {
+      throw new ArchiveError("ARCHIVE_CORRUPT", `JWKS archive file ${file} is not a snapshot of ${issuer}`);
+    }
+    out.push({ file, doc });
+  }
+  return out.sort((a, b) => a.doc.observedAt.localeCompare(b.doc.observedAt));
+}
+async function archivedKeys(dir, issuer, onSkipped) {
+  const byThumb = /* @__PURE__ */ new Map();
+  for (const { file, doc: snap } of await readSnapshotFiles(dir, issuer)) {
+    for (const jwk of snap.jwks.keys) {
+      const m = jwkMember(jwk);
+      if (!m) continue;
+      if ("skipped" in m) {
+        onSkipped?.(m.skipped, file);
+        continue;
+      }
+      const seen = byThumb.get(m.key.thumbprint);
+      if (seen) seen.lastSeen = snap.observedAt;
+      else
+        byThumb.set(m.key.thumbprint, {
+          key: m.key,
+          firstSeen: snap.observedAt,
+          lastSeen: snap.observedAt,
+          file
+        });
+    }
+  }
+  return [...byThumb.values()];
+}
+async function recordIfNew(dir, issuer, jwks, source) {
+  const have = new Set((await archivedKeys(dir, issuer)).map((k) => k.key.thumbprint));
+  const wanted = publicJwks(jwks, "JWKS").keys.map((k) => rsaKeyFromJwk(k).thumbprint);
+  if (wanted.every((t) => have.has(t))) return void 0;
+  return appendSnapshot(dir, { issuer, jwks, source });
+}
+function archiveIssuerKeys(dir, source = "signer") {
+  return async (issuer, jwks) => {
+    await recordIfNew(dir, issuer, jwks, source);
+  };
+}
+var import_node_crypto13, import_promises5, import_node_path3, ArchiveError;
+var init_archive = __esm({
+  "src/oidc/archive.ts"() {
+    "use strict";
+    init_import_meta_url();
+    import_node_crypto13 = require("node:crypto");
+    import_promises5 = require("node:fs/promises");
+    import_node_path3 = require("node:path");
+    init_errors();
+    init_rsa();
+    init_set();
+    ArchiveError = class extends OpkError {
+    };
+  }
+});
+
 // node_modules/undici/lib/core/symbols.js
 var require_symbols = __commonJS({
   "node_modules/undici/lib/core/symbols.js"(exports2, module2) {
@@ -27282,6 +27640,341 @@ ${captureLines}` : capture.stack;
       globalThis.EventSource = module2.exports.EventSource;
     }
     module2.exports.install = install;
+  }
+});
+
+// src/oidc/http.ts
+function describeNetworkError(e, host) {
+  const err = e;
+  const code = typeof err?.code === "string" ? err.code : void 0;
+  switch (code) {
+    case "ENOTFOUND":
+    case "EAI_AGAIN":
+    case "EAI_NONAME":
+      return `DNS lookup of ${host} failed (${code})`;
+    case "ECONNREFUSED":
+      return `connection to ${host} refused (ECONNREFUSED)`;
+    case "ECONNRESET":
+    case "UND_ERR_SOCKET":
+      return `connection to ${host} was reset (${code})`;
+    case "EHOSTUNREACH":
+    case "ENETUNREACH":
+      return `${host} is unreachable (${code})`;
+    case "UND_ERR_CONNECT_TIMEOUT":
+      return `connecting to ${host} timed out`;
+  }
+  if (code && TLS_CODE.test(code)) {
+    const why = typeof err?.message === "string" ? err.message.slice(0, 200) : code;
+    return `TLS handshake with ${host} failed: ${why} (${code})`;
+  }
+  return `network error talking to ${host} (${code ?? (typeof err?.name === "string" ? err.name : "unknown")})`;
+}
+function hostOf(url) {
+  try {
+    return new URL(url).host;
+  } catch {
+    return "(invalid URL)";
+  }
+}
+function retryAfter(value, maxMs) {
+  const v = Array.isArray(value) ? value[0] : value;
+  if (v === void 0) return void 0;
+  const secs = Number(v);
+  if (Number.isFinite(secs) && secs >= 0) return Math.min(secs * 1e3, maxMs);
+  const at = Date.parse(v);
+  return Number.isNaN(at) ? void 0 : Math.min(Math.max(0, at - Date.now()), maxMs);
+}
+async function requestJson(req, opts = {}) {
+  const o = { ...DEFAULTS, ...stripUndefined(opts) };
+  const attempts = req.idempotent === false ? 1 : Math.max(1, o.attempts);
+  const where = `${req.what} from ${redactUrl(req.url)}`;
+  let last = "no attempt";
+  let reached = false;
+  for (let attempt = 1; attempt <= attempts; attempt++) {
+    if (opts.signal?.aborted) throw cancelled(where);
+    try {
+      const res = await once(req, o.timeoutMs, opts.signal, where, o.maxDelayMs);
+      opts.onAttempt?.({ url: redactUrl(req.url), attempt, outcome: String(res.status) });
+      return res;
+    } catch (e) {
+      if (!(e instanceof Retryable)) {
+        opts.onAttempt?.({
+          url: redactUrl(req.url),
+          attempt,
+          outcome: e instanceof OpError ? e.code : "error"
+        });
+        throw e;
+      }
+      opts.onAttempt?.({ url: redactUrl(req.url), attempt, outcome: e.outcome });
+      last = e.outcome;
+      reached = e.reached;
+      if (attempt === attempts) break;
+      const cap = Math.min(o.maxDelayMs, o.baseDelayMs * 2 ** (attempt - 1));
+      const delay = e.retryAfterMs ?? Math.random() * cap;
+      try {
+        await (0, import_promises6.setTimeout)(delay, void 0, opts.signal ? { signal: opts.signal } : {});
+      } catch {
+        throw cancelled(where);
+      }
+    }
+  }
+  const tries = `${attempts} attempt${attempts === 1 ? "" : "s"}`;
+  throw new OpError(
+    "OP_UNAVAILABLE",
+    reached ? `could not get ${where} after ${tries} (last: ${last}); the OP is down or overloaded, try again later` : `could not get ${where} after ${tries}: ${last}`
+  );
+}
+function cancelled(where) {
+  return new OpError(
+    "OP_CANCELLED",
+    `request for ${where} was cancelled (deadline exceeded or caller aborted)`
+  );
+}
+async function once(req, timeoutMs, callerSignal, where, maxDelayMs) {
+  const timeout = AbortSignal.timeout(timeoutMs);
+  const signal = callerSignal ? AbortSignal.any([callerSignal, timeout]) : timeout;
+  let status;
+  let headers;
+  let text2;
+  try {
+    const res = await (0, import_undici.request)(req.url, {
+      method: req.method ?? "GET",
+      headers: { accept: "application/json", ...req.headers },
+      ...req.body !== void 0 ? { body: req.body } : {},
+      signal
+    });
+    status = res.statusCode;
+    headers = res.headers;
+    text2 = await readLimited(res.body, where);
+  } catch (e) {
+    if (callerSignal?.aborted) throw cancelled(where);
+    if (e instanceof OpError) throw e;
+    const host = hostOf(req.url);
+    if (timeout.aborted)
+      throw new Retryable(`${host} did not answer: timed out after ${timeoutMs} ms`, false);
+    throw new Retryable(describeNetworkError(e, host), false);
+  }
+  if (status === 429 || status >= 500) {
+    throw new Retryable(
+      `HTTP ${status}`,
+      true,
+      status === 429 || status === 503 ? retryAfter(headers["retry-after"], maxDelayMs) : void 0
+    );
+  }
+  if (status === 401 || status === 403)
+    throw new OpError("OP_AUTH", `the OP refused the request for ${where} (HTTP ${status})`);
+  if (status < 200 || status >= 300)
+    throw new OpError("OP_REJECTED", `the OP answered HTTP ${status} for ${where}`);
+  let json;
+  try {
+    json = JSON.parse(text2);
+  } catch {
+    throw new OpError("OP_BAD_RESPONSE", `the OP's answer for ${where} is not JSON`);
+  }
+  if (json === null || typeof json !== "object" || Array.isArray(json)) {
+    throw new OpError("OP_BAD_RESPONSE", `the OP's answer for ${where} is not a JSON object`);
+  }
+  return { status, json, headers };
+}
+async function readLimited(body, where) {
+  const chunks = [];
+  let size2 = 0;
+  for await (const c of body) {
+    size2 += c.length;
+    if (size2 > MAX_BODY) {
+      body.destroy?.();
+      throw new OpError("OP_BAD_RESPONSE", `the OP's answer for ${where} is larger than ${MAX_BODY} bytes`);
+    }
+    chunks.push(c);
+  }
+  return Buffer.concat(chunks).toString("utf8");
+}
+function stripUndefined(o) {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== void 0));
+}
+var import_promises6, import_undici, MAX_BODY, DEFAULTS, Retryable, TLS_CODE;
+var init_http = __esm({
+  "src/oidc/http.ts"() {
+    "use strict";
+    init_import_meta_url();
+    import_promises6 = require("node:timers/promises");
+    import_undici = __toESM(require_undici(), 1);
+    init_errors2();
+    MAX_BODY = 1 << 20;
+    DEFAULTS = { timeoutMs: 1e4, attempts: 4, baseDelayMs: 250, maxDelayMs: 4e3 };
+    Retryable = class extends Error {
+      constructor(outcome, reached, retryAfterMs) {
+        super(outcome);
+        this.outcome = outcome;
+        this.reached = reached;
+        this.retryAfterMs = retryAfterMs;
+      }
+      outcome;
+      reached;
+      retryAfterMs;
+    };
+    TLS_CODE = /CERT|TLS|SSL|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|HOSTNAME|ALTNAME/;
+  }
+});
+
+// src/oidc/discovery.ts
+function discoveryUrl(base) {
+  return `${base.replace(/\/+$/, "")}/.well-known/openid-configuration`;
+}
+async function discover(base, expectedIssuer, http) {
+  const url = checkEndpointUrl(discoveryUrl(base), "discovery URL").href;
+  const { json } = await requestJson({ url, what: "OIDC discovery document" }, http);
+  if (typeof json.issuer !== "string" || typeof json.jwks_uri !== "string") {
+    throw new OpError("OP_BAD_RESPONSE", `the discovery document at ${base} lacks "issuer" or "jwks_uri"`);
+  }
+  if (expectedIssuer !== void 0 && json.issuer !== expectedIssuer) {
+    throw new OpError(
+      "OP_BAD_RESPONSE",
+      `the discovery document at ${base} names issuer ${json.issuer}, expected ${expectedIssuer}`
+    );
+  }
+  checkEndpointUrl(json.jwks_uri, "jwks_uri");
+  const meta = { issuer: json.issuer, jwks_uri: json.jwks_uri };
+  for (const k of ["authorization_endpoint", "token_endpoint"]) {
+    if (typeof json[k] === "string") meta[k] = checkEndpointUrl(json[k], k).href;
+  }
+  return meta;
+}
+var init_discovery = __esm({
+  "src/oidc/discovery.ts"() {
+    "use strict";
+    init_import_meta_url();
+    init_errors2();
+    init_http();
+  }
+});
+
+// src/oidc/jwks-cache.ts
+var jwks_cache_exports = {};
+__export(jwks_cache_exports, {
+  JwksCache: () => JwksCache
+});
+var JwksCache;
+var init_jwks_cache = __esm({
+  "src/oidc/jwks-cache.ts"() {
+    "use strict";
+    init_import_meta_url();
+    init_errors();
+    init_set();
+    init_discovery();
+    init_errors2();
+    init_http();
+    JwksCache = class {
+      constructor(opts = {}) {
+        this.opts = opts;
+        this.cooldownMs = opts.cooldownMs ?? 6e4;
+        this.maxAgeMs = opts.maxAgeMs ?? 15 * 6e4;
+        this.now = opts.now ?? Date.now;
+        for (const [iss, base] of Object.entries(opts.discoveryBase ?? {})) this.bases.set(iss, base);
+        if (opts.onWarning) this.warningListeners.push(opts.onWarning);
+      }
+      opts;
+      entries = /* @__PURE__ */ new Map();
+      lastAttempt = /* @__PURE__ */ new Map();
+      inflight = /* @__PURE__ */ new Map();
+      bases = /* @__PURE__ */ new Map();
+      cooldownMs;
+      maxAgeMs;
+      now;
+      warningListeners = [];
+      /** Fetches started, per issuer (observability; tests assert the cool-down with it). */
+      fetches = /* @__PURE__ */ new Map();
+      /** Adds a listener for skipped JWKS members (a cache handed in by a caller gets the CLI's too). */
+      onWarning(listener) {
+        this.warningListeners.push(listener);
+      }
+      setDiscoveryBase(issuer, base) {
+        this.bases.set(issuer, base);
+      }
+      current(issuer) {
+        return this.entries.get(issuer)?.keys ?? [];
+      }
+      /** The JWKS URL the current keys of `issuer` came from (origin and path, never the query). */
+      jwksUri(issuer) {
+        return this.entries.get(issuer)?.jwksUri;
+      }
+      /** Members of the current JWKS of `issuer` that were skipped and that `query` names. */
+      unusable(issuer, query) {
+        return skippedFor(this.entries.get(issuer)?.skipped ?? [], { iss: issuer, ...query });
+      }
+      snapshot(issuer) {
+        return this.entries.get(issuer)?.jwks;
+      }
+      /**
+       * Makes sure keys for `issuer` are loaded and, when `query` names a kid/jkt we do not know,
+       * refreshes once, unless the cool-down forbids it. Returns the keys matching `query`.
+       */
+      async ensure(issuer, query = {}, signal) {
+        const entry = this.entries.get(issuer);
+        const match = () => selectKeys(this.current(issuer), { iss: issuer, ...query });
+        const now = this.now();
+        const wantsKey = query.kid !== void 0 || query.jkt !== void 0;
+        const stale = entry !== void 0 && now - entry.fetchedAt > this.maxAgeMs;
+        const missing = entry === void 0 || wantsKey && match().length === 0 || stale;
+        if (!missing) return match();
+        const last = this.lastAttempt.get(issuer);
+        const coolingDown = last !== void 0 && now - last < this.cooldownMs;
+        if (coolingDown && !this.inflight.has(issuer)) {
+          if (entry === void 0) {
+            throw new OpError(
+              "OP_UNAVAILABLE",
+              `keys for ${issuer} could not be fetched recently; not retrying before the cool-down ends`
+            );
+          }
+          return match();
+        }
+        try {
+          await this.refresh(issuer, signal);
+        } catch (e) {
+          if (entry === void 0 || !stale) throw e;
+        }
+        return match();
+      }
+      refresh(issuer, signal) {
+        const running = this.inflight.get(issuer);
+        if (running) return running;
+        this.lastAttempt.set(issuer, this.now());
+        this.fetches.set(issuer, (this.fetches.get(issuer) ?? 0) + 1);
+        const p = this.fetch(issuer, signal).then((entry) => {
+          this.entries.set(issuer, entry);
+          return entry;
+        }).finally(() => this.inflight.delete(issuer));
+        this.inflight.set(issuer, p);
+        return p;
+      }
+      async fetch(issuer, signal) {
+        const http = { ...this.opts.http, ...signal ? { signal } : {} };
+        const meta = await discover(this.bases.get(issuer) ?? issuer, issuer, http);
+        const { json } = await requestJson({ url: meta.jwks_uri, what: `JWKS of ${issuer}` }, http);
+        let read;
+        try {
+          read = readJwks(json, `JWKS of ${issuer}`);
+        } catch (e) {
+          if (e instanceof FormatError) throw new OpError("OP_BAD_RESPONSE", e.message);
+          throw e;
+        }
+        const jwksUri = redactUrl(meta.jwks_uri);
+        for (const s of read.skipped) {
+          const w = skippedKeyWarning(`JWKS ${jwksUri}`, s);
+          for (const l of this.warningListeners) l(w);
+        }
+        const { keys, skipped } = read;
+        if (keys.length === 0)
+          throw new OpError("OP_BAD_RESPONSE", `the JWKS of ${issuer} holds no RS256 signing keys`);
+        return {
+          keys,
+          skipped,
+          jwksUri,
+          jwks: { keys: keys.map((k) => ({ ...k.jwk })) },
+          fetchedAt: this.now()
+        };
+      }
+    };
   }
 });
 
@@ -80412,7 +81105,8 @@ init_import_meta_url();
 init_errors();
 var STD_ALPHABET = /^[A-Za-z0-9+/]*={0,2}$/;
 function encodeBase64(bytes) {
-  return (typeof bytes === "string" ? Buffer.from(bytes, "utf8") : Buffer.from(bytes)).toString("base64");
+  const buf = typeof bytes === "string" ? Buffer.from(bytes, "utf8") : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return buf.toString("base64");
 }
 function decodeBase64(input2, what = "base64 value") {
   if (typeof input2 !== "string") throw new FormatError("ERR_BASE64", `${what} is not a string`);
@@ -80441,11 +81135,27 @@ var OPK_KEYID = "OPK";
 var TIMESTAMP_MEMBER = "rfc3161Timestamp";
 var MAX_ENVELOPE_BYTES = 64 * 1024 * 1024;
 var MAX_SIGNATURES = 4;
-function serializeEnvelope(payloadType, payload, signatures) {
-  const sigs = signatures.map(
-    (s) => `{"keyid":${goString(s.keyid)},"sig":${goString(encodeBase64(s.sig))}` + (s.timestamp ? `,"${TIMESTAMP_MEMBER}":${goString(encodeBase64(s.timestamp))}}` : "}")
-  );
-  return `{"payloadType":${goString(payloadType)},"payload":${goString(encodeBase64(payload))},"signatures":[${sigs.join(",")}]}`;
+function serializeEnvelopeBytes(payloadType, payload, signatures) {
+  const parts = [
+    [`{"payloadType":${goString(payloadType)},"payload":"`, "utf8"],
+    [encodeBase64(payload), "latin1"],
+    ['","signatures":[', "utf8"]
+  ];
+  signatures.forEach((s, i) => {
+    parts.push([`${i > 0 ? "," : ""}{"keyid":${goString(s.keyid)},"sig":"`, "utf8"]);
+    parts.push([encodeBase64(s.sig), "latin1"]);
+    if (s.timestamp) {
+      parts.push([`","${TIMESTAMP_MEMBER}":"`, "utf8"]);
+      parts.push([encodeBase64(s.timestamp), "latin1"]);
+    }
+    parts.push(['"}', "utf8"]);
+  });
+  parts.push(["]}", "utf8"]);
+  const out = Buffer.allocUnsafeSlow(parts.reduce((n, [t, enc]) => n + Buffer.byteLength(t, enc), 0));
+  let at = 0;
+  for (const [t, enc] of parts) at += out.write(t, at, enc);
+  if (at !== out.length) throw new Error("envelope size mismatch");
+  return out;
 }
 function parseEnvelope(input2) {
   if (input2.length > MAX_ENVELOPE_BYTES)
@@ -81156,17 +81866,9 @@ init_import_meta_url();
 // src/dsse/pae.ts
 init_import_meta_url();
 var import_node_crypto2 = require("node:crypto");
-function pae(payloadType, payload) {
-  const type = Buffer.from(payloadType, "utf8");
-  return Buffer.concat([
-    Buffer.from(`DSSEv1 ${type.length} `, "ascii"),
-    type,
-    Buffer.from(` ${payload.length} `, "ascii"),
-    payload
-  ]);
-}
 function attFor(payloadType, payload) {
-  return (0, import_node_crypto2.createHash)("sha256").update(pae(payloadType, payload)).digest("hex");
+  const type = Buffer.from(payloadType, "utf8");
+  return (0, import_node_crypto2.createHash)("sha256").update(`DSSEv1 ${type.length} `, "ascii").update(type).update(` ${payload.length} `, "ascii").update(payload).digest("hex");
 }
 
 // src/oci/read-image.ts
@@ -81463,35 +82165,7 @@ function signsStatement(payload, digest, original) {
 init_import_meta_url();
 var import_node_perf_hooks = require("node:perf_hooks");
 init_errors();
-
-// src/oidc/errors.ts
-init_import_meta_url();
-init_errors();
-var OpError = class extends OpkError {
-};
-function redactUrl(url) {
-  try {
-    const u = new URL(url);
-    return `${u.origin}${u.pathname}`;
-  } catch {
-    return "(invalid URL)";
-  }
-}
-var LOOPBACK = /* @__PURE__ */ new Set(["127.0.0.1", "localhost", "[::1]", "::1"]);
-function checkEndpointUrl(url, what) {
-  let u;
-  try {
-    u = new URL(url);
-  } catch {
-    throw new OpError("OP_BAD_RESPONSE", `${what} is not a valid URL`);
-  }
-  if (u.protocol === "https:") return u;
-  if (u.protocol === "http:" && LOOPBACK.has(u.hostname)) return u;
-  throw new OpError(
-    "OP_BAD_RESPONSE",
-    `${what} ${redactUrl(u)} must use https (http is allowed only on loopback)`
-  );
-}
+init_errors2();
 
 // src/signer/pool.ts
 init_import_meta_url();
@@ -81591,177 +82265,8 @@ init_import_meta_url();
 init_base64url();
 init_json();
 init_errors();
-
-// src/encoding/printable.ts
-init_import_meta_url();
-function printable(text2) {
-  return text2.replace(
-    // eslint-disable-next-line no-control-regex
-    /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g,
-    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`
-  );
-}
-
-// src/jwk/set.ts
-init_import_meta_url();
-init_json();
-init_errors();
-
-// src/jwk/rsa.ts
-init_import_meta_url();
-var import_node_crypto3 = require("node:crypto");
-init_base64url();
-init_json();
-init_errors();
-
-// src/encoding/bigint.ts
-init_import_meta_url();
-function bytesToBigInt(bytes) {
-  if (bytes.length === 0) return 0n;
-  return BigInt("0x" + Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("hex"));
-}
-function bigIntToBytes(value, length) {
-  const hex = value.toString(16);
-  if (hex.length > length * 2) throw new RangeError("integer does not fit the requested length");
-  return Uint8Array.from(Buffer.from(hex.padStart(length * 2, "0"), "hex"));
-}
-function bitLength(x) {
-  return x === 0n ? 0 : x.toString(2).length;
-}
-
-// src/jwk/rsa.ts
-var MIN_RSA_BITS = 2048;
-function rsaKeyFromJwk(input2) {
-  if (input2 === null || typeof input2 !== "object" || Array.isArray(input2)) {
-    throw new FormatError("JWK_INVALID", "JWK is not an object");
-  }
-  const jwk = input2;
-  if (jwk.kty !== "RSA") throw new FormatError("JWK_UNSUPPORTED", `JWK kty ${String(jwk.kty)} is not RSA`);
-  if (typeof jwk.n !== "string" || typeof jwk.e !== "string") {
-    throw new FormatError("JWK_INVALID", "RSA JWK needs string members n and e");
-  }
-  if (jwk.alg !== void 0 && typeof jwk.alg !== "string")
-    throw new FormatError("JWK_INVALID", "JWK alg must be a string");
-  if (jwk.kid !== void 0 && typeof jwk.kid !== "string")
-    throw new FormatError("JWK_INVALID", "JWK kid must be a string");
-  const nRaw = decodeBase64UrlLenient(jwk.n, "JWK n");
-  const eRaw = decodeBase64UrlLenient(jwk.e, "JWK e");
-  const n = bytesToBigInt(nRaw);
-  const e = bytesToBigInt(eRaw);
-  const bits = bitLength(n);
-  if (bits < MIN_RSA_BITS)
-    throw new FormatError("JWK_WEAK", `RSA modulus of ${bits} bits is below ${MIN_RSA_BITS}`);
-  if (e < 3n || (e & 1n) === 0n)
-    throw new FormatError("JWK_INVALID", "RSA exponent must be odd and at least 3");
-  const nB64 = encodeBase64Url(nRaw[0] === 0 ? nRaw.subarray(1) : nRaw);
-  const eB64 = encodeBase64Url(eRaw[0] === 0 ? eRaw.subarray(1) : eRaw);
-  let keyObject;
-  try {
-    keyObject = (0, import_node_crypto3.createPublicKey)({ key: { kty: "RSA", n: nB64, e: eB64 }, format: "jwk" });
-  } catch {
-    throw new FormatError("JWK_INVALID", "RSA JWK could not be imported");
-  }
-  const thumbprint = encodeBase64Url(
-    (0, import_node_crypto3.createHash)("sha256").update(canonicalJson({ e: eB64, kty: "RSA", n: nB64 })).digest()
-  );
-  const pub = { kty: "RSA", n: nB64, e: eB64 };
-  for (const k of ["kid", "alg", "use", "x5t"]) if (typeof jwk[k] === "string") pub[k] = jwk[k];
-  return {
-    kid: jwk.kid,
-    alg: jwk.alg,
-    x5t: typeof jwk.x5t === "string" ? jwk.x5t : void 0,
-    n,
-    e,
-    nBytes: Math.ceil(bits / 8),
-    keyObject,
-    thumbprint,
-    jwk: pub
-  };
-}
-
-// src/jwk/set.ts
-function isObject(v) {
-  return v !== null && typeof v === "object" && !Array.isArray(v);
-}
-function isForSigning(jwk) {
-  return jwk.use === void 0 || jwk.use === "sig";
-}
-var PRINTED_KID_CHARS = 200;
-function printableKid(kid) {
-  const short2 = kid.length > PRINTED_KID_CHARS ? `${kid.slice(0, PRINTED_KID_CHARS)}...` : kid;
-  return printable(JSON.stringify(short2));
-}
-function shortJson(v) {
-  const text2 = JSON.stringify(v ?? null) ?? "null";
-  return text2.length > 40 ? `${text2.slice(0, 37)}...` : text2;
-}
-var GQ_EXPONENT = 65537n;
-function thumbprintOf(jwk) {
-  try {
-    return rsaKeyFromJwk(jwk).thumbprint;
-  } catch (e) {
-    if (e instanceof FormatError) return void 0;
-    throw e;
-  }
-}
-function jwkMember(jwk) {
-  if (isObject(jwk) && !isForSigning(jwk)) return void 0;
-  const kid = isObject(jwk) && typeof jwk.kid === "string" ? jwk.kid : void 0;
-  const skip = (code, reason, jkt) => ({
-    skipped: { ...kid !== void 0 ? { kid } : {}, ...jkt !== void 0 ? { jkt } : {}, code, reason }
-  });
-  if (!isObject(jwk)) return skip("JWK_INVALID", "member is not a JSON object");
-  if (jwk.kty !== "RSA") return skip("JWK_UNSUPPORTED", `kty ${shortJson(jwk.kty)} is not RSA`);
-  if (jwk.alg !== void 0 && jwk.alg !== "RS256")
-    return skip("JWK_UNSUPPORTED", `alg ${shortJson(jwk.alg)} is not RS256`, thumbprintOf(jwk));
-  let key;
-  try {
-    key = rsaKeyFromJwk(jwk);
-  } catch (e) {
-    if (!(e instanceof FormatError)) throw e;
-    return skip(e.code, e.message);
-  }
-  if (key.e !== GQ_EXPONENT)
-    return skip("JWK_EXPONENT", `RSA exponent ${key.e} is not 65537`, key.thumbprint);
-  return { key };
-}
-function readJwks(doc, what = "JWKS") {
-  const members = doc?.keys;
-  if (!Array.isArray(members)) throw new FormatError("JWKS_INVALID", `${what} has no "keys" array`);
-  const keys = [];
-  const skipped = [];
-  for (const m of members) {
-    const r = jwkMember(m);
-    if (r && "key" in r) keys.push(r.key);
-    else if (r) skipped.push(r.skipped);
-  }
-  return { keys, skipped };
-}
-function jwksKeys(doc, what = "JWKS") {
-  return readJwks(doc, what).keys;
-}
-function skippedKeyWarning(what, s) {
-  const kid = s.kid !== void 0 ? printableKid(s.kid) : "(no kid)";
-  return {
-    code: "JWKS_KEY_SKIPPED",
-    message: `${printable(what)}: skipped key ${kid}: ${printable(s.reason)} (${s.code})`
-  };
-}
-function skippedFor(skipped, query) {
-  const { kid, jkt } = query;
-  if (kid === void 0 && jkt === void 0) return [];
-  const named = skipped.filter(
-    (s) => (kid === void 0 || s.kid === kid) && (jkt === void 0 || s.jkt === jkt || kid !== void 0 && s.jkt === void 0)
-  );
-  return jkt === void 0 ? named : [...named.filter((s) => s.jkt === jkt), ...named.filter((s) => s.jkt !== jkt)];
-}
-function selectKeys(keys, query) {
-  let found = keys.slice();
-  if (query.kid !== void 0) found = found.filter((k) => k.kid === query.kid);
-  if (query.jkt !== void 0) found = found.filter((k) => k.thumbprint === query.jkt);
-  if (query.kid === void 0 && query.jkt === void 0 && found.length !== 1) return [];
-  return found;
-}
+init_printable();
+init_set();
 
 // src/jws/algorithms.ts
 init_import_meta_url();
@@ -81858,11 +82363,13 @@ function decodeClaims(payload, what = "token payload") {
 init_import_meta_url();
 var import_node_crypto6 = require("node:crypto");
 init_errors();
+init_bigint();
 
 // src/gq/core.ts
 init_import_meta_url();
 var import_node_crypto5 = require("node:crypto");
 init_errors();
+init_bigint();
 
 // src/gq/bigint.ts
 init_import_meta_url();
@@ -81934,17 +82441,21 @@ function splitChallenge(r, params) {
     out.push(bytesToBigInt(r.subarray(i * params.vBytes, (i + 1) * params.vBytes)));
   return out;
 }
-function randomBelow(n, nBytes) {
-  for (; ; ) {
-    const x = bytesToBigInt((0, import_node_crypto5.randomBytes)(nBytes + 8)) % n;
-    if (x !== 0n) return x;
+function randomsBelow(n, nBytes, count) {
+  const width = nBytes + 8;
+  const pool2 = (0, import_node_crypto5.randomBytes)(width * count);
+  const out = [];
+  for (let i = 0; i < count; i++) {
+    let x = bytesToBigInt(pool2.subarray(i * width, (i + 1) * width)) % n;
+    while (x === 0n) x = bytesToBigInt((0, import_node_crypto5.randomBytes)(width)) % n;
+    out.push(x);
   }
+  return out;
 }
 function gqSign(engine, secret, message, opts = {}) {
   const { n, nBytes, vBytes, t } = engine.params;
   const mod = engine.mod;
-  const rhos = [];
-  for (let i = 0; i < t; i++) rhos.push(opts.random ? opts.random(i) % n : randomBelow(n, nBytes));
+  const rhos = opts.random ? Array.from({ length: t }, (_, i) => opts.random(i) % n) : randomsBelow(n, nBytes, t);
   const cBits = 8 * vBytes;
   const c = 1n << BigInt(cBits);
   const shift = "root" in secret ? mod.pow(secret.root, c) : 1n;
@@ -82535,11 +83046,11 @@ async function signStatement(statement, opts) {
   });
   const sig = Buffer.from(minted.json, "utf8");
   const timestamp = opts.timestamper ? await opts.timestamper(sig) : void 0;
-  const envelope = serializeEnvelope(payloadType, statement, [
+  const envelope = serializeEnvelopeBytes(payloadType, statement, [
     { keyid: OPK_KEYID, sig, ...timestamp ? { timestamp } : {} }
   ]);
   return {
-    envelope: Buffer.from(envelope, "utf8"),
+    envelope,
     mediaType: dsseMediaType(parsed.predicateType),
     predicateType: parsed.predicateType,
     opKey: {
@@ -83035,13 +83546,11 @@ var WorkerThreads = class {
         f(...a);
       };
       this.jobs.set(id, { resolve: done(resolve), reject: done(reject), getIdToken, slot });
-      slot.worker.postMessage({
-        t: "sign",
-        id,
-        statement: job.statement,
-        payloadType: job.payloadType ?? "",
-        ...this.config
-      });
+      const statement = new Uint8Array(job.statement);
+      slot.worker.postMessage(
+        { t: "sign", id, statement, payloadType: job.payloadType ?? "", ...this.config },
+        [statement.buffer]
+      );
     });
   }
   onMessage(m) {
@@ -84400,321 +84909,25 @@ function limitsFrom(values) {
 // src/cli/provider.ts
 init_import_meta_url();
 init_errors();
-
-// src/oidc/archive.ts
-init_import_meta_url();
-var import_node_crypto13 = require("node:crypto");
-var import_promises5 = require("node:fs/promises");
-var import_node_path3 = require("node:path");
-init_errors();
-var ArchiveError = class extends OpkError {
-};
-function issuerDir(dir, issuer) {
-  return (0, import_node_path3.join)(dir, (0, import_node_crypto13.createHash)("sha256").update(issuer, "utf8").digest("hex").slice(0, 32));
-}
-function publicJwks(jwks, what) {
-  const out = jwksKeys(jwks, what).map((k) => ({ ...k.jwk }));
-  if (out.length === 0) throw new FormatError("JWKS_INVALID", `${what} holds no RSA signing keys`);
-  return { keys: out };
-}
-async function appendSnapshot(dir, input2) {
-  const snapshot = {
-    issuer: input2.issuer,
-    observedAt: (input2.observedAt ?? /* @__PURE__ */ new Date()).toISOString(),
-    ...input2.source !== void 0 ? { source: input2.source } : {},
-    jwks: publicJwks(input2.jwks, "JWKS")
-  };
-  const target = issuerDir(dir, input2.issuer);
-  const suffix = (0, import_node_crypto13.randomBytes)(4).toString("hex");
-  const name = `${snapshot.observedAt.replace(/:/g, "-")}-${suffix}.json`;
-  const tmp = (0, import_node_path3.join)(target, `.tmp-${suffix}-${process.pid}`);
-  try {
-    await (0, import_promises5.mkdir)(target, { recursive: true });
-    const fh = await (0, import_promises5.open)(tmp, "wx", 420);
-    try {
-      await fh.writeFile(JSON.stringify(snapshot, null, 2) + "\n");
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await (0, import_promises5.rename)(tmp, (0, import_node_path3.join)(target, name));
-  } catch (e) {
-    await (0, import_promises5.rm)(tmp, { force: true });
-    throw new ArchiveError(
-      "ARCHIVE_IO",
-      `cannot write to the JWKS archive ${dir}: ${e.code ?? "error"}`
-    );
-  }
-  return (0, import_node_path3.join)(target, name);
-}
-async function readSnapshotFiles(dir, issuer) {
-  const target = issuerDir(dir, issuer);
-  let names;
-  try {
-    names = (await (0, import_promises5.readdir)(target)).filter((n) => n.endsWith(".json") && !n.startsWith("."));
-  } catch (e) {
-    if (e.code === "ENOENT") return [];
-    throw new ArchiveError(
-      "ARCHIVE_IO",
-      `cannot read the JWKS archive ${dir}: ${e.code ?? "error"}`
-    );
-  }
-  const out = [];
-  for (const name of names.sort()) {
-    const file = (0, import_node_path3.join)(target, name);
-    let doc;
-    try {
-      doc = JSON.parse(await (0, import_promises5.readFile)(file, "utf8"));
-    } catch {
-      throw new ArchiveError("ARCHIVE_CORRUPT", `JWKS archive file ${file} is not valid JSON`);
-    }
-    if (doc?.issuer !== issuer || typeof doc.observedAt !== "string" || !Array.isArray(doc.jwks?.keys)) {
-      throw new ArchiveError("ARCHIVE_CORRUPT", `JWKS archive file ${file} is not a snapshot of ${issuer}`);
-    }
-    out.push({ file, doc });
-  }
-  return out.sort((a, b) => a.doc.observedAt.localeCompare(b.doc.observedAt));
-}
-async function archivedKeys(dir, issuer, onSkipped) {
-  const byThumb = /* @__PURE__ */ new Map();
-  for (const { file, doc: snap } of await readSnapshotFiles(dir, issuer)) {
-    for (const jwk of snap.jwks.keys) {
-      const m = jwkMember(jwk);
-      if (!m) continue;
-      if ("skipped" in m) {
-        onSkipped?.(m.skipped, file);
-        continue;
-      }
-      const seen = byThumb.get(m.key.thumbprint);
-      if (seen) seen.lastSeen = snap.observedAt;
-      else
-        byThumb.set(m.key.thumbprint, {
-          key: m.key,
-          firstSeen: snap.observedAt,
-          lastSeen: snap.observedAt,
-          file
-        });
-    }
-  }
-  return [...byThumb.values()];
-}
-async function recordIfNew(dir, issuer, jwks, source) {
-  const have = new Set((await archivedKeys(dir, issuer)).map((k) => k.key.thumbprint));
-  const wanted = publicJwks(jwks, "JWKS").keys.map((k) => rsaKeyFromJwk(k).thumbprint);
-  if (wanted.every((t) => have.has(t))) return void 0;
-  return appendSnapshot(dir, { issuer, jwks, source });
-}
-function archiveIssuerKeys(dir, source = "signer") {
-  return async (issuer, jwks) => {
-    await recordIfNew(dir, issuer, jwks, source);
-  };
-}
+init_archive();
 
 // src/oidc/provider.ts
 init_import_meta_url();
 var import_node_child_process = require("node:child_process");
+init_errors2();
 
 // src/oidc/github-actions.ts
 init_import_meta_url();
-
-// src/oidc/discovery.ts
-init_import_meta_url();
-
-// src/oidc/http.ts
-init_import_meta_url();
-var import_promises6 = require("node:timers/promises");
-var import_undici = __toESM(require_undici(), 1);
-var MAX_BODY = 1 << 20;
-var DEFAULTS = { timeoutMs: 1e4, attempts: 4, baseDelayMs: 250, maxDelayMs: 4e3 };
-var Retryable = class extends Error {
-  constructor(outcome, reached, retryAfterMs) {
-    super(outcome);
-    this.outcome = outcome;
-    this.reached = reached;
-    this.retryAfterMs = retryAfterMs;
-  }
-  outcome;
-  reached;
-  retryAfterMs;
-};
-var TLS_CODE = /CERT|TLS|SSL|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|HOSTNAME|ALTNAME/;
-function describeNetworkError(e, host) {
-  const err = e;
-  const code = typeof err?.code === "string" ? err.code : void 0;
-  switch (code) {
-    case "ENOTFOUND":
-    case "EAI_AGAIN":
-    case "EAI_NONAME":
-      return `DNS lookup of ${host} failed (${code})`;
-    case "ECONNREFUSED":
-      return `connection to ${host} refused (ECONNREFUSED)`;
-    case "ECONNRESET":
-    case "UND_ERR_SOCKET":
-      return `connection to ${host} was reset (${code})`;
-    case "EHOSTUNREACH":
-    case "ENETUNREACH":
-      return `${host} is unreachable (${code})`;
-    case "UND_ERR_CONNECT_TIMEOUT":
-      return `connecting to ${host} timed out`;
-  }
-  if (code && TLS_CODE.test(code)) {
-    const why = typeof err?.message === "string" ? err.message.slice(0, 200) : code;
-    return `TLS handshake with ${host} failed: ${why} (${code})`;
-  }
-  return `network error talking to ${host} (${code ?? (typeof err?.name === "string" ? err.name : "unknown")})`;
-}
-function hostOf(url) {
-  try {
-    return new URL(url).host;
-  } catch {
-    return "(invalid URL)";
-  }
-}
-function retryAfter(value, maxMs) {
-  const v = Array.isArray(value) ? value[0] : value;
-  if (v === void 0) return void 0;
-  const secs = Number(v);
-  if (Number.isFinite(secs) && secs >= 0) return Math.min(secs * 1e3, maxMs);
-  const at = Date.parse(v);
-  return Number.isNaN(at) ? void 0 : Math.min(Math.max(0, at - Date.now()), maxMs);
-}
-async function requestJson(req, opts = {}) {
-  const o = { ...DEFAULTS, ...stripUndefined(opts) };
-  const attempts = req.idempotent === false ? 1 : Math.max(1, o.attempts);
-  const where = `${req.what} from ${redactUrl(req.url)}`;
-  let last = "no attempt";
-  let reached = false;
-  for (let attempt = 1; attempt <= attempts; attempt++) {
-    if (opts.signal?.aborted) throw cancelled(where);
-    try {
-      const res = await once(req, o.timeoutMs, opts.signal, where, o.maxDelayMs);
-      opts.onAttempt?.({ url: redactUrl(req.url), attempt, outcome: String(res.status) });
-      return res;
-    } catch (e) {
-      if (!(e instanceof Retryable)) {
-        opts.onAttempt?.({
-          url: redactUrl(req.url),
-          attempt,
-          outcome: e instanceof OpError ? e.code : "error"
-        });
-        throw e;
-      }
-      opts.onAttempt?.({ url: redactUrl(req.url), attempt, outcome: e.outcome });
-      last = e.outcome;
-      reached = e.reached;
-      if (attempt === attempts) break;
-      const cap = Math.min(o.maxDelayMs, o.baseDelayMs * 2 ** (attempt - 1));
-      const delay = e.retryAfterMs ?? Math.random() * cap;
-      try {
-        await (0, import_promises6.setTimeout)(delay, void 0, opts.signal ? { signal: opts.signal } : {});
-      } catch {
-        throw cancelled(where);
-      }
-    }
-  }
-  const tries = `${attempts} attempt${attempts === 1 ? "" : "s"}`;
-  throw new OpError(
-    "OP_UNAVAILABLE",
-    reached ? `could not get ${where} after ${tries} (last: ${last}); the OP is down or overloaded, try again later` : `could not get ${where} after ${tries}: ${last}`
-  );
-}
-function cancelled(where) {
-  return new OpError(
-    "OP_CANCELLED",
-    `request for ${where} was cancelled (deadline exceeded or caller aborted)`
-  );
-}
-async function once(req, timeoutMs, callerSignal, where, maxDelayMs) {
-  const timeout = AbortSignal.timeout(timeoutMs);
-  const signal = callerSignal ? AbortSignal.any([callerSignal, timeout]) : timeout;
-  let status;
-  let headers;
-  let text2;
-  try {
-    const res = await (0, import_undici.request)(req.url, {
-      method: req.method ?? "GET",
-      headers: { accept: "application/json", ...req.headers },
-      ...req.body !== void 0 ? { body: req.body } : {},
-      signal
-    });
-    status = res.statusCode;
-    headers = res.headers;
-    text2 = await readLimited(res.body, where);
-  } catch (e) {
-    if (callerSignal?.aborted) throw cancelled(where);
-    if (e instanceof OpError) throw e;
-    const host = hostOf(req.url);
-    if (timeout.aborted)
-      throw new Retryable(`${host} did not answer: timed out after ${timeoutMs} ms`, false);
-    throw new Retryable(describeNetworkError(e, host), false);
-  }
-  if (status === 429 || status >= 500) {
-    throw new Retryable(
-      `HTTP ${status}`,
-      true,
-      status === 429 || status === 503 ? retryAfter(headers["retry-after"], maxDelayMs) : void 0
-    );
-  }
-  if (status === 401 || status === 403)
-    throw new OpError("OP_AUTH", `the OP refused the request for ${where} (HTTP ${status})`);
-  if (status < 200 || status >= 300)
-    throw new OpError("OP_REJECTED", `the OP answered HTTP ${status} for ${where}`);
-  let json;
-  try {
-    json = JSON.parse(text2);
-  } catch {
-    throw new OpError("OP_BAD_RESPONSE", `the OP's answer for ${where} is not JSON`);
-  }
-  if (json === null || typeof json !== "object" || Array.isArray(json)) {
-    throw new OpError("OP_BAD_RESPONSE", `the OP's answer for ${where} is not a JSON object`);
-  }
-  return { status, json, headers };
-}
-async function readLimited(body, where) {
-  const chunks = [];
-  let size2 = 0;
-  for await (const c of body) {
-    size2 += c.length;
-    if (size2 > MAX_BODY) {
-      body.destroy?.();
-      throw new OpError("OP_BAD_RESPONSE", `the OP's answer for ${where} is larger than ${MAX_BODY} bytes`);
-    }
-    chunks.push(c);
-  }
-  return Buffer.concat(chunks).toString("utf8");
-}
-function stripUndefined(o) {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== void 0));
-}
-
-// src/oidc/discovery.ts
-function discoveryUrl(base) {
-  return `${base.replace(/\/+$/, "")}/.well-known/openid-configuration`;
-}
-async function discover(base, expectedIssuer, http) {
-  const url = checkEndpointUrl(discoveryUrl(base), "discovery URL").href;
-  const { json } = await requestJson({ url, what: "OIDC discovery document" }, http);
-  if (typeof json.issuer !== "string" || typeof json.jwks_uri !== "string") {
-    throw new OpError("OP_BAD_RESPONSE", `the discovery document at ${base} lacks "issuer" or "jwks_uri"`);
-  }
-  if (expectedIssuer !== void 0 && json.issuer !== expectedIssuer) {
-    throw new OpError(
-      "OP_BAD_RESPONSE",
-      `the discovery document at ${base} names issuer ${json.issuer}, expected ${expectedIssuer}`
-    );
-  }
-  checkEndpointUrl(json.jwks_uri, "jwks_uri");
-  const meta = { issuer: json.issuer, jwks_uri: json.jwks_uri };
-  for (const k of ["authorization_endpoint", "token_endpoint"]) {
-    if (typeof json[k] === "string") meta[k] = checkEndpointUrl(json[k], k).href;
-  }
-  return meta;
-}
+init_discovery();
+init_errors2();
+init_http();
 
 // src/oidc/id-token.ts
 init_import_meta_url();
 init_errors();
+init_set();
 init_base64url();
+init_errors2();
 function idTokenKeyHint(idToken) {
   const jws = parseIdToken(idToken);
   const claims = decodeClaims(jws.payload, "ID token payload");
@@ -84790,122 +85003,8 @@ async function checkFreshIdToken(idToken, o) {
   return { idToken, opKey: checked.key };
 }
 
-// src/oidc/jwks-cache.ts
-init_import_meta_url();
-init_errors();
-var JwksCache = class {
-  constructor(opts = {}) {
-    this.opts = opts;
-    this.cooldownMs = opts.cooldownMs ?? 6e4;
-    this.maxAgeMs = opts.maxAgeMs ?? 15 * 6e4;
-    this.now = opts.now ?? Date.now;
-    for (const [iss, base] of Object.entries(opts.discoveryBase ?? {})) this.bases.set(iss, base);
-    if (opts.onWarning) this.warningListeners.push(opts.onWarning);
-  }
-  opts;
-  entries = /* @__PURE__ */ new Map();
-  lastAttempt = /* @__PURE__ */ new Map();
-  inflight = /* @__PURE__ */ new Map();
-  bases = /* @__PURE__ */ new Map();
-  cooldownMs;
-  maxAgeMs;
-  now;
-  warningListeners = [];
-  /** Fetches started, per issuer (observability; tests assert the cool-down with it). */
-  fetches = /* @__PURE__ */ new Map();
-  /** Adds a listener for skipped JWKS members (a cache handed in by a caller gets the CLI's too). */
-  onWarning(listener) {
-    this.warningListeners.push(listener);
-  }
-  setDiscoveryBase(issuer, base) {
-    this.bases.set(issuer, base);
-  }
-  current(issuer) {
-    return this.entries.get(issuer)?.keys ?? [];
-  }
-  /** The JWKS URL the current keys of `issuer` came from (origin and path, never the query). */
-  jwksUri(issuer) {
-    return this.entries.get(issuer)?.jwksUri;
-  }
-  /** Members of the current JWKS of `issuer` that were skipped and that `query` names. */
-  unusable(issuer, query) {
-    return skippedFor(this.entries.get(issuer)?.skipped ?? [], { iss: issuer, ...query });
-  }
-  snapshot(issuer) {
-    return this.entries.get(issuer)?.jwks;
-  }
-  /**
-   * Makes sure keys for `issuer` are loaded and, when `query` names a kid/jkt we do not know,
-   * refreshes once, unless the cool-down forbids it. Returns the keys matching `query`.
-   */
-  async ensure(issuer, query = {}, signal) {
-    const entry = this.entries.get(issuer);
-    const match = () => selectKeys(this.current(issuer), { iss: issuer, ...query });
-    const now = this.now();
-    const wantsKey = query.kid !== void 0 || query.jkt !== void 0;
-    const stale = entry !== void 0 && now - entry.fetchedAt > this.maxAgeMs;
-    const missing = entry === void 0 || wantsKey && match().length === 0 || stale;
-    if (!missing) return match();
-    const last = this.lastAttempt.get(issuer);
-    const coolingDown = last !== void 0 && now - last < this.cooldownMs;
-    if (coolingDown && !this.inflight.has(issuer)) {
-      if (entry === void 0) {
-        throw new OpError(
-          "OP_UNAVAILABLE",
-          `keys for ${issuer} could not be fetched recently; not retrying before the cool-down ends`
-        );
-      }
-      return match();
-    }
-    try {
-      await this.refresh(issuer, signal);
-    } catch (e) {
-      if (entry === void 0 || !stale) throw e;
-    }
-    return match();
-  }
-  refresh(issuer, signal) {
-    const running = this.inflight.get(issuer);
-    if (running) return running;
-    this.lastAttempt.set(issuer, this.now());
-    this.fetches.set(issuer, (this.fetches.get(issuer) ?? 0) + 1);
-    const p = this.fetch(issuer, signal).then((entry) => {
-      this.entries.set(issuer, entry);
-      return entry;
-    }).finally(() => this.inflight.delete(issuer));
-    this.inflight.set(issuer, p);
-    return p;
-  }
-  async fetch(issuer, signal) {
-    const http = { ...this.opts.http, ...signal ? { signal } : {} };
-    const meta = await discover(this.bases.get(issuer) ?? issuer, issuer, http);
-    const { json } = await requestJson({ url: meta.jwks_uri, what: `JWKS of ${issuer}` }, http);
-    let read;
-    try {
-      read = readJwks(json, `JWKS of ${issuer}`);
-    } catch (e) {
-      if (e instanceof FormatError) throw new OpError("OP_BAD_RESPONSE", e.message);
-      throw e;
-    }
-    const jwksUri = redactUrl(meta.jwks_uri);
-    for (const s of read.skipped) {
-      const w = skippedKeyWarning(`JWKS ${jwksUri}`, s);
-      for (const l of this.warningListeners) l(w);
-    }
-    const { keys, skipped } = read;
-    if (keys.length === 0)
-      throw new OpError("OP_BAD_RESPONSE", `the JWKS of ${issuer} holds no RS256 signing keys`);
-    return {
-      keys,
-      skipped,
-      jwksUri,
-      jwks: { keys: keys.map((k) => ({ ...k.jwk })) },
-      fetchedAt: this.now()
-    };
-  }
-};
-
 // src/oidc/github-actions.ts
+init_jwks_cache();
 var AUTH_HINT = "the workflow probably lacks `permissions: id-token: write`, or the request token expired (it lives as long as the job)";
 function githubActionsTokenSource(o) {
   checkEndpointUrl(o.requestUrl, "ACTIONS_ID_TOKEN_REQUEST_URL");
@@ -84952,6 +85051,8 @@ function githubActionsTokenSource(o) {
 
 // src/oidc/gitlab.ts
 init_import_meta_url();
+init_errors2();
+init_jwks_cache();
 function gitlabTokenSource(o) {
   const cache2 = o.keys ?? new JwksCache(o.http ? { http: o.http } : {});
   if (o.discoveryBase) cache2.setDiscoveryBase(o.issuer, o.discoveryBase);
@@ -84980,6 +85081,10 @@ function gitlabTokenSource(o) {
 init_import_meta_url();
 var import_node_crypto14 = require("node:crypto");
 var import_node_http = require("node:http");
+init_discovery();
+init_errors2();
+init_http();
+init_jwks_cache();
 var b64u = (b) => b.toString("base64url");
 function interactiveLoginTokenSource(o) {
   const cache2 = o.keys ?? new JwksCache(o.http ? { http: o.http } : {});
@@ -86189,6 +86294,7 @@ ${ATTEST_USAGE}`);
 
 // src/cli/progress.ts
 init_import_meta_url();
+init_printable();
 function progressFor(io2, quiet2) {
   const tty = io2.stderr.isTTY === true;
   if (quiet2 || !tty) return { done() {
@@ -86965,6 +87071,7 @@ function classifyConfig(mediaType) {
 
 // src/verify/report.ts
 init_import_meta_url();
+init_printable();
 
 // src/dsse/verify.ts
 init_import_meta_url();
@@ -87049,6 +87156,8 @@ function identityClaims(claims) {
 
 // src/verify/key-source.ts
 init_import_meta_url();
+init_printable();
+init_set();
 function keySourceText(source, kid) {
   if (!source) return "";
   const key = kid !== void 0 ? `key ${printableKid(kid)}` : "key";
@@ -87921,10 +88030,13 @@ init_import_meta_url();
 init_import_meta_url();
 init_json();
 init_errors();
+init_set();
 
 // src/oidc/trust.ts
 init_import_meta_url();
+init_set();
 init_errors();
+init_errors2();
 var OpTrust = class {
   constructor(o) {
     this.o = o;
@@ -88005,11 +88117,12 @@ var OpTrust = class {
   }
 };
 async function readArchive(dir, issuers, onWarning) {
+  const { archivedKeys: archivedKeys2 } = await Promise.resolve().then(() => (init_archive(), archive_exports));
   const out = { archived: /* @__PURE__ */ new Map(), archiveFiles: /* @__PURE__ */ new Map(), archivedSkipped: /* @__PURE__ */ new Map() };
   for (const iss of issuers) {
     const skipped = [];
     const warned = /* @__PURE__ */ new Set();
-    const keys = await archivedKeys(dir, iss, (s, file) => {
+    const keys = await archivedKeys2(dir, iss, (s, file) => {
       skipped.push(s);
       const k = `${s.kid ?? ""}\0${s.code}`;
       if (!warned.has(k)) onWarning?.(skippedKeyWarning(`JWKS archive ${file}`, s));
@@ -88028,11 +88141,13 @@ async function readArchive(dir, issuers, onWarning) {
 // src/trust/root-trust.ts
 init_import_meta_url();
 init_errors();
+init_set();
 
 // src/trust/root.ts
 init_import_meta_url();
 var import_promises8 = require("node:fs/promises");
 init_errors();
+init_set();
 var TRUSTED_ROOT_MEDIA_TYPE = "application/vnd.opk-signer.trusted-root.v1+json";
 var TrustedRootError = class extends OpkError {
 };
@@ -88110,6 +88225,7 @@ async function loadTrustedRoot(path) {
 
 // src/trust/source.ts
 init_import_meta_url();
+init_set();
 var RootKeySource = class {
   constructor(root, issuers) {
     this.root = root;
@@ -88188,7 +88304,7 @@ async function createTrust(o = {}) {
   const issuers = o.issuers?.length ? [...new Set(o.issuers)] : [GITHUB_ACTIONS_ISSUER];
   const fromArchive = archive ? await openArchive(archive, issuers, warn) : void 0;
   const archived = fromArchive?.archived;
-  const live = !o.offline && !pinned ? o.cache ?? new JwksCache({ ...o.http ? { http: o.http } : {}, discoveryBase: o.discoveryBase ?? {} }) : void 0;
+  const live = !o.offline && !pinned ? o.cache ?? await newCache(o) : void 0;
   live?.onWarning(warn);
   const trust = new OpTrust({
     issuers,
@@ -88209,6 +88325,10 @@ async function createTrust(o = {}) {
   if (archived && !live && !issuers.some(held) && !pinned)
     throw new UsageError("USAGE", `the JWKS archive ${archive} holds no keys for ${issuers.join(", ")}`);
   return { keys: trust, prefetch: (q2) => trust.prefetch(q2), trustedIssuers: trust.trustedIssuers, warnings };
+}
+async function newCache(o) {
+  const { JwksCache: JwksCache2 } = await Promise.resolve().then(() => (init_jwks_cache(), jwks_cache_exports));
+  return new JwksCache2({ ...o.http ? { http: o.http } : {}, discoveryBase: o.discoveryBase ?? {} });
 }
 async function openArchive(dir, issuers, warn) {
   try {

@@ -1,27 +1,22 @@
 #!/usr/bin/env node
-import { readdir } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { UsageError } from '../errors.js';
+import { COMMANDS } from './command-table.js';
 import { EXIT_USAGE, reportError, type CliIo, type Command } from './io.js';
 
-const commandsDir = join(dirname(fileURLToPath(import.meta.url)), 'commands');
+const known = COMMANDS.map((c) => c.file);
 
-async function listCommands(): Promise<string[]> {
-  const files = await readdir(commandsDir);
-  return files
-    .filter((f) => f.endsWith('.js'))
-    .map((f) => f.slice(0, -3))
-    .sort();
+function usage(io: CliIo): void {
+  const lines = ['usage: opk-signer <command> [flags]', '', 'commands:'];
+  for (const c of COMMANDS)
+    lines.push(`  ${(c.spelling ?? c.file.replace('-', ' ')).padEnd(20)} ${c.summary}`);
+  io.stderr.write(lines.join('\n') + '\n');
 }
 
-async function usage(io: CliIo): Promise<void> {
-  const lines = ['usage: opk-signer <command> [flags]', '', 'commands:'];
-  for (const name of await listCommands()) {
-    const mod = (await import(pathToFileURL(join(commandsDir, `${name}.js`)).href)) as Command;
-    lines.push(`  ${(mod.spelling ?? name.replace('-', ' ')).padEnd(20)} ${mod.summary}`);
-  }
-  io.stderr.write(lines.join('\n') + '\n');
+/** The one command module that runs. */
+async function load(file: string): Promise<Command> {
+  return (await import(`./commands/${file}.js`)) as Command;
 }
 
 /**
@@ -29,10 +24,9 @@ async function usage(io: CliIo): Promise<void> {
  * `commands/demo.js`. Two-word names are tried first.
  */
 export async function main(argv: string[], io: CliIo): Promise<number> {
-  const known = await listCommands();
   const [a, b] = argv;
   if (!a || a === '--help' || a === '-h' || a === 'help') {
-    await usage(io);
+    usage(io);
     return a ? 0 : EXIT_USAGE;
   }
   if (a === '--version') {
@@ -53,12 +47,12 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
   }
   if (!name) {
     io.stderr.write(`opk-signer: unknown command "${argv.slice(0, 2).join(' ')}"\n`);
-    await usage(io);
+    usage(io);
     return EXIT_USAGE;
   }
   let mod: Command | undefined;
   try {
-    mod = (await import(pathToFileURL(join(commandsDir, `${name}.js`)).href)) as Command;
+    mod = await load(name);
     if (mod.usage && (rest.includes('--help') || rest.includes('-h'))) {
       io.stdout.write(`${mod.usage}\n  ${mod.summary}\n`);
       return 0;
@@ -71,10 +65,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
   }
 }
 
-if (
-  process.argv[1] &&
-  fileURLToPath(import.meta.url) === (await import('node:fs')).realpathSync(process.argv[1])
-) {
+if (process.argv[1] && fileURLToPath(import.meta.url) === realpathSync(process.argv[1])) {
   const code = await main(process.argv.slice(2), {
     stdout: process.stdout,
     stderr: process.stderr,

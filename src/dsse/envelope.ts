@@ -40,12 +40,42 @@ export function serializeEnvelope(
   payload: Uint8Array,
   signatures: EnvelopeSignature[],
 ): string {
-  const sigs = signatures.map(
-    (s) =>
-      `{"keyid":${goString(s.keyid)},"sig":${goString(encodeBase64(s.sig))}` +
-      (s.timestamp ? `,"${TIMESTAMP_MEMBER}":${goString(encodeBase64(s.timestamp))}}` : '}'),
-  );
-  return `{"payloadType":${goString(payloadType)},"payload":${goString(encodeBase64(payload))},"signatures":[${sigs.join(',')}]}`;
+  return serializeEnvelopeBytes(payloadType, payload, signatures).toString('utf8');
+}
+
+/**
+ * `serializeEnvelope` as bytes, written once into a buffer of its own (not Node's shared pool,
+ * so it can be transferred to another thread). Base64 needs no JSON escaping (its alphabet has
+ * no `"`, `\`, `<`, `>` or `&`), so the payload is encoded once and copied in as it is, never
+ * scanned again: a 200 KiB statement costs one base64 pass, not three string passes.
+ */
+export function serializeEnvelopeBytes(
+  payloadType: string,
+  payload: Uint8Array,
+  signatures: EnvelopeSignature[],
+): Buffer {
+  // [text, encoding] pairs: JSON syntax and escaped strings are UTF-8, base64 is ASCII.
+  const parts: [string, BufferEncoding][] = [
+    [`{"payloadType":${goString(payloadType)},"payload":"`, 'utf8'],
+    [encodeBase64(payload), 'latin1'],
+    ['","signatures":[', 'utf8'],
+  ];
+  signatures.forEach((s, i) => {
+    parts.push([`${i > 0 ? ',' : ''}{"keyid":${goString(s.keyid)},"sig":"`, 'utf8']);
+    parts.push([encodeBase64(s.sig), 'latin1']);
+    if (s.timestamp) {
+      parts.push([`","${TIMESTAMP_MEMBER}":"`, 'utf8']);
+      parts.push([encodeBase64(s.timestamp), 'latin1']);
+    }
+    parts.push(['"}', 'utf8']);
+  });
+  parts.push([']}', 'utf8']);
+  const out = Buffer.allocUnsafeSlow(parts.reduce((n, [t, enc]) => n + Buffer.byteLength(t, enc), 0));
+  let at = 0;
+  for (const [t, enc] of parts) at += out.write(t, at, enc);
+  // allocUnsafeSlow is uninitialised: every byte must have been written.
+  if (at !== out.length) throw new Error('envelope size mismatch');
+  return out;
 }
 
 export function parseEnvelope(input: string | Uint8Array): Envelope {

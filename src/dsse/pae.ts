@@ -11,7 +11,13 @@ export function pae(payloadType: string, payload: Uint8Array): Buffer {
   ]);
 }
 
-/** The CIC `att` claim: lowercase hex SHA-256 of the PAE. */
+/** The CIC `att` claim: lowercase hex SHA-256 of the PAE, hashed in place (the payload is not copied). */
 export function attFor(payloadType: string, payload: Uint8Array): string {
-  return createHash('sha256').update(pae(payloadType, payload)).digest('hex');
+  const type = Buffer.from(payloadType, 'utf8');
+  return createHash('sha256')
+    .update(`DSSEv1 ${type.length} `, 'ascii')
+    .update(type)
+    .update(` ${payload.length} `, 'ascii')
+    .update(payload)
+    .digest('hex');
 }

@@ -4,7 +4,12 @@ const STD_ALPHABET = /^[A-Za-z0-9+/]*={0,2}$/;
 
 /** Standard padded base64, as DSSE envelopes carry `payload` and `sig`. */
 export function encodeBase64(bytes: Uint8Array | string): string {
-  return (typeof bytes === 'string' ? Buffer.from(bytes, 'utf8') : Buffer.from(bytes)).toString('base64');
+  // A view, not Buffer.from(bytes): that would copy the whole payload before encoding it.
+  const buf =
+    typeof bytes === 'string'
+      ? Buffer.from(bytes, 'utf8')
+      : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return buf.toString('base64');
 }
 
 /**

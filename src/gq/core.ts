@@ -59,12 +59,22 @@ function splitChallenge(r: Uint8Array, params: GqParams): bigint[] {
   return out;
 }
 
-export function randomBelow(n: bigint, nBytes: number): bigint {
+/**
+ * `count` uniform values in [1, n) from one draw of the system RNG (each of the t commitments
+ * of a signature needs one; one draw is one syscall and one buffer instead of t).
+ */
+export function randomsBelow(n: bigint, nBytes: number, count: number): bigint[] {
   // 64 extra bits make the modulo bias negligible (< 2^-64).
-  for (;;) {
-    const x = bytesToBigInt(randomBytes(nBytes + 8)) % n;
-    if (x !== 0n) return x;
+  const width = nBytes + 8;
+  const pool = randomBytes(width * count);
+  const out: bigint[] = [];
+  for (let i = 0; i < count; i++) {
+    let x = bytesToBigInt(pool.subarray(i * width, (i + 1) * width)) % n;
+    // Zero has probability < 2^-2000: redraw alone rather than give up the single draw.
+    while (x === 0n) x = bytesToBigInt(randomBytes(width)) % n;
+    out.push(x);
   }
+  return out;
 }
 
 export interface SignOptions {
@@ -88,8 +98,9 @@ export function gqSign(
 ): Uint8Array {
   const { n, nBytes, vBytes, t } = engine.params;
   const mod = engine.mod;
-  const rhos: bigint[] = [];
-  for (let i = 0; i < t; i++) rhos.push(opts.random ? opts.random(i) % n : randomBelow(n, nBytes));
+  const rhos = opts.random
+    ? Array.from({ length: t }, (_, i) => opts.random!(i) % n)
+    : randomsBelow(n, nBytes, t);
   const cBits = 8 * vBytes;
   const c = 1n << BigInt(cBits);
   const shift = 'root' in secret ? mod.pow(secret.root, c) : 1n;

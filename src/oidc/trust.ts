@@ -10,7 +10,6 @@ import {
 } from '../jwk/set.js';
 import type { RsaPublicKey } from '../jwk/rsa.js';
 import { GITHUB_ACTIONS_ISSUER } from '../pktoken/verify.js';
-import { archivedKeys } from './archive.js';
 import { UsageError } from '../errors.js';
 import { OpError } from './errors.js';
 import type { JwksCache } from './jwks-cache.js';
@@ -148,6 +147,8 @@ export async function readArchive(
   issuers: readonly string[],
   onWarning?: (w: KeyWarning) => void,
 ): Promise<ArchiveTrust> {
+  // Only an archive needs the archive reader: a pinned-key verify does not load it.
+  const { archivedKeys } = await import('./archive.js');
   const out: ArchiveTrust = { archived: new Map(), archiveFiles: new Map(), archivedSkipped: new Map() };
   for (const iss of issuers) {
     const skipped: SkippedKey[] = [];

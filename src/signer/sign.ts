@@ -1,5 +1,5 @@
 import type { CommitmentLocation } from '../pktoken/cic.js';
-import { OPK_KEYID, INTOTO_PAYLOAD_TYPE, serializeEnvelope } from '../dsse/envelope.js';
+import { OPK_KEYID, INTOTO_PAYLOAD_TYPE, serializeEnvelopeBytes } from '../dsse/envelope.js';
 import { attFor } from '../dsse/pae.js';
 import { UsageError } from '../errors.js';
 import { dsseMediaType, parseStatement } from '../intoto/statement.js';
@@ -58,11 +58,13 @@ export async function signStatement(
   });
   const sig = Buffer.from(minted.json, 'utf8');
   const timestamp = opts.timestamper ? await opts.timestamper(sig) : undefined;
-  const envelope = serializeEnvelope(payloadType, statement, [
+  // The statement's exact bytes go into the envelope once (base64); the PAE hashed above is over
+  // the same bytes. The buffer is the envelope's own, so a worker can transfer it back.
+  const envelope = serializeEnvelopeBytes(payloadType, statement, [
     { keyid: OPK_KEYID, sig, ...(timestamp ? { timestamp } : {}) },
   ]);
   return {
-    envelope: Buffer.from(envelope, 'utf8'),
+    envelope,
     mediaType: dsseMediaType(parsed.predicateType),
     predicateType: parsed.predicateType,
     opKey: {

@@ -176,13 +176,13 @@ class WorkerThreads implements Executor {
           f(...a);
         };
       this.jobs.set(id, { resolve: done(resolve), reject: done(reject), getIdToken, slot });
-      slot.worker.postMessage({
-        t: 'sign',
-        id,
-        statement: job.statement,
-        payloadType: job.payloadType ?? '',
-        ...this.config,
-      });
+      // One copy into a buffer of the message's own, then moved, not cloned: the caller's bytes
+      // may be a view into a larger buffer (a gRPC frame), which a clone would copy whole.
+      const statement = new Uint8Array(job.statement);
+      slot.worker.postMessage(
+        { t: 'sign', id, statement, payloadType: job.payloadType ?? '', ...this.config },
+        [statement.buffer],
+      );
     });
   }
 

@@ -41,6 +41,12 @@ function opKey(jwk: Record<string, unknown>): RsaPublicKey {
   return key;
 }
 
+/** The envelope's buffer, when the envelope is all of it (signStatement's own), to move rather than copy. */
+function movable(bytes: Uint8Array): ArrayBuffer[] {
+  const b = bytes.buffer;
+  return b instanceof ArrayBuffer && bytes.byteOffset === 0 && bytes.byteLength === b.byteLength ? [b] : [];
+}
+
 port.on('message', (m: FromMain) => {
   if (m.t === 'token-ok') {
     const w = waiting.get(m.id);
@@ -70,7 +76,7 @@ port.on('message', (m: FromMain) => {
         port.postMessage({ t: 'token', id, commitment });
       }),
   }).then(
-    (result) => port.postMessage({ t: 'ok', id, result }),
+    (result) => port.postMessage({ t: 'ok', id, result }, movable(result.envelope)),
     (e: unknown) => {
       const err = e instanceof Error ? e : new Error(String(e));
       port.postMessage({

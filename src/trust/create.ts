@@ -8,7 +8,7 @@ import {
   type OpKeySource,
 } from '../jwk/set.js';
 import type { HttpOptions } from '../oidc/http.js';
-import { JwksCache } from '../oidc/jwks-cache.js';
+import type { JwksCache } from '../oidc/jwks-cache.js';
 import { GITHUB_ACTIONS_ISSUER, OpTrust, readArchive, type ArchiveTrust } from '../oidc/trust.js';
 import { createRootTrust } from './root-trust.js';
 import type { RootKeySource } from './source.js';
@@ -85,11 +85,7 @@ export async function createTrust(o: TrustOptions = {}): Promise<Trust> {
   const issuers = o.issuers?.length ? [...new Set(o.issuers)] : [GITHUB_ACTIONS_ISSUER];
   const fromArchive = archive ? await openArchive(archive, issuers, warn) : undefined;
   const archived = fromArchive?.archived;
-  const live =
-    !o.offline && !pinned
-      ? (o.cache ??
-        new JwksCache({ ...(o.http ? { http: o.http } : {}), discoveryBase: o.discoveryBase ?? {} }))
-      : undefined;
+  const live = !o.offline && !pinned ? (o.cache ?? (await newCache(o))) : undefined;
   live?.onWarning(warn);
   const trust = new OpTrust({
     issuers,
@@ -115,6 +111,12 @@ export async function createTrust(o: TrustOptions = {}): Promise<Trust> {
   if (archived && !live && !issuers.some(held) && !pinned)
     throw new UsageError('USAGE', `the JWKS archive ${archive} holds no keys for ${issuers.join(', ')}`);
   return { keys: trust, prefetch: (q) => trust.prefetch(q), trustedIssuers: trust.trustedIssuers!, warnings };
+}
+
+/** Live discovery alone needs the HTTP client: a pinned or offline verify never loads it. */
+async function newCache(o: TrustOptions): Promise<JwksCache> {
+  const { JwksCache } = await import('../oidc/jwks-cache.js');
+  return new JwksCache({ ...(o.http ? { http: o.http } : {}), discoveryBase: o.discoveryBase ?? {} });
 }
 
 async function openArchive(

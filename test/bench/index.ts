@@ -1,5 +1,6 @@
+import { benchColdStart } from './cold-start.js';
 import { benchCore } from './core.js';
-import { printTable } from './stats.js';
+import { printTable, type Figure } from './stats.js';
 
 /**
  * `npm run bench`: prints figures, asserts nothing. Optional suites (sidecar, verify, attest)
@@ -10,6 +11,9 @@ async function main(): Promise<void> {
   const core = await benchCore();
   printTable('core (per operation)', core.figures, core.floors);
   const envelopeFloor = core.figures.find((f) => f.name.startsWith('envelope verify'))!.medianUs;
+  const gqSign = core.figures.find((f) => f.name.startsWith('GQ sign'))!;
+  const cold = await benchColdStart();
+  printTable('cold start (whole-process CPU, user+sys; target ≤ 1.5× node -e 0)', cold.figures, cold.floors);
 
   for (const [file, fn] of [
     ['./sidecar.js', 'benchSidecar'],
@@ -28,12 +32,13 @@ async function main(): Promise<void> {
       throw e;
     }
     const run = mod[fn] as
-      ((ctx: { envelopeVerifyUs: number }) => Promise<Record<string, number | string>>) | undefined;
+      | ((ctx: { envelopeVerifyUs: number; gqSign: Figure }) => Promise<Record<string, number | string>>)
+      | undefined;
     if (!run) continue;
-    const figures = await run({ envelopeVerifyUs: envelopeFloor });
+    const figures = await run({ envelopeVerifyUs: envelopeFloor, gqSign });
     console.log(`\n## ${fn.replace('bench', '').toLowerCase()}`);
     for (const [k, v] of Object.entries(figures))
-      console.log(`${k.padEnd(60)} ${typeof v === 'number' ? v.toFixed(2) : v}`);
+      console.log(`${k.padEnd(72)} ${typeof v === 'number' ? v.toFixed(2) : v}`);
   }
 }
 

@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { credentials, loadPackageDefinition, type Client, type ServiceError } from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 import { PROTO_ROOT, SIGNER_PROTO } from '../../src/server/proto.js';
+import { summarize, type Figure } from './stats.js';
 
 /**
  * Sidecar figures through the real stack: `opk-signer serve` (the shipped CLI, worker threads
@@ -15,7 +16,7 @@ import { PROTO_ROOT, SIGNER_PROTO } from '../../src/server/proto.js';
  * (from /proc) over the run, so time spent waiting for tokens is excluded by construction; the
  * issuer's CPU is reported separately.
  */
-export async function benchSidecar(): Promise<Record<string, number>> {
+export async function benchSidecar(ctx?: { gqSign: Figure }): Promise<Record<string, number>> {
   const root = findRoot();
   const cli = join(root, 'dist/cli/main.js');
   if (!existsSync(join(root, 'dist/signer/worker.js'))) {
@@ -77,46 +78,70 @@ export async function benchSidecar(): Promise<Record<string, number>> {
     };
     const client = new pkg.opk.signer.v1.Signer(`unix://${socket}`, credentials.createInsecure(), {
       'grpc.max_receive_message_length': -1,
+      'grpc.max_send_message_length': -1,
     });
-    const statement = Buffer.from(
-      JSON.stringify({
-        _type: 'https://in-toto.io/Statement/v1',
-        subject: [
-          { name: 'pkg:docker/acme/widget@v1?platform=linux%2Famd64', digest: { sha256: 'c'.repeat(64) } },
-        ],
-        predicateType: 'https://slsa.dev/provenance/v1',
-        predicate: {
-          buildDefinition: {
-            buildType: 'https://mobyproject.org/buildkit@v1',
-            externalParameters: { request: { frontend: 'dockerfile.v0' } },
-          },
-        },
-      }),
-    );
-    const sign = () =>
+    const signer = client as unknown as {
+      SignStatement: (r: object, cb: (e: ServiceError | null) => void) => void;
+    };
+    const signOf = (statement: Buffer) => () =>
       new Promise<void>((resolve, reject) =>
-        (
-          client as unknown as { SignStatement: (r: object, cb: (e: ServiceError | null) => void) => void }
-        ).SignStatement({ statement }, (e) => (e ? reject(e) : resolve())),
+        signer.SignStatement({ statement }, (e) => (e ? reject(e) : resolve())),
       );
+    const small = statementOf(2 * 1024);
+    const large = statementOf(200 * 1024);
+    const sign = signOf(small);
 
     await run(sign, 8, 100); // warm-up: JIT, worker threads, JWKS cache, connections
     const out: Record<string, number> = {};
-    for (const [concurrency, n] of [
-      [1, 200],
-      [32, 1500],
-    ] as const) {
+    {
       const cpu0 = cpuMs(server.pid!);
       const op0 = cpuMs(issuer.pid!);
-      const r = await run(sign, concurrency, n);
-      const cpu = cpuMs(server.pid!) - cpu0;
-      const opCpu = cpuMs(issuer.pid!) - op0;
-      out[`sidecar c=${concurrency}: signatures/s`] = n / (r.wallMs / 1000);
-      out[`sidecar c=${concurrency}: p50 latency ms`] = r.p50;
-      out[`sidecar c=${concurrency}: p99 latency ms`] = r.p99;
-      out[`sidecar c=${concurrency}: sidecar CPU ms/signature (token wait excluded)`] = cpu / n;
-      out[`sidecar c=${concurrency}: issuer CPU ms/token (for reference)`] = opCpu / n;
+      const r = await run(sign, 1, 200);
+      out['sidecar c=1, 2 KiB: signatures/s'] = 200 / (r.wallMs / 1000);
+      out['sidecar c=1, 2 KiB: latency ms, median'] = r.p50;
+      out['sidecar c=1, 2 KiB: latency ms, p99'] = r.p99;
+      out['sidecar c=1, 2 KiB: sidecar CPU ms/signature'] = (cpuMs(server.pid!) - cpu0) / 200;
+      out['sidecar c=1, 2 KiB: issuer CPU ms/token (other process, excluded)'] =
+        (cpuMs(issuer.pid!) - op0) / 200;
     }
+    // CPU per signature over batches at concurrency 32: median and p99 over the batches.
+    const perSig = async (statement: Buffer, batches: number, n: number) => {
+      const one = signOf(statement);
+      await run(one, 32, Math.min(n, 64)); // warm this size
+      const cpu: number[] = [];
+      const lat: number[] = [];
+      let wall = 0;
+      for (let b = 0; b < batches; b++) {
+        const c0 = cpuMs(server.pid!);
+        const r = await run(one, 32, n);
+        cpu.push(((cpuMs(server.pid!) - c0) * 1000) / n);
+        lat.push(r.p50);
+        wall += r.wallMs;
+      }
+      return {
+        cpu: summarize('cpu', cpu),
+        throughput: (batches * n) / (wall / 1000),
+        lat: summarize('lat', lat),
+      };
+    };
+    const s2 = await perSig(small, 8, 150);
+    const s200 = await perSig(large, 6, 40);
+    for (const [label, r] of [
+      ['2 KiB', s2],
+      ['200 KiB', s200],
+    ] as const) {
+      out[`sidecar c=32, ${label}: signatures/s`] = r.throughput;
+      out[`sidecar c=32, ${label}: sidecar CPU ms/signature, median of batches`] = r.cpu.medianUs / 1000;
+      out[`sidecar c=32, ${label}: sidecar CPU ms/signature, p99 of batches`] = r.cpu.p99Us / 1000;
+    }
+    if (ctx) {
+      out['ratio: sidecar CPU/sig 2 KiB ÷ in-process GQ sign, median (target ≤ 1.5)'] =
+        s2.cpu.medianUs / ctx.gqSign.medianUs;
+      out['ratio: sidecar CPU/sig 2 KiB ÷ in-process GQ sign, p99'] = s2.cpu.p99Us / ctx.gqSign.p99Us;
+    }
+    out['ratio: sidecar CPU/sig 200 KiB ÷ 2 KiB, median (target ≤ 2.5)'] =
+      s200.cpu.medianUs / s2.cpu.medianUs;
+    out['ratio: sidecar CPU/sig 200 KiB ÷ 2 KiB, p99'] = s200.cpu.p99Us / s2.cpu.p99Us;
     client.close();
     return out;
   } finally {
@@ -126,6 +151,24 @@ export async function benchSidecar(): Promise<Record<string, number>> {
     );
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** An in-toto statement of about `size` bytes (a provenance predicate padded with materials). */
+function statementOf(size: number): Buffer {
+  const materials: { uri: string; digest: { sha256: string } }[] = [];
+  const st = {
+    _type: 'https://in-toto.io/Statement/v1',
+    subject: [
+      { name: 'pkg:docker/acme/widget@v1?platform=linux%2Famd64', digest: { sha256: 'c'.repeat(64) } },
+    ],
+    predicateType: 'https://slsa.dev/provenance/v1',
+    predicate: {
+      buildDefinition: { buildType: 'https://mobyproject.org/buildkit@v1', resolvedDependencies: materials },
+    },
+  };
+  while (JSON.stringify(st).length < size)
+    materials.push({ uri: `pkg:docker/base-${materials.length}@1`, digest: { sha256: 'f'.repeat(64) } });
+  return Buffer.from(JSON.stringify(st));
 }
 
 async function run(sign: () => Promise<void>, concurrency: number, n: number) {

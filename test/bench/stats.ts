@@ -46,24 +46,32 @@ export function summarize(name: string, samples: number[]): Figure {
   return { name, medianUs: at(0.5), p99Us: at(0.99), n: sorted.length };
 }
 
-export function printTable(title: string, figures: Figure[], floors: Record<string, number>): void {
+/**
+ * Each figure's median and p99, and its ratio to each floor measured in the same run: median over
+ * the floor's median, p99 over the floor's p99.
+ */
+export function printTable(title: string, figures: Figure[], floors: Record<string, Figure>): void {
   console.log(`\n## ${title}`);
   const floorNames = Object.keys(floors);
+  const width = Math.max(44, ...figures.map((f) => f.name.length));
   console.log(
     [
-      'operation'.padEnd(44),
+      'operation'.padEnd(width),
       'median µs'.padStart(11),
       'p99 µs'.padStart(10),
-      ...floorNames.map((f) => `×${f}`.padStart(16)),
+      ...floorNames.flatMap((f) => [`×${f} med`.padStart(22), `×${f} p99`.padStart(22)]),
     ].join(' '),
   );
   for (const f of figures) {
     console.log(
       [
-        f.name.padEnd(44),
+        f.name.padEnd(width),
         f.medianUs.toFixed(1).padStart(11),
         f.p99Us.toFixed(1).padStart(10),
-        ...floorNames.map((k) => (f.medianUs / floors[k]!).toFixed(2).padStart(16)),
+        ...floorNames.flatMap((k) => [
+          (f.medianUs / floors[k]!.medianUs).toFixed(2).padStart(22),
+          (f.p99Us / floors[k]!.p99Us).toFixed(2).padStart(22),
+        ]),
       ].join(' '),
     );
   }

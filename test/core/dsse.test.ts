@@ -1,8 +1,8 @@
-import { createPublicKey, verify, X509Certificate } from 'node:crypto';
+import { createHash, createPublicKey, verify, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { decodeBase64, encodeBase64 } from '../../src/encoding/base64.js';
-import { parseEnvelope, serializeEnvelope } from '../../src/dsse/envelope.js';
+import { parseEnvelope, serializeEnvelope, serializeEnvelopeBytes } from '../../src/dsse/envelope.js';
 import { attFor, pae } from '../../src/dsse/pae.js';
 import { identityClaims, verifyEnvelope } from '../../src/dsse/verify.js';
 import { dsseMediaType, parseStatement } from '../../src/intoto/statement.js';
@@ -101,6 +101,44 @@ describe('OPK DSSE envelopes', async () => {
     expect(signed.mediaType).toBe('application/vnd.in-toto.provenance+dsse');
     const env = parseEnvelope(signed.envelope);
     expect(serializeEnvelope(env.payloadType, env.payload, env.signatures)).toBe(signed.envelope.toString());
+  });
+
+  it('envelope bytes are written once, in a buffer of their own, escaped exactly as Go marshals them', () => {
+    // Go's json.Marshal escaping where escaping can occur (payloadType, keyid); base64 never needs it.
+    const payload = Buffer.from('{"a":"<b>&\u2028 é"}\n\u0000\xff', 'latin1');
+    const sigs = [
+      { keyid: 'OPK', sig: Buffer.from([0, 1, 2, 250]) },
+      { keyid: 'k<&>é', sig: Buffer.alloc(0) },
+    ];
+    const go = (s: string) =>
+      JSON.stringify(s).replace(
+        /[<>&\u2028\u2029]/g,
+        (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+      );
+    const expected =
+      `{"payloadType":${go('text/<x>&é')},"payload":"${payload.toString('base64')}","signatures":[` +
+      `{"keyid":"OPK","sig":"AAEC+g=="},{"keyid":${go('k<&>é')},"sig":""}]}`;
+    const bytes = serializeEnvelopeBytes('text/<x>&é', payload, sigs);
+    expect(bytes.toString('utf8')).toBe(expected);
+    expect(serializeEnvelope('text/<x>&é', payload, sigs)).toBe(expected);
+    // Its own memory (not Node's shared pool), so a worker thread can move it instead of copying.
+    expect(bytes.byteOffset).toBe(0);
+    expect(bytes.buffer.byteLength).toBe(bytes.length);
+    // A view into a larger buffer is encoded from exactly its bytes.
+    const big = Buffer.concat([Buffer.from('xx'), payload, Buffer.from('yy')]);
+    const view = new Uint8Array(big.buffer, big.byteOffset + 2, payload.length);
+    expect(serializeEnvelopeBytes('text/<x>&é', view, sigs).toString('utf8')).toBe(expected);
+  });
+
+  it('attFor hashes the PAE of exactly the payload bytes', () => {
+    const big = Buffer.from('--{"x":1}--');
+    const view = big.subarray(2, 9);
+    const type = 'application/vnd.in-toto+json';
+    expect(attFor(type, view)).toBe(
+      createHash('sha256')
+        .update(pae(type, Buffer.from('{"x":1}')))
+        .digest('hex'),
+    );
   });
 
   it('verifies and returns the statement and identity claims', () => {

@@ -110,3 +110,27 @@ describe('attest signs on a SigningPool', () => {
     await pool.close();
   });
 });
+
+describe('worker threads move bytes rather than clone them', () => {
+  test('a statement that is a view into a larger buffer is signed from exactly its bytes; the caller keeps them', async () => {
+    // The built pool: worker threads run the compiled worker (npm run build).
+    const url = new URL('../../dist/signer/pool.js', import.meta.url).href;
+    const built = (await import(/* @vite-ignore */ url)) as typeof import('../../src/signer/pool.js');
+    const pool = built.createSigningPool({ threads: 1 });
+    expect(pool.kind).toBe('workers');
+    try {
+      const bytes = statement({ predicateType: 'https://example.com/moved' });
+      const frame = Buffer.concat([Buffer.from('HEAD'), bytes, Buffer.from('TAIL')]);
+      const view = frame.subarray(4, 4 + bytes.length);
+      const signed = await pool.sign({ statement: view }, op.source('aud'));
+      expect(Buffer.from(parseEnvelope(signed.envelope).payload)).toEqual(bytes);
+      // The worker got a copy it owns: the caller's buffer is neither detached nor changed.
+      expect(frame.toString('latin1', 0, 4) + frame.toString('latin1', frame.length - 4)).toBe('HEADTAIL');
+      expect(Buffer.from(view)).toEqual(bytes);
+      expect(Buffer.isBuffer(signed.envelope)).toBe(true);
+      expect(signed.predicateType).toBe('https://example.com/moved');
+    } finally {
+      await pool.close();
+    }
+  });
+});
