@@ -501,7 +501,7 @@ describe('documentation', () => {
   });
 });
 
-describe('nothing in the index escapes verification (security review)', () => {
+describe('nothing in the index escapes verification', () => {
   const disguise = async (extra: (img: Awaited<ReturnType<typeof signedImage>>) => object) => {
     const img = await signedImage(op);
     const evil = putImageManifest(img.store, PLATFORMS[0]!, 'malicious build');
