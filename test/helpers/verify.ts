@@ -10,12 +10,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { StaticKeySource } from '../../src/jwk/set.js';
-import {
-  buildImage,
-  writeRawToLayout,
-  type BuildImageOptions,
-  type BuiltImage,
-} from './buildkit.js';
+import { buildImage, writeRawToLayout, type BuildImageOptions, type BuiltImage } from './buildkit.js';
 import { OciLayout } from '../../src/oci/layout.js';
 import type { VerifyTrust } from '../../src/verify/image.js';
 import { createTestOp, type TestOp } from './op.js';

@@ -8,7 +8,13 @@ import { verifyEnvelope } from '../../../src/dsse/verify.js';
 import { startDevIssuer, type DevIssuer } from '../../../src/issuer/dev-issuer.js';
 import { parseJwks, StaticKeySource } from '../../../src/jwk/set.js';
 import { signerClient, statement, tempDir } from '../../helpers/sidecar.js';
-import { debianRootfs, makeBaseImages, missingTools, startDockerd, type Dockerd } from '../../helpers/docker-harness.js';
+import {
+  debianRootfs,
+  makeBaseImages,
+  missingTools,
+  startDockerd,
+  type Dockerd,
+} from '../../helpers/docker-harness.js';
 import { expand, parseDockerfile, ROOT } from '../../helpers/dockerfile.js';
 import { heldTokenEndpoint } from '../../helpers/held-token.js';
 

@@ -13,10 +13,21 @@ import { OpError } from '../../../src/oidc/errors.js';
 import { createSignerClient, SidecarError } from '../../../src/server/client.js';
 import { createSidecarClient } from '../../../src/sidecar-client/client.js';
 import { createJsonLogger } from '../../../src/server/log.js';
-import { startSignerServer, type SignerServer, type SignerServerOptions } from '../../../src/server/server.js';
+import {
+  startSignerServer,
+  type SignerServer,
+  type SignerServerOptions,
+} from '../../../src/server/server.js';
 import type { SignerProvider } from '../../../src/server/types.js';
 import { createTestOp, type TestOp } from '../../helpers/op.js';
-import { failure, logSink, signerClient, statement, tempDir, type TestClient } from '../../helpers/sidecar.js';
+import {
+  failure,
+  logSink,
+  signerClient,
+  statement,
+  tempDir,
+  type TestClient,
+} from '../../helpers/sidecar.js';
 
 const op: TestOp = createTestOp();
 const trust = { keys: new StaticKeySource([op.key]) };

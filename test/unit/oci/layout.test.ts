@@ -7,7 +7,12 @@ import { buildImage, buildkitPurl } from '../../helpers/buildkit.js';
 import { OciIoError } from '../../../src/oci/errors.js';
 import { OciLayout } from '../../../src/oci/layout.js';
 import { familiarName, parseImageReference } from '../../../src/oci/reference.js';
-import { ANNOTATION_REF_NAME, MEDIA_TYPE_OCI_INDEX, parseIndex, sha256Digest } from '../../../src/oci/types.js';
+import {
+  ANNOTATION_REF_NAME,
+  MEDIA_TYPE_OCI_INDEX,
+  parseIndex,
+  sha256Digest,
+} from '../../../src/oci/types.js';
 import { FACTS, PLATFORMS, tempDir } from '../../helpers/verify.js';
 
 const run = promisify(execFile);

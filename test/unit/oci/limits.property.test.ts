@@ -9,7 +9,13 @@ import {
   putIndex,
   unsignedLayer,
 } from '../../helpers/buildkit.js';
-import { BoundedSource, checkLimit, DEFAULT_LIMITS, OciLimitError, Semaphore } from '../../../src/oci/limits.js';
+import {
+  BoundedSource,
+  checkLimit,
+  DEFAULT_LIMITS,
+  OciLimitError,
+  Semaphore,
+} from '../../../src/oci/limits.js';
 import { classifyAttestationLayer } from '../../../src/oci/types.js';
 import { verifyImage } from '../../../src/verify/image.js';
 

@@ -5,7 +5,14 @@ import type { OpKeyQuery } from '../../../src/jwk/set.js';
 import { verifyImage, type VerifyImageOptions, type VerifyTrust } from '../../../src/verify/image.js';
 import { signedLayer, type BuiltImage } from '../../helpers/buildkit.js';
 import type { TestOp } from '../../helpers/op.js';
-import { createTestOp, envelopeOf, reassemble, signedImage, trustFor, withEnvelope } from '../../helpers/verify.js';
+import {
+  createTestOp,
+  envelopeOf,
+  reassemble,
+  signedImage,
+  trustFor,
+  withEnvelope,
+} from '../../helpers/verify.js';
 
 /**
  * An OP that cannot be asked is not a verdict about the image: the run stops (exit 2). And one
