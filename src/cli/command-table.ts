@@ -2,7 +2,7 @@
  * Every command, one line each, sorted: the file in commands/ and its summary. `--help` prints
  * this table without loading any command, and only the one command run is imported, so a
  * one-shot verify does not pay for the sidecar's gRPC stack or the HTTP client.
- * test/core/cli-lazy.test.ts keeps it in step with the modules' own `summary`.
+ * test/e2e/cli/cli-lazy.test.ts keeps it in step with the modules' own `summary`.
  */
 export const COMMANDS: readonly { file: string; summary: string; spelling?: string }[] = [
   {

@@ -9,8 +9,8 @@ import { RegistryClient } from '../../src/oci/registry.js';
 import { MEDIA_TYPE_OCI_INDEX } from '../../src/oci/types.js';
 import { providerFromEnv } from '../../src/oidc/provider.js';
 import { GITHUB_ACTIONS_ISSUER } from '../../src/pktoken/verify.js';
-import { startRegistry } from '../oci/registry-fixture.js';
-import { tempDir, writeLayout } from '../verify/helpers.js';
+import { startRegistry } from '../helpers/registry.js';
+import { tempDir, writeLayout } from '../helpers/verify.js';
 
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);

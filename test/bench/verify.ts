@@ -7,8 +7,8 @@ import { StaticKeySource } from '../../src/jwk/set.js';
 import { StaticCredentials } from '../../src/oci/auth.js';
 import { RegistryClient } from '../../src/oci/registry.js';
 import { verifyImage, type VerifyImageOptions } from '../../src/verify/image.js';
-import { startRegistry } from '../oci/registry-fixture.js';
-import { createTestOp, signedImage, tempDir, writeLayout } from '../verify/helpers.js';
+import { startRegistry } from '../helpers/registry.js';
+import { createTestOp, signedImage, tempDir, writeLayout } from '../helpers/verify.js';
 import { measureAsync, summarize } from './stats.js';
 
 function repoRoot(): string {
