@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { FormatError } from '../errors.js';
 import { OciIoError } from './errors.js';
 import { atomicWrite, readFileCapped, withFileLock } from './files.js';
+import { dropUntagged, listEntry } from './layout-index.js';
 import { readIndexJson, readLayout, writeMarker, type LayoutWarning } from './layout-open.js';
 import { checkLimit, type Limits } from './limits.js';
 import { UNBOUNDED_READS, type ImageSource, type ResolvedRoot, type SourceReads } from './source.js';
@@ -289,39 +290,13 @@ export class OciLayout implements ImageSource {
     check?: (current: string | undefined) => void,
     replacesUntagged?: string,
   ): Promise<void> {
-    await this.update((index) => {
-      const entry: Descriptor = { ...desc };
-      // In place of an untagged entry (an export without a name): it is superseded, as a tag would move.
-      if (replacesUntagged !== undefined && replacesUntagged !== desc.digest)
-        index.manifests = index.manifests.filter(
-          (d) => !(d.digest === replacesUntagged && d.annotations?.[ANNOTATION_REF_NAME] === undefined),
-        );
-      if (tag !== undefined) {
-        check?.(index.manifests.find((d) => d.annotations?.[ANNOTATION_REF_NAME] === tag)?.digest);
-        entry.annotations = { ...(desc.annotations ?? {}), [ANNOTATION_REF_NAME]: tag };
-        index.manifests = index.manifests.filter((d) => d.annotations?.[ANNOTATION_REF_NAME] !== tag);
-      } else if (
-        index.manifests.some(
-          (d) => d.digest === desc.digest && d.annotations?.[ANNOTATION_REF_NAME] === undefined,
-        )
-      ) {
-        return false;
-      }
-      index.manifests.push(entry);
-      return true;
-    });
+    await this.update((index) => listEntry(index, desc, tag, check, replacesUntagged));
   }
 
   /** Drops untagged index.json entries for these digests (superseded referrers). */
   async removeUntagged(digests: Iterable<string>): Promise<void> {
     const drop = new Set(digests);
-    await this.update((index) => {
-      const before = index.manifests.length;
-      index.manifests = index.manifests.filter(
-        (d) => !(drop.has(d.digest) && d.annotations?.[ANNOTATION_REF_NAME] === undefined),
-      );
-      return index.manifests.length !== before;
-    });
+    await this.update((index) => dropUntagged(index, drop));
   }
 
   /** The digest a tag names now (index.json re-read, not the copy read at open). */
