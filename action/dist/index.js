@@ -780,7 +780,7 @@ __export(archive_exports, {
   recordIfNew: () => recordIfNew
 });
 function issuerDir(dir, issuer) {
-  return (0, import_node_path3.join)(dir, (0, import_node_crypto13.createHash)("sha256").update(issuer, "utf8").digest("hex").slice(0, 32));
+  return (0, import_node_path4.join)(dir, (0, import_node_crypto13.createHash)("sha256").update(issuer, "utf8").digest("hex").slice(0, 32));
 }
 function publicJwks(jwks, what) {
   const out = jwksKeys(jwks, what).map((k) => ({ ...k.jwk }));
@@ -797,25 +797,25 @@ async function appendSnapshot(dir, input2) {
   const target = issuerDir(dir, input2.issuer);
   const suffix = (0, import_node_crypto13.randomBytes)(4).toString("hex");
   const name = `${snapshot.observedAt.replace(/:/g, "-")}-${suffix}.json`;
-  const tmp = (0, import_node_path3.join)(target, `.tmp-${suffix}-${process.pid}`);
+  const tmp = (0, import_node_path4.join)(target, `.tmp-${suffix}-${process.pid}`);
   try {
-    await (0, import_promises5.mkdir)(target, { recursive: true });
-    const fh = await (0, import_promises5.open)(tmp, "wx", 420);
+    await (0, import_promises6.mkdir)(target, { recursive: true });
+    const fh = await (0, import_promises6.open)(tmp, "wx", 420);
     try {
       await fh.writeFile(JSON.stringify(snapshot, null, 2) + "\n");
       await fh.sync();
     } finally {
       await fh.close();
     }
-    await (0, import_promises5.rename)(tmp, (0, import_node_path3.join)(target, name));
+    await (0, import_promises6.rename)(tmp, (0, import_node_path4.join)(target, name));
   } catch (e) {
-    await (0, import_promises5.rm)(tmp, { force: true });
+    await (0, import_promises6.rm)(tmp, { force: true });
     throw new ArchiveError(
       "ARCHIVE_IO",
       `cannot write to the JWKS archive ${dir}: ${e.code ?? "error"}`
     );
   }
-  return (0, import_node_path3.join)(target, name);
+  return (0, import_node_path4.join)(target, name);
 }
 async function readSnapshots(dir, issuer) {
   return (await readSnapshotFiles(dir, issuer)).map((s) => s.doc);
@@ -824,7 +824,7 @@ async function readSnapshotFiles(dir, issuer) {
   const target = issuerDir(dir, issuer);
   let names;
   try {
-    names = (await (0, import_promises5.readdir)(target)).filter((n) => n.endsWith(".json") && !n.startsWith("."));
+    names = (await (0, import_promises6.readdir)(target)).filter((n) => n.endsWith(".json") && !n.startsWith("."));
   } catch (e) {
     if (e.code === "ENOENT") return [];
     throw new ArchiveError(
@@ -834,10 +834,10 @@ async function readSnapshotFiles(dir, issuer) {
   }
   const out = [];
   for (const name of names.sort()) {
-    const file = (0, import_node_path3.join)(target, name);
+    const file = (0, import_node_path4.join)(target, name);
     let doc;
     try {
-      doc = JSON.parse(await (0, import_promises5.readFile)(file, "utf8"));
+      doc = JSON.parse(await (0, import_promises6.readFile)(file, "utf8"));
     } catch {
       throw new ArchiveError("ARCHIVE_CORRUPT", `JWKS archive file ${file} is not valid JSON`);
     }
@@ -882,14 +882,14 @@ function archiveIssuerKeys(dir, source = "signer") {
     await recordIfNew(dir, issuer, jwks, source);
   };
 }
-var import_node_crypto13, import_promises5, import_node_path3, ArchiveError;
+var import_node_crypto13, import_promises6, import_node_path4, ArchiveError;
 var init_archive = __esm({
   "src/oidc/archive.ts"() {
     "use strict";
     init_import_meta_url();
     import_node_crypto13 = require("node:crypto");
-    import_promises5 = require("node:fs/promises");
-    import_node_path3 = require("node:path");
+    import_promises6 = require("node:fs/promises");
+    import_node_path4 = require("node:path");
     init_errors();
     init_rsa();
     init_set();
@@ -20517,12 +20517,12 @@ var require_headers = __commonJS({
       append(name, value, isLowerCase) {
         this.sortedMap = null;
         const lowercaseName = isLowerCase ? name : name.toLowerCase();
-        const exists = this.headersMap.get(lowercaseName);
-        if (exists) {
+        const exists2 = this.headersMap.get(lowercaseName);
+        if (exists2) {
           const delimiter = lowercaseName === "cookie" ? "; " : ", ";
           this.headersMap.set(lowercaseName, {
-            name: exists.name,
-            value: `${exists.value}${delimiter}${value}`
+            name: exists2.name,
+            value: `${exists2.value}${delimiter}${value}`
           });
         } else {
           this.headersMap.set(lowercaseName, { name, value });
@@ -27712,7 +27712,7 @@ async function requestJson(req, opts = {}) {
       const cap = Math.min(o.maxDelayMs, o.baseDelayMs * 2 ** (attempt - 1));
       const delay = e.retryAfterMs ?? Math.random() * cap;
       try {
-        await (0, import_promises6.setTimeout)(delay, void 0, opts.signal ? { signal: opts.signal } : {});
+        await (0, import_promises7.setTimeout)(delay, void 0, opts.signal ? { signal: opts.signal } : {});
       } catch {
         throw cancelled(where);
       }
@@ -27792,12 +27792,12 @@ async function readLimited(body, where) {
 function stripUndefined(o) {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== void 0));
 }
-var import_promises6, import_undici, MAX_BODY, DEFAULTS, Retryable, TLS_CODE;
+var import_promises7, import_undici, MAX_BODY, DEFAULTS, Retryable, TLS_CODE;
 var init_http = __esm({
   "src/oidc/http.ts"() {
     "use strict";
     init_import_meta_url();
-    import_promises6 = require("node:timers/promises");
+    import_promises7 = require("node:timers/promises");
     import_undici = __toESM(require_undici(), 1);
     init_errors2();
     MAX_BODY = 1 << 20;
@@ -72948,7 +72948,7 @@ function trim() {
   }
   return this.substring(start, end + 1);
 }
-function join4(sep = "") {
+function join5(sep = "") {
   let result = "";
   for (let i = 0; i < this.size; i++) {
     const item = this.get(i);
@@ -73281,8 +73281,8 @@ var init_strings = __esm({
       celMethod("substring", STRING6, [INT5], STRING6, substring),
       celMethod("substring", STRING6, [INT5, INT5], STRING6, substring),
       celMethod("trim", STRING6, [], STRING6, trim),
-      celMethod("join", LIST_STRING, [], STRING6, join4),
-      celMethod("join", LIST_STRING, [STRING6], STRING6, join4),
+      celMethod("join", LIST_STRING, [], STRING6, join5),
+      celMethod("join", LIST_STRING, [STRING6], STRING6, join5),
       celMethod("format", STRING6, [LIST_DYN], STRING6, format)
     ];
   }
@@ -80766,6 +80766,14 @@ function compileCel(name, expr) {
   };
 }
 function parsePolicy(text2, what = "policy") {
+  const d = readDocument(text2, what);
+  for (const k of Object.keys(d))
+    if (!Object.hasOwn(SECTIONS, k)) throw bad3(`unknown key ${JSON.stringify(k)}`);
+  const policy = defaultPolicy();
+  for (const [key, section] of Object.entries(SECTIONS)) if (d[key] !== void 0) section(d[key], policy);
+  return policy;
+}
+function readDocument(text2, what) {
   let doc;
   try {
     const parsed = import_yaml.default.parseDocument(text2, { logLevel: "silent" });
@@ -80779,77 +80787,17 @@ function parsePolicy(text2, what = "policy") {
     );
   }
   if (doc === null || typeof doc !== "object" || Array.isArray(doc)) throw bad3(`${what} is not a mapping`);
-  const d = doc;
-  const known = /* @__PURE__ */ new Set([
-    "version",
-    "requiredPredicateTypes",
-    "requireSbom",
-    "requireSignatures",
-    "issuers",
-    "claims",
-    "claimPatterns",
-    "cel",
-    "maxAgeSeconds"
-  ]);
-  for (const k of Object.keys(d)) if (!known.has(k)) throw bad3(`unknown key ${JSON.stringify(k)}`);
-  if (d.version !== void 0 && d.version !== 1) throw bad3("version must be 1");
-  const policy = defaultPolicy();
-  if (d.requiredPredicateTypes !== void 0) {
-    if (!Array.isArray(d.requiredPredicateTypes)) throw bad3("requiredPredicateTypes must be a list");
-    policy.required = d.requiredPredicateTypes.map(requiredFrom);
-  }
-  if (d.requireSbom !== void 0) {
-    if (typeof d.requireSbom !== "boolean") throw bad3("requireSbom must be true or false");
-    if (d.requireSbom && !policy.required.some((r) => r.anyOf.includes(SPDX_DOCUMENT)))
-      policy.required.push(PREDICATE_ALIASES.spdx);
-  }
-  if (d.requireSignatures !== void 0) {
-    if (typeof d.requireSignatures !== "boolean") throw bad3("requireSignatures must be true or false");
-    policy.requireSignatures = d.requireSignatures;
-  }
-  if (d.issuers !== void 0) {
-    if (!Array.isArray(d.issuers) || d.issuers.length === 0 || !d.issuers.every(
-      (x) => typeof x === "string" && x.startsWith("https://") || typeof x === "string" && x.startsWith("http://")
-    )) {
-      throw bad3("issuers must be a non-empty list of issuer URLs");
-    }
-    policy.issuers = d.issuers;
-  }
-  if (d.claims !== void 0) {
-    if (d.claims === null || typeof d.claims !== "object" || Array.isArray(d.claims))
-      throw bad3("claims must be a mapping of claim name to value(s)");
-    for (const [claim, v] of Object.entries(d.claims)) {
-      policy.claims.push({ claim, equals: scalarStrings(v, `claims.${claim}`), source: "policy" });
-    }
-  }
-  if (d.claimPatterns !== void 0) {
-    if (d.claimPatterns === null || typeof d.claimPatterns !== "object" || Array.isArray(d.claimPatterns))
-      throw bad3("claimPatterns must be a mapping of claim name to regex");
-    for (const [claim, v] of Object.entries(d.claimPatterns)) {
-      if (typeof v !== "string") throw bad3(`claimPatterns.${claim} must be a string`);
-      policy.claims.push({ claim, matches: compileRegex(v, `claimPatterns.${claim}`), source: "policy" });
-    }
-  }
-  if (d.cel !== void 0) {
-    if (!Array.isArray(d.cel)) throw bad3("cel must be a list");
-    d.cel.forEach((c, i) => {
-      if (typeof c === "string") policy.cel.push(compileCel(`cel[${i}]`, c));
-      else if (c && typeof c === "object" && typeof c.expr === "string") {
-        const name = c.name;
-        policy.cel.push(
-          compileCel(typeof name === "string" ? name : `cel[${i}]`, c.expr)
-        );
-      } else throw bad3(`cel[${i}] must be a string or {name, expr}`);
-    });
-  }
-  if (d.maxAgeSeconds !== void 0) {
-    if (typeof d.maxAgeSeconds !== "number" || !Number.isSafeInteger(d.maxAgeSeconds) || d.maxAgeSeconds <= 0)
-      throw bad3("maxAgeSeconds must be a positive integer");
-    policy.maxAgeSeconds = d.maxAgeSeconds;
-  }
-  return policy;
+  return doc;
 }
-var import_yaml, env;
+function celRuleFrom(c, i) {
+  if (typeof c === "string") return compileCel(`cel[${i}]`, c);
+  if (c && typeof c === "object" && typeof c.expr === "string") {
+    const name = c.name;
+    return compileCel(typeof name === "string" ? name : `cel[${i}]`, c.expr);
+  }
+  throw bad3(`cel[${i}] must be a string or {name, expr}`);
+}
+var import_yaml, env, SECTIONS;
 var init_policy_file = __esm({
   "src/verify/policy-file.ts"() {
     "use strict";
@@ -80860,6 +80808,56 @@ var init_policy_file = __esm({
     init_errors();
     init_statement();
     init_policy();
+    SECTIONS = {
+      version(v) {
+        if (v !== 1) throw bad3("version must be 1");
+      },
+      requiredPredicateTypes(v, policy) {
+        if (!Array.isArray(v)) throw bad3("requiredPredicateTypes must be a list");
+        policy.required = v.map(requiredFrom);
+      },
+      requireSbom(v, policy) {
+        if (typeof v !== "boolean") throw bad3("requireSbom must be true or false");
+        if (v && !policy.required.some((r) => r.anyOf.includes(SPDX_DOCUMENT)))
+          policy.required.push(PREDICATE_ALIASES.spdx);
+      },
+      requireSignatures(v, policy) {
+        if (typeof v !== "boolean") throw bad3("requireSignatures must be true or false");
+        policy.requireSignatures = v;
+      },
+      issuers(v, policy) {
+        if (!Array.isArray(v) || v.length === 0 || !v.every(
+          (x) => typeof x === "string" && x.startsWith("https://") || typeof x === "string" && x.startsWith("http://")
+        )) {
+          throw bad3("issuers must be a non-empty list of issuer URLs");
+        }
+        policy.issuers = v;
+      },
+      claims(v, policy) {
+        if (v === null || typeof v !== "object" || Array.isArray(v))
+          throw bad3("claims must be a mapping of claim name to value(s)");
+        for (const [claim, x] of Object.entries(v)) {
+          policy.claims.push({ claim, equals: scalarStrings(x, `claims.${claim}`), source: "policy" });
+        }
+      },
+      claimPatterns(v, policy) {
+        if (v === null || typeof v !== "object" || Array.isArray(v))
+          throw bad3("claimPatterns must be a mapping of claim name to regex");
+        for (const [claim, x] of Object.entries(v)) {
+          if (typeof x !== "string") throw bad3(`claimPatterns.${claim} must be a string`);
+          policy.claims.push({ claim, matches: compileRegex(x, `claimPatterns.${claim}`), source: "policy" });
+        }
+      },
+      cel(v, policy) {
+        if (!Array.isArray(v)) throw bad3("cel must be a list");
+        v.forEach((c, i) => policy.cel.push(celRuleFrom(c, i)));
+      },
+      maxAgeSeconds(v, policy) {
+        if (typeof v !== "number" || !Number.isSafeInteger(v) || v <= 0)
+          throw bad3("maxAgeSeconds must be a positive integer");
+        policy.maxAgeSeconds = v;
+      }
+    };
   }
 });
 
@@ -80873,7 +80871,7 @@ init_import_meta_url();
 var import_node_crypto17 = require("node:crypto");
 var import_node_fs5 = require("node:fs");
 var import_node_os4 = require("node:os");
-var import_node_path6 = require("node:path");
+var import_node_path7 = require("node:path");
 var import_node_stream = require("node:stream");
 
 // src/cli/commands/attest.ts
@@ -81094,107 +81092,140 @@ function tagOutcome(e) {
   return e && typeof e === "object" ? outcomes.get(e) : void 0;
 }
 
-// src/attest/plan.ts
+// src/attest/assemble.ts
 init_import_meta_url();
-
-// src/dsse/envelope.ts
-init_import_meta_url();
-
-// src/encoding/base64.ts
-init_import_meta_url();
-init_errors();
-var STD_ALPHABET = /^[A-Za-z0-9+/]*={0,2}$/;
-function encodeBase64(bytes) {
-  const buf = typeof bytes === "string" ? Buffer.from(bytes, "utf8") : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  return buf.toString("base64");
-}
-function decodeBase64(input2, what = "base64 value") {
-  if (typeof input2 !== "string") throw new FormatError("ERR_BASE64", `${what} is not a string`);
-  let bytes;
-  if (STD_ALPHABET.test(input2) && input2.length % 4 === 0) {
-    bytes = Buffer.from(input2, "base64");
-    if (bytes.toString("base64") !== input2) {
-      throw new FormatError("ERR_BASE64", `${what} is not canonical base64`);
+var jsonBytes = (doc) => Buffer.from(JSON.stringify(doc), "utf8");
+function assembleInline(image, plan2, signed) {
+  if (plan2.mode !== "inline") throw new AttestError("ATTEST_MODE", "not an inline plan");
+  const blobs = /* @__PURE__ */ new Map();
+  const manifests = [];
+  const index = structuredClone(image.index);
+  const entries = index.manifests;
+  for (const att of image.attestations) {
+    const tasks = plan2.tasks.filter((t) => t.attestation === att.entryPosition);
+    if (tasks.length === 0) continue;
+    const manifest = structuredClone(att.manifest);
+    const layers = manifest.layers;
+    for (const t of tasks) {
+      const s = signedFor(signed, t);
+      const original = att.layers.find((l) => l.position === t.layer).descriptor;
+      const d2 = dsseLayerDescriptor(original, s);
+      blobs.set(d2.digest, { descriptor: d2, bytes: s.envelope });
+      layers[t.layer] = rewriteDescriptor(layers[t.layer], d2);
     }
-  } else if (/^[A-Za-z0-9_-]*={0,2}$/.test(input2) && input2.length % 4 === 0) {
-    bytes = Buffer.from(input2, "base64url");
-    if (bytes.toString("base64url") !== input2.replace(/=+$/, "")) {
-      throw new FormatError("ERR_BASE64", `${what} is not canonical base64`);
+    if (att.form === "legacy" && att.configBytes) {
+      const config = JSON.parse(Buffer.from(att.configBytes).toString("utf8"));
+      const rootfs = config.rootfs && typeof config.rootfs === "object" ? config.rootfs : {};
+      config.rootfs = {
+        ...rootfs,
+        type: rootfs.type ?? "layers",
+        diff_ids: layers.map((l) => l.digest)
+      };
+      const bytes2 = jsonBytes(config);
+      const oldConfig = manifest.config;
+      const d2 = descriptorFor(bytes2, oldConfig.mediaType ?? MEDIA_TYPE_OCI_CONFIG);
+      blobs.set(d2.digest, { descriptor: d2, bytes: bytes2 });
+      manifest.config = { ...oldConfig, digest: d2.digest, size: d2.size };
     }
-  } else {
-    throw new FormatError("ERR_BASE64", `${what} is not padded base64`);
+    const bytes = jsonBytes(manifest);
+    const entry = entries[att.entryPosition];
+    const d = descriptorFor(bytes, entry.mediaType ?? MEDIA_TYPE_OCI_MANIFEST);
+    manifests.push({ descriptor: d, bytes });
+    entries[att.entryPosition] = { ...entry, digest: d.digest, size: d.size };
   }
-  return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-}
-
-// src/dsse/envelope.ts
-init_json();
-init_errors();
-var INTOTO_PAYLOAD_TYPE = "application/vnd.in-toto+json";
-var OPK_KEYID = "OPK";
-var TIMESTAMP_MEMBER = "rfc3161Timestamp";
-var MAX_ENVELOPE_BYTES = 64 * 1024 * 1024;
-var MAX_SIGNATURES = 4;
-function serializeEnvelopeBytes(payloadType, payload, signatures) {
-  const parts = [
-    [`{"payloadType":${goString(payloadType)},"payload":"`, "utf8"],
-    [encodeBase64(payload), "latin1"],
-    ['","signatures":[', "utf8"]
-  ];
-  signatures.forEach((s, i) => {
-    parts.push([`${i > 0 ? "," : ""}{"keyid":${goString(s.keyid)},"sig":"`, "utf8"]);
-    parts.push([encodeBase64(s.sig), "latin1"]);
-    if (s.timestamp) {
-      parts.push([`","${TIMESTAMP_MEMBER}":"`, "utf8"]);
-      parts.push([encodeBase64(s.timestamp), "latin1"]);
+  const indexBytes = jsonBytes(index);
+  return {
+    blobs: [...blobs.values()],
+    manifests,
+    index: {
+      descriptor: descriptorFor(indexBytes, index.mediaType ?? MEDIA_TYPE_OCI_INDEX),
+      bytes: indexBytes
     }
-    parts.push(['"}', "utf8"]);
-  });
-  parts.push(["]}", "utf8"]);
-  const out = Buffer.allocUnsafeSlow(parts.reduce((n, [t, enc]) => n + Buffer.byteLength(t, enc), 0));
-  let at = 0;
-  for (const [t, enc] of parts) at += out.write(t, at, enc);
-  if (at !== out.length) throw new Error("envelope size mismatch");
+  };
+}
+function assembleReferrers(image, plan2, signed) {
+  if (plan2.mode !== "referrers") throw new AttestError("ATTEST_MODE", "not a referrers plan");
+  const empty = Buffer.from(EMPTY_CONFIG_BYTES, "utf8");
+  const emptyDesc = descriptorFor(empty, MEDIA_TYPE_OCI_EMPTY);
+  const blobs = /* @__PURE__ */ new Map();
+  const referrers = [];
+  for (const att of image.attestations) {
+    const tasks = plan2.tasks.filter((t) => t.attestation === att.entryPosition);
+    if (tasks.length === 0) continue;
+    blobs.set(emptyDesc.digest, { descriptor: emptyDesc, bytes: empty });
+    const layers = [];
+    for (const t of tasks) {
+      const s = signedFor(signed, t);
+      const original = att.layers.find((l) => l.position === t.layer).descriptor;
+      const d = dsseLayerDescriptor(original, s, { [ANNOTATION_OPK_STATEMENT_DIGEST]: t.statementDigest });
+      blobs.set(d.digest, { descriptor: d, bytes: s.envelope });
+      layers.push(d);
+    }
+    const subject = {
+      mediaType: att.entry.mediaType,
+      digest: att.entry.digest,
+      size: att.entry.size
+    };
+    const supersedes = plan2.resign ? att.existingReferrers ?? [] : [];
+    const manifest = {
+      schemaVersion: 2,
+      mediaType: MEDIA_TYPE_OCI_MANIFEST,
+      artifactType: ARTIFACT_TYPE_OPK_SIGNATURES,
+      config: {
+        mediaType: MEDIA_TYPE_OCI_EMPTY,
+        digest: emptyDesc.digest,
+        size: emptyDesc.size,
+        data: "e30="
+      },
+      layers,
+      subject
+    };
+    const bytes = jsonBytes(manifest);
+    referrers.push({
+      subject,
+      manifest: {
+        descriptor: descriptorFor(bytes, MEDIA_TYPE_OCI_MANIFEST, {
+          artifactType: ARTIFACT_TYPE_OPK_SIGNATURES
+        }),
+        bytes
+      },
+      supersedes
+    });
+  }
+  return { blobs: [...blobs.values()], referrers };
+}
+function signedFor(signed, task) {
+  const s = signed.get(task.key);
+  if (!s) throw new AttestError("ATTEST_UNSIGNED", `statement ${task.key} was not signed`);
+  if (s.predicateType !== task.predicateType)
+    throw new AttestError(
+      "ATTEST_SIGNER_MISMATCH",
+      `signer returned predicate type ${s.predicateType} for a ${task.predicateType} statement`
+    );
+  return s;
+}
+function dsseLayerDescriptor(original, s, extra = {}) {
+  const digest = sha256Digest(s.envelope);
+  const annotations = {
+    ...original.annotations ?? {},
+    [ANNOTATION_PREDICATE_TYPE]: s.predicateType,
+    ...extra
+  };
+  if (annotations[ANNOTATION_UNCOMPRESSED] !== void 0) annotations[ANNOTATION_UNCOMPRESSED] = digest;
+  return { mediaType: s.mediaType, digest, size: s.envelope.length, annotations };
+}
+function rewriteDescriptor(raw, d) {
+  const base = raw && typeof raw === "object" && !Array.isArray(raw) ? raw : {};
+  const out = { ...base, mediaType: d.mediaType, digest: d.digest, size: d.size };
+  if (d.annotations) out.annotations = d.annotations;
   return out;
 }
-function parseEnvelope(input2) {
-  if (input2.length > MAX_ENVELOPE_BYTES)
-    throw new FormatError("DSSE_MALFORMED", "DSSE envelope is too large");
-  const text2 = typeof input2 === "string" ? input2 : Buffer.from(input2).toString("utf8");
-  const doc = parseJsonObject(text2, "DSSE envelope");
-  if (typeof doc.payloadType !== "string")
-    throw new FormatError("DSSE_MALFORMED", "DSSE envelope has no string payloadType");
-  if (typeof doc.payload !== "string")
-    throw new FormatError("DSSE_MALFORMED", "DSSE envelope has no string payload");
-  if (!Array.isArray(doc.signatures))
-    throw new FormatError("DSSE_MALFORMED", "DSSE envelope has no signatures array");
-  if (doc.signatures.length > MAX_SIGNATURES) {
-    throw new FormatError(
-      "DSSE_MALFORMED",
-      `DSSE envelope has ${doc.signatures.length} signatures, at most ${MAX_SIGNATURES} are accepted`
-    );
-  }
-  const payload = decodeBase64(doc.payload, "DSSE payload");
-  const signatures = doc.signatures.map((s, i) => {
-    if (s === null || typeof s !== "object" || Array.isArray(s))
-      throw new FormatError("DSSE_MALFORMED", `DSSE signature ${i} is not an object`);
-    if (s.keyid !== void 0 && typeof s.keyid !== "string")
-      throw new FormatError("DSSE_MALFORMED", `DSSE signature ${i} keyid must be a string`);
-    if (typeof s.sig !== "string")
-      throw new FormatError("DSSE_MALFORMED", `DSSE signature ${i} has no string sig`);
-    const ts = s[TIMESTAMP_MEMBER];
-    if (ts !== void 0 && typeof ts !== "string")
-      throw new FormatError("DSSE_MALFORMED", `DSSE signature ${i} ${TIMESTAMP_MEMBER} must be a string`);
-    return {
-      keyid: s.keyid ?? "",
-      sig: decodeBase64(s.sig, `DSSE signature ${i}`),
-      ...ts !== void 0 ? { timestamp: decodeBase64(ts, `DSSE signature ${i} timestamp`) } : {}
-    };
-  });
-  return { payloadType: doc.payloadType, payload, signatures };
-}
 
 // src/attest/plan.ts
+init_import_meta_url();
+
+// src/attest/fill-subject.ts
+init_import_meta_url();
 init_statement();
 
 // src/intoto/subject-fill.ts
@@ -81415,107 +81446,7 @@ function parseDockerPurl(s) {
   return { name: safeUnescape(m[1]), ...m[2] ? { version: safeUnescape(m[2]) } : {}, qualifiers };
 }
 
-// src/attest/plan.ts
-var jsonBytes = (doc) => Buffer.from(JSON.stringify(doc), "utf8");
-function planSigning(image, o) {
-  const warnings = [];
-  if (image.attestations.length === 0) {
-    throw new AttestError(
-      "ATTEST_NO_ATTESTATIONS",
-      `index ${image.digest} lists ${image.platforms.length} platform manifest(s) (${image.platforms.map((p) => p.platform).join(", ") || "none"}) but no BuildKit attestation manifest: build with \`docker buildx build --provenance=true --sbom=true\` (and without BUILDX_NO_DEFAULT_ATTESTATIONS), and attest the index the build pushed (\`--metadata-file\`), not one rewritten by \`docker buildx imagetools create\`, which drops them`
-    );
-  }
-  for (const d of image.dangling)
-    warnings.push(
-      `attestation manifest ${d.digest} refers to a platform manifest that is not in the index; left alone`
-    );
-  const covered = new Set(image.attestations.map((a) => a.platformDigest));
-  for (const p of image.platforms)
-    if (!covered.has(p.descriptor.digest))
-      warnings.push(
-        `platform ${p.platform} (${p.descriptor.digest}) has no attestation manifest: nothing to sign`
-      );
-  const tasks = [];
-  const filledSubjects = [];
-  let alreadySigned = 0;
-  let ignored = 0;
-  const bare = [];
-  for (const att of image.attestations) {
-    const where = `attestation manifest ${att.entry.digest} (${att.platform ?? "unknown platform"})`;
-    let intoto = 0;
-    for (const layer of att.layers) {
-      const mt = layer.descriptor.mediaType;
-      const kind = layer.kind;
-      let statement;
-      let resign = false;
-      if (kind === "intoto") {
-        intoto++;
-        if (o.mode === "referrers" && att.referredStatements?.has(layer.descriptor.digest) && !o.resign) {
-          alreadySigned++;
-          continue;
-        }
-        statement = layer.bytes;
-        const filled = fillSubject(statement, image, att.platformDigest, o.subjectName);
-        if (filled) {
-          statement = filled.statement;
-          filledSubjects.push({
-            platform: att.platform ?? "unknown platform",
-            layer: layer.descriptor.digest,
-            subject: filled.subject
-          });
-        }
-      } else if (kind === "dsse") {
-        intoto++;
-        const what = `${where} layer ${layer.descriptor.digest} (${mt})`;
-        if (!layer.bytes)
-          throw new AttestError(
-            "ATTEST_BAD_SIGNED_LAYER",
-            `${what} was not read; cannot tell whether it is signed`
-          );
-        const checked = checkSignedEnvelope(layer.bytes, att.platformDigest);
-        if (!checked.ok)
-          throw new AttestError(
-            "ATTEST_BAD_SIGNED_LAYER",
-            `${what} is typed as a signed DSSE layer but is not one: ${checked.reason}. ` + (o.resign ? "Its statement cannot be recovered from it, so --resign cannot re-sign it either; " : "") + "rebuild the image (or push the unsigned in-toto statement) and attest again"
-          );
-        if (o.mode === "referrers" || !o.resign) {
-          alreadySigned++;
-          continue;
-        }
-        statement = checked.payload;
-        resign = true;
-      } else {
-        ignored++;
-        if (kind === "unverifiable")
-          warnings.push(
-            `${where} layer ${layer.descriptor.digest} (${mt}) claims a signature opk-signer cannot check; left alone (verify fails it)`
-          );
-        continue;
-      }
-      const predicateType = checkStatement(statement, layer.descriptor, att.platformDigest, where);
-      tasks.push({
-        key: `${att.entryPosition}/${layer.position}`,
-        attestation: att.entryPosition,
-        layer: layer.position,
-        statement,
-        // The in-toto layer it stands for (referrers name it), even when its subject was filled.
-        statementDigest: kind === "intoto" ? layer.descriptor.digest : sha256Digest(statement),
-        predicateType,
-        ...att.platform ? { platform: att.platform } : {},
-        resign
-      });
-    }
-    if (intoto === 0) bare.push(where);
-  }
-  if (tasks.length === 0 && (alreadySigned === 0 || bare.length > 0)) {
-    throw new AttestError(
-      "ATTEST_NOTHING_TO_SIGN",
-      bare.length > 0 ? `${bare.join("; ")}: no in-toto layer (neither an unsigned ${MEDIA_TYPE_INTOTO} statement nor a signed DSSE envelope), so there is nothing to sign${ignored ? ` (${ignored} layer(s) of other media types left alone)` : ""}` : "nothing to sign and nothing already signed"
-    );
-  }
-  for (const b of bare) warnings.push(`${b} has no in-toto layer: nothing signed there`);
-  return { mode: o.mode, resign: o.resign ?? false, tasks, alreadySigned, ignored, warnings, filledSubjects };
-}
+// src/attest/fill-subject.ts
 function fillSubject(statement, image, platformDigest, name) {
   let empty;
   try {
@@ -81532,6 +81463,109 @@ function fillSubject(statement, image, platformDigest, name) {
   const filled = fillEmptySubject(statement, [subject]);
   return filled ? { statement: filled, subject } : void 0;
 }
+
+// src/attest/statement-checks.ts
+init_import_meta_url();
+
+// src/dsse/envelope.ts
+init_import_meta_url();
+
+// src/encoding/base64.ts
+init_import_meta_url();
+init_errors();
+var STD_ALPHABET = /^[A-Za-z0-9+/]*={0,2}$/;
+function encodeBase64(bytes) {
+  const buf = typeof bytes === "string" ? Buffer.from(bytes, "utf8") : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return buf.toString("base64");
+}
+function decodeBase64(input2, what = "base64 value") {
+  if (typeof input2 !== "string") throw new FormatError("ERR_BASE64", `${what} is not a string`);
+  let bytes;
+  if (STD_ALPHABET.test(input2) && input2.length % 4 === 0) {
+    bytes = Buffer.from(input2, "base64");
+    if (bytes.toString("base64") !== input2) {
+      throw new FormatError("ERR_BASE64", `${what} is not canonical base64`);
+    }
+  } else if (/^[A-Za-z0-9_-]*={0,2}$/.test(input2) && input2.length % 4 === 0) {
+    bytes = Buffer.from(input2, "base64url");
+    if (bytes.toString("base64url") !== input2.replace(/=+$/, "")) {
+      throw new FormatError("ERR_BASE64", `${what} is not canonical base64`);
+    }
+  } else {
+    throw new FormatError("ERR_BASE64", `${what} is not padded base64`);
+  }
+  return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+// src/dsse/envelope.ts
+init_json();
+init_errors();
+var INTOTO_PAYLOAD_TYPE = "application/vnd.in-toto+json";
+var OPK_KEYID = "OPK";
+var TIMESTAMP_MEMBER = "rfc3161Timestamp";
+var MAX_ENVELOPE_BYTES = 64 * 1024 * 1024;
+var MAX_SIGNATURES = 4;
+function serializeEnvelopeBytes(payloadType, payload, signatures) {
+  const parts = [
+    [`{"payloadType":${goString(payloadType)},"payload":"`, "utf8"],
+    [encodeBase64(payload), "latin1"],
+    ['","signatures":[', "utf8"]
+  ];
+  signatures.forEach((s, i) => {
+    parts.push([`${i > 0 ? "," : ""}{"keyid":${goString(s.keyid)},"sig":"`, "utf8"]);
+    parts.push([encodeBase64(s.sig), "latin1"]);
+    if (s.timestamp) {
+      parts.push([`","${TIMESTAMP_MEMBER}":"`, "utf8"]);
+      parts.push([encodeBase64(s.timestamp), "latin1"]);
+    }
+    parts.push(['"}', "utf8"]);
+  });
+  parts.push(["]}", "utf8"]);
+  const out = Buffer.allocUnsafeSlow(parts.reduce((n, [t, enc]) => n + Buffer.byteLength(t, enc), 0));
+  let at = 0;
+  for (const [t, enc] of parts) at += out.write(t, at, enc);
+  if (at !== out.length) throw new Error("envelope size mismatch");
+  return out;
+}
+function parseEnvelope(input2) {
+  if (input2.length > MAX_ENVELOPE_BYTES)
+    throw new FormatError("DSSE_MALFORMED", "DSSE envelope is too large");
+  const text2 = typeof input2 === "string" ? input2 : Buffer.from(input2).toString("utf8");
+  const doc = parseJsonObject(text2, "DSSE envelope");
+  if (typeof doc.payloadType !== "string")
+    throw new FormatError("DSSE_MALFORMED", "DSSE envelope has no string payloadType");
+  if (typeof doc.payload !== "string")
+    throw new FormatError("DSSE_MALFORMED", "DSSE envelope has no string payload");
+  if (!Array.isArray(doc.signatures))
+    throw new FormatError("DSSE_MALFORMED", "DSSE envelope has no signatures array");
+  if (doc.signatures.length > MAX_SIGNATURES) {
+    throw new FormatError(
+      "DSSE_MALFORMED",
+      `DSSE envelope has ${doc.signatures.length} signatures, at most ${MAX_SIGNATURES} are accepted`
+    );
+  }
+  const payload = decodeBase64(doc.payload, "DSSE payload");
+  const signatures = doc.signatures.map((s, i) => {
+    if (s === null || typeof s !== "object" || Array.isArray(s))
+      throw new FormatError("DSSE_MALFORMED", `DSSE signature ${i} is not an object`);
+    if (s.keyid !== void 0 && typeof s.keyid !== "string")
+      throw new FormatError("DSSE_MALFORMED", `DSSE signature ${i} keyid must be a string`);
+    if (typeof s.sig !== "string")
+      throw new FormatError("DSSE_MALFORMED", `DSSE signature ${i} has no string sig`);
+    const ts = s[TIMESTAMP_MEMBER];
+    if (ts !== void 0 && typeof ts !== "string")
+      throw new FormatError("DSSE_MALFORMED", `DSSE signature ${i} ${TIMESTAMP_MEMBER} must be a string`);
+    return {
+      keyid: s.keyid ?? "",
+      sig: decodeBase64(s.sig, `DSSE signature ${i}`),
+      ...ts !== void 0 ? { timestamp: decodeBase64(ts, `DSSE signature ${i} timestamp`) } : {}
+    };
+  });
+  return { payloadType: doc.payloadType, payload, signatures };
+}
+
+// src/attest/statement-checks.ts
+init_statement();
 function checkSignedEnvelope(bytes, platformDigest) {
   let env2;
   try {
@@ -81588,130 +81622,114 @@ function checkStatement(statement, layer, platformDigest, where) {
   }
   return parsed.predicateType;
 }
-function signedFor(signed, task) {
-  const s = signed.get(task.key);
-  if (!s) throw new AttestError("ATTEST_UNSIGNED", `statement ${task.key} was not signed`);
-  if (s.predicateType !== task.predicateType)
+
+// src/attest/plan.ts
+function planSigning(image, o) {
+  if (image.attestations.length === 0) throw noAttestations(image);
+  const tally = {
+    tasks: [],
+    filledSubjects: [],
+    alreadySigned: 0,
+    ignored: 0,
+    warnings: coverageWarnings(image)
+  };
+  const bare = [];
+  for (const att of image.attestations) {
+    const where = `attestation manifest ${att.entry.digest} (${att.platform ?? "unknown platform"})`;
+    let intoto = 0;
+    for (const layer of att.layers) {
+      if (layer.kind === "intoto" || layer.kind === "dsse") intoto++;
+      planLayer(image, att, layer, where, o, tally);
+    }
+    if (intoto === 0) bare.push(where);
+  }
+  const { tasks, alreadySigned, ignored, warnings, filledSubjects } = tally;
+  if (tasks.length === 0 && (alreadySigned === 0 || bare.length > 0)) {
     throw new AttestError(
-      "ATTEST_SIGNER_MISMATCH",
-      `signer returned predicate type ${s.predicateType} for a ${task.predicateType} statement`
+      "ATTEST_NOTHING_TO_SIGN",
+      bare.length > 0 ? `${bare.join("; ")}: no in-toto layer (neither an unsigned ${MEDIA_TYPE_INTOTO} statement nor a signed DSSE envelope), so there is nothing to sign${ignored ? ` (${ignored} layer(s) of other media types left alone)` : ""}` : "nothing to sign and nothing already signed"
     );
-  return s;
-}
-function dsseLayerDescriptor(original, s, extra = {}) {
-  const digest = sha256Digest(s.envelope);
-  const annotations = {
-    ...original.annotations ?? {},
-    [ANNOTATION_PREDICATE_TYPE]: s.predicateType,
-    ...extra
-  };
-  if (annotations[ANNOTATION_UNCOMPRESSED] !== void 0) annotations[ANNOTATION_UNCOMPRESSED] = digest;
-  return { mediaType: s.mediaType, digest, size: s.envelope.length, annotations };
-}
-function rewriteDescriptor(raw, d) {
-  const base = raw && typeof raw === "object" && !Array.isArray(raw) ? raw : {};
-  const out = { ...base, mediaType: d.mediaType, digest: d.digest, size: d.size };
-  if (d.annotations) out.annotations = d.annotations;
-  return out;
-}
-function assembleInline(image, plan2, signed) {
-  if (plan2.mode !== "inline") throw new AttestError("ATTEST_MODE", "not an inline plan");
-  const blobs = /* @__PURE__ */ new Map();
-  const manifests = [];
-  const index = structuredClone(image.index);
-  const entries = index.manifests;
-  for (const att of image.attestations) {
-    const tasks = plan2.tasks.filter((t) => t.attestation === att.entryPosition);
-    if (tasks.length === 0) continue;
-    const manifest = structuredClone(att.manifest);
-    const layers = manifest.layers;
-    for (const t of tasks) {
-      const s = signedFor(signed, t);
-      const original = att.layers.find((l) => l.position === t.layer).descriptor;
-      const d2 = dsseLayerDescriptor(original, s);
-      blobs.set(d2.digest, { descriptor: d2, bytes: s.envelope });
-      layers[t.layer] = rewriteDescriptor(layers[t.layer], d2);
-    }
-    if (att.form === "legacy" && att.configBytes) {
-      const config = JSON.parse(Buffer.from(att.configBytes).toString("utf8"));
-      const rootfs = config.rootfs && typeof config.rootfs === "object" ? config.rootfs : {};
-      config.rootfs = {
-        ...rootfs,
-        type: rootfs.type ?? "layers",
-        diff_ids: layers.map((l) => l.digest)
-      };
-      const bytes2 = jsonBytes(config);
-      const oldConfig = manifest.config;
-      const d2 = descriptorFor(bytes2, oldConfig.mediaType ?? MEDIA_TYPE_OCI_CONFIG);
-      blobs.set(d2.digest, { descriptor: d2, bytes: bytes2 });
-      manifest.config = { ...oldConfig, digest: d2.digest, size: d2.size };
-    }
-    const bytes = jsonBytes(manifest);
-    const entry = entries[att.entryPosition];
-    const d = descriptorFor(bytes, entry.mediaType ?? MEDIA_TYPE_OCI_MANIFEST);
-    manifests.push({ descriptor: d, bytes });
-    entries[att.entryPosition] = { ...entry, digest: d.digest, size: d.size };
   }
-  const indexBytes = jsonBytes(index);
-  return {
-    blobs: [...blobs.values()],
-    manifests,
-    index: {
-      descriptor: descriptorFor(indexBytes, index.mediaType ?? MEDIA_TYPE_OCI_INDEX),
-      bytes: indexBytes
-    }
-  };
+  for (const b of bare) warnings.push(`${b} has no in-toto layer: nothing signed there`);
+  return { mode: o.mode, resign: o.resign ?? false, tasks, alreadySigned, ignored, warnings, filledSubjects };
 }
-function assembleReferrers(image, plan2, signed) {
-  if (plan2.mode !== "referrers") throw new AttestError("ATTEST_MODE", "not a referrers plan");
-  const empty = Buffer.from(EMPTY_CONFIG_BYTES, "utf8");
-  const emptyDesc = descriptorFor(empty, MEDIA_TYPE_OCI_EMPTY);
-  const blobs = /* @__PURE__ */ new Map();
-  const referrers = [];
-  for (const att of image.attestations) {
-    const tasks = plan2.tasks.filter((t) => t.attestation === att.entryPosition);
-    if (tasks.length === 0) continue;
-    blobs.set(emptyDesc.digest, { descriptor: emptyDesc, bytes: empty });
-    const layers = [];
-    for (const t of tasks) {
-      const s = signedFor(signed, t);
-      const original = att.layers.find((l) => l.position === t.layer).descriptor;
-      const d = dsseLayerDescriptor(original, s, { [ANNOTATION_OPK_STATEMENT_DIGEST]: t.statementDigest });
-      blobs.set(d.digest, { descriptor: d, bytes: s.envelope });
-      layers.push(d);
-    }
-    const subject = {
-      mediaType: att.entry.mediaType,
-      digest: att.entry.digest,
-      size: att.entry.size
-    };
-    const supersedes = plan2.resign ? att.existingReferrers ?? [] : [];
-    const manifest = {
-      schemaVersion: 2,
-      mediaType: MEDIA_TYPE_OCI_MANIFEST,
-      artifactType: ARTIFACT_TYPE_OPK_SIGNATURES,
-      config: {
-        mediaType: MEDIA_TYPE_OCI_EMPTY,
-        digest: emptyDesc.digest,
-        size: emptyDesc.size,
-        data: "e30="
-      },
-      layers,
-      subject
-    };
-    const bytes = jsonBytes(manifest);
-    referrers.push({
-      subject,
-      manifest: {
-        descriptor: descriptorFor(bytes, MEDIA_TYPE_OCI_MANIFEST, {
-          artifactType: ARTIFACT_TYPE_OPK_SIGNATURES
-        }),
-        bytes
-      },
-      supersedes
-    });
+function noAttestations(image) {
+  return new AttestError(
+    "ATTEST_NO_ATTESTATIONS",
+    `index ${image.digest} lists ${image.platforms.length} platform manifest(s) (${image.platforms.map((p) => p.platform).join(", ") || "none"}) but no BuildKit attestation manifest: build with \`docker buildx build --provenance=true --sbom=true\` (and without BUILDX_NO_DEFAULT_ATTESTATIONS), and attest the index the build pushed (\`--metadata-file\`), not one rewritten by \`docker buildx imagetools create\`, which drops them`
+  );
+}
+function coverageWarnings(image) {
+  const warnings = [];
+  for (const d of image.dangling)
+    warnings.push(
+      `attestation manifest ${d.digest} refers to a platform manifest that is not in the index; left alone`
+    );
+  const covered = new Set(image.attestations.map((a) => a.platformDigest));
+  for (const p of image.platforms)
+    if (!covered.has(p.descriptor.digest))
+      warnings.push(
+        `platform ${p.platform} (${p.descriptor.digest}) has no attestation manifest: nothing to sign`
+      );
+  return warnings;
+}
+function planLayer(image, att, layer, where, o, tally) {
+  const todo = layer.kind === "intoto" ? unsignedStatement(image, att, layer, o, tally) : layer.kind === "dsse" ? signedStatement(att, layer, where, o, tally) : ignoreLayer(layer, where, tally);
+  if (!todo) return;
+  const { statement, resign } = todo;
+  const predicateType = checkStatement(statement, layer.descriptor, att.platformDigest, where);
+  tally.tasks.push({
+    key: `${att.entryPosition}/${layer.position}`,
+    attestation: att.entryPosition,
+    layer: layer.position,
+    statement,
+    // The in-toto layer it stands for (referrers name it), even when its subject was filled.
+    statementDigest: layer.kind === "intoto" ? layer.descriptor.digest : sha256Digest(statement),
+    predicateType,
+    ...att.platform ? { platform: att.platform } : {},
+    resign
+  });
+}
+function unsignedStatement(image, att, layer, o, tally) {
+  if (o.mode === "referrers" && att.referredStatements?.has(layer.descriptor.digest) && !o.resign) {
+    tally.alreadySigned++;
+    return void 0;
   }
-  return { blobs: [...blobs.values()], referrers };
+  const filled = fillSubject(layer.bytes, image, att.platformDigest, o.subjectName);
+  if (!filled) return { statement: layer.bytes, resign: false };
+  tally.filledSubjects.push({
+    platform: att.platform ?? "unknown platform",
+    layer: layer.descriptor.digest,
+    subject: filled.subject
+  });
+  return { statement: filled.statement, resign: false };
+}
+function signedStatement(att, layer, where, o, tally) {
+  const what = `${where} layer ${layer.descriptor.digest} (${layer.descriptor.mediaType})`;
+  if (!layer.bytes)
+    throw new AttestError(
+      "ATTEST_BAD_SIGNED_LAYER",
+      `${what} was not read; cannot tell whether it is signed`
+    );
+  const checked = checkSignedEnvelope(layer.bytes, att.platformDigest);
+  if (!checked.ok)
+    throw new AttestError(
+      "ATTEST_BAD_SIGNED_LAYER",
+      `${what} is typed as a signed DSSE layer but is not one: ${checked.reason}. ` + (o.resign ? "Its statement cannot be recovered from it, so --resign cannot re-sign it either; " : "") + "rebuild the image (or push the unsigned in-toto statement) and attest again"
+    );
+  if (o.mode === "referrers" || !o.resign) {
+    tally.alreadySigned++;
+    return void 0;
+  }
+  return { statement: checked.payload, resign: true };
+}
+function ignoreLayer(layer, where, tally) {
+  tally.ignored++;
+  if (layer.kind === "unverifiable")
+    tally.warnings.push(
+      `${where} layer ${layer.descriptor.digest} (${layer.descriptor.mediaType}) claims a signature opk-signer cannot check; left alone (verify fails it)`
+    );
+  return void 0;
 }
 
 // src/attest/read.ts
@@ -83917,25 +83935,10 @@ async function attestImage(o) {
     const done = await checkTags(o, image);
     if (done) return done;
   }
-  const plan2 = planSigning(image, {
-    mode,
-    ...o.resign ? { resign: true } : {},
-    ...o.subjectName ? { subjectName: o.subjectName } : {}
-  });
-  for (const w of plan2.warnings) o.onProgress?.(`warning: ${w}`);
-  for (const f of plan2.filledSubjects)
-    o.onProgress?.(
-      `note: ${f.platform}: statement ${f.layer} had an empty subject; filled with ${describeSubject(f.subject)}`
-    );
-  if (plan2.tasks.length > 0)
-    o.onProgress?.(
-      `signing ${plan2.tasks.length} statement(s) of ${image.attestations.length} attestation manifest(s) with ${o.signer.name}`
-    );
+  const plan2 = planAndTell(o, image, mode);
   const before = { ...o.signer.timings };
-  const signed = plan2.tasks.length > 0 ? await o.signer.sign(plan2.tasks) : /* @__PURE__ */ new Map();
-  for (const t of plan2.tasks) checkSigned(t, signed.get(t.key));
+  const signed = await signPlan(o.signer, plan2);
   const t2 = import_node_perf_hooks2.performance.now();
-  const original = descriptorFor(image.bytes, image.mediaType);
   const result = {
     mode,
     noop: plan2.tasks.length === 0,
@@ -83953,60 +83956,94 @@ async function attestImage(o) {
     warnings: plan2.warnings,
     timings: { readMs: t1 - t0, signMs: t2 - t1, tokenMs: 0, cryptoMs: 0, pushMs: 0, totalMs: 0 }
   };
-  const step = (s) => o.onProgress?.(`writing ${s}`);
-  if (mode === "inline") {
-    const out = plan2.tasks.length > 0 ? assembleInline(image, plan2, signed) : { blobs: [], manifests: [], index: { descriptor: original, bytes: image.bytes } };
-    await pushInline(o.target, out, {
-      tags: o.tags,
-      ...o.expectTags?.length ? { expect: { tags: o.expectTags, digest: image.digest } } : {},
-      ...o.copy ? {
-        copyFrom: {
-          source: o.source,
-          // Everything of the original index the new one still lists, byte for byte.
-          original: listed(out.index.bytes).filter(
-            (d) => image.index.manifests.some((o2) => o2.digest === d.digest)
-          )
-        }
-      } : {},
-      onStep: step
-    });
-    result.digest = result.signaturesIn = out.index.descriptor.digest;
-    result.tags = o.tags;
-    const entries = listed(out.index.bytes);
-    for (const a of image.attestations) {
-      const to = entries[a.entryPosition].digest;
-      result.attestationManifests.push({
-        platform: a.platform ?? "?",
-        from: a.entry.digest,
-        to,
-        form: a.form
-      });
-    }
-  } else {
-    const out = assembleReferrers(image, plan2, signed);
-    if (o.copy)
-      await pushInline(
-        o.target,
-        { blobs: [], manifests: [], index: { descriptor: original, bytes: image.bytes } },
-        {
-          tags: o.tags,
-          copyFrom: { source: o.source, original: image.index.manifests },
-          onStep: step
-        }
-      );
-    await pushReferrers(o.target, out, { onStep: step });
-    result.referrers = out.referrers.map((r) => ({
-      subject: r.subject.digest,
-      digest: r.manifest.descriptor.digest
-    }));
-    result.tags = o.copy ? o.tags : [];
-  }
+  Object.assign(
+    result,
+    mode === "inline" ? await writeInline(o, image, plan2, signed) : await writeReferrers(o, image, plan2, signed)
+  );
   const t3 = import_node_perf_hooks2.performance.now();
   result.timings.pushMs = t3 - t2;
   result.timings.totalMs = t3 - t0;
   result.timings.tokenMs = o.signer.timings.tokenMs - before.tokenMs;
   result.timings.cryptoMs = o.signer.timings.cryptoMs - before.cryptoMs;
   return result;
+}
+function planAndTell(o, image, mode) {
+  const plan2 = planSigning(image, {
+    mode,
+    ...o.resign ? { resign: true } : {},
+    ...o.subjectName ? { subjectName: o.subjectName } : {}
+  });
+  for (const w of plan2.warnings) o.onProgress?.(`warning: ${w}`);
+  for (const f of plan2.filledSubjects)
+    o.onProgress?.(
+      `note: ${f.platform}: statement ${f.layer} had an empty subject; filled with ${describeSubject(f.subject)}`
+    );
+  if (plan2.tasks.length > 0)
+    o.onProgress?.(
+      `signing ${plan2.tasks.length} statement(s) of ${image.attestations.length} attestation manifest(s) with ${o.signer.name}`
+    );
+  return plan2;
+}
+async function signPlan(signer, plan2) {
+  const signed = plan2.tasks.length > 0 ? await signer.sign(plan2.tasks) : /* @__PURE__ */ new Map();
+  for (const t of plan2.tasks) checkSigned(t, signed.get(t.key));
+  return signed;
+}
+async function writeInline(o, image, plan2, signed) {
+  const out = plan2.tasks.length > 0 ? assembleInline(image, plan2, signed) : unchangedIndex(image);
+  await pushInline(o.target, out, {
+    tags: o.tags,
+    ...o.expectTags?.length ? { expect: { tags: o.expectTags, digest: image.digest } } : {},
+    ...o.copy ? {
+      copyFrom: {
+        source: o.source,
+        // Everything of the original index the new one still lists, byte for byte.
+        original: listed(out.index.bytes).filter(
+          (d) => image.index.manifests.some((o2) => o2.digest === d.digest)
+        )
+      }
+    } : {},
+    onStep: writingStep(o)
+  });
+  const entries = listed(out.index.bytes);
+  return {
+    digest: out.index.descriptor.digest,
+    signaturesIn: out.index.descriptor.digest,
+    tags: o.tags,
+    attestationManifests: image.attestations.map((a) => ({
+      platform: a.platform ?? "?",
+      from: a.entry.digest,
+      to: entries[a.entryPosition].digest,
+      form: a.form
+    }))
+  };
+}
+async function writeReferrers(o, image, plan2, signed) {
+  const out = assembleReferrers(image, plan2, signed);
+  if (o.copy)
+    await pushInline(o.target, unchangedIndex(image), {
+      tags: o.tags,
+      copyFrom: { source: o.source, original: image.index.manifests },
+      onStep: writingStep(o)
+    });
+  await pushReferrers(o.target, out, { onStep: writingStep(o) });
+  return {
+    referrers: out.referrers.map((r) => ({
+      subject: r.subject.digest,
+      digest: r.manifest.descriptor.digest
+    })),
+    tags: o.copy ? o.tags : []
+  };
+}
+function unchangedIndex(image) {
+  return {
+    blobs: [],
+    manifests: [],
+    index: { descriptor: descriptorFor(image.bytes, image.mediaType), bytes: image.bytes }
+  };
+}
+function writingStep(o) {
+  return (s) => o.onProgress?.(`writing ${s}`);
 }
 async function checkTags(o, image) {
   const t0 = import_node_perf_hooks2.performance.now();
@@ -84110,8 +84147,8 @@ init_errors();
 // src/oci/layout.ts
 init_import_meta_url();
 var import_node_crypto12 = require("node:crypto");
-var import_promises3 = require("node:fs/promises");
-var import_node_path2 = require("node:path");
+var import_promises4 = require("node:fs/promises");
+var import_node_path3 = require("node:path");
 init_errors();
 
 // src/oci/files.ts
@@ -84245,15 +84282,97 @@ async function atomicWrite(path, data) {
   }
 }
 
+// src/oci/layout-index.ts
+init_import_meta_url();
+var refName = (d) => d.annotations?.[ANNOTATION_REF_NAME];
+function listEntry(index, desc, tag, check, replacesUntagged) {
+  const entry = { ...desc };
+  if (replacesUntagged !== void 0 && replacesUntagged !== desc.digest)
+    index.manifests = index.manifests.filter(
+      (d) => !(d.digest === replacesUntagged && refName(d) === void 0)
+    );
+  if (tag !== void 0) {
+    check?.(index.manifests.find((d) => refName(d) === tag)?.digest);
+    entry.annotations = { ...desc.annotations ?? {}, [ANNOTATION_REF_NAME]: tag };
+    index.manifests = index.manifests.filter((d) => refName(d) !== tag);
+  } else if (index.manifests.some((d) => d.digest === desc.digest && refName(d) === void 0)) {
+    return false;
+  }
+  index.manifests.push(entry);
+  return true;
+}
+function dropUntagged(index, drop) {
+  const before = index.manifests.length;
+  index.manifests = index.manifests.filter((d) => !(drop.has(d.digest) && refName(d) === void 0));
+  return index.manifests.length !== before;
+}
+
+// src/oci/layout-open.ts
+init_import_meta_url();
+var import_promises3 = require("node:fs/promises");
+var import_node_path2 = require("node:path");
+init_errors();
+var LAYOUT_VERSION = "1.0.0";
+var MAX_MARKER_BYTES = 64 * 1024;
+var MAX_INDEX_JSON_BYTES = MAX_MANIFEST_BYTES;
+var exists = (path) => (0, import_promises3.stat)(path).then(
+  () => true,
+  () => false
+);
+async function readLayout(dir) {
+  const isDir = await (0, import_promises3.stat)(dir).then(
+    (st) => st.isDirectory(),
+    () => false
+  );
+  const hasMarker = isDir && await exists((0, import_node_path2.join)(dir, "oci-layout"));
+  if (isDir && !hasMarker) return readWithoutMarker(dir);
+  const marker = await readOrIo((0, import_node_path2.join)(dir, "oci-layout"), `OCI layout ${dir}`, MAX_MARKER_BYTES);
+  let version;
+  try {
+    version = JSON.parse(Buffer.from(marker).toString("utf8")).imageLayoutVersion;
+  } catch {
+    throw new FormatError("OCI_LAYOUT_INVALID", `${dir}/oci-layout is not JSON`);
+  }
+  if (typeof version !== "string" || !version.startsWith("1.")) {
+    throw new FormatError(
+      "OCI_LAYOUT_INVALID",
+      `${dir}/oci-layout has unsupported imageLayoutVersion ${String(version)}`
+    );
+  }
+  return { index: await readIndexJson(dir), markerMissing: false, warnings: [] };
+}
+async function readWithoutMarker(dir) {
+  if (!await exists((0, import_node_path2.join)(dir, "index.json")) || !await exists((0, import_node_path2.join)(dir, "blobs")))
+    throw new OciIoError(
+      "OCI_NOT_FOUND",
+      `${dir} is a directory but not an OCI image layout (it has no oci-layout file)`
+    );
+  const index = await readIndexJson(dir);
+  return {
+    index,
+    markerMissing: true,
+    warnings: [
+      {
+        code: "OCI_LAYOUT_MARKER_MISSING",
+        message: `${dir} has index.json and blobs/ but no oci-layout file (a BuildKit v0.11 directory export); read as an OCI layout 1.0.0`
+      }
+    ]
+  };
+}
+async function readIndexJson(dir) {
+  const bytes = await readOrIo((0, import_node_path2.join)(dir, "index.json"), `OCI layout ${dir} index.json`, MAX_INDEX_JSON_BYTES);
+  return parseIndex(bytes, `${dir}/index.json`);
+}
+async function writeMarker(dir) {
+  await atomicWrite((0, import_node_path2.join)(dir, "oci-layout"), JSON.stringify({ imageLayoutVersion: LAYOUT_VERSION }));
+}
+
 // src/oci/source.ts
 init_import_meta_url();
 var UNBOUNDED_READS = { read: (maxBytes, fetch2) => fetch2(maxBytes) };
 
 // src/oci/layout.ts
-var LAYOUT_VERSION = "1.0.0";
 var size = (b) => b.length;
-var MAX_MARKER_BYTES = 64 * 1024;
-var MAX_INDEX_JSON_BYTES = MAX_MANIFEST_BYTES;
 var LAYOUT_LOCK = "index.json.lock";
 var DEFAULT_LOCK_WAIT_MS = 1e4;
 var OciLayout = class _OciLayout {
@@ -84275,71 +84394,21 @@ var OciLayout = class _OciLayout {
   lockWaitMs;
   /** Opens an existing layout; fails if `oci-layout` or `index.json` is missing or malformed. */
   static async open(dir, options = {}) {
-    const isDir = await (0, import_promises3.stat)(dir).then(
-      (st) => st.isDirectory(),
-      () => false
-    );
-    const hasMarker = isDir && await (0, import_promises3.stat)((0, import_node_path2.join)(dir, "oci-layout")).then(
-      () => true,
-      () => false
-    );
-    if (isDir && !hasMarker) return _OciLayout.openWithoutMarker(dir, options);
-    const marker = await readOrIo((0, import_node_path2.join)(dir, "oci-layout"), `OCI layout ${dir}`, MAX_MARKER_BYTES);
-    let version;
-    try {
-      version = JSON.parse(Buffer.from(marker).toString("utf8")).imageLayoutVersion;
-    } catch {
-      throw new FormatError("OCI_LAYOUT_INVALID", `${dir}/oci-layout is not JSON`);
-    }
-    if (typeof version !== "string" || !version.startsWith("1.")) {
-      throw new FormatError(
-        "OCI_LAYOUT_INVALID",
-        `${dir}/oci-layout has unsupported imageLayoutVersion ${String(version)}`
-      );
-    }
-    const indexBytes = await readOrIo(
-      (0, import_node_path2.join)(dir, "index.json"),
-      `OCI layout ${dir} index.json`,
-      MAX_INDEX_JSON_BYTES
-    );
-    return new _OciLayout(dir, parseIndex(indexBytes, `${dir}/index.json`), options);
-  }
-  /**
-   * BuildKit v0.11's `type=oci,tar=false` export writes `index.json` and `blobs/` but no
-   * `oci-layout` (added in v0.12): read it, with a warning. A directory with neither is no layout.
-   */
-  static async openWithoutMarker(dir, options) {
-    const has = (p) => (0, import_promises3.stat)((0, import_node_path2.join)(dir, p)).then(
-      () => true,
-      () => false
-    );
-    if (!await has("index.json") || !await has("blobs"))
-      throw new OciIoError(
-        "OCI_NOT_FOUND",
-        `${dir} is a directory but not an OCI image layout (it has no oci-layout file)`
-      );
-    const indexBytes = await readOrIo(
-      (0, import_node_path2.join)(dir, "index.json"),
-      `OCI layout ${dir} index.json`,
-      MAX_INDEX_JSON_BYTES
-    );
-    const layout = new _OciLayout(dir, parseIndex(indexBytes, `${dir}/index.json`), options);
-    layout.markerMissing = true;
-    layout.warnings.push({
-      code: "OCI_LAYOUT_MARKER_MISSING",
-      message: `${dir} has index.json and blobs/ but no oci-layout file (a BuildKit v0.11 directory export); read as an OCI layout 1.0.0`
-    });
+    const opened = await readLayout(dir);
+    const layout = new _OciLayout(dir, opened.index, options);
+    layout.markerMissing = opened.markerMissing;
+    layout.warnings.push(...opened.warnings);
     return layout;
   }
   /** Creates a layout (or opens it if one is already there). */
   static async create(dir, options = {}) {
-    const exists = await (0, import_promises3.stat)((0, import_node_path2.join)(dir, "oci-layout")).then(
+    const exists2 = await (0, import_promises4.stat)((0, import_node_path3.join)(dir, "oci-layout")).then(
       () => true,
       () => false
     );
-    if (exists) return _OciLayout.open(dir, options);
-    await (0, import_promises3.mkdir)((0, import_node_path2.join)(dir, "blobs", "sha256"), { recursive: true });
-    await atomicWrite((0, import_node_path2.join)(dir, "oci-layout"), JSON.stringify({ imageLayoutVersion: LAYOUT_VERSION }));
+    if (exists2) return _OciLayout.open(dir, options);
+    await (0, import_promises4.mkdir)((0, import_node_path3.join)(dir, "blobs", "sha256"), { recursive: true });
+    await writeMarker(dir);
     const layout = new _OciLayout(
       dir,
       { schemaVersion: 2, mediaType: MEDIA_TYPE_OCI_INDEX, manifests: [] },
@@ -84470,7 +84539,7 @@ var OciLayout = class _OciLayout {
   }
   async hasBlob(digest) {
     try {
-      await (0, import_promises3.stat)(this.blobPath(digest));
+      await (0, import_promises4.stat)(this.blobPath(digest));
       return true;
     } catch {
       return false;
@@ -84490,10 +84559,10 @@ var OciLayout = class _OciLayout {
   async blobIntact(digest, size2) {
     const path = this.blobPath(digest);
     try {
-      const st = await (0, import_promises3.stat)(path);
+      const st = await (0, import_promises4.stat)(path);
       if (!st.isFile() || st.size !== size2) return false;
       const hash = (0, import_node_crypto12.createHash)("sha256");
-      const fh = await (0, import_promises3.open)(path, "r");
+      const fh = await (0, import_promises4.open)(path, "r");
       try {
         for await (const chunk of fh.createReadStream({ autoClose: false })) hash.update(chunk);
       } finally {
@@ -84511,35 +84580,12 @@ var OciLayout = class _OciLayout {
    * anything changes; it throws to refuse the move.
    */
   async addManifest(desc, tag, check, replacesUntagged) {
-    await this.update((index) => {
-      const entry = { ...desc };
-      if (replacesUntagged !== void 0 && replacesUntagged !== desc.digest)
-        index.manifests = index.manifests.filter(
-          (d) => !(d.digest === replacesUntagged && d.annotations?.[ANNOTATION_REF_NAME] === void 0)
-        );
-      if (tag !== void 0) {
-        check?.(index.manifests.find((d) => d.annotations?.[ANNOTATION_REF_NAME] === tag)?.digest);
-        entry.annotations = { ...desc.annotations ?? {}, [ANNOTATION_REF_NAME]: tag };
-        index.manifests = index.manifests.filter((d) => d.annotations?.[ANNOTATION_REF_NAME] !== tag);
-      } else if (index.manifests.some(
-        (d) => d.digest === desc.digest && d.annotations?.[ANNOTATION_REF_NAME] === void 0
-      )) {
-        return false;
-      }
-      index.manifests.push(entry);
-      return true;
-    });
+    await this.update((index) => listEntry(index, desc, tag, check, replacesUntagged));
   }
   /** Drops untagged index.json entries for these digests (superseded referrers). */
   async removeUntagged(digests) {
     const drop = new Set(digests);
-    await this.update((index) => {
-      const before = index.manifests.length;
-      index.manifests = index.manifests.filter(
-        (d) => !(drop.has(d.digest) && d.annotations?.[ANNOTATION_REF_NAME] === void 0)
-      );
-      return index.manifests.length !== before;
-    });
+    await this.update((index) => dropUntagged(index, drop));
   }
   /** The digest a tag names now (index.json re-read, not the copy read at open). */
   async tagged(tag) {
@@ -84547,13 +84593,8 @@ var OciLayout = class _OciLayout {
     this.index = index;
     return index.manifests.find((d) => d.annotations?.[ANNOTATION_REF_NAME] === tag)?.digest;
   }
-  async readIndex() {
-    const bytes = await readOrIo(
-      (0, import_node_path2.join)(this.dir, "index.json"),
-      `OCI layout ${this.dir} index.json`,
-      MAX_INDEX_JSON_BYTES
-    );
-    return parseIndex(bytes, `${this.dir}/index.json`);
+  readIndex() {
+    return readIndexJson(this.dir);
   }
   /**
    * Read-modify-write of index.json under the layout lock: `change` gets the index as it is on
@@ -84563,30 +84604,27 @@ var OciLayout = class _OciLayout {
   async update(change, fresh = false) {
     await this.withLock(async () => {
       let index;
-      const exists = await (0, import_promises3.stat)((0, import_node_path2.join)(this.dir, "index.json")).then(
+      const exists2 = await (0, import_promises4.stat)((0, import_node_path3.join)(this.dir, "index.json")).then(
         () => true,
         () => false
       );
-      if (fresh && !exists) index = { ...this.index, manifests: [...this.index.manifests] };
+      if (fresh && !exists2) index = { ...this.index, manifests: [...this.index.manifests] };
       else index = await this.readIndex();
-      const changed = change(index) || fresh && !exists;
+      const changed = change(index) || fresh && !exists2;
       if (changed && this.markerMissing) {
-        await atomicWrite(
-          (0, import_node_path2.join)(this.dir, "oci-layout"),
-          JSON.stringify({ imageLayoutVersion: LAYOUT_VERSION })
-        );
+        await writeMarker(this.dir);
         this.markerMissing = false;
       }
-      if (changed) await atomicWrite((0, import_node_path2.join)(this.dir, "index.json"), JSON.stringify(index));
+      if (changed) await atomicWrite((0, import_node_path3.join)(this.dir, "index.json"), JSON.stringify(index));
       this.index = index;
     });
   }
   withLock(fn) {
-    return withFileLock((0, import_node_path2.join)(this.dir, LAYOUT_LOCK), this.dir, this.lockWaitMs, fn);
+    return withFileLock((0, import_node_path3.join)(this.dir, LAYOUT_LOCK), this.dir, this.lockWaitMs, fn);
   }
   blobPath(digest) {
     checkDigestSyntax(digest);
-    return (0, import_node_path2.join)(this.dir, "blobs", "sha256", digest.slice("sha256:".length));
+    return (0, import_node_path3.join)(this.dir, "blobs", "sha256", digest.slice("sha256:".length));
   }
   async readBlob(digest, maxBytes, what) {
     const bytes = await readFileCapped(
@@ -84781,7 +84819,7 @@ init_errors();
 
 // src/cli/io.ts
 init_import_meta_url();
-var import_promises4 = require("node:fs/promises");
+var import_promises5 = require("node:fs/promises");
 var import_node_util = require("node:util");
 init_errors();
 
@@ -84839,7 +84877,7 @@ async function readInput(path, io2, what) {
     return Buffer.concat(chunks);
   }
   try {
-    return await (0, import_promises4.readFile)(path);
+    return await (0, import_promises5.readFile)(path);
   } catch (e) {
     throw new IoError("IO", `cannot read ${what} ${path}: ${e.code ?? "error"}`);
   }
@@ -85121,31 +85159,8 @@ function interactiveLoginTokenSource(o) {
       for (const [k, v] of Object.entries(q2)) auth.searchParams.set(k, v);
       await o.onAuthUrl(auth.href);
       code = await cb.code;
-      const form = new URLSearchParams({
-        grant_type: "authorization_code",
-        code,
-        redirect_uri: redirectUri,
-        code_verifier: verifier
-      });
-      const headers = { "content-type": "application/x-www-form-urlencoded" };
-      if (o.clientSecret !== void 0) {
-        const enc = (s) => encodeURIComponent(s);
-        headers.authorization = `Basic ${Buffer.from(`${enc(o.clientId)}:${enc(o.clientSecret)}`).toString("base64")}`;
-      } else form.set("client_id", o.clientId);
-      const { json } = await requestJson(
-        {
-          url: meta.token_endpoint,
-          method: "POST",
-          headers,
-          body: form.toString(),
-          what: "ID token",
-          idempotent: false
-        },
-        http
-      );
-      if (typeof json.id_token !== "string")
-        throw new OpError("OP_BAD_RESPONSE", "the token endpoint answered without an id_token");
-      return await checkFreshIdToken(json.id_token, {
+      const idToken = await redeemCode(o, meta.token_endpoint, { code, redirectUri, verifier }, http);
+      return await checkFreshIdToken(idToken, {
         keys: cache2,
         expect: { issuer: meta.issuer, aud: o.clientId, nonce: commitment2 },
         ...o.now ? { now: o.now } : {},
@@ -85156,6 +85171,33 @@ function interactiveLoginTokenSource(o) {
       await cb.close();
     }
   };
+}
+async function redeemCode(o, tokenEndpoint, grant, http) {
+  const form = new URLSearchParams({
+    grant_type: "authorization_code",
+    code: grant.code,
+    redirect_uri: grant.redirectUri,
+    code_verifier: grant.verifier
+  });
+  const headers = { "content-type": "application/x-www-form-urlencoded" };
+  if (o.clientSecret !== void 0) {
+    const enc = (s) => encodeURIComponent(s);
+    headers.authorization = `Basic ${Buffer.from(`${enc(o.clientId)}:${enc(o.clientSecret)}`).toString("base64")}`;
+  } else form.set("client_id", o.clientId);
+  const { json } = await requestJson(
+    {
+      url: tokenEndpoint,
+      method: "POST",
+      headers,
+      body: form.toString(),
+      what: "ID token",
+      idempotent: false
+    },
+    http
+  );
+  if (typeof json.id_token !== "string")
+    throw new OpError("OP_BAD_RESPONSE", "the token endpoint answered without an id_token");
+  return json.id_token;
 }
 function callbackFailure(u) {
   const error = u.searchParams.get("error");
@@ -85250,83 +85292,92 @@ function providerFromEnv(env2, flags = {}) {
     ...flags.keys ? { keys: flags.keys } : {},
     ...flags.onKeys ? { onKeys: flags.onKeys } : {}
   };
-  const ghUrl = env2.ACTIONS_ID_TOKEN_REQUEST_URL;
-  const ghToken = env2.ACTIONS_ID_TOKEN_REQUEST_TOKEN;
   const gitlabVar = flags.gitlabTokenVar ?? "OPENPUBKEY_JWT";
-  let name = flags.provider;
-  if (name === void 0) {
-    const devHere = ghUrl && isLoopbackUrl(ghUrl) && !env2.OPK_OIDC_DISCOVERY_URL && !env2.OPK_OIDC_ISSUER;
-    if (ghUrl && ghToken) name = devHere ? "dev" : "github-actions";
-    else if (env2.GITLAB_CI && env2[gitlabVar]) name = "gitlab";
-    else return void 0;
-  }
+  const name = flags.provider !== void 0 ? flags.provider : detectProvider(env2, gitlabVar);
   switch (name) {
+    case void 0:
+      return void 0;
     case "github-actions":
-    case "dev": {
-      if (!ghUrl || !ghToken) throw new OpError("OP_NOT_CONFIGURED", NOT_IN_ACTIONS);
-      if (!URL.canParse(ghUrl)) {
-        throw new OpError(
-          "OP_NOT_CONFIGURED",
-          "ACTIONS_ID_TOKEN_REQUEST_URL is not a URL (it must be the value GitHub Actions sets)"
-        );
-      }
-      const dev = name === "dev";
-      const issuer = flags.issuer ?? (env2.OPK_OIDC_ISSUER || void 0) ?? (dev ? void 0 : GITHUB_ACTIONS_ISSUER);
-      const discoveryBase = env2.OPK_OIDC_DISCOVERY_URL || (dev ? new URL(ghUrl).origin : void 0);
-      const get = githubActionsTokenSource({
-        requestUrl: ghUrl,
-        requestToken: ghToken,
-        issuer: issuer ?? "from-discovery",
-        ...discoveryBase ? { discoveryBase } : {},
-        ...common
-      });
-      return { name, ...issuer ? { issuer } : {}, commitType: "aud", getIdToken: get };
-    }
-    case "oidc": {
-      if (!flags.issuer || !flags.clientId)
-        throw new OpError("OP_NOT_CONFIGURED", "interactive login needs --issuer URL and --client-id ID");
-      const stderr = flags.stderr ?? process.stderr;
-      const show = flags.onAuthUrl ?? ((url) => {
-        stderr.write(`Open this URL to log in:
-  ${url}
-`);
-        if (flags.openBrowser) openBrowser(url);
-      });
-      const get = interactiveLoginTokenSource({
-        issuer: flags.issuer,
-        clientId: flags.clientId,
-        ...flags.clientSecret !== void 0 ? { clientSecret: flags.clientSecret } : {},
-        ...flags.scopes ? { scopes: flags.scopes } : {},
-        ...flags.redirectPort !== void 0 ? { redirectPort: flags.redirectPort } : {},
-        onAuthUrl: show,
-        ...common
-      });
-      return { name, issuer: flags.issuer, commitType: "nonce", getIdToken: get };
-    }
-    case "gitlab": {
-      const idToken = env2[gitlabVar];
-      if (!idToken) {
-        throw new OpError(
-          "OP_NOT_CONFIGURED",
-          `${gitlabVar} is not set: declare it under \`id_tokens:\` in .gitlab-ci.yml with aud "OPENPUBKEY-PKTOKEN:<anything>"`
-        );
-      }
-      const issuer = flags.issuer ?? (env2.OPK_OIDC_ISSUER || env2.CI_SERVER_URL || "https://gitlab.com");
-      const discoveryBase = env2.OPK_OIDC_DISCOVERY_URL || void 0;
-      const get = gitlabTokenSource({
-        idToken,
-        issuer,
-        ...discoveryBase ? { discoveryBase } : {},
-        ...common
-      });
-      return { name, issuer, commitType: "gq-cic", getIdToken: get };
-    }
+    case "dev":
+      return githubActionsProvider(name, env2, flags, common);
+    case "oidc":
+      return interactiveProvider(flags, common);
+    case "gitlab":
+      return gitlabProvider(env2, flags, gitlabVar, common);
     default:
       throw new OpError(
         "OP_NOT_CONFIGURED",
         `unknown provider ${String(name)} (one of ${PROVIDER_NAMES.join(", ")})`
       );
   }
+}
+function detectProvider(env2, gitlabVar) {
+  const ghUrl = env2.ACTIONS_ID_TOKEN_REQUEST_URL;
+  const devHere = ghUrl && isLoopbackUrl(ghUrl) && !env2.OPK_OIDC_DISCOVERY_URL && !env2.OPK_OIDC_ISSUER;
+  if (ghUrl && env2.ACTIONS_ID_TOKEN_REQUEST_TOKEN) return devHere ? "dev" : "github-actions";
+  if (env2.GITLAB_CI && env2[gitlabVar]) return "gitlab";
+  return void 0;
+}
+function githubActionsProvider(name, env2, flags, common) {
+  const ghUrl = env2.ACTIONS_ID_TOKEN_REQUEST_URL;
+  const ghToken = env2.ACTIONS_ID_TOKEN_REQUEST_TOKEN;
+  if (!ghUrl || !ghToken) throw new OpError("OP_NOT_CONFIGURED", NOT_IN_ACTIONS);
+  if (!URL.canParse(ghUrl)) {
+    throw new OpError(
+      "OP_NOT_CONFIGURED",
+      "ACTIONS_ID_TOKEN_REQUEST_URL is not a URL (it must be the value GitHub Actions sets)"
+    );
+  }
+  const dev = name === "dev";
+  const issuer = flags.issuer ?? (env2.OPK_OIDC_ISSUER || void 0) ?? (dev ? void 0 : GITHUB_ACTIONS_ISSUER);
+  const discoveryBase = env2.OPK_OIDC_DISCOVERY_URL || (dev ? new URL(ghUrl).origin : void 0);
+  const get = githubActionsTokenSource({
+    requestUrl: ghUrl,
+    requestToken: ghToken,
+    issuer: issuer ?? "from-discovery",
+    ...discoveryBase ? { discoveryBase } : {},
+    ...common
+  });
+  return { name, ...issuer ? { issuer } : {}, commitType: "aud", getIdToken: get };
+}
+function interactiveProvider(flags, common) {
+  if (!flags.issuer || !flags.clientId)
+    throw new OpError("OP_NOT_CONFIGURED", "interactive login needs --issuer URL and --client-id ID");
+  const stderr = flags.stderr ?? process.stderr;
+  const show = flags.onAuthUrl ?? ((url) => {
+    stderr.write(`Open this URL to log in:
+  ${url}
+`);
+    if (flags.openBrowser) openBrowser(url);
+  });
+  const get = interactiveLoginTokenSource({
+    issuer: flags.issuer,
+    clientId: flags.clientId,
+    ...flags.clientSecret !== void 0 ? { clientSecret: flags.clientSecret } : {},
+    ...flags.scopes ? { scopes: flags.scopes } : {},
+    ...flags.redirectPort !== void 0 ? { redirectPort: flags.redirectPort } : {},
+    onAuthUrl: show,
+    ...common
+  });
+  return { name: "oidc", issuer: flags.issuer, commitType: "nonce", getIdToken: get };
+}
+function gitlabProvider(env2, flags, gitlabVar, common) {
+  const idToken = env2[gitlabVar];
+  if (!idToken) {
+    throw new OpError(
+      "OP_NOT_CONFIGURED",
+      `${gitlabVar} is not set: declare it under \`id_tokens:\` in .gitlab-ci.yml with aud "OPENPUBKEY-PKTOKEN:<anything>"`
+    );
+  }
+  const issuer = flags.issuer ?? (env2.OPK_OIDC_ISSUER || env2.CI_SERVER_URL || "https://gitlab.com");
+  const discoveryBase = env2.OPK_OIDC_DISCOVERY_URL || void 0;
+  const get = gitlabTokenSource({
+    idToken,
+    issuer,
+    ...discoveryBase ? { discoveryBase } : {},
+    ...common
+  });
+  return { name: "gitlab", issuer, commitType: "gq-cic", getIdToken: get };
 }
 function openBrowser(url) {
   const cmd = process.platform === "darwin" ? "open" : process.platform === "win32" ? "explorer" : "xdg-open";
@@ -85377,9 +85428,9 @@ init_errors();
 // src/oci/auth.ts
 init_import_meta_url();
 var import_node_child_process2 = require("node:child_process");
-var import_promises7 = require("node:fs/promises");
+var import_promises8 = require("node:fs/promises");
 var import_node_os2 = require("node:os");
-var import_node_path4 = require("node:path");
+var import_node_path5 = require("node:path");
 init_errors();
 var StaticCredentials = class {
   constructor(creds, registry) {
@@ -85457,14 +85508,14 @@ var DockerConfigCredentials = class _DockerConfigCredentials {
   opts;
   config;
   static defaultPath(env2 = process.env) {
-    return (0, import_node_path4.join)(env2.DOCKER_CONFIG ?? (0, import_node_path4.join)((0, import_node_os2.homedir)(), ".docker"), "config.json");
+    return (0, import_node_path5.join)(env2.DOCKER_CONFIG ?? (0, import_node_path5.join)((0, import_node_os2.homedir)(), ".docker"), "config.json");
   }
   load() {
     this.config ??= (async () => {
       const path = this.opts.path ?? _DockerConfigCredentials.defaultPath(this.opts.env);
       let text2;
       try {
-        text2 = await (0, import_promises7.readFile)(path, "utf8");
+        text2 = await (0, import_promises8.readFile)(path, "utf8");
       } catch {
         return void 0;
       }
@@ -86379,7 +86430,7 @@ init_catalogue();
 
 // src/sidecar-client/address.ts
 init_import_meta_url();
-var import_node_path5 = require("node:path");
+var import_node_path6 = require("node:path");
 init_errors();
 var LOOPBACK_HOSTS = /* @__PURE__ */ new Set(["localhost", "::1", "[::1]"]);
 function isLoopback(host) {
@@ -86388,7 +86439,7 @@ function isLoopback(host) {
 function parseListen(value) {
   if (value.startsWith("unix://")) {
     const path = value.slice("unix://".length);
-    if (!(0, import_node_path5.isAbsolute)(path))
+    if (!(0, import_node_path6.isAbsolute)(path))
       throw new UsageError(
         "USAGE",
         `--listen ${value}: the socket path must be absolute (unix:///path/signer.sock)`
@@ -88145,7 +88196,7 @@ init_set();
 
 // src/trust/root.ts
 init_import_meta_url();
-var import_promises8 = require("node:fs/promises");
+var import_promises9 = require("node:fs/promises");
 init_errors();
 init_set();
 var TRUSTED_ROOT_MEDIA_TYPE = "application/vnd.opk-signer.trusted-root.v1+json";
@@ -88213,7 +88264,7 @@ function parseTrustedRoot(text2, path) {
 async function loadTrustedRoot(path) {
   let text2;
   try {
-    text2 = await (0, import_promises8.readFile)(path, "utf8");
+    text2 = await (0, import_promises9.readFile)(path, "utf8");
   } catch (e) {
     throw new TrustedRootError(
       "TRUSTED_ROOT_IO",
@@ -88445,7 +88496,7 @@ var BundleSource = class {
 
 // src/bundle/format.ts
 init_import_meta_url();
-var import_promises9 = require("node:fs/promises");
+var import_promises10 = require("node:fs/promises");
 init_errors();
 var BUNDLE_MEDIA_TYPE = "application/vnd.opk-signer.bundle.v1+json";
 var BundleError = class extends OpkError {
@@ -88454,7 +88505,7 @@ var MAX_BUNDLE_BYTES = 512 * 1024 * 1024;
 async function readBundle(path) {
   let text2;
   try {
-    const b = await (0, import_promises9.readFile)(path);
+    const b = await (0, import_promises10.readFile)(path);
     if (b.length > MAX_BUNDLE_BYTES) throw new BundleError("BUNDLE_INVALID", `bundle ${path} is too large`);
     text2 = b.toString("utf8");
   } catch (e) {
@@ -88643,13 +88694,13 @@ async function openImage(ref, values, io2) {
     });
     for (const w of source.warnings) io2.stderr.write(`opk-signer: warning: ${w.code}: ${w.message}
 `);
-    const refName = ref.tag ?? source.refNameOf(ref.digest);
+    const refName2 = ref.tag ?? source.refNameOf(ref.digest);
     return {
       source,
       imageName: subjectName ?? ref.dir,
       ...subjectName !== void 0 ? { subjectName } : {},
       ...version,
-      ...refName !== void 0 ? { purlVersion: refName } : {}
+      ...refName2 !== void 0 ? { purlVersion: refName2 } : {}
     };
   }
   const client = await registryClientFor(ref.registry, values, io2);
@@ -88963,7 +89014,7 @@ async function main(io2) {
   if (checked.stdout.trim() === "") return checked.code || 2;
   const report = JSON.parse(checked.stdout);
   digest ??= report.image?.digest;
-  const reportFile = (0, import_node_path6.join)(io2.env.RUNNER_TEMP || (0, import_node_os4.tmpdir)(), `opk-signer-report-${(0, import_node_crypto17.randomUUID)()}.json`);
+  const reportFile = (0, import_node_path7.join)(io2.env.RUNNER_TEMP || (0, import_node_os4.tmpdir)(), `opk-signer-report-${(0, import_node_crypto17.randomUUID)()}.json`);
   (0, import_node_fs5.writeFileSync)(reportFile, checked.stdout, { mode: 420 });
   if (digest) setOutput(io2, "digest", digest);
   setOutput(io2, "verified", String(report.verified));

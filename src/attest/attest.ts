@@ -1,10 +1,12 @@
 import { performance } from 'node:perf_hooks';
 import type { ImageSource } from '../oci/source.js';
 import { descriptorFor, type Descriptor } from '../oci/types.js';
+import type { SignedStatement } from '../signer/sign.js';
 import { OciIoError } from '../oci/errors.js';
 import type { Limits } from '../oci/limits.js';
 import { AttestError } from './errors.js';
-import { assembleInline, assembleReferrers, planSigning } from './plan.js';
+import { assembleInline, assembleReferrers } from './assemble.js';
+import { planSigning } from './plan.js';
 import { readImage } from './read.js';
 import { checkSigned, type AttestSigner } from './signer.js';
 import type { AttestMode, ImageSnapshot, InlineOutput, SigningPlan } from './types.js';
@@ -88,26 +90,11 @@ export async function attestImage(o: AttestImageOptions): Promise<AttestResult> 
     const done = await checkTags(o, image);
     if (done) return done;
   }
-  const plan = planSigning(image, {
-    mode,
-    ...(o.resign ? { resign: true } : {}),
-    ...(o.subjectName ? { subjectName: o.subjectName } : {}),
-  });
-  for (const w of plan.warnings) o.onProgress?.(`warning: ${w}`);
-  for (const f of plan.filledSubjects)
-    o.onProgress?.(
-      `note: ${f.platform}: statement ${f.layer} had an empty subject; filled with ${describeSubject(f.subject)}`,
-    );
-  if (plan.tasks.length > 0)
-    o.onProgress?.(
-      `signing ${plan.tasks.length} statement(s) of ${image.attestations.length} attestation manifest(s) with ${o.signer.name}`,
-    );
+  const plan = planAndTell(o, image, mode);
   const before = { ...o.signer.timings };
-  const signed = plan.tasks.length > 0 ? await o.signer.sign(plan.tasks) : new Map();
-  for (const t of plan.tasks) checkSigned(t, signed.get(t.key)!);
+  const signed = await signPlan(o.signer, plan);
   const t2 = performance.now();
 
-  const original: Descriptor = descriptorFor(image.bytes, image.mediaType);
   const result: AttestResult = {
     mode,
     noop: plan.tasks.length === 0,
@@ -125,65 +112,122 @@ export async function attestImage(o: AttestImageOptions): Promise<AttestResult> 
     warnings: plan.warnings,
     timings: { readMs: t1 - t0, signMs: t2 - t1, tokenMs: 0, cryptoMs: 0, pushMs: 0, totalMs: 0 },
   };
-  const step = (s: string) => o.onProgress?.(`writing ${s}`);
-  if (mode === 'inline') {
-    const out: InlineOutput =
-      plan.tasks.length > 0
-        ? assembleInline(image, plan, signed)
-        : { blobs: [], manifests: [], index: { descriptor: original, bytes: image.bytes } };
-    await pushInline(o.target, out, {
-      tags: o.tags,
-      ...(o.expectTags?.length ? { expect: { tags: o.expectTags, digest: image.digest } } : {}),
-      ...(o.copy
-        ? {
-            copyFrom: {
-              source: o.source,
-              // Everything of the original index the new one still lists, byte for byte.
-              original: listed(out.index.bytes).filter((d) =>
-                (image.index.manifests as Descriptor[]).some((o) => o.digest === d.digest),
-              ),
-            },
-          }
-        : {}),
-      onStep: step,
-    });
-    result.digest = result.signaturesIn = out.index.descriptor.digest;
-    result.tags = o.tags;
-    const entries = listed(out.index.bytes);
-    for (const a of image.attestations) {
-      const to = entries[a.entryPosition]!.digest;
-      result.attestationManifests.push({
-        platform: a.platform ?? '?',
-        from: a.entry.digest,
-        to,
-        form: a.form,
-      });
-    }
-  } else {
-    const out = assembleReferrers(image, plan, signed);
-    if (o.copy)
-      await pushInline(
-        o.target,
-        { blobs: [], manifests: [], index: { descriptor: original, bytes: image.bytes } },
-        {
-          tags: o.tags,
-          copyFrom: { source: o.source, original: image.index.manifests as Descriptor[] },
-          onStep: step,
-        },
-      );
-    await pushReferrers(o.target, out, { onStep: step });
-    result.referrers = out.referrers.map((r) => ({
-      subject: r.subject.digest,
-      digest: r.manifest.descriptor.digest,
-    }));
-    result.tags = o.copy ? o.tags : [];
-  }
+  Object.assign(
+    result,
+    mode === 'inline'
+      ? await writeInline(o, image, plan, signed)
+      : await writeReferrers(o, image, plan, signed),
+  );
   const t3 = performance.now();
   result.timings.pushMs = t3 - t2;
   result.timings.totalMs = t3 - t0;
   result.timings.tokenMs = o.signer.timings.tokenMs - before.tokenMs;
   result.timings.cryptoMs = o.signer.timings.cryptoMs - before.cryptoMs;
   return result;
+}
+
+/** The plan, with its warnings and filled subjects told to the user before any signing starts. */
+function planAndTell(o: AttestImageOptions, image: ImageSnapshot, mode: AttestMode): SigningPlan {
+  const plan = planSigning(image, {
+    mode,
+    ...(o.resign ? { resign: true } : {}),
+    ...(o.subjectName ? { subjectName: o.subjectName } : {}),
+  });
+  for (const w of plan.warnings) o.onProgress?.(`warning: ${w}`);
+  for (const f of plan.filledSubjects)
+    o.onProgress?.(
+      `note: ${f.platform}: statement ${f.layer} had an empty subject; filled with ${describeSubject(f.subject)}`,
+    );
+  if (plan.tasks.length > 0)
+    o.onProgress?.(
+      `signing ${plan.tasks.length} statement(s) of ${image.attestations.length} attestation manifest(s) with ${o.signer.name}`,
+    );
+  return plan;
+}
+
+/** Every task signed and checked against what it was meant to sign, or nothing is written. */
+async function signPlan(signer: AttestSigner, plan: SigningPlan): Promise<Map<string, SignedStatement>> {
+  const signed = plan.tasks.length > 0 ? await signer.sign(plan.tasks) : new Map<string, SignedStatement>();
+  for (const t of plan.tasks) checkSigned(t, signed.get(t.key)!);
+  return signed;
+}
+
+/** The parts of the result that only the write decides. */
+type Written = Pick<AttestResult, 'digest' | 'signaturesIn' | 'tags' | 'attestationManifests' | 'referrers'>;
+
+/** Inline: a new index (or, nothing to sign, the original one) pushed and tagged. */
+async function writeInline(
+  o: AttestImageOptions,
+  image: ImageSnapshot,
+  plan: SigningPlan,
+  signed: Map<string, SignedStatement>,
+): Promise<Partial<Written>> {
+  const out: InlineOutput =
+    plan.tasks.length > 0 ? assembleInline(image, plan, signed) : unchangedIndex(image);
+  await pushInline(o.target, out, {
+    tags: o.tags,
+    ...(o.expectTags?.length ? { expect: { tags: o.expectTags, digest: image.digest } } : {}),
+    ...(o.copy
+      ? {
+          copyFrom: {
+            source: o.source,
+            // Everything of the original index the new one still lists, byte for byte.
+            original: listed(out.index.bytes).filter((d) =>
+              (image.index.manifests as Descriptor[]).some((o) => o.digest === d.digest),
+            ),
+          },
+        }
+      : {}),
+    onStep: writingStep(o),
+  });
+  const entries = listed(out.index.bytes);
+  return {
+    digest: out.index.descriptor.digest,
+    signaturesIn: out.index.descriptor.digest,
+    tags: o.tags,
+    attestationManifests: image.attestations.map((a) => ({
+      platform: a.platform ?? '?',
+      from: a.entry.digest,
+      to: entries[a.entryPosition]!.digest,
+      form: a.form,
+    })),
+  };
+}
+
+/** Referrers: the image copied first if it moves, then the signature artifacts beside it. */
+async function writeReferrers(
+  o: AttestImageOptions,
+  image: ImageSnapshot,
+  plan: SigningPlan,
+  signed: Map<string, SignedStatement>,
+): Promise<Partial<Written>> {
+  const out = assembleReferrers(image, plan, signed);
+  if (o.copy)
+    await pushInline(o.target, unchangedIndex(image), {
+      tags: o.tags,
+      copyFrom: { source: o.source, original: image.index.manifests as Descriptor[] },
+      onStep: writingStep(o),
+    });
+  await pushReferrers(o.target, out, { onStep: writingStep(o) });
+  return {
+    referrers: out.referrers.map((r) => ({
+      subject: r.subject.digest,
+      digest: r.manifest.descriptor.digest,
+    })),
+    tags: o.copy ? o.tags : [],
+  };
+}
+
+function unchangedIndex(image: ImageSnapshot): InlineOutput {
+  return {
+    blobs: [],
+    manifests: [],
+    index: { descriptor: descriptorFor(image.bytes, image.mediaType), bytes: image.bytes },
+  };
+}
+
+function writingStep(o: AttestImageOptions): (s: string) => void {
+  return (s) => o.onProgress?.(`writing ${s}`);
 }
 
 /**

@@ -10,7 +10,7 @@ import type { ImageSource } from '../oci/source.js';
 import { ANNOTATION_REFERENCE_DIGEST, platformString, sha256Digest, type Descriptor } from '../oci/types.js';
 import { AttestError } from './errors.js';
 import { isFilledFrom } from '../intoto/subject-fill.js';
-import { checkSignedEnvelope } from './plan.js';
+import { checkSignedEnvelope } from './statement-checks.js';
 import type { AttestationSnapshot, AttestMode, ImageSnapshot, RawJson } from './types.js';
 
 function rawJson(bytes: Uint8Array): RawJson {

@@ -111,6 +111,59 @@ async function listenOn(server: Server, port: number, host: string): Promise<str
   return `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
 }
 
+/** What the endpoints read at request time: listening fills in url/issuer, rotate() the keys. */
+interface IssuerState {
+  url: string;
+  issuer: string;
+  base: Record<string, unknown>;
+  overrides: Record<string, unknown>;
+  current: SigningKey;
+  published: SigningKey[];
+  /** The JWS header of every token, built once per key. */
+  header: string;
+  tokenDigest: Buffer;
+  counts: DevIssuer['counts'];
+}
+
+const headerFor = (key: SigningKey) => b64u(JSON.stringify({ typ: 'JWT', alg: 'RS256', kid: key.kid }));
+
+function issueToken(s: IssuerState, audience: string, extra: Record<string, unknown> = {}): string {
+  const claims = tokenClaims(
+    { ...s.base, ...extra },
+    { ...s.overrides, ...extra },
+    audience,
+    Math.floor(Date.now() / 1000),
+  );
+  const input = `${s.header}.${b64u(JSON.stringify(claims))}`;
+  return `${input}.${sign('sha256', Buffer.from(input), s.current.privateKey).toString('base64url')}`;
+}
+
+function serve(s: IssuerState, req: IncomingMessage, res: ServerResponse): void {
+  const u = new URL(req.url ?? '/', s.url);
+  if (req.method !== 'GET') return json(res, 405, { message: 'method not allowed' }, { allow: 'GET' });
+  switch (u.pathname) {
+    case '/.well-known/openid-configuration':
+      s.counts.discovery++;
+      return json(res, 200, discoveryDocument(s.issuer, s.url));
+    case JWKS_PATH:
+      s.counts.jwks++;
+      return json(res, 200, { keys: s.published.map((k) => k.publicJwk) });
+    case TOKEN_PATH: {
+      if (!authorized(req, s.tokenDigest)) {
+        s.counts.denied++;
+        return json(res, 401, { message: 'Bad credentials' }, { 'www-authenticate': 'Bearer' });
+      }
+      s.counts.token++;
+      // GitHub defaults the audience to the repository owner's URL.
+      const audience =
+        u.searchParams.get('audience') || `https://github.com/${String(s.base.repository_owner)}`;
+      return json(res, 200, { count: 1, value: issueToken(s, audience) });
+    }
+    default:
+      return json(res, 404, { message: 'not found' });
+  }
+}
+
 /**
  * A GitHub Actions-compatible token service: OIDC discovery, JWKS, and the token request
  * endpoint (`?api-version=2.0&audience=…`, `Authorization: bearer <request token>`,
@@ -119,78 +172,41 @@ async function listenOn(server: Server, port: number, host: string): Promise<str
  */
 export async function startDevIssuer(opts: DevIssuerOptions = {}): Promise<DevIssuer> {
   const host = opts.host ?? '127.0.0.1';
-  let current: SigningKey = opts.keyFile
-    ? await loadOrCreateSigningKey(opts.keyFile)
-    : await generateSigningKey();
-  let published: SigningKey[] = [current];
+  const key = opts.keyFile ? await loadOrCreateSigningKey(opts.keyFile) : await generateSigningKey();
   const requestToken = opts.requestToken ?? randomBytes(32).toString('base64url');
-  const tokenDigest = digest(requestToken);
-  const overrides = opts.claims ?? {};
-  const counts = { discovery: 0, jwks: 0, token: 0, denied: 0 };
-  let issuer = opts.issuer ?? '';
-  let base: Record<string, unknown> = {};
-  let header = '';
-  const setHeader = () => (header = b64u(JSON.stringify({ typ: 'JWT', alg: 'RS256', kid: current.kid })));
-  setHeader();
-
-  const issue = (audience: string, extra: Record<string, unknown> = {}) => {
-    const claims = tokenClaims(
-      { ...base, ...extra },
-      { ...overrides, ...extra },
-      audience,
-      Math.floor(Date.now() / 1000),
-    );
-    const input = `${header}.${b64u(JSON.stringify(claims))}`;
-    return `${input}.${sign('sha256', Buffer.from(input), current.privateKey).toString('base64url')}`;
+  const s: IssuerState = {
+    url: '',
+    issuer: opts.issuer ?? '',
+    base: {},
+    overrides: opts.claims ?? {},
+    current: key,
+    published: [key],
+    header: headerFor(key),
+    tokenDigest: digest(requestToken),
+    counts: { discovery: 0, jwks: 0, token: 0, denied: 0 },
   };
-
-  let url = '';
-  const server = createServer((req, res) => {
-    const u = new URL(req.url ?? '/', url);
-    if (req.method !== 'GET') return json(res, 405, { message: 'method not allowed' }, { allow: 'GET' });
-    switch (u.pathname) {
-      case '/.well-known/openid-configuration':
-        counts.discovery++;
-        return json(res, 200, discoveryDocument(issuer, url));
-      case JWKS_PATH:
-        counts.jwks++;
-        return json(res, 200, { keys: published.map((k) => k.publicJwk) });
-      case TOKEN_PATH: {
-        if (!authorized(req, tokenDigest)) {
-          counts.denied++;
-          return json(res, 401, { message: 'Bad credentials' }, { 'www-authenticate': 'Bearer' });
-        }
-        counts.token++;
-        // GitHub defaults the audience to the repository owner's URL.
-        const audience =
-          u.searchParams.get('audience') || `https://github.com/${String(base.repository_owner)}`;
-        return json(res, 200, { count: 1, value: issue(audience) });
-      }
-      default:
-        return json(res, 404, { message: 'not found' });
-    }
-  });
+  const server = createServer((req, res) => serve(s, req, res));
   server.keepAliveTimeout = 5_000;
-  url = await listenOn(server, opts.port ?? 0, host);
-  issuer ||= url;
-  base = baseClaims(issuer, overrides);
+  s.url = await listenOn(server, opts.port ?? 0, host);
+  s.issuer ||= s.url;
+  s.base = baseClaims(s.issuer, s.overrides);
 
   return {
-    url,
-    issuer,
-    requestUrl: `${url}${TOKEN_PATH}?api-version=2.0`,
+    url: s.url,
+    issuer: s.issuer,
+    requestUrl: `${s.url}${TOKEN_PATH}?api-version=2.0`,
     requestToken,
-    jwks: () => ({ keys: published.map((k) => ({ ...k.publicJwk })) }),
+    jwks: () => ({ keys: s.published.map((k) => ({ ...k.publicJwk })) }),
     rotate: ({ keepPrevious = false } = {}) => {
-      current = generateSigningKeySync();
-      published = keepPrevious ? [current, ...published] : [current];
-      setHeader();
+      s.current = generateSigningKeySync();
+      s.published = keepPrevious ? [s.current, ...s.published] : [s.current];
+      s.header = headerFor(s.current);
     },
-    issue,
+    issue: (audience, extra) => issueToken(s, audience, extra),
     get kid() {
-      return current.kid;
+      return s.current.kid;
     },
-    counts,
+    counts: s.counts,
     close: async () => {
       server.closeAllConnections();
       await new Promise<void>((ok) => server.close(() => ok()));

@@ -3,7 +3,9 @@ import { mkdir, open, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FormatError } from '../errors.js';
 import { OciIoError } from './errors.js';
-import { atomicWrite, readFileCapped, readOrIo, withFileLock } from './files.js';
+import { atomicWrite, readFileCapped, withFileLock } from './files.js';
+import { dropUntagged, listEntry } from './layout-index.js';
+import { readIndexJson, readLayout, writeMarker, type LayoutWarning } from './layout-open.js';
 import { checkLimit, type Limits } from './limits.js';
 import { UNBOUNDED_READS, type ImageSource, type ResolvedRoot, type SourceReads } from './source.js';
 import {
@@ -27,13 +29,8 @@ import {
 
 export { atomicWrite } from './files.js';
 
-const LAYOUT_VERSION = '1.0.0';
 type Subject = { digest?: string; artifactType?: string };
 const size = (b: Uint8Array) => b.length;
-/** `oci-layout` holds one short JSON object. */
-const MAX_MARKER_BYTES = 64 * 1024;
-/** index.json: a manifest-sized cap (about 20,000 entries), read before any run limit exists. */
-const MAX_INDEX_JSON_BYTES = MAX_MANIFEST_BYTES;
 
 /** The lock file writers of index.json hold (created O_EXCL). */
 export const LAYOUT_LOCK = 'index.json.lock';
@@ -56,7 +53,7 @@ export class OciLayout implements ImageSource {
   readonly kind = 'oci-layout' as const;
   readonly location: string;
   /** What opening tolerated (a BuildKit v0.11 directory export without `oci-layout`). */
-  readonly warnings: { code: 'OCI_LAYOUT_MARKER_MISSING'; message: string }[] = [];
+  readonly warnings: LayoutWarning[] = [];
   /** Writes add the missing `oci-layout` file, so what we write is a whole layout. */
   private markerMissing = false;
   /** How long a writer waits for another's lock before calling it stale (ms). */
@@ -73,65 +70,10 @@ export class OciLayout implements ImageSource {
 
   /** Opens an existing layout; fails if `oci-layout` or `index.json` is missing or malformed. */
   static async open(dir: string, options: LayoutOptions = {}): Promise<OciLayout> {
-    const isDir = await stat(dir).then(
-      (st) => st.isDirectory(),
-      () => false,
-    );
-    const hasMarker =
-      isDir &&
-      (await stat(join(dir, 'oci-layout')).then(
-        () => true,
-        () => false,
-      ));
-    if (isDir && !hasMarker) return OciLayout.openWithoutMarker(dir, options);
-    const marker = await readOrIo(join(dir, 'oci-layout'), `OCI layout ${dir}`, MAX_MARKER_BYTES);
-    let version: unknown;
-    try {
-      version = (JSON.parse(Buffer.from(marker).toString('utf8')) as { imageLayoutVersion?: unknown })
-        .imageLayoutVersion;
-    } catch {
-      throw new FormatError('OCI_LAYOUT_INVALID', `${dir}/oci-layout is not JSON`);
-    }
-    if (typeof version !== 'string' || !version.startsWith('1.')) {
-      throw new FormatError(
-        'OCI_LAYOUT_INVALID',
-        `${dir}/oci-layout has unsupported imageLayoutVersion ${String(version)}`,
-      );
-    }
-    const indexBytes = await readOrIo(
-      join(dir, 'index.json'),
-      `OCI layout ${dir} index.json`,
-      MAX_INDEX_JSON_BYTES,
-    );
-    return new OciLayout(dir, parseIndex(indexBytes, `${dir}/index.json`), options);
-  }
-
-  /**
-   * BuildKit v0.11's `type=oci,tar=false` export writes `index.json` and `blobs/` but no
-   * `oci-layout` (added in v0.12): read it, with a warning. A directory with neither is no layout.
-   */
-  private static async openWithoutMarker(dir: string, options: LayoutOptions): Promise<OciLayout> {
-    const has = (p: string) =>
-      stat(join(dir, p)).then(
-        () => true,
-        () => false,
-      );
-    if (!(await has('index.json')) || !(await has('blobs')))
-      throw new OciIoError(
-        'OCI_NOT_FOUND',
-        `${dir} is a directory but not an OCI image layout (it has no oci-layout file)`,
-      );
-    const indexBytes = await readOrIo(
-      join(dir, 'index.json'),
-      `OCI layout ${dir} index.json`,
-      MAX_INDEX_JSON_BYTES,
-    );
-    const layout = new OciLayout(dir, parseIndex(indexBytes, `${dir}/index.json`), options);
-    layout.markerMissing = true;
-    layout.warnings.push({
-      code: 'OCI_LAYOUT_MARKER_MISSING',
-      message: `${dir} has index.json and blobs/ but no oci-layout file (a BuildKit v0.11 directory export); read as an OCI layout 1.0.0`,
-    });
+    const opened = await readLayout(dir);
+    const layout = new OciLayout(dir, opened.index, options);
+    layout.markerMissing = opened.markerMissing;
+    layout.warnings.push(...opened.warnings);
     return layout;
   }
 
@@ -143,7 +85,7 @@ export class OciLayout implements ImageSource {
     );
     if (exists) return OciLayout.open(dir, options);
     await mkdir(join(dir, 'blobs', 'sha256'), { recursive: true });
-    await atomicWrite(join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: LAYOUT_VERSION }));
+    await writeMarker(dir);
     const layout = new OciLayout(
       dir,
       { schemaVersion: 2, mediaType: MEDIA_TYPE_OCI_INDEX, manifests: [] },
@@ -348,39 +290,13 @@ export class OciLayout implements ImageSource {
     check?: (current: string | undefined) => void,
     replacesUntagged?: string,
   ): Promise<void> {
-    await this.update((index) => {
-      const entry: Descriptor = { ...desc };
-      // In place of an untagged entry (an export without a name): it is superseded, as a tag would move.
-      if (replacesUntagged !== undefined && replacesUntagged !== desc.digest)
-        index.manifests = index.manifests.filter(
-          (d) => !(d.digest === replacesUntagged && d.annotations?.[ANNOTATION_REF_NAME] === undefined),
-        );
-      if (tag !== undefined) {
-        check?.(index.manifests.find((d) => d.annotations?.[ANNOTATION_REF_NAME] === tag)?.digest);
-        entry.annotations = { ...(desc.annotations ?? {}), [ANNOTATION_REF_NAME]: tag };
-        index.manifests = index.manifests.filter((d) => d.annotations?.[ANNOTATION_REF_NAME] !== tag);
-      } else if (
-        index.manifests.some(
-          (d) => d.digest === desc.digest && d.annotations?.[ANNOTATION_REF_NAME] === undefined,
-        )
-      ) {
-        return false;
-      }
-      index.manifests.push(entry);
-      return true;
-    });
+    await this.update((index) => listEntry(index, desc, tag, check, replacesUntagged));
   }
 
   /** Drops untagged index.json entries for these digests (superseded referrers). */
   async removeUntagged(digests: Iterable<string>): Promise<void> {
     const drop = new Set(digests);
-    await this.update((index) => {
-      const before = index.manifests.length;
-      index.manifests = index.manifests.filter(
-        (d) => !(drop.has(d.digest) && d.annotations?.[ANNOTATION_REF_NAME] === undefined),
-      );
-      return index.manifests.length !== before;
-    });
+    await this.update((index) => dropUntagged(index, drop));
   }
 
   /** The digest a tag names now (index.json re-read, not the copy read at open). */
@@ -390,13 +306,8 @@ export class OciLayout implements ImageSource {
     return index.manifests.find((d) => d.annotations?.[ANNOTATION_REF_NAME] === tag)?.digest;
   }
 
-  private async readIndex(): Promise<ImageIndex> {
-    const bytes = await readOrIo(
-      join(this.dir, 'index.json'),
-      `OCI layout ${this.dir} index.json`,
-      MAX_INDEX_JSON_BYTES,
-    );
-    return parseIndex(bytes, `${this.dir}/index.json`);
+  private readIndex(): Promise<ImageIndex> {
+    return readIndexJson(this.dir);
   }
 
   /**
@@ -415,10 +326,7 @@ export class OciLayout implements ImageSource {
       else index = await this.readIndex();
       const changed = change(index) || (fresh && !exists);
       if (changed && this.markerMissing) {
-        await atomicWrite(
-          join(this.dir, 'oci-layout'),
-          JSON.stringify({ imageLayoutVersion: LAYOUT_VERSION }),
-        );
+        await writeMarker(this.dir);
         this.markerMissing = false;
       }
       if (changed) await atomicWrite(join(this.dir, 'index.json'), JSON.stringify(index));

@@ -70,31 +70,8 @@ export function interactiveLoginTokenSource(o: LoginOptions) {
       for (const [k, v] of Object.entries(q)) auth.searchParams.set(k, v);
       await o.onAuthUrl(auth.href);
       code = await cb.code;
-      const form = new URLSearchParams({
-        grant_type: 'authorization_code',
-        code,
-        redirect_uri: redirectUri,
-        code_verifier: verifier,
-      });
-      const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded' };
-      if (o.clientSecret !== undefined) {
-        const enc = (s: string) => encodeURIComponent(s);
-        headers.authorization = `Basic ${Buffer.from(`${enc(o.clientId)}:${enc(o.clientSecret)}`).toString('base64')}`;
-      } else form.set('client_id', o.clientId);
-      const { json } = await requestJson(
-        {
-          url: meta.token_endpoint,
-          method: 'POST',
-          headers,
-          body: form.toString(),
-          what: 'ID token',
-          idempotent: false,
-        },
-        http,
-      );
-      if (typeof json.id_token !== 'string')
-        throw new OpError('OP_BAD_RESPONSE', 'the token endpoint answered without an id_token');
-      return await checkFreshIdToken(json.id_token, {
+      const idToken = await redeemCode(o, meta.token_endpoint, { code, redirectUri, verifier }, http);
+      return await checkFreshIdToken(idToken, {
         keys: cache,
         expect: { issuer: meta.issuer, aud: o.clientId, nonce: commitment },
         ...(o.now ? { now: o.now } : {}),
@@ -105,6 +82,44 @@ export function interactiveLoginTokenSource(o: LoginOptions) {
       await cb.close();
     }
   };
+}
+
+/**
+ * The code exchanged at the token endpoint (RFC 6749 §4.1.3 with the PKCE verifier): the raw ID
+ * token, not yet checked. A confidential client authenticates with Basic auth, a public one names
+ * itself in the form.
+ */
+async function redeemCode(
+  o: LoginOptions,
+  tokenEndpoint: string,
+  grant: { code: string; redirectUri: string; verifier: string },
+  http: HttpOptions,
+): Promise<string> {
+  const form = new URLSearchParams({
+    grant_type: 'authorization_code',
+    code: grant.code,
+    redirect_uri: grant.redirectUri,
+    code_verifier: grant.verifier,
+  });
+  const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded' };
+  if (o.clientSecret !== undefined) {
+    const enc = (s: string) => encodeURIComponent(s);
+    headers.authorization = `Basic ${Buffer.from(`${enc(o.clientId)}:${enc(o.clientSecret)}`).toString('base64')}`;
+  } else form.set('client_id', o.clientId);
+  const { json } = await requestJson(
+    {
+      url: tokenEndpoint,
+      method: 'POST',
+      headers,
+      body: form.toString(),
+      what: 'ID token',
+      idempotent: false,
+    },
+    http,
+  );
+  if (typeof json.id_token !== 'string')
+    throw new OpError('OP_BAD_RESPONSE', 'the token endpoint answered without an id_token');
+  return json.id_token;
 }
 
 /** The OP's answer on the redirect, when it is not a code: its error, printable and bounded. */

@@ -74,92 +74,119 @@ export function providerFromEnv(
   env: NodeJS.ProcessEnv,
   flags: ProviderFlags = {},
 ): TokenProvider | undefined {
-  const common = {
+  const common: Common = {
     ...(flags.http ? { http: flags.http } : {}),
     ...(flags.keys ? { keys: flags.keys } : {}),
     ...(flags.onKeys ? { onKeys: flags.onKeys } : {}),
   };
-  const ghUrl = env.ACTIONS_ID_TOKEN_REQUEST_URL;
-  const ghToken = env.ACTIONS_ID_TOKEN_REQUEST_TOKEN;
   const gitlabVar = flags.gitlabTokenVar ?? 'OPENPUBKEY_JWT';
-  let name = flags.provider;
-  if (name === undefined) {
-    // A request URL on this host is the embedded dev issuer (`dev-issuer --print-env`), never
-    // GitHub: learn its issuer by discovery there instead of asking GitHub's, unless the
-    // environment says explicitly where discovery runs or which issuer to expect.
-    const devHere = ghUrl && isLoopbackUrl(ghUrl) && !env.OPK_OIDC_DISCOVERY_URL && !env.OPK_OIDC_ISSUER;
-    if (ghUrl && ghToken) name = devHere ? 'dev' : 'github-actions';
-    else if (env.GITLAB_CI && env[gitlabVar]) name = 'gitlab';
-    else return undefined;
-  }
+  // Only an absent choice is detected: anything else given (even null from JS) is checked as a name.
+  const name = flags.provider !== undefined ? flags.provider : detectProvider(env, gitlabVar);
   switch (name) {
+    case undefined:
+      return undefined;
     case 'github-actions':
-    case 'dev': {
-      if (!ghUrl || !ghToken) throw new OpError('OP_NOT_CONFIGURED', NOT_IN_ACTIONS);
-      if (!URL.canParse(ghUrl)) {
-        throw new OpError(
-          'OP_NOT_CONFIGURED',
-          'ACTIONS_ID_TOKEN_REQUEST_URL is not a URL (it must be the value GitHub Actions sets)',
-        );
-      }
-      const dev = name === 'dev';
-      const issuer =
-        flags.issuer ?? (env.OPK_OIDC_ISSUER || undefined) ?? (dev ? undefined : GITHUB_ACTIONS_ISSUER);
-      const discoveryBase = env.OPK_OIDC_DISCOVERY_URL || (dev ? new URL(ghUrl).origin : undefined);
-      const get = githubActionsTokenSource({
-        requestUrl: ghUrl,
-        requestToken: ghToken,
-        issuer: issuer ?? 'from-discovery',
-        ...(discoveryBase ? { discoveryBase } : {}),
-        ...common,
-      });
-      return { name, ...(issuer ? { issuer } : {}), commitType: 'aud', getIdToken: get };
-    }
-    case 'oidc': {
-      if (!flags.issuer || !flags.clientId)
-        throw new OpError('OP_NOT_CONFIGURED', 'interactive login needs --issuer URL and --client-id ID');
-      const stderr = flags.stderr ?? process.stderr;
-      const show =
-        flags.onAuthUrl ??
-        ((url: string) => {
-          stderr.write(`Open this URL to log in:\n  ${url}\n`);
-          if (flags.openBrowser) openBrowser(url);
-        });
-      const get = interactiveLoginTokenSource({
-        issuer: flags.issuer,
-        clientId: flags.clientId,
-        ...(flags.clientSecret !== undefined ? { clientSecret: flags.clientSecret } : {}),
-        ...(flags.scopes ? { scopes: flags.scopes } : {}),
-        ...(flags.redirectPort !== undefined ? { redirectPort: flags.redirectPort } : {}),
-        onAuthUrl: show,
-        ...common,
-      });
-      return { name, issuer: flags.issuer, commitType: 'nonce', getIdToken: get };
-    }
-    case 'gitlab': {
-      const idToken = env[gitlabVar];
-      if (!idToken) {
-        throw new OpError(
-          'OP_NOT_CONFIGURED',
-          `${gitlabVar} is not set: declare it under \`id_tokens:\` in .gitlab-ci.yml with aud "OPENPUBKEY-PKTOKEN:<anything>"`,
-        );
-      }
-      const issuer = flags.issuer ?? (env.OPK_OIDC_ISSUER || env.CI_SERVER_URL || 'https://gitlab.com');
-      const discoveryBase = env.OPK_OIDC_DISCOVERY_URL || undefined;
-      const get = gitlabTokenSource({
-        idToken,
-        issuer,
-        ...(discoveryBase ? { discoveryBase } : {}),
-        ...common,
-      });
-      return { name, issuer, commitType: 'gq-cic', getIdToken: get };
-    }
+    case 'dev':
+      return githubActionsProvider(name, env, flags, common);
+    case 'oidc':
+      return interactiveProvider(flags, common);
+    case 'gitlab':
+      return gitlabProvider(env, flags, gitlabVar, common);
     default:
       throw new OpError(
         'OP_NOT_CONFIGURED',
         `unknown provider ${String(name)} (one of ${PROVIDER_NAMES.join(', ')})`,
       );
   }
+}
+
+/** The settings every token source shares (HTTP, key cache, key archive hook). */
+type Common = Pick<ProviderFlags, 'http' | 'keys' | 'onKeys'>;
+
+function detectProvider(env: NodeJS.ProcessEnv, gitlabVar: string): ProviderName | undefined {
+  const ghUrl = env.ACTIONS_ID_TOKEN_REQUEST_URL;
+  // A request URL on this host is the embedded dev issuer (`dev-issuer --print-env`), never
+  // GitHub: learn its issuer by discovery there instead of asking GitHub's, unless the
+  // environment says explicitly where discovery runs or which issuer to expect.
+  const devHere = ghUrl && isLoopbackUrl(ghUrl) && !env.OPK_OIDC_DISCOVERY_URL && !env.OPK_OIDC_ISSUER;
+  if (ghUrl && env.ACTIONS_ID_TOKEN_REQUEST_TOKEN) return devHere ? 'dev' : 'github-actions';
+  if (env.GITLAB_CI && env[gitlabVar]) return 'gitlab';
+  return undefined;
+}
+
+function githubActionsProvider(
+  name: 'github-actions' | 'dev',
+  env: NodeJS.ProcessEnv,
+  flags: ProviderFlags,
+  common: Common,
+): TokenProvider {
+  const ghUrl = env.ACTIONS_ID_TOKEN_REQUEST_URL;
+  const ghToken = env.ACTIONS_ID_TOKEN_REQUEST_TOKEN;
+  if (!ghUrl || !ghToken) throw new OpError('OP_NOT_CONFIGURED', NOT_IN_ACTIONS);
+  if (!URL.canParse(ghUrl)) {
+    throw new OpError(
+      'OP_NOT_CONFIGURED',
+      'ACTIONS_ID_TOKEN_REQUEST_URL is not a URL (it must be the value GitHub Actions sets)',
+    );
+  }
+  const dev = name === 'dev';
+  const issuer =
+    flags.issuer ?? (env.OPK_OIDC_ISSUER || undefined) ?? (dev ? undefined : GITHUB_ACTIONS_ISSUER);
+  const discoveryBase = env.OPK_OIDC_DISCOVERY_URL || (dev ? new URL(ghUrl).origin : undefined);
+  const get = githubActionsTokenSource({
+    requestUrl: ghUrl,
+    requestToken: ghToken,
+    issuer: issuer ?? 'from-discovery',
+    ...(discoveryBase ? { discoveryBase } : {}),
+    ...common,
+  });
+  return { name, ...(issuer ? { issuer } : {}), commitType: 'aud', getIdToken: get };
+}
+
+function interactiveProvider(flags: ProviderFlags, common: Common): TokenProvider {
+  if (!flags.issuer || !flags.clientId)
+    throw new OpError('OP_NOT_CONFIGURED', 'interactive login needs --issuer URL and --client-id ID');
+  const stderr = flags.stderr ?? process.stderr;
+  const show =
+    flags.onAuthUrl ??
+    ((url: string) => {
+      stderr.write(`Open this URL to log in:\n  ${url}\n`);
+      if (flags.openBrowser) openBrowser(url);
+    });
+  const get = interactiveLoginTokenSource({
+    issuer: flags.issuer,
+    clientId: flags.clientId,
+    ...(flags.clientSecret !== undefined ? { clientSecret: flags.clientSecret } : {}),
+    ...(flags.scopes ? { scopes: flags.scopes } : {}),
+    ...(flags.redirectPort !== undefined ? { redirectPort: flags.redirectPort } : {}),
+    onAuthUrl: show,
+    ...common,
+  });
+  return { name: 'oidc', issuer: flags.issuer, commitType: 'nonce', getIdToken: get };
+}
+
+function gitlabProvider(
+  env: NodeJS.ProcessEnv,
+  flags: ProviderFlags,
+  gitlabVar: string,
+  common: Common,
+): TokenProvider {
+  const idToken = env[gitlabVar];
+  if (!idToken) {
+    throw new OpError(
+      'OP_NOT_CONFIGURED',
+      `${gitlabVar} is not set: declare it under \`id_tokens:\` in .gitlab-ci.yml with aud "OPENPUBKEY-PKTOKEN:<anything>"`,
+    );
+  }
+  const issuer = flags.issuer ?? (env.OPK_OIDC_ISSUER || env.CI_SERVER_URL || 'https://gitlab.com');
+  const discoveryBase = env.OPK_OIDC_DISCOVERY_URL || undefined;
+  const get = gitlabTokenSource({
+    idToken,
+    issuer,
+    ...(discoveryBase ? { discoveryBase } : {}),
+    ...common,
+  });
+  return { name: 'gitlab', issuer, commitType: 'gq-cic', getIdToken: get };
 }
 
 /** Best effort and detached: a missing opener just leaves the printed URL. */

@@ -85,6 +85,15 @@ export function compileCel(name: string, expr: string): CelRule {
 
 /** Parses a YAML or JSON policy document (see docs/verify-output.md, "Policy file"). */
 export function parsePolicy(text: string, what = 'policy'): Policy {
+  const d = readDocument(text, what);
+  for (const k of Object.keys(d))
+    if (!Object.hasOwn(SECTIONS, k)) throw bad(`unknown key ${JSON.stringify(k)}`);
+  const policy = defaultPolicy();
+  for (const [key, section] of Object.entries(SECTIONS)) if (d[key] !== undefined) section(d[key], policy);
+  return policy;
+}
+
+function readDocument(text: string, what: string): Record<string, unknown> {
   let doc: unknown;
   try {
     // Warnings (an unknown tag such as !foo) are refused like errors: a policy must mean exactly
@@ -100,39 +109,36 @@ export function parsePolicy(text: string, what = 'policy'): Policy {
     );
   }
   if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) throw bad(`${what} is not a mapping`);
-  const d = doc as Record<string, unknown>;
-  const known = new Set([
-    'version',
-    'requiredPredicateTypes',
-    'requireSbom',
-    'requireSignatures',
-    'issuers',
-    'claims',
-    'claimPatterns',
-    'cel',
-    'maxAgeSeconds',
-  ]);
-  for (const k of Object.keys(d)) if (!known.has(k)) throw bad(`unknown key ${JSON.stringify(k)}`);
-  if (d.version !== undefined && d.version !== 1) throw bad('version must be 1');
-  const policy = defaultPolicy();
-  if (d.requiredPredicateTypes !== undefined) {
-    if (!Array.isArray(d.requiredPredicateTypes)) throw bad('requiredPredicateTypes must be a list');
-    policy.required = d.requiredPredicateTypes.map(requiredFrom);
-  }
-  if (d.requireSbom !== undefined) {
-    if (typeof d.requireSbom !== 'boolean') throw bad('requireSbom must be true or false');
-    if (d.requireSbom && !policy.required.some((r) => r.anyOf.includes(SPDX_DOCUMENT)))
+  return doc as Record<string, unknown>;
+}
+
+/** One present (not undefined) top-level key of the document, applied to the policy being built. */
+type Section = (v: unknown, policy: Policy) => void;
+
+// In the order they are applied (and a bad document is reported): requireSbom reads what
+// requiredPredicateTypes set, and claims come before claimPatterns in policy.claims.
+const SECTIONS: Record<string, Section> = {
+  version(v) {
+    if (v !== 1) throw bad('version must be 1');
+  },
+  requiredPredicateTypes(v, policy) {
+    if (!Array.isArray(v)) throw bad('requiredPredicateTypes must be a list');
+    policy.required = v.map(requiredFrom);
+  },
+  requireSbom(v, policy) {
+    if (typeof v !== 'boolean') throw bad('requireSbom must be true or false');
+    if (v && !policy.required.some((r) => r.anyOf.includes(SPDX_DOCUMENT)))
       policy.required.push(PREDICATE_ALIASES.spdx!);
-  }
-  if (d.requireSignatures !== undefined) {
-    if (typeof d.requireSignatures !== 'boolean') throw bad('requireSignatures must be true or false');
-    policy.requireSignatures = d.requireSignatures;
-  }
-  if (d.issuers !== undefined) {
+  },
+  requireSignatures(v, policy) {
+    if (typeof v !== 'boolean') throw bad('requireSignatures must be true or false');
+    policy.requireSignatures = v;
+  },
+  issuers(v, policy) {
     if (
-      !Array.isArray(d.issuers) ||
-      d.issuers.length === 0 ||
-      !d.issuers.every(
+      !Array.isArray(v) ||
+      v.length === 0 ||
+      !v.every(
         (x) =>
           (typeof x === 'string' && x.startsWith('https://')) ||
           (typeof x === 'string' && x.startsWith('http://')),
@@ -140,39 +146,39 @@ export function parsePolicy(text: string, what = 'policy'): Policy {
     ) {
       throw bad('issuers must be a non-empty list of issuer URLs');
     }
-    policy.issuers = d.issuers as string[];
-  }
-  if (d.claims !== undefined) {
-    if (d.claims === null || typeof d.claims !== 'object' || Array.isArray(d.claims))
+    policy.issuers = v as string[];
+  },
+  claims(v, policy) {
+    if (v === null || typeof v !== 'object' || Array.isArray(v))
       throw bad('claims must be a mapping of claim name to value(s)');
-    for (const [claim, v] of Object.entries(d.claims)) {
-      policy.claims.push({ claim, equals: scalarStrings(v, `claims.${claim}`), source: 'policy' });
+    for (const [claim, x] of Object.entries(v)) {
+      policy.claims.push({ claim, equals: scalarStrings(x, `claims.${claim}`), source: 'policy' });
     }
-  }
-  if (d.claimPatterns !== undefined) {
-    if (d.claimPatterns === null || typeof d.claimPatterns !== 'object' || Array.isArray(d.claimPatterns))
+  },
+  claimPatterns(v, policy) {
+    if (v === null || typeof v !== 'object' || Array.isArray(v))
       throw bad('claimPatterns must be a mapping of claim name to regex');
-    for (const [claim, v] of Object.entries(d.claimPatterns)) {
-      if (typeof v !== 'string') throw bad(`claimPatterns.${claim} must be a string`);
-      policy.claims.push({ claim, matches: compileRegex(v, `claimPatterns.${claim}`), source: 'policy' });
+    for (const [claim, x] of Object.entries(v)) {
+      if (typeof x !== 'string') throw bad(`claimPatterns.${claim} must be a string`);
+      policy.claims.push({ claim, matches: compileRegex(x, `claimPatterns.${claim}`), source: 'policy' });
     }
-  }
-  if (d.cel !== undefined) {
-    if (!Array.isArray(d.cel)) throw bad('cel must be a list');
-    d.cel.forEach((c, i) => {
-      if (typeof c === 'string') policy.cel.push(compileCel(`cel[${i}]`, c));
-      else if (c && typeof c === 'object' && typeof (c as { expr?: unknown }).expr === 'string') {
-        const name = (c as { name?: unknown }).name;
-        policy.cel.push(
-          compileCel(typeof name === 'string' ? name : `cel[${i}]`, (c as { expr: string }).expr),
-        );
-      } else throw bad(`cel[${i}] must be a string or {name, expr}`);
-    });
-  }
-  if (d.maxAgeSeconds !== undefined) {
-    if (typeof d.maxAgeSeconds !== 'number' || !Number.isSafeInteger(d.maxAgeSeconds) || d.maxAgeSeconds <= 0)
+  },
+  cel(v, policy) {
+    if (!Array.isArray(v)) throw bad('cel must be a list');
+    v.forEach((c, i) => policy.cel.push(celRuleFrom(c, i)));
+  },
+  maxAgeSeconds(v, policy) {
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v <= 0)
       throw bad('maxAgeSeconds must be a positive integer');
-    policy.maxAgeSeconds = d.maxAgeSeconds;
+    policy.maxAgeSeconds = v;
+  },
+};
+
+function celRuleFrom(c: unknown, i: number): CelRule {
+  if (typeof c === 'string') return compileCel(`cel[${i}]`, c);
+  if (c && typeof c === 'object' && typeof (c as { expr?: unknown }).expr === 'string') {
+    const name = (c as { name?: unknown }).name;
+    return compileCel(typeof name === 'string' ? name : `cel[${i}]`, (c as { expr: string }).expr);
   }
-  return policy;
+  throw bad(`cel[${i}] must be a string or {name, expr}`);
 }
