@@ -175,7 +175,6 @@ async function runSteps(
 ): Promise<void> {
   if (layer.error) throw layer.error;
   if (layer.envelopeError) throw layer.envelopeError;
-  const envelope = layer.envelope!;
   const { o, settings } = run;
   facts.signatures = await signaturesOrLift(run, layer);
   const statement = (facts.statement = facts.signatures.find((v) => v.result)!.result!.statement);

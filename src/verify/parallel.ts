@@ -8,7 +8,7 @@ import { importUserKey } from '../jws/algorithms.js';
 import { opKeyQuery } from '../pktoken/keyquery.js';
 import { parsePkToken } from '../pktoken/parse.js';
 import type { VerifiedPkToken } from '../pktoken/verify.js';
-import { autoThreads, PoolFailure, ThreadPool } from '../signer/thread-pool.js';
+import { autoThreads, ThreadPool } from '../signer/thread-pool.js';
 import {
   lookupKey,
   type KeyLookup,
