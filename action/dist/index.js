@@ -1920,7 +1920,7 @@ var require_util = __commonJS({
         yield* this[kBody];
       }
     };
-    function noop() {
+    function noop2() {
     }
     function wrapRequestBody(body) {
       if (isStream(body)) {
@@ -2599,7 +2599,7 @@ var require_util = __commonJS({
     }
     var setupConnectTimeout = process.platform === "win32" ? (socketWeakRef, opts) => {
       if (!opts.timeout) {
-        return noop;
+        return noop2;
       }
       let s1 = null;
       let s2 = null;
@@ -2615,7 +2615,7 @@ var require_util = __commonJS({
       };
     } : (socketWeakRef, opts) => {
       if (!opts.timeout) {
-        return noop;
+        return noop2;
       }
       let s1 = null;
       const fastTimer = timers.setFastTimeout(() => {
@@ -7258,12 +7258,12 @@ var require_body = __commonJS({
     var { runtimeFeatures } = require_runtime_features();
     var random = runtimeFeatures.has("crypto") ? require("node:crypto").randomInt : (max) => Math.floor(Math.random() * max);
     var textEncoder = new TextEncoder();
-    function noop() {
+    function noop2() {
     }
     var streamRegistry = new FinalizationRegistry((weakRef) => {
       const stream = weakRef.deref();
       if (stream && !stream.locked && !isDisturbed(stream) && !isErrored(stream)) {
-        stream.cancel("Response object has been garbage collected").catch(noop);
+        stream.cancel("Response object has been garbage collected").catch(noop2);
       }
     });
     function extractBody(object, keepalive = false) {
@@ -9644,7 +9644,7 @@ var require_client = __commonJS({
     var getDefaultNodeMaxHeaderSize = http && http.maxHeaderSize && Number.isInteger(http.maxHeaderSize) && http.maxHeaderSize > 0 ? () => http.maxHeaderSize : () => {
       throw new InvalidArgumentError("http module not available or http.maxHeaderSize invalid");
     };
-    var noop = () => {
+    var noop2 = () => {
     };
     function getPipelining(client) {
       return client[kPipelining] ?? client[kHTTPContext]?.defaultPipelining ?? 1;
@@ -9951,7 +9951,7 @@ var require_client = __commonJS({
             return;
           }
           if (client.destroyed) {
-            util.destroy(socket.on("error", noop), new ClientDestroyedError());
+            util.destroy(socket.on("error", noop2), new ClientDestroyedError());
             client[kResume]();
             return;
           }
@@ -9959,7 +9959,7 @@ var require_client = __commonJS({
           try {
             client[kHTTPContext] = socket.alpnProtocol === "h2" ? connectH2(client, socket) : connectH1(client, socket);
           } catch (err2) {
-            socket.destroy().on("error", noop);
+            socket.destroy().on("error", noop2);
             handleConnectError(client, err2, { host, hostname, protocol, port });
             client[kResume]();
             return;
@@ -11594,7 +11594,7 @@ var require_proxy_agent = __commonJS({
     function defaultFactory(origin, opts) {
       return new Pool(origin, opts);
     }
-    var noop = () => {
+    var noop2 = () => {
     };
     function defaultAgentFactory(origin, opts) {
       if (opts.connections === 1) {
@@ -11731,7 +11731,7 @@ var require_proxy_agent = __commonJS({
               };
               const { socket, statusCode } = await this[kClient].connect(connectParams);
               if (statusCode !== 200) {
-                socket.on("error", noop).destroy();
+                socket.on("error", noop2).destroy();
                 callback(new RequestAbortedError(`Proxy response (${statusCode}) !== 200 when HTTP Tunneling`));
                 return;
               }
@@ -12453,7 +12453,7 @@ var require_readable = __commonJS({
     var kContentLength = /* @__PURE__ */ Symbol("kContentLength");
     var kUsed = /* @__PURE__ */ Symbol("kUsed");
     var kBytesRead = /* @__PURE__ */ Symbol("kBytesRead");
-    var noop = () => {
+    var noop2 = () => {
     };
     var BodyReadable = class extends Readable2 {
       /**
@@ -12678,7 +12678,7 @@ var require_readable = __commonJS({
           } else {
             this.on("close", resolve);
           }
-          this.on("error", noop).on("data", () => {
+          this.on("error", noop2).on("data", () => {
             if (this[kBytesRead] > limit) {
               this.destroy();
             }
@@ -12848,7 +12848,7 @@ var require_api_request = __commonJS({
     var { Readable: Readable2 } = require_readable();
     var { InvalidArgumentError, RequestAbortedError } = require_errors();
     var util = require_util();
-    function noop() {
+    function noop2() {
     }
     var RequestHandler = class extends AsyncResource {
       constructor(opts, callback) {
@@ -12875,7 +12875,7 @@ var require_api_request = __commonJS({
           super("UNDICI_REQUEST");
         } catch (err) {
           if (util.isStream(body)) {
-            util.destroy(body.on("error", noop), err);
+            util.destroy(body.on("error", noop2), err);
           }
           throw err;
         }
@@ -12898,7 +12898,7 @@ var require_api_request = __commonJS({
           this.removeAbortListener = util.addAbortListener(signal, () => {
             this.reason = signal.reason ?? new RequestAbortedError();
             if (this.res) {
-              util.destroy(this.res.on("error", noop), this.reason);
+              util.destroy(this.res.on("error", noop2), this.reason);
             } else if (this.abort) {
               this.abort(this.reason);
             }
@@ -12952,7 +12952,7 @@ var require_api_request = __commonJS({
             });
           } catch (err) {
             this.res = null;
-            util.destroy(res.on("error", noop), err);
+            util.destroy(res.on("error", noop2), err);
             queueMicrotask(() => {
               throw err;
             });
@@ -12977,13 +12977,13 @@ var require_api_request = __commonJS({
         if (res) {
           this.res = null;
           queueMicrotask(() => {
-            util.destroy(res.on("error", noop), err);
+            util.destroy(res.on("error", noop2), err);
           });
         }
         if (body) {
           this.body = null;
           if (util.isStream(body)) {
-            body.on("error", noop);
+            body.on("error", noop2);
             util.destroy(body, err);
           }
         }
@@ -13081,7 +13081,7 @@ var require_api_stream = __commonJS({
     var { InvalidArgumentError, InvalidReturnValueError } = require_errors();
     var util = require_util();
     var { addSignal, removeSignal } = require_abort_signal();
-    function noop() {
+    function noop2() {
     }
     var StreamHandler = class extends AsyncResource {
       constructor(opts, factory, callback) {
@@ -13108,7 +13108,7 @@ var require_api_stream = __commonJS({
           super("UNDICI_STREAM");
         } catch (err) {
           if (util.isStream(body)) {
-            util.destroy(body.on("error", noop), err);
+            util.destroy(body.on("error", noop2), err);
           }
           throw err;
         }
@@ -13251,7 +13251,7 @@ var require_api_pipeline = __commonJS({
     } = require_errors();
     var util = require_util();
     var { addSignal, removeSignal } = require_abort_signal();
-    function noop() {
+    function noop2() {
     }
     var kResume = /* @__PURE__ */ Symbol("resume");
     var PipelineRequest = class extends Readable2 {
@@ -13311,7 +13311,7 @@ var require_api_pipeline = __commonJS({
         this.abort = null;
         this.context = null;
         this.onInfo = onInfo || null;
-        this.req = new PipelineRequest().on("error", noop);
+        this.req = new PipelineRequest().on("error", noop2);
         this.ret = new Duplex({
           readableObjectMode: opts.objectMode,
           autoDestroy: true,
@@ -13382,7 +13382,7 @@ var require_api_pipeline = __commonJS({
             context
           });
         } catch (err) {
-          this.res.on("error", noop);
+          this.res.on("error", noop2);
           throw err;
         }
         if (!body || typeof body.on !== "function") {
@@ -15670,7 +15670,7 @@ var require_redirect_handler = __commonJS({
     var EE = require("node:events");
     var redirectableStatusCodes = [300, 301, 302, 303, 307, 308];
     var kBody = /* @__PURE__ */ Symbol("body");
-    var noop = () => {
+    var noop2 = () => {
     };
     var BodyAsyncIterable = class {
       constructor(body) {
@@ -15737,14 +15737,14 @@ var require_redirect_handler = __commonJS({
         if ((statusCode === 301 || statusCode === 302) && this.opts.method === "POST") {
           this.opts.method = "GET";
           if (util.isStream(this.opts.body)) {
-            util.destroy(this.opts.body.on("error", noop));
+            util.destroy(this.opts.body.on("error", noop2));
           }
           this.opts.body = null;
         }
         if (statusCode === 303 && this.opts.method !== "HEAD") {
           this.opts.method = "GET";
           if (util.isStream(this.opts.body)) {
-            util.destroy(this.opts.body.on("error", noop));
+            util.destroy(this.opts.body.on("error", noop2));
           }
           this.opts.body = null;
         }
@@ -17519,7 +17519,7 @@ var require_cache_handler = __commonJS({
       isEtagUsable
     } = require_cache();
     var { parseHttpDate } = require_date();
-    function noop() {
+    function noop2() {
     }
     function sameOrigin(a, b) {
       try {
@@ -17990,7 +17990,7 @@ var require_cache_handler = __commonJS({
     };
     function deleteCachedValue(store, cacheKey) {
       try {
-        store.delete(cacheKey)?.catch?.(noop);
+        store.delete(cacheKey)?.catch?.(noop2);
       } catch {
       }
     }
@@ -34581,7 +34581,7 @@ var require_writer = __commonJS({
       this.next = void 0;
       this.val = val;
     }
-    function noop() {
+    function noop2() {
     }
     function State(writer) {
       this.head = writer.head;
@@ -34591,7 +34591,7 @@ var require_writer = __commonJS({
     }
     function Writer() {
       this.len = 0;
-      this.head = new Op(noop, 0, 0);
+      this.head = new Op(noop2, 0, 0);
       this.tail = this.head;
       this.states = null;
     }
@@ -34714,7 +34714,7 @@ var require_writer = __commonJS({
     };
     Writer.prototype.fork = function fork() {
       this.states = new State(this);
-      this.head = this.tail = new Op(noop, 0, 0);
+      this.head = this.tail = new Op(noop2, 0, 0);
       this.len = 0;
       return this;
     };
@@ -34725,7 +34725,7 @@ var require_writer = __commonJS({
         this.len = this.states.len;
         this.states = this.states.next;
       } else {
-        this.head = this.tail = new Op(noop, 0, 0);
+        this.head = this.tail = new Op(noop2, 0, 0);
         this.len = 0;
       }
       return this;
@@ -49071,7 +49071,7 @@ var require_server = __commonJS({
     function serverCallTrace(text2) {
       logging.trace(constants_1.LogVerbosity.DEBUG, "server_call", text2);
     }
-    function noop() {
+    function noop2() {
     }
     function deprecate(message) {
       return function(target, context) {
@@ -49340,7 +49340,7 @@ var require_server = __commonJS({
           } else {
             http2Server = http2.createServer(this.commonServerOptions);
           }
-          http2Server.setTimeout(0, noop);
+          http2Server.setTimeout(0, noop2);
           this._setupHandlers(http2Server, credentials2._getInterceptors());
           return http2Server;
         }
@@ -80870,7 +80870,7 @@ module.exports = __toCommonJS(main_exports);
 init_import_meta_url();
 var import_node_crypto17 = require("node:crypto");
 var import_node_fs5 = require("node:fs");
-var import_node_os4 = require("node:os");
+var import_node_os5 = require("node:os");
 var import_node_path7 = require("node:path");
 var import_node_stream = require("node:stream");
 
@@ -82187,7 +82187,7 @@ init_errors2();
 
 // src/signer/pool.ts
 init_import_meta_url();
-var import_node_os = require("node:os");
+var import_node_os2 = require("node:os");
 
 // src/signer/limiter.ts
 init_import_meta_url();
@@ -82263,10 +82263,21 @@ var Limiter = class {
 
 // src/signer/threads.ts
 init_import_meta_url();
-var import_node_fs = require("node:fs");
-var import_node_url2 = require("node:url");
-var import_node_worker_threads = require("node:worker_threads");
 init_errors();
+
+// src/signer/worker-reply.ts
+init_import_meta_url();
+init_errors();
+var ERROR_CLASSES = {
+  FormatError,
+  UsageError,
+  VerificationError,
+  OpkError
+};
+function reviveError(e) {
+  if (e.code !== void 0) return new (ERROR_CLASSES[e.name] ?? OpkError)(toErrorCode(e.code), e.message);
+  return new Error(e.message);
+}
 
 // src/signer/sign.ts
 init_import_meta_url();
@@ -83468,6 +83479,117 @@ function httpTimestamper(url, o = {}) {
   };
 }
 
+// src/signer/thread-pool.ts
+init_import_meta_url();
+var import_node_fs = require("node:fs");
+var import_node_os = require("node:os");
+var import_node_url2 = require("node:url");
+var import_node_worker_threads = require("node:worker_threads");
+var WORKER_URL = new URL("./worker.js", import_meta_url);
+function workersAvailable() {
+  return (0, import_node_fs.existsSync)((0, import_node_url2.fileURLToPath)(WORKER_URL));
+}
+function autoThreads() {
+  return workersAvailable() ? Math.max(1, (0, import_node_os.availableParallelism)()) : 0;
+}
+var PoolFailure = class extends Error {
+  constructor(reason, message) {
+    super(message);
+    this.reason = reason;
+  }
+  reason;
+};
+var ThreadPool = class {
+  constructor(threads) {
+    this.threads = threads;
+    if (!workersAvailable())
+      throw new Error("worker threads need the compiled signer/worker.js (run npm run build)");
+    for (let i = 0; i < threads; i++) this.slots.push(this.spawn());
+  }
+  threads;
+  slots = [];
+  jobs = /* @__PURE__ */ new Map();
+  nextId = 1;
+  closed = false;
+  /** Worker deaths since the last completed job: drives the respawn backoff. */
+  failures = 0;
+  /** Jobs a thread answered, by kind (`sign`, `verify`): what ran where, for tests and stats. */
+  answered = {};
+  spawn() {
+    const worker = new import_node_worker_threads.Worker(WORKER_URL);
+    const slot = { worker, pending: 0 };
+    worker.on("message", (m) => this.onMessage(m));
+    const fail5 = (why) => {
+      if (this.closed || slot.dead) return;
+      slot.dead = true;
+      for (const [id, job] of this.jobs) {
+        if (job.slot !== slot) continue;
+        this.jobs.delete(id);
+        job.reject(new PoolFailure("stopped", why));
+      }
+      const delay = this.failures === 0 ? 0 : Math.min(3e4, 100 * 2 ** Math.min(this.failures, 9));
+      this.failures++;
+      setTimeout(() => {
+        const i = this.slots.indexOf(slot);
+        if (!this.closed && i >= 0) this.slots[i] = this.spawn();
+      }, delay).unref();
+    };
+    worker.on("error", (e) => fail5(e.message));
+    worker.on("exit", (code) => fail5(`exit ${code}`));
+    return slot;
+  }
+  /**
+   * Runs one job: `message` (with `t` naming its kind) goes to a thread with a fresh `id`, moving
+   * `transfer`; settles with the worker's `ok` result, or rejects with its revived `err` (or a
+   * PoolFailure). Other messages about the job go to `onMessage`.
+   */
+  run(message, transfer = [], onMessage) {
+    if (this.closed) return Promise.reject(new PoolFailure("closed", "the worker pool is closed"));
+    const live = this.slots.filter((s) => !s.dead);
+    if (live.length === 0)
+      return Promise.reject(
+        new PoolFailure("none", "no worker thread is running (restarting after failures)")
+      );
+    const slot = live.reduce((a, b) => b.pending < a.pending ? b : a);
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      slot.pending++;
+      const done = (f) => (...a) => {
+        slot.pending--;
+        f(...a);
+      };
+      this.jobs.set(id, {
+        kind: message.t,
+        resolve: done(resolve),
+        reject: done(reject),
+        ...onMessage ? { onMessage } : {},
+        slot
+      });
+      slot.worker.postMessage({ ...message, id }, transfer);
+    });
+  }
+  onMessage(m) {
+    const job = this.jobs.get(m.id);
+    if (!job) return;
+    if (m.t !== "ok" && m.t !== "err") {
+      job.onMessage?.(m, (reply) => job.slot.worker.postMessage({ ...reply, id: m.id }));
+      return;
+    }
+    this.jobs.delete(m.id);
+    this.failures = 0;
+    this.answered[job.kind] = (this.answered[job.kind] ?? 0) + 1;
+    if (m.t === "ok") job.resolve(m.result);
+    else job.reject(m.error);
+  }
+  async close() {
+    if (this.closed) return;
+    this.closed = true;
+    for (const job of this.jobs.values()) job.reject(new PoolFailure("closed", "the worker pool is closed"));
+    this.jobs.clear();
+    await Promise.all(this.slots.filter((s) => !s.dead).map((s) => s.worker.terminate()));
+  }
+};
+
 // src/signer/threads.ts
 function inlineExecutor(config) {
   return {
@@ -83484,120 +83606,63 @@ function inlineExecutor(config) {
     }
   };
 }
-var WORKER_URL = new URL("./worker.js", import_meta_url);
-function workersAvailable() {
-  return (0, import_node_fs.existsSync)((0, import_node_url2.fileURLToPath)(WORKER_URL));
-}
-function threadExecutor(config, threads) {
-  if (!workersAvailable())
+function threadExecutor(config, threads, shared) {
+  if (!shared && !workersAvailable())
     throw new UsageError(
       "USAGE",
       "signing worker threads need the compiled signer/worker.js (run npm run build)"
     );
-  return new WorkerThreads(config, threads);
+  return new PoolSigner(config, shared ?? new ThreadPool(threads), !shared);
 }
-var ERROR_CLASSES = {
-  FormatError,
-  UsageError,
-  VerificationError,
-  OpkError
-};
-function reviveError(e) {
-  if (e.code !== void 0) return new (ERROR_CLASSES[e.name] ?? OpkError)(toErrorCode(e.code), e.message);
-  return new Error(e.message);
+function poolError(e) {
+  if (e.reason === "closed") return new OpkError("SIGNER_CLOSED", "signer is shutting down");
+  if (e.reason === "none")
+    return new OpkError(
+      "SIGNER_WORKER",
+      "no signing worker is running (restarting after failures); retry the call"
+    );
+  return new OpkError("SIGNER_WORKER", `signing worker stopped (${e.message}); retry the call`);
 }
-var WorkerThreads = class {
-  constructor(config, threads) {
+var PoolSigner = class {
+  constructor(config, pool2, own) {
     this.config = config;
-    this.threads = threads;
-    for (let i = 0; i < threads; i++) this.slots.push(this.spawn());
+    this.pool = pool2;
+    this.own = own;
+    this.threads = pool2.threads;
   }
   config;
-  threads;
+  pool;
+  own;
   kind = "workers";
-  slots = [];
-  jobs = /* @__PURE__ */ new Map();
-  nextId = 1;
+  threads;
   closed = false;
-  /** Worker deaths since the last completed job: drives the respawn backoff. */
-  failures = 0;
-  spawn() {
-    const worker = new import_node_worker_threads.Worker(WORKER_URL);
-    const slot = { worker, pending: 0 };
-    worker.on("message", (m) => this.onMessage(m));
-    const fail5 = (why) => {
-      if (this.closed || slot.dead) return;
-      slot.dead = true;
-      for (const [id, job] of this.jobs) {
-        if (job.slot !== slot) continue;
-        this.jobs.delete(id);
-        job.reject(new OpkError("SIGNER_WORKER", `signing worker stopped (${why}); retry the call`));
+  async run(job, getIdToken) {
+    if (this.closed) throw new OpkError("SIGNER_CLOSED", "signer is shutting down");
+    let tokenError;
+    const statement = new Uint8Array(job.statement);
+    const onToken = (m, post) => getIdToken(m.commitment).then(
+      ({ idToken, opKey }) => post({ t: "token-ok", idToken, jwk: opKey.jwk }),
+      (e) => {
+        tokenError = e;
+        post({ t: "token-err" });
       }
-      const delay = this.failures === 0 ? 0 : Math.min(3e4, 100 * 2 ** Math.min(this.failures, 9));
-      this.failures++;
-      setTimeout(() => {
-        const i = this.slots.indexOf(slot);
-        if (!this.closed && i >= 0) this.slots[i] = this.spawn();
-      }, delay).unref();
-    };
-    worker.on("error", (e) => fail5(e.message));
-    worker.on("exit", (code) => fail5(`exit ${code}`));
-    return slot;
-  }
-  run(job, getIdToken) {
-    if (this.closed) return Promise.reject(new OpkError("SIGNER_CLOSED", "signer is shutting down"));
-    const live = this.slots.filter((s) => !s.dead);
-    if (live.length === 0) {
-      return Promise.reject(
-        new OpkError(
-          "SIGNER_WORKER",
-          "no signing worker is running (restarting after failures); retry the call"
-        )
+    );
+    try {
+      const result = await this.pool.run(
+        { t: "sign", statement, payloadType: job.payloadType ?? "", ...this.config },
+        [statement.buffer],
+        (m, post) => void (m.t === "token" && onToken(m, post))
       );
+      const e = result.envelope;
+      return { ...result, envelope: Buffer.from(e.buffer, e.byteOffset, e.byteLength) };
+    } catch (e) {
+      if (e instanceof PoolFailure) throw poolError(e);
+      throw tokenError ?? reviveError(e);
     }
-    const slot = live.reduce((a, b) => b.pending < a.pending ? b : a);
-    const id = this.nextId++;
-    return new Promise((resolve, reject) => {
-      slot.pending++;
-      const done = (f) => (...a) => {
-        slot.pending--;
-        f(...a);
-      };
-      this.jobs.set(id, { resolve: done(resolve), reject: done(reject), getIdToken, slot });
-      const statement = new Uint8Array(job.statement);
-      slot.worker.postMessage(
-        { t: "sign", id, statement, payloadType: job.payloadType ?? "", ...this.config },
-        [statement.buffer]
-      );
-    });
-  }
-  onMessage(m) {
-    const job = this.jobs.get(m.id);
-    if (!job) return;
-    if (m.t === "token") {
-      job.getIdToken(m.commitment).then(
-        ({ idToken, opKey }) => job.slot.worker.postMessage({ t: "token-ok", id: m.id, idToken, jwk: opKey.jwk }),
-        (e) => {
-          job.tokenError = e;
-          job.slot.worker.postMessage({ t: "token-err", id: m.id });
-        }
-      );
-      return;
-    }
-    this.jobs.delete(m.id);
-    this.failures = 0;
-    if (m.t === "ok") {
-      const e = m.result.envelope;
-      job.resolve({ ...m.result, envelope: Buffer.from(e.buffer, e.byteOffset, e.byteLength) });
-    } else job.reject(job.tokenError ?? reviveError(m.error));
   }
   async close() {
-    if (this.closed) return;
     this.closed = true;
-    for (const job of this.jobs.values())
-      job.reject(new OpkError("SIGNER_CLOSED", "signer is shutting down"));
-    this.jobs.clear();
-    await Promise.all(this.slots.filter((s) => !s.dead).map((s) => s.worker.terminate()));
+    if (this.own) await this.pool.close();
   }
 };
 
@@ -83609,7 +83674,7 @@ function createSigningPool(o = {}) {
     ...o.tsa !== void 0 ? { tsa: o.tsa } : {}
   };
   let threads = o.threads ?? "auto";
-  if (threads === "auto") threads = workersAvailable() ? Math.max(1, (0, import_node_os.availableParallelism)()) : 0;
+  if (threads === "auto") threads = workersAvailable() ? Math.max(1, (0, import_node_os2.availableParallelism)()) : 0;
   const executor = threads === 0 ? inlineExecutor(config) : threadExecutor(config, threads);
   const limiter = new Limiter(o.maxActive ?? 32, o.maxQueued ?? 1024);
   return {
@@ -85429,7 +85494,7 @@ init_errors();
 init_import_meta_url();
 var import_node_child_process2 = require("node:child_process");
 var import_promises8 = require("node:fs/promises");
-var import_node_os2 = require("node:os");
+var import_node_os3 = require("node:os");
 var import_node_path5 = require("node:path");
 init_errors();
 var StaticCredentials = class {
@@ -85508,7 +85573,7 @@ var DockerConfigCredentials = class _DockerConfigCredentials {
   opts;
   config;
   static defaultPath(env2 = process.env) {
-    return (0, import_node_path5.join)(env2.DOCKER_CONFIG ?? (0, import_node_path5.join)((0, import_node_os2.homedir)(), ".docker"), "config.json");
+    return (0, import_node_path5.join)(env2.DOCKER_CONFIG ?? (0, import_node_path5.join)((0, import_node_os3.homedir)(), ".docker"), "config.json");
   }
   load() {
     this.config ??= (async () => {
@@ -86662,6 +86727,12 @@ function formatFlag(value) {
   if (value === "current") return "current";
   throw new UsageError("USAGE", `--format must be 2023 or current, not ${value}`);
 }
+function intFlag(value, flag, min) {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n < min)
+    throw new UsageError("USAGE", `${flag} must be an integer \u2265 ${min}, not ${value}`);
+  return n;
+}
 
 // src/cli/signer.ts
 function lazySigner(make) {
@@ -86897,6 +86968,258 @@ function parsePkToken(input2) {
 // src/verify/image.ts
 init_policy();
 
+// src/verify/parallel.ts
+init_import_meta_url();
+
+// src/pktoken/keyquery.ts
+init_import_meta_url();
+init_base64url();
+init_json();
+function opKeyQuery(pkt) {
+  return jwsKeyQuery(pkt.op.headerJson, pkt.payload);
+}
+function jwsKeyQuery(header, payload) {
+  let iss = "";
+  try {
+    const claims = decodeClaims(payload, "token payload");
+    if (typeof claims.iss === "string") iss = claims.iss;
+  } catch {
+  }
+  let original = header;
+  const jkt = header.alg === "GQ256" && typeof header.jkt === "string" ? header.jkt : void 0;
+  if (header.alg === "GQ256" && typeof header.kid === "string") {
+    try {
+      original = parseJsonObject(decodeBase64UrlText(header.kid, "original header"), "original header");
+    } catch {
+    }
+  }
+  return { iss, ...typeof original.kid === "string" ? { kid: original.kid } : {}, ...jkt ? { jkt } : {} };
+}
+
+// src/signer/verify-job.ts
+init_import_meta_url();
+
+// src/dsse/verify.ts
+init_import_meta_url();
+var import_node_crypto15 = require("node:crypto");
+init_errors();
+init_statement();
+function verifySignatureTokens(envelope, opts) {
+  checkPayloadType(envelope);
+  opkSignatures(envelope);
+  const verdicts2 = [];
+  envelope.signatures.forEach((sig, index) => {
+    if (sig.keyid !== "" && sig.keyid !== OPK_KEYID) return;
+    try {
+      const pkToken = parsePkToken(sig.sig);
+      const token = verifyPkToken(pkToken, opts);
+      checkAtt(envelope, token);
+      verdicts2.push({ index, pkToken, token });
+    } catch (e) {
+      if (!(e instanceof OpkError)) throw e;
+      verdicts2.push({ index, error: e });
+    }
+  });
+  return verdicts2;
+}
+function withStatement(envelope, tokens) {
+  let statement;
+  return tokens.map((v) => {
+    if ("error" in v) return { index: v.index, error: v.error };
+    statement ??= parseStatement(envelope.payload);
+    return { index: v.index, result: { envelope, statement, pkToken: v.pkToken, token: v.token } };
+  });
+}
+function firstByCode(errors) {
+  return [...errors].sort(
+    (a, b) => a.code === b.code ? a.message < b.message ? -1 : a.message > b.message ? 1 : 0 : a.code < b.code ? -1 : 1
+  )[0];
+}
+function checkPayloadType(envelope) {
+  if (envelope.payloadType !== INTOTO_PAYLOAD_TYPE) {
+    throw new VerificationError(
+      "DSSE_PAYLOAD_TYPE",
+      `payloadType ${envelope.payloadType} is not ${INTOTO_PAYLOAD_TYPE}`
+    );
+  }
+}
+function opkSignatures(envelope) {
+  const sigs = envelope.signatures.filter((s) => s.keyid === "" || s.keyid === OPK_KEYID);
+  if (sigs.length === 0)
+    throw new VerificationError("DSSE_NO_SIGNATURE", "DSSE envelope has no OPK signature");
+  return sigs;
+}
+function checkAtt(envelope, token) {
+  const att = token.cic.att;
+  if (typeof att !== "string" || !/^[0-9a-f]{64}$/.test(att)) {
+    throw new VerificationError("ATT_MISSING", "the PK Token CIC carries no att claim for this envelope");
+  }
+  const expected = attFor(envelope.payloadType, envelope.payload);
+  if (!(0, import_node_crypto15.timingSafeEqual)(Buffer.from(att, "hex"), Buffer.from(expected, "hex"))) {
+    throw new VerificationError(
+      "ATT_MISMATCH",
+      "the PK Token was issued for a different payload (att does not match the PAE)"
+    );
+  }
+}
+var IDENTITY_CLAIMS = [
+  "iss",
+  "sub",
+  "repository",
+  "repository_owner",
+  "repository_owner_id",
+  "run_id",
+  "sha",
+  "ref",
+  "job_workflow_ref"
+];
+function identityClaims(claims) {
+  const out = {};
+  for (const k of IDENTITY_CLAIMS) {
+    const v = claims[k];
+    if (typeof v === "string" || typeof v === "number") out[k] = String(v);
+  }
+  return out;
+}
+
+// src/signer/worker-keys.ts
+init_import_meta_url();
+init_rsa();
+
+// src/signer/verify-job.ts
+function lookupKey(q2) {
+  return JSON.stringify([q2.iss, q2.kid ?? null, q2.jkt ?? null]);
+}
+
+// src/verify/parallel.ts
+var AUTO_THREADS_MIN_LAYERS = 256;
+async function threadsFor(o, reads) {
+  if (o.pool) return onPool(o.pool, false);
+  let n = o.threads ?? "auto";
+  if (n === "auto") {
+    const cores = autoThreads();
+    if (cores < 2) return void 0;
+    let layers = 0;
+    for (const r of await Promise.all(reads.map((p) => p.catch(noop)))) layers += r?.layers.length ?? 0;
+    n = layers >= AUTO_THREADS_MIN_LAYERS ? cores : 0;
+  }
+  return n > 0 ? onPool(new ThreadPool(n), true) : void 0;
+}
+function onPool(pool2, own) {
+  let ended = false;
+  return {
+    threads: pool2.threads,
+    window: 2 * pool2.threads,
+    tokens: (envelope, s) => onThread(pool2, envelope, s, () => ended),
+    close: async () => {
+      ended = true;
+      if (own) await pool2.close();
+    }
+  };
+}
+async function onThread(pool2, envelope, s, ended) {
+  const { message, transfer, keys } = jobFor(envelope, s);
+  let result;
+  try {
+    result = await pool2.run(message, transfer);
+  } catch (e) {
+    if (ended()) throw e;
+    return void 0;
+  }
+  return "miss" in result ? void 0 : rebuild(envelope, result.verdicts, keys, s);
+}
+function jobFor(envelope, s) {
+  const keys = [];
+  const lookups = [];
+  const ask = (query) => {
+    if (lookups.some((l) => lookupKey(l.query) === lookupKey(query))) return;
+    const found = s.trust.keys.find(query).map((k) => {
+      const i = keys.indexOf(k);
+      return i >= 0 ? i : keys.push(k) - 1;
+    });
+    const unusable = s.trust.keys.unusable?.(query);
+    lookups.push({ query, found, ...unusable ? { unusable } : {} });
+  };
+  const transfer = [];
+  const own = (b) => {
+    const copy = new Uint8Array(b);
+    transfer.push(copy.buffer);
+    return copy;
+  };
+  for (const sig of envelope.signatures) {
+    if (sig.keyid !== "" && sig.keyid !== OPK_KEYID) continue;
+    let q2;
+    try {
+      q2 = opKeyQuery(parsePkToken(sig.sig));
+    } catch {
+      continue;
+    }
+    if (!s.issuers.includes(q2.iss)) continue;
+    ask(q2);
+    if (q2.jkt !== void 0) ask({ iss: q2.iss, ...q2.kid !== void 0 ? { kid: q2.kid } : {} });
+  }
+  const message = {
+    t: "verify",
+    envelope: {
+      payloadType: envelope.payloadType,
+      payload: own(envelope.payload),
+      signatures: envelope.signatures.map((g) => ({ keyid: g.keyid, sig: own(g.sig) }))
+    },
+    keys: keys.map((k) => k.jwk),
+    lookups,
+    trustedIssuers: s.issuers,
+    ...s.maxAgeSeconds !== void 0 ? { maxAgeSeconds: s.maxAgeSeconds } : {},
+    now: s.now
+  };
+  return { message, transfer, keys };
+}
+function rebuild(envelope, wire, keys, s) {
+  const out = [];
+  for (const v of wire) {
+    if ("error" in v) {
+      if (v.error.code === void 0 || !(v.error.name in ERROR_CLASSES)) return void 0;
+      out.push({ index: v.index, error: reviveError(v.error) });
+      continue;
+    }
+    const pkToken = parsePkToken(envelope.signatures[v.index].sig);
+    const { key, claims, cic, format: format2, opSignature, opHeader, commitType, cosigner } = v.token;
+    const opKey = keys[key];
+    const keySource = s.trust.keys.sourceOf?.(claims.iss, opKey);
+    const token = {
+      claims,
+      cic,
+      upk: importUserKey(pkToken.cic.headerJson.upk),
+      format: format2,
+      opSignature,
+      opKey,
+      ...keySource ? { keySource } : {},
+      opHeader,
+      commitType,
+      cosigner
+    };
+    out.push({ index: v.index, pkToken, token });
+  }
+  return out;
+}
+async function verifyAhead(reads, verify3, window2, stop) {
+  const started = [];
+  const settled = (p) => p.then(noop, noop);
+  for (const r of reads) {
+    const read = await r.catch(noop);
+    if (!read || read.error || !read.attestation) continue;
+    for (const l of read.layers) {
+      const layer = await l.catch(noop);
+      if (stop.aborted) return;
+      if (!layer || layer.kind !== "dsse" || layer.error || layer.envelopeError || !layer.envelope) continue;
+      started.push(settled(verify3(layer.envelope)));
+      if (started.length >= window2) await started.shift();
+    }
+  }
+}
+function noop() {
+  return void 0;
+}
+
 // src/verify/read.ts
 init_import_meta_url();
 init_errors();
@@ -87124,87 +87447,6 @@ function classifyConfig(mediaType) {
 init_import_meta_url();
 init_printable();
 
-// src/dsse/verify.ts
-init_import_meta_url();
-var import_node_crypto15 = require("node:crypto");
-init_errors();
-init_statement();
-function verifyEnvelopeSignatures(input2, opts) {
-  const envelope = typeof input2 === "string" || input2 instanceof Uint8Array ? parseEnvelope(input2) : input2;
-  checkPayloadType(envelope);
-  opkSignatures(envelope);
-  const verdicts2 = [];
-  let statement;
-  envelope.signatures.forEach((sig, index) => {
-    if (sig.keyid !== "" && sig.keyid !== OPK_KEYID) return;
-    let pkToken;
-    let token;
-    try {
-      pkToken = parsePkToken(sig.sig);
-      token = verifyPkToken(pkToken, opts);
-      checkAtt(envelope, token);
-    } catch (e) {
-      if (!(e instanceof OpkError)) throw e;
-      verdicts2.push({ index, error: e });
-      return;
-    }
-    statement ??= parseStatement(envelope.payload);
-    verdicts2.push({ index, result: { envelope, statement, pkToken, token } });
-  });
-  return { envelope, verdicts: verdicts2 };
-}
-function firstByCode(errors) {
-  return [...errors].sort(
-    (a, b) => a.code === b.code ? a.message < b.message ? -1 : a.message > b.message ? 1 : 0 : a.code < b.code ? -1 : 1
-  )[0];
-}
-function checkPayloadType(envelope) {
-  if (envelope.payloadType !== INTOTO_PAYLOAD_TYPE) {
-    throw new VerificationError(
-      "DSSE_PAYLOAD_TYPE",
-      `payloadType ${envelope.payloadType} is not ${INTOTO_PAYLOAD_TYPE}`
-    );
-  }
-}
-function opkSignatures(envelope) {
-  const sigs = envelope.signatures.filter((s) => s.keyid === "" || s.keyid === OPK_KEYID);
-  if (sigs.length === 0)
-    throw new VerificationError("DSSE_NO_SIGNATURE", "DSSE envelope has no OPK signature");
-  return sigs;
-}
-function checkAtt(envelope, token) {
-  const att = token.cic.att;
-  if (typeof att !== "string" || !/^[0-9a-f]{64}$/.test(att)) {
-    throw new VerificationError("ATT_MISSING", "the PK Token CIC carries no att claim for this envelope");
-  }
-  const expected = attFor(envelope.payloadType, envelope.payload);
-  if (!(0, import_node_crypto15.timingSafeEqual)(Buffer.from(att, "hex"), Buffer.from(expected, "hex"))) {
-    throw new VerificationError(
-      "ATT_MISMATCH",
-      "the PK Token was issued for a different payload (att does not match the PAE)"
-    );
-  }
-}
-var IDENTITY_CLAIMS = [
-  "iss",
-  "sub",
-  "repository",
-  "repository_owner",
-  "repository_owner_id",
-  "run_id",
-  "sha",
-  "ref",
-  "job_workflow_ref"
-];
-function identityClaims(claims) {
-  const out = {};
-  for (const k of IDENTITY_CLAIMS) {
-    const v = claims[k];
-    if (typeof v === "string" || typeof v === "number") out[k] = String(v);
-  }
-  return out;
-}
-
 // src/verify/key-source.ts
 init_import_meta_url();
 init_printable();
@@ -87228,31 +87470,6 @@ function keySourceText(source, kid) {
 // src/verify/steps.ts
 init_import_meta_url();
 init_errors();
-
-// src/pktoken/keyquery.ts
-init_import_meta_url();
-init_base64url();
-init_json();
-function opKeyQuery(pkt) {
-  return jwsKeyQuery(pkt.op.headerJson, pkt.payload);
-}
-function jwsKeyQuery(header, payload) {
-  let iss = "";
-  try {
-    const claims = decodeClaims(payload, "token payload");
-    if (typeof claims.iss === "string") iss = claims.iss;
-  } catch {
-  }
-  let original = header;
-  const jkt = header.alg === "GQ256" && typeof header.jkt === "string" ? header.jkt : void 0;
-  if (header.alg === "GQ256" && typeof header.kid === "string") {
-    try {
-      original = parseJsonObject(decodeBase64UrlText(header.kid, "original header"), "original header");
-    } catch {
-    }
-  }
-  return { iss, ...typeof original.kid === "string" ? { kid: original.kid } : {}, ...jkt ? { jkt } : {} };
-}
 
 // src/verify/identity.ts
 init_import_meta_url();
@@ -87503,15 +87720,11 @@ function verifyOnce(run3, envelope, verify3) {
   if (!byEnvelope) verdicts.set(run3, byEnvelope = /* @__PURE__ */ new WeakMap());
   let outcome = byEnvelope.get(envelope);
   if (!outcome) {
-    try {
-      outcome = { verdicts: verify3() };
-    } catch (error) {
-      outcome = { error };
-    }
+    outcome = verify3();
+    outcome.catch(() => void 0);
     byEnvelope.set(envelope, outcome);
   }
-  if ("error" in outcome) throw outcome.error;
-  return outcome.verdicts;
+  return outcome;
 }
 function recordKeyFailure(envelope, index, error) {
   if (!(error instanceof OpkError)) throw error;
@@ -87598,14 +87811,21 @@ async function resolveKeys(envelope, trust, issuers) {
 function verifySignatures2(envelope, s) {
   return verifyOnce(s, envelope, () => verifyAll(envelope, s));
 }
-function verifyAll(envelope, s) {
-  const verified = verifyEnvelopeSignatures(envelope, {
+async function verifyAll(envelope, s) {
+  await resolveKeys(envelope, s.trust, s.issuers);
+  const settings = {
+    trust: s.trust,
+    issuers: s.issuers,
+    ...s.policy.maxAgeSeconds !== void 0 ? { maxAgeSeconds: s.policy.maxAgeSeconds } : {},
+    now: s.now
+  };
+  const tokens = await s.threads?.tokens(envelope, settings) ?? verifySignatureTokens(envelope, {
     keys: s.trust.keys,
     trustedIssuers: s.issuers,
-    ...s.policy.maxAgeSeconds !== void 0 ? { expiration: { maxAgeSeconds: s.policy.maxAgeSeconds } } : {},
+    ...settings.maxAgeSeconds !== void 0 ? { expiration: { maxAgeSeconds: settings.maxAgeSeconds } } : {},
     now: s.now
   });
-  const verdicts2 = withKeyFailures(envelope, verified.verdicts);
+  const verdicts2 = withKeyFailures(envelope, withStatement(envelope, tokens));
   if (verdicts2.some((v) => v.result)) return verdicts2;
   throw unresolved(verdicts2) ?? firstByCode(verdicts2.map((v) => v.error));
 }
@@ -87937,12 +88157,23 @@ async function verifyImage(o) {
   const { root, selected } = await resolveImage2(source, o.reference, o.platforms, limits);
   const reads = readPlatforms(source, root, selected, limits);
   const run3 = { o, settings, root, lifted: liftFinder(reads) };
-  const platforms = [];
-  for (const [i, read] of reads.entries()) {
-    o.onProgress?.(`verifying ${platformString(selected[i].platform)} (${i + 1}/${reads.length})`);
-    platforms.push(await judgePlatform(run3, await read));
+  const threads = await threadsFor(o, reads);
+  const stop = new AbortController();
+  try {
+    if (threads) {
+      settings.threads = threads;
+      void verifyAhead(reads, (e) => verifySignatures2(e, settings), threads.window, stop.signal);
+    }
+    const platforms = [];
+    for (const [i, read] of reads.entries()) {
+      o.onProgress?.(`verifying ${platformString(selected[i].platform)} (${i + 1}/${reads.length})`);
+      platforms.push(await judgePlatform(run3, await read));
+    }
+    return buildReport({ options: o, settings, root, platforms });
+  } finally {
+    stop.abort();
+    await threads?.close();
   }
-  return buildReport({ options: o, settings, root, platforms });
 }
 function liftFinder(reads) {
   let index;
@@ -88013,9 +88244,7 @@ async function judgeLayer(run3, d, purl, layer) {
 async function runSteps(run3, d, purl, layer, annotatedType, facts) {
   if (layer.error) throw layer.error;
   if (layer.envelopeError) throw layer.envelopeError;
-  const envelope = layer.envelope;
   const { o, settings } = run3;
-  await resolveKeys(envelope, settings.trust, settings.issuers);
   facts.signatures = await signaturesOrLift(run3, layer);
   const statement = facts.statement = facts.signatures.find((v) => v.result).result.statement;
   verifyPredicateType(annotatedType, statement);
@@ -88050,7 +88279,7 @@ function siblings(root, d) {
 }
 async function signaturesOrLift(run3, layer) {
   try {
-    return verifySignatures2(layer.envelope, run3.settings);
+    return await verifySignatures2(layer.envelope, run3.settings);
   } catch (e) {
     if (!(e instanceof OpkError) || e.code !== "ATT_MISMATCH") throw e;
     for (const s of layer.envelope.signatures) {
@@ -88581,6 +88810,7 @@ var verifyOptions = {
   "subject-name": { type: "string" },
   ...limitOptions,
   bundle: { type: "string" },
+  threads: { type: "string" },
   ...timeOptions
 };
 var VERIFY_USAGE = `usage: opk-signer verify IMAGE [flags]
@@ -88607,8 +88837,17 @@ var VERIFY_USAGE = `usage: opk-signer verify IMAGE [flags]
   --plain-http              HTTP for a non-loopback registry
   -o, --output text|json
   -q, --quiet               no progress on stderr (progress is shown only on a terminal)
+  --threads auto|N          worker threads for the signature checks (0: none; default auto:
+                            one per core only for images with 256 or more attestation layers)
 ${LIMITS_USAGE}
 exit: 0 verified, 1 verification failed, 2 usage or I/O error`;
+function threadsFlag(value) {
+  if (value === void 0) return {};
+  if (value === "auto") return { threads: "auto" };
+  const n = intFlag(value, "--threads", 0);
+  if (n > 64) throw new UsageError("USAGE", `--threads must be at most 64, not ${value}`);
+  return { threads: n };
+}
 function platformsFlag(values) {
   return values?.flatMap((p) => p.split(",")).map((p) => {
     try {
@@ -88758,6 +88997,7 @@ async function run2(args, io2) {
   const format2 = outputFormat(values.output);
   const target = targetFlags(values, positionals, VERIFY_USAGE);
   const platforms = platformsFlag(values.platform);
+  const threads = threadsFlag(values.threads);
   checkRegistryFlags(values);
   const limits = limitsFrom(values);
   const { policy, issuers } = await policyFlags(values, io2);
@@ -88774,6 +89014,7 @@ async function run2(args, io2) {
       ...signingTime ? { signingTime } : {},
       policy,
       limits,
+      ...threads,
       expect: expectFlags(values),
       ...progress.onProgress ? { onProgress: progress.onProgress } : {}
     });
@@ -88794,7 +89035,7 @@ init_import_meta_url();
 init_import_meta_url();
 var import_node_crypto16 = require("node:crypto");
 var import_node_fs4 = require("node:fs");
-var import_node_os3 = require("node:os");
+var import_node_os4 = require("node:os");
 var InputError = class extends Error {
 };
 function inputVariable(name) {
@@ -88816,7 +89057,7 @@ function escapeProperty(s) {
 }
 function workflowCommand(command, message, properties = {}) {
   const props = Object.entries(properties).filter((e) => e[1] !== void 0 && e[1] !== "").map(([k, v]) => `${k}=${escapeProperty(v)}`).join(",");
-  return `::${command}${props ? ` ${props}` : ""}::${escapeData(message)}${import_node_os3.EOL}`;
+  return `::${command}${props ? ` ${props}` : ""}::${escapeData(message)}${import_node_os4.EOL}`;
 }
 function mask(io2, secret) {
   if (!secret) return;
@@ -88836,7 +89077,7 @@ function setOutput(io2, name, value) {
   const delimiter = `ghadelimiter_${(0, import_node_crypto16.randomUUID)()}`;
   if (name.includes(delimiter) || value.includes(delimiter))
     throw new Error(`output ${name} contains its delimiter`);
-  (0, import_node_fs4.appendFileSync)(file, `${name}<<${delimiter}${import_node_os3.EOL}${value}${import_node_os3.EOL}${delimiter}${import_node_os3.EOL}`, "utf8");
+  (0, import_node_fs4.appendFileSync)(file, `${name}<<${delimiter}${import_node_os4.EOL}${value}${import_node_os4.EOL}${delimiter}${import_node_os4.EOL}`, "utf8");
 }
 function appendSummary(io2, markdown) {
   const file = io2.env.GITHUB_STEP_SUMMARY;
@@ -89014,7 +89255,7 @@ async function main(io2) {
   if (checked.stdout.trim() === "") return checked.code || 2;
   const report = JSON.parse(checked.stdout);
   digest ??= report.image?.digest;
-  const reportFile = (0, import_node_path7.join)(io2.env.RUNNER_TEMP || (0, import_node_os4.tmpdir)(), `opk-signer-report-${(0, import_node_crypto17.randomUUID)()}.json`);
+  const reportFile = (0, import_node_path7.join)(io2.env.RUNNER_TEMP || (0, import_node_os5.tmpdir)(), `opk-signer-report-${(0, import_node_crypto17.randomUUID)()}.json`);
   (0, import_node_fs5.writeFileSync)(reportFile, checked.stdout, { mode: 420 });
   if (digest) setOutput(io2, "digest", digest);
   setOutput(io2, "verified", String(report.verified));

@@ -46,28 +46,47 @@ export function verifyEnvelopeSignatures(
 ): { envelope: Envelope; verdicts: SignatureVerdict[] } {
   // A caller that already parsed the envelope passes it, so each envelope is parsed once.
   const envelope = typeof input === 'string' || input instanceof Uint8Array ? parseEnvelope(input) : input;
+  return { envelope, verdicts: withStatement(envelope, verifySignatureTokens(envelope, opts)) };
+}
+
+/** One OPK signature's PK Token checked against the envelope, before the statement is read. */
+export type TokenVerdict =
+  { index: number; pkToken: PkToken; token: VerifiedPkToken } | { index: number; error: OpkError };
+
+/**
+ * The cryptographic half of verifyEnvelopeSignatures: the envelope-level checks, then each OPK
+ * signature's PK Token and `att`. Pure and self-contained, so it can run on a worker thread.
+ */
+export function verifySignatureTokens(envelope: Envelope, opts: PkTokenVerifyOptions): TokenVerdict[] {
   checkPayloadType(envelope);
   opkSignatures(envelope);
-  const verdicts: SignatureVerdict[] = [];
-  let statement: Statement | undefined;
+  const verdicts: TokenVerdict[] = [];
   envelope.signatures.forEach((sig, index) => {
     if (sig.keyid !== '' && sig.keyid !== OPK_KEYID) return;
-    let pkToken: PkToken;
-    let token: VerifiedPkToken;
     try {
-      pkToken = parsePkToken(sig.sig);
-      token = verifyPkToken(pkToken, opts);
+      const pkToken = parsePkToken(sig.sig);
+      const token = verifyPkToken(pkToken, opts);
       checkAtt(envelope, token);
+      verdicts.push({ index, pkToken, token });
     } catch (e) {
       if (!(e instanceof OpkError)) throw e;
       verdicts.push({ index, error: e });
-      return;
     }
-    // The statement is the envelope's, not the signature's: if it does not parse, nothing verifies.
-    statement ??= parseStatement(envelope.payload);
-    verdicts.push({ index, result: { envelope, statement, pkToken, token } });
   });
-  return { envelope, verdicts };
+  return verdicts;
+}
+
+/**
+ * The signature verdicts once the statement is read: the statement is the envelope's, not a
+ * signature's, so if it does not parse once a signature verified, nothing verifies (it throws).
+ */
+export function withStatement(envelope: Envelope, tokens: TokenVerdict[]): SignatureVerdict[] {
+  let statement: Statement | undefined;
+  return tokens.map((v) => {
+    if ('error' in v) return { index: v.index, error: v.error };
+    statement ??= parseStatement(envelope.payload);
+    return { index: v.index, result: { envelope, statement, pkToken: v.pkToken, token: v.token } };
+  });
 }
 
 /**

@@ -1,19 +1,18 @@
 import type { CommitmentLocation } from '../pktoken/cic.js';
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
-import {
-  FormatError,
-  OpkError,
-  UsageError,
-  VerificationError,
-  toErrorCode,
-  type ErrorCode,
-} from '../errors.js';
+import { OpkError, UsageError } from '../errors.js';
+import { reviveError } from './worker-reply.js';
 import type { IdTokenSource } from '../pktoken/mint.js';
 import type { PkTokenFormat } from '../pktoken/types.js';
 import { signStatement, type SignedStatement } from './sign.js';
 import { httpTimestamper } from '../tsa/client.js';
+import {
+  PoolFailure,
+  ThreadPool,
+  workersAvailable,
+  type FromWorker,
+  type PostToJob,
+  type WireError,
+} from './thread-pool.js';
 
 export interface SignJob {
   statement: Uint8Array;
@@ -57,164 +56,80 @@ export function inlineExecutor(config: SigningConfig): Executor {
   };
 }
 
-const WORKER_URL = new URL('./worker.js', import.meta.url);
+export { workersAvailable } from './thread-pool.js';
 
-/** Workers need the compiled script; under a TS test runner only the `.ts` source exists. */
-export function workersAvailable(): boolean {
-  return existsSync(fileURLToPath(WORKER_URL));
-}
-
-export function threadExecutor(config: SigningConfig, threads: number): Executor {
-  if (!workersAvailable())
+/**
+ * Signing on the shared thread pool (`pool`, or one of its own with `threads` threads, closed
+ * with the executor).
+ */
+export function threadExecutor(config: SigningConfig, threads: number, shared?: ThreadPool): Executor {
+  if (!shared && !workersAvailable())
     throw new UsageError(
       'USAGE',
       'signing worker threads need the compiled signer/worker.js (run npm run build)',
     );
-  return new WorkerThreads(config, threads);
+  return new PoolSigner(config, shared ?? new ThreadPool(threads), !shared);
 }
 
-interface WireError {
-  name: string;
-  code?: string;
-  message: string;
+export { reviveError } from './worker-reply.js';
+
+/** The signer's wording for a job the pool could not answer. */
+function poolError(e: PoolFailure): OpkError {
+  if (e.reason === 'closed') return new OpkError('SIGNER_CLOSED', 'signer is shutting down');
+  if (e.reason === 'none')
+    return new OpkError(
+      'SIGNER_WORKER',
+      'no signing worker is running (restarting after failures); retry the call',
+    );
+  return new OpkError('SIGNER_WORKER', `signing worker stopped (${e.message}); retry the call`);
 }
 
-type FromWorker =
-  | { t: 'token'; id: number; commitment: string }
-  | { t: 'ok'; id: number; result: SignedStatement }
-  | { t: 'err'; id: number; error: WireError };
-
-interface PendingJob {
-  resolve: (r: SignedStatement) => void;
-  reject: (e: unknown) => void;
-  getIdToken: IdTokenSource;
-  /** The provider's own error, kept so the caller sees it rather than the worker's echo of it. */
-  tokenError?: unknown;
-  slot: Slot;
-}
-
-interface Slot {
-  worker: Worker;
-  pending: number;
-  /** Set once the worker errored or exited; its replacement is spawned after a backoff. */
-  dead?: boolean;
-}
-
-const ERROR_CLASSES: Record<string, new (code: ErrorCode, message: string) => OpkError> = {
-  FormatError,
-  UsageError,
-  VerificationError,
-  OpkError,
-};
-
-export function reviveError(e: WireError): Error {
-  if (e.code !== undefined) return new (ERROR_CLASSES[e.name] ?? OpkError)(toErrorCode(e.code), e.message);
-  return new Error(e.message);
-}
-
-class WorkerThreads implements Executor {
+class PoolSigner implements Executor {
   readonly kind = 'workers' as const;
-  private readonly slots: Slot[] = [];
-  private readonly jobs = new Map<number, PendingJob>();
-  private nextId = 1;
-  private closed = false;
-  /** Worker deaths since the last completed job: drives the respawn backoff. */
-  private failures = 0;
+  readonly threads: number;
 
   constructor(
     private readonly config: SigningConfig,
-    readonly threads: number,
+    private readonly pool: ThreadPool,
+    private readonly own: boolean,
   ) {
-    for (let i = 0; i < threads; i++) this.slots.push(this.spawn());
+    this.threads = pool.threads;
   }
 
-  private spawn(): Slot {
-    const worker = new Worker(WORKER_URL);
-    const slot: Slot = { worker, pending: 0 };
-    worker.on('message', (m: FromWorker) => this.onMessage(m));
-    const fail = (why: string) => {
-      // 'error' and 'exit' both fire for one death: handle it once.
-      if (this.closed || slot.dead) return;
-      slot.dead = true;
-      for (const [id, job] of this.jobs) {
-        if (job.slot !== slot) continue;
-        this.jobs.delete(id);
-        job.reject(new OpkError('SIGNER_WORKER', `signing worker stopped (${why}); retry the call`));
-      }
-      // A worker that dies at start-up (broken install, no memory) must not respawn in a hot loop.
-      const delay = this.failures === 0 ? 0 : Math.min(30_000, 100 * 2 ** Math.min(this.failures, 9));
-      this.failures++;
-      setTimeout(() => {
-        const i = this.slots.indexOf(slot);
-        if (!this.closed && i >= 0) this.slots[i] = this.spawn();
-      }, delay).unref();
-    };
-    worker.on('error', (e) => fail(e.message));
-    worker.on('exit', (code) => fail(`exit ${code}`));
-    return slot;
-  }
+  private closed = false;
 
-  run(job: SignJob, getIdToken: IdTokenSource): Promise<SignedStatement> {
-    if (this.closed) return Promise.reject(new OpkError('SIGNER_CLOSED', 'signer is shutting down'));
-    const live = this.slots.filter((s) => !s.dead);
-    if (live.length === 0) {
-      return Promise.reject(
-        new OpkError(
-          'SIGNER_WORKER',
-          'no signing worker is running (restarting after failures); retry the call',
-        ),
-      );
-    }
-    const slot = live.reduce((a, b) => (b.pending < a.pending ? b : a));
-    const id = this.nextId++;
-    return new Promise((resolve, reject) => {
-      slot.pending++;
-      const done =
-        <A extends unknown[]>(f: (...a: A) => void) =>
-        (...a: A) => {
-          slot.pending--;
-          f(...a);
-        };
-      this.jobs.set(id, { resolve: done(resolve), reject: done(reject), getIdToken, slot });
-      // One copy into a buffer of the message's own, then moved, not cloned: the caller's bytes
-      // may be a view into a larger buffer (a gRPC frame), which a clone would copy whole.
-      const statement = new Uint8Array(job.statement);
-      slot.worker.postMessage(
-        { t: 'sign', id, statement, payloadType: job.payloadType ?? '', ...this.config },
-        [statement.buffer],
-      );
-    });
-  }
-
-  private onMessage(m: FromWorker): void {
-    const job = this.jobs.get(m.id);
-    if (!job) return;
-    if (m.t === 'token') {
-      job.getIdToken(m.commitment).then(
-        ({ idToken, opKey }) =>
-          job.slot.worker.postMessage({ t: 'token-ok', id: m.id, idToken, jwk: opKey.jwk }),
+  async run(job: SignJob, getIdToken: IdTokenSource): Promise<SignedStatement> {
+    if (this.closed) throw new OpkError('SIGNER_CLOSED', 'signer is shutting down');
+    /** The provider's own error, kept so the caller sees it rather than the worker's echo of it. */
+    let tokenError: unknown;
+    // One copy into a buffer of the message's own, then moved, not cloned: the caller's bytes
+    // may be a view into a larger buffer (a gRPC frame), which a clone would copy whole.
+    const statement = new Uint8Array(job.statement);
+    const onToken = (m: FromWorker, post: PostToJob) =>
+      getIdToken(m.commitment as string).then(
+        ({ idToken, opKey }) => post({ t: 'token-ok', idToken, jwk: opKey.jwk }),
         (e: unknown) => {
-          job.tokenError = e;
-          job.slot.worker.postMessage({ t: 'token-err', id: m.id });
+          tokenError = e;
+          post({ t: 'token-err' });
         },
       );
-      return;
+    try {
+      const result = await this.pool.run<SignedStatement>(
+        { t: 'sign', statement, payloadType: job.payloadType ?? '', ...this.config },
+        [statement.buffer],
+        (m, post) => void (m.t === 'token' && onToken(m, post)),
+      );
+      // Structured clone turns the envelope Buffer into a plain Uint8Array: give Buffer back.
+      const e = result.envelope;
+      return { ...result, envelope: Buffer.from(e.buffer, e.byteOffset, e.byteLength) };
+    } catch (e) {
+      if (e instanceof PoolFailure) throw poolError(e);
+      throw tokenError ?? reviveError(e as WireError);
     }
-    this.jobs.delete(m.id);
-    this.failures = 0;
-    // Structured clone turns the envelope Buffer into a plain Uint8Array: give Buffer back.
-    if (m.t === 'ok') {
-      const e = m.result.envelope;
-      job.resolve({ ...m.result, envelope: Buffer.from(e.buffer, e.byteOffset, e.byteLength) });
-    } else job.reject(job.tokenError ?? reviveError(m.error));
   }
 
   async close(): Promise<void> {
-    if (this.closed) return;
     this.closed = true;
-    for (const job of this.jobs.values())
-      job.reject(new OpkError('SIGNER_CLOSED', 'signer is shutting down'));
-    this.jobs.clear();
-    await Promise.all(this.slots.filter((s) => !s.dead).map((s) => s.worker.terminate()));
+    if (this.own) await this.pool.close();
   }
 }

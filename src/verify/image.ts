@@ -8,10 +8,10 @@ import { ANNOTATION_PREDICATE_TYPE, platformString, type Descriptor } from '../o
 import { GITHUB_ACTIONS_ISSUER } from '../pktoken/verify.js';
 import { parsePkToken } from '../pktoken/parse.js';
 import { defaultPolicy } from './policy.js';
+import { threadsFor, verifyAhead } from './parallel.js';
 import { readPlatforms, resolveImage, type PlatformRead } from './read.js';
 import { buildReport } from './report.js';
 import {
-  resolveKeys,
   verifyIdentity,
   verifyPolicy,
   verifyPredicateType,
@@ -53,12 +53,23 @@ export async function verifyImage(o: VerifyImageOptions): Promise<VerifyReport> 
   // crypto overlaps the remaining network round trips.
   const reads = readPlatforms(source, root, selected, limits);
   const run: Run = { o, settings, root, lifted: liftFinder(reads) };
-  const platforms: PlatformVerdict[] = [];
-  for (const [i, read] of reads.entries()) {
-    o.onProgress?.(`verifying ${platformString(selected[i]!.platform)} (${i + 1}/${reads.length})`);
-    platforms.push(await judgePlatform(run, await read));
+  const threads = await threadsFor(o, reads);
+  const stop = new AbortController();
+  try {
+    if (threads) {
+      settings.threads = threads;
+      void verifyAhead(reads, (e) => verifySignatures(e, settings), threads.window, stop.signal);
+    }
+    const platforms: PlatformVerdict[] = [];
+    for (const [i, read] of reads.entries()) {
+      o.onProgress?.(`verifying ${platformString(selected[i]!.platform)} (${i + 1}/${reads.length})`);
+      platforms.push(await judgePlatform(run, await read));
+    }
+    return buildReport({ options: o, settings, root, platforms });
+  } finally {
+    stop.abort();
+    await threads?.close();
   }
-  return buildReport({ options: o, settings, root, platforms });
 }
 
 interface Run {
@@ -164,9 +175,7 @@ async function runSteps(
 ): Promise<void> {
   if (layer.error) throw layer.error;
   if (layer.envelopeError) throw layer.envelopeError;
-  const envelope = layer.envelope!;
   const { o, settings } = run;
-  await resolveKeys(envelope, settings.trust, settings.issuers);
   facts.signatures = await signaturesOrLift(run, layer);
   const statement = (facts.statement = facts.signatures.find((v) => v.result)!.result!.statement);
   verifyPredicateType(annotatedType, statement);
@@ -207,7 +216,7 @@ function siblings(root: ImageRoot, d: Descriptor): Map<string, string> {
 /** verifySignatures, naming the lift when a PK Token's `att` binds another layer of this image. */
 async function signaturesOrLift(run: Run, layer: AttestationLayer) {
   try {
-    return verifySignatures(layer.envelope!, run.settings);
+    return await verifySignatures(layer.envelope!, run.settings);
   } catch (e) {
     if (!(e instanceof OpkError) || e.code !== 'ATT_MISMATCH') throw e;
     for (const s of layer.envelope!.signatures) {

@@ -12,30 +12,28 @@ import { classify, OpkError } from '../errors.js';
  *   other signatures are still verified (resolveKeys records, verifySignatures reads).
  */
 
-type Outcome = { verdicts: SignatureVerdict[] } | { error: unknown };
-
-const verdicts = new WeakMap<object, WeakMap<Envelope, Outcome>>();
+const verdicts = new WeakMap<object, WeakMap<Envelope, Promise<SignatureVerdict[]>>>();
 const keyFailures = new WeakMap<Envelope, Map<number, OpkError>>();
 
-/** `verify` once per (run, envelope); later calls get the same verdicts (or the same throw). */
+/**
+ * `verify` once per (run, envelope); later calls get the same verdicts (or the same rejection),
+ * also while the first is still running (verification may run ahead of the judging).
+ */
 export function verifyOnce(
   run: object,
   envelope: Envelope,
-  verify: () => SignatureVerdict[],
-): SignatureVerdict[] {
+  verify: () => Promise<SignatureVerdict[]>,
+): Promise<SignatureVerdict[]> {
   let byEnvelope = verdicts.get(run);
   if (!byEnvelope) verdicts.set(run, (byEnvelope = new WeakMap()));
   let outcome = byEnvelope.get(envelope);
   if (!outcome) {
-    try {
-      outcome = { verdicts: verify() };
-    } catch (error) {
-      outcome = { error };
-    }
+    outcome = verify();
+    // Handled here: a verification started ahead may never be awaited (an I/O error ends the run).
+    outcome.catch(() => undefined);
     byEnvelope.set(envelope, outcome);
   }
-  if ('error' in outcome) throw outcome.error;
-  return outcome.verdicts;
+  return outcome;
 }
 
 /** A signature's key resolution failed: remembered for verifySignatures (OpkErrors only). */

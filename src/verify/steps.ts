@@ -1,5 +1,5 @@
 import type { Envelope } from '../dsse/envelope.js';
-import { firstByCode, verifyEnvelopeSignatures, type SignatureVerdict } from '../dsse/verify.js';
+import { firstByCode, verifySignatureTokens, withStatement, type SignatureVerdict } from '../dsse/verify.js';
 import { VerificationError } from '../errors.js';
 import type { Statement } from '../intoto/statement.js';
 import { opKeyQuery } from '../pktoken/keyquery.js';
@@ -8,12 +8,13 @@ import type { PkToken } from '../pktoken/types.js';
 import { chooseSignature, identityChecks, type ChosenSignature, type ImageVars } from './identity.js';
 import type { Policy, RequiredPredicate } from './policy.js';
 import { recordKeyFailure, unresolved, verifyOnce, withKeyFailures } from './run-memo.js';
+import type { SignatureThreads } from './parallel.js';
 import type { VerifyImageOptions, VerifyTrust } from './types.js';
 
 /**
  * The verifier's named steps over values the image reader produced. Each returns what it
  * established or throws a VerificationError with its code; none writes the report's wording.
- * Keys are resolved (the trust's one async lookup) before the synchronous crypto.
+ * Keys are resolved (the trust's one async lookup) before the crypto.
  */
 
 export { verifySubject, type SubjectContext } from './subject.js';
@@ -26,6 +27,8 @@ export interface RunSettings {
   policy: Policy;
   now: number;
   expect: VerifyImageOptions['expect'];
+  /** Worker threads for the signatures' crypto; undefined: on this thread. */
+  threads?: SignatureThreads;
 }
 
 /**
@@ -49,23 +52,33 @@ export async function resolveKeys(envelope: Envelope, trust: VerifyTrust, issuer
 }
 
 /**
- * verifySignatures: every OPK signature's verdict, synchronously, on keys already resolved; once
- * per envelope and run. When none verifies, the error does not depend on the signatures' order.
+ * verifySignatures: every OPK signature's verdict once its keys are resolved; once per envelope
+ * and run. The crypto runs on a worker thread when the run has threads (parallel.ts), else here;
+ * the verdicts are the same. When none verifies, the error does not depend on the signatures' order.
  */
-export function verifySignatures(envelope: Envelope, s: RunSettings): SignatureVerdict[] {
+export function verifySignatures(envelope: Envelope, s: RunSettings): Promise<SignatureVerdict[]> {
   return verifyOnce(s, envelope, () => verifyAll(envelope, s));
 }
 
-function verifyAll(envelope: Envelope, s: RunSettings): SignatureVerdict[] {
-  const verified = verifyEnvelopeSignatures(envelope, {
-    keys: s.trust.keys,
-    trustedIssuers: s.issuers,
-    ...(s.policy.maxAgeSeconds !== undefined
-      ? { expiration: { maxAgeSeconds: s.policy.maxAgeSeconds } }
-      : {}),
+async function verifyAll(envelope: Envelope, s: RunSettings): Promise<SignatureVerdict[]> {
+  await resolveKeys(envelope, s.trust, s.issuers);
+  const settings = {
+    trust: s.trust,
+    issuers: s.issuers,
+    ...(s.policy.maxAgeSeconds !== undefined ? { maxAgeSeconds: s.policy.maxAgeSeconds } : {}),
     now: s.now,
-  });
-  const verdicts = withKeyFailures(envelope, verified.verdicts);
+  };
+  const tokens =
+    (await s.threads?.tokens(envelope, settings)) ??
+    verifySignatureTokens(envelope, {
+      keys: s.trust.keys,
+      trustedIssuers: s.issuers,
+      ...(settings.maxAgeSeconds !== undefined
+        ? { expiration: { maxAgeSeconds: settings.maxAgeSeconds } }
+        : {}),
+      now: s.now,
+    });
+  const verdicts = withKeyFailures(envelope, withStatement(envelope, tokens));
   if (verdicts.some((v) => v.result)) return verdicts;
   throw unresolved(verdicts) ?? firstByCode(verdicts.map((v) => v.error!));
 }

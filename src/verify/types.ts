@@ -3,6 +3,7 @@ import type { KeySource, OpKeyQuery, OpKeySource } from '../jwk/set.js';
 import type { Limits } from '../oci/limits.js';
 import type { OnProgress } from '../oci/progress.js';
 import type { ImageSource } from '../oci/source.js';
+import type { ThreadPool } from '../signer/thread-pool.js';
 import type { Platform } from '../oci/types.js';
 import type { CheckResult, ClaimExpectations } from './identity.js';
 import type { Policy } from './policy.js';
@@ -59,6 +60,14 @@ export interface VerifyImageOptions {
   signingTime?: SigningTimePolicy;
   /** Progress lines (each read, platform, statement); the caller decides whether to show them. */
   onProgress?: OnProgress;
+  /**
+   * Worker threads for the signatures' crypto: a number (0: on this thread) or `auto` (the
+   * default: one per core when there are several and the image has 8 or more attestation layers).
+   * The report is the same either way.
+   */
+  threads?: number | 'auto';
+  /** A worker pool to verify on (e.g. shared with signing); it stays open. Overrides `threads`. */
+  pool?: ThreadPool;
 }
 
 export interface Problem {

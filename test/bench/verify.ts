@@ -10,6 +10,7 @@ import { verifyImage, type VerifyImageOptions } from '../../src/verify/image.js'
 import { startRegistry } from '../helpers/registry.js';
 import { createTestOp, signedImage, tempDir, writeLayout } from '../helpers/verify.js';
 import { measureAsync, summarize } from './stats.js';
+import { benchVerifyParallel } from './verify-parallel.js';
 
 function repoRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
@@ -149,6 +150,7 @@ export async function benchVerify(ctx?: {
     } else {
       out['whole process `opk-signer verify` wall time'] = 'skipped: run `npm run build` first';
     }
+    Object.assign(out, await benchVerifyParallel());
     return out;
   } finally {
     await reg.stop();

@@ -5,7 +5,14 @@ import { loadTrust } from '../keys.js';
 import { limitsFrom } from '../limits.js';
 import { openTarget, targetFlags } from '../options/target.js';
 import { signingTimeFlags } from '../options/tsa.js';
-import { expectFlags, platformsFlag, policyFlags, VERIFY_USAGE, verifyOptions } from '../options/verify.js';
+import {
+  expectFlags,
+  platformsFlag,
+  policyFlags,
+  threadsFlag,
+  VERIFY_USAGE,
+  verifyOptions,
+} from '../options/verify.js';
 import { progressFor } from '../progress.js';
 import { checkRegistryFlags } from '../registry.js';
 
@@ -18,6 +25,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
   const format = outputFormat(values.output);
   const target = targetFlags(values, positionals, VERIFY_USAGE);
   const platforms = platformsFlag(values.platform);
+  const threads = threadsFlag(values.threads);
   checkRegistryFlags(values);
   const limits = limitsFrom(values);
   const { policy, issuers } = await policyFlags(values, io);
@@ -35,6 +43,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
       ...(signingTime ? { signingTime } : {}),
       policy,
       limits,
+      ...threads,
       expect: expectFlags(values),
       ...(progress.onProgress ? { onProgress: progress.onProgress } : {}),
     });

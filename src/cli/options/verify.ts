@@ -8,6 +8,7 @@ import { GITHUB_ACTIONS_ISSUER } from '../../pktoken/verify.js';
 import type { ClaimExpectations } from '../../verify/identity.js';
 import { defaultPolicy, type Policy } from '../../verify/policy.js';
 import { anchoredPattern } from '../../verify/signer-identity.js';
+import { intFlag } from '../flags.js';
 import { IoError, readInput, type CliIo } from '../io.js';
 import { trustOptions } from '../keys.js';
 import { LIMITS_USAGE, limitOptions } from '../limits.js';
@@ -38,6 +39,7 @@ export const verifyOptions = {
   'subject-name': { type: 'string' },
   ...limitOptions,
   bundle: { type: 'string' },
+  threads: { type: 'string' },
   ...timeOptions,
 } as const;
 
@@ -65,8 +67,19 @@ export const VERIFY_USAGE = `usage: opk-signer verify IMAGE [flags]
   --plain-http              HTTP for a non-loopback registry
   -o, --output text|json
   -q, --quiet               no progress on stderr (progress is shown only on a terminal)
+  --threads auto|N          worker threads for the signature checks (0: none; default auto:
+                            one per core only for images with 256 or more attestation layers)
 ${LIMITS_USAGE}
 exit: 0 verified, 1 verification failed, 2 usage or I/O error`;
+
+/** `--threads auto|N`: the threads verifyImage checks signatures on. */
+export function threadsFlag(value: string | undefined): { threads?: number | 'auto' } {
+  if (value === undefined) return {};
+  if (value === 'auto') return { threads: 'auto' };
+  const n = intFlag(value, '--threads', 0);
+  if (n > 64) throw new UsageError('USAGE', `--threads must be at most 64, not ${value}`);
+  return { threads: n };
+}
 
 export function platformsFlag(values: string[] | undefined): Platform[] | undefined {
   return values

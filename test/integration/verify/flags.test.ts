@@ -171,3 +171,22 @@ describe('an unknown flag: one line naming the closest known flag, exit 2, on ev
     expect(serve.stderr).toContain('did you mean --listen?');
   });
 });
+
+describe('--threads', () => {
+  it('the built CLI prints the same report on two threads as on none', () => {
+    const args = ['verify', ref, '--jwks', jwks, '--subject-name', 'example.test/acme/widget', '-o', 'json'];
+    const none = runCli([...args, '--threads', '0']);
+    const two = runCli([...args, '--threads', '2']);
+    expect(none.code).toBe(0);
+    expect(two).toEqual(none);
+  });
+
+  it('wants auto or a count', async () => {
+    for (const bad of ['x', '1.5', '65']) {
+      const r = await verify('--threads', bad);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain('--threads must be');
+    }
+    expect((await verify('--threads', 'auto')).code).toBe(0);
+  });
+});

@@ -1,0 +1,165 @@
+import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { Worker, type Transferable } from 'node:worker_threads';
+
+/**
+ * The one worker-thread pool: N threads running worker.ts, which serves both job kinds (signing
+ * a statement, verifying an envelope's signatures). Jobs go to the least busy live thread; a
+ * thread that dies fails only its own jobs and is respawned after a backoff. Callers give each
+ * job its message and, for jobs that talk back mid-way (the signer's token request), a handler.
+ */
+
+const WORKER_URL = new URL('./worker.js', import.meta.url);
+
+/** Workers need the compiled script; under a TS test runner only the `.ts` source exists. */
+export function workersAvailable(): boolean {
+  return existsSync(fileURLToPath(WORKER_URL));
+}
+
+/** Threads for `threads: 'auto'`: one per core when the compiled worker exists, else none. */
+export function autoThreads(): number {
+  return workersAvailable() ? Math.max(1, availableParallelism()) : 0;
+}
+
+/** Why a job got no answer from a thread: the caller turns it into its own typed error. */
+export class PoolFailure extends Error {
+  constructor(
+    readonly reason: 'stopped' | 'closed' | 'none',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface WireError {
+  name: string;
+  code?: string;
+  message: string;
+}
+
+/** A message a worker sends about job `id`: its answer (`ok`/`err`) or a request mid-way. */
+export type FromWorker = { t: string; id: number; result?: unknown; error?: WireError } & Record<
+  string,
+  unknown
+>;
+
+/** Replies to the worker running a job (the signer's token answer). */
+export type PostToJob = (message: Record<string, unknown>) => void;
+
+interface PendingJob {
+  kind: string;
+  resolve: (r: unknown) => void;
+  reject: (e: unknown) => void;
+  onMessage?: (m: FromWorker, post: PostToJob) => void;
+  slot: Slot;
+}
+
+interface Slot {
+  worker: Worker;
+  pending: number;
+  /** Set once the worker errored or exited; its replacement is spawned after a backoff. */
+  dead?: boolean;
+}
+
+export class ThreadPool {
+  private readonly slots: Slot[] = [];
+  private readonly jobs = new Map<number, PendingJob>();
+  private nextId = 1;
+  private closed = false;
+  /** Worker deaths since the last completed job: drives the respawn backoff. */
+  private failures = 0;
+  /** Jobs a thread answered, by kind (`sign`, `verify`): what ran where, for tests and stats. */
+  readonly answered: Record<string, number> = {};
+
+  constructor(readonly threads: number) {
+    if (!workersAvailable())
+      throw new Error('worker threads need the compiled signer/worker.js (run npm run build)');
+    for (let i = 0; i < threads; i++) this.slots.push(this.spawn());
+  }
+
+  private spawn(): Slot {
+    const worker = new Worker(WORKER_URL);
+    const slot: Slot = { worker, pending: 0 };
+    worker.on('message', (m: FromWorker) => this.onMessage(m));
+    const fail = (why: string) => {
+      // 'error' and 'exit' both fire for one death: handle it once.
+      if (this.closed || slot.dead) return;
+      slot.dead = true;
+      for (const [id, job] of this.jobs) {
+        if (job.slot !== slot) continue;
+        this.jobs.delete(id);
+        job.reject(new PoolFailure('stopped', why));
+      }
+      // A worker that dies at start-up (broken install, no memory) must not respawn in a hot loop.
+      const delay = this.failures === 0 ? 0 : Math.min(30_000, 100 * 2 ** Math.min(this.failures, 9));
+      this.failures++;
+      setTimeout(() => {
+        const i = this.slots.indexOf(slot);
+        if (!this.closed && i >= 0) this.slots[i] = this.spawn();
+      }, delay).unref();
+    };
+    worker.on('error', (e) => fail(e.message));
+    worker.on('exit', (code) => fail(`exit ${code}`));
+    return slot;
+  }
+
+  /**
+   * Runs one job: `message` (with `t` naming its kind) goes to a thread with a fresh `id`, moving
+   * `transfer`; settles with the worker's `ok` result, or rejects with its revived `err` (or a
+   * PoolFailure). Other messages about the job go to `onMessage`.
+   */
+  run<R>(
+    message: { t: string } & Record<string, unknown>,
+    transfer: Transferable[] = [],
+    onMessage?: (m: FromWorker, post: PostToJob) => void,
+  ): Promise<R> {
+    if (this.closed) return Promise.reject(new PoolFailure('closed', 'the worker pool is closed'));
+    const live = this.slots.filter((s) => !s.dead);
+    if (live.length === 0)
+      return Promise.reject(
+        new PoolFailure('none', 'no worker thread is running (restarting after failures)'),
+      );
+    const slot = live.reduce((a, b) => (b.pending < a.pending ? b : a));
+    const id = this.nextId++;
+    return new Promise<R>((resolve, reject) => {
+      slot.pending++;
+      const done =
+        <A extends unknown[]>(f: (...a: A) => void) =>
+        (...a: A) => {
+          slot.pending--;
+          f(...a);
+        };
+      this.jobs.set(id, {
+        kind: message.t,
+        resolve: done(resolve as (r: unknown) => void),
+        reject: done(reject),
+        ...(onMessage ? { onMessage } : {}),
+        slot,
+      });
+      slot.worker.postMessage({ ...message, id }, transfer);
+    });
+  }
+
+  private onMessage(m: FromWorker): void {
+    const job = this.jobs.get(m.id);
+    if (!job) return;
+    if (m.t !== 'ok' && m.t !== 'err') {
+      job.onMessage?.(m, (reply) => job.slot.worker.postMessage({ ...reply, id: m.id }));
+      return;
+    }
+    this.jobs.delete(m.id);
+    this.failures = 0;
+    this.answered[job.kind] = (this.answered[job.kind] ?? 0) + 1;
+    if (m.t === 'ok') job.resolve(m.result);
+    else job.reject(m.error);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const job of this.jobs.values()) job.reject(new PoolFailure('closed', 'the worker pool is closed'));
+    this.jobs.clear();
+    await Promise.all(this.slots.filter((s) => !s.dead).map((s) => s.worker.terminate()));
+  }
+}
