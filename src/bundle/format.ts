@@ -1,9 +1,8 @@
-import { randomBytes } from 'node:crypto';
-import { open, readFile, rename, rm } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import { OpkError } from '../errors.js';
 import type { Descriptor } from '../oci/types.js';
 import type { TrustedRootDoc } from '../trust/root.js';
+import { atomicWrite } from '../oci/files.js';
 
 /**
  * An offline bundle: every byte a verification of one image read (index, platform and
@@ -75,18 +74,9 @@ export async function readBundle(path: string): Promise<BundleDoc> {
 }
 
 export async function writeBundle(path: string, doc: BundleDoc): Promise<void> {
-  const tmp = join(dirname(path), `.${basename(path)}.tmp-${randomBytes(4).toString('hex')}`);
   try {
-    const fh = await open(tmp, 'wx', 0o644);
-    try {
-      await fh.writeFile(JSON.stringify(doc) + '\n');
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await rename(tmp, path);
+    await atomicWrite(path, JSON.stringify(doc) + '\n');
   } catch (e) {
-    await rm(tmp, { force: true });
     throw new BundleError(
       'BUNDLE_IO',
       `cannot write bundle ${path}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`,

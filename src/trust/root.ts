@@ -1,9 +1,8 @@
-import { randomBytes } from 'node:crypto';
-import { open, readFile, rename, rm } from 'node:fs/promises';
-import { dirname, basename, join } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import { OpkError } from '../errors.js';
 import { jwkMember, type SkippedKey } from '../jwk/set.js';
 import type { RsaPublicKey } from '../jwk/rsa.js';
+import { atomicWrite } from '../oci/files.js';
 
 /**
  * A trusted root for OP keys, in the spirit of Sigstore's `trusted_root.json`: per issuer, every
@@ -147,18 +146,9 @@ export function emptyRoot(): TrustedRootDoc {
 
 /** Temp file + fsync + rename: a reader never sees half a root, a crash never loses the old one. */
 export async function writeTrustedRoot(path: string, doc: TrustedRootDoc): Promise<void> {
-  const tmp = join(dirname(path), `.${basename(path)}.tmp-${randomBytes(4).toString('hex')}`);
   try {
-    const fh = await open(tmp, 'wx', 0o644);
-    try {
-      await fh.writeFile(JSON.stringify(doc, null, 2) + '\n');
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await rename(tmp, path);
+    await atomicWrite(path, JSON.stringify(doc, null, 2) + '\n');
   } catch (e) {
-    await rm(tmp, { force: true });
     throw new TrustedRootError(
       'TRUSTED_ROOT_IO',
       `cannot write trusted root ${path}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`,
