@@ -1,3 +1,4 @@
+import type { WarningCode } from '../errors.js';
 import { INTOTO_PAYLOAD_TYPE, OPK_KEYID, parseEnvelope } from '../dsse/envelope.js';
 import { parseStatement } from '../intoto/statement.js';
 import { fillEmptySubject, type FillSubject } from '../intoto/subject-fill.js';
@@ -51,7 +52,9 @@ export interface PlanOptions {
  * not name its platform manifest, or whose predicate type disagrees with its layer annotation.
  */
 export function planSigning(image: ImageSnapshot, o: PlanOptions): SigningPlan {
+  // `CODE: message`, as the CLI prints every warning (`opk-signer: warning: CODE: message`).
   const warnings: string[] = [];
+  const warn = (code: WarningCode, message: string) => warnings.push(`${code}: ${message}`);
   if (image.attestations.length === 0) {
     throw new AttestError(
       'ATTEST_NO_ATTESTATIONS',
@@ -62,13 +65,15 @@ export function planSigning(image: ImageSnapshot, o: PlanOptions): SigningPlan {
     );
   }
   for (const d of image.dangling)
-    warnings.push(
+    warn(
+      'ATTESTATION_MANIFEST_DANGLING',
       `attestation manifest ${d.digest} refers to a platform manifest that is not in the index; left alone`,
     );
   const covered = new Set(image.attestations.map((a) => a.platformDigest));
   for (const p of image.platforms)
     if (!covered.has(p.descriptor.digest))
-      warnings.push(
+      warn(
+        'PLATFORM_UNATTESTED',
         `platform ${p.platform} (${p.descriptor.digest}) has no attestation manifest: nothing to sign`,
       );
 
@@ -128,7 +133,8 @@ export function planSigning(image: ImageSnapshot, o: PlanOptions): SigningPlan {
       } else {
         ignored++;
         if (kind === 'unverifiable')
-          warnings.push(
+          warn(
+            'ATTESTATION_LAYER_LEFT_ALONE',
             `${where} layer ${layer.descriptor.digest} (${mt}) claims a signature opk-signer cannot check; left alone (verify fails it)`,
           );
         continue;
@@ -157,7 +163,8 @@ export function planSigning(image: ImageSnapshot, o: PlanOptions): SigningPlan {
         : 'nothing to sign and nothing already signed',
     );
   }
-  for (const b of bare) warnings.push(`${b} has no in-toto layer: nothing signed there`);
+  for (const b of bare)
+    warn('ATTESTATION_NO_INTOTO_LAYER', `${b} has no in-toto layer: nothing signed there`);
   return { mode: o.mode, resign: o.resign ?? false, tasks, alreadySigned, ignored, warnings, filledSubjects };
 }
 

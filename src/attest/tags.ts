@@ -91,12 +91,12 @@ export async function prepareAttest(o: AttestReferenceOptions): Promise<AttestJo
   if (ref.kind === 'registry' && !o.push && !output)
     throw new UsageError(
       'USAGE',
-      `${ref.original} is in a registry: add --push to write the signatures there, or --output oci:DIR`,
+      `${ref.original} is in a registry: add --push to write the signatures there, or --out-layout oci:DIR`,
     );
   if (ref.kind === 'oci-layout' && o.push)
     throw new UsageError(
       'USAGE',
-      '--push needs a registry IMAGE; a layout is signed in place or with --output',
+      '--push needs a registry IMAGE; a layout is signed in place or with --out-layout',
     );
   if (mode === 'referrers' && o.tag && !output)
     throw new UsageError(
@@ -169,7 +169,7 @@ function resolveImage(o: AttestReferenceOptions) {
 function layoutOutput(value: string): LayoutReference {
   const parsed = parseImageReference(value);
   if (parsed.kind !== 'oci-layout')
-    throw new UsageError('USAGE', '--output takes oci:DIR[:TAG] (use --push for registries)');
+    throw new UsageError('USAGE', '--out-layout takes oci:DIR[:TAG] (use --push for registries)');
   return parsed;
 }
 

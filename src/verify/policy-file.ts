@@ -64,7 +64,7 @@ export function toCel(v: unknown): unknown {
 
 let env: ReturnType<typeof celEnv> | undefined;
 
-export function compileCel(name: string, expr: string): CelRule {
+export function compileCel(name: string, expr: string, named = true): CelRule {
   let planned: (ctx?: never) => unknown;
   try {
     env ??= celEnv({ funcs: strings });
@@ -75,6 +75,7 @@ export function compileCel(name: string, expr: string): CelRule {
   return {
     name,
     expr,
+    named,
     evaluate(vars) {
       const out = planned(Object.fromEntries(Object.entries(vars).map(([k, v]) => [k, toCel(v)])) as never);
       if (isCelError(out)) throw new Error(out.message);
@@ -160,11 +161,15 @@ export function parsePolicy(text: string, what = 'policy'): Policy {
   if (d.cel !== undefined) {
     if (!Array.isArray(d.cel)) throw bad('cel must be a list');
     d.cel.forEach((c, i) => {
-      if (typeof c === 'string') policy.cel.push(compileCel(`cel[${i}]`, c));
+      if (typeof c === 'string') policy.cel.push(compileCel(`cel[${i}]`, c, false));
       else if (c && typeof c === 'object' && typeof (c as { expr?: unknown }).expr === 'string') {
         const name = (c as { name?: unknown }).name;
         policy.cel.push(
-          compileCel(typeof name === 'string' ? name : `cel[${i}]`, (c as { expr: string }).expr),
+          compileCel(
+            typeof name === 'string' ? name : `cel[${i}]`,
+            (c as { expr: string }).expr,
+            typeof name === 'string',
+          ),
         );
       } else throw bad(`cel[${i}] must be a string or {name, expr}`);
     });

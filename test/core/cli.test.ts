@@ -41,7 +41,11 @@ describe('opk-signer CLI (core commands)', async () => {
     ] as const) {
       const r = runCli(['pktoken', 'verify', file(name, body), '--jwks', jwks, '--output', 'json']);
       expect(r.code, r.stderr).toBe(0);
-      expect(JSON.parse(r.stdout)).toMatchObject({ valid: true, claims: { repository: 'acme/widget' } });
+      expect(JSON.parse(r.stdout)).toMatchObject({
+        schema: 'https://opk-signer.dev/schemas/pktoken-verify/v1',
+        verified: true,
+        identity: { repository: 'acme/widget' },
+      });
     }
   });
 

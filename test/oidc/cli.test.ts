@@ -117,7 +117,7 @@ describe('opk-signer jwks snapshot + verify with --jwks-archive', () => {
     );
     expect(both.err()).toBe('');
     expect(code).toBe(0);
-    expect(JSON.parse(both.out())).toMatchObject({ valid: true, opKey: { kid: oldKid } });
+    expect(JSON.parse(both.out())).toMatchObject({ verified: true, opKey: { kid: oldKid } });
 
     const offline = io();
     expect(

@@ -10,9 +10,11 @@ import { defaultPolicy, type Policy } from '../../verify/policy.js';
 import { anchoredPattern } from '../../verify/signer-identity.js';
 import { IoError, readInput, type CliIo } from '../io.js';
 import { trustOptions } from '../keys.js';
-import { LIMITS_USAGE, limitOptions } from '../limits.js';
+import { LIMITS_USAGE, limitOptions, VERIFICATIONS_USAGE } from '../limits.js';
 import { registryClientFor, registryOptions, type RegistryFlagValues } from '../registry.js';
+import { recordedImageName } from './layout-name.js';
 import { timeOptions } from './tsa.js';
+import { warningLine } from '../render/warnings.js';
 
 /** `verify`'s flags and help text, and what they map to, beside the command. */
 export const verifyOptions = {
@@ -63,10 +65,12 @@ export const VERIFY_USAGE = `usage: opk-signer verify IMAGE [flags]
                             (default: the reference's name, and its tag when read by tag)
   --username U --password-stdin   registry credentials (never stored)
   --plain-http              HTTP for a non-loopback registry
-  -o, --output text|json
+  -o, --output text|json    json: the report (docs/verify-output.md)
   -q, --quiet               no progress on stderr (progress is shown only on a terminal)
 ${LIMITS_USAGE}
-exit: 0 verified, 1 verification failed, 2 usage or I/O error`;
+${VERIFICATIONS_USAGE}
+exit: 0 verified, 1 verification failed (also a corrupt or garbled image, a bundle for another
+      digest), 2 usage or I/O error (a registry or OP unreachable, a missing blob)`;
 
 export function platformsFlag(values: string[] | undefined): Platform[] | undefined {
   return values
@@ -194,11 +198,11 @@ export async function openImage(
     const source = await OciLayout.open(ref.dir).catch((e: unknown) => {
       throw e instanceof OciIoError ? new IoError('IO', e.message) : e;
     });
-    for (const w of source.warnings) io.stderr.write(`opk-signer: warning: ${w.code}: ${w.message}\n`);
+    for (const w of source.warnings) io.stderr.write(warningLine(w.code, w.message));
     const refName = ref.tag ?? source.refNameOf(ref.digest);
     return {
       source,
-      imageName: subjectName ?? ref.dir,
+      imageName: subjectName ?? recordedImageName(source, ref),
       ...(subjectName !== undefined ? { subjectName } : {}),
       ...version,
       ...(refName !== undefined ? { purlVersion: refName } : {}),
