@@ -37,6 +37,9 @@ const MAX_INDEX_JSON_BYTES = MAX_MANIFEST_BYTES;
 
 /** The lock file writers of index.json hold (created O_EXCL). */
 export const LAYOUT_LOCK = 'index.json.lock';
+
+/** containerd's annotation for the full image name an export was given (BuildKit's `name=`). */
+export const ANNOTATION_IMAGE_NAME = 'io.containerd.image.name';
 const DEFAULT_LOCK_WAIT_MS = 10_000;
 
 export interface LayoutOptions {
@@ -356,8 +359,15 @@ export class OciLayout implements ImageSource {
           (d) => !(d.digest === replacesUntagged && d.annotations?.[ANNOTATION_REF_NAME] === undefined),
         );
       if (tag !== undefined) {
-        check?.(index.manifests.find((d) => d.annotations?.[ANNOTATION_REF_NAME] === tag)?.digest);
-        entry.annotations = { ...(desc.annotations ?? {}), [ANNOTATION_REF_NAME]: tag };
+        const previous = index.manifests.find((d) => d.annotations?.[ANNOTATION_REF_NAME] === tag);
+        check?.(previous?.digest);
+        // The image name BuildKit recorded for the tag stays with the tag: reports name the image by it.
+        const name = previous?.annotations?.[ANNOTATION_IMAGE_NAME];
+        entry.annotations = {
+          ...(name !== undefined ? { [ANNOTATION_IMAGE_NAME]: name } : {}),
+          ...(desc.annotations ?? {}),
+          [ANNOTATION_REF_NAME]: tag,
+        };
         index.manifests = index.manifests.filter((d) => d.annotations?.[ANNOTATION_REF_NAME] !== tag);
       } else if (
         index.manifests.some(

@@ -1,9 +1,6 @@
-import type { OciLayout } from '../../oci/layout.js';
+import { ANNOTATION_IMAGE_NAME, type OciLayout } from '../../oci/layout.js';
 import { ANNOTATION_REF_NAME } from '../../oci/types.js';
 import { familiarName, parseImageReference } from '../../oci/reference.js';
-
-/** containerd's annotation for the full image name an export was given (BuildKit's `name=`). */
-const ANNOTATION_IMAGE_NAME = 'io.containerd.image.name';
 
 /**
  * The image name a report's purls carry for a layout: the name BuildKit recorded on the entry
