@@ -52674,11 +52674,13 @@ function checkCel(rule, vars) {
       `policy expression ${rule.name} could not be evaluated: ${e.message}`
     );
   }
-  if (out !== true)
+  if (out !== true) {
+    const shown = rule.named !== false || /[\r\n]/.test(rule.expr) ? "" : `: ${rule.expr}`;
     throw new VerificationError(
       "POLICY_EXPRESSION_FAILED",
-      `policy expression ${rule.name} is ${typeof out === "boolean" ? "false" : `not a bool (${typeof out})`}: ${rule.expr}`
+      `policy rule ${rule.name} is ${typeof out === "boolean" ? "false" : `not a bool (${typeof out})`}${shown}`
     );
+  }
 }
 var PREDICATE_ALIASES;
 var init_policy = __esm({
@@ -80747,7 +80749,7 @@ function toCel2(v) {
   }
   return v;
 }
-function compileCel(name, expr) {
+function compileCel(name, expr, named = true) {
   let planned;
   try {
     env ??= celEnv({ funcs: strings_default });
@@ -80758,6 +80760,7 @@ function compileCel(name, expr) {
   return {
     name,
     expr,
+    named,
     evaluate(vars) {
       const out = planned(Object.fromEntries(Object.entries(vars).map(([k, v]) => [k, toCel2(v)])));
       if (isCelError(out)) throw new Error(out.message);
@@ -80833,11 +80836,15 @@ function parsePolicy(text2, what = "policy") {
   if (d.cel !== void 0) {
     if (!Array.isArray(d.cel)) throw bad3("cel must be a list");
     d.cel.forEach((c, i) => {
-      if (typeof c === "string") policy.cel.push(compileCel(`cel[${i}]`, c));
+      if (typeof c === "string") policy.cel.push(compileCel(`cel[${i}]`, c, false));
       else if (c && typeof c === "object" && typeof c.expr === "string") {
         const name = c.name;
         policy.cel.push(
-          compileCel(typeof name === "string" ? name : `cel[${i}]`, c.expr)
+          compileCel(
+            typeof name === "string" ? name : `cel[${i}]`,
+            c.expr,
+            typeof name === "string"
+          )
         );
       } else throw bad3(`cel[${i}] must be a string or {name, expr}`);
     });
@@ -81419,6 +81426,7 @@ function parseDockerPurl(s) {
 var jsonBytes = (doc) => Buffer.from(JSON.stringify(doc), "utf8");
 function planSigning(image, o) {
   const warnings = [];
+  const warn = (code, message) => warnings.push(`${code}: ${message}`);
   if (image.attestations.length === 0) {
     throw new AttestError(
       "ATTEST_NO_ATTESTATIONS",
@@ -81426,13 +81434,15 @@ function planSigning(image, o) {
     );
   }
   for (const d of image.dangling)
-    warnings.push(
+    warn(
+      "ATTESTATION_MANIFEST_DANGLING",
       `attestation manifest ${d.digest} refers to a platform manifest that is not in the index; left alone`
     );
   const covered = new Set(image.attestations.map((a) => a.platformDigest));
   for (const p of image.platforms)
     if (!covered.has(p.descriptor.digest))
-      warnings.push(
+      warn(
+        "PLATFORM_UNATTESTED",
         `platform ${p.platform} (${p.descriptor.digest}) has no attestation manifest: nothing to sign`
       );
   const tasks = [];
@@ -81487,7 +81497,8 @@ function planSigning(image, o) {
       } else {
         ignored++;
         if (kind === "unverifiable")
-          warnings.push(
+          warn(
+            "ATTESTATION_LAYER_LEFT_ALONE",
             `${where} layer ${layer.descriptor.digest} (${mt}) claims a signature opk-signer cannot check; left alone (verify fails it)`
           );
         continue;
@@ -81513,7 +81524,8 @@ function planSigning(image, o) {
       bare.length > 0 ? `${bare.join("; ")}: no in-toto layer (neither an unsigned ${MEDIA_TYPE_INTOTO} statement nor a signed DSSE envelope), so there is nothing to sign${ignored ? ` (${ignored} layer(s) of other media types left alone)` : ""}` : "nothing to sign and nothing already signed"
     );
   }
-  for (const b of bare) warnings.push(`${b} has no in-toto layer: nothing signed there`);
+  for (const b of bare)
+    warn("ATTESTATION_NO_INTOTO_LAYER", `${b} has no in-toto layer: nothing signed there`);
   return { mode: o.mode, resign: o.resign ?? false, tasks, alreadySigned, ignored, warnings, filledSubjects };
 }
 function fillSubject(statement, image, platformDigest, name) {
@@ -84255,6 +84267,7 @@ var size = (b) => b.length;
 var MAX_MARKER_BYTES = 64 * 1024;
 var MAX_INDEX_JSON_BYTES = MAX_MANIFEST_BYTES;
 var LAYOUT_LOCK = "index.json.lock";
+var ANNOTATION_IMAGE_NAME = "io.containerd.image.name";
 var DEFAULT_LOCK_WAIT_MS = 1e4;
 var OciLayout = class _OciLayout {
   constructor(dir, index, options = {}) {
@@ -84518,8 +84531,14 @@ var OciLayout = class _OciLayout {
           (d) => !(d.digest === replacesUntagged && d.annotations?.[ANNOTATION_REF_NAME] === void 0)
         );
       if (tag !== void 0) {
-        check?.(index.manifests.find((d) => d.annotations?.[ANNOTATION_REF_NAME] === tag)?.digest);
-        entry.annotations = { ...desc.annotations ?? {}, [ANNOTATION_REF_NAME]: tag };
+        const previous = index.manifests.find((d) => d.annotations?.[ANNOTATION_REF_NAME] === tag);
+        check?.(previous?.digest);
+        const name = previous?.annotations?.[ANNOTATION_IMAGE_NAME];
+        entry.annotations = {
+          ...name !== void 0 ? { [ANNOTATION_IMAGE_NAME]: name } : {},
+          ...desc.annotations ?? {},
+          [ANNOTATION_REF_NAME]: tag
+        };
         index.manifests = index.manifests.filter((d) => d.annotations?.[ANNOTATION_REF_NAME] !== tag);
       } else if (index.manifests.some(
         (d) => d.digest === desc.digest && d.annotations?.[ANNOTATION_REF_NAME] === void 0
@@ -84644,12 +84663,12 @@ async function prepareAttest(o) {
   if (ref.kind === "registry" && !o.push && !output)
     throw new UsageError(
       "USAGE",
-      `${ref.original} is in a registry: add --push to write the signatures there, or --output oci:DIR`
+      `${ref.original} is in a registry: add --push to write the signatures there, or --out-layout oci:DIR`
     );
   if (ref.kind === "oci-layout" && o.push)
     throw new UsageError(
       "USAGE",
-      "--push needs a registry IMAGE; a layout is signed in place or with --output"
+      "--push needs a registry IMAGE; a layout is signed in place or with --out-layout"
     );
   if (mode === "referrers" && o.tag && !output)
     throw new UsageError(
@@ -84707,7 +84726,7 @@ function resolveImage(o) {
 function layoutOutput(value) {
   const parsed = parseImageReference(value);
   if (parsed.kind !== "oci-layout")
-    throw new UsageError("USAGE", "--output takes oci:DIR[:TAG] (use --push for registries)");
+    throw new UsageError("USAGE", "--out-layout takes oci:DIR[:TAG] (use --push for registries)");
   return parsed;
 }
 async function openLayout(ref, output, newTag, onNote) {
@@ -84744,7 +84763,7 @@ async function openLayout(ref, output, newTag, onNote) {
 }
 function layoutImageName(layout, ref) {
   const entry = layout.entries().find((d) => ref.digest ? d.digest === ref.digest : d.annotations?.[ANNOTATION_REF_NAME] === ref.tag);
-  const written = entry?.annotations?.[ANNOTATION_IMAGE_NAME];
+  const written = entry?.annotations?.[ANNOTATION_IMAGE_NAME2];
   if (!written) return void 0;
   try {
     const r = parseImageReference(written);
@@ -84768,7 +84787,7 @@ async function openRegistry(o, ref, image, output, metaTags) {
   const target = registryTarget(client, ref.repository);
   return { client, source, target, copy: false, tags, expectTags: o.tag ? [] : tags, subjectName };
 }
-var ANNOTATION_IMAGE_NAME = "io.containerd.image.name";
+var ANNOTATION_IMAGE_NAME2 = "io.containerd.image.name";
 function explicitTag(input2) {
   const noDigest = input2.split("@")[0];
   const slash = noDigest.lastIndexOf("/");
@@ -84822,6 +84841,11 @@ function unknownFlag(typed, options) {
 // src/cli/io.ts
 var EXIT_OK = 0;
 var EXIT_INVALID = 1;
+var ArgumentError = class extends UsageError {
+  constructor(message) {
+    super("USAGE", message);
+  }
+};
 function parse(args, options, allowPositionals = true) {
   try {
     return (0, import_node_util.parseArgs)({ args, options, allowPositionals, strict: true });
@@ -84829,7 +84853,7 @@ function parse(args, options, allowPositionals = true) {
     const m = /^Unknown option '([^']+)'/.exec(e.message);
     if (e.code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" && m)
       throw unknownFlag(m[1], options);
-    throw new UsageError("USAGE", e.message);
+    throw new ArgumentError(e.message);
   }
 }
 async function readInput(path, io2, what) {
@@ -84876,11 +84900,20 @@ var limitOptions = {
   "max-bytes": { type: "string" },
   "max-verifications": { type: "string" }
 };
+function sizeText(n) {
+  for (const [unit, k] of [
+    ["G", 1024 ** 3],
+    ["M", 1024 ** 2],
+    ["K", 1024]
+  ])
+    if (n % k === 0) return `${n / k}${unit}`;
+  return String(n);
+}
 var LIMITS_USAGE = `  --max-layers N            layers per attestation manifest (default ${DEFAULT_LIMITS.maxLayers})
   --max-index-entries N     entries per image index (default ${DEFAULT_LIMITS.maxIndexEntries})
   --max-referrers N         signature referrers per subject (default ${DEFAULT_LIMITS.maxReferrers})
-  --max-bytes N[K|M|G]      bytes read in total (default ${DEFAULT_LIMITS.maxBytes / 1024 / 1024}M)
-  --max-verifications N     distinct signed envelopes verified per run (verify; default ${DEFAULT_LIMITS.maxVerifications})`;
+  --max-bytes N[K|M|G]      bytes read in total (default ${sizeText(DEFAULT_LIMITS.maxBytes)})`;
+var VERIFICATIONS_USAGE = `  --max-verifications N     distinct signed envelopes verified per run (default ${DEFAULT_LIMITS.maxVerifications})`;
 var UNITS = { "": 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
 function positive(flag, s, units) {
   const m = (units ? /^(\d+)([kmg]?)(?:i?b)?$/i : /^(\d+)()$/).exec(s.trim());
@@ -86206,6 +86239,7 @@ var attestOptions = {
   ...registryOptions,
   push: { type: "boolean" },
   output: { type: "string", short: "o", multiple: true },
+  "out-layout": { type: "string" },
   tag: { type: "string" },
   signer: { type: "string" },
   mode: { type: "string" },
@@ -86219,10 +86253,11 @@ var attestOptions = {
   quiet: { type: "boolean", short: "q" },
   ...limitOptions
 };
-var ATTEST_USAGE = `usage: opk-signer attest IMAGE [--push | --output oci:DIR[:TAG]] [flags]
+var ATTEST_USAGE = `usage: opk-signer attest IMAGE [--push | --out-layout oci:DIR[:TAG]] [flags]
   IMAGE                     host/repo:tag, host/repo@sha256:\u2026, or oci:DIR[:TAG] (signed in place)
   --push                    write to the registry IMAGE is in (needed for registry images)
-  --output oci:DIR[:TAG]    write the result to an OCI layout instead
+  --out-layout oci:DIR[:TAG]  write the result to an OCI layout instead (older spelling:
+                            --output oci:DIR[:TAG], still read)
   --tag NEWTAG              give the new index this tag; IMAGE's tag is left alone
   --mode referrers|inline   referrers (default for registry images): index digest and tags
                             unchanged, signatures as OCI 1.1 referrers of each attestation
@@ -86240,17 +86275,27 @@ var ATTEST_USAGE = `usage: opk-signer attest IMAGE [--push | --output oci:DIR[:T
   --plain-http              HTTP for a non-loopback registry
   -o, --output json|text    json: the result as JSON (docs/json-output.md); text (default): the index digest
   --json                    deprecated: --output json
-  -q, --quiet               nothing on stderr but errors (progress is shown only on a terminal)
+  -q, --quiet               nothing on stderr but errors and warnings (no summary, no progress)
 ${LIMITS_USAGE}
-exit: 0 signed (or already signed), 1 refused (nothing to sign, statement mismatch),
-      2 usage or I/O error (registry, sidecar or identity provider unreachable)`;
-function outputFlags(values, json) {
+stdout: the index digest (or the JSON document); stderr, in text mode: a summary of what was
+signed, and progress while a terminal watches.
+exit: 0 signed (or already signed), 1 refused (nothing to sign, statement mismatch) or a corrupt
+      or garbled image (OCI_DIGEST_MISMATCH, OCI_MANIFEST_INVALID), 2 usage or I/O error
+      (registry, sidecar or identity provider unreachable, a missing blob)`;
+function outputFlags(values, json, layout) {
   const formats = (values ?? []).filter((x) => x === "json" || x === "text");
-  const destinations = (values ?? []).filter((x) => x !== "json" && x !== "text");
+  const older = (values ?? []).filter((x) => x !== "json" && x !== "text");
+  for (const x of older)
+    if (!x.startsWith("oci:"))
+      throw new UsageError(
+        "USAGE",
+        `--output must be text or json, not ${x} (a destination layout: --out-layout oci:DIR[:TAG])`
+      );
+  const destinations = [...older, ...layout !== void 0 ? [layout] : []];
   if (formats.length > 1 || destinations.length > 1)
     throw new UsageError(
       "USAGE",
-      "--output takes one format (json, text) and one destination (oci:DIR[:TAG])"
+      "give one --output format (json, text) and one destination (--out-layout oci:DIR[:TAG])"
     );
   const format2 = json ? "json" : formats[0] ?? "text";
   return { destination: destinations[0], format: format2 };
@@ -86261,10 +86306,9 @@ async function attestFlags(args, io2) {
   if (mode !== void 0 && mode !== "inline" && mode !== "referrers")
     throw new UsageError("USAGE", `--mode must be inline or referrers, not ${v.mode}`);
   const limits = limitsFrom(v);
-  if (positionals.length > 1) throw new UsageError("USAGE", `expected one IMAGE
-${ATTEST_USAGE}`);
-  const { destination, format: format2 } = outputFlags(v.output, v.json);
-  if (v.push && destination) throw new UsageError("USAGE", "--push and --output exclude each other");
+  if (positionals.length > 1) throw new ArgumentError("expected one IMAGE");
+  const { destination, format: format2 } = outputFlags(v.output, v.json, v["out-layout"]);
+  if (v.push && destination) throw new UsageError("USAGE", "--push and --out-layout exclude each other");
   if (v.tsa !== void 0) {
     if (v.signer)
       throw new UsageError(
@@ -86275,8 +86319,7 @@ ${ATTEST_USAGE}`);
   }
   checkRegistryFlags(v);
   const meta = v["metadata-file"];
-  if (!positionals[0] && !meta) throw new UsageError("USAGE", `expected IMAGE
-${ATTEST_USAGE}`);
+  if (!positionals[0] && !meta) throw new ArgumentError("expected IMAGE (or --metadata-file FILE)");
   const text2 = meta ? (await readInput(meta, io2, "metadata file")).toString("utf8") : void 0;
   const job = {
     ...positionals[0] ? { image: positionals[0] } : {},
@@ -86285,9 +86328,7 @@ ${ATTEST_USAGE}`);
     ...v.tag !== void 0 ? { tag: v.tag } : {},
     ...mode ? { mode } : {},
     ...text2 !== void 0 ? { metadata: { text: text2, target: v["metadata-target"] } } : {},
-    openRegistry: (registry) => registryClientFor(registry, v, io2),
-    onNote: (line) => io2.stderr.write(`${line}
-`)
+    openRegistry: (registry) => registryClientFor(registry, v, io2)
   };
   return { values: v, limits, job, format: format2 };
 }
@@ -86317,7 +86358,8 @@ function progressFor(io2, quiet2) {
 init_import_meta_url();
 var ATTEST_RESULT_SCHEMA = "https://opk-signer.dev/schemas/attest-result/v1";
 function renderAttestJson(r) {
-  return JSON.stringify({ schema: ATTEST_RESULT_SCHEMA, ...r }, null, 2) + "\n";
+  const timings = Object.fromEntries(Object.entries(r.timings).map(([k, v]) => [k, Math.round(v)]));
+  return JSON.stringify({ schema: ATTEST_RESULT_SCHEMA, ...r, timings }, null, 2) + "\n";
 }
 function describeAttest(r, location, ms) {
   const lines = [];
@@ -86365,6 +86407,21 @@ function describeTags(e, location, expectTags) {
 `;
   }
   return out;
+}
+
+// src/cli/render/warnings.ts
+init_import_meta_url();
+function warningLine(code, message) {
+  return `opk-signer: warning: ${code}: ${message}
+`;
+}
+function noteWriter(io2, summary) {
+  return (line) => {
+    if (line.startsWith("warning: ")) io2.stderr.write(`opk-signer: ${line}
+`);
+    else if (summary) io2.stderr.write(`opk-signer: ${line}
+`);
+  };
 }
 
 // src/cli/signer.ts
@@ -86647,19 +86704,13 @@ function attestSignerFromFlags(values, io2) {
 
 // src/cli/commands/attest.ts
 async function run(args, io2) {
-  if (args.includes("--help") || args.includes("-h")) {
-    io2.stdout.write(ATTEST_USAGE + "\n");
-    return EXIT_OK;
-  }
   const { values: v, limits, job: options, format: format2 } = await attestFlags(args, io2);
-  const job = await prepareAttest(options);
+  const summary = format2 === "text" && !v.quiet;
+  const job = await prepareAttest({ ...options, onNote: noteWriter(io2, summary) });
   const signer = attestSignerFromFlags(v, io2);
   const progress = progressFor(io2, v.quiet);
-  const onProgress = (line) => {
-    if (/^(warning|note): /.test(line) && !v.quiet) io2.stderr.write(`${line}
-`);
-    else progress.onProgress?.(line);
-  };
+  const notes = noteWriter(io2, summary);
+  const onProgress = (line) => /^(warning|note): /.test(line) ? notes(line) : progress.onProgress?.(line);
   const start = import_node_perf_hooks4.performance.now();
   try {
     const resign = v.resign === true;
@@ -86667,7 +86718,7 @@ async function run(args, io2) {
     progress.done();
     io2.stdout.write(format2 === "json" ? renderAttestJson(result) : `${result.digest}
 `);
-    if (!v.quiet) io2.stderr.write(describeAttest(result, job.location, import_node_perf_hooks4.performance.now() - start));
+    if (summary) io2.stderr.write(describeAttest(result, job.location, import_node_perf_hooks4.performance.now() - start));
     return EXIT_OK;
   } catch (e) {
     if (!(e instanceof OpkError) || e.code === "USAGE") throw e;
@@ -87808,7 +87859,8 @@ function renderText(report, opts = {}) {
   const out = [];
   for (const p of report.platforms) {
     const signed = p.attestations.filter((a) => a.signed).length;
-    out.push(`Verifying ${signed} attestations for ${printable(p.purl)}`);
+    const what = p.purl || `${report.image.reference} (${p.platform})`;
+    out.push(`Verifying ${signed} attestations for ${printable(what)}`);
     for (const c of p.checks) if (c.check === "attestation-manifest") out.push(line(c));
     for (const a of p.attestations) {
       out.push("");
@@ -87907,6 +87959,7 @@ function liftFinder(reads) {
 }
 function purlFor(o, d) {
   const name = o.subjectName ?? o.imageName ?? o.displayName;
+  if (name === "") return "";
   const version = o.subjectVersion ?? o.reference.tag ?? o.purlVersion ?? o.reference.digest ?? "latest";
   return dockerPurl(name, version, d.platform);
 }
@@ -88072,7 +88125,7 @@ var OpTrust = class {
     const uri = this.o.live?.jwksUri(iss);
     if (this.trustedIssuers !== void 0 && uri !== void 0 && has(this.o.live?.current(iss)))
       return { kind: "live", location: uri };
-    if (has(this.o.pinned)) return { kind: "pinned", location: this.o.pinnedFrom ?? "pinned JWKS" };
+    if (has(this.o.pinned)) return { kind: "pinned", location: this.o.pinnedFrom ?? "(in memory)" };
     if (has(this.o.archived?.get(iss)))
       return { kind: "archive", location: this.o.archiveFiles?.get(key.thumbprint) ?? "JWKS archive" };
     return void 0;
@@ -88376,10 +88429,13 @@ var trustOptions = {
   offline: { type: "boolean" },
   "discovery-url": { type: "string", multiple: true }
 };
-async function loadTrust(values, io2, opts = {}) {
+async function loadTrust(values, io2, { inReport, ...opts } = {}) {
   const jwks = values.jwks;
   const live = !values.offline && !jwks;
-  return createTrust({
+  const print = (w) => io2.stderr.write(warningLine(w.code, w.message));
+  let trust = void 0;
+  const early = [];
+  trust = await createTrust({
     ...jwks ? { jwks: { bytes: await readInput(jwks, io2, "JWKS"), path: jwks } } : {},
     ...values["jwks-archive"] ? { archiveDir: values["jwks-archive"] } : {},
     ...values["trusted-root"] !== void 0 ? { trustedRoot: values["trusted-root"] } : {},
@@ -88387,9 +88443,14 @@ async function loadTrust(values, io2, opts = {}) {
     ...values.offline ? { offline: true } : {},
     ...live ? { discoveryBase: parseDiscoveryPairs(values["discovery-url"]) } : {},
     ...opts,
-    onWarning: (w) => io2.stderr.write(`opk-signer: warning: ${w.code}: ${w.message}
-`)
+    onWarning: (w) => {
+      if (!inReport) print(w);
+      else if (!trust) early.push(w);
+      else if (!trust.warnings.includes(w)) print(w);
+    }
   });
+  for (const w of early) if (!trust.warnings.includes(w)) print(w);
+  return trust;
 }
 
 // src/cli/options/target.ts
@@ -88507,6 +88568,23 @@ init_errors();
 init_import_meta_url();
 init_errors();
 init_policy();
+
+// src/cli/options/layout-name.ts
+init_import_meta_url();
+function recordedImageName(layout, ref) {
+  const entries = layout.entries();
+  const chosen = ref.digest ? entries.filter((d) => d.digest === ref.digest) : ref.tag ? entries.filter((d) => d.annotations?.[ANNOTATION_REF_NAME] === ref.tag) : entries;
+  const names = new Set(chosen.flatMap((d) => d.annotations?.[ANNOTATION_IMAGE_NAME] ?? []));
+  if (names.size !== 1) return "";
+  try {
+    const r = parseImageReference([...names][0]);
+    return r.kind === "registry" ? familiarName(r) : "";
+  } catch {
+    return "";
+  }
+}
+
+// src/cli/options/verify.ts
 var verifyOptions = {
   ...registryOptions,
   ...trustOptions,
@@ -88554,10 +88632,12 @@ var VERIFY_USAGE = `usage: opk-signer verify IMAGE [flags]
                             (default: the reference's name, and its tag when read by tag)
   --username U --password-stdin   registry credentials (never stored)
   --plain-http              HTTP for a non-loopback registry
-  -o, --output text|json
+  -o, --output text|json    json: the report (docs/verify-output.md)
   -q, --quiet               no progress on stderr (progress is shown only on a terminal)
 ${LIMITS_USAGE}
-exit: 0 verified, 1 verification failed, 2 usage or I/O error`;
+${VERIFICATIONS_USAGE}
+exit: 0 verified, 1 verification failed (also a corrupt or garbled image, a bundle for another
+      digest), 2 usage or I/O error (a registry or OP unreachable, a missing blob)`;
 function platformsFlag(values) {
   return values?.flatMap((p) => p.split(",")).map((p) => {
     try {
@@ -88641,12 +88721,11 @@ async function openImage(ref, values, io2) {
     const source = await OciLayout.open(ref.dir).catch((e) => {
       throw e instanceof OciIoError ? new IoError("IO", e.message) : e;
     });
-    for (const w of source.warnings) io2.stderr.write(`opk-signer: warning: ${w.code}: ${w.message}
-`);
+    for (const w of source.warnings) io2.stderr.write(warningLine(w.code, w.message));
     const refName = ref.tag ?? source.refNameOf(ref.digest);
     return {
       source,
-      imageName: subjectName ?? ref.dir,
+      imageName: subjectName ?? recordedImageName(source, ref),
       ...subjectName !== void 0 ? { subjectName } : {},
       ...version,
       ...refName !== void 0 ? { purlVersion: refName } : {}
@@ -88664,14 +88743,12 @@ async function openImage(ref, values, io2) {
 }
 
 // src/cli/options/target.ts
-function targetFlags(values, positionals, usage2) {
+function targetFlags(values, positionals) {
   if (values.bundle === void 0) {
-    if (positionals.length !== 1) throw new UsageError("USAGE", `expected one IMAGE
-${usage2}`);
+    if (positionals.length !== 1) throw new ArgumentError("expected one IMAGE");
     return { ref: parseImageReference(positionals[0]) };
   }
-  if (positionals.length > 1)
-    throw new UsageError("USAGE", "verify --bundle FILE takes at most one IMAGE@DIGEST");
+  if (positionals.length > 1) throw new ArgumentError("verify --bundle FILE takes at most one IMAGE@DIGEST");
   if (!values["trusted-root"] && !values.jwks && !values["jwks-archive"])
     throw new UsageError(
       "USAGE",
@@ -88705,7 +88782,7 @@ async function openTarget(t, values, io2) {
 async function run2(args, io2) {
   const { values, positionals } = parse(args, verifyOptions);
   const format2 = outputFormat(values.output);
-  const target = targetFlags(values, positionals, VERIFY_USAGE);
+  const target = targetFlags(values, positionals);
   const platforms = platformsFlag(values.platform);
   checkRegistryFlags(values);
   const limits = limitsFrom(values);
@@ -88713,7 +88790,9 @@ async function run2(args, io2) {
   const { image, offline, close } = await openTarget(target, values, io2);
   const progress = progressFor(io2, values.quiet);
   try {
-    const trust = await loadTrust({ ...values, issuer: issuers, ...offline ? { offline } : {} }, io2);
+    const trust = await loadTrust({ ...values, issuer: issuers, ...offline ? { offline } : {} }, io2, {
+      inReport: true
+    });
     const signingTime = await signingTimeFlags(values, trust, io2);
     const report = await verifyImage({
       ...image,
