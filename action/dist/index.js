@@ -799,17 +799,17 @@ async function appendSnapshot(dir, input2) {
   const name = `${snapshot.observedAt.replace(/:/g, "-")}-${suffix}.json`;
   const tmp = (0, import_node_path4.join)(target, `.tmp-${suffix}-${process.pid}`);
   try {
-    await (0, import_promises6.mkdir)(target, { recursive: true });
-    const fh = await (0, import_promises6.open)(tmp, "wx", 420);
+    await (0, import_promises7.mkdir)(target, { recursive: true });
+    const fh = await (0, import_promises7.open)(tmp, "wx", 420);
     try {
       await fh.writeFile(JSON.stringify(snapshot, null, 2) + "\n");
       await fh.sync();
     } finally {
       await fh.close();
     }
-    await (0, import_promises6.rename)(tmp, (0, import_node_path4.join)(target, name));
+    await (0, import_promises7.rename)(tmp, (0, import_node_path4.join)(target, name));
   } catch (e) {
-    await (0, import_promises6.rm)(tmp, { force: true });
+    await (0, import_promises7.rm)(tmp, { force: true });
     throw new ArchiveError(
       "ARCHIVE_IO",
       `cannot write to the JWKS archive ${dir}: ${e.code ?? "error"}`
@@ -824,7 +824,7 @@ async function readSnapshotFiles(dir, issuer) {
   const target = issuerDir(dir, issuer);
   let names;
   try {
-    names = (await (0, import_promises6.readdir)(target)).filter((n) => n.endsWith(".json") && !n.startsWith("."));
+    names = (await (0, import_promises7.readdir)(target)).filter((n) => n.endsWith(".json") && !n.startsWith("."));
   } catch (e) {
     if (e.code === "ENOENT") return [];
     throw new ArchiveError(
@@ -837,7 +837,7 @@ async function readSnapshotFiles(dir, issuer) {
     const file = (0, import_node_path4.join)(target, name);
     let doc;
     try {
-      doc = JSON.parse(await (0, import_promises6.readFile)(file, "utf8"));
+      doc = JSON.parse(await (0, import_promises7.readFile)(file, "utf8"));
     } catch {
       throw new ArchiveError("ARCHIVE_CORRUPT", `JWKS archive file ${file} is not valid JSON`);
     }
@@ -882,13 +882,13 @@ function archiveIssuerKeys(dir, source = "signer") {
     await recordIfNew(dir, issuer, jwks, source);
   };
 }
-var import_node_crypto13, import_promises6, import_node_path4, ArchiveError;
+var import_node_crypto13, import_promises7, import_node_path4, ArchiveError;
 var init_archive = __esm({
   "src/oidc/archive.ts"() {
     "use strict";
     init_import_meta_url();
     import_node_crypto13 = require("node:crypto");
-    import_promises6 = require("node:fs/promises");
+    import_promises7 = require("node:fs/promises");
     import_node_path4 = require("node:path");
     init_errors();
     init_rsa();
@@ -27712,7 +27712,7 @@ async function requestJson(req, opts = {}) {
       const cap = Math.min(o.maxDelayMs, o.baseDelayMs * 2 ** (attempt - 1));
       const delay = e.retryAfterMs ?? Math.random() * cap;
       try {
-        await (0, import_promises7.setTimeout)(delay, void 0, opts.signal ? { signal: opts.signal } : {});
+        await (0, import_promises8.setTimeout)(delay, void 0, opts.signal ? { signal: opts.signal } : {});
       } catch {
         throw cancelled(where);
       }
@@ -27792,12 +27792,12 @@ async function readLimited(body, where) {
 function stripUndefined(o) {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== void 0));
 }
-var import_promises7, import_undici, MAX_BODY, DEFAULTS, Retryable, TLS_CODE;
+var import_promises8, import_undici, MAX_BODY, DEFAULTS, Retryable, TLS_CODE;
 var init_http = __esm({
   "src/oidc/http.ts"() {
     "use strict";
     init_import_meta_url();
-    import_promises7 = require("node:timers/promises");
+    import_promises8 = require("node:timers/promises");
     import_undici = __toESM(require_undici(), 1);
     init_errors2();
     MAX_BODY = 1 << 20;
@@ -52674,11 +52674,13 @@ function checkCel(rule, vars) {
       `policy expression ${rule.name} could not be evaluated: ${e.message}`
     );
   }
-  if (out !== true)
+  if (out !== true) {
+    const shown = rule.named !== false || /[\r\n]/.test(rule.expr) ? "" : `: ${rule.expr}`;
     throw new VerificationError(
       "POLICY_EXPRESSION_FAILED",
-      `policy expression ${rule.name} is ${typeof out === "boolean" ? "false" : `not a bool (${typeof out})`}: ${rule.expr}`
+      `policy rule ${rule.name} is ${typeof out === "boolean" ? "false" : `not a bool (${typeof out})`}${shown}`
     );
+  }
 }
 var PREDICATE_ALIASES;
 var init_policy = __esm({
@@ -74958,12 +74960,12 @@ var require_log = __commonJS({
       if (logLevel === "debug")
         console.log(...messages);
     }
-    function warn(logLevel, warning) {
+    function warn(logLevel, warning2) {
       if (logLevel === "debug" || logLevel === "warn") {
         if (typeof node_process.emitWarning === "function")
-          node_process.emitWarning(warning);
+          node_process.emitWarning(warning2);
         else
-          console.warn(warning);
+          console.warn(warning2);
       }
     }
     exports2.debug = debug;
@@ -78479,9 +78481,9 @@ var require_composer = __commonJS({
         this.prelude = [];
         this.errors = [];
         this.warnings = [];
-        this.onError = (source, code, message, warning) => {
+        this.onError = (source, code, message, warning2) => {
           const pos = getErrorPos(source);
-          if (warning)
+          if (warning2)
             this.warnings.push(new errors.YAMLWarning(pos, code, message));
           else
             this.errors.push(new errors.YAMLParseError(pos, code, message));
@@ -78554,10 +78556,10 @@ ${cb}` : comment;
           console.dir(token, { depth: null });
         switch (token.type) {
           case "directive":
-            this.directives.add(token.source, (offset, message, warning) => {
+            this.directives.add(token.source, (offset, message, warning2) => {
               const pos = getErrorPos(token);
               pos[0] += offset;
-              this.onError(pos, "BAD_DIRECTIVE", message, warning);
+              this.onError(pos, "BAD_DIRECTIVE", message, warning2);
             });
             this.prelude.push(token.source);
             this.atDirectives = true;
@@ -80607,7 +80609,7 @@ var require_public_api = __commonJS({
       const doc = parseDocument(src, options);
       if (!doc)
         return null;
-      doc.warnings.forEach((warning) => log.warn(doc.options.logLevel, warning));
+      doc.warnings.forEach((warning2) => log.warn(doc.options.logLevel, warning2));
       if (doc.errors.length > 0) {
         if (doc.options.logLevel !== "silent")
           throw doc.errors[0];
@@ -80747,7 +80749,7 @@ function toCel2(v) {
   }
   return v;
 }
-function compileCel(name, expr) {
+function compileCel(name, expr, named = true) {
   let planned;
   try {
     env ??= celEnv({ funcs: strings_default });
@@ -80758,6 +80760,7 @@ function compileCel(name, expr) {
   return {
     name,
     expr,
+    named,
     evaluate(vars) {
       const out = planned(Object.fromEntries(Object.entries(vars).map(([k, v]) => [k, toCel2(v)])));
       if (isCelError(out)) throw new Error(out.message);
@@ -80790,10 +80793,14 @@ function readDocument(text2, what) {
   return doc;
 }
 function celRuleFrom(c, i) {
-  if (typeof c === "string") return compileCel(`cel[${i}]`, c);
+  if (typeof c === "string") return compileCel(`cel[${i}]`, c, false);
   if (c && typeof c === "object" && typeof c.expr === "string") {
     const name = c.name;
-    return compileCel(typeof name === "string" ? name : `cel[${i}]`, c.expr);
+    return compileCel(
+      typeof name === "string" ? name : `cel[${i}]`,
+      c.expr,
+      typeof name === "string"
+    );
   }
   throw bad3(`cel[${i}] must be a string or {name, expr}`);
 }
@@ -81650,9 +81657,11 @@ function planSigning(image, o) {
       bare.length > 0 ? `${bare.join("; ")}: no in-toto layer (neither an unsigned ${MEDIA_TYPE_INTOTO} statement nor a signed DSSE envelope), so there is nothing to sign${ignored ? ` (${ignored} layer(s) of other media types left alone)` : ""}` : "nothing to sign and nothing already signed"
     );
   }
-  for (const b of bare) warnings.push(`${b} has no in-toto layer: nothing signed there`);
+  for (const b of bare)
+    warnings.push(warning("ATTESTATION_NO_INTOTO_LAYER", `${b} has no in-toto layer: nothing signed there`));
   return { mode: o.mode, resign: o.resign ?? false, tasks, alreadySigned, ignored, warnings, filledSubjects };
 }
+var warning = (code, message) => `${code}: ${message}`;
 function noAttestations(image) {
   return new AttestError(
     "ATTEST_NO_ATTESTATIONS",
@@ -81663,13 +81672,19 @@ function coverageWarnings(image) {
   const warnings = [];
   for (const d of image.dangling)
     warnings.push(
-      `attestation manifest ${d.digest} refers to a platform manifest that is not in the index; left alone`
+      warning(
+        "ATTESTATION_MANIFEST_DANGLING",
+        `attestation manifest ${d.digest} refers to a platform manifest that is not in the index; left alone`
+      )
     );
   const covered = new Set(image.attestations.map((a) => a.platformDigest));
   for (const p of image.platforms)
     if (!covered.has(p.descriptor.digest))
       warnings.push(
-        `platform ${p.platform} (${p.descriptor.digest}) has no attestation manifest: nothing to sign`
+        warning(
+          "PLATFORM_UNATTESTED",
+          `platform ${p.platform} (${p.descriptor.digest}) has no attestation manifest: nothing to sign`
+        )
       );
   return warnings;
 }
@@ -81727,7 +81742,10 @@ function ignoreLayer(layer, where, tally) {
   tally.ignored++;
   if (layer.kind === "unverifiable")
     tally.warnings.push(
-      `${where} layer ${layer.descriptor.digest} (${layer.descriptor.mediaType}) claims a signature opk-signer cannot check; left alone (verify fails it)`
+      warning(
+        "ATTESTATION_LAYER_LEFT_ALONE",
+        `${where} layer ${layer.descriptor.digest} (${layer.descriptor.mediaType}) claims a signature opk-signer cannot check; left alone (verify fails it)`
+      )
     );
   return void 0;
 }
@@ -84212,24 +84230,55 @@ init_errors();
 // src/oci/layout.ts
 init_import_meta_url();
 var import_node_crypto12 = require("node:crypto");
-var import_promises4 = require("node:fs/promises");
+var import_promises5 = require("node:fs/promises");
 var import_node_path3 = require("node:path");
 init_errors();
 
-// src/oci/files.ts
+// src/files/atomic-write.ts
 init_import_meta_url();
 var import_node_crypto11 = require("node:crypto");
-var import_node_fs2 = require("node:fs");
 var import_promises = require("node:fs/promises");
-init_errors();
 var import_node_path = require("node:path");
-var import_promises2 = require("node:timers/promises");
+async function atomicWrite(path, data) {
+  const tmp = `${path}.tmp-${(0, import_node_crypto11.randomBytes)(12).toString("hex")}`;
+  let fh;
+  try {
+    fh = await (0, import_promises.open)(tmp, "wx", 420);
+    await fh.writeFile(data);
+    await fh.sync();
+    await fh.close();
+    fh = void 0;
+    await (0, import_promises.rename)(tmp, path);
+  } catch (e) {
+    await fh?.close().catch(() => {
+    });
+    await (0, import_promises.unlink)(tmp).catch(() => {
+    });
+    throw e;
+  }
+  try {
+    const d = await (0, import_promises.open)((0, import_node_path.dirname)(path), "r");
+    try {
+      await d.sync();
+    } finally {
+      await d.close();
+    }
+  } catch {
+  }
+}
+
+// src/oci/files.ts
+init_import_meta_url();
+var import_node_fs2 = require("node:fs");
+var import_promises2 = require("node:fs/promises");
+init_errors();
+var import_promises3 = require("node:timers/promises");
 var LOCK_POLL_MS = 25;
 async function withFileLock(path, what, waitMs, fn) {
   const deadline = Date.now() + waitMs;
   for (; ; ) {
     try {
-      const fh = await (0, import_promises.open)(path, "wx", 384);
+      const fh = await (0, import_promises2.open)(path, "wx", 384);
       try {
         await fh.writeFile(`${process.pid} ${(/* @__PURE__ */ new Date()).toISOString()}
 `);
@@ -84244,19 +84293,19 @@ async function withFileLock(path, what, waitMs, fn) {
           `cannot create lock ${path} (${e.code ?? "error"})`
         );
       if (Date.now() >= deadline) {
-        const holder = await (0, import_promises.readFile)(path, "utf8").catch(() => "");
+        const holder = await (0, import_promises2.readFile)(path, "utf8").catch(() => "");
         throw new OciIoError(
           "OCI_LAYOUT_LOCKED",
           `${what} is locked by another writer (${path}${holder ? `: pid ${holder.trim()}` : ""}) for over ${waitMs / 1e3}s; if no other process is writing this layout, the lock is stale: remove it and retry`
         );
       }
-      await (0, import_promises2.setTimeout)(LOCK_POLL_MS);
+      await (0, import_promises3.setTimeout)(LOCK_POLL_MS);
     }
   }
   try {
     return await fn();
   } finally {
-    await (0, import_promises.unlink)(path).catch(() => {
+    await (0, import_promises2.unlink)(path).catch(() => {
     });
   }
 }
@@ -84267,7 +84316,7 @@ var OPEN_FLAGS = import_node_fs2.constants.O_RDONLY | (import_node_fs2.constants
 async function readFileCapped(path, maxBytes, what, missing) {
   let fh;
   try {
-    fh = await (0, import_promises.open)(path, OPEN_FLAGS);
+    fh = await (0, import_promises2.open)(path, OPEN_FLAGS);
   } catch (e) {
     const code = e.code;
     if (code === "ELOOP" || code === "EMLINK")
@@ -84319,36 +84368,10 @@ function fileError(e, what, missing) {
     return new OciIoError("OCI_NOT_FOUND", `${what}${missing ? ` ${missing}` : ""} (${code})`);
   return new OciIoError("OCI_READ_FAILED", `${what}: read failed (${code})`);
 }
-async function atomicWrite(path, data) {
-  const tmp = `${path}.tmp-${(0, import_node_crypto11.randomBytes)(12).toString("hex")}`;
-  let fh;
-  try {
-    fh = await (0, import_promises.open)(tmp, "wx", 420);
-    await fh.writeFile(data);
-    await fh.sync();
-    await fh.close();
-    fh = void 0;
-    await (0, import_promises.rename)(tmp, path);
-  } catch (e) {
-    await fh?.close().catch(() => {
-    });
-    await (0, import_promises.unlink)(tmp).catch(() => {
-    });
-    throw e;
-  }
-  try {
-    const d = await (0, import_promises.open)((0, import_node_path.dirname)(path), "r");
-    try {
-      await d.sync();
-    } finally {
-      await d.close();
-    }
-  } catch {
-  }
-}
 
 // src/oci/layout-index.ts
 init_import_meta_url();
+var ANNOTATION_IMAGE_NAME = "io.containerd.image.name";
 var refName = (d) => d.annotations?.[ANNOTATION_REF_NAME];
 function listEntry(index, desc, tag, check, replacesUntagged) {
   const entry = { ...desc };
@@ -84357,8 +84380,14 @@ function listEntry(index, desc, tag, check, replacesUntagged) {
       (d) => !(d.digest === replacesUntagged && refName(d) === void 0)
     );
   if (tag !== void 0) {
-    check?.(index.manifests.find((d) => refName(d) === tag)?.digest);
-    entry.annotations = { ...desc.annotations ?? {}, [ANNOTATION_REF_NAME]: tag };
+    const previous = index.manifests.find((d) => refName(d) === tag);
+    check?.(previous?.digest);
+    const name = previous?.annotations?.[ANNOTATION_IMAGE_NAME];
+    entry.annotations = {
+      ...name !== void 0 ? { [ANNOTATION_IMAGE_NAME]: name } : {},
+      ...desc.annotations ?? {},
+      [ANNOTATION_REF_NAME]: tag
+    };
     index.manifests = index.manifests.filter((d) => refName(d) !== tag);
   } else if (index.manifests.some((d) => d.digest === desc.digest && refName(d) === void 0)) {
     return false;
@@ -84374,18 +84403,18 @@ function dropUntagged(index, drop) {
 
 // src/oci/layout-open.ts
 init_import_meta_url();
-var import_promises3 = require("node:fs/promises");
+var import_promises4 = require("node:fs/promises");
 var import_node_path2 = require("node:path");
 init_errors();
 var LAYOUT_VERSION = "1.0.0";
 var MAX_MARKER_BYTES = 64 * 1024;
 var MAX_INDEX_JSON_BYTES = MAX_MANIFEST_BYTES;
-var exists = (path) => (0, import_promises3.stat)(path).then(
+var exists = (path) => (0, import_promises4.stat)(path).then(
   () => true,
   () => false
 );
 async function readLayout(dir) {
-  const isDir = await (0, import_promises3.stat)(dir).then(
+  const isDir = await (0, import_promises4.stat)(dir).then(
     (st) => st.isDirectory(),
     () => false
   );
@@ -84467,12 +84496,12 @@ var OciLayout = class _OciLayout {
   }
   /** Creates a layout (or opens it if one is already there). */
   static async create(dir, options = {}) {
-    const exists2 = await (0, import_promises4.stat)((0, import_node_path3.join)(dir, "oci-layout")).then(
+    const exists2 = await (0, import_promises5.stat)((0, import_node_path3.join)(dir, "oci-layout")).then(
       () => true,
       () => false
     );
     if (exists2) return _OciLayout.open(dir, options);
-    await (0, import_promises4.mkdir)((0, import_node_path3.join)(dir, "blobs", "sha256"), { recursive: true });
+    await (0, import_promises5.mkdir)((0, import_node_path3.join)(dir, "blobs", "sha256"), { recursive: true });
     await writeMarker(dir);
     const layout = new _OciLayout(
       dir,
@@ -84604,7 +84633,7 @@ var OciLayout = class _OciLayout {
   }
   async hasBlob(digest) {
     try {
-      await (0, import_promises4.stat)(this.blobPath(digest));
+      await (0, import_promises5.stat)(this.blobPath(digest));
       return true;
     } catch {
       return false;
@@ -84624,10 +84653,10 @@ var OciLayout = class _OciLayout {
   async blobIntact(digest, size2) {
     const path = this.blobPath(digest);
     try {
-      const st = await (0, import_promises4.stat)(path);
+      const st = await (0, import_promises5.stat)(path);
       if (!st.isFile() || st.size !== size2) return false;
       const hash = (0, import_node_crypto12.createHash)("sha256");
-      const fh = await (0, import_promises4.open)(path, "r");
+      const fh = await (0, import_promises5.open)(path, "r");
       try {
         for await (const chunk of fh.createReadStream({ autoClose: false })) hash.update(chunk);
       } finally {
@@ -84669,7 +84698,7 @@ var OciLayout = class _OciLayout {
   async update(change, fresh = false) {
     await this.withLock(async () => {
       let index;
-      const exists2 = await (0, import_promises4.stat)((0, import_node_path3.join)(this.dir, "index.json")).then(
+      const exists2 = await (0, import_promises5.stat)((0, import_node_path3.join)(this.dir, "index.json")).then(
         () => true,
         () => false
       );
@@ -84747,12 +84776,12 @@ async function prepareAttest(o) {
   if (ref.kind === "registry" && !o.push && !output)
     throw new UsageError(
       "USAGE",
-      `${ref.original} is in a registry: add --push to write the signatures there, or --output oci:DIR`
+      `${ref.original} is in a registry: add --push to write the signatures there, or --out-layout oci:DIR`
     );
   if (ref.kind === "oci-layout" && o.push)
     throw new UsageError(
       "USAGE",
-      "--push needs a registry IMAGE; a layout is signed in place or with --output"
+      "--push needs a registry IMAGE; a layout is signed in place or with --out-layout"
     );
   if (mode === "referrers" && o.tag && !output)
     throw new UsageError(
@@ -84810,7 +84839,7 @@ function resolveImage(o) {
 function layoutOutput(value) {
   const parsed = parseImageReference(value);
   if (parsed.kind !== "oci-layout")
-    throw new UsageError("USAGE", "--output takes oci:DIR[:TAG] (use --push for registries)");
+    throw new UsageError("USAGE", "--out-layout takes oci:DIR[:TAG] (use --push for registries)");
   return parsed;
 }
 async function openLayout(ref, output, newTag, onNote) {
@@ -84871,7 +84900,6 @@ async function openRegistry(o, ref, image, output, metaTags) {
   const target = registryTarget(client, ref.repository);
   return { client, source, target, copy: false, tags, expectTags: o.tag ? [] : tags, subjectName };
 }
-var ANNOTATION_IMAGE_NAME = "io.containerd.image.name";
 function explicitTag(input2) {
   const noDigest = input2.split("@")[0];
   const slash = noDigest.lastIndexOf("/");
@@ -84884,7 +84912,7 @@ init_errors();
 
 // src/cli/io.ts
 init_import_meta_url();
-var import_promises5 = require("node:fs/promises");
+var import_promises6 = require("node:fs/promises");
 var import_node_util = require("node:util");
 init_errors();
 
@@ -84925,6 +84953,11 @@ function unknownFlag(typed, options) {
 // src/cli/io.ts
 var EXIT_OK = 0;
 var EXIT_INVALID = 1;
+var ArgumentError = class extends UsageError {
+  constructor(message) {
+    super("USAGE", message);
+  }
+};
 function parse(args, options, allowPositionals = true) {
   try {
     return (0, import_node_util.parseArgs)({ args, options, allowPositionals, strict: true });
@@ -84932,7 +84965,7 @@ function parse(args, options, allowPositionals = true) {
     const m = /^Unknown option '([^']+)'/.exec(e.message);
     if (e.code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" && m)
       throw unknownFlag(m[1], options);
-    throw new UsageError("USAGE", e.message);
+    throw new ArgumentError(e.message);
   }
 }
 async function readInput(path, io2, what) {
@@ -84942,7 +84975,7 @@ async function readInput(path, io2, what) {
     return Buffer.concat(chunks);
   }
   try {
-    return await (0, import_promises5.readFile)(path);
+    return await (0, import_promises6.readFile)(path);
   } catch (e) {
     throw new IoError("IO", `cannot read ${what} ${path}: ${e.code ?? "error"}`);
   }
@@ -84979,11 +85012,20 @@ var limitOptions = {
   "max-bytes": { type: "string" },
   "max-verifications": { type: "string" }
 };
+function sizeText(n) {
+  for (const [unit, k] of [
+    ["G", 1024 ** 3],
+    ["M", 1024 ** 2],
+    ["K", 1024]
+  ])
+    if (n % k === 0) return `${n / k}${unit}`;
+  return String(n);
+}
 var LIMITS_USAGE = `  --max-layers N            layers per attestation manifest (default ${DEFAULT_LIMITS.maxLayers})
   --max-index-entries N     entries per image index (default ${DEFAULT_LIMITS.maxIndexEntries})
   --max-referrers N         signature referrers per subject (default ${DEFAULT_LIMITS.maxReferrers})
-  --max-bytes N[K|M|G]      bytes read in total (default ${DEFAULT_LIMITS.maxBytes / 1024 / 1024}M)
-  --max-verifications N     distinct signed envelopes verified per run (verify; default ${DEFAULT_LIMITS.maxVerifications})`;
+  --max-bytes N[K|M|G]      bytes read in total (default ${sizeText(DEFAULT_LIMITS.maxBytes)})`;
+var VERIFICATIONS_USAGE = `  --max-verifications N     distinct signed envelopes verified per run (default ${DEFAULT_LIMITS.maxVerifications})`;
 var UNITS = { "": 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
 function positive(flag, s, units) {
   const m = (units ? /^(\d+)([kmg]?)(?:i?b)?$/i : /^(\d+)()$/).exec(s.trim());
@@ -85493,7 +85535,7 @@ init_errors();
 // src/oci/auth.ts
 init_import_meta_url();
 var import_node_child_process2 = require("node:child_process");
-var import_promises8 = require("node:fs/promises");
+var import_promises9 = require("node:fs/promises");
 var import_node_os3 = require("node:os");
 var import_node_path5 = require("node:path");
 init_errors();
@@ -85580,7 +85622,7 @@ var DockerConfigCredentials = class _DockerConfigCredentials {
       const path = this.opts.path ?? _DockerConfigCredentials.defaultPath(this.opts.env);
       let text2;
       try {
-        text2 = await (0, import_promises8.readFile)(path, "utf8");
+        text2 = await (0, import_promises9.readFile)(path, "utf8");
       } catch {
         return void 0;
       }
@@ -86322,6 +86364,7 @@ var attestOptions = {
   ...registryOptions,
   push: { type: "boolean" },
   output: { type: "string", short: "o", multiple: true },
+  "out-layout": { type: "string" },
   tag: { type: "string" },
   signer: { type: "string" },
   mode: { type: "string" },
@@ -86335,10 +86378,11 @@ var attestOptions = {
   quiet: { type: "boolean", short: "q" },
   ...limitOptions
 };
-var ATTEST_USAGE = `usage: opk-signer attest IMAGE [--push | --output oci:DIR[:TAG]] [flags]
+var ATTEST_USAGE = `usage: opk-signer attest IMAGE [--push | --out-layout oci:DIR[:TAG]] [flags]
   IMAGE                     host/repo:tag, host/repo@sha256:\u2026, or oci:DIR[:TAG] (signed in place)
   --push                    write to the registry IMAGE is in (needed for registry images)
-  --output oci:DIR[:TAG]    write the result to an OCI layout instead
+  --out-layout oci:DIR[:TAG]  write the result to an OCI layout instead (older spelling:
+                            --output oci:DIR[:TAG], still read)
   --tag NEWTAG              give the new index this tag; IMAGE's tag is left alone
   --mode referrers|inline   referrers (default for registry images): index digest and tags
                             unchanged, signatures as OCI 1.1 referrers of each attestation
@@ -86356,17 +86400,27 @@ var ATTEST_USAGE = `usage: opk-signer attest IMAGE [--push | --output oci:DIR[:T
   --plain-http              HTTP for a non-loopback registry
   -o, --output json|text    json: the result as JSON (docs/json-output.md); text (default): the index digest
   --json                    deprecated: --output json
-  -q, --quiet               nothing on stderr but errors (progress is shown only on a terminal)
+  -q, --quiet               nothing on stderr but errors and warnings (no summary, no progress)
 ${LIMITS_USAGE}
-exit: 0 signed (or already signed), 1 refused (nothing to sign, statement mismatch),
-      2 usage or I/O error (registry, sidecar or identity provider unreachable)`;
-function outputFlags(values, json) {
+stdout: the index digest (or the JSON document); stderr, in text mode: a summary of what was
+signed, and progress while a terminal watches.
+exit: 0 signed (or already signed), 1 refused (nothing to sign, statement mismatch) or a corrupt
+      or garbled image (OCI_DIGEST_MISMATCH, OCI_MANIFEST_INVALID), 2 usage or I/O error
+      (registry, sidecar or identity provider unreachable, a missing blob)`;
+function outputFlags(values, json, layout) {
   const formats = (values ?? []).filter((x) => x === "json" || x === "text");
-  const destinations = (values ?? []).filter((x) => x !== "json" && x !== "text");
+  const older = (values ?? []).filter((x) => x !== "json" && x !== "text");
+  for (const x of older)
+    if (!x.startsWith("oci:"))
+      throw new UsageError(
+        "USAGE",
+        `--output must be text or json, not ${x} (a destination layout: --out-layout oci:DIR[:TAG])`
+      );
+  const destinations = [...older, ...layout !== void 0 ? [layout] : []];
   if (formats.length > 1 || destinations.length > 1)
     throw new UsageError(
       "USAGE",
-      "--output takes one format (json, text) and one destination (oci:DIR[:TAG])"
+      "give one --output format (json, text) and one destination (--out-layout oci:DIR[:TAG])"
     );
   const format2 = json ? "json" : formats[0] ?? "text";
   return { destination: destinations[0], format: format2 };
@@ -86377,10 +86431,9 @@ async function attestFlags(args, io2) {
   if (mode !== void 0 && mode !== "inline" && mode !== "referrers")
     throw new UsageError("USAGE", `--mode must be inline or referrers, not ${v.mode}`);
   const limits = limitsFrom(v);
-  if (positionals.length > 1) throw new UsageError("USAGE", `expected one IMAGE
-${ATTEST_USAGE}`);
-  const { destination, format: format2 } = outputFlags(v.output, v.json);
-  if (v.push && destination) throw new UsageError("USAGE", "--push and --output exclude each other");
+  if (positionals.length > 1) throw new ArgumentError("expected one IMAGE");
+  const { destination, format: format2 } = outputFlags(v.output, v.json, v["out-layout"]);
+  if (v.push && destination) throw new UsageError("USAGE", "--push and --out-layout exclude each other");
   if (v.tsa !== void 0) {
     if (v.signer)
       throw new UsageError(
@@ -86391,8 +86444,7 @@ ${ATTEST_USAGE}`);
   }
   checkRegistryFlags(v);
   const meta = v["metadata-file"];
-  if (!positionals[0] && !meta) throw new UsageError("USAGE", `expected IMAGE
-${ATTEST_USAGE}`);
+  if (!positionals[0] && !meta) throw new ArgumentError("expected IMAGE (or --metadata-file FILE)");
   const text2 = meta ? (await readInput(meta, io2, "metadata file")).toString("utf8") : void 0;
   const job = {
     ...positionals[0] ? { image: positionals[0] } : {},
@@ -86401,9 +86453,7 @@ ${ATTEST_USAGE}`);
     ...v.tag !== void 0 ? { tag: v.tag } : {},
     ...mode ? { mode } : {},
     ...text2 !== void 0 ? { metadata: { text: text2, target: v["metadata-target"] } } : {},
-    openRegistry: (registry) => registryClientFor(registry, v, io2),
-    onNote: (line) => io2.stderr.write(`${line}
-`)
+    openRegistry: (registry) => registryClientFor(registry, v, io2)
   };
   return { values: v, limits, job, format: format2 };
 }
@@ -86433,7 +86483,8 @@ function progressFor(io2, quiet2) {
 init_import_meta_url();
 var ATTEST_RESULT_SCHEMA = "https://opk-signer.dev/schemas/attest-result/v1";
 function renderAttestJson(r) {
-  return JSON.stringify({ schema: ATTEST_RESULT_SCHEMA, ...r }, null, 2) + "\n";
+  const timings = Object.fromEntries(Object.entries(r.timings).map(([k, v]) => [k, Math.round(v)]));
+  return JSON.stringify({ schema: ATTEST_RESULT_SCHEMA, ...r, timings }, null, 2) + "\n";
 }
 function describeAttest(r, location, ms) {
   const lines = [];
@@ -86481,6 +86532,21 @@ function describeTags(e, location, expectTags) {
 `;
   }
   return out;
+}
+
+// src/cli/render/warnings.ts
+init_import_meta_url();
+function warningLine(code, message) {
+  return `opk-signer: warning: ${code}: ${message}
+`;
+}
+function noteWriter(io2, summary) {
+  return (line) => {
+    if (line.startsWith("warning: ")) io2.stderr.write(`opk-signer: ${line}
+`);
+    else if (summary) io2.stderr.write(`opk-signer: ${line}
+`);
+  };
 }
 
 // src/cli/signer.ts
@@ -86769,19 +86835,13 @@ function attestSignerFromFlags(values, io2) {
 
 // src/cli/commands/attest.ts
 async function run(args, io2) {
-  if (args.includes("--help") || args.includes("-h")) {
-    io2.stdout.write(ATTEST_USAGE + "\n");
-    return EXIT_OK;
-  }
   const { values: v, limits, job: options, format: format2 } = await attestFlags(args, io2);
-  const job = await prepareAttest(options);
+  const summary = format2 === "text" && !v.quiet;
+  const job = await prepareAttest({ ...options, onNote: noteWriter(io2, summary) });
   const signer = attestSignerFromFlags(v, io2);
   const progress = progressFor(io2, v.quiet);
-  const onProgress = (line) => {
-    if (/^(warning|note): /.test(line) && !v.quiet) io2.stderr.write(`${line}
-`);
-    else progress.onProgress?.(line);
-  };
+  const notes = noteWriter(io2, summary);
+  const onProgress = (line) => /^(warning|note): /.test(line) ? notes(line) : progress.onProgress?.(line);
   const start = import_node_perf_hooks4.performance.now();
   try {
     const resign = v.resign === true;
@@ -86789,7 +86849,7 @@ async function run(args, io2) {
     progress.done();
     io2.stdout.write(format2 === "json" ? renderAttestJson(result) : `${result.digest}
 `);
-    if (!v.quiet) io2.stderr.write(describeAttest(result, job.location, import_node_perf_hooks4.performance.now() - start));
+    if (summary) io2.stderr.write(describeAttest(result, job.location, import_node_perf_hooks4.performance.now() - start));
     return EXIT_OK;
   } catch (e) {
     if (!(e instanceof OpkError) || e.code === "USAGE") throw e;
@@ -88079,7 +88139,8 @@ function renderText(report, opts = {}) {
   const out = [];
   for (const p of report.platforms) {
     const signed = p.attestations.filter((a) => a.signed).length;
-    out.push(`Verifying ${signed} attestations for ${printable(p.purl)}`);
+    const what = p.purl || `${report.image.reference} (${p.platform})`;
+    out.push(`Verifying ${signed} attestations for ${printable(what)}`);
     for (const c of p.checks) if (c.check === "attestation-manifest") out.push(line(c));
     for (const a of p.attestations) {
       out.push("");
@@ -88189,6 +88250,7 @@ function liftFinder(reads) {
 }
 function purlFor(o, d) {
   const name = o.subjectName ?? o.imageName ?? o.displayName;
+  if (name === "") return "";
   const version = o.subjectVersion ?? o.reference.tag ?? o.purlVersion ?? o.reference.digest ?? "latest";
   return dockerPurl(name, version, d.platform);
 }
@@ -88352,7 +88414,7 @@ var OpTrust = class {
     const uri = this.o.live?.jwksUri(iss);
     if (this.trustedIssuers !== void 0 && uri !== void 0 && has(this.o.live?.current(iss)))
       return { kind: "live", location: uri };
-    if (has(this.o.pinned)) return { kind: "pinned", location: this.o.pinnedFrom ?? "pinned JWKS" };
+    if (has(this.o.pinned)) return { kind: "pinned", location: this.o.pinnedFrom ?? "(in memory)" };
     if (has(this.o.archived?.get(iss)))
       return { kind: "archive", location: this.o.archiveFiles?.get(key.thumbprint) ?? "JWKS archive" };
     return void 0;
@@ -88425,7 +88487,7 @@ init_set();
 
 // src/trust/root.ts
 init_import_meta_url();
-var import_promises9 = require("node:fs/promises");
+var import_promises10 = require("node:fs/promises");
 init_errors();
 init_set();
 var TRUSTED_ROOT_MEDIA_TYPE = "application/vnd.opk-signer.trusted-root.v1+json";
@@ -88493,7 +88555,7 @@ function parseTrustedRoot(text2, path) {
 async function loadTrustedRoot(path) {
   let text2;
   try {
-    text2 = await (0, import_promises9.readFile)(path, "utf8");
+    text2 = await (0, import_promises10.readFile)(path, "utf8");
   } catch (e) {
     throw new TrustedRootError(
       "TRUSTED_ROOT_IO",
@@ -88656,10 +88718,13 @@ var trustOptions = {
   offline: { type: "boolean" },
   "discovery-url": { type: "string", multiple: true }
 };
-async function loadTrust(values, io2, opts = {}) {
+async function loadTrust(values, io2, { inReport, ...opts } = {}) {
   const jwks = values.jwks;
   const live = !values.offline && !jwks;
-  return createTrust({
+  const print = (w) => io2.stderr.write(warningLine(w.code, w.message));
+  let trust = void 0;
+  const early = [];
+  trust = await createTrust({
     ...jwks ? { jwks: { bytes: await readInput(jwks, io2, "JWKS"), path: jwks } } : {},
     ...values["jwks-archive"] ? { archiveDir: values["jwks-archive"] } : {},
     ...values["trusted-root"] !== void 0 ? { trustedRoot: values["trusted-root"] } : {},
@@ -88667,9 +88732,14 @@ async function loadTrust(values, io2, opts = {}) {
     ...values.offline ? { offline: true } : {},
     ...live ? { discoveryBase: parseDiscoveryPairs(values["discovery-url"]) } : {},
     ...opts,
-    onWarning: (w) => io2.stderr.write(`opk-signer: warning: ${w.code}: ${w.message}
-`)
+    onWarning: (w) => {
+      if (!inReport) print(w);
+      else if (!trust) early.push(w);
+      else if (!trust.warnings.includes(w)) print(w);
+    }
   });
+  for (const w of early) if (!trust.warnings.includes(w)) print(w);
+  return trust;
 }
 
 // src/cli/options/target.ts
@@ -88725,7 +88795,7 @@ var BundleSource = class {
 
 // src/bundle/format.ts
 init_import_meta_url();
-var import_promises10 = require("node:fs/promises");
+var import_promises11 = require("node:fs/promises");
 init_errors();
 var BUNDLE_MEDIA_TYPE = "application/vnd.opk-signer.bundle.v1+json";
 var BundleError = class extends OpkError {
@@ -88734,7 +88804,7 @@ var MAX_BUNDLE_BYTES = 512 * 1024 * 1024;
 async function readBundle(path) {
   let text2;
   try {
-    const b = await (0, import_promises10.readFile)(path);
+    const b = await (0, import_promises11.readFile)(path);
     if (b.length > MAX_BUNDLE_BYTES) throw new BundleError("BUNDLE_INVALID", `bundle ${path} is too large`);
     text2 = b.toString("utf8");
   } catch (e) {
@@ -88787,6 +88857,23 @@ init_errors();
 init_import_meta_url();
 init_errors();
 init_policy();
+
+// src/cli/options/layout-name.ts
+init_import_meta_url();
+function recordedImageName(layout, ref) {
+  const entries = layout.entries();
+  const chosen = ref.digest ? entries.filter((d) => d.digest === ref.digest) : ref.tag ? entries.filter((d) => d.annotations?.[ANNOTATION_REF_NAME] === ref.tag) : entries;
+  const names = new Set(chosen.flatMap((d) => d.annotations?.[ANNOTATION_IMAGE_NAME] ?? []));
+  if (names.size !== 1) return "";
+  try {
+    const r = parseImageReference([...names][0]);
+    return r.kind === "registry" ? familiarName(r) : "";
+  } catch {
+    return "";
+  }
+}
+
+// src/cli/options/verify.ts
 var verifyOptions = {
   ...registryOptions,
   ...trustOptions,
@@ -88835,12 +88922,14 @@ var VERIFY_USAGE = `usage: opk-signer verify IMAGE [flags]
                             (default: the reference's name, and its tag when read by tag)
   --username U --password-stdin   registry credentials (never stored)
   --plain-http              HTTP for a non-loopback registry
-  -o, --output text|json
+  -o, --output text|json    json: the report (docs/verify-output.md)
   -q, --quiet               no progress on stderr (progress is shown only on a terminal)
   --threads auto|N          worker threads for the signature checks (0: none; default auto:
                             one per core only for images with 256 or more attestation layers)
 ${LIMITS_USAGE}
-exit: 0 verified, 1 verification failed, 2 usage or I/O error`;
+${VERIFICATIONS_USAGE}
+exit: 0 verified, 1 verification failed (also a corrupt or garbled image, a bundle for another
+      digest), 2 usage or I/O error (a registry or OP unreachable, a missing blob)`;
 function threadsFlag(value) {
   if (value === void 0) return {};
   if (value === "auto") return { threads: "auto" };
@@ -88931,12 +89020,11 @@ async function openImage(ref, values, io2) {
     const source = await OciLayout.open(ref.dir).catch((e) => {
       throw e instanceof OciIoError ? new IoError("IO", e.message) : e;
     });
-    for (const w of source.warnings) io2.stderr.write(`opk-signer: warning: ${w.code}: ${w.message}
-`);
+    for (const w of source.warnings) io2.stderr.write(warningLine(w.code, w.message));
     const refName2 = ref.tag ?? source.refNameOf(ref.digest);
     return {
       source,
-      imageName: subjectName ?? ref.dir,
+      imageName: subjectName ?? recordedImageName(source, ref),
       ...subjectName !== void 0 ? { subjectName } : {},
       ...version,
       ...refName2 !== void 0 ? { purlVersion: refName2 } : {}
@@ -88954,14 +89042,12 @@ async function openImage(ref, values, io2) {
 }
 
 // src/cli/options/target.ts
-function targetFlags(values, positionals, usage2) {
+function targetFlags(values, positionals) {
   if (values.bundle === void 0) {
-    if (positionals.length !== 1) throw new UsageError("USAGE", `expected one IMAGE
-${usage2}`);
+    if (positionals.length !== 1) throw new ArgumentError("expected one IMAGE");
     return { ref: parseImageReference(positionals[0]) };
   }
-  if (positionals.length > 1)
-    throw new UsageError("USAGE", "verify --bundle FILE takes at most one IMAGE@DIGEST");
+  if (positionals.length > 1) throw new ArgumentError("verify --bundle FILE takes at most one IMAGE@DIGEST");
   if (!values["trusted-root"] && !values.jwks && !values["jwks-archive"])
     throw new UsageError(
       "USAGE",
@@ -88995,7 +89081,7 @@ async function openTarget(t, values, io2) {
 async function run2(args, io2) {
   const { values, positionals } = parse(args, verifyOptions);
   const format2 = outputFormat(values.output);
-  const target = targetFlags(values, positionals, VERIFY_USAGE);
+  const target = targetFlags(values, positionals);
   const platforms = platformsFlag(values.platform);
   const threads = threadsFlag(values.threads);
   checkRegistryFlags(values);
@@ -89004,7 +89090,9 @@ async function run2(args, io2) {
   const { image, offline, close } = await openTarget(target, values, io2);
   const progress = progressFor(io2, values.quiet);
   try {
-    const trust = await loadTrust({ ...values, issuer: issuers, ...offline ? { offline } : {} }, io2);
+    const trust = await loadTrust({ ...values, issuer: issuers, ...offline ? { offline } : {} }, io2, {
+      inReport: true
+    });
     const signingTime = await signingTimeFlags(values, trust, io2);
     const report = await verifyImage({
       ...image,

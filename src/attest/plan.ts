@@ -1,3 +1,4 @@
+import type { WarningCode } from '../errors.js';
 import { MEDIA_TYPE_INTOTO, sha256Digest } from '../oci/types.js';
 import { AttestError } from './errors.js';
 import { fillSubject } from './fill-subject.js';
@@ -51,9 +52,13 @@ export function planSigning(image: ImageSnapshot, o: PlanOptions): SigningPlan {
         : 'nothing to sign and nothing already signed',
     );
   }
-  for (const b of bare) warnings.push(`${b} has no in-toto layer: nothing signed there`);
+  for (const b of bare)
+    warnings.push(warning('ATTESTATION_NO_INTOTO_LAYER', `${b} has no in-toto layer: nothing signed there`));
   return { mode: o.mode, resign: o.resign ?? false, tasks, alreadySigned, ignored, warnings, filledSubjects };
 }
+
+/** `CODE: message`, as the CLI prints every warning (`opk-signer: warning: CODE: message`). */
+const warning = (code: WarningCode, message: string): string => `${code}: ${message}`;
 
 /** What planning one layer at a time adds up, in layer order (warnings keep their order). */
 type Tally = Pick<SigningPlan, 'tasks' | 'filledSubjects' | 'alreadySigned' | 'ignored' | 'warnings'>;
@@ -73,13 +78,19 @@ function coverageWarnings(image: ImageSnapshot): string[] {
   const warnings: string[] = [];
   for (const d of image.dangling)
     warnings.push(
-      `attestation manifest ${d.digest} refers to a platform manifest that is not in the index; left alone`,
+      warning(
+        'ATTESTATION_MANIFEST_DANGLING',
+        `attestation manifest ${d.digest} refers to a platform manifest that is not in the index; left alone`,
+      ),
     );
   const covered = new Set(image.attestations.map((a) => a.platformDigest));
   for (const p of image.platforms)
     if (!covered.has(p.descriptor.digest))
       warnings.push(
-        `platform ${p.platform} (${p.descriptor.digest}) has no attestation manifest: nothing to sign`,
+        warning(
+          'PLATFORM_UNATTESTED',
+          `platform ${p.platform} (${p.descriptor.digest}) has no attestation manifest: nothing to sign`,
+        ),
       );
   return warnings;
 }
@@ -178,7 +189,10 @@ function ignoreLayer(layer: LayerSnapshot, where: string, tally: Tally): ToSign 
   tally.ignored++;
   if (layer.kind === 'unverifiable')
     tally.warnings.push(
-      `${where} layer ${layer.descriptor.digest} (${layer.descriptor.mediaType}) claims a signature opk-signer cannot check; left alone (verify fails it)`,
+      warning(
+        'ATTESTATION_LAYER_LEFT_ALONE',
+        `${where} layer ${layer.descriptor.digest} (${layer.descriptor.mediaType}) claims a signature opk-signer cannot check; left alone (verify fails it)`,
+      ),
     );
   return undefined;
 }

@@ -15,6 +15,7 @@ import { attestImage, type AttestImageOptions, type AttestResult } from './attes
 import { parseBuildxMetadata } from './metadata.js';
 import type { AttestMode } from './types.js';
 import { layoutTarget, registryTarget, type ImageTarget } from './write.js';
+import { ANNOTATION_IMAGE_NAME } from '../oci/layout-index.js';
 
 /**
  * What `opk-signer attest IMAGE` does before it signs: which image (pinned to the digest buildx
@@ -91,12 +92,12 @@ export async function prepareAttest(o: AttestReferenceOptions): Promise<AttestJo
   if (ref.kind === 'registry' && !o.push && !output)
     throw new UsageError(
       'USAGE',
-      `${ref.original} is in a registry: add --push to write the signatures there, or --output oci:DIR`,
+      `${ref.original} is in a registry: add --push to write the signatures there, or --out-layout oci:DIR`,
     );
   if (ref.kind === 'oci-layout' && o.push)
     throw new UsageError(
       'USAGE',
-      '--push needs a registry IMAGE; a layout is signed in place or with --output',
+      '--push needs a registry IMAGE; a layout is signed in place or with --out-layout',
     );
   if (mode === 'referrers' && o.tag && !output)
     throw new UsageError(
@@ -169,7 +170,7 @@ function resolveImage(o: AttestReferenceOptions) {
 function layoutOutput(value: string): LayoutReference {
   const parsed = parseImageReference(value);
   if (parsed.kind !== 'oci-layout')
-    throw new UsageError('USAGE', '--output takes oci:DIR[:TAG] (use --push for registries)');
+    throw new UsageError('USAGE', '--out-layout takes oci:DIR[:TAG] (use --push for registries)');
   return parsed;
 }
 
@@ -258,7 +259,6 @@ async function openRegistry(
 }
 
 /** containerd's annotation for the full image name an export was given (BuildKit's `name=`). */
-const ANNOTATION_IMAGE_NAME = 'io.containerd.image.name';
 
 /** The tag written in a registry reference (`host:5000/repo:tag[@sha256:…]`), if any. */
 export function explicitTag(input: string): string | undefined {

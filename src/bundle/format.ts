@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { OpkError } from '../errors.js';
 import type { Descriptor } from '../oci/types.js';
 import type { TrustedRootDoc } from '../trust/root.js';
-import { atomicWrite } from '../oci/files.js';
+import { atomicWrite } from '../files/atomic-write.js';
 
 /**
  * An offline bundle: every byte a verification of one image read (index, platform and

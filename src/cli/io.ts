@@ -27,6 +27,17 @@ export interface Command {
 
 export { IoError };
 
+/**
+ * A command line of the wrong shape: a missing or extra argument, a required flag left out, a
+ * flag without its value. The one error the entry point follows with the command's usage; a
+ * bad flag value or a bad file is one line that names it.
+ */
+export class ArgumentError extends UsageError {
+  constructor(message: string) {
+    super('USAGE', message);
+  }
+}
+
 export function parse<T extends NonNullable<ParseArgsConfig['options']>>(
   args: string[],
   options: T,
@@ -47,7 +58,7 @@ export function parse<T extends NonNullable<ParseArgsConfig['options']>>(
     const m = /^Unknown option '([^']+)'/.exec((e as Error).message);
     if ((e as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && m)
       throw unknownFlag(m[1]!, options as Record<string, { short?: string }>);
-    throw new UsageError('USAGE', (e as Error).message);
+    throw new ArgumentError((e as Error).message);
   }
 }
 
@@ -65,7 +76,7 @@ export async function readInput(path: string | undefined, io: CliIo, what: strin
 }
 
 export function requireOption<T>(value: T | undefined, flag: string): T {
-  if (value === undefined) throw new UsageError('USAGE', `${flag} is required`);
+  if (value === undefined) throw new ArgumentError(`${flag} is required`);
   return value;
 }
 
@@ -73,6 +84,28 @@ export function outputFormat(value: string | undefined): 'text' | 'json' {
   if (value === undefined || value === 'text') return 'text';
   if (value === 'json') return 'json';
   throw new UsageError('USAGE', `--output must be text or json, not ${value}`);
+}
+
+/** `-o/--output FORMAT`, the same flag on every command that prints a result. */
+export const outputOption = { output: { type: 'string', short: 'o' } } as const;
+
+/**
+ * The format, and the file a command writes (`sign`, `bundle`): `--out-file FILE`, or the older
+ * `-o FILE`, still read for any value that is not a format (`-o json` is always the format;
+ * a file named json is `--out-file json`).
+ */
+export function formatAndFile(
+  output: string | undefined,
+  outFile: string | undefined,
+): { format: 'text' | 'json'; file?: string } {
+  const older = output !== undefined && output !== 'json' && output !== 'text' ? output : undefined;
+  if (older !== undefined && outFile !== undefined)
+    throw new UsageError('USAGE', `-o ${older} is the older spelling of --out-file: give one of them`);
+  const file = outFile ?? older;
+  return {
+    format: outputFormat(older === undefined ? output : undefined),
+    ...(file !== undefined ? { file } : {}),
+  };
 }
 
 /**

@@ -10,11 +10,25 @@ export const limitOptions = {
   'max-verifications': { type: 'string' },
 } as const;
 
+/** `1G`, `512M`: the largest unit that divides the size, as the README writes it. */
+function sizeText(n: number): string {
+  for (const [unit, k] of [
+    ['G', 1024 ** 3],
+    ['M', 1024 ** 2],
+    ['K', 1024],
+  ] as const)
+    if (n % k === 0) return `${n / k}${unit}`;
+  return String(n);
+}
+
+/** The bounds every command that reads an image takes (`verify`, `inspect`, `attest`). */
 export const LIMITS_USAGE = `  --max-layers N            layers per attestation manifest (default ${DEFAULT_LIMITS.maxLayers})
   --max-index-entries N     entries per image index (default ${DEFAULT_LIMITS.maxIndexEntries})
   --max-referrers N         signature referrers per subject (default ${DEFAULT_LIMITS.maxReferrers})
-  --max-bytes N[K|M|G]      bytes read in total (default ${DEFAULT_LIMITS.maxBytes / 1024 / 1024}M)
-  --max-verifications N     distinct signed envelopes verified per run (verify; default ${DEFAULT_LIMITS.maxVerifications})`;
+  --max-bytes N[K|M|G]      bytes read in total (default ${sizeText(DEFAULT_LIMITS.maxBytes)})`;
+
+/** `verify` only: the others verify nothing. */
+export const VERIFICATIONS_USAGE = `  --max-verifications N     distinct signed envelopes verified per run (default ${DEFAULT_LIMITS.maxVerifications})`;
 
 const UNITS: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
 

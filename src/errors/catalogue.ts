@@ -331,6 +331,13 @@ export const WARNINGS = {
     'the signature carries no RFC 3161 timestamp, or no --tsa-cert was given to check it: verified as before, the signing time is unproven',
   OCI_LAYOUT_MARKER_MISSING:
     'a directory with index.json and blobs/ but no oci-layout file (BuildKit v0.11) was read as an OCI layout',
+  ATTESTATION_MANIFEST_DANGLING:
+    'attest: an attestation manifest refers to a platform manifest that is not in the index; left alone',
+  PLATFORM_UNATTESTED: 'attest: a platform manifest has no attestation manifest, so nothing is signed there',
+  ATTESTATION_LAYER_LEFT_ALONE:
+    'attest: a layer claims a signature opk-signer cannot check; left alone (verify fails it)',
+  ATTESTATION_NO_INTOTO_LAYER:
+    'attest: an attestation manifest holds no in-toto layer, so nothing is signed there',
 } as const;
 
 export type WarningCode = keyof typeof WARNINGS;

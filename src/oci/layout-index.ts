@@ -1,5 +1,8 @@
 import { ANNOTATION_REF_NAME, type Descriptor, type ImageIndex } from './types.js';
 
+/** containerd's annotation for the full image name an export was given (BuildKit's `name=`). */
+export const ANNOTATION_IMAGE_NAME = 'io.containerd.image.name';
+
 /**
  * The edits OciLayout makes to index.json, on the copy re-read under the layout lock. Each
  * returns whether it changed the index (nothing is written otherwise).
@@ -26,8 +29,15 @@ export function listEntry(
       (d) => !(d.digest === replacesUntagged && refName(d) === undefined),
     );
   if (tag !== undefined) {
-    check?.(index.manifests.find((d) => refName(d) === tag)?.digest);
-    entry.annotations = { ...(desc.annotations ?? {}), [ANNOTATION_REF_NAME]: tag };
+    const previous = index.manifests.find((d) => refName(d) === tag);
+    check?.(previous?.digest);
+    // The image name BuildKit recorded for the tag stays with the tag: reports name the image by it.
+    const name = previous?.annotations?.[ANNOTATION_IMAGE_NAME];
+    entry.annotations = {
+      ...(name !== undefined ? { [ANNOTATION_IMAGE_NAME]: name } : {}),
+      ...(desc.annotations ?? {}),
+      [ANNOTATION_REF_NAME]: tag,
+    };
     index.manifests = index.manifests.filter((d) => refName(d) !== tag);
   } else if (index.manifests.some((d) => d.digest === desc.digest && refName(d) === undefined)) {
     return false;

@@ -2,7 +2,8 @@ import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FormatError } from '../errors.js';
 import { OciIoError } from './errors.js';
-import { atomicWrite, readOrIo } from './files.js';
+import { atomicWrite } from '../files/atomic-write.js';
+import { readOrIo } from './files.js';
 import { MAX_MANIFEST_BYTES, parseIndex, type ImageIndex } from './types.js';
 
 /**

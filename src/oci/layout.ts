@@ -3,7 +3,8 @@ import { mkdir, open, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FormatError } from '../errors.js';
 import { OciIoError } from './errors.js';
-import { atomicWrite, readFileCapped, withFileLock } from './files.js';
+import { atomicWrite } from '../files/atomic-write.js';
+import { readFileCapped, withFileLock } from './files.js';
 import { dropUntagged, listEntry } from './layout-index.js';
 import { readIndexJson, readLayout, writeMarker, type LayoutWarning } from './layout-open.js';
 import { checkLimit, type Limits } from './limits.js';
@@ -27,7 +28,9 @@ import {
   type ImageIndex,
 } from './types.js';
 
-export { atomicWrite } from './files.js';
+export { ANNOTATION_IMAGE_NAME } from './layout-index.js';
+
+export { atomicWrite } from '../files/atomic-write.js';
 
 type Subject = { digest?: string; artifactType?: string };
 const size = (b: Uint8Array) => b.length;

@@ -84,7 +84,7 @@ export class OpTrust implements OpKeySource {
     const uri = this.o.live?.jwksUri(iss);
     if (this.trustedIssuers !== undefined && uri !== undefined && has(this.o.live?.current(iss)))
       return { kind: 'live', location: uri };
-    if (has(this.o.pinned)) return { kind: 'pinned', location: this.o.pinnedFrom ?? 'pinned JWKS' };
+    if (has(this.o.pinned)) return { kind: 'pinned', location: this.o.pinnedFrom ?? '(in memory)' };
     if (has(this.o.archived?.get(iss)))
       return { kind: 'archive', location: this.o.archiveFiles?.get(key.thumbprint) ?? 'JWKS archive' };
     return undefined;

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { OpkError } from '../errors.js';
 import { jwkMember, type SkippedKey } from '../jwk/set.js';
 import type { RsaPublicKey } from '../jwk/rsa.js';
-import { atomicWrite } from '../oci/files.js';
+import { atomicWrite } from '../files/atomic-write.js';
 
 /**
  * A trusted root for OP keys, in the spirit of Sigstore's `trusted_root.json`: per issuer, every

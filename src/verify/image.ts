@@ -96,6 +96,7 @@ function liftFinder(reads: Promise<PlatformRead>[]): Run['lifted'] {
 
 function purlFor(o: VerifyImageOptions, d: Descriptor): string {
   const name = o.subjectName ?? o.imageName ?? o.displayName;
+  if (name === '') return ''; // an image without a name (an unnamed OCI layout export) has no purl
   const version = o.subjectVersion ?? o.reference.tag ?? o.purlVersion ?? o.reference.digest ?? 'latest';
   return dockerPurl(name, version, d.platform);
 }

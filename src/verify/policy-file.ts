@@ -64,7 +64,7 @@ export function toCel(v: unknown): unknown {
 
 let env: ReturnType<typeof celEnv> | undefined;
 
-export function compileCel(name: string, expr: string): CelRule {
+export function compileCel(name: string, expr: string, named = true): CelRule {
   let planned: (ctx?: never) => unknown;
   try {
     env ??= celEnv({ funcs: strings });
@@ -75,6 +75,7 @@ export function compileCel(name: string, expr: string): CelRule {
   return {
     name,
     expr,
+    named,
     evaluate(vars) {
       const out = planned(Object.fromEntries(Object.entries(vars).map(([k, v]) => [k, toCel(v)])) as never);
       if (isCelError(out)) throw new Error(out.message);
@@ -175,10 +176,14 @@ const SECTIONS: Record<string, Section> = {
 };
 
 function celRuleFrom(c: unknown, i: number): CelRule {
-  if (typeof c === 'string') return compileCel(`cel[${i}]`, c);
+  if (typeof c === 'string') return compileCel(`cel[${i}]`, c, false);
   if (c && typeof c === 'object' && typeof (c as { expr?: unknown }).expr === 'string') {
     const name = (c as { name?: unknown }).name;
-    return compileCel(typeof name === 'string' ? name : `cel[${i}]`, (c as { expr: string }).expr);
+    return compileCel(
+      typeof name === 'string' ? name : `cel[${i}]`,
+      (c as { expr: string }).expr,
+      typeof name === 'string',
+    );
   }
   throw bad(`cel[${i}] must be a string or {name, expr}`);
 }

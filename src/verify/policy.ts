@@ -19,6 +19,8 @@ export interface ClaimRule {
 export interface CelRule {
   name: string;
   expr: string;
+  /** False for a bare expression in the policy file, whose name is its position (`cel[0]`). */
+  named?: boolean;
   evaluate(vars: Record<string, unknown>): unknown;
 }
 
@@ -57,9 +59,13 @@ export function checkCel(rule: CelRule, vars: Record<string, unknown>): void {
       `policy expression ${rule.name} could not be evaluated: ${(e as Error).message}`,
     );
   }
-  if (out !== true)
+  if (out !== true) {
+    // A named rule is known by its name; a bare one-line expression by itself. A multi-line
+    // expression would print as one escaped line that helps nobody: the policy file has it.
+    const shown = rule.named !== false || /[\r\n]/.test(rule.expr) ? '' : `: ${rule.expr}`;
     throw new VerificationError(
       'POLICY_EXPRESSION_FAILED',
-      `policy expression ${rule.name} is ${typeof out === 'boolean' ? 'false' : `not a bool (${typeof out})`}: ${rule.expr}`,
+      `policy rule ${rule.name} is ${typeof out === 'boolean' ? 'false' : `not a bool (${typeof out})`}${shown}`,
     );
+  }
 }

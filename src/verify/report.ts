@@ -293,7 +293,8 @@ export function renderText(report: VerifyReport, opts: RenderOptions = {}): stri
   const out: string[] = [];
   for (const p of report.platforms) {
     const signed = p.attestations.filter((a) => a.signed).length;
-    out.push(`Verifying ${signed} attestations for ${printable(p.purl)}`);
+    const what = p.purl || `${report.image.reference} (${p.platform})`;
+    out.push(`Verifying ${signed} attestations for ${printable(what)}`);
     for (const c of p.checks) if (c.check === 'attestation-manifest') out.push(line(c));
     for (const a of p.attestations) {
       out.push('');

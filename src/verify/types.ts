@@ -41,7 +41,10 @@ export interface VerifyImageOptions {
    * checked whether the image is read by tag or by digest. Default: the reference's tag.
    */
   subjectVersion?: string;
-  /** Familiar image name for the report's purl (`127.0.0.1:5000/demo/app`); default subjectName, then displayName. */
+  /**
+   * Familiar image name for the report's purl (`127.0.0.1:5000/demo/app`); default subjectName,
+   * then displayName. '': the image has no name (an unnamed OCI layout export), so no purl.
+   */
   imageName?: string;
   /** Version for the report's purl when the reference has no tag (an OCI layout's ref name). */
   purlVersion?: string;

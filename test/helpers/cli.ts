@@ -50,3 +50,24 @@ export async function runInProcess(
   }
   return { code, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') };
 }
+
+/**
+ * The whole entry point in-process (`main` from src/cli/dispatch.ts): command lookup, `--help`,
+ * `help COMMAND`, and the usage text printed after a usage error.
+ */
+export async function runMain(
+  argv: string[],
+  o: { stdin?: string | Buffer; env?: NodeJS.ProcessEnv } = {},
+): Promise<CliResult & { code: number }> {
+  const { PassThrough, Readable } = await import('node:stream');
+  const { main } = await import('../../src/cli/dispatch.js');
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  stdout.on('data', (c: Buffer) => out.push(c));
+  stderr.on('data', (c: Buffer) => err.push(c));
+  const io = { stdout, stderr, stdin: Readable.from([Buffer.from(o.stdin ?? '')]), env: o.env ?? {} };
+  const code = await main(argv, io);
+  return { code, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') };
+}

@@ -8,33 +8,32 @@ import { EXIT_OK, reportError, type CliIo } from '../io.js';
 import { ATTEST_USAGE, attestFlags } from '../options/attest.js';
 import { progressFor } from '../progress.js';
 import { describeAttest, describeTags, renderAttestJson } from '../render/attest.js';
+import { noteWriter } from '../render/warnings.js';
 import { attestSignerFromFlags } from '../signer.js';
 
 export const summary =
   'sign the BuildKit attestations of a pushed image or OCI layout (inline or as referrers)';
 
+export const usage = ATTEST_USAGE;
+
 export async function run(args: string[], io: CliIo): Promise<number> {
-  if (args.includes('--help') || args.includes('-h')) {
-    io.stdout.write(ATTEST_USAGE + '\n');
-    return EXIT_OK;
-  }
   const { values: v, limits, job: options, format } = await attestFlags(args, io);
-  const job = await prepareAttest(options);
+  const summary = format === 'text' && !v.quiet;
+  const job = await prepareAttest({ ...options, onNote: noteWriter(io, summary) });
   const signer = attestSignerFromFlags(v, io);
   const progress = progressFor(io, v.quiet);
-  const onProgress = (line: string) => {
-    // Warnings and notes (e.g. a filled subject) are not progress: they stay in logs; progress is
-    // for a terminal only.
-    if (/^(warning|note): /.test(line) && !v.quiet) io.stderr.write(`${line}\n`);
-    else progress.onProgress?.(line);
-  };
+  const notes = noteWriter(io, summary);
+  // Warnings and notes are not progress: they stay in logs; progress is for a terminal only.
+  const onProgress = (line: string) =>
+    /^(warning|note): /.test(line) ? notes(line) : progress.onProgress?.(line);
   const start = performance.now();
   try {
     const resign = v.resign === true;
     const result = await attestImage({ ...job.options, mode: job.mode, resign, signer, onProgress, limits });
     progress.done();
     io.stdout.write(format === 'json' ? renderAttestJson(result) : `${result.digest}\n`);
-    if (!v.quiet) io.stderr.write(describeAttest(result, job.location, performance.now() - start));
+    // The summary is for a person reading text; a JSON document carries the same facts.
+    if (summary) io.stderr.write(describeAttest(result, job.location, performance.now() - start));
     return EXIT_OK;
   } catch (e) {
     // USAGE goes to main, which prints the usage text after it.

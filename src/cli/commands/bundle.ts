@@ -4,14 +4,14 @@ import { loadTrust } from '../keys.js';
 import { BUNDLE_USAGE, bundleFlags } from '../options/bundle.js';
 import { openTarget } from '../options/target.js';
 import { signingTimeFlags } from '../options/tsa.js';
-import { describeBundle, describeRefused } from '../render/bundle.js';
+import { describeBundle, describeRefused, renderBundleJson } from '../render/bundle.js';
 
 export const summary = 'write one file with everything needed to verify an image offline later';
 
 export const usage = BUNDLE_USAGE;
 
 export async function run(args: string[], io: CliIo): Promise<number> {
-  const { values, ref, out, platforms } = bundleFlags(args);
+  const { values, ref, out, format, platforms } = bundleFlags(args);
   const { image, close } = await openTarget({ ref }, values, io);
   try {
     const trust = await loadTrust(values, io);
@@ -24,12 +24,10 @@ export async function run(args: string[], io: CliIo): Promise<number> {
       ...(signingTime ? { signingTime } : {}),
       out,
     });
-    if (!doc) {
-      io.stderr.write(describeRefused(report, ref.original));
-      return EXIT_INVALID;
-    }
-    io.stdout.write(describeBundle(report, doc, ref.original, out));
-    return EXIT_OK;
+    if (format === 'json') io.stdout.write(renderBundleJson(report, doc, ref.original, out));
+    else if (!doc) io.stderr.write(describeRefused(report, ref.original));
+    else io.stdout.write(describeBundle(report, doc, ref.original, out));
+    return doc ? EXIT_OK : EXIT_INVALID;
   } finally {
     await close?.();
   }

@@ -15,12 +15,10 @@ export const summary =
 
 export const spelling = 'dev-issuer';
 
+export const usage = DEV_ISSUER_HELP;
+
 export async function run(args: string[], io: CliIo): Promise<number> {
   const { values } = parse(args, devIssuerOptions, false);
-  if (values.help) {
-    io.stdout.write(DEV_ISSUER_HELP);
-    return 0;
-  }
   checkIssuerUrl(values.issuer);
   const claims = await parseClaims(values.claims, io);
   const requestToken = io.env.OPK_DEV_ISSUER_REQUEST_TOKEN || undefined;

@@ -6,7 +6,9 @@ import { loadTrust, trustOptions } from '../keys.js';
 
 export const summary = 'replace an RS256 ID token signature with a GQ proof (stdin → stdout)';
 
-export const usage = `usage: opk-signer gq sign --jwks JWKS.json [--format 2023|gq256] < idtoken > gqtoken`;
+export const usage = `usage: opk-signer gq sign --jwks JWKS.json [--format 2023|current] < idtoken > gqtoken
+  --format   2023 (default): the proof the 2023 PK Token format carries; current (also spelled
+             gq256): openpubkey's current GQ256 token, as \`sign --format current\` makes`;
 
 export async function run(args: string[], io: CliIo): Promise<number> {
   return asProducer(() => produce(args, io));
@@ -14,9 +16,11 @@ export async function run(args: string[], io: CliIo): Promise<number> {
 
 async function produce(args: string[], io: CliIo): Promise<number> {
   const { values } = parse(args, { ...trustOptions, format: { type: 'string' } }, false);
-  const format = (values.format ?? '2023') as GqFormat;
+  // `current` is what sign, serve and attest call this format; `gq256` its older name here.
+  const given = values.format ?? '2023';
+  const format: GqFormat = given === 'current' ? 'gq256' : (given as GqFormat);
   if (format !== '2023' && format !== 'gq256')
-    throw new UsageError('USAGE', '--format must be 2023 or gq256');
+    throw new UsageError('USAGE', `--format must be 2023 or current (gq256), not ${given}`);
   const trust = await loadTrust(values, io);
   const token = (await readInput(undefined, io, 'ID token')).toString('utf8').trim();
   io.stdout.write(gqSignToken(token, trust, { format }) + '\n');

@@ -1,7 +1,6 @@
-import { UsageError } from '../../errors.js';
 import { inspectImage } from '../../inspect/inspect.js';
 import { parseImageReference } from '../../oci/reference.js';
-import { EXIT_OK, outputFormat, parse, type CliIo } from '../io.js';
+import { ArgumentError, EXIT_OK, outputFormat, parse, type CliIo } from '../io.js';
 import { limitsFrom } from '../limits.js';
 import { INSPECT_USAGE, inspectOptions } from '../options/inspect.js';
 import { openImage, tagAndDigest } from '../options/verify.js';
@@ -15,7 +14,7 @@ export const usage = INSPECT_USAGE;
 
 export async function run(args: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parse(args, inspectOptions);
-  if (positionals.length !== 1) throw new UsageError('USAGE', 'expected one IMAGE');
+  if (positionals.length !== 1) throw new ArgumentError('expected one IMAGE');
   const format = outputFormat(values.output);
   const ref = parseImageReference(positionals[0]!);
   checkRegistryFlags(values);

@@ -15,7 +15,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
       'sidecar' in job
         ? await signViaSidecar(job.sidecar, job.statement, job)
         : await signStatement(job.statement, job.options);
-    await writeEnvelope(signed, job.output, io);
+    await writeEnvelope(signed, job, io);
     return 0;
   });
 }

@@ -23,7 +23,7 @@ export const usage = VERIFY_USAGE;
 export async function run(args: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parse(args, verifyOptions);
   const format = outputFormat(values.output);
-  const target = targetFlags(values, positionals, VERIFY_USAGE);
+  const target = targetFlags(values, positionals);
   const platforms = platformsFlag(values.platform);
   const threads = threadsFlag(values.threads);
   checkRegistryFlags(values);
@@ -33,7 +33,9 @@ export async function run(args: string[], io: CliIo): Promise<number> {
   const progress = progressFor(io, values.quiet);
   try {
     // Trust is loaded only after the reference parsed: usage errors never cost a network call.
-    const trust = await loadTrust({ ...values, issuer: issuers, ...(offline ? { offline } : {}) }, io);
+    const trust = await loadTrust({ ...values, issuer: issuers, ...(offline ? { offline } : {}) }, io, {
+      inReport: true,
+    });
     const signingTime = await signingTimeFlags(values, trust, io);
     const report = await verifyImage({
       ...image,

@@ -94,7 +94,12 @@ export async function runDemo(io: CliIo, work: string, layoutDir: string): Promi
     // The verifier trusts exactly the embedded issuer's published key, pinned from a file.
     const jwksFile = `${layoutDir}.issuer-jwks.json`;
     await writeFile(jwksFile, JSON.stringify(issuer.jwks(), null, 2));
-    const trust = new OpTrust({ pinned: parseJwks(JSON.stringify(issuer.jwks())), issuers: [issuer.issuer] });
+    // Named by its file, as `verify --jwks FILE` names it: "pinned JWKS /tmp/…issuer-jwks.json".
+    const trust = new OpTrust({
+      pinned: parseJwks(JSON.stringify(issuer.jwks())),
+      pinnedFrom: jwksFile,
+      issuers: [issuer.issuer],
+    });
     return await verifyAll(io, layoutDir, jwksFile, { keys: trust, trustedIssuers: [issuer.issuer] }, say);
   } finally {
     client?.close();

@@ -8,7 +8,10 @@ import { IoError, readInput, type CliIo } from '../io.js';
 export const DEV_ISSUER_HELP = `usage: opk-signer dev-issuer [--port N] [--issuer URL] [--claims JSON|@FILE] [--key FILE] [--jwks-out FILE] [--print-env]
   Serves discovery, a JWKS and GitHub's token-request endpoint until SIGTERM/SIGINT.
   SIGHUP rotates the signing key (the old one leaves the JWKS; --jwks-out is rewritten).
-  --print-env prints ACTIONS_ID_TOKEN_REQUEST_URL=… and ACTIONS_ID_TOKEN_REQUEST_TOKEN=… once ready.
+  --print-env prints ACTIONS_ID_TOKEN_REQUEST_URL=… and ACTIONS_ID_TOKEN_REQUEST_TOKEN=… once ready
+    (the token is a local credential for this process only). The process keeps running, so load
+    the lines from a file:  opk-signer dev-issuer --print-env > dev.env &
+                            until [ -s dev.env ]; do sleep 0.1; done; set -a; . ./dev.env; set +a
   --issuer sets the iss claim (default: its own URL, http://127.0.0.1:PORT).
   --key FILE loads the RSA signing key (PEM or JWK); a missing FILE is created with a new key (mode 0600).
   OPK_DEV_ISSUER_REQUEST_TOKEN fixes the request token (default: random).
@@ -61,7 +64,6 @@ export const devIssuerOptions = {
   key: { type: 'string' },
   'jwks-out': { type: 'string' },
   'print-env': { type: 'boolean' },
-  help: { type: 'boolean', short: 'h' },
 } as const;
 
 export function checkIssuerUrl(value: string | undefined): void {

@@ -3,19 +3,22 @@ import { UsageError } from '../../errors.js';
 import type { SignStatementOptions } from '../../signer/sign.js';
 import { httpTimestamper } from '../../tsa/client.js';
 import { formatFlag } from '../flags.js';
-import { parse, readInput, requireOption, type CliIo } from '../io.js';
+import { formatAndFile, outputOption, parse, readInput, requireOption, type CliIo } from '../io.js';
 import { providerFromFlags, providerOptions } from '../provider.js';
 import { tsaFlag } from './tsa.js';
 
 /** `sign`'s flags, help text and their mapping onto `signStatement`, beside the command. */
-export const SIGN_USAGE = `usage: opk-signer sign STATEMENT.json [-o ENVELOPE.json | -o json] [--provider github-actions|oidc|gitlab|dev] [--issuer URL]
+export const SIGN_USAGE = `usage: opk-signer sign STATEMENT.json [--out-file ENVELOPE.json] [-o text|json] [--provider github-actions|oidc|gitlab|dev] [--issuer URL]
   [--client-id ID] [--redirect-port N] [--open-browser] [--format 2023|current] [--tsa URL]   (OIDC client secret: env OPK_OIDC_CLIENT_SECRET)
-  or: opk-signer sign STATEMENT.json [-o ENVELOPE.json] --signer unix:///PATH   (through a running sidecar, which
-  holds the identity provider and the format)
-  -o json (--output json) prints {schema, mediaType, predicateType, digest, envelope} (docs/json-output.md)`;
+  or: opk-signer sign STATEMENT.json [--out-file ENVELOPE.json] [-o text|json] --signer unix:///PATH   (through a running
+  sidecar, which holds the identity provider and the format)
+  --out-file FILE   write the envelope to FILE (default: its exact bytes on stdout); the older
+                    -o FILE is still read for any FILE but json and text
+  -o, --output json prints {schema, mediaType, predicateType, digest, envelope[, file]} (docs/json-output.md)`;
 
 const signOptions = {
-  output: { type: 'string', short: 'o' },
+  ...outputOption,
+  'out-file': { type: 'string' },
   ...providerOptions,
   format: { type: 'string' },
   'payload-type': { type: 'string' },
@@ -35,7 +38,7 @@ const IN_PROCESS_FLAGS = [
 ] as const;
 
 /** What to sign, and how: through a sidecar (`sidecar`) or in process (`options`). */
-export type SignJob = { statement: Buffer; output?: string } & (
+export type SignJob = { statement: Buffer; format: 'text' | 'json'; file?: string } & (
   { sidecar: string; payloadType?: string } | { options: SignStatementOptions }
 );
 
@@ -43,7 +46,7 @@ export type SignJob = { statement: Buffer; output?: string } & (
 export async function signFlags(args: string[], io: CliIo): Promise<SignJob> {
   const { values: v, positionals } = parse(args, signOptions);
   const file = requireOption(positionals[0], 'STATEMENT');
-  const out = v.output !== undefined ? { output: v.output } : {};
+  const out = formatAndFile(v.output, v['out-file']);
   const payloadType = v['payload-type'] ? { payloadType: v['payload-type'] } : {};
   if (v.signer !== undefined) {
     const clash = IN_PROCESS_FLAGS.filter((f) => v[f] !== undefined);

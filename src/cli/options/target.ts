@@ -2,7 +2,7 @@ import { openBundle } from '../../bundle/open.js';
 import { UsageError } from '../../errors.js';
 import { parseImageReference, type ImageReference } from '../../oci/reference.js';
 import type { VerifyImageOptions } from '../../verify/image.js';
-import type { CliIo } from '../io.js';
+import { ArgumentError, type CliIo } from '../io.js';
 import type { TrustFlags } from '../keys.js';
 import type { RegistryFlagValues } from '../registry.js';
 import { openImage } from './verify.js';
@@ -21,17 +21,12 @@ export interface OpenedTarget {
 }
 
 /** IMAGE or `--bundle FILE [IMAGE@DIGEST]`, checked before any I/O. */
-export function targetFlags(
-  values: TrustFlags & { bundle?: string },
-  positionals: string[],
-  usage: string,
-): TargetFlags {
+export function targetFlags(values: TrustFlags & { bundle?: string }, positionals: string[]): TargetFlags {
   if (values.bundle === undefined) {
-    if (positionals.length !== 1) throw new UsageError('USAGE', `expected one IMAGE\n${usage}`);
+    if (positionals.length !== 1) throw new ArgumentError('expected one IMAGE');
     return { ref: parseImageReference(positionals[0]!) };
   }
-  if (positionals.length > 1)
-    throw new UsageError('USAGE', 'verify --bundle FILE takes at most one IMAGE@DIGEST');
+  if (positionals.length > 1) throw new ArgumentError('verify --bundle FILE takes at most one IMAGE@DIGEST');
   if (!values['trusted-root'] && !values.jwks && !values['jwks-archive'])
     throw new UsageError(
       'USAGE',

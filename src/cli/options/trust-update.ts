@@ -1,6 +1,14 @@
 import { UsageError } from '../../errors.js';
 import type { RootImport } from '../../trust/import.js';
-import { outputFormat, parse, readInput, requireOption, type CliIo } from '../io.js';
+import {
+  ArgumentError,
+  outputFormat,
+  outputOption,
+  parse,
+  readInput,
+  requireOption,
+  type CliIo,
+} from '../io.js';
 
 /** `trust update`'s flags, help text and their mapping onto `updateRootFrom`, beside the command. */
 export const TRUST_UPDATE_USAGE = `usage: opk-signer trust update --root ROOT.json --issuer URL [--discovery-url URL]
@@ -9,7 +17,8 @@ export const TRUST_UPDATE_USAGE = `usage: opk-signer trust update --root ROOT.js
   live discovery records every published key as seen now and marks keys no longer published as removed;
   --jwks imports a key set saved elsewhere (air-gapped sites), observed at --observed-at (default now);
   --from-archive migrates a --jwks-archive directory, keeping each key's first and last sighting.
-  The root only grows: keys are never dropped and observed windows never narrow.`;
+  The root only grows: keys are never dropped and observed windows never narrow.
+  -o, --output text|json    json: {schema, root, issuers, added, extended, removed} (docs/json-output.md)`;
 
 const trustUpdateOptions = {
   root: { type: 'string' },
@@ -18,7 +27,7 @@ const trustUpdateOptions = {
   'observed-at': { type: 'string' },
   'from-archive': { type: 'string' },
   'discovery-url': { type: 'string' },
-  output: { type: 'string' },
+  ...outputOption,
 } as const;
 
 function timeFlag(v: string | undefined): Date | undefined {
@@ -32,7 +41,7 @@ function timeFlag(v: string | undefined): Date | undefined {
 /** The flags, checked before any I/O; then the JWKS file (if any) is read. */
 export async function trustUpdateFlags(args: string[], io: CliIo) {
   const { values, positionals } = parse(args, trustUpdateOptions);
-  if (positionals.length > 0) throw new UsageError('USAGE', `unexpected argument ${positionals[0]}`);
+  if (positionals.length > 0) throw new ArgumentError(`unexpected argument ${positionals[0]}`);
   const root = requireOption(values.root, '--root ROOT.json');
   const issuers = [...new Set(requireOption(values.issuer, '--issuer URL'))];
   const format = outputFormat(values.output);

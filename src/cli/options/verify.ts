@@ -11,9 +11,11 @@ import { anchoredPattern } from '../../verify/signer-identity.js';
 import { intFlag } from '../flags.js';
 import { IoError, readInput, type CliIo } from '../io.js';
 import { trustOptions } from '../keys.js';
-import { LIMITS_USAGE, limitOptions } from '../limits.js';
+import { LIMITS_USAGE, limitOptions, VERIFICATIONS_USAGE } from '../limits.js';
 import { registryClientFor, registryOptions, type RegistryFlagValues } from '../registry.js';
+import { recordedImageName } from './layout-name.js';
 import { timeOptions } from './tsa.js';
+import { warningLine } from '../render/warnings.js';
 
 /** `verify`'s flags and help text, and what they map to, beside the command. */
 export const verifyOptions = {
@@ -65,12 +67,14 @@ export const VERIFY_USAGE = `usage: opk-signer verify IMAGE [flags]
                             (default: the reference's name, and its tag when read by tag)
   --username U --password-stdin   registry credentials (never stored)
   --plain-http              HTTP for a non-loopback registry
-  -o, --output text|json
+  -o, --output text|json    json: the report (docs/verify-output.md)
   -q, --quiet               no progress on stderr (progress is shown only on a terminal)
   --threads auto|N          worker threads for the signature checks (0: none; default auto:
                             one per core only for images with 256 or more attestation layers)
 ${LIMITS_USAGE}
-exit: 0 verified, 1 verification failed, 2 usage or I/O error`;
+${VERIFICATIONS_USAGE}
+exit: 0 verified, 1 verification failed (also a corrupt or garbled image, a bundle for another
+      digest), 2 usage or I/O error (a registry or OP unreachable, a missing blob)`;
 
 /** `--threads auto|N`: the threads verifyImage checks signatures on. */
 export function threadsFlag(value: string | undefined): { threads?: number | 'auto' } {
@@ -207,11 +211,11 @@ export async function openImage(
     const source = await OciLayout.open(ref.dir).catch((e: unknown) => {
       throw e instanceof OciIoError ? new IoError('IO', e.message) : e;
     });
-    for (const w of source.warnings) io.stderr.write(`opk-signer: warning: ${w.code}: ${w.message}\n`);
+    for (const w of source.warnings) io.stderr.write(warningLine(w.code, w.message));
     const refName = ref.tag ?? source.refNameOf(ref.digest);
     return {
       source,
-      imageName: subjectName ?? ref.dir,
+      imageName: subjectName ?? recordedImageName(source, ref),
       ...(subjectName !== undefined ? { subjectName } : {}),
       ...version,
       ...(refName !== undefined ? { purlVersion: refName } : {}),

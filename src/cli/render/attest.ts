@@ -5,7 +5,9 @@ export const ATTEST_RESULT_SCHEMA = 'https://opk-signer.dev/schemas/attest-resul
 
 /** `attest --output json` (docs/json-output.md): the library's result, versioned. */
 export function renderAttestJson(r: AttestResult): string {
-  return JSON.stringify({ schema: ATTEST_RESULT_SCHEMA, ...r }, null, 2) + '\n';
+  // Whole milliseconds: sub-millisecond float noise (2.3885239999999897) tells nobody anything.
+  const timings = Object.fromEntries(Object.entries(r.timings).map(([k, v]) => [k, Math.round(v)]));
+  return JSON.stringify({ schema: ATTEST_RESULT_SCHEMA, ...r, timings }, null, 2) + '\n';
 }
 
 /** What `attest` prints on stderr after signing: what changed, where, in how long. */

@@ -117,6 +117,50 @@ describe('opk-signer bundle / verify --bundle', () => {
     expect(r.stdout).toContain(`Verified example.test/acme/widget@${doc.image.digest}`);
   });
 
+  it('-o json is the format (a document), --out-file the bundle; -o json never writes a file named json', async () => {
+    const out = join(work.dir, 'second.bundle.json');
+    const ok = runCli([
+      'bundle',
+      `oci:${layout}:v1`,
+      '--out-file',
+      out,
+      '-o',
+      'json',
+      '--trusted-root',
+      root,
+    ]);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(JSON.parse(ok.stdout)).toMatchObject({
+      schema: 'https://opk-signer.dev/schemas/bundle-result/v1',
+      verified: true,
+      file: out,
+      signedAttestations: 4,
+      opKeys: 1,
+    });
+    expect((JSON.parse(await readFile(out, 'utf8')) as BundleDoc).mediaType).toBe(BUNDLE_MEDIA_TYPE);
+    const cwd = join(work.dir, 'cwd');
+    await (await import('node:fs/promises')).mkdir(cwd);
+    const noFile = runCli(['bundle', `oci:${layout}:v1`, '-o', 'json', '--trusted-root', root], { cwd });
+    expect(noFile.code).toBe(2);
+    expect(noFile.stderr).toContain('--out-file FILE is required');
+    await expect(readFile(join(cwd, 'json'))).rejects.toThrow();
+    const refused = runCli([
+      'bundle',
+      `oci:${layout}:v1`,
+      '--out-file',
+      `${out}.x`,
+      '-o',
+      'json',
+      '--trusted-root',
+      otherRoot,
+    ]);
+    expect(refused.code).toBe(1);
+    const why = JSON.parse(refused.stdout) as { verified: boolean; errors: { code: string }[] };
+    expect(why.verified).toBe(false);
+    expect(why.errors.map((e) => e.code)).toContain('OP_KEY_NOT_FOUND');
+    await expect(readFile(`${out}.x`)).rejects.toThrow();
+  });
+
   it('fails against a root that lacks its key', () => {
     const r = offline(['verify', '--bundle', bundle, '--trusted-root', otherRoot]);
     expect(r.code).toBe(1);

@@ -41,7 +41,11 @@ describe('opk-signer CLI (core commands)', async () => {
     ] as const) {
       const r = runCli(['pktoken', 'verify', file(name, body), '--jwks', jwks, '--output', 'json']);
       expect(r.code, r.stderr).toBe(0);
-      expect(JSON.parse(r.stdout)).toMatchObject({ valid: true, claims: { repository: 'acme/widget' } });
+      expect(JSON.parse(r.stdout)).toMatchObject({
+        schema: 'https://opk-signer.dev/schemas/pktoken-verify/v1',
+        verified: true,
+        identity: { repository: 'acme/widget' },
+      });
     }
   });
 
@@ -149,6 +153,96 @@ describe('opk-signer CLI (core commands)', async () => {
     const r = runCli(['envelope', 'verify', file('env2.json', JSON.stringify(tampered)), '--jwks', jwks]);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('ATT_MISMATCH');
+  });
+
+  it('envelope, pktoken and gq verify -o json: versioned, the verify report names, a failure document too', async () => {
+    const statement = JSON.stringify({
+      _type: 'https://in-toto.io/Statement/v1',
+      predicateType: 'https://slsa.dev/provenance/v1',
+      subject: [{ name: 'x', digest: { sha256: 'c'.repeat(64) } }],
+      predicate: {},
+    });
+    const signed = await signStatement(Buffer.from(statement), { getIdToken: op.source('aud') });
+    const env = file('json-env.json', signed.envelope.toString());
+    const ok = runCli(['envelope', 'verify', env, '--jwks', jwks, '-o', 'json']);
+    expect(ok.code, ok.stderr).toBe(0);
+    const doc = JSON.parse(ok.stdout);
+    expect(doc).toMatchObject({
+      schema: 'https://opk-signer.dev/schemas/envelope-verify/v1',
+      verified: true,
+      identity: { iss: op.issuer },
+      format: '2023',
+      opKey: { kid: op.kid },
+      keySource: { kind: 'pinned', location: jwks },
+    });
+    expect(doc).not.toHaveProperty('valid');
+    expect(doc).not.toHaveProperty('pkToken');
+    // One byte of the statement changed: exit 1, and the JSON consumer still gets a document.
+    const tampered = JSON.parse(signed.envelope.toString());
+    tampered.payload = Buffer.from(statement.replace('"x"', '"y"')).toString('base64');
+    const bad = runCli([
+      'envelope',
+      'verify',
+      file('json-env2.json', JSON.stringify(tampered)),
+      '--jwks',
+      jwks,
+      '-o',
+      'json',
+    ]);
+    expect(bad.code).toBe(1);
+    expect(JSON.parse(bad.stdout)).toEqual({
+      schema: 'https://opk-signer.dev/schemas/envelope-verify/v1',
+      verified: false,
+      errors: [{ code: 'ATT_MISMATCH', message: expect.any(String) }],
+    });
+    // Text mode is unchanged: nothing on stdout, the reason on stderr.
+    const text = runCli([
+      'envelope',
+      'verify',
+      file('json-env3.json', JSON.stringify(tampered)),
+      '--jwks',
+      jwks,
+    ]);
+    expect(text.stdout).toBe('');
+    expect(text.stderr).toContain('ATT_MISMATCH');
+    // An input error (a missing file) is not a verdict: one line on stderr, nothing on stdout.
+    const missing = runCli(['envelope', 'verify', join(dir, 'nope.json'), '--jwks', jwks, '-o', 'json']);
+    expect(missing.code).toBe(2);
+    expect(missing.stdout).toBe('');
+    const pkt = runCli(['pktoken', 'verify', file('j.json', minted2023.json), '--jwks', other, '-o', 'json']);
+    expect(pkt.code).toBe(1);
+    expect(JSON.parse(pkt.stdout)).toMatchObject({
+      schema: 'https://opk-signer.dev/schemas/pktoken-verify/v1',
+      verified: false,
+      errors: [{ code: expect.stringMatching(/^[A-Z_]+$/) }],
+    });
+    const gq = gqSignJwt(
+      op.issue({ iss: op.issuer, sub: 'x', aud: 'x', iat: Math.floor(Date.now() / 1000) }),
+      op.key,
+      {
+        format: 'gq256',
+      },
+    );
+    const g = runCli(['gq', 'verify', '--jwks', jwks, '-o', 'json'], { input: gq });
+    expect(g.code, g.stderr).toBe(0);
+    expect(JSON.parse(g.stdout)).toMatchObject({
+      schema: 'https://opk-signer.dev/schemas/gq-verify/v1',
+      verified: true,
+      format: 'gq256',
+      opKey: { kid: op.kid },
+      identity: { iss: op.issuer },
+    });
+  });
+
+  it('gq sign --format current is the GQ256 format sign/serve/attest call current', () => {
+    const token = op.issue({ iss: op.issuer, sub: 'x', aud: 'x', iat: Math.floor(Date.now() / 1000) });
+    const cur = runCli(['gq', 'sign', '--jwks', jwks, '--format', 'current'], { input: token });
+    expect(cur.code, cur.stderr).toBe(0);
+    const v = runCli(['gq', 'verify', '--jwks', jwks, '-o', 'json'], { input: cur.stdout });
+    expect(JSON.parse(v.stdout).format).toBe('gq256');
+    const nope = runCli(['gq', 'sign', '--jwks', jwks, '--format', 'v9'], { input: token });
+    expect(nope.code).toBe(2);
+    expect(nope.stderr).toContain('--format must be 2023 or current');
   });
 
   it('exit codes keep to the contract: bad trust material or signing input is 2, a verdict is 1', () => {

@@ -18,6 +18,9 @@ describe('opk-signer demo (the README main job)', () => {
     expect(r.stdout).toContain('Verified signed git sha provenance 6b906a4153c61a2486973a1347db8300dc9ce3ee');
     expect(r.stdout).not.toContain('✗');
     expect(r.stdout + r.stderr).not.toContain('canary-request-token-3f9a');
+    // The key source names the pinned file once, as `verify --jwks FILE` would.
+    expect(r.stdout).not.toContain('pinned JWKS pinned JWKS');
+    expect(r.stdout).toContain(`from pinned JWKS ${layout}.issuer-jwks.json)`);
     // The layout it leaves behind verifies again through the CLI, as the printed command says.
     const again = runCli([
       'verify',

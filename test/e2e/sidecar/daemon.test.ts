@@ -130,7 +130,7 @@ describe('independent clients against `opk-signer serve`', () => {
       'json',
     ]);
     expect(JSON.parse(verified.stdout)).toMatchObject({
-      valid: true,
+      verified: true,
       predicateType: 'https://slsa.dev/provenance/v0.2',
       identity: { iss: issuer.issuer },
     });

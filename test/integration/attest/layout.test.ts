@@ -6,6 +6,7 @@ import { startDevIssuer, type DevIssuer } from '../../../src/issuer/dev-issuer.j
 import { StaticKeySource } from '../../../src/jwk/set.js';
 import { rsaKeyFromJwk } from '../../../src/jwk/rsa.js';
 import { BlobStore, singleManifestImage } from '../../helpers/buildkit.js';
+import { runMain } from '../../helpers/cli.js';
 import { OciLayout } from '../../../src/oci/layout.js';
 import { GITHUB_ACTIONS_ISSUER } from '../../../src/pktoken/verify.js';
 import { verifyImage } from '../../../src/verify/image.js';
@@ -136,6 +137,7 @@ describe('attest oci:DIR', () => {
     expect((await attestCli(['oci:/nonexistent-dir:v1'], { env })).code).toBe(2);
     expect((await attestCli(['a/b:c', '--mode', 'x'], { env })).code).toBe(2);
     expect((await attestCli(['oci:/x:v1', '--push'], { env })).code).toBe(2);
-    expect((await attestCli(['--help'])).stdout).toContain('--mode referrers|inline');
+    // Help is the entry point's, for every command (description first, then the usage).
+    expect((await runMain(['attest', '--help'])).stdout).toContain('--mode referrers|inline');
   });
 });

@@ -30,9 +30,9 @@ afterAll(async () => {
   await work?.cleanup();
 });
 
-async function copy(): Promise<string> {
+async function copy(fixture = 'stock-prov'): Promise<string> {
   const dir = join(work.dir, `l${n++}`);
-  await cp(join(REAL, 'stock-prov'), dir, { recursive: true });
+  await cp(join(REAL, fixture), dir, { recursive: true });
   return dir;
 }
 
@@ -72,7 +72,67 @@ describe('attest --output json', () => {
   });
 });
 
+describe('attest: one meaning for -o, the summary in text mode only, warnings in one shape', () => {
+  it('-o json: the document on stdout, no summary on stderr; timings in whole milliseconds', async () => {
+    const r = await attestCli([`oci:${await copy()}:stock`, '--mode', 'inline', '-o', 'json'], { env });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toBe('');
+    const doc = JSON.parse(r.stdout) as { timings: Record<string, number> };
+    for (const v of Object.values(doc.timings)) expect(Number.isInteger(v)).toBe(true);
+    const text = await attestCli([`oci:${await copy()}:stock`, '--mode', 'inline'], { env });
+    expect(text.stderr).toContain('signed 2 attestation(s)');
+  });
+
+  it('--out-layout names the destination; --output takes a format (or the older oci: spelling)', async () => {
+    const dst = join(work.dir, 'out-layout');
+    const r = await attestCli([`oci:${await copy()}:stock`, '--out-layout', `oci:${dst}:signed`], { env });
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(await readFile(join(dst, 'index.json'), 'utf8')).manifests.length).toBe(1);
+    const bad = await attestCli([`oci:${await copy()}:stock`, '--output', 'yaml'], { env });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain(
+      '--output must be text or json, not yaml (a destination layout: --out-layout',
+    );
+    const both = await attestCli(
+      [`oci:${await copy()}:stock`, '--output', `oci:${dst}:a`, '--out-layout', `oci:${dst}:b`],
+      { env },
+    );
+    expect(both.code).toBe(2);
+  });
+
+  it('a warning is `opk-signer: warning: CODE: message` on stderr, in JSON mode too', async () => {
+    // stock-dir is a BuildKit v0.11 directory export: index.json and blobs/, no oci-layout file.
+    const r = await attestCli([`oci:${await copy('stock-dir')}`, '--mode', 'inline', '-o', 'json'], { env });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/^opk-signer: warning: OCI_LAYOUT_MARKER_MISSING: /m);
+    expect(r.stderr).not.toMatch(/^warning: /m);
+  });
+});
+
 describe('sign -o json', () => {
+  it('--out-file FILE with -o json: the envelope in FILE, the document (naming FILE) on stdout', async () => {
+    const statement = join(work.dir, 'statement-2.json');
+    const { writeFile } = await import('node:fs/promises');
+    await writeFile(
+      statement,
+      JSON.stringify({
+        _type: 'https://in-toto.io/Statement/v1',
+        subject: [{ name: 'x', digest: { sha256: 'a'.repeat(64) } }],
+        predicateType: 'https://example.test/p',
+        predicate: {},
+      }),
+    );
+    const file = join(work.dir, 'json');
+    const r = await runInProcess(sign, [statement, '--out-file', file, '-o', 'json'], { env });
+    expect(r.code, r.stderr).toBe(0);
+    const doc = JSON.parse(r.stdout) as { file: string; envelope: string };
+    expect(doc.file).toBe(file);
+    expect(await readFile(file, 'utf8')).toBe(doc.envelope);
+    const twice = await runInProcess(sign, [statement, '--out-file', file, '-o', `${file}.2`], { env });
+    expect(twice.code).toBe(2);
+    expect(twice.stderr).toContain('older spelling of --out-file');
+  });
+
   it('prints the envelope with its schema, media type and digest; -o FILE still writes the envelope', async () => {
     const statement = join(work.dir, 'statement.json');
     const { writeFile } = await import('node:fs/promises');

@@ -232,6 +232,25 @@ describe('opk-signer dev-issuer (the CLI process)', () => {
     expect(stderr).not.toContain(value);
   });
 
+  it("README's lines load --print-env into the shell while the issuer keeps running", async () => {
+    expect(existsSync(main)).toBe(true);
+    const readme = await readFile(join(process.cwd(), 'README.md'), 'utf8');
+    const block = /```sh\n((?:\s*opk-signer dev-issuer --print-env[^\n]*\n)[\s\S]*?)\s*```/.exec(readme);
+    expect(block, 'the README shows how to load dev-issuer --print-env').not.toBeNull();
+    const lines = block![1]!.replaceAll('opk-signer ', `"${process.execPath}" "${main}" `);
+    const work = await mkdtemp(join(dir, 'env-'));
+    const out = await new Promise<string>((ok) => {
+      const c = spawn('sh', ['-c', `${lines}\nprintf '%s\\n' "$ACTIONS_ID_TOKEN_REQUEST_URL"; kill $!`], {
+        cwd: work,
+        stdio: ['ignore', 'pipe', 'ignore'],
+      });
+      let text = '';
+      c.stdout.on('data', (b: Buffer) => (text += b.toString()));
+      c.on('exit', () => ok(text));
+    });
+    expect(out.trim()).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/.+\?api-version=2\.0$/);
+  });
+
   it('rejects bad flags with a usage error', async () => {
     expect(existsSync(main)).toBe(true);
     const out = await new Promise<{ code: number | null; stderr: string }>((ok) => {

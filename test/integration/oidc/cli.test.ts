@@ -117,7 +117,7 @@ describe('opk-signer jwks snapshot + verify with --jwks-archive', () => {
     );
     expect(both.err()).toBe('');
     expect(code).toBe(0);
-    expect(JSON.parse(both.out())).toMatchObject({ valid: true, opKey: { kid: oldKid } });
+    expect(JSON.parse(both.out())).toMatchObject({ verified: true, opKey: { kid: oldKid } });
 
     const offline = io();
     expect(
@@ -138,17 +138,18 @@ describe('opk-signer jwks snapshot + verify with --jwks-archive', () => {
           GITHUB_ACTIONS_ISSUER,
           '--archive',
           archive,
-          '--from',
+          '--jwks',
           join(fx, 'github_actions_2025-05_crates-io.json'),
           '--observed-at',
           '2025-05-15T00:00:00Z',
-          '--output',
+          '-o',
           'json',
         ],
         a,
       ),
     ).toBe(0);
-    const out = JSON.parse(a.out()) as { file: string; kids: string[] };
+    const out = JSON.parse(a.out()) as { schema: string; file: string; kids: string[] };
+    expect(out.schema).toBe('https://opk-signer.dev/schemas/jwks-snapshot/v1');
     expect(out.kids).toContain('1F2AB83404C08EC9EA0BB99DAED02186B091DBF4');
     expect(out.file).toMatch(/2025-05-15T00-00-00\.000Z-[0-9a-f]{8}\.json$/);
     const bad = io();

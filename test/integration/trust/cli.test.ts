@@ -121,6 +121,20 @@ describe('trusted root across a key rotation', () => {
     expect(mixed.code).toBe(2);
   });
 
+  it('trust update -o json: a versioned document (the short -o, as on every command)', async () => {
+    const root = join(work.dir, 'json-root.json');
+    const jwks = join(work.dir, 'json-root.jwks.json');
+    await writeFile(jwks, JSON.stringify(opA.jwks));
+    const r = await update(['--root', root, '--issuer', GITHUB_ACTIONS_ISSUER, '--jwks', jwks, '-o', 'json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({
+      schema: 'https://opk-signer.dev/schemas/trust-update/v1',
+      root,
+      issuers: [GITHUB_ACTIONS_ISSUER],
+      added: [expect.stringContaining('key-a')],
+    });
+  });
+
   it('single-object verify takes --trusted-root too', async () => {
     const root = await rootWith('env-root.json', opA);
     const r = await runInProcess(envelopeVerify.run, [stampedEnvelope, '--trusted-root', root]);

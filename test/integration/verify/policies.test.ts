@@ -118,3 +118,64 @@ describe('the shipped rules still bite', () => {
     }
   });
 });
+
+describe('report text names what failed and what was verified', () => {
+  it('a failed named CEL rule shows its name, not its multi-line expression', async () => {
+    const op = createTestOp();
+    const jwks = join(work.dir, 'op-jwks-2.json');
+    await writeFile(jwks, JSON.stringify(op.jwks));
+    const img = await signedImage(op, {
+      tag: 'c',
+      provenance: 'v1',
+      facts: {
+        sha: '6b906a4153c61a2486973a1347db8300dc9ce3ee',
+        source: 'https://github.com/acme/widget',
+        builderId: 'https://github.com/acme/widget/actions/runs/1',
+      },
+    });
+    await writeLayout(img, join(work.dir, 'tampered-2'), 'c');
+    const args = [
+      `oci:${join(work.dir, 'tampered-2')}:c`,
+      '--jwks',
+      jwks,
+      '--subject-name',
+      'example.test/acme/widget',
+    ];
+    const named = await runInProcess(run, [
+      ...args,
+      '--policy',
+      join(docs, 'policies', 'slsa-provenance.yaml'),
+    ]);
+    expect(named.code).toBe(1);
+    expect(named.stdout).toContain('✗ policy rule builder-is-this-run-when-set is false\n');
+    expect(named.stdout).not.toContain('\\u000a');
+    // An unnamed one-line rule is known by its expression.
+    const bare = join(work.dir, 'bare.yaml');
+    await writeFile(bare, `cel:\n  - "claims.run_id == '1'"\n`);
+    const unnamed = await runInProcess(run, [...args, '--policy', bare]);
+    expect(unnamed.stdout).toContain(`✗ policy rule cel[0] is false: claims.run_id == '1'\n`);
+  });
+
+  it("a layout's header purl is the image name BuildKit recorded, never the directory", async () => {
+    for (const b of builds.filter((x) => x.label.startsWith('stock'))) {
+      const r = await runInProcess(run, [b.ref, '--jwks', b.jwks]);
+      const tag = b.ref.split(':').pop()!;
+      const headers = r.stdout.split('\n').filter((l) => l.startsWith('Verifying ') && l.includes(' for '));
+      expect(headers.length, b.label).toBeGreaterThan(0);
+      for (const h of headers)
+        expect(h, b.label).toContain(`for pkg:docker/127.0.0.1%3A5055/hello@${tag}?platform=`);
+    }
+    // An export without a name has no purl: the header names the reference and the platform.
+    const { cp } = await import('node:fs/promises');
+    const { REAL } = await import('../../helpers/real-builds.js');
+    const noname = join(work.dir, 'noname');
+    await cp(join(REAL, 'stock-noname'), noname, { recursive: true });
+    const r = await runInProcess(run, [`oci:${noname}`, '--jwks', builds[0]!.jwks]);
+    const headers = r.stdout.split('\n').filter((l) => l.startsWith('Verifying ') && l.includes(' for '));
+    expect(headers.length).toBeGreaterThan(0);
+    for (const h of headers) {
+      expect(h).toMatch(new RegExp(`for oci:${noname} \\(linux/[a-z0-9]+\\)$`));
+      expect(h).not.toContain('pkg:docker');
+    }
+  });
+});
