@@ -183,15 +183,15 @@ async function openLayout(
     throw e instanceof OciIoError ? new UsageError('USAGE', e.message) : e;
   });
   for (const w of layout.warnings) onNote?.(`warning: ${w.code}: ${w.message}`);
-  const only = layout.tags().length === 1 ? layout.tags()[0] : undefined;
-  if (!ref.tag && !ref.digest && only) ref.tag = only;
-  // The one image of an unnamed export (no ref name): signed in place of it, untagged.
-  const entries = layout.entries();
-  const unnamed =
-    !ref.tag && !ref.digest && !newTag && !output?.tag && entries.length === 1 && layout.tags().length === 0
-      ? entries[0]!.digest
-      : undefined;
-  if (unnamed) ref.digest = unnamed;
+  // `oci:DIR`: the layout's one image, by the rule verify, inspect and bundle use too.
+  let unnamed: string | undefined;
+  if (!ref.tag && !ref.digest) {
+    const entry = await layout.defaultEntry();
+    const name = entry.annotations?.[ANNOTATION_REF_NAME];
+    // An unnamed export (no ref name): signed in place of it, untagged.
+    if (name !== undefined) ref.tag = name;
+    else if (!newTag && !output?.tag) unnamed = ref.digest = entry.digest;
+  }
   // By digest with no tag asked for: the new index is listed untagged (no `latest` moves).
   const tag = output?.tag ?? newTag ?? ref.tag ?? (ref.digest ? undefined : 'latest');
   const tags = tag !== undefined ? [tag] : [];

@@ -6,6 +6,8 @@ import { OciIoError } from './errors.js';
 import { atomicWrite, readFileCapped, withFileLock } from './files.js';
 import { dropUntagged, listEntry } from './layout-index.js';
 import { readIndexJson, readLayout, writeMarker, type LayoutWarning } from './layout-open.js';
+import { mayBeReferrer, pickLayoutImage } from './layout-pick.js';
+import { blobReferrer, MAX_BLOB_REFERRER_BYTES, removeBlobs, smallBlobs } from './layout-referrers.js';
 import { checkLimit, type Limits } from './limits.js';
 import { UNBOUNDED_READS, type ImageSource, type ResolvedRoot, type SourceReads } from './source.js';
 import {
@@ -16,7 +18,6 @@ import {
   isDigest,
   MAX_BLOB_BYTES,
   MAX_MANIFEST_BYTES,
-  IMAGE_MANIFEST_MEDIA_TYPES,
   MEDIA_TYPE_OCI_INDEX,
   parseIndex,
   parseManifest,
@@ -104,11 +105,23 @@ export class OciLayout implements ImageSource {
     return this.index.manifests.map((d) => ({ ...d }));
   }
 
-  /** The ref name of the entry `digest` (default: the only entry) names, as a purl's version. */
-  refNameOf(digest?: string): string | undefined {
-    const m = this.index.manifests;
-    const entry = digest ? m.find((d) => d.digest === digest) : m.length === 1 ? m[0] : undefined;
+  /** The ref name of the entry `digest` (default: the entry `oci:DIR` names), as a purl's version. */
+  async refNameOf(digest?: string): Promise<string | undefined> {
+    const entry = digest
+      ? this.index.manifests.find((d) => d.digest === digest)
+      : await this.defaultEntry().catch(() => undefined);
     return entry?.annotations?.[ANNOTATION_REF_NAME];
+  }
+
+  /** The entry `oci:DIR` (no tag, no digest) names: the layout's one image (layout-pick.ts). */
+  defaultEntry(): Promise<Descriptor> {
+    const read = (d: string) => this.readBlob(d, MAX_MANIFEST_BYTES, 'manifest');
+    return pickLayoutImage(this.dir, this.index.manifests, async (d) =>
+      this.subjectOf(d, read).then(
+        (s) => s.digest !== undefined,
+        () => false,
+      ),
+    );
   }
 
   tags(): string[] {
@@ -136,15 +149,12 @@ export class OciLayout implements ImageSource {
           `tag ${tagOrDigest} names ${matches.length} entries in ${this.dir}`,
         );
       descriptor = matches[0];
-      if (!descriptor && tagOrDigest === '' && this.index.manifests.length === 1)
-        descriptor = this.index.manifests[0];
+      if (!descriptor && tagOrDigest === '') descriptor = await this.defaultEntry();
       if (!descriptor) {
         const known = this.tags();
         throw new OciIoError(
           'OCI_NOT_FOUND',
-          tagOrDigest === ''
-            ? `${this.dir} holds ${this.index.manifests.length} images; name one with oci:DIR:TAG (tags: ${known.join(', ') || 'none'})`
-            : `tag ${tagOrDigest} not found in ${this.dir} (tags: ${known.join(', ') || 'none'})`,
+          `tag ${tagOrDigest} not found in ${this.dir} (tags: ${known.join(', ') || 'none'})`,
         );
       }
     }
@@ -199,10 +209,7 @@ export class OciLayout implements ImageSource {
       if (tag === referrersTag(digest)) {
         const bytes = await read(d.digest);
         for (const m of parseIndex(bytes, `referrers index ${tag}`).manifests) add(m);
-      } else if (
-        IMAGE_MANIFEST_MEDIA_TYPES.includes(d.mediaType) &&
-        (tag === undefined || d.artifactType !== undefined)
-      ) {
+      } else if (mayBeReferrer(d)) {
         const subject = await this.subjectOf(d.digest, read);
         if (subject?.digest === digest) {
           const { annotations, ...rest } = d;
@@ -216,8 +223,33 @@ export class OciLayout implements ImageSource {
         }
       }
     }
+    await this.blobReferrers(digest, reads, (d) => {
+      if (!enough() && !this.index.manifests.some((e) => e.digest === d.digest)) add(d);
+    });
     return out;
   }
+
+  /** Referrers kept as blobs only (how attest writes them to a layout: layout-referrers.ts). */
+  private async blobReferrers(
+    digest: string,
+    reads: SourceReads,
+    add: (d: Descriptor) => void,
+  ): Promise<void> {
+    this.blobs ??= smallBlobs(this.dir);
+    for (const blob of await this.blobs) {
+      const bytes = await reads.read(
+        MAX_BLOB_REFERRER_BYTES,
+        (cap) =>
+          readFileCapped(this.blobPath(blob.digest), cap, `blob ${blob.digest}`, `is not in ${this.dir}`),
+        size,
+      );
+      const d = blobReferrer(bytes, blob, digest);
+      if (d) add(d);
+    }
+  }
+
+  /** The layout's small blobs, listed once per run (writes reset it). */
+  private blobs: Promise<{ digest: string; size: number }[]> | undefined;
 
   /** What one listed manifest says about its subject, read once per layout. */
   private subjects = new Map<string, Promise<Subject>>();
@@ -255,7 +287,10 @@ export class OciLayout implements ImageSource {
   async writeBlob(bytes: Uint8Array | string, mediaType = 'application/octet-stream'): Promise<Descriptor> {
     const b = typeof bytes === 'string' ? Buffer.from(bytes, 'utf8') : bytes;
     const desc = descriptorFor(b, mediaType);
-    if (!(await this.blobIntact(desc.digest, desc.size))) await atomicWrite(this.blobPath(desc.digest), b);
+    if (!(await this.blobIntact(desc.digest, desc.size))) {
+      await atomicWrite(this.blobPath(desc.digest), b);
+      this.blobs = undefined;
+    }
     return desc;
   }
 
@@ -293,10 +328,16 @@ export class OciLayout implements ImageSource {
     await this.update((index) => listEntry(index, desc, tag, check, replacesUntagged));
   }
 
-  /** Drops untagged index.json entries for these digests (superseded referrers). */
-  async removeUntagged(digests: Iterable<string>): Promise<void> {
+  /**
+   * Drops superseded referrers: their blobs, and their untagged index.json entries where an
+   * older version (or oras) listed them there.
+   */
+  async dropReferrers(digests: Iterable<string>): Promise<void> {
     const drop = new Set(digests);
+    if (drop.size === 0) return;
     await this.update((index) => dropUntagged(index, drop));
+    await removeBlobs(this.dir, drop);
+    this.blobs = undefined;
   }
 
   /** The digest a tag names now (index.json re-read, not the copy read at open). */

@@ -42,7 +42,7 @@ export const verifyOptions = {
 } as const;
 
 export const VERIFY_USAGE = `usage: opk-signer verify IMAGE [flags]
-  IMAGE                     host/repo:tag, host/repo@sha256:…, or oci:DIR[:TAG]
+  IMAGE                     host/repo:tag, host/repo@sha256:…, or oci:DIR[:TAG|@sha256:…]
   --platform os/arch[/v]    platform(s) to verify (repeatable, comma-separated); default all
   --issuer URL              trusted OIDC issuer (repeatable); default GitHub Actions
   --repo-owner-id ID  --repository OWNER/REPO  --ref REF  --sha SHA  --workflow-ref REF
@@ -195,7 +195,7 @@ export async function openImage(
       throw e instanceof OciIoError ? new IoError('IO', e.message) : e;
     });
     for (const w of source.warnings) io.stderr.write(`opk-signer: warning: ${w.code}: ${w.message}\n`);
-    const refName = ref.tag ?? source.refNameOf(ref.digest);
+    const refName = ref.tag ?? (await source.refNameOf(ref.digest));
     return {
       source,
       imageName: subjectName ?? ref.dir,
