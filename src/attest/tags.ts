@@ -1,6 +1,7 @@
 import { UsageError } from '../errors.js';
 import { OciIoError } from '../oci/errors.js';
 import { OciLayout } from '../oci/layout.js';
+import { refuseLocalLayoutName } from '../oci/local-layout-hint.js';
 import {
   familiarName,
   parseImageReference,
@@ -88,6 +89,7 @@ export async function prepareAttest(o: AttestReferenceOptions): Promise<AttestJo
   const { ref, image, pinned, metaTags } = resolveImage(o);
   const output = o.output !== undefined ? layoutOutput(o.output) : undefined;
   const mode = o.mode ?? defaultMode(ref, output);
+  if (ref.kind === 'registry') await refuseLocalLayoutName(ref);
   if (ref.kind === 'registry' && !o.push && !output)
     throw new UsageError(
       'USAGE',

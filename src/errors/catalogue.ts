@@ -59,6 +59,9 @@ const internal = (doc: string): ErrorEntry => ({ kind: 'internal', exit: 2, grpc
 export const CATALOGUE = {
   // Generic
   USAGE: input('bad flags or arguments'),
+  IMAGE_REF_IS_LAYOUT: input(
+    'a bare image name (no registry host) that names a local OCI layout directory: write oci:DIR (the message says so)',
+  ),
   UNKNOWN_FLAG: input('a flag the command does not know (the message names the closest known one)'),
   INPUT_INVALID: input('the input of a producing command (sign, gq sign, jwks snapshot) does not parse'),
   IO: io('a local file could not be read or written'),

@@ -1,5 +1,6 @@
 import { UsageError } from '../../errors.js';
 import { OciIoError } from '../../oci/errors.js';
+import { refuseLocalLayoutName } from '../../oci/local-layout-hint.js';
 import { OciLayout } from '../../oci/layout.js';
 import { familiarName, parseSubjectName, type ImageReference } from '../../oci/reference.js';
 import type { ImageSource } from '../../oci/source.js';
@@ -204,6 +205,7 @@ export async function openImage(
       ...(refName !== undefined ? { purlVersion: refName } : {}),
     };
   }
+  await refuseLocalLayoutName(ref);
   const client = await registryClientFor(ref.registry, values, io);
   const imageName = familiarName(ref);
   return {
