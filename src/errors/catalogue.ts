@@ -164,6 +164,9 @@ export const CATALOGUE = {
     'the trusted root file is not a valid trusted root (mediaType, issuers, keys, observed times)',
     'FAILED_PRECONDITION',
   ),
+  TRUST_ISSUER_NOT_HELD: input(
+    'the trusted root or JWKS archive holds no keys for any trusted issuer (the message names the issuers it holds: pass --issuer)',
+  ),
   TRUSTED_ROOT_IO: input('the trusted root file cannot be read or written', 'FAILED_PRECONDITION'),
   TSA_CERT_INVALID: input('a --tsa-cert file holds no PEM certificate, or one that does not parse'),
 
