@@ -34,12 +34,15 @@ export async function smallBlobs(dir: string): Promise<SmallBlob[]> {
 }
 
 /**
- * The referrer descriptor a blob stands for when it is an image manifest whose subject is
- * `subject` (what a registry's referrers API would list), else undefined. Other blobs (layers,
- * configs, manifests of other subjects) are not referrers; one that claims to be, but does not
- * hash to its name, is a corrupt layout (OCI_DIGEST_MISMATCH).
+ * The subject and referrer descriptor a blob stands for when it is an image manifest with a
+ * subject (what a registry's referrers API would list), else undefined. Other blobs (layers,
+ * configs, images) are not referrers; one that claims to be, but does not hash to its name, is
+ * a corrupt layout (OCI_DIGEST_MISMATCH).
  */
-export function blobReferrer(bytes: Uint8Array, blob: SmallBlob, subject: string): Descriptor | undefined {
+export function blobReferrer(
+  bytes: Uint8Array,
+  blob: SmallBlob,
+): { subject: string; descriptor: Descriptor } | undefined {
   if (bytes[0] !== 0x7b) return undefined; // not a JSON object: no manifest
   let doc: Record<string, unknown>;
   try {
@@ -48,7 +51,8 @@ export function blobReferrer(bytes: Uint8Array, blob: SmallBlob, subject: string
     return undefined;
   }
   const s = doc.subject as { digest?: unknown } | undefined;
-  if (doc.schemaVersion !== 2 || !Array.isArray(doc.layers) || s?.digest !== subject) return undefined;
+  if (doc.schemaVersion !== 2 || !Array.isArray(doc.layers) || typeof s?.digest !== 'string')
+    return undefined;
   checkContentDigest(bytes, blob.digest, `referrer ${blob.digest}:`);
   const config = doc.config as { mediaType?: unknown } | undefined;
   const artifactType =
@@ -62,13 +66,14 @@ export function blobReferrer(bytes: Uint8Array, blob: SmallBlob, subject: string
     annotations &&
     typeof annotations === 'object' &&
     Object.values(annotations).every((v) => typeof v === 'string');
-  return {
+  const descriptor: Descriptor = {
     mediaType: typeof doc.mediaType === 'string' ? doc.mediaType : MEDIA_TYPE_OCI_MANIFEST,
     digest: blob.digest,
     size: blob.size,
     ...(artifactType !== undefined ? { artifactType } : {}),
     ...(plain ? { annotations: annotations as Record<string, string> } : {}),
   };
+  return { subject: s.digest, descriptor };
 }
 
 /** Removes referrer blobs a re-sign superseded (nothing else names a signature manifest). */

@@ -7,7 +7,13 @@ import { atomicWrite, readFileCapped, withFileLock } from './files.js';
 import { dropUntagged, listEntry } from './layout-index.js';
 import { readIndexJson, readLayout, writeMarker, type LayoutWarning } from './layout-open.js';
 import { mayBeReferrer, pickLayoutImage } from './layout-pick.js';
-import { blobReferrer, MAX_BLOB_REFERRER_BYTES, removeBlobs, smallBlobs } from './layout-referrers.js';
+import {
+  blobReferrer,
+  MAX_BLOB_REFERRER_BYTES,
+  removeBlobs,
+  smallBlobs,
+  type SmallBlob,
+} from './layout-referrers.js';
 import { checkLimit, type Limits } from './limits.js';
 import { UNBOUNDED_READS, type ImageSource, type ResolvedRoot, type SourceReads } from './source.js';
 import {
@@ -223,34 +229,33 @@ export class OciLayout implements ImageSource {
         }
       }
     }
-    await this.blobReferrers(digest, reads, (d) => {
-      if (!enough() && !this.index.manifests.some((e) => e.digest === d.digest)) add(d);
-    });
+    const listed = new Set(this.index.manifests.map((e) => e.digest));
+    for (const blob of await (this.blobs ??= smallBlobs(this.dir))) {
+      if (enough()) break;
+      if (listed.has(blob.digest)) continue; // the index.json scan above read it
+      const r = await this.blobReferrer(blob, reads);
+      if (r?.subject === digest) add(r.descriptor);
+    }
     return out;
   }
 
-  /** Referrers kept as blobs only (how attest writes them to a layout: layout-referrers.ts). */
-  private async blobReferrers(
-    digest: string,
-    reads: SourceReads,
-    add: (d: Descriptor) => void,
-  ): Promise<void> {
-    this.blobs ??= smallBlobs(this.dir);
-    for (const blob of await this.blobs) {
-      const bytes = await reads.read(
-        MAX_BLOB_REFERRER_BYTES,
-        (cap) =>
-          readFileCapped(this.blobPath(blob.digest), cap, `blob ${blob.digest}`, `is not in ${this.dir}`),
-        size,
-      );
-      const d = blobReferrer(bytes, blob, digest);
-      if (d) add(d);
+  /** A blob kept as a referrer only (how attest writes them to a layout), read once per layout. */
+  private blobReferrer(blob: SmallBlob, reads: SourceReads): Promise<ReturnType<typeof blobReferrer>> {
+    let p = this.blobRefs.get(blob.digest);
+    if (!p) {
+      const path = this.blobPath(blob.digest);
+      p = reads
+        .read(MAX_BLOB_REFERRER_BYTES, (cap) => readFileCapped(path, cap, `blob ${blob.digest}`, ''), size)
+        .then((bytes) => blobReferrer(bytes, blob));
+      p.catch(() => this.blobRefs.delete(blob.digest));
+      this.blobRefs.set(blob.digest, p);
     }
+    return p;
   }
 
+  private blobRefs = new Map<string, Promise<ReturnType<typeof blobReferrer>>>();
   /** The layout's small blobs, listed once per run (writes reset it). */
-  private blobs: Promise<{ digest: string; size: number }[]> | undefined;
-
+  private blobs: Promise<SmallBlob[]> | undefined;
   /** What one listed manifest says about its subject, read once per layout. */
   private subjects = new Map<string, Promise<Subject>>();
 
@@ -328,10 +333,7 @@ export class OciLayout implements ImageSource {
     await this.update((index) => listEntry(index, desc, tag, check, replacesUntagged));
   }
 
-  /**
-   * Drops superseded referrers: their blobs, and their untagged index.json entries where an
-   * older version (or oras) listed them there.
-   */
+  /** Drops superseded referrers: their blobs, and any untagged index.json entry (older versions). */
   async dropReferrers(digests: Iterable<string>): Promise<void> {
     const drop = new Set(digests);
     if (drop.size === 0) return;
