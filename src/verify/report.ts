@@ -293,7 +293,13 @@ export function renderText(report: VerifyReport, opts: RenderOptions = {}): stri
   const out: string[] = [];
   for (const p of report.platforms) {
     const signed = p.attestations.filter((a) => a.signed).length;
-    out.push(`Verifying ${signed} attestations for ${printable(p.purl)}`);
+    const found = p.attestations.length;
+    // An unsigned image: say what was found, not "Verifying 0 attestations".
+    out.push(
+      signed === 0 && found > 0
+        ? `${found} attestation${found === 1 ? '' : 's'} found for ${printable(p.purl)}, none signed (sign with opk-signer attest)`
+        : `Verifying ${signed} attestations for ${printable(p.purl)}`,
+    );
     for (const c of p.checks) if (c.check === 'attestation-manifest') out.push(line(c));
     for (const a of p.attestations) {
       out.push('');
