@@ -86,6 +86,9 @@ var init_catalogue = __esm({
     CATALOGUE = {
       // Generic
       USAGE: input("bad flags or arguments"),
+      IMAGE_REF_IS_LAYOUT: input(
+        "a bare image name (no registry host) that names a local OCI layout directory: write oci:DIR (the message says so)"
+      ),
       UNKNOWN_FLAG: input("a flag the command does not know (the message names the closest known one)"),
       INPUT_INVALID: input("the input of a producing command (sign, gq sign, jwks snapshot) does not parse"),
       IO: io("a local file could not be read or written"),
@@ -181,6 +184,9 @@ var init_catalogue = __esm({
       TRUSTED_ROOT_INVALID: input(
         "the trusted root file is not a valid trusted root (mediaType, issuers, keys, observed times)",
         "FAILED_PRECONDITION"
+      ),
+      TRUST_ISSUER_NOT_HELD: input(
+        "the trusted root or JWKS archive holds no keys for any trusted issuer (the message names the issuers it holds: pass --issuer)"
       ),
       TRUSTED_ROOT_IO: input("the trusted root file cannot be read or written", "FAILED_PRECONDITION"),
       TSA_CERT_INVALID: input("a --tsa-cert file holds no PEM certificate, or one that does not parse"),
@@ -780,7 +786,7 @@ __export(archive_exports, {
   recordIfNew: () => recordIfNew
 });
 function issuerDir(dir, issuer) {
-  return (0, import_node_path4.join)(dir, (0, import_node_crypto13.createHash)("sha256").update(issuer, "utf8").digest("hex").slice(0, 32));
+  return (0, import_node_path6.join)(dir, (0, import_node_crypto13.createHash)("sha256").update(issuer, "utf8").digest("hex").slice(0, 32));
 }
 function publicJwks(jwks, what) {
   const out = jwksKeys(jwks, what).map((k) => ({ ...k.jwk }));
@@ -797,25 +803,25 @@ async function appendSnapshot(dir, input2) {
   const target = issuerDir(dir, input2.issuer);
   const suffix = (0, import_node_crypto13.randomBytes)(4).toString("hex");
   const name = `${snapshot.observedAt.replace(/:/g, "-")}-${suffix}.json`;
-  const tmp = (0, import_node_path4.join)(target, `.tmp-${suffix}-${process.pid}`);
+  const tmp = (0, import_node_path6.join)(target, `.tmp-${suffix}-${process.pid}`);
   try {
-    await (0, import_promises7.mkdir)(target, { recursive: true });
-    const fh = await (0, import_promises7.open)(tmp, "wx", 420);
+    await (0, import_promises9.mkdir)(target, { recursive: true });
+    const fh = await (0, import_promises9.open)(tmp, "wx", 420);
     try {
       await fh.writeFile(JSON.stringify(snapshot, null, 2) + "\n");
       await fh.sync();
     } finally {
       await fh.close();
     }
-    await (0, import_promises7.rename)(tmp, (0, import_node_path4.join)(target, name));
+    await (0, import_promises9.rename)(tmp, (0, import_node_path6.join)(target, name));
   } catch (e) {
-    await (0, import_promises7.rm)(tmp, { force: true });
+    await (0, import_promises9.rm)(tmp, { force: true });
     throw new ArchiveError(
       "ARCHIVE_IO",
       `cannot write to the JWKS archive ${dir}: ${e.code ?? "error"}`
     );
   }
-  return (0, import_node_path4.join)(target, name);
+  return (0, import_node_path6.join)(target, name);
 }
 async function readSnapshots(dir, issuer) {
   return (await readSnapshotFiles(dir, issuer)).map((s) => s.doc);
@@ -824,7 +830,7 @@ async function readSnapshotFiles(dir, issuer) {
   const target = issuerDir(dir, issuer);
   let names;
   try {
-    names = (await (0, import_promises7.readdir)(target)).filter((n) => n.endsWith(".json") && !n.startsWith("."));
+    names = (await (0, import_promises9.readdir)(target)).filter((n) => n.endsWith(".json") && !n.startsWith("."));
   } catch (e) {
     if (e.code === "ENOENT") return [];
     throw new ArchiveError(
@@ -834,10 +840,10 @@ async function readSnapshotFiles(dir, issuer) {
   }
   const out = [];
   for (const name of names.sort()) {
-    const file = (0, import_node_path4.join)(target, name);
+    const file = (0, import_node_path6.join)(target, name);
     let doc;
     try {
-      doc = JSON.parse(await (0, import_promises7.readFile)(file, "utf8"));
+      doc = JSON.parse(await (0, import_promises9.readFile)(file, "utf8"));
     } catch {
       throw new ArchiveError("ARCHIVE_CORRUPT", `JWKS archive file ${file} is not valid JSON`);
     }
@@ -882,14 +888,14 @@ function archiveIssuerKeys(dir, source = "signer") {
     await recordIfNew(dir, issuer, jwks, source);
   };
 }
-var import_node_crypto13, import_promises7, import_node_path4, ArchiveError;
+var import_node_crypto13, import_promises9, import_node_path6, ArchiveError;
 var init_archive = __esm({
   "src/oidc/archive.ts"() {
     "use strict";
     init_import_meta_url();
     import_node_crypto13 = require("node:crypto");
-    import_promises7 = require("node:fs/promises");
-    import_node_path4 = require("node:path");
+    import_promises9 = require("node:fs/promises");
+    import_node_path6 = require("node:path");
     init_errors();
     init_rsa();
     init_set();
@@ -27712,7 +27718,7 @@ async function requestJson(req, opts = {}) {
       const cap = Math.min(o.maxDelayMs, o.baseDelayMs * 2 ** (attempt - 1));
       const delay = e.retryAfterMs ?? Math.random() * cap;
       try {
-        await (0, import_promises8.setTimeout)(delay, void 0, opts.signal ? { signal: opts.signal } : {});
+        await (0, import_promises10.setTimeout)(delay, void 0, opts.signal ? { signal: opts.signal } : {});
       } catch {
         throw cancelled(where);
       }
@@ -27792,12 +27798,12 @@ async function readLimited(body, where) {
 function stripUndefined(o) {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== void 0));
 }
-var import_promises8, import_undici, MAX_BODY, DEFAULTS, Retryable, TLS_CODE;
+var import_promises10, import_undici, MAX_BODY, DEFAULTS, Retryable, TLS_CODE;
 var init_http = __esm({
   "src/oidc/http.ts"() {
     "use strict";
     init_import_meta_url();
-    import_promises8 = require("node:timers/promises");
+    import_promises10 = require("node:timers/promises");
     import_undici = __toESM(require_undici(), 1);
     init_errors2();
     MAX_BODY = 1 << 20;
@@ -72950,7 +72956,7 @@ function trim() {
   }
   return this.substring(start, end + 1);
 }
-function join5(sep = "") {
+function join7(sep = "") {
   let result = "";
   for (let i = 0; i < this.size; i++) {
     const item = this.get(i);
@@ -73283,8 +73289,8 @@ var init_strings = __esm({
       celMethod("substring", STRING6, [INT5], STRING6, substring),
       celMethod("substring", STRING6, [INT5, INT5], STRING6, substring),
       celMethod("trim", STRING6, [], STRING6, trim),
-      celMethod("join", LIST_STRING, [], STRING6, join5),
-      celMethod("join", LIST_STRING, [STRING6], STRING6, join5),
+      celMethod("join", LIST_STRING, [], STRING6, join7),
+      celMethod("join", LIST_STRING, [STRING6], STRING6, join7),
       celMethod("format", STRING6, [LIST_DYN], STRING6, format)
     ];
   }
@@ -80878,7 +80884,7 @@ init_import_meta_url();
 var import_node_crypto17 = require("node:crypto");
 var import_node_fs5 = require("node:fs");
 var import_node_os5 = require("node:os");
-var import_node_path7 = require("node:path");
+var import_node_path9 = require("node:path");
 var import_node_stream = require("node:stream");
 
 // src/cli/commands/attest.ts
@@ -81374,6 +81380,10 @@ function parseRegistryReference(input2) {
   if (at >= 0) {
     digest = rest.slice(at + 1);
     rest = rest.slice(0, at);
+    if (digest === "")
+      throw usage(
+        `image reference ${input2} has an empty digest after @ (is the variable that holds it set?)`
+      );
     if (!isDigest(digest))
       throw usage(`image reference ${input2} has an invalid digest (only sha256 is supported)`);
   }
@@ -82890,7 +82900,7 @@ function checkIssuer(pkt, trusted) {
   if (trusted && !trusted.includes(iss)) {
     throw new VerificationError(
       "OP_ISSUER_UNTRUSTED",
-      `issuer ${iss} is not trusted (trusted: ${trusted.join(", ") || "none"})`
+      `issuer ${iss} is not trusted (trusted: ${trusted.join(", ") || "none"}); to trust it, pass --issuer ${iss}`
     );
   }
   return claims;
@@ -83885,9 +83895,10 @@ function layoutTarget(layout, replacesUntagged) {
     async tagged(tag) {
       return layout.tagged(tag);
     },
+    // The referrer manifest is a blob only (putManifest wrote it): index.json keeps its one
+    // image, so `oci:DIR` still names it for skopeo and docker load (layout-referrers.ts).
     async addReferrer(_subject, referrer, supersedes) {
-      await layout.removeUntagged(supersedes.map((d) => d.digest));
-      await layout.addManifest(referrer);
+      await layout.dropReferrers(supersedes.map((d) => d.digest).filter((d) => d !== referrer.digest));
     }
   };
 }
@@ -84230,8 +84241,8 @@ init_errors();
 // src/oci/layout.ts
 init_import_meta_url();
 var import_node_crypto12 = require("node:crypto");
-var import_promises5 = require("node:fs/promises");
-var import_node_path3 = require("node:path");
+var import_promises6 = require("node:fs/promises");
+var import_node_path4 = require("node:path");
 init_errors();
 
 // src/files/atomic-write.ts
@@ -84461,6 +84472,86 @@ async function writeMarker(dir) {
   await atomicWrite((0, import_node_path2.join)(dir, "oci-layout"), JSON.stringify({ imageLayoutVersion: LAYOUT_VERSION }));
 }
 
+// src/oci/layout-pick.ts
+init_import_meta_url();
+var TAG_SCHEMA = /^sha256-[0-9a-f]{64}$/;
+var refName2 = (d) => d.annotations?.[ANNOTATION_REF_NAME];
+function mayBeReferrer(d) {
+  return IMAGE_MANIFEST_MEDIA_TYPES.includes(d.mediaType) && (refName2(d) === void 0 || d.artifactType !== void 0);
+}
+function listedReferrer(d) {
+  const tag = refName2(d);
+  return d.artifactType === ARTIFACT_TYPE_OPK_SIGNATURES || tag !== void 0 && TAG_SCHEMA.test(tag);
+}
+async function pickLayoutImage(dir, entries, hasSubject) {
+  let candidates2 = entries.filter((d) => !listedReferrer(d));
+  if (candidates2.length > 1) {
+    const keep = [];
+    for (const d of candidates2) if (!(mayBeReferrer(d) && await hasSubject(d.digest))) keep.push(d);
+    candidates2 = keep;
+  }
+  if (candidates2.length === 1) return candidates2[0];
+  throw new OciIoError("OCI_NOT_FOUND", ambiguity(dir, candidates2));
+}
+function ambiguity(dir, candidates2) {
+  if (candidates2.length === 0) return `${dir} lists no image in its index.json`;
+  const names = candidates2.map(
+    (d) => refName2(d) !== void 0 ? `oci:${dir}:${refName2(d)}` : `oci:${dir}@${d.digest}`
+  );
+  return `${dir} holds ${candidates2.length} images; name one: ${names.join(", ")}`;
+}
+
+// src/oci/layout-referrers.ts
+init_import_meta_url();
+var import_promises5 = require("node:fs/promises");
+var import_node_path3 = require("node:path");
+var MAX_BLOB_REFERRER_BYTES = 64 * 1024;
+var HEX = /^[0-9a-f]{64}$/;
+async function smallBlobs(dir) {
+  const base = (0, import_node_path3.join)(dir, "blobs", "sha256");
+  const names = await (0, import_promises5.readdir)(base).catch(() => []);
+  const out = [];
+  for (const n of names.sort()) {
+    if (!HEX.test(n)) continue;
+    const st = await (0, import_promises5.stat)((0, import_node_path3.join)(base, n)).catch(() => void 0);
+    if (st?.isFile() && st.size > 0 && st.size <= MAX_BLOB_REFERRER_BYTES)
+      out.push({ digest: `sha256:${n}`, size: st.size });
+  }
+  return out;
+}
+function blobReferrer(bytes, blob) {
+  if (bytes[0] !== 123) return void 0;
+  let doc;
+  try {
+    doc = JSON.parse(Buffer.from(bytes).toString("utf8"));
+  } catch {
+    return void 0;
+  }
+  const s = doc.subject;
+  if (doc.schemaVersion !== 2 || !Array.isArray(doc.layers) || typeof s?.digest !== "string")
+    return void 0;
+  checkContentDigest(bytes, blob.digest, `referrer ${blob.digest}:`);
+  const config = doc.config;
+  const artifactType = typeof doc.artifactType === "string" ? doc.artifactType : typeof config?.mediaType === "string" ? config.mediaType : void 0;
+  const annotations = doc.annotations;
+  const plain = annotations && typeof annotations === "object" && Object.values(annotations).every((v) => typeof v === "string");
+  const descriptor = {
+    mediaType: typeof doc.mediaType === "string" ? doc.mediaType : MEDIA_TYPE_OCI_MANIFEST,
+    digest: blob.digest,
+    size: blob.size,
+    ...artifactType !== void 0 ? { artifactType } : {},
+    ...plain ? { annotations } : {}
+  };
+  return { subject: s.digest, descriptor };
+}
+async function removeBlobs(dir, digests) {
+  for (const d of digests) {
+    const hex = d.slice("sha256:".length);
+    if (HEX.test(hex)) await (0, import_promises5.unlink)((0, import_node_path3.join)(dir, "blobs", "sha256", hex)).catch(() => {
+    });
+  }
+}
+
 // src/oci/source.ts
 init_import_meta_url();
 var UNBOUNDED_READS = { read: (maxBytes, fetch2) => fetch2(maxBytes) };
@@ -84496,12 +84587,12 @@ var OciLayout = class _OciLayout {
   }
   /** Creates a layout (or opens it if one is already there). */
   static async create(dir, options = {}) {
-    const exists2 = await (0, import_promises5.stat)((0, import_node_path3.join)(dir, "oci-layout")).then(
+    const exists2 = await (0, import_promises6.stat)((0, import_node_path4.join)(dir, "oci-layout")).then(
       () => true,
       () => false
     );
     if (exists2) return _OciLayout.open(dir, options);
-    await (0, import_promises5.mkdir)((0, import_node_path3.join)(dir, "blobs", "sha256"), { recursive: true });
+    await (0, import_promises6.mkdir)((0, import_node_path4.join)(dir, "blobs", "sha256"), { recursive: true });
     await writeMarker(dir);
     const layout = new _OciLayout(
       dir,
@@ -84518,11 +84609,22 @@ var OciLayout = class _OciLayout {
   entries() {
     return this.index.manifests.map((d) => ({ ...d }));
   }
-  /** The ref name of the entry `digest` (default: the only entry) names, as a purl's version. */
-  refNameOf(digest) {
-    const m = this.index.manifests;
-    const entry = digest ? m.find((d) => d.digest === digest) : m.length === 1 ? m[0] : void 0;
+  /** The ref name of the entry `digest` (default: the entry `oci:DIR` names), as a purl's version. */
+  async refNameOf(digest) {
+    const entry = digest ? this.index.manifests.find((d) => d.digest === digest) : await this.defaultEntry().catch(() => void 0);
     return entry?.annotations?.[ANNOTATION_REF_NAME];
+  }
+  /** The entry `oci:DIR` (no tag, no digest) names: the layout's one image (layout-pick.ts). */
+  defaultEntry() {
+    const read = (d) => this.readBlob(d, MAX_MANIFEST_BYTES, "manifest");
+    return pickLayoutImage(
+      this.dir,
+      this.index.manifests,
+      async (d) => this.subjectOf(d, read).then(
+        (s) => s.digest !== void 0,
+        () => false
+      )
+    );
   }
   tags() {
     return this.index.manifests.map((d) => d.annotations?.[ANNOTATION_REF_NAME]).filter((t) => t !== void 0);
@@ -84545,13 +84647,12 @@ var OciLayout = class _OciLayout {
           `tag ${tagOrDigest} names ${matches2.length} entries in ${this.dir}`
         );
       descriptor = matches2[0];
-      if (!descriptor && tagOrDigest === "" && this.index.manifests.length === 1)
-        descriptor = this.index.manifests[0];
+      if (!descriptor && tagOrDigest === "") descriptor = await this.defaultEntry();
       if (!descriptor) {
         const known = this.tags();
         throw new OciIoError(
           "OCI_NOT_FOUND",
-          tagOrDigest === "" ? `${this.dir} holds ${this.index.manifests.length} images; name one with oci:DIR:TAG (tags: ${known.join(", ") || "none"})` : `tag ${tagOrDigest} not found in ${this.dir} (tags: ${known.join(", ") || "none"})`
+          `tag ${tagOrDigest} not found in ${this.dir} (tags: ${known.join(", ") || "none"})`
         );
       }
     }
@@ -84598,7 +84699,7 @@ var OciLayout = class _OciLayout {
       if (tag === referrersTag(digest)) {
         const bytes = await read(d.digest);
         for (const m of parseIndex(bytes, `referrers index ${tag}`).manifests) add(m);
-      } else if (IMAGE_MANIFEST_MEDIA_TYPES.includes(d.mediaType) && (tag === void 0 || d.artifactType !== void 0)) {
+      } else if (mayBeReferrer(d)) {
         const subject = await this.subjectOf(d.digest, read);
         if (subject?.digest === digest) {
           const { annotations, ...rest } = d;
@@ -84612,8 +84713,29 @@ var OciLayout = class _OciLayout {
         }
       }
     }
+    const listed2 = new Set(this.index.manifests.map((e) => e.digest));
+    for (const blob of await (this.blobs ??= smallBlobs(this.dir))) {
+      if (enough()) break;
+      if (listed2.has(blob.digest)) continue;
+      const r = await this.blobReferrer(blob, reads);
+      if (r?.subject === digest) add(r.descriptor);
+    }
     return out;
   }
+  /** A blob kept as a referrer only (how attest writes them to a layout), read once per layout. */
+  blobReferrer(blob, reads) {
+    let p = this.blobRefs.get(blob.digest);
+    if (!p) {
+      const path = this.blobPath(blob.digest);
+      p = reads.read(MAX_BLOB_REFERRER_BYTES, (cap) => readFileCapped(path, cap, `blob ${blob.digest}`, ""), size).then((bytes) => blobReferrer(bytes, blob));
+      p.catch(() => this.blobRefs.delete(blob.digest));
+      this.blobRefs.set(blob.digest, p);
+    }
+    return p;
+  }
+  blobRefs = /* @__PURE__ */ new Map();
+  /** The layout's small blobs, listed once per run (writes reset it). */
+  blobs;
   /** What one listed manifest says about its subject, read once per layout. */
   subjects = /* @__PURE__ */ new Map();
   subjectOf(digest, read) {
@@ -84633,7 +84755,7 @@ var OciLayout = class _OciLayout {
   }
   async hasBlob(digest) {
     try {
-      await (0, import_promises5.stat)(this.blobPath(digest));
+      await (0, import_promises6.stat)(this.blobPath(digest));
       return true;
     } catch {
       return false;
@@ -84646,17 +84768,20 @@ var OciLayout = class _OciLayout {
   async writeBlob(bytes, mediaType = "application/octet-stream") {
     const b = typeof bytes === "string" ? Buffer.from(bytes, "utf8") : bytes;
     const desc = descriptorFor(b, mediaType);
-    if (!await this.blobIntact(desc.digest, desc.size)) await atomicWrite(this.blobPath(desc.digest), b);
+    if (!await this.blobIntact(desc.digest, desc.size)) {
+      await atomicWrite(this.blobPath(desc.digest), b);
+      this.blobs = void 0;
+    }
     return desc;
   }
   /** Whether the blob file exists with this size and content hash. */
   async blobIntact(digest, size2) {
     const path = this.blobPath(digest);
     try {
-      const st = await (0, import_promises5.stat)(path);
+      const st = await (0, import_promises6.stat)(path);
       if (!st.isFile() || st.size !== size2) return false;
       const hash = (0, import_node_crypto12.createHash)("sha256");
-      const fh = await (0, import_promises5.open)(path, "r");
+      const fh = await (0, import_promises6.open)(path, "r");
       try {
         for await (const chunk of fh.createReadStream({ autoClose: false })) hash.update(chunk);
       } finally {
@@ -84676,10 +84801,13 @@ var OciLayout = class _OciLayout {
   async addManifest(desc, tag, check, replacesUntagged) {
     await this.update((index) => listEntry(index, desc, tag, check, replacesUntagged));
   }
-  /** Drops untagged index.json entries for these digests (superseded referrers). */
-  async removeUntagged(digests) {
+  /** Drops superseded referrers: their blobs, and any untagged index.json entry (older versions). */
+  async dropReferrers(digests) {
     const drop = new Set(digests);
+    if (drop.size === 0) return;
     await this.update((index) => dropUntagged(index, drop));
+    await removeBlobs(this.dir, drop);
+    this.blobs = void 0;
   }
   /** The digest a tag names now (index.json re-read, not the copy read at open). */
   async tagged(tag) {
@@ -84698,7 +84826,7 @@ var OciLayout = class _OciLayout {
   async update(change, fresh = false) {
     await this.withLock(async () => {
       let index;
-      const exists2 = await (0, import_promises5.stat)((0, import_node_path3.join)(this.dir, "index.json")).then(
+      const exists2 = await (0, import_promises6.stat)((0, import_node_path4.join)(this.dir, "index.json")).then(
         () => true,
         () => false
       );
@@ -84709,16 +84837,16 @@ var OciLayout = class _OciLayout {
         await writeMarker(this.dir);
         this.markerMissing = false;
       }
-      if (changed) await atomicWrite((0, import_node_path3.join)(this.dir, "index.json"), JSON.stringify(index));
+      if (changed) await atomicWrite((0, import_node_path4.join)(this.dir, "index.json"), JSON.stringify(index));
       this.index = index;
     });
   }
   withLock(fn) {
-    return withFileLock((0, import_node_path3.join)(this.dir, LAYOUT_LOCK), this.dir, this.lockWaitMs, fn);
+    return withFileLock((0, import_node_path4.join)(this.dir, LAYOUT_LOCK), this.dir, this.lockWaitMs, fn);
   }
   blobPath(digest) {
     checkDigestSyntax(digest);
-    return (0, import_node_path3.join)(this.dir, "blobs", "sha256", digest.slice("sha256:".length));
+    return (0, import_node_path4.join)(this.dir, "blobs", "sha256", digest.slice("sha256:".length));
   }
   async readBlob(digest, maxBytes, what) {
     const bytes = await readFileCapped(
@@ -84731,6 +84859,32 @@ var OciLayout = class _OciLayout {
     return bytes;
   }
 };
+
+// src/oci/local-layout-hint.ts
+init_import_meta_url();
+var import_promises7 = require("node:fs/promises");
+var import_node_path5 = require("node:path");
+init_errors();
+async function refuseLocalLayoutName(ref) {
+  if (!impliedHost(ref)) return;
+  const path = ref.original.split("@")[0].replace(/:[^/:]*$/, "");
+  const suffix = ref.original.slice(path.length);
+  const isLayout = await (0, import_promises7.stat)((0, import_node_path5.join)(path, "index.json")).then(
+    (st) => st.isFile(),
+    () => false
+  );
+  if (isLayout)
+    throw new UsageError(
+      "IMAGE_REF_IS_LAYOUT",
+      `${ref.original} is a registry reference (${ref.registry}/${ref.repository}), but ${path} is a local OCI layout: did you mean oci:${path}${suffix}?`
+    );
+}
+function impliedHost(ref) {
+  const parts = ref.original.split("@")[0].split("/");
+  const first = parts[0];
+  if (first === "." || first === "..") return true;
+  return !(parts.length > 1 && (first.includes(".") || first.includes(":") || first === "localhost"));
+}
 
 // src/attest/metadata.ts
 init_import_meta_url();
@@ -84773,6 +84927,7 @@ async function prepareAttest(o) {
   const { ref, image, pinned, metaTags } = resolveImage(o);
   const output = o.output !== void 0 ? layoutOutput(o.output) : void 0;
   const mode = o.mode ?? defaultMode(ref, output);
+  if (ref.kind === "registry") await refuseLocalLayoutName(ref);
   if (ref.kind === "registry" && !o.push && !output)
     throw new UsageError(
       "USAGE",
@@ -84847,11 +85002,13 @@ async function openLayout(ref, output, newTag, onNote) {
     throw e instanceof OciIoError ? new UsageError("USAGE", e.message) : e;
   });
   for (const w of layout.warnings) onNote?.(`warning: ${w.code}: ${w.message}`);
-  const only = layout.tags().length === 1 ? layout.tags()[0] : void 0;
-  if (!ref.tag && !ref.digest && only) ref.tag = only;
-  const entries = layout.entries();
-  const unnamed = !ref.tag && !ref.digest && !newTag && !output?.tag && entries.length === 1 && layout.tags().length === 0 ? entries[0].digest : void 0;
-  if (unnamed) ref.digest = unnamed;
+  let unnamed;
+  if (!ref.tag && !ref.digest) {
+    const entry = await layout.defaultEntry();
+    const name = entry.annotations?.[ANNOTATION_REF_NAME];
+    if (name !== void 0) ref.tag = name;
+    else if (!newTag && !output?.tag) unnamed = ref.digest = entry.digest;
+  }
   const tag = output?.tag ?? newTag ?? ref.tag ?? (ref.digest ? void 0 : "latest");
   const tags = tag !== void 0 ? [tag] : [];
   const named = layoutImageName(layout, ref);
@@ -84912,7 +85069,7 @@ init_errors();
 
 // src/cli/io.ts
 init_import_meta_url();
-var import_promises6 = require("node:fs/promises");
+var import_promises8 = require("node:fs/promises");
 var import_node_util = require("node:util");
 init_errors();
 
@@ -84975,7 +85132,7 @@ async function readInput(path, io2, what) {
     return Buffer.concat(chunks);
   }
   try {
-    return await (0, import_promises6.readFile)(path);
+    return await (0, import_promises8.readFile)(path);
   } catch (e) {
     throw new IoError("IO", `cannot read ${what} ${path}: ${e.code ?? "error"}`);
   }
@@ -85535,9 +85692,9 @@ init_errors();
 // src/oci/auth.ts
 init_import_meta_url();
 var import_node_child_process2 = require("node:child_process");
-var import_promises9 = require("node:fs/promises");
+var import_promises11 = require("node:fs/promises");
 var import_node_os3 = require("node:os");
-var import_node_path5 = require("node:path");
+var import_node_path7 = require("node:path");
 init_errors();
 var StaticCredentials = class {
   constructor(creds, registry) {
@@ -85615,14 +85772,14 @@ var DockerConfigCredentials = class _DockerConfigCredentials {
   opts;
   config;
   static defaultPath(env2 = process.env) {
-    return (0, import_node_path5.join)(env2.DOCKER_CONFIG ?? (0, import_node_path5.join)((0, import_node_os3.homedir)(), ".docker"), "config.json");
+    return (0, import_node_path7.join)(env2.DOCKER_CONFIG ?? (0, import_node_path7.join)((0, import_node_os3.homedir)(), ".docker"), "config.json");
   }
   load() {
     this.config ??= (async () => {
       const path = this.opts.path ?? _DockerConfigCredentials.defaultPath(this.opts.env);
       let text2;
       try {
-        text2 = await (0, import_promises9.readFile)(path, "utf8");
+        text2 = await (0, import_promises11.readFile)(path, "utf8");
       } catch {
         return void 0;
       }
@@ -86379,7 +86536,7 @@ var attestOptions = {
   ...limitOptions
 };
 var ATTEST_USAGE = `usage: opk-signer attest IMAGE [--push | --out-layout oci:DIR[:TAG]] [flags]
-  IMAGE                     host/repo:tag, host/repo@sha256:\u2026, or oci:DIR[:TAG] (signed in place)
+  IMAGE                     host/repo:tag, host/repo@sha256:\u2026, or oci:DIR[:TAG|@sha256:\u2026] (in place)
   --push                    write to the registry IMAGE is in (needed for registry images)
   --out-layout oci:DIR[:TAG]  write the result to an OCI layout instead (older spelling:
                             --output oci:DIR[:TAG], still read)
@@ -86561,7 +86718,7 @@ init_catalogue();
 
 // src/sidecar-client/address.ts
 init_import_meta_url();
-var import_node_path6 = require("node:path");
+var import_node_path8 = require("node:path");
 init_errors();
 var LOOPBACK_HOSTS = /* @__PURE__ */ new Set(["localhost", "::1", "[::1]"]);
 function isLoopback(host) {
@@ -86570,7 +86727,7 @@ function isLoopback(host) {
 function parseListen(value) {
   if (value.startsWith("unix://")) {
     const path = value.slice("unix://".length);
-    if (!(0, import_node_path6.isAbsolute)(path))
+    if (!(0, import_node_path8.isAbsolute)(path))
       throw new UsageError(
         "USAGE",
         `--listen ${value}: the socket path must be absolute (unix:///path/signer.sock)`
@@ -87906,11 +88063,13 @@ function verifyIdentity(verdicts2, s, image) {
     throw unresolved(verdicts2) ?? e;
   }
 }
-function verifyPolicy(signedTypes, required) {
+function verifyPolicy(signedTypes, required, unsignedTypes = []) {
   const have = new Set(signedTypes);
+  const unsigned = new Set(unsignedTypes);
   for (const r of required) {
-    if (!r.anyOf.some((t) => have.has(t)))
-      throw new VerificationError("REQUIRED_ATTESTATION_MISSING", `missing required attestation ${r.label}`);
+    if (r.anyOf.some((t) => have.has(t))) continue;
+    const msg = r.anyOf.some((t) => unsigned.has(t)) ? `required attestation ${r.label} is present but unsigned (sign it with opk-signer attest)` : `missing required attestation ${r.label}`;
+    throw new VerificationError("REQUIRED_ATTESTATION_MISSING", msg);
   }
 }
 function constrainsIdentity(expect, policy) {
@@ -88140,7 +88299,10 @@ function renderText(report, opts = {}) {
   for (const p of report.platforms) {
     const signed = p.attestations.filter((a) => a.signed).length;
     const what = p.purl || `${report.image.reference} (${p.platform})`;
-    out.push(`Verifying ${signed} attestations for ${printable(what)}`);
+    const found = p.attestations.length;
+    out.push(
+      signed === 0 && found > 0 ? `${found} attestation${found === 1 ? "" : "s"} found for ${printable(what)}, none signed (sign with opk-signer attest)` : `Verifying ${signed} attestations for ${printable(what)}`
+    );
     for (const c of p.checks) if (c.check === "attestation-manifest") out.push(line(c));
     for (const a of p.attestations) {
       out.push("");
@@ -88274,7 +88436,8 @@ async function judgePlatform(run3, read) {
         ...signed.map((a) => a.annotatedType),
         ...signed.map((a) => signedPredicateType(a.annotatedType, a.facts))
       ],
-      run3.settings.policy.required
+      run3.settings.policy.required,
+      verdict2.attestations.filter((a) => a.kind === "unsigned").map((a) => a.annotatedType)
     );
   } catch (e) {
     rethrowIo(e);
@@ -88487,7 +88650,7 @@ init_set();
 
 // src/trust/root.ts
 init_import_meta_url();
-var import_promises10 = require("node:fs/promises");
+var import_promises12 = require("node:fs/promises");
 init_errors();
 init_set();
 var TRUSTED_ROOT_MEDIA_TYPE = "application/vnd.opk-signer.trusted-root.v1+json";
@@ -88555,7 +88718,7 @@ function parseTrustedRoot(text2, path) {
 async function loadTrustedRoot(path) {
   let text2;
   try {
-    text2 = await (0, import_promises10.readFile)(path, "utf8");
+    text2 = await (0, import_promises12.readFile)(path, "utf8");
   } catch (e) {
     throw new TrustedRootError(
       "TRUSTED_ROOT_IO",
@@ -88615,7 +88778,10 @@ async function createRootTrust(o) {
   const root = await loadTrustedRoot(path);
   const keys = new RootKeySource(root, issuers);
   if (keys.missingIssuers().length === issuers.length)
-    throw new UsageError("USAGE", `the trusted root ${path} holds no keys for ${issuers.join(", ")}`);
+    throw new UsageError(
+      "TRUST_ISSUER_NOT_HELD",
+      `the trusted root ${path} holds no keys for ${issuers.join(", ")}` + heldHint([...root.keys].filter(([, k]) => k.length > 0).map(([i]) => i))
+    );
   const warnings = [];
   for (const iss of issuers) {
     for (const s of root.skipped.get(iss) ?? []) {
@@ -88625,6 +88791,10 @@ async function createRootTrust(o) {
     }
   }
   return { keys, trustedIssuers: keys.trustedIssuers, warnings, root: keys };
+}
+function heldHint(held) {
+  if (held.length === 0) return "";
+  return ` (it holds keys for ${held.join(", ")}): pass --issuer ${held[0]}${held.length > 1 ? " (or another of them)" : ""}`;
 }
 
 // src/trust/create.ts
@@ -88655,6 +88825,21 @@ async function createTrust(o = {}) {
     ...live ? { live } : {}
   });
   const held = (i) => (archived?.get(i)?.length ?? 0) > 0;
+  if (archived && !live && !issuers.some(held) && !pinned)
+    throw new UsageError(
+      "TRUST_ISSUER_NOT_HELD",
+      `the JWKS archive ${archive} holds no keys for ${issuers.join(", ")}${heldHint([...archived.keys()].filter(held))}`
+    );
+  let loading;
+  const preload = () => loading ??= preloadLive(trust, issuers, held, archive, o.onWarning);
+  const prefetch = async (q2) => {
+    if (!issuers.includes(q2.iss)) return;
+    await preload();
+    await trust.prefetch(q2);
+  };
+  return { keys: trust, prefetch, trustedIssuers: trust.trustedIssuers, warnings };
+}
+async function preloadLive(trust, issuers, held, archive, onWarning) {
   for (const { issuer, error } of await trust.preload()) {
     if (!held(issuer) && issuers.length === 1) {
       throw new IoError(
@@ -88662,11 +88847,8 @@ async function createTrust(o = {}) {
         `cannot load keys for ${issuer}: ${error.message}` + (archive ? ` (the archive ${archive} holds no keys for it: pass --issuer for the issuer it does hold, or --offline)` : "")
       );
     }
-    o.onWarning?.({ code: error.code, message: `${error.message}; using archived keys for ${issuer}` });
+    onWarning?.({ code: error.code, message: `${error.message}; using archived keys for ${issuer}` });
   }
-  if (archived && !live && !issuers.some(held) && !pinned)
-    throw new UsageError("USAGE", `the JWKS archive ${archive} holds no keys for ${issuers.join(", ")}`);
-  return { keys: trust, prefetch: (q2) => trust.prefetch(q2), trustedIssuers: trust.trustedIssuers, warnings };
 }
 async function newCache(o) {
   const { JwksCache: JwksCache2 } = await Promise.resolve().then(() => (init_jwks_cache(), jwks_cache_exports));
@@ -88795,7 +88977,7 @@ var BundleSource = class {
 
 // src/bundle/format.ts
 init_import_meta_url();
-var import_promises11 = require("node:fs/promises");
+var import_promises13 = require("node:fs/promises");
 init_errors();
 var BUNDLE_MEDIA_TYPE = "application/vnd.opk-signer.bundle.v1+json";
 var BundleError = class extends OpkError {
@@ -88804,7 +88986,7 @@ var MAX_BUNDLE_BYTES = 512 * 1024 * 1024;
 async function readBundle(path) {
   let text2;
   try {
-    const b = await (0, import_promises11.readFile)(path);
+    const b = await (0, import_promises13.readFile)(path);
     if (b.length > MAX_BUNDLE_BYTES) throw new BundleError("BUNDLE_INVALID", `bundle ${path} is too large`);
     text2 = b.toString("utf8");
   } catch (e) {
@@ -88901,7 +89083,7 @@ var verifyOptions = {
   ...timeOptions
 };
 var VERIFY_USAGE = `usage: opk-signer verify IMAGE [flags]
-  IMAGE                     host/repo:tag, host/repo@sha256:\u2026, or oci:DIR[:TAG]
+  IMAGE                     host/repo:tag, host/repo@sha256:\u2026, or oci:DIR[:TAG|@sha256:\u2026]
   --platform os/arch[/v]    platform(s) to verify (repeatable, comma-separated); default all
   --issuer URL              trusted OIDC issuer (repeatable); default GitHub Actions
   --repo-owner-id ID  --repository OWNER/REPO  --ref REF  --sha SHA  --workflow-ref REF
@@ -89021,15 +89203,16 @@ async function openImage(ref, values, io2) {
       throw e instanceof OciIoError ? new IoError("IO", e.message) : e;
     });
     for (const w of source.warnings) io2.stderr.write(warningLine(w.code, w.message));
-    const refName2 = ref.tag ?? source.refNameOf(ref.digest);
+    const refName3 = ref.tag ?? await source.refNameOf(ref.digest);
     return {
       source,
       imageName: subjectName ?? recordedImageName(source, ref),
       ...subjectName !== void 0 ? { subjectName } : {},
       ...version,
-      ...refName2 !== void 0 ? { purlVersion: refName2 } : {}
+      ...refName3 !== void 0 ? { purlVersion: refName3 } : {}
     };
   }
+  await refuseLocalLayoutName(ref);
   const client = await registryClientFor(ref.registry, values, io2);
   const imageName = familiarName(ref);
   return {
@@ -89343,7 +89526,7 @@ async function main(io2) {
   if (checked.stdout.trim() === "") return checked.code || 2;
   const report = JSON.parse(checked.stdout);
   digest ??= report.image?.digest;
-  const reportFile = (0, import_node_path7.join)(io2.env.RUNNER_TEMP || (0, import_node_os5.tmpdir)(), `opk-signer-report-${(0, import_node_crypto17.randomUUID)()}.json`);
+  const reportFile = (0, import_node_path9.join)(io2.env.RUNNER_TEMP || (0, import_node_os5.tmpdir)(), `opk-signer-report-${(0, import_node_crypto17.randomUUID)()}.json`);
   (0, import_node_fs5.writeFileSync)(reportFile, checked.stdout, { mode: 420 });
   if (digest) setOutput(io2, "digest", digest);
   setOutput(io2, "verified", String(report.verified));

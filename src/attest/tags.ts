@@ -1,6 +1,7 @@
 import { UsageError } from '../errors.js';
 import { OciIoError } from '../oci/errors.js';
 import { OciLayout } from '../oci/layout.js';
+import { refuseLocalLayoutName } from '../oci/local-layout-hint.js';
 import {
   familiarName,
   parseImageReference,
@@ -89,6 +90,7 @@ export async function prepareAttest(o: AttestReferenceOptions): Promise<AttestJo
   const { ref, image, pinned, metaTags } = resolveImage(o);
   const output = o.output !== undefined ? layoutOutput(o.output) : undefined;
   const mode = o.mode ?? defaultMode(ref, output);
+  if (ref.kind === 'registry') await refuseLocalLayoutName(ref);
   if (ref.kind === 'registry' && !o.push && !output)
     throw new UsageError(
       'USAGE',
@@ -184,15 +186,15 @@ async function openLayout(
     throw e instanceof OciIoError ? new UsageError('USAGE', e.message) : e;
   });
   for (const w of layout.warnings) onNote?.(`warning: ${w.code}: ${w.message}`);
-  const only = layout.tags().length === 1 ? layout.tags()[0] : undefined;
-  if (!ref.tag && !ref.digest && only) ref.tag = only;
-  // The one image of an unnamed export (no ref name): signed in place of it, untagged.
-  const entries = layout.entries();
-  const unnamed =
-    !ref.tag && !ref.digest && !newTag && !output?.tag && entries.length === 1 && layout.tags().length === 0
-      ? entries[0]!.digest
-      : undefined;
-  if (unnamed) ref.digest = unnamed;
+  // `oci:DIR`: the layout's one image, by the rule verify, inspect and bundle use too.
+  let unnamed: string | undefined;
+  if (!ref.tag && !ref.digest) {
+    const entry = await layout.defaultEntry();
+    const name = entry.annotations?.[ANNOTATION_REF_NAME];
+    // An unnamed export (no ref name): signed in place of it, untagged.
+    if (name !== undefined) ref.tag = name;
+    else if (!newTag && !output?.tag) unnamed = ref.digest = entry.digest;
+  }
   // By digest with no tag asked for: the new index is listed untagged (no `latest` moves).
   const tag = output?.tag ?? newTag ?? ref.tag ?? (ref.digest ? undefined : 'latest');
   const tags = tag !== undefined ? [tag] : [];

@@ -105,9 +105,10 @@ export function layoutTarget(layout: OciLayout, replacesUntagged?: string): Imag
     async tagged(tag) {
       return layout.tagged(tag);
     },
+    // The referrer manifest is a blob only (putManifest wrote it): index.json keeps its one
+    // image, so `oci:DIR` still names it for skopeo and docker load (layout-referrers.ts).
     async addReferrer(_subject, referrer, supersedes) {
-      await layout.removeUntagged(supersedes.map((d) => d.digest));
-      await layout.addManifest(referrer);
+      await layout.dropReferrers(supersedes.map((d) => d.digest).filter((d) => d !== referrer.digest));
     },
   };
 }

@@ -59,6 +59,9 @@ const internal = (doc: string): ErrorEntry => ({ kind: 'internal', exit: 2, grpc
 export const CATALOGUE = {
   // Generic
   USAGE: input('bad flags or arguments'),
+  IMAGE_REF_IS_LAYOUT: input(
+    'a bare image name (no registry host) that names a local OCI layout directory: write oci:DIR (the message says so)',
+  ),
   UNKNOWN_FLAG: input('a flag the command does not know (the message names the closest known one)'),
   INPUT_INVALID: input('the input of a producing command (sign, gq sign, jwks snapshot) does not parse'),
   IO: io('a local file could not be read or written'),
@@ -160,6 +163,9 @@ export const CATALOGUE = {
   TRUSTED_ROOT_INVALID: input(
     'the trusted root file is not a valid trusted root (mediaType, issuers, keys, observed times)',
     'FAILED_PRECONDITION',
+  ),
+  TRUST_ISSUER_NOT_HELD: input(
+    'the trusted root or JWKS archive holds no keys for any trusted issuer (the message names the issuers it holds: pass --issuer)',
   ),
   TRUSTED_ROOT_IO: input('the trusted root file cannot be read or written', 'FAILED_PRECONDITION'),
   TSA_CERT_INVALID: input('a --tsa-cert file holds no PEM certificate, or one that does not parse'),

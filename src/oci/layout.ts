@@ -7,6 +7,14 @@ import { atomicWrite } from '../files/atomic-write.js';
 import { readFileCapped, withFileLock } from './files.js';
 import { dropUntagged, listEntry } from './layout-index.js';
 import { readIndexJson, readLayout, writeMarker, type LayoutWarning } from './layout-open.js';
+import { mayBeReferrer, pickLayoutImage } from './layout-pick.js';
+import {
+  blobReferrer,
+  MAX_BLOB_REFERRER_BYTES,
+  removeBlobs,
+  smallBlobs,
+  type SmallBlob,
+} from './layout-referrers.js';
 import { checkLimit, type Limits } from './limits.js';
 import { UNBOUNDED_READS, type ImageSource, type ResolvedRoot, type SourceReads } from './source.js';
 import {
@@ -17,7 +25,6 @@ import {
   isDigest,
   MAX_BLOB_BYTES,
   MAX_MANIFEST_BYTES,
-  IMAGE_MANIFEST_MEDIA_TYPES,
   MEDIA_TYPE_OCI_INDEX,
   parseIndex,
   parseManifest,
@@ -27,10 +34,6 @@ import {
   type FetchedContent,
   type ImageIndex,
 } from './types.js';
-
-export { ANNOTATION_IMAGE_NAME } from './layout-index.js';
-
-export { atomicWrite } from '../files/atomic-write.js';
 
 type Subject = { digest?: string; artifactType?: string };
 const size = (b: Uint8Array) => b.length;
@@ -107,11 +110,23 @@ export class OciLayout implements ImageSource {
     return this.index.manifests.map((d) => ({ ...d }));
   }
 
-  /** The ref name of the entry `digest` (default: the only entry) names, as a purl's version. */
-  refNameOf(digest?: string): string | undefined {
-    const m = this.index.manifests;
-    const entry = digest ? m.find((d) => d.digest === digest) : m.length === 1 ? m[0] : undefined;
+  /** The ref name of the entry `digest` (default: the entry `oci:DIR` names), as a purl's version. */
+  async refNameOf(digest?: string): Promise<string | undefined> {
+    const entry = digest
+      ? this.index.manifests.find((d) => d.digest === digest)
+      : await this.defaultEntry().catch(() => undefined);
     return entry?.annotations?.[ANNOTATION_REF_NAME];
+  }
+
+  /** The entry `oci:DIR` (no tag, no digest) names: the layout's one image (layout-pick.ts). */
+  defaultEntry(): Promise<Descriptor> {
+    const read = (d: string) => this.readBlob(d, MAX_MANIFEST_BYTES, 'manifest');
+    return pickLayoutImage(this.dir, this.index.manifests, async (d) =>
+      this.subjectOf(d, read).then(
+        (s) => s.digest !== undefined,
+        () => false,
+      ),
+    );
   }
 
   tags(): string[] {
@@ -139,15 +154,12 @@ export class OciLayout implements ImageSource {
           `tag ${tagOrDigest} names ${matches.length} entries in ${this.dir}`,
         );
       descriptor = matches[0];
-      if (!descriptor && tagOrDigest === '' && this.index.manifests.length === 1)
-        descriptor = this.index.manifests[0];
+      if (!descriptor && tagOrDigest === '') descriptor = await this.defaultEntry();
       if (!descriptor) {
         const known = this.tags();
         throw new OciIoError(
           'OCI_NOT_FOUND',
-          tagOrDigest === ''
-            ? `${this.dir} holds ${this.index.manifests.length} images; name one with oci:DIR:TAG (tags: ${known.join(', ') || 'none'})`
-            : `tag ${tagOrDigest} not found in ${this.dir} (tags: ${known.join(', ') || 'none'})`,
+          `tag ${tagOrDigest} not found in ${this.dir} (tags: ${known.join(', ') || 'none'})`,
         );
       }
     }
@@ -202,10 +214,7 @@ export class OciLayout implements ImageSource {
       if (tag === referrersTag(digest)) {
         const bytes = await read(d.digest);
         for (const m of parseIndex(bytes, `referrers index ${tag}`).manifests) add(m);
-      } else if (
-        IMAGE_MANIFEST_MEDIA_TYPES.includes(d.mediaType) &&
-        (tag === undefined || d.artifactType !== undefined)
-      ) {
+      } else if (mayBeReferrer(d)) {
         const subject = await this.subjectOf(d.digest, read);
         if (subject?.digest === digest) {
           const { annotations, ...rest } = d;
@@ -219,9 +228,33 @@ export class OciLayout implements ImageSource {
         }
       }
     }
+    const listed = new Set(this.index.manifests.map((e) => e.digest));
+    for (const blob of await (this.blobs ??= smallBlobs(this.dir))) {
+      if (enough()) break;
+      if (listed.has(blob.digest)) continue; // the index.json scan above read it
+      const r = await this.blobReferrer(blob, reads);
+      if (r?.subject === digest) add(r.descriptor);
+    }
     return out;
   }
 
+  /** A blob kept as a referrer only (how attest writes them to a layout), read once per layout. */
+  private blobReferrer(blob: SmallBlob, reads: SourceReads): Promise<ReturnType<typeof blobReferrer>> {
+    let p = this.blobRefs.get(blob.digest);
+    if (!p) {
+      const path = this.blobPath(blob.digest);
+      p = reads
+        .read(MAX_BLOB_REFERRER_BYTES, (cap) => readFileCapped(path, cap, `blob ${blob.digest}`, ''), size)
+        .then((bytes) => blobReferrer(bytes, blob));
+      p.catch(() => this.blobRefs.delete(blob.digest));
+      this.blobRefs.set(blob.digest, p);
+    }
+    return p;
+  }
+
+  private blobRefs = new Map<string, Promise<ReturnType<typeof blobReferrer>>>();
+  /** The layout's small blobs, listed once per run (writes reset it). */
+  private blobs: Promise<SmallBlob[]> | undefined;
   /** What one listed manifest says about its subject, read once per layout. */
   private subjects = new Map<string, Promise<Subject>>();
 
@@ -258,7 +291,10 @@ export class OciLayout implements ImageSource {
   async writeBlob(bytes: Uint8Array | string, mediaType = 'application/octet-stream'): Promise<Descriptor> {
     const b = typeof bytes === 'string' ? Buffer.from(bytes, 'utf8') : bytes;
     const desc = descriptorFor(b, mediaType);
-    if (!(await this.blobIntact(desc.digest, desc.size))) await atomicWrite(this.blobPath(desc.digest), b);
+    if (!(await this.blobIntact(desc.digest, desc.size))) {
+      await atomicWrite(this.blobPath(desc.digest), b);
+      this.blobs = undefined;
+    }
     return desc;
   }
 
@@ -296,10 +332,13 @@ export class OciLayout implements ImageSource {
     await this.update((index) => listEntry(index, desc, tag, check, replacesUntagged));
   }
 
-  /** Drops untagged index.json entries for these digests (superseded referrers). */
-  async removeUntagged(digests: Iterable<string>): Promise<void> {
+  /** Drops superseded referrers: their blobs, and any untagged index.json entry (older versions). */
+  async dropReferrers(digests: Iterable<string>): Promise<void> {
     const drop = new Set(digests);
+    if (drop.size === 0) return;
     await this.update((index) => dropUntagged(index, drop));
+    await removeBlobs(this.dir, drop);
+    this.blobs = undefined;
   }
 
   /** The digest a tag names now (index.json re-read, not the copy read at open). */

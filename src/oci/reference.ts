@@ -67,6 +67,10 @@ function parseRegistryReference(input: string): RegistryReference {
   if (at >= 0) {
     digest = rest.slice(at + 1);
     rest = rest.slice(0, at);
+    if (digest === '')
+      throw usage(
+        `image reference ${input} has an empty digest after @ (is the variable that holds it set?)`,
+      );
     if (!isDigest(digest))
       throw usage(`image reference ${input} has an invalid digest (only sha256 is supported)`);
   }

@@ -86,7 +86,7 @@ function checkIssuer(pkt: PkToken, trusted: readonly string[] | undefined): Json
   if (trusted && !trusted.includes(iss)) {
     throw new VerificationError(
       'OP_ISSUER_UNTRUSTED',
-      `issuer ${iss} is not trusted (trusted: ${trusted.join(', ') || 'none'})`,
+      `issuer ${iss} is not trusted (trusted: ${trusted.join(', ') || 'none'}); to trust it, pass --issuer ${iss}`,
     );
   }
   return claims;

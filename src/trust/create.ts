@@ -10,7 +10,7 @@ import {
 import type { HttpOptions } from '../oidc/http.js';
 import type { JwksCache } from '../oidc/jwks-cache.js';
 import { GITHUB_ACTIONS_ISSUER, OpTrust, readArchive, type ArchiveTrust } from '../oidc/trust.js';
-import { createRootTrust } from './root-trust.js';
+import { createRootTrust, heldHint } from './root-trust.js';
 import type { RootKeySource } from './source.js';
 
 export interface Trust {
@@ -94,6 +94,31 @@ export async function createTrust(o: TrustOptions = {}): Promise<Trust> {
     ...(live ? { live } : {}),
   });
   const held = (i: string) => (archived?.get(i)?.length ?? 0) > 0;
+  if (archived && !live && !issuers.some(held) && !pinned)
+    throw new UsageError(
+      'TRUST_ISSUER_NOT_HELD',
+      `the JWKS archive ${archive} holds no keys for ${issuers.join(', ')}${heldHint([...archived.keys()].filter(held))}`,
+    );
+  // Live keys load on the first token from a trusted issuer, not up front: a token whose `iss`
+  // is not trusted is refused (OP_ISSUER_UNTRUSTED) without a network call for issuers it never names.
+  let loading: Promise<void> | undefined;
+  const preload = () => (loading ??= preloadLive(trust, issuers, held, archive, o.onWarning));
+  const prefetch = async (q: OpKeyQuery) => {
+    if (!issuers.includes(q.iss)) return;
+    await preload();
+    await trust.prefetch(q);
+  };
+  return { keys: trust, prefetch, trustedIssuers: trust.trustedIssuers!, warnings };
+}
+
+/** Every trusted issuer's live keys, once per trust (what `createTrust` used to load up front). */
+async function preloadLive(
+  trust: OpTrust,
+  issuers: readonly string[],
+  held: (issuer: string) => boolean,
+  archive: string | undefined,
+  onWarning: TrustOptions['onWarning'],
+): Promise<void> {
   for (const { issuer, error } of await trust.preload()) {
     // With several issuers one unreachable OP only costs its own tokens; alone, it costs everything.
     // Not reaching the OP is an I/O failure (exit 2), not a verdict on what is being verified.
@@ -106,11 +131,8 @@ export async function createTrust(o: TrustOptions = {}): Promise<Trust> {
             : ''),
       );
     }
-    o.onWarning?.({ code: error.code, message: `${error.message}; using archived keys for ${issuer}` });
+    onWarning?.({ code: error.code, message: `${error.message}; using archived keys for ${issuer}` });
   }
-  if (archived && !live && !issuers.some(held) && !pinned)
-    throw new UsageError('USAGE', `the JWKS archive ${archive} holds no keys for ${issuers.join(', ')}`);
-  return { keys: trust, prefetch: (q) => trust.prefetch(q), trustedIssuers: trust.trustedIssuers!, warnings };
 }
 
 /** Live discovery alone needs the HTTP client: a pinned or offline verify never loads it. */

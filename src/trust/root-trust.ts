@@ -25,7 +25,11 @@ export async function createRootTrust(o: TrustOptions & { trustedRoot: string })
   const root = await loadTrustedRoot(path);
   const keys = new RootKeySource(root, issuers);
   if (keys.missingIssuers().length === issuers.length)
-    throw new UsageError('USAGE', `the trusted root ${path} holds no keys for ${issuers.join(', ')}`);
+    throw new UsageError(
+      'TRUST_ISSUER_NOT_HELD',
+      `the trusted root ${path} holds no keys for ${issuers.join(', ')}` +
+        heldHint([...root.keys].filter(([, k]) => k.length > 0).map(([i]) => i)),
+    );
   const warnings: KeyWarning[] = [];
   for (const iss of issuers) {
     for (const s of root.skipped.get(iss) ?? []) {
@@ -35,4 +39,10 @@ export async function createRootTrust(o: TrustOptions & { trustedRoot: string })
     }
   }
   return { keys, trustedIssuers: keys.trustedIssuers, warnings, root: keys };
+}
+
+/** ` (it holds keys for X): pass --issuer X`, naming what the trust material does hold. */
+export function heldHint(held: readonly string[]): string {
+  if (held.length === 0) return '';
+  return ` (it holds keys for ${held.join(', ')}): pass --issuer ${held[0]}${held.length > 1 ? ' (or another of them)' : ''}`;
 }

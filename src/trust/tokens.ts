@@ -69,7 +69,10 @@ export async function verifyGqToken(
   const jws = parseCompactJws(token, 'GQ token');
   const iss = decodeClaims(jws.payload, 'GQ token payload').iss;
   if (trust.trustedIssuers && !trust.trustedIssuers.includes(String(iss)))
-    throw new VerificationError('OP_ISSUER_UNTRUSTED', `issuer ${String(iss)} is not trusted`);
+    throw new VerificationError(
+      'OP_ISSUER_UNTRUSTED',
+      `issuer ${String(iss)} is not trusted (trusted: ${trust.trustedIssuers.join(', ')}); to trust it, pass --issuer ${String(iss)}`,
+    );
   await trust.prefetch?.(jwsKeyQuery(jws.headerJson, jws.payload));
   const v = gqVerifyJwt(token, trust.keys);
   checkNotFromFuture(v.claims, opts.now ?? Math.floor(Date.now() / 1000));

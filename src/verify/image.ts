@@ -124,6 +124,7 @@ async function judgePlatform(run: Run, read: PlatformRead): Promise<PlatformVerd
         ...signed.map((a) => signedPredicateType(a.annotatedType, a.facts)),
       ],
       run.settings.policy.required,
+      verdict.attestations.filter((a) => a.kind === 'unsigned').map((a) => a.annotatedType),
     );
   } catch (e) {
     rethrowIo(e);

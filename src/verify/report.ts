@@ -294,7 +294,13 @@ export function renderText(report: VerifyReport, opts: RenderOptions = {}): stri
   for (const p of report.platforms) {
     const signed = p.attestations.filter((a) => a.signed).length;
     const what = p.purl || `${report.image.reference} (${p.platform})`;
-    out.push(`Verifying ${signed} attestations for ${printable(what)}`);
+    const found = p.attestations.length;
+    // An unsigned image: say what was found, not "Verifying 0 attestations".
+    out.push(
+      signed === 0 && found > 0
+        ? `${found} attestation${found === 1 ? '' : 's'} found for ${printable(what)}, none signed (sign with opk-signer attest)`
+        : `Verifying ${signed} attestations for ${printable(what)}`,
+    );
     for (const c of p.checks) if (c.check === 'attestation-manifest') out.push(line(c));
     for (const a of p.attestations) {
       out.push('');

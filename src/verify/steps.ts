@@ -111,12 +111,23 @@ export function verifyIdentity(
   }
 }
 
-/** verifyPolicy: every required predicate type is among the signed attestations' types. */
-export function verifyPolicy(signedTypes: Iterable<string>, required: RequiredPredicate[]): void {
+/**
+ * verifyPolicy: every required predicate type is among the signed attestations' types. One that
+ * is there only unsigned is said so: "missing" must mean absent.
+ */
+export function verifyPolicy(
+  signedTypes: Iterable<string>,
+  required: RequiredPredicate[],
+  unsignedTypes: Iterable<string> = [],
+): void {
   const have = new Set(signedTypes);
+  const unsigned = new Set(unsignedTypes);
   for (const r of required) {
-    if (!r.anyOf.some((t) => have.has(t)))
-      throw new VerificationError('REQUIRED_ATTESTATION_MISSING', `missing required attestation ${r.label}`);
+    if (r.anyOf.some((t) => have.has(t))) continue;
+    const msg = r.anyOf.some((t) => unsigned.has(t))
+      ? `required attestation ${r.label} is present but unsigned (sign it with opk-signer attest)`
+      : `missing required attestation ${r.label}`;
+    throw new VerificationError('REQUIRED_ATTESTATION_MISSING', msg);
   }
 }
 

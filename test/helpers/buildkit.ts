@@ -4,7 +4,8 @@
  * images a build without attestations would leave, and buildx's metadata file.
  */
 import { join } from 'node:path';
-import { atomicWrite, type OciLayout } from '../../src/oci/layout.js';
+import { atomicWrite } from '../../src/files/atomic-write.js';
+import type { OciLayout } from '../../src/oci/layout.js';
 import { dockerPurl, familiarImageName } from '../../src/oci/purl.js';
 import { ANNOTATION_REF_NAME, type Descriptor, type Platform } from '../../src/oci/types.js';
 import {

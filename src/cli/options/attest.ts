@@ -28,7 +28,7 @@ export const attestOptions = {
 } as const;
 
 export const ATTEST_USAGE = `usage: opk-signer attest IMAGE [--push | --out-layout oci:DIR[:TAG]] [flags]
-  IMAGE                     host/repo:tag, host/repo@sha256:…, or oci:DIR[:TAG] (signed in place)
+  IMAGE                     host/repo:tag, host/repo@sha256:…, or oci:DIR[:TAG|@sha256:…] (in place)
   --push                    write to the registry IMAGE is in (needed for registry images)
   --out-layout oci:DIR[:TAG]  write the result to an OCI layout instead (older spelling:
                             --output oci:DIR[:TAG], still read)

@@ -10,7 +10,7 @@ export const inspectOptions = {
 } as const;
 
 export const INSPECT_USAGE = `usage: opk-signer inspect IMAGE [flags]
-  IMAGE                     host/repo:tag, host/repo@sha256:…, or oci:DIR[:TAG]
+  IMAGE                     host/repo:tag, host/repo@sha256:…, or oci:DIR[:TAG|@sha256:…]
   -o, --output text|json    json: docs/inspect-output.md
   -q, --quiet               no progress on stderr (progress is shown only on a terminal)
   --username U --password-stdin   registry credentials (never stored); else Docker config

@@ -1,4 +1,5 @@
-import { ANNOTATION_IMAGE_NAME, type OciLayout } from '../../oci/layout.js';
+import { ANNOTATION_IMAGE_NAME } from '../../oci/layout-index.js';
+import type { OciLayout } from '../../oci/layout.js';
 import { ANNOTATION_REF_NAME } from '../../oci/types.js';
 import { familiarName, parseImageReference } from '../../oci/reference.js';
 

@@ -1,5 +1,6 @@
 import { UsageError } from '../../errors.js';
 import { OciIoError } from '../../oci/errors.js';
+import { refuseLocalLayoutName } from '../../oci/local-layout-hint.js';
 import { OciLayout } from '../../oci/layout.js';
 import { familiarName, parseSubjectName, type ImageReference } from '../../oci/reference.js';
 import type { ImageSource } from '../../oci/source.js';
@@ -46,7 +47,7 @@ export const verifyOptions = {
 } as const;
 
 export const VERIFY_USAGE = `usage: opk-signer verify IMAGE [flags]
-  IMAGE                     host/repo:tag, host/repo@sha256:…, or oci:DIR[:TAG]
+  IMAGE                     host/repo:tag, host/repo@sha256:…, or oci:DIR[:TAG|@sha256:…]
   --platform os/arch[/v]    platform(s) to verify (repeatable, comma-separated); default all
   --issuer URL              trusted OIDC issuer (repeatable); default GitHub Actions
   --repo-owner-id ID  --repository OWNER/REPO  --ref REF  --sha SHA  --workflow-ref REF
@@ -212,7 +213,7 @@ export async function openImage(
       throw e instanceof OciIoError ? new IoError('IO', e.message) : e;
     });
     for (const w of source.warnings) io.stderr.write(warningLine(w.code, w.message));
-    const refName = ref.tag ?? source.refNameOf(ref.digest);
+    const refName = ref.tag ?? (await source.refNameOf(ref.digest));
     return {
       source,
       imageName: subjectName ?? recordedImageName(source, ref),
@@ -221,6 +222,7 @@ export async function openImage(
       ...(refName !== undefined ? { purlVersion: refName } : {}),
     };
   }
+  await refuseLocalLayoutName(ref);
   const client = await registryClientFor(ref.registry, values, io);
   const imageName = familiarName(ref);
   return {

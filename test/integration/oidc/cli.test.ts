@@ -248,12 +248,18 @@ describe('loadTrust', () => {
     await expect(loadTrust({ offline: true }, io())).rejects.toThrow(/--offline needs/);
   });
 
-  it('an unreachable OP is fatal without an archive, a warning with one', async () => {
+  it('an unreachable OP is fatal without an archive, a warning with one; asked only for a trusted iss', async () => {
     const down = await deadUrl();
     const flags = { 'discovery-url': [`${GITHUB_ACTIONS_ISSUER}=${down}`] };
-    await expect(loadTrust(flags, io(), { http: fast })).rejects.toMatchObject({ code: 'OP_UNAVAILABLE' });
+    const lazy = await loadTrust(flags, io(), { http: fast });
+    // A token from an issuer nobody trusts costs no network call (and no OP_UNAVAILABLE).
+    await expect(lazy.prefetch!({ iss: 'http://127.0.0.1:1', kid: 'k' })).resolves.toBeUndefined();
+    await expect(lazy.prefetch!({ iss: GITHUB_ACTIONS_ISSUER, kid: 'k' })).rejects.toMatchObject({
+      code: 'OP_UNAVAILABLE',
+    });
     const x = io();
     const t = await loadTrust({ ...flags, 'jwks-archive': join(dir, 'archive') }, x, { http: fast });
+    await t.prefetch!({ iss: GITHUB_ACTIONS_ISSUER, kid: 'k' }).catch(() => {});
     expect(x.err()).toMatch(/warning: OP_UNAVAILABLE/);
     expect(t.trustedIssuers).toEqual([GITHUB_ACTIONS_ISSUER]);
   });

@@ -88,6 +88,13 @@ describe('OCI layout', () => {
 });
 
 describe('image references', () => {
+  it('an empty digest after @ (an unset $DIGEST) is named as such', () => {
+    expect(() => parseImageReference('127.0.0.1:5055/hello@')).toThrow(
+      'image reference 127.0.0.1:5055/hello@ has an empty digest after @',
+    );
+    expect(() => parseImageReference('127.0.0.1:5055/hello@md5:00')).toThrow('has an invalid digest');
+  });
+
   it('parses registry references as Docker normalises them', () => {
     expect(parseImageReference('alpine')).toMatchObject({
       registry: 'docker.io',

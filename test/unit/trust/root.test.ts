@@ -189,8 +189,10 @@ describe('createTrust({ trustedRoot }): the root as a key source of the library'
       createTrust({ trustedRoot: path, issuers: [ISS], discoveryBase: {} }),
     ).resolves.toBeDefined();
     await expect(createTrust({ trustedRoot: path })).rejects.toMatchObject({
-      code: 'USAGE',
-      message: expect.stringContaining('holds no keys for https://token.actions.githubusercontent.com'),
+      code: 'TRUST_ISSUER_NOT_HELD',
+      message: expect.stringContaining(
+        `holds no keys for https://token.actions.githubusercontent.com (it holds keys for ${ISS}): pass --issuer ${ISS}`,
+      ),
     });
     await expect(createTrust({ trustedRoot: join(work.dir, 'absent.json') })).rejects.toMatchObject({
       code: 'TRUSTED_ROOT_IO',
