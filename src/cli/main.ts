@@ -2,7 +2,7 @@
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { UsageError } from '../errors.js';
-import { COMMANDS } from './command-table.js';
+import { COMMANDS, LOADERS } from './command-table.js';
 import { EXIT_USAGE, reportError, type CliIo, type Command } from './io.js';
 
 const known = COMMANDS.map((c) => c.file);
@@ -16,7 +16,7 @@ function usage(io: CliIo): void {
 
 /** The one command module that runs. */
 async function load(file: string): Promise<Command> {
-  return (await import(`./commands/${file}.js`)) as Command;
+  return (await LOADERS[file]!()) as Command;
 }
 
 /**
