@@ -22,6 +22,7 @@ COPY package.json package-lock.json ./
 RUN --mount=type=cache,target=/root/.npm npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
+COPY scripts ./scripts
 COPY proto ./proto
 RUN npm run build \
  && npm prune --omit=dev --ignore-scripts \

@@ -42,3 +42,25 @@ export const COMMANDS: readonly { file: string; summary: string; spelling?: stri
   },
   { file: 'verify', summary: 'verify signed build attestations of an image (registry ref or oci:DIR[:TAG])' },
 ];
+
+/**
+ * How each command is imported: literal specifiers, not a template, so the bundler behind
+ * package.json `bin` (scripts/bundle-cli.mjs) sees every command and makes each its own lazily
+ * loaded chunk. test/e2e/cli/cli-lazy.test.ts keeps the keys in step with commands/.
+ */
+export const LOADERS: Readonly<Record<string, () => Promise<unknown>>> = {
+  attest: () => import('./commands/attest.js'),
+  bundle: () => import('./commands/bundle.js'),
+  demo: () => import('./commands/demo.js'),
+  'dev-issuer': () => import('./commands/dev-issuer.js'),
+  'envelope-verify': () => import('./commands/envelope-verify.js'),
+  'gq-sign': () => import('./commands/gq-sign.js'),
+  'gq-verify': () => import('./commands/gq-verify.js'),
+  inspect: () => import('./commands/inspect.js'),
+  'jwks-snapshot': () => import('./commands/jwks-snapshot.js'),
+  'pktoken-verify': () => import('./commands/pktoken-verify.js'),
+  serve: () => import('./commands/serve.js'),
+  sign: () => import('./commands/sign.js'),
+  'trust-update': () => import('./commands/trust-update.js'),
+  verify: () => import('./commands/verify.js'),
+};

@@ -1,4 +1,4 @@
-import { COMMANDS } from './command-table.js';
+import { COMMANDS, LOADERS } from './command-table.js';
 import { ArgumentError, EXIT_USAGE, reportError, type CliIo, type Command } from './io.js';
 import { closestFlag } from './suggest.js';
 
@@ -14,7 +14,7 @@ function usage(io: CliIo): void {
 
 /** The one command module that runs. */
 async function load(file: string): Promise<Command> {
-  return (await import(/* @vite-ignore */ `./commands/${file}.js`)) as Command;
+  return (await LOADERS[file]!()) as Command;
 }
 
 /**

@@ -1,7 +1,8 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-export const CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
+/** The bundled CLI that package.json `bin` installs (scripts/bundle-cli.mjs), as users run it. */
+export const CLI = fileURLToPath(new URL('../../dist/bin/main.js', import.meta.url));
 
 export interface CliResult {
   code: number | null;

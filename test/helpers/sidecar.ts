@@ -148,7 +148,8 @@ export function logSink(): {
 
 const ROOT = new URL('../../', import.meta.url);
 export const ROOT_DIR = fileURLToPath(ROOT);
-export const CLI = join(ROOT_DIR, 'dist/cli/main.js');
+/** The bundled CLI that package.json `bin` installs, as users run it. */
+export const CLI = join(ROOT_DIR, 'dist/bin/main.js');
 
 function newestMtime(dir: string): number {
   let newest = 0;
@@ -169,6 +170,8 @@ export function ensureBuilt(): void {
     'dist/cli/commands/serve.js',
     'dist/signer/worker.js',
     'dist/cli/commands/envelope-verify.js',
+    'dist/bin/main.js',
+    'dist/bin/worker.js',
   ];
   const built = () =>
     Math.min(...needed.map((f) => (existsSync(join(ROOT_DIR, f)) ? statSync(join(ROOT_DIR, f)).mtimeMs : 0)));
@@ -190,6 +193,7 @@ export function ensureBuilt(): void {
     const tsc = join(ROOT_DIR, 'node_modules/typescript/bin/tsc');
     // tsc emits even with type errors elsewhere in the tree; only missing outputs are fatal.
     spawnSync(process.execPath, [tsc, '-p', 'tsconfig.build.json'], { cwd: ROOT_DIR, stdio: 'ignore' });
+    spawnSync(process.execPath, ['scripts/bundle-cli.mjs'], { cwd: ROOT_DIR, stdio: 'ignore' });
     if (built() === 0) throw new Error('npm run build did not produce the CLI');
   } finally {
     rmSync(lock, { recursive: true, force: true });

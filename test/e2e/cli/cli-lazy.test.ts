@@ -12,7 +12,22 @@ const dir = mkdtempSync(join(tmpdir(), 'opk-lazy-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const HOOK = new URL('../../helpers/loaded-modules.mjs', import.meta.url).pathname;
 
-/** Runs the built CLI and returns every module the process loaded (URLs and CommonJS paths). */
+/**
+ * The CLI runs as a bundle (dist/bin/, scripts/bundle-cli.mjs): esbuild's metafile says which
+ * sources each chunk holds, so a loaded chunk stands for the `src/...` files inside it.
+ */
+const META = JSON.parse(readFileSync(new URL('../../../dist/bin-meta.json', import.meta.url), 'utf8')) as {
+  outputs: Record<string, { inputs: Record<string, unknown> }>;
+};
+function sourcesOf(loaded: string): string[] {
+  const at = loaded.indexOf('/dist/bin/');
+  if (at < 0) return [loaded];
+  const chunk = META.outputs[loaded.slice(at + 1)];
+  expect(chunk, `${loaded} is not in dist/bin-meta.json`).toBeDefined();
+  return Object.keys(chunk!.inputs);
+}
+
+/** Runs the bundled CLI and returns every module the process loaded: sources, packages, builtins. */
 function loadedBy(args: string[]): string[] {
   const out = join(dir, `loaded-${Math.random().toString(36).slice(2)}.txt`);
   writeFileSync(out, '');
@@ -22,13 +37,13 @@ function loadedBy(args: string[]): string[] {
     timeout: 60_000,
   });
   expect(r.status, r.stderr).toBe(0);
-  return readFileSync(out, 'utf8').split('\n').filter(Boolean);
+  return readFileSync(out, 'utf8').split('\n').filter(Boolean).flatMap(sourcesOf);
 }
 
 /** What a one-shot verify or `--help` must not pay for: the HTTP client, gRPC, CEL, YAML. */
 const HEAVY = /node_modules\/(undici|@grpc|protobufjs|@protobufjs|@bufbuild|yaml)\//;
 /** Our own floors that do I/O a pinned-key verify never does. */
-const UNUSED_FLOORS = /dist\/(server|sidecar-client|oci|signer)\/|dist\/oidc\/(http|jwks-cache|archive)\.js/;
+const UNUSED_FLOORS = /^src\/(server|sidecar-client|oci|signer)\/|^src\/oidc\/(http|jwks-cache|archive)\.ts$/;
 
 describe('CLI loads only what the command run needs', async () => {
   const op = createTestOp();
@@ -53,13 +68,13 @@ describe('CLI loads only what the command run needs', async () => {
 
   it('--help loads no command module and no heavy dependency', () => {
     const loaded = loadedBy(['--help']);
-    expect(loaded.some((m) => m.includes('/dist/cli/main.js'))).toBe(true);
-    expect(loaded.filter((m) => HEAVY.test(m) || m.includes('/dist/cli/commands/'))).toEqual([]);
+    expect(loaded).toContain('src/cli/main.ts');
+    expect(loaded.filter((m) => HEAVY.test(m) || m.startsWith('src/cli/commands/'))).toEqual([]);
   });
 
   it('envelope verify with a pinned key set loads neither the HTTP client nor gRPC', () => {
     const loaded = loadedBy(['envelope', 'verify', envelope, '--jwks', jwks]);
-    expect(loaded.some((m) => m.endsWith('/dist/dsse/verify.js'))).toBe(true);
+    expect(loaded).toContain('src/dsse/verify.ts');
     expect(loaded.filter((m) => HEAVY.test(m) || UNUSED_FLOORS.test(m))).toEqual([]);
   });
 
@@ -69,6 +84,7 @@ describe('CLI loads only what the command run needs', async () => {
       .map((f) => f.slice(0, -3))
       .sort();
     expect(commands.COMMANDS.map((c) => c.file)).toEqual(files);
+    expect(Object.keys(commands.LOADERS).sort()).toEqual(files);
     for (const c of commands.COMMANDS) {
       // The built modules (the file list above is the sources'): the CLI runs these.
       const url = new URL(`../../../dist/cli/commands/${c.file}.js`, import.meta.url).href;

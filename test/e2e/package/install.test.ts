@@ -59,6 +59,7 @@ describe('installs like a tool', () => {
       'README.md',
       'tsconfig.json',
       'tsconfig.build.json',
+      'scripts',
       'src',
       'proto',
     ])
@@ -75,12 +76,14 @@ describe('installs like a tool', () => {
     const listing = await sh(`tar tzf ${join(tmp, tarball!)}`, { cwd: tmp, path: BASE_PATH });
     const files = listing.stdout.split('\n');
     for (const f of [
+      'package/dist/bin/main.js',
+      'package/dist/bin/worker.js',
       'package/dist/cli/main.js',
       'package/dist/index.js',
       'package/proto/opk/signer/v1/signer.proto',
     ])
       expect(files).toContain(f);
-    expect(files.filter((f) => /\.map$|^package\/(src|test|action)\//.test(f))).toEqual([]);
+    expect(files.filter((f) => /\.map$|^package\/(src|test|action|scripts)\/|bin-meta/.test(f))).toEqual([]);
 
     const prefix = join(tmp, 'prefix');
     const install = await sh(

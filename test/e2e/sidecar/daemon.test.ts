@@ -234,3 +234,23 @@ test('SIGTERM in the middle of 200 concurrent calls: every call is a valid envel
     await d.exited;
   }
 });
+
+test('the installed bin (the bundle) runs `serve --signing-threads 2`: both worker threads load their script and sign', async () => {
+  const dir = join(tmp.dir, 'c');
+  (await import('node:fs')).mkdirSync(dir);
+  const d = await startDaemon(dir, issuer, ['--signing-threads', '2']);
+  const client = signerClient(`unix://${d.socket}`);
+  try {
+    const listening = JSON.parse(d.stderr().trim().split('\n')[0]!) as Record<string, unknown>;
+    expect(listening).toMatchObject({ msg: 'listening', signing: 'workers', signing_threads: 2 });
+    // More calls than threads, so both threads take jobs.
+    const results = await Promise.all(
+      Array.from({ length: 6 }, (_, i) => client.SignStatement({ statement: statement({ name: `t-${i}` }) })),
+    );
+    for (const r of results) verifyEnvelope(r.envelope, trust);
+  } finally {
+    client.close();
+    d.child.kill('SIGTERM');
+    expect(await d.exited).toBe(0);
+  }
+});
