@@ -1,21 +1,76 @@
+import { expect } from 'vitest';
 import { attestImage } from '../../src/attest/attest.js';
+import { AttestError } from '../../src/attest/errors.js';
+import { startDevIssuer, type DevIssuer } from '../../src/issuer/dev-issuer.js';
+import { GITHUB_ACTIONS_ISSUER } from '../../src/pktoken/verify.js';
 import { runInProcess } from './cli.js';
 import { inProcessSigner, type AttestSigner } from '../../src/attest/signer.js';
 import type { ImageTarget } from '../../src/attest/write.js';
 import { run } from '../../src/cli/commands/attest.js';
-import { buildImage, type BlobStore, type BuildImageOptions, type BuiltImage } from './buildkit.js';
+import {
+  buildImage,
+  putAttestationManifest,
+  putIndex,
+  type BlobStore,
+  type BuildImageOptions,
+  type BuiltImage,
+} from './buildkit.js';
 import type { ImageSource } from '../../src/oci/source.js';
 import { verifyImage, type VerifyReport } from '../../src/verify/image.js';
 import type { TestOp } from './op.js';
-import { FACTS, PLATFORMS, trustFor } from './verify.js';
+import { FACTS, IMAGE_NAME, PLATFORMS, trustFor } from './verify.js';
 
 export { FACTS, PLATFORMS, trustFor };
 
-export const NAME = 'example.test/acme/widget';
+export const NAME = IMAGE_NAME;
 
 /** A BuildKit-style image as stock BuildKit pushes it: unsigned in-toto layers. */
 export function unsignedImage(o: Partial<BuildImageOptions> = {}): Promise<BuiltImage> {
   return buildImage({ name: NAME, tag: 'v1', platforms: PLATFORMS, facts: FACTS, ...o });
+}
+
+type Layers = BuiltImage['platforms'][number]['layers'];
+
+/** A one-platform image whose attestation manifest carries `make(unsigned layers, image digest)`. */
+export async function withLayers(make: (layers: Layers, digest: string) => Layers): Promise<BuiltImage> {
+  const img = await unsignedImage({
+    platforms: [{ os: 'linux', architecture: 'amd64' }],
+    form: 'oci-artifact',
+  });
+  const p = img.platforms[0]!;
+  const att = putAttestationManifest(
+    img.store,
+    'oci-artifact',
+    p.manifest,
+    make(p.layers, p.manifest.digest),
+  );
+  img.store.tags.set('v1', putIndex(img.store, [p.manifest, att]));
+  return img;
+}
+
+/** Expects `p` to reject with an AttestError of `code`; returns its message. */
+export async function refusedWith(p: Promise<unknown>, code: string): Promise<string> {
+  const e = await p.then(
+    () => undefined,
+    (x: unknown) => x,
+  );
+  expect(e).toBeInstanceOf(AttestError);
+  expect((e as AttestError).code).toBe(code);
+  return (e as AttestError).message;
+}
+
+/**
+ * A dev issuer posing as GitHub Actions, and the environment a GitHub Actions job gives the
+ * signer to reach it. The caller closes it.
+ */
+export async function startActionsIssuer(): Promise<{ dev: DevIssuer; env: NodeJS.ProcessEnv }> {
+  const dev = await startDevIssuer({ issuer: GITHUB_ACTIONS_ISSUER });
+  const env = {
+    ACTIONS_ID_TOKEN_REQUEST_URL: dev.requestUrl,
+    ACTIONS_ID_TOKEN_REQUEST_TOKEN: dev.requestToken,
+    OPK_OIDC_DISCOVERY_URL: dev.url,
+  };
+  return { dev, env };
 }
 
 /** The in-memory store as a write target (its `referrers` scans subjects, like a registry with the API). */

@@ -1,3 +1,4 @@
+import { chmodSync, cpSync, readdirSync } from 'node:fs';
 import { cp, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
@@ -9,6 +10,18 @@ import { runInProcess } from './cli.js';
 
 /** Real BuildKit v0.11 output (public fixtures; see /work/shared/fixtures/README.md). */
 export const REAL = '/work/shared/fixtures/buildkit-real';
+
+/** Copies a fixture layout to `dst`, writable: the fixtures are read-only and must stay as BuildKit wrote them. */
+export function writableCopy(src: string, dst: string): void {
+  cpSync(src, dst, { recursive: true });
+  const writable = (p: string) => {
+    chmodSync(p, 0o755);
+    for (const e of readdirSync(p, { withFileTypes: true }))
+      if (e.isDirectory()) writable(join(p, e.name));
+      else chmodSync(join(p, e.name), 0o644);
+  };
+  writable(dst);
+}
 
 /** An image to verify: its `oci:` reference, the key set that verifies it, the name its purls carry. */
 export interface SignedBuild {

@@ -12,9 +12,17 @@ import { join } from 'node:path';
 import { StaticKeySource } from '../../src/jwk/set.js';
 import { buildImage, writeRawToLayout, type BuildImageOptions, type BuiltImage } from './buildkit.js';
 import { OciLayout } from '../../src/oci/layout.js';
-import type { VerifyTrust } from '../../src/verify/image.js';
+import type { ImageSource } from '../../src/oci/source.js';
+import {
+  verifyImage,
+  type VerifyImageOptions,
+  type VerifyReport,
+  type VerifyTrust,
+} from '../../src/verify/image.js';
 import { createTestOp, type TestOp } from './op.js';
 
+/** The name `signedImage` builds, tagged v1. */
+export const IMAGE_NAME = 'example.test/acme/widget';
 export const SHA = '6b906a4153c61a2486973a1347db8300dc9ce3ee';
 export const REPO = 'acme/widget';
 export const FACTS = { sha: SHA, source: `https://github.com/${REPO}` };
@@ -33,7 +41,7 @@ export async function signedImage(
   claims: Record<string, unknown> = {},
 ): Promise<BuiltImage> {
   return buildImage({
-    name: 'example.test/acme/widget',
+    name: IMAGE_NAME,
     tag: 'v1',
     platforms: PLATFORMS,
     facts: FACTS,
@@ -41,6 +49,27 @@ export async function signedImage(
     ...o,
   });
 }
+
+/**
+ * `verify(source, o)` of `IMAGE_NAME:v1`, trusting the OP `op()` returns (a getter: files create
+ * their OP in beforeAll); `o` overrides any option.
+ */
+export function signedImageVerifier(op: () => TestOp) {
+  return (source: ImageSource, o: Partial<VerifyImageOptions> = {}): Promise<VerifyReport> =>
+    verifyImage({
+      source,
+      reference: { tag: 'v1' },
+      displayName: `${IMAGE_NAME}:v1`,
+      subjectName: IMAGE_NAME,
+      trust: trustFor(op()),
+      ...o,
+    });
+}
+
+/** The distinct error codes of a report, in order of first appearance. */
+export const codes = (r: VerifyReport) => [...new Set(r.errors.map((e) => e.code))];
+/** The distinct warning codes of a report, in order of first appearance. */
+export const warningCodes = (r: VerifyReport) => [...new Set(r.warnings.map((e) => e.code))];
 
 export async function tempDir(
   prefix = 'opk-verify-',
@@ -101,6 +130,11 @@ export interface EnvelopeJson {
 
 export function envelopeOf(layer: AttestationLayer): EnvelopeJson {
   return JSON.parse(Buffer.from(layer.bytes).toString('utf8')) as EnvelopeJson;
+}
+
+/** The statement bytes a signed layer's envelope carries. */
+export function envelopePayload(layer: AttestationLayer): Uint8Array {
+  return Buffer.from(envelopeOf(layer).payload, 'base64');
 }
 
 export function withEnvelope(layer: AttestationLayer, env: EnvelopeJson): AttestationLayer {

@@ -7,27 +7,19 @@
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import {
-  chmodSync,
-  cpSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  readdirSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDevIssuer, type DevIssuer } from '../../../src/issuer/dev-issuer.js';
 import { CLI } from '../../helpers/cli.js';
+import { REAL, writableCopy } from '../../helpers/real-builds.js';
 import { startRegistry, type RegistryFixture } from '../../helpers/registry.js';
 import { ROOT } from '../../helpers/action.js';
 
 const exec = promisify(execFile);
-const STOCK = '/work/shared/fixtures/buildkit-real/stock-prov';
+const STOCK = join(REAL, 'stock-prov');
 const layoutIndex = JSON.parse(readFileSync(join(STOCK, 'index.json'), 'utf8')) as {
   manifests: { digest: string; annotations: Record<string, string> }[];
 };
@@ -65,14 +57,7 @@ beforeAll(async () => {
   registry = await registryOnFixturePort();
   issuer = await startDevIssuer();
   work = mkdtempSync(join(tmpdir(), 'opk-recipe-'));
-  cpSync(STOCK, join(work, 'build'), { recursive: true });
-  const writable = (p: string) => {
-    chmodSync(p, 0o755);
-    for (const e of readdirSync(p, { withFileTypes: true }))
-      if (e.isDirectory()) writable(join(p, e.name));
-      else chmodSync(join(p, e.name), 0o644);
-  };
-  writable(join(work, 'build'));
+  writableCopy(STOCK, join(work, 'build'));
   // `opk-signer` on PATH: the built CLI, as an installed one would be.
   const bin = join(work, 'bin');
   mkdirSync(bin);

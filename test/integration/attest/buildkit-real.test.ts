@@ -5,16 +5,7 @@
  * default) and pushed to the Debian registry (referrers, the registry default: digest unchanged).
  */
 import { execFile } from 'node:child_process';
-import {
-  chmodSync,
-  cpSync,
-  existsSync,
-  mkdtempSync,
-  readFileSync,
-  readdirSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -23,10 +14,10 @@ import { run as attestRun } from '../../../src/cli/commands/attest.js';
 import { run as verifyRun } from '../../../src/cli/commands/verify.js';
 import { startDevIssuer, type DevIssuer } from '../../../src/issuer/dev-issuer.js';
 import { runInProcess } from '../../helpers/cli.js';
+import { REAL, writableCopy } from '../../helpers/real-builds.js';
 import { startRegistry, type RegistryFixture } from '../../helpers/registry.js';
 
 const exec = promisify(execFile);
-const REAL = '/work/shared/fixtures/buildkit-real';
 const LAYOUTS = ['stock-prov', 'stock-sbom', 'stock-noname', 'stock-dir'] as const;
 const UNNAMED = new Set(['stock-noname', 'stock-dir']);
 
@@ -50,17 +41,10 @@ afterAll(async () => {
   if (work) rmSync(work, { recursive: true, force: true });
 });
 
-/** A writable copy: the fixtures are read-only and must stay as BuildKit wrote them. */
+/** A writable copy of the fixture `name`, under a fresh name. */
 function copy(name: string): string {
   const dst = join(work, `${name}-${Math.random().toString(36).slice(2, 8)}`);
-  cpSync(join(REAL, name), dst, { recursive: true });
-  const chmod = (p: string) => {
-    chmodSync(p, 0o755);
-    for (const e of readdirSync(p, { withFileTypes: true }))
-      if (e.isDirectory()) chmod(join(p, e.name));
-      else chmodSync(join(p, e.name), 0o644);
-  };
-  chmod(dst);
+  writableCopy(join(REAL, name), dst);
   return dst;
 }
 

@@ -1,15 +1,20 @@
 import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AttestError } from '../../../src/attest/errors.js';
-import { startDevIssuer, type DevIssuer } from '../../../src/issuer/dev-issuer.js';
-import { buildxMetadata, putAttestationManifest, putIndex, type BuiltImage } from '../../helpers/buildkit.js';
+import type { DevIssuer } from '../../../src/issuer/dev-issuer.js';
+import { buildxMetadata, type BuiltImage } from '../../helpers/buildkit.js';
 import { ANNOTATION_REF_NAME } from '../../../src/oci/types.js';
 import { OciLayout } from '../../../src/oci/layout.js';
-import { GITHUB_ACTIONS_ISSUER } from '../../../src/pktoken/verify.js';
 import { createTestOp, type TestOp } from '../../helpers/op.js';
 import { tempDir, writeLayout } from '../../helpers/verify.js';
-import { attestCli, attestInMemory, unsignedImage } from '../../helpers/attest.js';
+import {
+  attestCli,
+  attestInMemory,
+  refusedWith,
+  startActionsIssuer,
+  unsignedImage,
+  withLayers,
+} from '../../helpers/attest.js';
 
 let op: TestOp;
 let dev: DevIssuer;
@@ -17,16 +22,10 @@ let env: NodeJS.ProcessEnv;
 let work: { dir: string; cleanup: () => Promise<void> };
 let n = 0;
 const dir = () => join(work.dir, `r${n++}`);
-const ONE = [{ os: 'linux', architecture: 'amd64' }];
 
 beforeAll(async () => {
   op = createTestOp();
-  dev = await startDevIssuer({ issuer: GITHUB_ACTIONS_ISSUER });
-  env = {
-    ACTIONS_ID_TOKEN_REQUEST_URL: dev.requestUrl,
-    ACTIONS_ID_TOKEN_REQUEST_TOKEN: dev.requestToken,
-    OPK_OIDC_DISCOVERY_URL: dev.url,
-  };
+  ({ dev, env } = await startActionsIssuer());
   work = await tempDir('opk-attest-layout-cli-');
 });
 afterAll(async () => {
@@ -36,35 +35,6 @@ afterAll(async () => {
 
 function attest(img: BuiltImage, o: Parameters<typeof attestInMemory>[2] = {}) {
   return attestInMemory(op, img, o);
-}
-
-async function refusedWith(p: Promise<unknown>, code: string): Promise<string> {
-  const e = await p.then(
-    () => undefined,
-    (x: unknown) => x,
-  );
-  expect(e).toBeInstanceOf(AttestError);
-  expect((e as AttestError).code).toBe(code);
-  return (e as AttestError).message;
-}
-
-/** A one-platform image whose attestation manifest carries `layers` (built from the unsigned ones). */
-async function withLayers(
-  make: (
-    layers: BuiltImage['platforms'][number]['layers'],
-    digest: string,
-  ) => BuiltImage['platforms'][number]['layers'],
-): Promise<BuiltImage> {
-  const img = await unsignedImage({ platforms: ONE, form: 'oci-artifact' });
-  const p = img.platforms[0]!;
-  const att = putAttestationManifest(
-    img.store,
-    'oci-artifact',
-    p.manifest,
-    make(p.layers, p.manifest.digest),
-  );
-  img.store.tags.set('v1', putIndex(img.store, [p.manifest, att]));
-  return img;
 }
 
 describe('a layer only counts as signed when its envelope really is one (through the CLI door)', () => {

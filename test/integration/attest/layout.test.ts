@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startDevIssuer, type DevIssuer } from '../../../src/issuer/dev-issuer.js';
+import type { DevIssuer } from '../../../src/issuer/dev-issuer.js';
 import { StaticKeySource } from '../../../src/jwk/set.js';
 import { rsaKeyFromJwk } from '../../../src/jwk/rsa.js';
 import { BlobStore, singleManifestImage } from '../../helpers/buildkit.js';
@@ -11,7 +11,7 @@ import { OciLayout } from '../../../src/oci/layout.js';
 import { GITHUB_ACTIONS_ISSUER } from '../../../src/pktoken/verify.js';
 import { verifyImage } from '../../../src/verify/image.js';
 import { tempDir, writeLayout } from '../../helpers/verify.js';
-import { attestCli, NAME, unsignedImage } from '../../helpers/attest.js';
+import { attestCli, NAME, startActionsIssuer, unsignedImage } from '../../helpers/attest.js';
 
 const execFileP = promisify(execFile);
 const skopeo = (args: string[]) => execFileP('skopeo', args);
@@ -23,13 +23,8 @@ let n = 0;
 const dir = () => join(work.dir, `l${n++}`);
 
 beforeAll(async () => {
-  dev = await startDevIssuer({ issuer: GITHUB_ACTIONS_ISSUER });
+  ({ dev, env } = await startActionsIssuer());
   work = await tempDir('opk-attest-layout-');
-  env = {
-    ACTIONS_ID_TOKEN_REQUEST_URL: dev.requestUrl,
-    ACTIONS_ID_TOKEN_REQUEST_TOKEN: dev.requestToken,
-    OPK_OIDC_DISCOVERY_URL: dev.url,
-  };
 });
 afterAll(async () => {
   await dev?.close();

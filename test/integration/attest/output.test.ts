@@ -2,12 +2,11 @@ import { cp, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run as sign } from '../../../src/cli/commands/sign.js';
-import { startDevIssuer, type DevIssuer } from '../../../src/issuer/dev-issuer.js';
-import { GITHUB_ACTIONS_ISSUER } from '../../../src/pktoken/verify.js';
+import type { DevIssuer } from '../../../src/issuer/dev-issuer.js';
 import { runInProcess } from '../../helpers/cli.js';
 import { REAL } from '../../helpers/real-builds.js';
 import { tempDir } from '../../helpers/verify.js';
-import { attestCli } from '../../helpers/attest.js';
+import { attestCli, startActionsIssuer } from '../../helpers/attest.js';
 
 /** `attest` and `sign` machine output: versioned like verify's report, one `--output json` / `-o json` spelling. */
 
@@ -17,13 +16,8 @@ let env: NodeJS.ProcessEnv;
 let n = 0;
 
 beforeAll(async () => {
-  dev = await startDevIssuer({ issuer: GITHUB_ACTIONS_ISSUER });
+  ({ dev, env } = await startActionsIssuer());
   work = await tempDir('opk-output-');
-  env = {
-    ACTIONS_ID_TOKEN_REQUEST_URL: dev.requestUrl,
-    ACTIONS_ID_TOKEN_REQUEST_TOKEN: dev.requestToken,
-    OPK_OIDC_DISCOVERY_URL: dev.url,
-  };
 });
 afterAll(async () => {
   await dev?.close();

@@ -149,36 +149,16 @@ describe('progress: on a terminal only, silenced by --quiet', () => {
   it('inspect and verify show progress on a TTY stderr, and clear it; --quiet shows none', async () => {
     const { run: verify } = await import('../../../src/cli/commands/verify.js');
     const b = builds.find((x) => x.label.startsWith('demo'))!;
+    const verifyArgs = [b.ref, '--jwks', b.jwks, '--subject-name', b.subjectName, '--owner', 'acme'];
     const shown = await withTty(run, [b.ref, '-o', 'json']);
     expect(shown.code).toBe(0);
     expect(shown.stderr).toContain('platform linux/amd64 (1/2)');
     expect(shown.stderr.endsWith('\r\u001b[2K')).toBe(true);
-    const v = await withTty(verify, [
-      b.ref,
-      '--jwks',
-      b.jwks,
-      '--subject-name',
-      b.subjectName,
-      '--owner',
-      'acme',
-    ]);
+    const v = await withTty(verify, verifyArgs);
     expect(v.code).toBe(0);
     expect(v.stderr).toContain('verifying linux/amd64 (1/2)');
     expect(v.stderr).toContain('verifying attestation 1/2 of linux/amd64');
     expect((await withTty(run, [b.ref, '--quiet'])).stderr).toBe('');
-    expect(
-      (
-        await withTty(verify, [
-          b.ref,
-          '--jwks',
-          b.jwks,
-          '--subject-name',
-          b.subjectName,
-          '--owner',
-          'acme',
-          '-q',
-        ])
-      ).stderr,
-    ).toBe('');
+    expect((await withTty(verify, [...verifyArgs, '-q'])).stderr).toBe('');
   });
 });

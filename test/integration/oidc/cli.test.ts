@@ -129,15 +129,12 @@ describe('opk-signer jwks snapshot + verify with --jwks-archive', () => {
   it('imports saved key sets with the time they were observed (the GitHub fixtures)', async () => {
     const archive = join(dir, 'imported');
     const fx = join(process.cwd(), '../shared/fixtures/jwks');
+    const snapshot = (args: string[], x: CliIo) =>
+      main(['jwks', 'snapshot', GITHUB_ACTIONS_ISSUER, '--archive', archive, ...args], x);
     const a = io();
     expect(
-      await main(
+      await snapshot(
         [
-          'jwks',
-          'snapshot',
-          GITHUB_ACTIONS_ISSUER,
-          '--archive',
-          archive,
           '--jwks',
           join(fx, 'github_actions_2025-05_crates-io.json'),
           '--observed-at',
@@ -154,20 +151,7 @@ describe('opk-signer jwks snapshot + verify with --jwks-archive', () => {
     expect(out.file).toMatch(/2025-05-15T00-00-00\.000Z-[0-9a-f]{8}\.json$/);
     const bad = io();
     expect(
-      await main(
-        [
-          'jwks',
-          'snapshot',
-          GITHUB_ACTIONS_ISSUER,
-          '--archive',
-          archive,
-          '--observed-at',
-          'yesterday',
-          '--from',
-          join(fx, 'gitlab_openpubkey-docs.json'),
-        ],
-        bad,
-      ),
+      await snapshot(['--observed-at', 'yesterday', '--from', join(fx, 'gitlab_openpubkey-docs.json')], bad),
     ).toBe(2);
   });
 

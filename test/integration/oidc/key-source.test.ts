@@ -35,6 +35,19 @@ async function wildOp(op: TestOp, stray: Record<string, unknown>): Promise<Fault
   return srv;
 }
 
+/** Trust in `op` through its live JWKS behind `srv`, keys fetched; with the key warnings raised. */
+async function liveTrust(op: TestOp, srv: FaultServer): Promise<{ trust: OpTrust; warnings: KeyWarning[] }> {
+  const warnings: KeyWarning[] = [];
+  const live = new JwksCache({
+    http: fast,
+    discoveryBase: { [op.issuer]: srv.url },
+    onWarning: (w) => warnings.push(w),
+  });
+  const trust = new OpTrust({ issuers: [op.issuer], live });
+  await trust.prefetch({ iss: op.issuer, kid: op.kid });
+  return { trust, warnings };
+}
+
 let work: { dir: string; cleanup: () => Promise<void> };
 beforeAll(async () => {
   work = await tempDir('opk-keysource-');
@@ -49,14 +62,7 @@ describe('live JWKS with a stray member', () => {
     const stray = weakMember('stray-weak');
     const srv = await wildOp(op, stray);
     try {
-      const warnings: KeyWarning[] = [];
-      const live = new JwksCache({
-        http: fast,
-        discoveryBase: { [op.issuer]: srv.url },
-        onWarning: (w) => warnings.push(w),
-      });
-      const trust = new OpTrust({ issuers: [op.issuer], live });
-      await trust.prefetch({ iss: op.issuer, kid: op.kid });
+      const { trust, warnings } = await liveTrust(op, srv);
       expect(warnings).toEqual([
         {
           code: 'JWKS_KEY_SKIPPED',
@@ -96,14 +102,7 @@ describe('a jwks_uri with a query and control characters', () => {
           },
     );
     try {
-      const warnings: KeyWarning[] = [];
-      const live = new JwksCache({
-        http: fast,
-        discoveryBase: { [op.issuer]: srv.url },
-        onWarning: (w) => warnings.push(w),
-      });
-      const trust = new OpTrust({ issuers: [op.issuer], live });
-      await trust.prefetch({ iss: op.issuer, kid: op.kid });
+      const { trust, warnings } = await liveTrust(op, srv);
       const minted = await mintPkToken({ getIdToken: op.source('aud'), format: '2023', commitType: 'aud' });
       const v = verifyPkToken(minted.pkToken, { keys: trust, trustedIssuers: [op.issuer] });
       const location = `${srv.url}/jwks/%1B[31mred`;

@@ -1,11 +1,11 @@
 import { X509Certificate } from 'node:crypto';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { OpkError } from '../../../src/errors.js';
 import { httpTimestamper } from '../../../src/tsa/client.js';
 import { parseDer, readTlv } from '../../../src/tsa/der.js';
 import { buildTimeStampReq, parseTimeStampResp, parseTimeStampToken } from '../../../src/tsa/tsp.js';
 import { parseCertificates, verifyTimestamp } from '../../../src/tsa/verify.js';
+import { codeOf } from '../../helpers/errors.js';
 import { typedOnly } from '../../helpers/fuzz.js';
 import { startTsa, type TestTsa } from '../../helpers/tsa.js';
 
@@ -22,16 +22,6 @@ afterAll(async () => {
   await tsa?.stop();
   await other?.stop();
 });
-
-function codeOf(f: () => unknown): string | undefined {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof OpkError) return e.code;
-    throw e;
-  }
-  return undefined;
-}
 
 describe('RFC 3161 against openssl ts -reply', () => {
   it('a real token verifies against the TSA certificate and against its CA', () => {

@@ -1,44 +1,20 @@
 import { describe, expect, it } from 'vitest';
-import { AttestError } from '../../../src/attest/errors.js';
 import { serializeEnvelope } from '../../../src/dsse/envelope.js';
-import { putAttestationManifest, putIndex, type BuiltImage } from '../../helpers/buildkit.js';
+import type { BuiltImage } from '../../helpers/buildkit.js';
 import { createTestOp } from '../../helpers/op.js';
-import { attestInMemory, countingSigner, unsignedImage } from '../../helpers/attest.js';
+import {
+  attestInMemory,
+  countingSigner,
+  refusedWith,
+  unsignedImage,
+  withLayers,
+} from '../../helpers/attest.js';
 
 const op = createTestOp();
 const ONE = [{ os: 'linux', architecture: 'amd64' }];
 
 function attest(img: BuiltImage, o: Parameters<typeof attestInMemory>[2] = {}) {
   return attestInMemory(op, img, o);
-}
-
-async function refusedWith(p: Promise<unknown>, code: string): Promise<string> {
-  const e = await p.then(
-    () => undefined,
-    (x: unknown) => x,
-  );
-  expect(e).toBeInstanceOf(AttestError);
-  expect((e as AttestError).code).toBe(code);
-  return (e as AttestError).message;
-}
-
-/** A one-platform image whose attestation manifest carries `layers` (built from the unsigned ones). */
-async function withLayers(
-  make: (
-    layers: BuiltImage['platforms'][number]['layers'],
-    digest: string,
-  ) => BuiltImage['platforms'][number]['layers'],
-): Promise<BuiltImage> {
-  const img = await unsignedImage({ platforms: ONE, form: 'oci-artifact' });
-  const p = img.platforms[0]!;
-  const att = putAttestationManifest(
-    img.store,
-    'oci-artifact',
-    p.manifest,
-    make(p.layers, p.manifest.digest),
-  );
-  img.store.tags.set('v1', putIndex(img.store, [p.manifest, att]));
-  return img;
 }
 
 const fakeSig = (keyid: string) => ({ keyid, sig: Buffer.from('{"not":"a pk token"}') });

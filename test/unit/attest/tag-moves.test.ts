@@ -4,22 +4,18 @@ import type { ImageTarget } from '../../../src/attest/write.js';
 import type { BuiltImage } from '../../helpers/buildkit.js';
 import { OciIoError } from '../../../src/oci/errors.js';
 import { createTestOp } from '../../helpers/op.js';
-import { attestInMemory, countingSigner, memoryTarget, unsignedImage } from '../../helpers/attest.js';
+import {
+  attestInMemory,
+  countingSigner,
+  memoryTarget,
+  refusedWith,
+  unsignedImage,
+} from '../../helpers/attest.js';
 
 const op = createTestOp();
 
 function attest(img: BuiltImage, o: Parameters<typeof attestInMemory>[2] = {}) {
   return attestInMemory(op, img, o);
-}
-
-async function refusedWith(p: Promise<unknown>, code: string): Promise<string> {
-  const e = await p.then(
-    () => undefined,
-    (x: unknown) => x,
-  );
-  expect(e).toBeInstanceOf(AttestError);
-  expect((e as AttestError).code).toBe(code);
-  return (e as AttestError).message;
 }
 
 describe('a tag the caller expects is checked before signing', () => {

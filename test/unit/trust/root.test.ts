@@ -1,7 +1,6 @@
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { OpkError } from '../../../src/errors.js';
 import {
   emptyRoot,
   loadTrustedRoot,
@@ -12,6 +11,7 @@ import { createTrust } from '../../../src/trust/create.js';
 import { updateRootFrom } from '../../../src/trust/import.js';
 import { RootKeySource } from '../../../src/trust/source.js';
 import { applyRootUpdate, updateTrustedRoot } from '../../../src/trust/update.js';
+import { codeOf } from '../../helpers/errors.js';
 import { createTestOp } from '../../helpers/op.js';
 import { tempDir } from '../../helpers/verify.js';
 
@@ -31,16 +31,6 @@ beforeAll(async () => {
   work = await tempDir('opk-root-');
 });
 afterAll(async () => work.cleanup());
-
-function codeOf(f: () => unknown): string | undefined {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof OpkError) return e.code;
-    throw e;
-  }
-  return undefined;
-}
 
 describe('applyRootUpdate: append-only', () => {
   it('adds keys, widens windows both ways, never narrows', () => {

@@ -7,21 +7,18 @@ import {
   putImageManifest,
   putIndex,
   unsignedLayer,
-  type AttestationLayer,
 } from '../../helpers/buildkit.js';
 import type { ImageSource } from '../../../src/oci/source.js';
-import { verifyImage, type VerifyImageOptions, type VerifyReport } from '../../../src/verify/image.js';
 import type { TestOp } from '../../helpers/op.js';
 import {
   createTestOp,
-  envelopeOf,
+  envelopePayload,
   PLATFORMS,
   reassemble,
   signedImage,
-  trustFor,
+  signedImageVerifier,
 } from '../../helpers/verify.js';
 
-const NAME = 'example.test/acme/widget';
 const CUSTOM = 'https://example.test/attestations/custom/v1';
 let op: TestOp;
 
@@ -29,20 +26,7 @@ beforeAll(() => {
   op = createTestOp();
 });
 
-function verify(source: ImageSource, o: Partial<VerifyImageOptions> = {}): Promise<VerifyReport> {
-  return verifyImage({
-    source,
-    reference: { tag: 'v1' },
-    displayName: `${NAME}:v1`,
-    subjectName: NAME,
-    trust: trustFor(op),
-    ...o,
-  });
-}
-
-function envelopePayload(l: AttestationLayer): Uint8Array {
-  return Buffer.from(envelopeOf(l).payload, 'base64');
-}
+const verify = signedImageVerifier(() => op);
 
 describe('bounded work', () => {
   /** Counts what a verification fetches. */

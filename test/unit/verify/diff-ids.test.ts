@@ -1,11 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { attestInMemory } from '../../helpers/attest.js';
-import {
-  putAttestationManifest,
-  putIndex,
-  unsignedLayer,
-  type AttestationLayer,
-} from '../../helpers/buildkit.js';
+import { putAttestationManifest, putIndex, unsignedLayer } from '../../helpers/buildkit.js';
 import {
   ANNOTATION_PREDICATE_TYPE,
   ANNOTATION_UNCOMPRESSED,
@@ -13,35 +8,23 @@ import {
   MEDIA_TYPE_OCI_MANIFEST,
   type Descriptor,
 } from '../../../src/oci/types.js';
-import type { ImageSource } from '../../../src/oci/source.js';
-import { verifyImage, type VerifyImageOptions, type VerifyReport } from '../../../src/verify/image.js';
 import { renderText } from '../../../src/verify/report.js';
 import type { TestOp } from '../../helpers/op.js';
-import { createTestOp, envelopeOf, signedImage, trustFor } from '../../helpers/verify.js';
+import {
+  createTestOp,
+  envelopePayload,
+  signedImage,
+  signedImageVerifier,
+  warningCodes,
+} from '../../helpers/verify.js';
 
-const NAME = 'example.test/acme/widget';
 let op: TestOp;
 
 beforeAll(() => {
   op = createTestOp();
 });
 
-function verify(source: ImageSource, o: Partial<VerifyImageOptions> = {}): Promise<VerifyReport> {
-  return verifyImage({
-    source,
-    reference: { tag: 'v1' },
-    displayName: `${NAME}:v1`,
-    subjectName: NAME,
-    trust: trustFor(op),
-    ...o,
-  });
-}
-
-const warningCodes = (r: VerifyReport) => [...new Set(r.warnings.map((e) => e.code))];
-
-function envelopePayload(l: AttestationLayer): Uint8Array {
-  return Buffer.from(envelopeOf(l).payload, 'base64');
-}
+const verify = signedImageVerifier(() => op);
 
 describe('rootfs.diff_ids and containerd.io/uncompressed follow the layers', () => {
   it('stale diff_ids are a warning, not a failure', async () => {

@@ -6,21 +6,20 @@ import {
   type AttestationLayer,
   type BuiltImage,
 } from '../../helpers/buildkit.js';
-import type { ImageSource } from '../../../src/oci/source.js';
-import { verifyImage, type VerifyImageOptions, type VerifyReport } from '../../../src/verify/image.js';
 import { parsePolicy } from '../../../src/verify/policy-file.js';
 import { renderText } from '../../../src/verify/report.js';
 import type { TestOp } from '../../helpers/op.js';
 import {
+  codes,
   createTestOp,
   envelopeOf,
   reassemble,
   signedImage,
-  trustFor,
+  signedImageVerifier,
+  warningCodes,
   withEnvelope,
 } from '../../helpers/verify.js';
 
-const NAME = 'example.test/acme/widget';
 const CUSTOM = 'https://example.test/attestations/custom/v1';
 let op: TestOp;
 
@@ -28,19 +27,7 @@ beforeAll(() => {
   op = createTestOp();
 });
 
-function verify(source: ImageSource, o: Partial<VerifyImageOptions> = {}): Promise<VerifyReport> {
-  return verifyImage({
-    source,
-    reference: { tag: 'v1' },
-    displayName: `${NAME}:v1`,
-    subjectName: NAME,
-    trust: trustFor(op),
-    ...o,
-  });
-}
-
-const codes = (r: VerifyReport) => [...new Set(r.errors.map((e) => e.code))];
-const warningCodes = (r: VerifyReport) => [...new Set(r.warnings.map((e) => e.code))];
+const verify = signedImageVerifier(() => op);
 
 /** A statement with a predicate that is neither SLSA, SPDX nor CycloneDX, about platform `i`. */
 function customStatement(img: BuiltImage, i: number): Uint8Array {

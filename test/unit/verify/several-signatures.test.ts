@@ -1,40 +1,24 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { signedLayer, type AttestationLayer, type BuiltImage } from '../../helpers/buildkit.js';
-import type { ImageSource } from '../../../src/oci/source.js';
-import { verifyImage, type VerifyImageOptions, type VerifyReport } from '../../../src/verify/image.js';
+import { signedLayer, type BuiltImage } from '../../helpers/buildkit.js';
 import type { TestOp } from '../../helpers/op.js';
 import {
+  codes,
   createTestOp,
   envelopeOf,
+  envelopePayload,
   reassemble,
   signedImage,
-  trustFor,
+  signedImageVerifier,
   withEnvelope,
 } from '../../helpers/verify.js';
 
-const NAME = 'example.test/acme/widget';
 let op: TestOp;
 
 beforeAll(() => {
   op = createTestOp();
 });
 
-function verify(source: ImageSource, o: Partial<VerifyImageOptions> = {}): Promise<VerifyReport> {
-  return verifyImage({
-    source,
-    reference: { tag: 'v1' },
-    displayName: `${NAME}:v1`,
-    subjectName: NAME,
-    trust: trustFor(op),
-    ...o,
-  });
-}
-
-const codes = (r: VerifyReport) => [...new Set(r.errors.map((e) => e.code))];
-
-function envelopePayload(l: AttestationLayer): Uint8Array {
-  return Buffer.from(envelopeOf(l).payload, 'base64');
-}
+const verify = signedImageVerifier(() => op);
 
 describe('envelopes with several signatures', () => {
   async function twoSigned(img: BuiltImage, a: string, b: string): Promise<void> {

@@ -2,30 +2,16 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { signedLayer } from '../../helpers/buildkit.js';
-import type { ImageSource } from '../../../src/oci/source.js';
-import { verifyImage, type VerifyImageOptions, type VerifyReport } from '../../../src/verify/image.js';
 import type { TestOp } from '../../helpers/op.js';
-import { createTestOp, reassemble, signedImage, trustFor } from '../../helpers/verify.js';
+import { codes, createTestOp, reassemble, signedImage, signedImageVerifier } from '../../helpers/verify.js';
 
-const NAME = 'example.test/acme/widget';
 let op: TestOp;
 
 beforeAll(() => {
   op = createTestOp();
 });
 
-function verify(source: ImageSource, o: Partial<VerifyImageOptions> = {}): Promise<VerifyReport> {
-  return verifyImage({
-    source,
-    reference: { tag: 'v1' },
-    displayName: `${NAME}:v1`,
-    subjectName: NAME,
-    trust: trustFor(op),
-    ...o,
-  });
-}
-
-const codes = (r: VerifyReport) => [...new Set(r.errors.map((e) => e.code))];
+const verify = signedImageVerifier(() => op);
 
 describe('statements that name no subject (BuildKit exports without an image name)', () => {
   const noname = '/work/shared/fixtures/buildkit-real/stock-noname/blobs/sha256';

@@ -14,18 +14,21 @@ import {
   tamper,
 } from '../../helpers/buildkit.js';
 import { OciLayout } from '../../../src/oci/layout.js';
-import { verifyImage, type VerifyImageOptions, type VerifyReport } from '../../../src/verify/image.js';
+import type { VerifyReport } from '../../../src/verify/image.js';
 import { parsePolicy } from '../../../src/verify/policy-file.js';
 import { renderJson, renderText } from '../../../src/verify/report.js';
 import { UsageError } from '../../../src/errors.js';
 import type { TestOp } from '../../helpers/op.js';
 import {
+  codes,
   createTestOp,
   envelopeOf,
   FACTS,
+  IMAGE_NAME,
   PLATFORMS,
   reassemble,
   signedImage,
+  signedImageVerifier,
   swapAttestations,
   tempDir,
   trustFor,
@@ -33,30 +36,13 @@ import {
   writeLayout,
 } from '../../helpers/verify.js';
 
-const NAME = 'example.test/acme/widget';
 let op: TestOp;
 
 beforeAll(() => {
   op = createTestOp();
 });
 
-function verify(
-  source: VerifyImageOptions['source'],
-  o: Partial<VerifyImageOptions> = {},
-): Promise<VerifyReport> {
-  return verifyImage({
-    source,
-    reference: { tag: 'v1' },
-    displayName: `${NAME}:v1`,
-    subjectName: NAME,
-    trust: trustFor(op),
-    ...o,
-  });
-}
-
-function codes(r: VerifyReport): string[] {
-  return [...new Set(r.errors.map((e) => e.code))];
-}
+const verify = signedImageVerifier(() => op);
 
 describe('verifyImage: BuildKit-style images', () => {
   it.each([
@@ -94,13 +80,13 @@ describe('verifyImage: BuildKit-style images', () => {
     const img = await signedImage(op);
     const r = await verify(img.store, { expect: { repositoryOwnerId: '145685596' } });
     const text = renderText(r);
-    const amd = `pkg:docker/${NAME}@v1?platform=linux%2Famd64`;
+    const amd = `pkg:docker/${IMAGE_NAME}@v1?platform=linux%2Famd64`;
     expect(text).toContain(`Verifying 2 attestations for ${amd}\n`);
     expect(text).toContain('\nVerifying https://slsa.dev/provenance/v0.2 attestation\n');
     const d = img.platforms[0]!.manifest.digest;
     for (const line of [
       `  ✓ Verified attestation refers to digest ${d}`,
-      `  ✓ Verified attestation refers to tag ${NAME}:v1`,
+      `  ✓ Verified attestation refers to tag ${IMAGE_NAME}:v1`,
       '  ✓ Verified OIDC token was signed by https://token.actions.githubusercontent.com',
       '  ✓ Verified attestation digest was signed on a Github Actions run: https://github.com/acme/widget/actions/runs/10133323083',
       '  ✓ Verified repository owner 145685596 (acme)',
@@ -226,7 +212,7 @@ describe('verifyImage: forgery matrix (each case its own code and message)', () 
     for (const m of manifests) {
       const subjects = [
         {
-          name: buildkitPurl(NAME, 'v1', m.platform),
+          name: buildkitPurl(IMAGE_NAME, 'v1', m.platform),
           digest: { sha256: (m === manifests[0] ? other : m).digest.slice(7) },
         },
       ];
@@ -300,7 +286,7 @@ describe('verifyImage: forgery matrix (each case its own code and message)', () 
   });
 
   it('unsigned layer under a signature policy', async () => {
-    const img = await buildImage({ name: NAME, tag: 'v1', platforms: PLATFORMS, facts: FACTS });
+    const img = await buildImage({ name: IMAGE_NAME, tag: 'v1', platforms: PLATFORMS, facts: FACTS });
     const r = await verify(img.store, {
       policy: parsePolicy('requireSignatures: true\nrequiredPredicateTypes: []'),
     });
@@ -391,7 +377,7 @@ describe('verifyImage: subject purl platform qualifier', () => {
       for (const m of manifests) {
         const subjects = [
           {
-            name: buildkitPurl(NAME, 'v1', purlPlatform(m.platform as (typeof PLATFORMS)[number])),
+            name: buildkitPurl(IMAGE_NAME, 'v1', purlPlatform(m.platform as (typeof PLATFORMS)[number])),
             digest: { sha256: m.digest.slice(7) },
           },
         ];
@@ -472,7 +458,7 @@ describe('JSON report', () => {
     const doc = JSON.parse(renderJson(r));
     expect(doc.schema).toBe('https://opk-signer.dev/schemas/verify-report/v1');
     expect(doc.verified).toBe(true);
-    expect(doc.image).toMatchObject({ reference: `${NAME}:v1`, digest: img.index.digest, tag: 'v1' });
+    expect(doc.image).toMatchObject({ reference: `${IMAGE_NAME}:v1`, digest: img.index.digest, tag: 'v1' });
     expect(doc.platforms[0].attestations[0]).toMatchObject({
       signed: true,
       verified: true,
