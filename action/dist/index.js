@@ -88080,6 +88080,19 @@ function constrainsIdentity(expect, policy) {
 init_import_meta_url();
 var REPORT_SCHEMA = "https://opk-signer.dev/schemas/verify-report/v1";
 
+// src/oci/image-header.ts
+init_import_meta_url();
+function imageHeader(o, root) {
+  return {
+    reference: o.displayName,
+    source: o.source.kind,
+    location: o.source.location,
+    digest: root.digest,
+    mediaType: root.mediaType,
+    ...o.reference.tag !== void 0 ? { tag: o.reference.tag } : {}
+  };
+}
+
 // src/verify/report.ts
 var problem = (e) => ({ code: e.code, message: e.message });
 function buildReport(v) {
@@ -88096,14 +88109,7 @@ function buildReport(v) {
   return {
     schema: REPORT_SCHEMA,
     verified: lists.errors.length === 0 && platforms.every((p) => p.verified),
-    image: {
-      reference: o.displayName,
-      source: o.source.kind,
-      location: o.source.location,
-      digest: root.digest,
-      mediaType: root.mediaType,
-      ...o.reference.tag !== void 0 ? { tag: o.reference.tag } : {}
-    },
+    image: imageHeader(o, root),
     trust: { issuers: settings.issuers },
     policy: {
       requiredPredicateTypes: policy.required.map((r) => r.anyOf),

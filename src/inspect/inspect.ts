@@ -19,6 +19,7 @@ import {
   type InspectedPlatform,
   type InspectReport,
 } from './types.js';
+import { imageHeader } from '../oci/image-header.js';
 
 export * from './types.js';
 export type { ClaimedSigner } from './signer.js';
@@ -53,14 +54,7 @@ export async function inspectImage(o: InspectImageOptions): Promise<InspectRepor
   return {
     schema: INSPECT_SCHEMA,
     verified: false,
-    image: {
-      reference: o.displayName,
-      source: o.source.kind,
-      location: o.source.location,
-      digest: root.digest,
-      mediaType: root.mediaType,
-      ...(o.reference.tag !== undefined ? { tag: o.reference.tag } : {}),
-    },
+    image: imageHeader(o, root),
     platforms,
     others: [
       ...root.others.map((d) => ({

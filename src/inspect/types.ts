@@ -1,4 +1,5 @@
 import type { ClaimedSigner } from './signer.js';
+import type { ImageHeader } from '../oci/image-header.js';
 
 /** `inspectImage`'s report (docs/inspect-output.md): what an image carries, nothing verified. */
 
@@ -41,14 +42,7 @@ export interface InspectReport {
   schema: typeof INSPECT_SCHEMA;
   /** Always false: `inspect` reads, it does not verify (see `opk-signer verify`). */
   verified: false;
-  image: {
-    reference: string;
-    source: 'registry' | 'oci-layout';
-    location: string;
-    digest: string;
-    mediaType: string;
-    tag?: string;
-  };
+  image: ImageHeader;
   platforms: InspectedPlatform[];
   /** Index entries that are neither platform images nor attestation manifests of one. */
   others: { digest: string; mediaType: string; platform?: string; refersTo?: string }[];

@@ -24,22 +24,10 @@ import { silentLogger } from './log.js';
 import { HEALTH_SERVICE, SIGNER_SERVICE, loadDefinitions, serviceDefinition } from './proto.js';
 import { signerService, type ServiceDeps } from './service.js';
 import { statusOf, trailers } from './status.js';
-import type { Logger, SignerServerOptions, TlsFiles } from './types.js';
+import type { Logger, SignerServer, SignerServerOptions, TlsFiles } from './types.js';
 
 export { MAX_STATEMENT_BYTES } from './admission.js';
-export type { SignerServerOptions, TlsFiles } from './types.js';
-
-export interface SignerServer {
-  /** `unix:///path.sock` or `tcp://HOST:PORT` with the bound port. */
-  address: string;
-  /** The target a gRPC client dials (`unix:///path.sock` or `HOST:PORT`). */
-  target: string;
-  readonly draining: boolean;
-  /** Refuses new calls, lets accepted ones finish, then stops. Resolves when stopped. */
-  drain(): Promise<void>;
-  /** Stops at once, cutting in-flight calls. */
-  close(): Promise<void>;
-}
+export type { SignerServer, SignerServerOptions, TlsFiles } from './types.js';
 
 /**
  * grpc-js answers a unary call whose stream ends before one whole message arrived (a truncated

@@ -16,6 +16,7 @@ import {
   type VerifyReport,
 } from './types.js';
 import type { AttestationVerdict, PlatformVerdict, SignedFacts } from './verdicts.js';
+import { imageHeader } from '../oci/image-header.js';
 
 /**
  * The report, built after every step has run: verdicts in, the JSON report (docs/verify-output.md)
@@ -51,14 +52,7 @@ export function buildReport(v: {
   return {
     schema: REPORT_SCHEMA,
     verified: lists.errors.length === 0 && platforms.every((p) => p.verified),
-    image: {
-      reference: o.displayName,
-      source: o.source.kind,
-      location: o.source.location,
-      digest: root.digest,
-      mediaType: root.mediaType,
-      ...(o.reference.tag !== undefined ? { tag: o.reference.tag } : {}),
-    },
+    image: imageHeader(o, root),
     trust: { issuers: settings.issuers },
     policy: {
       requiredPredicateTypes: policy.required.map((r) => r.anyOf),

@@ -8,6 +8,7 @@ import type { Platform } from '../oci/types.js';
 import type { CheckResult, ClaimExpectations } from './identity.js';
 import type { Policy } from './policy.js';
 import type { SigningTimePolicy, TimestampInfo } from './signing-time.js';
+import type { ImageHeader } from '../oci/image-header.js';
 
 /** The options, trust and report of `verifyImage` (the report's JSON is docs/verify-output.md). */
 
@@ -119,14 +120,7 @@ export interface PlatformResult {
 export interface VerifyReport {
   schema: typeof REPORT_SCHEMA;
   verified: boolean;
-  image: {
-    reference: string;
-    source: 'registry' | 'oci-layout';
-    location: string;
-    digest: string;
-    mediaType: string;
-    tag?: string;
-  };
+  image: ImageHeader;
   trust: { issuers: string[] };
   policy: {
     requiredPredicateTypes: string[][];
