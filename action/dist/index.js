@@ -89266,6 +89266,12 @@ async function openTarget(t, values, io2) {
   return { image: { ...opened, reference, displayName: ref.original }, ...close ? { close } : {} };
 }
 
+// src/cli/render/verify.ts
+init_import_meta_url();
+function renderReport(report, format2) {
+  return format2 === "json" ? renderJson(report) : renderText(report, { ascii: process.platform === "win32" });
+}
+
 // src/cli/commands/verify.ts
 async function run2(args, io2) {
   const { values, positionals } = parse(args, verifyOptions);
@@ -89296,8 +89302,7 @@ async function run2(args, io2) {
       ...progress.onProgress ? { onProgress: progress.onProgress } : {}
     });
     progress.done();
-    const ascii = process.platform === "win32";
-    io2.stdout.write(format2 === "json" ? renderJson(report) : renderText(report, { ascii }));
+    io2.stdout.write(renderReport(report, format2));
     return report.verified ? EXIT_OK : EXIT_INVALID;
   } finally {
     progress.done();

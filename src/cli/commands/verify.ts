@@ -1,5 +1,4 @@
 import { verifyImage } from '../../verify/image.js';
-import { renderJson, renderText } from '../../verify/report.js';
 import { EXIT_INVALID, EXIT_OK, outputFormat, parse, type CliIo } from '../io.js';
 import { loadTrust } from '../keys.js';
 import { limitsFrom } from '../limits.js';
@@ -14,6 +13,7 @@ import {
   verifyOptions,
 } from '../options/verify.js';
 import { progressFor } from '../progress.js';
+import { renderReport } from '../render/verify.js';
 import { checkRegistryFlags } from '../registry.js';
 
 export const summary = 'verify signed build attestations of an image (registry ref or oci:DIR[:TAG])';
@@ -50,8 +50,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
       ...(progress.onProgress ? { onProgress: progress.onProgress } : {}),
     });
     progress.done();
-    const ascii = process.platform === 'win32';
-    io.stdout.write(format === 'json' ? renderJson(report) : renderText(report, { ascii }));
+    io.stdout.write(renderReport(report, format));
     return report.verified ? EXIT_OK : EXIT_INVALID;
   } finally {
     progress.done();
