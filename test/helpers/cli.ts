@@ -25,17 +25,15 @@ export function runCli(
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-/**
- * Runs one command module in-process (`run` from src/cli/commands/*.ts) with captured streams,
- * mapping thrown errors exactly as the real entry point does.
- */
-export async function runInProcess(
-  run: (args: string[], io: import('../../src/cli/io.js').CliIo) => Promise<number>,
-  args: string[],
-  o: { stdin?: string | Buffer; env?: NodeJS.ProcessEnv } = {},
+type Io = import('../../src/cli/io.js').CliIo;
+type RunOptions = { stdin?: string | Buffer; env?: NodeJS.ProcessEnv };
+
+/** Captured streams for an in-process run: what a spawned CLI would have printed. */
+async function captured(
+  o: RunOptions,
+  go: (io: Io) => Promise<number>,
 ): Promise<CliResult & { code: number }> {
   const { PassThrough, Readable } = await import('node:stream');
-  const { reportError } = await import('../../src/cli/io.js');
   const stdout = new PassThrough();
   const stderr = new PassThrough();
   const out: Buffer[] = [];
@@ -43,32 +41,34 @@ export async function runInProcess(
   stdout.on('data', (c: Buffer) => out.push(c));
   stderr.on('data', (c: Buffer) => err.push(c));
   const io = { stdout, stderr, stdin: Readable.from([Buffer.from(o.stdin ?? '')]), env: o.env ?? {} };
-  let code: number;
-  try {
-    code = await run(args, io);
-  } catch (e) {
-    code = reportError(e, io);
-  }
+  const code = await go(io);
   return { code, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') };
+}
+
+/**
+ * Runs one command module in-process (`run` from src/cli/commands/*.ts) with captured streams,
+ * mapping thrown errors exactly as the real entry point does.
+ */
+export async function runInProcess(
+  run: (args: string[], io: Io) => Promise<number>,
+  args: string[],
+  o: RunOptions = {},
+): Promise<CliResult & { code: number }> {
+  const { reportError } = await import('../../src/cli/io.js');
+  return captured(o, async (io) => {
+    try {
+      return await run(args, io);
+    } catch (e) {
+      return reportError(e, io);
+    }
+  });
 }
 
 /**
  * The whole entry point in-process (`main` from src/cli/dispatch.ts): command lookup, `--help`,
  * `help COMMAND`, and the usage text printed after a usage error.
  */
-export async function runMain(
-  argv: string[],
-  o: { stdin?: string | Buffer; env?: NodeJS.ProcessEnv } = {},
-): Promise<CliResult & { code: number }> {
-  const { PassThrough, Readable } = await import('node:stream');
+export async function runMain(argv: string[], o: RunOptions = {}): Promise<CliResult & { code: number }> {
   const { main } = await import('../../src/cli/dispatch.js');
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  const out: Buffer[] = [];
-  const err: Buffer[] = [];
-  stdout.on('data', (c: Buffer) => out.push(c));
-  stderr.on('data', (c: Buffer) => err.push(c));
-  const io = { stdout, stderr, stdin: Readable.from([Buffer.from(o.stdin ?? '')]), env: o.env ?? {} };
-  const code = await main(argv, io);
-  return { code, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') };
+  return captured(o, (io) => main(argv, io));
 }
