@@ -88805,6 +88805,7 @@ function heldHint(held) {
 
 // src/trust/create.ts
 async function createTrust(o = {}) {
+  for (const i of o.issuers ?? []) checkIssuerUrl(i);
   if (o.trustedRoot !== void 0) return createRootTrust({ ...o, trustedRoot: o.trustedRoot });
   const archive = o.archiveDir;
   const warnings = [];
@@ -88891,6 +88892,15 @@ function parseDiscoveryPairs(pairs) {
     out[p.slice(0, i)] = p.slice(i + 1);
   }
   return out;
+}
+function checkIssuerUrl(issuer) {
+  let ok = false;
+  try {
+    ok = ["https:", "http:"].includes(new URL(issuer).protocol);
+  } catch {
+    ok = false;
+  }
+  if (!ok) throw new UsageError("USAGE", `--issuer ${JSON.stringify(issuer)} is not an http(s) URL`);
 }
 
 // src/trust/tokens.ts

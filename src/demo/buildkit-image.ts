@@ -114,13 +114,16 @@ export class BlobStore implements ImageSource {
   /** Copies every blob into a layout (each stored under the digest of its bytes) and tags `root`. */
   async writeToLayout(layout: OciLayout, root: Descriptor, tag?: string): Promise<void> {
     for (const { bytes, mediaType } of this.blobs.values()) await layout.writeBlob(bytes, mediaType);
-    const { annotations, ...rest } = root;
-    const clean =
-      annotations && Object.keys(annotations).some((k) => k !== ANNOTATION_REF_NAME)
-        ? { ...rest, annotations }
-        : rest;
-    await layout.addManifest(clean, tag);
+    await layout.addManifest(layoutEntry(root), tag);
   }
+}
+
+/** `root` as an index.json entry: the layout writes the ref name itself, so only other annotations stay. */
+export function layoutEntry(root: Descriptor): Descriptor {
+  const { annotations, ...rest } = root;
+  return annotations && Object.keys(annotations).some((k) => k !== ANNOTATION_REF_NAME)
+    ? { ...rest, annotations }
+    : rest;
 }
 
 /** A layer of an attestation manifest. */

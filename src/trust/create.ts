@@ -68,6 +68,7 @@ export interface TrustOptions {
  *   verification goes on with a warning.
  */
 export async function createTrust(o: TrustOptions = {}): Promise<Trust> {
+  for (const i of o.issuers ?? []) checkIssuerUrl(i);
   if (o.trustedRoot !== undefined) return createRootTrust({ ...o, trustedRoot: o.trustedRoot });
   const archive = o.archiveDir;
   const warnings: KeyWarning[] = [];
@@ -181,4 +182,15 @@ export function parseDiscoveryPairs(pairs: readonly string[] | undefined): Recor
     out[p.slice(0, i)] = p.slice(i + 1);
   }
   return out;
+}
+
+/** An issuer is the `iss` a token carries: an http(s) URL. An empty or garbled one would trust nothing. */
+function checkIssuerUrl(issuer: string): void {
+  let ok = false;
+  try {
+    ok = ['https:', 'http:'].includes(new URL(issuer).protocol);
+  } catch {
+    ok = false;
+  }
+  if (!ok) throw new UsageError('USAGE', `--issuer ${JSON.stringify(issuer)} is not an http(s) URL`);
 }

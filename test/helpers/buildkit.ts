@@ -7,8 +7,9 @@ import { join } from 'node:path';
 import { atomicWrite } from '../../src/files/atomic-write.js';
 import type { OciLayout } from '../../src/oci/layout.js';
 import { dockerPurl, familiarImageName } from '../../src/oci/purl.js';
-import { ANNOTATION_REF_NAME, type Descriptor, type Platform } from '../../src/oci/types.js';
+import type { Descriptor, Platform } from '../../src/oci/types.js';
 import {
+  layoutEntry,
   putImageManifest,
   putIndex,
   type BlobStore,
@@ -42,12 +43,7 @@ export async function writeRawToLayout(
 ): Promise<void> {
   for (const [digest, { bytes }] of store.blobs)
     await atomicWrite(join(layout.dir, 'blobs', 'sha256', digest.slice('sha256:'.length)), bytes);
-  const { annotations, ...rest } = root;
-  const clean =
-    annotations && Object.keys(annotations).some((k) => k !== ANNOTATION_REF_NAME)
-      ? { ...rest, annotations }
-      : rest;
-  await layout.addManifest(clean, tag);
+  await layout.addManifest(layoutEntry(root), tag);
 }
 /**
  * What `docker buildx imagetools create` makes of an image: a new index listing the platform
