@@ -82381,8 +82381,10 @@ function verifyUserSignature(key, data, signature) {
   }
 }
 function generateEs256Signer() {
-  const { privateKey, publicKey } = (0, import_node_crypto4.generateKeyPairSync)("ec", { namedCurve: "P-256" });
-  const pub = publicKey.export({ format: "jwk" });
+  const { privateKey, publicKey: pub } = (0, import_node_crypto4.generateKeyPairSync)("ec", {
+    namedCurve: "P-256",
+    publicKeyEncoding: { format: "jwk" }
+  });
   return {
     alg: "ES256",
     publicJwk: { alg: "ES256", crv: "P-256", kty: "EC", x: pub.x, y: pub.y },

@@ -42,17 +42,30 @@ function fromPrivate(privateKey: KeyObject): SigningKey {
   };
 }
 
+// Keys come out of generation as PKCS#8 and are imported again: exporting (JWK, SPKI) a
+// KeyObject fresh from generateKeyPair can deadlock on Node 20 (see jws/algorithms.ts).
 export function generateSigningKeySync(): SigningKey {
-  return fromPrivate(generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey);
+  const { privateKey } = generateKeyPairSync('rsa', {
+    modulusLength: 2048,
+    publicKeyEncoding: { format: 'pem', type: 'spki' },
+    privateKeyEncoding: { format: 'pem', type: 'pkcs8' },
+  });
+  return fromPrivate(createPrivateKey(privateKey));
 }
 
 export async function generateSigningKey(): Promise<SigningKey> {
-  const { privateKey } = await new Promise<{ privateKey: KeyObject }>((ok, fail) =>
-    generateKeyPair('rsa', { modulusLength: 2048 }, (e, _pub, privateKey) =>
-      e ? fail(e) : ok({ privateKey }),
+  const pem = await new Promise<string>((ok, fail) =>
+    generateKeyPair(
+      'rsa',
+      {
+        modulusLength: 2048,
+        publicKeyEncoding: { format: 'pem', type: 'spki' },
+        privateKeyEncoding: { format: 'pem', type: 'pkcs8' },
+      },
+      (e, _pub, privateKey) => (e ? fail(e) : ok(privateKey)),
     ),
   );
-  return fromPrivate(privateKey);
+  return fromPrivate(createPrivateKey(pem));
 }
 
 /**

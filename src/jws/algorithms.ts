@@ -1,4 +1,12 @@
-import { createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
+import {
+  createPublicKey,
+  generateKeyPairSync,
+  sign,
+  verify,
+  type ECKeyPairKeyObjectOptions,
+  type JsonWebKey,
+  type KeyObject,
+} from 'node:crypto';
 import { decodeBase64Url } from '../encoding/base64url.js';
 import { FormatError } from '../errors.js';
 import type { RsaPublicKey } from '../jwk/rsa.js';
@@ -73,8 +81,14 @@ export interface EphemeralSigner {
 }
 
 export function generateEs256Signer(): EphemeralSigner {
-  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  const pub = publicKey.export({ format: 'jwk' });
+  // The JWK comes out of the key-generation job itself. Never `publicKey.export({format:'jwk'})`
+  // on a fresh key: on Node 20 a GC during that export runs the finished job's destructor, which
+  // takes the lock the export holds, and the thread deadlocks (within ~5,000 keys in a loop).
+  // @types/node lacks the documented `format: 'jwk'` encoding for key generation.
+  const { privateKey, publicKey: pub } = generateKeyPairSync('ec', {
+    namedCurve: 'P-256',
+    publicKeyEncoding: { format: 'jwk' },
+  } as unknown as ECKeyPairKeyObjectOptions) as unknown as { privateKey: KeyObject; publicKey: JsonWebKey };
   return {
     alg: 'ES256',
     publicJwk: { alg: 'ES256', crv: 'P-256', kty: 'EC', x: pub.x as string, y: pub.y as string },

@@ -1,4 +1,11 @@
-import { generateKeyPairSync, randomUUID, sign, type KeyObject } from 'node:crypto';
+import {
+  generateKeyPairSync,
+  randomUUID,
+  sign,
+  type JsonWebKey,
+  type KeyObject,
+  type RSAKeyPairKeyObjectOptions,
+} from 'node:crypto';
 import { encodeBase64Url } from '../../src/encoding/base64url.js';
 import { rsaKeyFromJwk, type RsaPublicKey } from '../../src/jwk/rsa.js';
 import type { IdTokenSource } from '../../src/pktoken/mint.js';
@@ -19,10 +26,13 @@ export interface TestOp {
 }
 
 export function createTestOp(opts: { issuer?: string; kid?: string; bits?: number } = {}): TestOp {
-  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: opts.bits ?? 2048 });
+  // The JWK from the generation job: a later export() of a fresh key can deadlock on Node 20.
+  const { privateKey, publicKey: pub } = generateKeyPairSync('rsa', {
+    modulusLength: opts.bits ?? 2048,
+    publicKeyEncoding: { format: 'jwk' },
+  } as unknown as RSAKeyPairKeyObjectOptions) as unknown as { privateKey: KeyObject; publicKey: JsonWebKey };
   const kid = opts.kid ?? randomUUID();
   const issuer = opts.issuer ?? 'https://token.actions.githubusercontent.com';
-  const pub = publicKey.export({ format: 'jwk' });
   const jwk = { kty: 'RSA', alg: 'RS256', use: 'sig', kid, n: pub.n, e: pub.e };
   const key = rsaKeyFromJwk(jwk);
   const issue = (
