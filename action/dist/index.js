@@ -27737,8 +27737,14 @@ function cancelled(where) {
   );
 }
 async function once(req, timeoutMs, callerSignal, where, maxDelayMs) {
-  const timeout = AbortSignal.timeout(timeoutMs);
-  const signal = callerSignal ? AbortSignal.any([callerSignal, timeout]) : timeout;
+  const ac = new AbortController();
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    ac.abort();
+  }, timeoutMs);
+  const onCaller = () => ac.abort();
+  callerSignal?.addEventListener("abort", onCaller, { once: true });
   let status;
   let headers;
   let text2;
@@ -27747,7 +27753,7 @@ async function once(req, timeoutMs, callerSignal, where, maxDelayMs) {
       method: req.method ?? "GET",
       headers: { accept: "application/json", ...req.headers },
       ...req.body !== void 0 ? { body: req.body } : {},
-      signal
+      signal: ac.signal
     });
     status = res.statusCode;
     headers = res.headers;
@@ -27756,9 +27762,11 @@ async function once(req, timeoutMs, callerSignal, where, maxDelayMs) {
     if (callerSignal?.aborted) throw cancelled(where);
     if (e instanceof OpError) throw e;
     const host = hostOf(req.url);
-    if (timeout.aborted)
-      throw new Retryable(`${host} did not answer: timed out after ${timeoutMs} ms`, false);
+    if (timedOut) throw new Retryable(`${host} did not answer: timed out after ${timeoutMs} ms`, false);
     throw new Retryable(describeNetworkError(e, host), false);
+  } finally {
+    clearTimeout(timer);
+    callerSignal?.removeEventListener("abort", onCaller);
   }
   if (status === 429 || status >= 500) {
     throw new Retryable(
@@ -27782,18 +27790,27 @@ async function once(req, timeoutMs, callerSignal, where, maxDelayMs) {
   }
   return { status, json, headers };
 }
-async function readLimited(body, where) {
-  const chunks = [];
-  let size2 = 0;
-  for await (const c of body) {
-    size2 += c.length;
-    if (size2 > MAX_BODY) {
-      body.destroy?.();
-      throw new OpError("OP_BAD_RESPONSE", `the OP's answer for ${where} is larger than ${MAX_BODY} bytes`);
-    }
-    chunks.push(c);
-  }
-  return Buffer.concat(chunks).toString("utf8");
+function readLimited(body, where) {
+  return new Promise((resolve, reject) => {
+    const chunks = [];
+    let size2 = 0;
+    body.on("data", (c) => {
+      size2 += c.length;
+      if (size2 > MAX_BODY) {
+        body.destroy();
+        reject(
+          new OpError("OP_BAD_RESPONSE", `the OP's answer for ${where} is larger than ${MAX_BODY} bytes`)
+        );
+        return;
+      }
+      chunks.push(c);
+    });
+    body.on(
+      "end",
+      () => resolve(chunks.length === 1 ? chunks[0].toString("utf8") : Buffer.concat(chunks).toString("utf8"))
+    );
+    body.on("error", reject);
+  });
 }
 function stripUndefined(o) {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== void 0));
