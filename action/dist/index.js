@@ -83547,11 +83547,15 @@ var PoolFailure = class extends Error {
   reason;
 };
 var ThreadPool = class {
-  constructor(threads) {
+  constructor(threads, opts = {}) {
     this.threads = threads;
-    if (!workersAvailable())
+    this.workerUrl = opts.workerUrl ?? WORKER_URL;
+    if (!opts.workerUrl && !workersAvailable())
       throw new Error("worker threads need the compiled signer/worker.js (run npm run build)");
+    this.stallMs = opts.stallMs ?? 12e4;
     for (let i = 0; i < threads; i++) this.slots.push(this.spawn());
+    this.watchdog = setInterval(() => this.stopStalled(), Math.min(5e3, this.stallMs / 4));
+    this.watchdog.unref();
   }
   threads;
   slots = [];
@@ -83562,10 +83566,26 @@ var ThreadPool = class {
   failures = 0;
   /** Jobs a thread answered, by kind (`sign`, `verify`): what ran where, for tests and stats. */
   answered = {};
+  workerUrl;
+  stallMs;
+  watchdog;
+  stopStalled() {
+    const now = performance.now();
+    for (const slot of this.slots) {
+      if (slot.dead || slot.pending === 0 || now - slot.lastHeard < this.stallMs) continue;
+      const waited = this.stallMs < 1e3 ? `${this.stallMs} ms` : `${Math.round(this.stallMs / 1e3)} s`;
+      slot.fail(`no answer for ${waited}; the thread was restarted`);
+      void slot.worker.terminate();
+    }
+  }
   spawn() {
-    const worker = new import_node_worker_threads.Worker(WORKER_URL);
-    const slot = { worker, pending: 0 };
-    worker.on("message", (m) => this.onMessage(m));
+    const worker = new import_node_worker_threads.Worker(this.workerUrl);
+    const slot = { worker, pending: 0, lastHeard: performance.now(), fail: () => {
+    } };
+    worker.on("message", (m) => {
+      slot.lastHeard = performance.now();
+      this.onMessage(m);
+    });
     const fail5 = (why) => {
       if (this.closed || slot.dead) return;
       slot.dead = true;
@@ -83581,6 +83601,7 @@ var ThreadPool = class {
         if (!this.closed && i >= 0) this.slots[i] = this.spawn();
       }, delay).unref();
     };
+    slot.fail = fail5;
     worker.on("error", (e) => fail5(e.message));
     worker.on("exit", (code) => fail5(`exit ${code}`));
     return slot;
@@ -83600,6 +83621,7 @@ var ThreadPool = class {
     const slot = live.reduce((a, b) => b.pending < a.pending ? b : a);
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
+      if (slot.pending === 0) slot.lastHeard = performance.now();
       slot.pending++;
       const done = (f) => (...a) => {
         slot.pending--;
@@ -83619,7 +83641,10 @@ var ThreadPool = class {
     const job = this.jobs.get(m.id);
     if (!job) return;
     if (m.t !== "ok" && m.t !== "err") {
-      job.onMessage?.(m, (reply) => job.slot.worker.postMessage({ ...reply, id: m.id }));
+      job.onMessage?.(m, (reply) => {
+        job.slot.lastHeard = performance.now();
+        job.slot.worker.postMessage({ ...reply, id: m.id });
+      });
       return;
     }
     this.jobs.delete(m.id);
@@ -83631,6 +83656,7 @@ var ThreadPool = class {
   async close() {
     if (this.closed) return;
     this.closed = true;
+    clearInterval(this.watchdog);
     for (const job of this.jobs.values()) job.reject(new PoolFailure("closed", "the worker pool is closed"));
     this.jobs.clear();
     await Promise.all(this.slots.filter((s) => !s.dead).map((s) => s.worker.terminate()));

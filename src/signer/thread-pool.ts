@@ -58,8 +58,23 @@ interface PendingJob {
 interface Slot {
   worker: Worker;
   pending: number;
+  /** When the thread last sent anything, or was given work while idle (ms, monotonic). */
+  lastHeard: number;
   /** Set once the worker errored or exited; its replacement is spawned after a backoff. */
   dead?: boolean;
+  /** Fails the slot's jobs and schedules its replacement (once). */
+  fail: (why: string) => void;
+}
+
+export interface ThreadPoolOptions {
+  /**
+   * A thread that holds jobs but sends nothing for this long is stopped and replaced, and its
+   * jobs fail: a thread stuck in native code (Node 20 had a key-export deadlock) would otherwise
+   * hold its permits, and the sidecar's capacity, for ever. Default 120 s.
+   */
+  stallMs?: number;
+  /** The worker script; tests give one that can be made to hang. */
+  workerUrl?: URL;
 }
 
 export class ThreadPool {
@@ -72,16 +87,40 @@ export class ThreadPool {
   /** Jobs a thread answered, by kind (`sign`, `verify`): what ran where, for tests and stats. */
   readonly answered: Record<string, number> = {};
 
-  constructor(readonly threads: number) {
-    if (!workersAvailable())
+  private readonly workerUrl: URL;
+  private readonly stallMs: number;
+  private readonly watchdog: NodeJS.Timeout;
+
+  constructor(
+    readonly threads: number,
+    opts: ThreadPoolOptions = {},
+  ) {
+    this.workerUrl = opts.workerUrl ?? WORKER_URL;
+    if (!opts.workerUrl && !workersAvailable())
       throw new Error('worker threads need the compiled signer/worker.js (run npm run build)');
+    this.stallMs = opts.stallMs ?? 120_000;
     for (let i = 0; i < threads; i++) this.slots.push(this.spawn());
+    this.watchdog = setInterval(() => this.stopStalled(), Math.min(5_000, this.stallMs / 4));
+    this.watchdog.unref();
+  }
+
+  private stopStalled(): void {
+    const now = performance.now();
+    for (const slot of this.slots) {
+      if (slot.dead || slot.pending === 0 || now - slot.lastHeard < this.stallMs) continue;
+      const waited = this.stallMs < 1000 ? `${this.stallMs} ms` : `${Math.round(this.stallMs / 1000)} s`;
+      slot.fail(`no answer for ${waited}; the thread was restarted`);
+      void slot.worker.terminate();
+    }
   }
 
   private spawn(): Slot {
-    const worker = new Worker(WORKER_URL);
-    const slot: Slot = { worker, pending: 0 };
-    worker.on('message', (m: FromWorker) => this.onMessage(m));
+    const worker = new Worker(this.workerUrl);
+    const slot: Slot = { worker, pending: 0, lastHeard: performance.now(), fail: () => {} };
+    worker.on('message', (m: FromWorker) => {
+      slot.lastHeard = performance.now();
+      this.onMessage(m);
+    });
     const fail = (why: string) => {
       // 'error' and 'exit' both fire for one death: handle it once.
       if (this.closed || slot.dead) return;
@@ -99,6 +138,7 @@ export class ThreadPool {
         if (!this.closed && i >= 0) this.slots[i] = this.spawn();
       }, delay).unref();
     };
+    slot.fail = fail;
     worker.on('error', (e) => fail(e.message));
     worker.on('exit', (code) => fail(`exit ${code}`));
     return slot;
@@ -123,6 +163,8 @@ export class ThreadPool {
     const slot = live.reduce((a, b) => (b.pending < a.pending ? b : a));
     const id = this.nextId++;
     return new Promise<R>((resolve, reject) => {
+      // Time waiting idle is not silence: the stall clock starts when work arrives.
+      if (slot.pending === 0) slot.lastHeard = performance.now();
       slot.pending++;
       const done =
         <A extends unknown[]>(f: (...a: A) => void) =>
@@ -145,7 +187,11 @@ export class ThreadPool {
     const job = this.jobs.get(m.id);
     if (!job) return;
     if (m.t !== 'ok' && m.t !== 'err') {
-      job.onMessage?.(m, (reply) => job.slot.worker.postMessage({ ...reply, id: m.id }));
+      job.onMessage?.(m, (reply) => {
+        // The thread was waiting on us (a token): its silence until now was ours, not its own.
+        job.slot.lastHeard = performance.now();
+        job.slot.worker.postMessage({ ...reply, id: m.id });
+      });
       return;
     }
     this.jobs.delete(m.id);
@@ -158,6 +204,7 @@ export class ThreadPool {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    clearInterval(this.watchdog);
     for (const job of this.jobs.values()) job.reject(new PoolFailure('closed', 'the worker pool is closed'));
     this.jobs.clear();
     await Promise.all(this.slots.filter((s) => !s.dead).map((s) => s.worker.terminate()));
