@@ -82627,8 +82627,7 @@ function gqProofLength(key) {
 
 // src/gq/jwt.ts
 var RESERVED_GQ_CLAIMS = /* @__PURE__ */ new Set(["alg", "typ", "kid", "jkt"]);
-function gqSignJwt(idToken, key, opts) {
-  const jws = parseCompactJws(idToken, "ID token");
+function gqSignParsed(jws, key, opts) {
   if (jws.headerJson.alg !== "RS256") {
     throw new UsageError(
       "GQ_UNSUPPORTED_ALG",
@@ -82645,17 +82644,23 @@ function gqSignJwt(idToken, key, opts) {
   }
   if (opts.format === "2023") {
     const proof2 = gqSignWithRsaSignature(key, rsaSig, identity2, opts.random);
-    return `${jws.header}.${jws.payload}.${encodeBase64Url(proof2)}`;
+    return { ...jws, signature: encodeBase64Url(proof2) };
   }
   for (const k of Object.keys(opts.extraHeader ?? {})) {
     if (RESERVED_GQ_CLAIMS.has(k))
       throw new UsageError("GQ_RESERVED_CLAIM", `GQ header claim ${k} is reserved`);
   }
-  const gqHeader = encodeBase64Url(
-    canonicalJson({ ...opts.extraHeader, alg: "GQ256", jkt: key.thumbprint, kid: jws.header, typ: "JWT" })
-  );
+  const json = canonicalJson({
+    ...opts.extraHeader,
+    alg: "GQ256",
+    jkt: key.thumbprint,
+    kid: jws.header,
+    typ: "JWT"
+  });
+  const gqHeader = encodeBase64Url(json);
   const proof = gqSignWithRsaSignature(key, rsaSig, signingInput(gqHeader, jws.payload), opts.random);
-  return `${gqHeader}.${jws.payload}.${encodeBase64Url(proof)}`;
+  const headerJson = JSON.parse(json);
+  return { header: gqHeader, payload: jws.payload, signature: encodeBase64Url(proof), headerJson };
 }
 function decodeHeader(segment, what) {
   return parseJsonObject(decodeBase64UrlText(segment, what), what);
@@ -83067,14 +83072,11 @@ async function mintPkToken(opts) {
   const { idToken, opKey } = await opts.getIdToken(cm);
   const id = parseCompactJws(idToken, "ID token");
   checkTokenCommits(decodeClaims(id.payload, "ID token payload"), cm, opts.commitType);
-  const gqToken = parseCompactJws(
-    gqSignJwt(idToken, opKey, {
-      // The GQ layer names its two forms by signature: a current PK Token carries a GQ256 token.
-      format: opts.format === "2023" ? "2023" : "gq256",
-      ...opts.commitType === "gq-cic" ? { extraHeader: { cic: cm } } : {}
-    }),
-    "GQ token"
-  );
+  const gqToken = gqSignParsed(id, opKey, {
+    // The GQ layer names its two forms by signature: a current PK Token carries a GQ256 token.
+    format: opts.format === "2023" ? "2023" : "gq256",
+    ...opts.commitType === "gq-cic" ? { extraHeader: { cic: cm } } : {}
+  });
   const cicProtected = encodeBase64Url(bytes);
   const cicSignature = encodeBase64Url(signer.sign(signingInput(cicProtected, id.payload)));
   const pkToken = {
@@ -85275,14 +85277,6 @@ init_errors();
 init_set();
 init_base64url();
 init_errors2();
-function idTokenKeyHint(idToken) {
-  const jws = parseIdToken(idToken);
-  const claims = decodeClaims(jws.payload, "ID token payload");
-  return {
-    ...typeof jws.headerJson.kid === "string" ? { kid: jws.headerJson.kid } : {},
-    ...typeof claims.iss === "string" ? { iss: claims.iss } : {}
-  };
-}
 function parseIdToken(idToken) {
   try {
     return parseCompactJws(idToken, "ID token");
@@ -85294,7 +85288,7 @@ function parseIdToken(idToken) {
   }
 }
 function checkIdToken(idToken, keys, exp) {
-  const jws = parseIdToken(idToken);
+  const jws = typeof idToken === "string" ? parseIdToken(idToken) : idToken;
   const bad4 = (msg) => new OpError("OP_TOKEN_INVALID", msg);
   if (jws.headerJson.alg !== "RS256")
     throw bad4(`ID token alg ${JSON.stringify(jws.headerJson.alg ?? null)} is not RS256`);
@@ -85340,11 +85334,12 @@ function checkTimeTypes(claims) {
   }
 }
 async function checkFreshIdToken(idToken, o) {
-  const { kid } = idTokenKeyHint(idToken);
+  const jws = parseIdToken(idToken);
+  const kid = typeof jws.headerJson.kid === "string" ? jws.headerJson.kid : void 0;
   const issuer = o.expect.issuer;
   const keys = await o.keys.ensure(issuer, kid !== void 0 ? { kid } : {}, o.signal);
   const now = Math.floor((o.now ?? Date.now)() / 1e3);
-  const checked = checkIdToken(idToken, keys, { ...o.expect, now });
+  const checked = checkIdToken(jws, keys, { ...o.expect, now });
   const jwks = o.onKeys ? o.keys.snapshot(issuer) : void 0;
   if (jwks) await o.onKeys(issuer, jwks);
   return { idToken, opKey: checked.key };

@@ -30,7 +30,15 @@ const RESERVED_GQ_CLAIMS = new Set(['alg', 'typ', 'kid', 'jkt']);
  * worthless and would destroy the only evidence of the mistake (openpubkey #127).
  */
 export function gqSignJwt(idToken: string, key: RsaPublicKey, opts: GqSignOptions): string {
-  const jws = parseCompactJws(idToken, 'ID token');
+  const gq = gqSignParsed(parseCompactJws(idToken, 'ID token'), key, opts);
+  return `${gq.header}.${gq.payload}.${gq.signature}`;
+}
+
+/**
+ * gqSignJwt on a token the caller has parsed, returning the GQ token's parts: the minting path
+ * holds the segments already and would otherwise parse its own output again.
+ */
+export function gqSignParsed(jws: CompactJws, key: RsaPublicKey, opts: GqSignOptions): CompactJws {
   if (jws.headerJson.alg !== 'RS256') {
     throw new UsageError(
       'GQ_UNSUPPORTED_ALG',
@@ -47,17 +55,24 @@ export function gqSignJwt(idToken: string, key: RsaPublicKey, opts: GqSignOption
   }
   if (opts.format === '2023') {
     const proof = gqSignWithRsaSignature(key, rsaSig, identity, opts.random);
-    return `${jws.header}.${jws.payload}.${encodeBase64Url(proof)}`;
+    return { ...jws, signature: encodeBase64Url(proof) };
   }
   for (const k of Object.keys(opts.extraHeader ?? {})) {
     if (RESERVED_GQ_CLAIMS.has(k))
       throw new UsageError('GQ_RESERVED_CLAIM', `GQ header claim ${k} is reserved`);
   }
-  const gqHeader = encodeBase64Url(
-    canonicalJson({ ...opts.extraHeader, alg: 'GQ256', jkt: key.thumbprint, kid: jws.header, typ: 'JWT' }),
-  );
+  const json = canonicalJson({
+    ...opts.extraHeader,
+    alg: 'GQ256',
+    jkt: key.thumbprint,
+    kid: jws.header,
+    typ: 'JWT',
+  });
+  const gqHeader = encodeBase64Url(json);
   const proof = gqSignWithRsaSignature(key, rsaSig, signingInput(gqHeader, jws.payload), opts.random);
-  return `${gqHeader}.${jws.payload}.${encodeBase64Url(proof)}`;
+  // headerJson as a parse of the header would give it (canonical key order), not our literal.
+  const headerJson = JSON.parse(json) as JsonObject;
+  return { header: gqHeader, payload: jws.payload, signature: encodeBase64Url(proof), headerJson };
 }
 
 /** How the OP signature of a token or PK Token was made. */

@@ -3,7 +3,7 @@ import { OpkError } from '../errors.js';
 import { selectKeys } from '../jwk/set.js';
 import type { RsaPublicKey } from '../jwk/rsa.js';
 import { verifyRs256 } from '../jws/algorithms.js';
-import { decodeClaims, parseCompactJws, signingInput } from '../jws/compact.js';
+import { decodeClaims, parseCompactJws, signingInput, type CompactJws } from '../jws/compact.js';
 import { decodeBase64Url } from '../encoding/base64url.js';
 import type { IssuedIdToken } from '../pktoken/mint.js';
 import { checkTimeClaimTypes } from '../pktoken/time-claims.js';
@@ -29,16 +29,6 @@ export interface CheckedIdToken {
   kid?: string;
 }
 
-/** The header fields a key lookup needs, without trusting anything yet. */
-export function idTokenKeyHint(idToken: string): { kid?: string; iss?: string } {
-  const jws = parseIdToken(idToken);
-  const claims = decodeClaims(jws.payload, 'ID token payload');
-  return {
-    ...(typeof jws.headerJson.kid === 'string' ? { kid: jws.headerJson.kid } : {}),
-    ...(typeof claims.iss === 'string' ? { iss: claims.iss } : {}),
-  };
-}
-
 function parseIdToken(idToken: string) {
   try {
     return parseCompactJws(idToken, 'ID token');
@@ -55,11 +45,11 @@ function parseIdToken(idToken: string) {
  * with must verify under the OP's published key and say what we asked for. Pure: keys in.
  */
 export function checkIdToken(
-  idToken: string,
+  idToken: string | CompactJws,
   keys: readonly RsaPublicKey[],
   exp: IdTokenExpectations,
 ): CheckedIdToken {
-  const jws = parseIdToken(idToken);
+  const jws = typeof idToken === 'string' ? parseIdToken(idToken) : idToken;
   const bad = (msg: string) => new OpError('OP_TOKEN_INVALID', msg);
   if (jws.headerJson.alg !== 'RS256')
     throw bad(`ID token alg ${JSON.stringify(jws.headerJson.alg ?? null)} is not RS256`);
@@ -130,11 +120,13 @@ export interface FreshTokenCheck {
  * names, check signature and claims, then tell `onKeys`. Nobody builds on an unchecked token.
  */
 export async function checkFreshIdToken(idToken: string, o: FreshTokenCheck): Promise<IssuedIdToken> {
-  const { kid } = idTokenKeyHint(idToken);
+  // Parsed once: only the header's kid is read before the keys are there to check it.
+  const jws = parseIdToken(idToken);
+  const kid = typeof jws.headerJson.kid === 'string' ? jws.headerJson.kid : undefined;
   const issuer = o.expect.issuer;
   const keys = await o.keys.ensure(issuer, kid !== undefined ? { kid } : {}, o.signal);
   const now = Math.floor((o.now ?? Date.now)() / 1000);
-  const checked = checkIdToken(idToken, keys, { ...o.expect, now });
+  const checked = checkIdToken(jws, keys, { ...o.expect, now });
   const jwks = o.onKeys ? o.keys.snapshot(issuer) : undefined;
   if (jwks) await o.onKeys!(issuer, jwks);
   return { idToken, opKey: checked.key };

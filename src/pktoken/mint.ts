@@ -1,7 +1,7 @@
 import { encodeBase64Url } from '../encoding/base64url.js';
 import type { JsonObject } from '../encoding/json.js';
 import { UsageError } from '../errors.js';
-import { gqSignJwt } from '../gq/jwt.js';
+import { gqSignParsed } from '../gq/jwt.js';
 import type { RsaPublicKey } from '../jwk/rsa.js';
 import { generateEs256Signer, type EphemeralSigner } from '../jws/algorithms.js';
 import { decodeClaims, parseCompactJws, signingInput } from '../jws/compact.js';
@@ -64,14 +64,11 @@ export async function mintPkToken(opts: MintOptions): Promise<MintedPkToken> {
   const id = parseCompactJws(idToken, 'ID token');
   checkTokenCommits(decodeClaims(id.payload, 'ID token payload'), cm, opts.commitType);
 
-  const gqToken = parseCompactJws(
-    gqSignJwt(idToken, opKey, {
-      // The GQ layer names its two forms by signature: a current PK Token carries a GQ256 token.
-      format: opts.format === '2023' ? '2023' : 'gq256',
-      ...(opts.commitType === 'gq-cic' ? { extraHeader: { cic: cm } } : {}),
-    }),
-    'GQ token',
-  );
+  const gqToken = gqSignParsed(id, opKey, {
+    // The GQ layer names its two forms by signature: a current PK Token carries a GQ256 token.
+    format: opts.format === '2023' ? '2023' : 'gq256',
+    ...(opts.commitType === 'gq-cic' ? { extraHeader: { cic: cm } } : {}),
+  });
   const cicProtected = encodeBase64Url(bytes);
   const cicSignature = encodeBase64Url(signer.sign(signingInput(cicProtected, id.payload)));
   const pkToken: PkToken = {
