@@ -35,8 +35,11 @@ export interface VerifyMessage {
   now: number;
 }
 
-/** What a verifying signature established, as plain data; `key` indexes the job's keys. */
-export type WireToken = Omit<VerifiedPkToken, 'upk' | 'opKey' | 'keySource'> & { key: number };
+/**
+ * What a verifying signature established, as the main thread needs it: `key` indexes the job's
+ * keys; `upk` keeps its KeyObject, which crosses threads without being imported again.
+ */
+export type WireToken = Omit<VerifiedPkToken, 'opKey' | 'keySource'> & { key: number };
 
 export type WireTokenVerdict = { index: number; token: WireToken } | { index: number; error: WireError };
 
@@ -85,7 +88,7 @@ export function verifyOnThread(m: VerifyMessage): VerifyResult {
   return {
     verdicts: tokens.map((v) => {
       if ('error' in v) return { index: v.index, error: wireError(v.error) };
-      const { upk: _upk, opKey, keySource: _source, ...plain } = v.token;
+      const { opKey, keySource: _source, ...plain } = v.token;
       return { index: v.index, token: { ...plain, key: indexOf(opKey) } };
     }),
   };
