@@ -15,11 +15,12 @@ export type { TokenSettings } from './thread-jobs.js';
  */
 
 /**
- * Below this many attestation layers `auto` stays in process: starting a pool per call cost more
- * than it saved in the bench (64 platforms: 1.36x the in-process wall time with a fresh pool,
- * 0.66x with a warm one), so only images far beyond real builds start threads on their own.
+ * Below this many attestation layers `auto` stays in process: a pool started for one run costs
+ * two thread start-ups and two JIT warm-ups. Whole-process `verify oci:DIR` on 2 cores, once jobs
+ * carried several envelopes: 96 layers 322 ms in process vs 331 ms on 2 threads, 128 layers
+ * 375 vs 375, 192 layers 478 vs 449, 256 layers 577 vs 540 (256 while a fresh pool cost 1.36x in process at 128).
  */
-export const AUTO_THREADS_MIN_LAYERS = 256;
+export const AUTO_THREADS_MIN_LAYERS = 160;
 
 export interface SignatureThreads {
   readonly threads: number;
