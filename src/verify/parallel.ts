@@ -53,10 +53,11 @@ export async function threadsFor(
 }
 
 /**
- * Envelopes queued per thread. The main thread reads in bursts (every layer of the image at once,
- * then the judging) and hands out work only between them; with two per thread the threads sat
- * idle through each burst (64-platform bench: 0.83x the in-process time; with eight, 0.75x).
- * Each queued envelope is one copy of its bytes: bounded, whatever the number of platforms.
+ * Envelopes started per thread and not yet answered. The main thread reads in bursts (every
+ * layer of the image at once, then the judging) and hands out work only between them; with two
+ * per thread the threads sat idle through each burst (64-platform bench, warm pool: 0.83x the
+ * in-process time; with eight, 0.75x, before the other changes of issue 15). Each started
+ * envelope is at most one copy of its bytes: bounded, whatever the number of platforms.
  */
 const QUEUED_PER_THREAD = 8;
 
