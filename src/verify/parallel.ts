@@ -77,8 +77,9 @@ function onPool(pool: ThreadPool, own: boolean): SignatureThreads {
 /**
  * Starts the signature verification of the signed layers ahead of the (sequential) judging, in
  * the same order, with at most `window` started and unsettled: the threads stay busy while
- * memory stays flat in the number of platforms. Failures are the judge's to report; here they
- * only end the wait. Stops when `stop` aborts.
+ * memory stays flat in the number of platforms. Any settling frees a place, not only the oldest:
+ * waiting for the oldest left a thread idle whenever the other thread held it. Failures are the
+ * judge's to report; here they only end the wait. Stops when `stop` aborts.
  */
 export async function verifyAhead(
   reads: Promise<PlatformRead>[],
@@ -86,8 +87,14 @@ export async function verifyAhead(
   window: number,
   stop: AbortSignal,
 ): Promise<void> {
-  const started: Promise<unknown>[] = [];
-  const settled = (p: Promise<unknown>) => p.then(noop, noop);
+  let unsettled = 0;
+  let freed: (() => void) | undefined;
+  const settle = () => {
+    unsettled--;
+    const wake = freed;
+    freed = undefined;
+    wake?.();
+  };
   for (const r of reads) {
     const read = await r.catch(noop);
     if (!read || read.error || !read.attestation) continue;
@@ -95,8 +102,9 @@ export async function verifyAhead(
       const layer = await l.catch(noop);
       if (stop.aborted) return;
       if (!layer || layer.kind !== 'dsse' || layer.error || layer.envelopeError || !layer.envelope) continue;
-      started.push(settled(verify(layer.envelope)));
-      if (started.length >= window) await started.shift();
+      unsettled++;
+      verify(layer.envelope).then(settle, settle);
+      while (unsettled >= window) await new Promise<void>((resolve) => (freed = resolve));
     }
   }
 }

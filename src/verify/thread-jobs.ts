@@ -42,7 +42,10 @@ export interface TokenSettings {
   now: number;
 }
 
-/** Envelopes per message: fewer wake-ups, against threads finishing unevenly at the end. */
+/**
+ * Envelopes per message: fewer wake-ups, against threads finishing unevenly at the end. A job
+ * leaves with fewer while a thread has nothing to do (the first envelopes of a run, mostly).
+ */
 export const ENVELOPES_PER_JOB = 4;
 
 /**
@@ -66,6 +69,8 @@ export class ThreadJobs {
   private settings: TokenSettings | undefined;
   private scheduled = false;
   private ended = false;
+  /** This run's jobs on the pool, not yet answered. */
+  private inFlight = 0;
 
   constructor(private readonly pool: ThreadPool) {}
 
@@ -93,7 +98,7 @@ export class ThreadJobs {
     if (this.settings && !sameSettings(this.settings, s)) this.flush();
     this.settings = s;
     this.queue.push(q);
-    if (this.queue.length >= ENVELOPES_PER_JOB) this.flush();
+    if (this.queue.length >= ENVELOPES_PER_JOB || this.inFlight < this.pool.threads) this.flush();
     else if (!this.scheduled) {
       // The rest leave once this turn's envelopes are all queued.
       this.scheduled = true;
@@ -110,13 +115,18 @@ export class ThreadJobs {
     this.queue = [];
     if (batch.length === 0 || !s) return;
     const { message, transfer, keys } = this.job(batch, s);
-    this.pool.run<VerifyResult>(message, transfer).then(
-      (r) => batch.forEach((q, i) => this.answer(q, r.results[i], keys, s)),
-      (e: unknown) => {
-        // A dead thread or a job-level error: this thread decides, unless nobody will read it.
-        for (const q of batch) q.settle(undefined, this.ended ? e : undefined);
-      },
-    );
+    this.inFlight++;
+    const answered = () => void this.inFlight--;
+    this.pool
+      .run<VerifyResult>(message, transfer)
+      .finally(answered)
+      .then(
+        (r) => batch.forEach((q, i) => this.answer(q, r.results[i], keys, s)),
+        (e: unknown) => {
+          // A dead thread or a job-level error: this thread decides, unless nobody will read it.
+          for (const q of batch) q.settle(undefined, this.ended ? e : undefined);
+        },
+      );
   }
 
   private answer(q: Queued, r: EnvelopeResult | undefined, keys: RsaPublicKey[], s: TokenSettings): void {

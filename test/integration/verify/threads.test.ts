@@ -139,7 +139,7 @@ describe.skipIf(!existsSync(built))("a run's jobs on a pool (thread-jobs.ts)", (
     (await import(new URL(`../../../dist/${path}`, import.meta.url).href)) as object;
   let d: DistModules;
   let pool: Pool;
-  const seen = { jobs: 0, misses: 0 };
+  const seen = { posted: 0, jobs: 0, misses: 0 };
   beforeAll(async () => {
     d = Object.assign(
       {},
@@ -151,6 +151,7 @@ describe.skipIf(!existsSync(built))("a run's jobs on a pool (thread-jobs.ts)", (
     pool = new d.ThreadPool(1);
     const run = pool.run.bind(pool);
     pool.run = (async (message: Parameters<Pool['run']>[0], transfer?: Transferable[]) => {
+      seen.posted++;
       const r = await run<{ results: object[] }>(message, transfer);
       seen.jobs++;
       seen.misses += r.results.filter((e) => 'miss' in e).length;
@@ -218,15 +219,19 @@ describe.skipIf(!existsSync(built))("a run's jobs on a pool (thread-jobs.ts)", (
     const a = createTestOp();
     const jobs = new d.ThreadJobs(pool);
     const settings: TokenSettings = { trust: trustFor(a), issuers: [a.issuer], now: 1_800_000_000 };
-    const queued = jobs.tokens(
-      d.parseEnvelope((await signedImage(a)).platforms[0]!.layers[0]!.bytes),
-      settings,
-    );
+    const layers = (await signedImage(a, { sbom: true })).platforms[0]!.layers;
     const before = seen.jobs;
+    // The pool's one thread gets the first envelope at once (not on the next turn of the event
+    // loop); the second waits for company.
+    const posted = seen.posted;
+    const sent = jobs.tokens(d.parseEnvelope(layers[0]!.bytes), settings);
+    expect(seen.posted - posted).toBe(1);
+    const queued = jobs.tokens(d.parseEnvelope(layers[1]!.bytes), settings);
     jobs.end();
     await expect(queued).rejects.toThrow('the verification run is over');
+    expect(await sent).toHaveLength(1);
     await new Promise((r) => setImmediate(r));
-    expect(seen.jobs).toBe(before);
+    expect(seen.jobs - before).toBe(1);
   });
 });
 
