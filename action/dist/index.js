@@ -438,13 +438,12 @@ var init_json = __esm({
 // src/encoding/base64url.ts
 function decodeBase64Url(input2, what = "base64url value") {
   if (typeof input2 !== "string") throw new FormatError("ERR_BASE64URL", `${what} is not a string`);
+  const bytes = Buffer.from(input2, "base64url");
+  if (bytes.toString("base64url") === input2)
+    return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (!URL_ALPHABET.test(input2)) throw new FormatError("ERR_BASE64URL", `${what} is not unpadded base64url`);
   if (input2.length % 4 === 1) throw new FormatError("ERR_BASE64URL", `${what} has an impossible length`);
-  const bytes = Buffer.from(input2, "base64url");
-  if (bytes.toString("base64url") !== input2) {
-    throw new FormatError("ERR_BASE64URL", `${what} has non-canonical trailing bits`);
-  }
-  return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  throw new FormatError("ERR_BASE64URL", `${what} has non-canonical trailing bits`);
 }
 function decodeBase64UrlLenient(input2, what = "base64url value") {
   if (typeof input2 !== "string") throw new FormatError("ERR_BASE64URL", `${what} is not a string`);
@@ -5722,8 +5721,8 @@ var require_webidl = __commonJS({
         return new Uint8Array(0);
       }
       const bytes = new Uint8Array(length);
-      const view = new Uint8Array(jsArrayBuffer, offset, length);
-      bytes.set(view);
+      const view2 = new Uint8Array(jsArrayBuffer, offset, length);
+      bytes.set(view2);
       return bytes;
     };
     webidl.converters.DOMString = function(V, prefix, argument, flags) {
@@ -53568,9 +53567,9 @@ var init_binary_encoding = __esm({
        */
       view() {
         const bytes = this.buffer;
-        const view = this.viewCache;
-        if (view.byteLength === bytes.byteLength)
-          return view;
+        const view2 = this.viewCache;
+        if (view2.byteLength === bytes.byteLength)
+          return view2;
         const newView = new DataView(bytes.buffer);
         this.viewCache = newView;
         return newView;
@@ -53772,9 +53771,9 @@ var init_binary_encoding = __esm({
       sfixed64(value) {
         const tc = protoInt64.enc(value);
         this.ensureCapacity(8);
-        const view = this.view();
-        view.setInt32(this.pos, tc.lo, true);
-        view.setInt32(this.pos + 4, tc.hi, true);
+        const view2 = this.view();
+        view2.setInt32(this.pos, tc.lo, true);
+        view2.setInt32(this.pos + 4, tc.hi, true);
         this.pos += 8;
         return this;
       }
@@ -53784,9 +53783,9 @@ var init_binary_encoding = __esm({
       fixed64(value) {
         const tc = protoInt64.uEnc(value);
         this.ensureCapacity(8);
-        const view = this.view();
-        view.setInt32(this.pos, tc.lo, true);
-        view.setInt32(this.pos + 4, tc.hi, true);
+        const view2 = this.view();
+        view2.setInt32(this.pos, tc.lo, true);
+        view2.setInt32(this.pos + 4, tc.hi, true);
         this.pos += 8;
         return this;
       }
@@ -55424,8 +55423,8 @@ function unescapeBytesDefaultValue(str) {
                 return false;
               }
               const chunk = new Uint8Array(4);
-              const view = new DataView(chunk.buffer);
-              view.setInt32(0, n, true);
+              const view2 = new DataView(chunk.buffer);
+              view2.setInt32(0, n, true);
               b.push(chunk[0], chunk[1], chunk[2], chunk[3]);
               break;
             }
@@ -55437,9 +55436,9 @@ function unescapeBytesDefaultValue(str) {
               }
               const tc = protoInt64.uEnc(s + t);
               const chunk = new Uint8Array(8);
-              const view = new DataView(chunk.buffer);
-              view.setInt32(0, tc.lo, true);
-              view.setInt32(4, tc.hi, true);
+              const view2 = new DataView(chunk.buffer);
+              view2.setInt32(0, tc.lo, true);
+              view2.setInt32(4, tc.hi, true);
               b.push(chunk[0], chunk[1], chunk[2], chunk[3], chunk[4], chunk[5], chunk[6], chunk[7]);
               break;
             }
@@ -81514,21 +81513,20 @@ function encodeBase64(bytes) {
 }
 function decodeBase64(input2, what = "base64 value") {
   if (typeof input2 !== "string") throw new FormatError("ERR_BASE64", `${what} is not a string`);
-  let bytes;
-  if (STD_ALPHABET.test(input2) && input2.length % 4 === 0) {
-    bytes = Buffer.from(input2, "base64");
-    if (bytes.toString("base64") !== input2) {
+  const standard = Buffer.from(input2, "base64");
+  if (standard.toString("base64") === input2) return view(standard);
+  if (STD_ALPHABET.test(input2) && input2.length % 4 === 0)
+    throw new FormatError("ERR_BASE64", `${what} is not canonical base64`);
+  if (/^[A-Za-z0-9_-]*={0,2}$/.test(input2) && input2.length % 4 === 0) {
+    const bytes = Buffer.from(input2, "base64url");
+    if (bytes.toString("base64url") !== input2.replace(/=+$/, ""))
       throw new FormatError("ERR_BASE64", `${what} is not canonical base64`);
-    }
-  } else if (/^[A-Za-z0-9_-]*={0,2}$/.test(input2) && input2.length % 4 === 0) {
-    bytes = Buffer.from(input2, "base64url");
-    if (bytes.toString("base64url") !== input2.replace(/=+$/, "")) {
-      throw new FormatError("ERR_BASE64", `${what} is not canonical base64`);
-    }
-  } else {
-    throw new FormatError("ERR_BASE64", `${what} is not padded base64`);
+    return view(bytes);
   }
-  return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  throw new FormatError("ERR_BASE64", `${what} is not padded base64`);
+}
+function view(b) {
+  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 }
 
 // src/dsse/envelope.ts
@@ -87228,6 +87226,9 @@ init_policy();
 // src/verify/parallel.ts
 init_import_meta_url();
 
+// src/verify/thread-jobs.ts
+init_import_meta_url();
+
 // src/pktoken/keyquery.ts
 init_import_meta_url();
 init_base64url();
@@ -87348,8 +87349,173 @@ function lookupKey(q2) {
   return JSON.stringify([q2.iss, q2.kid ?? null, q2.jkt ?? null]);
 }
 
+// src/verify/thread-jobs.ts
+var ENVELOPES_PER_JOB = 4;
+var MAX_RUN_QUESTIONS = 16;
+var ThreadJobs = class {
+  constructor(pool2) {
+    this.pool = pool2;
+  }
+  pool;
+  questions = /* @__PURE__ */ new Map();
+  queue = [];
+  settings;
+  scheduled = false;
+  ended = false;
+  /** The envelope's token verdicts from a thread, or undefined: verify it on this thread. */
+  tokens(envelope, s) {
+    return new Promise(
+      (resolve, reject) => this.enqueue(s, {
+        envelope,
+        own: this.questions.size === 0,
+        settle: (v, e) => e === void 0 ? resolve(v) : reject(e)
+      })
+    );
+  }
+  /** The run is over: queued envelopes are dropped, answers still on their way are not read. */
+  end() {
+    this.ended = true;
+    const dropped = this.queue;
+    this.queue = [];
+    for (const q2 of dropped) q2.settle(void 0, new Error("the verification run is over"));
+  }
+  enqueue(s, q2) {
+    if (this.ended) return q2.settle(void 0, new Error("the verification run is over"));
+    if (this.settings && !sameSettings(this.settings, s)) this.flush();
+    this.settings = s;
+    this.queue.push(q2);
+    if (this.queue.length >= ENVELOPES_PER_JOB) this.flush();
+    else if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => {
+        this.scheduled = false;
+        this.flush();
+      });
+    }
+  }
+  flush() {
+    const batch = this.queue;
+    const s = this.settings;
+    this.queue = [];
+    if (batch.length === 0 || !s) return;
+    const { message, transfer, keys } = this.job(batch, s);
+    this.pool.run(message, transfer).then(
+      (r) => batch.forEach((q2, i) => this.answer(q2, r.results[i], keys, s)),
+      (e) => {
+        for (const q2 of batch) q2.settle(void 0, this.ended ? e : void 0);
+      }
+    );
+  }
+  answer(q2, r, keys, s) {
+    if (r && "verdicts" in r) return q2.settle(rebuild(r.verdicts, keys, s));
+    if (this.ended) return q2.settle(void 0, new Error("the verification run is over"));
+    if (r && "miss" in r && !q2.own) return this.enqueue(s, { ...q2, own: true });
+    q2.settle(void 0);
+  }
+  /** The message for `batch`: the envelopes' bytes (copied once, then moved) and the key answers. */
+  job(batch, s) {
+    const answers = new KeyAnswers(s);
+    for (const query of this.questions.values()) answers.ask(query);
+    for (const q2 of batch)
+      if (q2.own)
+        for (const query of ownQuestions(q2.envelope, s.issuers)) {
+          answers.ask(query);
+          if (this.questions.size < MAX_RUN_QUESTIONS) this.questions.set(lookupKey(query), query);
+        }
+    const transfer = [];
+    const message = {
+      t: "verify",
+      envelopes: batch.map((q2) => wireEnvelope(q2.envelope, transfer)),
+      keys: answers.keys.map((k) => k.jwk),
+      lookups: answers.lookups,
+      trustedIssuers: s.issuers,
+      ...s.maxAgeSeconds !== void 0 ? { maxAgeSeconds: s.maxAgeSeconds } : {},
+      now: s.now
+    };
+    return { message, transfer, keys: answers.keys };
+  }
+};
+function sameSettings(a, b) {
+  return a.trust === b.trust && a.issuers === b.issuers && a.maxAgeSeconds === b.maxAgeSeconds && a.now === b.now;
+}
+var KeyAnswers = class {
+  constructor(s) {
+    this.s = s;
+  }
+  s;
+  keys = [];
+  lookups = [];
+  asked = /* @__PURE__ */ new Set();
+  ask(query) {
+    const id = lookupKey(query);
+    if (this.asked.has(id)) return;
+    this.asked.add(id);
+    const found = this.s.trust.keys.find(query).map((k) => {
+      const i = this.keys.indexOf(k);
+      return i >= 0 ? i : this.keys.push(k) - 1;
+    });
+    const unusable = this.s.trust.keys.unusable?.(query);
+    this.lookups.push({ query, found, ...unusable ? { unusable } : {} });
+  }
+};
+function ownQuestions(envelope, issuers) {
+  const out = [];
+  for (const sig of envelope.signatures) {
+    if (sig.keyid !== "" && sig.keyid !== OPK_KEYID) continue;
+    let q2;
+    try {
+      q2 = opKeyQuery(parsePkToken(sig.sig));
+    } catch {
+      continue;
+    }
+    if (!issuers.includes(q2.iss)) continue;
+    out.push(q2);
+    if (q2.jkt !== void 0) out.push({ iss: q2.iss, ...q2.kid !== void 0 ? { kid: q2.kid } : {} });
+  }
+  return out;
+}
+function wireEnvelope(envelope, transfer) {
+  const own = (b) => {
+    const copy = new Uint8Array(b);
+    transfer.push(copy.buffer);
+    return copy;
+  };
+  return {
+    payloadType: envelope.payloadType,
+    payload: own(envelope.payload),
+    signatures: envelope.signatures.map((g) => ({ keyid: g.keyid, sig: own(g.sig) }))
+  };
+}
+function rebuild(wire, keys, s) {
+  const out = [];
+  for (const v of wire) {
+    if ("error" in v) {
+      if (v.error.code === void 0 || !(v.error.name in ERROR_CLASSES)) return void 0;
+      out.push({ index: v.index, error: reviveError(v.error) });
+      continue;
+    }
+    const { key, claims, cic, upk, format: format2, opSignature, opHeader, commitType, cosigner } = v.token;
+    const opKey = keys[key];
+    const keySource = s.trust.keys.sourceOf?.(claims.iss, opKey);
+    const token = {
+      claims,
+      cic,
+      upk,
+      format: format2,
+      opSignature,
+      opKey,
+      ...keySource ? { keySource } : {},
+      opHeader,
+      commitType,
+      cosigner
+    };
+    out.push({ index: v.index, pkToken: v.pkToken, token });
+  }
+  return out;
+}
+
 // src/verify/parallel.ts
-var AUTO_THREADS_MIN_LAYERS = 256;
+var AUTO_THREADS_MIN_LAYERS = 160;
 async function threadsFor(o, reads) {
   if (o.pool) return onPool(o.pool, false);
   let n = o.threads ?? "auto";
@@ -87362,101 +87528,18 @@ async function threadsFor(o, reads) {
   }
   return n > 0 ? onPool(new ThreadPool(n), true) : void 0;
 }
+var QUEUED_PER_THREAD = 8;
 function onPool(pool2, own) {
-  let ended = false;
+  const jobs = new ThreadJobs(pool2);
   return {
     threads: pool2.threads,
-    window: 2 * pool2.threads,
-    tokens: (envelope, s) => onThread(pool2, envelope, s, () => ended),
+    window: QUEUED_PER_THREAD * pool2.threads,
+    tokens: (envelope, s) => jobs.tokens(envelope, s),
     close: async () => {
-      ended = true;
+      jobs.end();
       if (own) await pool2.close();
     }
   };
-}
-async function onThread(pool2, envelope, s, ended) {
-  const { message, transfer, keys } = jobFor(envelope, s);
-  let result;
-  try {
-    result = await pool2.run(message, transfer);
-  } catch (e) {
-    if (ended()) throw e;
-    return void 0;
-  }
-  return "miss" in result ? void 0 : rebuild(envelope, result.verdicts, keys, s);
-}
-function jobFor(envelope, s) {
-  const keys = [];
-  const lookups = [];
-  const ask = (query) => {
-    if (lookups.some((l) => lookupKey(l.query) === lookupKey(query))) return;
-    const found = s.trust.keys.find(query).map((k) => {
-      const i = keys.indexOf(k);
-      return i >= 0 ? i : keys.push(k) - 1;
-    });
-    const unusable = s.trust.keys.unusable?.(query);
-    lookups.push({ query, found, ...unusable ? { unusable } : {} });
-  };
-  const transfer = [];
-  const own = (b) => {
-    const copy = new Uint8Array(b);
-    transfer.push(copy.buffer);
-    return copy;
-  };
-  for (const sig of envelope.signatures) {
-    if (sig.keyid !== "" && sig.keyid !== OPK_KEYID) continue;
-    let q2;
-    try {
-      q2 = opKeyQuery(parsePkToken(sig.sig));
-    } catch {
-      continue;
-    }
-    if (!s.issuers.includes(q2.iss)) continue;
-    ask(q2);
-    if (q2.jkt !== void 0) ask({ iss: q2.iss, ...q2.kid !== void 0 ? { kid: q2.kid } : {} });
-  }
-  const message = {
-    t: "verify",
-    envelope: {
-      payloadType: envelope.payloadType,
-      payload: own(envelope.payload),
-      signatures: envelope.signatures.map((g) => ({ keyid: g.keyid, sig: own(g.sig) }))
-    },
-    keys: keys.map((k) => k.jwk),
-    lookups,
-    trustedIssuers: s.issuers,
-    ...s.maxAgeSeconds !== void 0 ? { maxAgeSeconds: s.maxAgeSeconds } : {},
-    now: s.now
-  };
-  return { message, transfer, keys };
-}
-function rebuild(envelope, wire, keys, s) {
-  const out = [];
-  for (const v of wire) {
-    if ("error" in v) {
-      if (v.error.code === void 0 || !(v.error.name in ERROR_CLASSES)) return void 0;
-      out.push({ index: v.index, error: reviveError(v.error) });
-      continue;
-    }
-    const pkToken = parsePkToken(envelope.signatures[v.index].sig);
-    const { key, claims, cic, format: format2, opSignature, opHeader, commitType, cosigner } = v.token;
-    const opKey = keys[key];
-    const keySource = s.trust.keys.sourceOf?.(claims.iss, opKey);
-    const token = {
-      claims,
-      cic,
-      upk: importUserKey(pkToken.cic.headerJson.upk),
-      format: format2,
-      opSignature,
-      opKey,
-      ...keySource ? { keySource } : {},
-      opHeader,
-      commitType,
-      cosigner
-    };
-    out.push({ index: v.index, pkToken, token });
-  }
-  return out;
 }
 async function verifyAhead(reads, verify3, window2, stop) {
   const started = [];
@@ -88425,7 +88508,7 @@ async function verifyImage(o) {
   const source = o.source instanceof BoundedSource ? o.source : new BoundedSource(withProgress(o.source, o.onProgress), limits);
   const { root, selected } = await resolveImage2(source, o.reference, o.platforms, limits);
   const reads = readPlatforms(source, root, selected, limits);
-  const run3 = { o, settings, root, lifted: liftFinder(reads) };
+  const run3 = { o, settings, root, lifted: liftFinder(reads), manifests: platformManifests(root) };
   const threads = await threadsFor(o, reads);
   const stop = new AbortController();
   try {
@@ -88523,7 +88606,7 @@ async function runSteps(run3, d, purl, layer, annotatedType, facts) {
   facts.subject = verifySubject(statement, {
     manifestDigest: d.digest,
     platform: d.platform,
-    siblings: siblings(run3.root, d),
+    siblings: run3.manifests,
     ...subjectTag(o),
     ...o.subjectName !== void 0 ? { subjectName: o.subjectName } : {}
   });
@@ -88541,11 +88624,11 @@ function subjectTag(o) {
   if (o.subjectVersion !== void 0) return { tag: o.subjectVersion };
   return o.reference.digest === void 0 && o.reference.tag !== void 0 ? { tag: o.reference.tag } : {};
 }
-function siblings(root, d) {
+function platformManifests(root) {
+  const attestations = new Set(root.attestations.map((a) => a.descriptor));
   const m = /* @__PURE__ */ new Map();
   for (const p of root.index.manifests)
-    if (p.digest !== d.digest && !root.attestations.some((a) => a.descriptor === p))
-      m.set(p.digest.slice("sha256:".length), platformString(p.platform));
+    if (!attestations.has(p)) m.set(p.digest.slice("sha256:".length), platformString(p.platform));
   return m;
 }
 async function signaturesOrLift(run3, layer) {
@@ -89163,7 +89246,7 @@ var VERIFY_USAGE = `usage: opk-signer verify IMAGE [flags]
   -o, --output text|json    json: the report (docs/verify-output.md)
   -q, --quiet               no progress on stderr (progress is shown only on a terminal)
   --threads auto|N          worker threads for the signature checks (0: none; default auto:
-                            one per core only for images with 256 or more attestation layers)
+                            one per core only for images with 160 or more attestation layers)
 ${LIMITS_USAGE}
 ${VERIFICATIONS_USAGE}
 exit: 0 verified, 1 verification failed (also a corrupt or garbled image, a bundle for another

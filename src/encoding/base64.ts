@@ -19,19 +19,22 @@ export function encodeBase64(bytes: Uint8Array | string): string {
  */
 export function decodeBase64(input: string, what = 'base64 value'): Uint8Array {
   if (typeof input !== 'string') throw new FormatError('ERR_BASE64', `${what} is not a string`);
-  let bytes: Buffer;
-  if (STD_ALPHABET.test(input) && input.length % 4 === 0) {
-    bytes = Buffer.from(input, 'base64');
-    if (bytes.toString('base64') !== input) {
+  // Node's encoder writes only canonical padded standard base64, so a round trip that gives the
+  // input back proves the alphabet, the padding and the trailing bits at once, without a regex
+  // scan (on a 9 KiB PK Token the scan cost ten times the decoding).
+  const standard = Buffer.from(input, 'base64');
+  if (standard.toString('base64') === input) return view(standard);
+  if (STD_ALPHABET.test(input) && input.length % 4 === 0)
+    throw new FormatError('ERR_BASE64', `${what} is not canonical base64`);
+  if (/^[A-Za-z0-9_-]*={0,2}$/.test(input) && input.length % 4 === 0) {
+    const bytes = Buffer.from(input, 'base64url');
+    if (bytes.toString('base64url') !== input.replace(/=+$/, ''))
       throw new FormatError('ERR_BASE64', `${what} is not canonical base64`);
-    }
-  } else if (/^[A-Za-z0-9_-]*={0,2}$/.test(input) && input.length % 4 === 0) {
-    bytes = Buffer.from(input, 'base64url');
-    if (bytes.toString('base64url') !== input.replace(/=+$/, '')) {
-      throw new FormatError('ERR_BASE64', `${what} is not canonical base64`);
-    }
-  } else {
-    throw new FormatError('ERR_BASE64', `${what} is not padded base64`);
+    return view(bytes);
   }
-  return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  throw new FormatError('ERR_BASE64', `${what} is not padded base64`);
+}
+
+function view(b: Buffer): Uint8Array {
+  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 }

@@ -2,18 +2,20 @@ import type { Envelope } from '../dsse/envelope.js';
 import { verifySignatureTokens } from '../dsse/verify.js';
 import type { OpKeyQuery, OpKeySource, SkippedKey } from '../jwk/set.js';
 import type { RsaPublicKey } from '../jwk/rsa.js';
+import type { PkToken } from '../pktoken/types.js';
 import type { VerifiedPkToken } from '../pktoken/verify.js';
 import type { WireError } from './thread-pool.js';
 import { workerKey } from './worker-keys.js';
 import { wireError, type Reply } from './worker-reply.js';
 
 /**
- * The verification job of a worker thread: an envelope's PK Tokens checked against the keys the
- * main thread resolved for them. Key sources live on the main thread (they fetch, cache and
- * say where a key came from), so the job carries their answers: every key-source question the
- * verification may ask, with its answer. A question outside that table makes the job answer
- * `miss`, and the main thread verifies the envelope itself: the verdict never depends on how
- * well the table was predicted.
+ * The verification job of a worker thread: a few envelopes' PK Tokens checked against the keys
+ * the main thread resolved. Key sources live on the main thread (they fetch, cache and say where
+ * a key came from), so the job carries their answers: key-source questions with their answers.
+ * A question outside that table makes that envelope answer `miss`, and the main thread asks
+ * again with the envelope's own questions, or verifies it itself: the verdict never depends on
+ * how well the table was predicted. Several envelopes share one message (and one reply): each
+ * message costs both threads a wake-up.
  */
 
 /** One key-source question and its answer: keys as indices into the job's `keys`. */
@@ -23,24 +25,43 @@ export interface KeyLookup {
   unusable?: SkippedKey[];
 }
 
+export type WireEnvelope = Pick<Envelope, 'payloadType' | 'payload'> & {
+  signatures: { keyid: string; sig: Uint8Array }[];
+};
+
 export interface VerifyMessage {
   t: 'verify';
   id: number;
-  envelope: Pick<Envelope, 'payloadType' | 'payload'> & { signatures: { keyid: string; sig: Uint8Array }[] };
+  envelopes: WireEnvelope[];
   /** Public JWKs of the keys the lookups name. */
   keys: Readonly<Record<string, unknown>>[];
+  /** The answers every envelope of the job may use. */
   lookups: KeyLookup[];
   trustedIssuers: string[];
   maxAgeSeconds?: number;
   now: number;
 }
 
-/** What a verifying signature established, as plain data; `key` indexes the job's keys. */
-export type WireToken = Omit<VerifiedPkToken, 'upk' | 'opKey' | 'keySource'> & { key: number };
+/**
+ * What a verifying signature established, as the main thread needs it: `key` indexes the job's
+ * keys; `upk` keeps its KeyObject, which crosses threads without being imported again.
+ */
+export type WireToken = Omit<VerifiedPkToken, 'opKey' | 'keySource'> & { key: number };
 
-export type WireTokenVerdict = { index: number; token: WireToken } | { index: number; error: WireError };
+/** The thread's parsed PK Token travels back with its verdict: the main thread need not parse it. */
+export type WireTokenVerdict =
+  { index: number; pkToken: PkToken; token: WireToken } | { index: number; error: WireError };
 
-export type VerifyResult = { miss: true } | { verdicts: WireTokenVerdict[] };
+/**
+ * One envelope's answer: its verdicts; `miss` (a key question outside the table); or `error`,
+ * an envelope-level failure the main thread reproduces by verifying the envelope itself.
+ */
+export type EnvelopeResult = { miss: true } | { verdicts: WireTokenVerdict[] } | { error: WireError };
+
+/** The job's answer: one result per envelope, in order. */
+export interface VerifyResult {
+  results: EnvelopeResult[];
+}
 
 /** The one spelling of a query as a table key. */
 export function lookupKey(q: OpKeyQuery): string {
@@ -69,24 +90,27 @@ function tableSource(m: VerifyMessage): { source: OpKeySource; indexOf: (k: RsaP
 
 export function verifyOnThread(m: VerifyMessage): VerifyResult {
   const { source, indexOf } = tableSource(m);
-  const envelope: Envelope = m.envelope;
-  let tokens;
-  try {
-    tokens = verifySignatureTokens(envelope, {
-      keys: source,
-      trustedIssuers: m.trustedIssuers,
-      ...(m.maxAgeSeconds !== undefined ? { expiration: { maxAgeSeconds: m.maxAgeSeconds } } : {}),
-      now: m.now,
-    });
-  } catch (e) {
-    if (e instanceof TableMiss) return { miss: true };
-    throw e;
-  }
+  const opts = {
+    keys: source,
+    trustedIssuers: m.trustedIssuers,
+    ...(m.maxAgeSeconds !== undefined ? { expiration: { maxAgeSeconds: m.maxAgeSeconds } } : {}),
+    now: m.now,
+  };
   return {
-    verdicts: tokens.map((v) => {
-      if ('error' in v) return { index: v.index, error: wireError(v.error) };
-      const { upk: _upk, opKey, keySource: _source, ...plain } = v.token;
-      return { index: v.index, token: { ...plain, key: indexOf(opKey) } };
+    results: m.envelopes.map((envelope): EnvelopeResult => {
+      let tokens;
+      try {
+        tokens = verifySignatureTokens(envelope, opts);
+      } catch (e) {
+        return e instanceof TableMiss ? { miss: true } : { error: wireError(e) };
+      }
+      return {
+        verdicts: tokens.map((v) => {
+          if ('error' in v) return { index: v.index, error: wireError(v.error) };
+          const { opKey, keySource: _source, ...plain } = v.token;
+          return { index: v.index, pkToken: v.pkToken, token: { ...plain, key: indexOf(opKey) } };
+        }),
+      };
     }),
   };
 }

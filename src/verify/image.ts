@@ -52,7 +52,7 @@ export async function verifyImage(o: VerifyImageOptions): Promise<VerifyReport> 
   // Every fetch starts at once; each attestation is verified as soon as its bytes are in, so
   // crypto overlaps the remaining network round trips.
   const reads = readPlatforms(source, root, selected, limits);
-  const run: Run = { o, settings, root, lifted: liftFinder(reads) };
+  const run: Run = { o, settings, root, lifted: liftFinder(reads), manifests: platformManifests(root) };
   const threads = await threadsFor(o, reads);
   const stop = new AbortController();
   try {
@@ -78,6 +78,8 @@ interface Run {
   root: ImageRoot;
   /** The layer of this image whose PAE a lifted PK Token's `att` binds, if any. */
   lifted: (att: string) => Promise<AttestationLayer | undefined>;
+  /** The index's platform manifests (hex digest → platform), to name swapped attestations. */
+  manifests: Map<string, string>;
 }
 
 /** hex att → layer over the whole image; only built to name a lifted PK Token. */
@@ -185,7 +187,7 @@ async function runSteps(
   facts.subject = verifySubject(statement, {
     manifestDigest: d.digest,
     platform: d.platform,
-    siblings: siblings(run.root, d),
+    siblings: run.manifests,
     ...subjectTag(o),
     ...(o.subjectName !== undefined ? { subjectName: o.subjectName } : {}),
   });
@@ -206,12 +208,16 @@ function subjectTag(o: VerifyImageOptions): { tag?: string } {
   return o.reference.digest === undefined && o.reference.tag !== undefined ? { tag: o.reference.tag } : {};
 }
 
-/** Other platform manifests of the index (hex digest → platform), to name swapped attestations. */
-function siblings(root: ImageRoot, d: Descriptor): Map<string, string> {
+/**
+ * The index's manifests that are not attestations (hex digest → platform), built once per run:
+ * per layer it cost platforms × attestations. Each platform's own digest is in it too, harmlessly:
+ * verifySubject looks there only for subjects that do not name that platform's manifest.
+ */
+function platformManifests(root: ImageRoot): Map<string, string> {
+  const attestations = new Set(root.attestations.map((a) => a.descriptor));
   const m = new Map<string, string>();
   for (const p of root.index.manifests)
-    if (p.digest !== d.digest && !root.attestations.some((a) => a.descriptor === p))
-      m.set(p.digest.slice('sha256:'.length), platformString(p.platform));
+    if (!attestations.has(p)) m.set(p.digest.slice('sha256:'.length), platformString(p.platform));
   return m;
 }
 

@@ -1,47 +1,26 @@
 import type { Envelope } from '../dsse/envelope.js';
-import { OPK_KEYID } from '../dsse/envelope.js';
 import type { TokenVerdict } from '../dsse/verify.js';
-import type { OpkError } from '../errors.js';
-import type { OpKeyQuery } from '../jwk/set.js';
-import type { RsaPublicKey } from '../jwk/rsa.js';
-import { importUserKey } from '../jws/algorithms.js';
-import { opKeyQuery } from '../pktoken/keyquery.js';
-import { parsePkToken } from '../pktoken/parse.js';
-import type { VerifiedPkToken } from '../pktoken/verify.js';
 import { autoThreads, ThreadPool } from '../signer/thread-pool.js';
-import {
-  lookupKey,
-  type KeyLookup,
-  type VerifyMessage,
-  type VerifyResult,
-  type WireTokenVerdict,
-} from '../signer/verify-job.js';
-import { ERROR_CLASSES, reviveError } from '../signer/worker-reply.js';
 import type { PlatformRead } from './read.js';
-import type { VerifyTrust } from './types.js';
+import { ThreadJobs, type TokenSettings } from './thread-jobs.js';
+
+export type { TokenSettings } from './thread-jobs.js';
 
 /**
  * Envelope verification on the shared worker pool (signer/thread-pool.ts): the main thread
- * resolves keys, ships each envelope with its key-source answers (signer/verify-job.ts), and
- * rebuilds the same TokenVerdicts from the plain answer. Anything the thread cannot answer
+ * resolves keys, ships envelopes with key-source answers (thread-jobs.ts, signer/verify-job.ts),
+ * and rebuilds the same TokenVerdicts from the plain answers. Anything a thread cannot answer
  * exactly (a key question outside the table, an envelope-level error, a dead thread) is
  * verified on the main thread instead, so threads change the wall time, never the verdict.
  */
 
 /**
- * Below this many attestation layers `auto` stays in process: starting a pool per call cost more
- * than it saved in the bench (64 platforms: 1.36x the in-process wall time with a fresh pool,
- * 0.66x with a warm one), so only images far beyond real builds start threads on their own.
+ * Below this many attestation layers `auto` stays in process: a pool started for one run costs
+ * two thread start-ups and two JIT warm-ups. Whole-process `verify oci:DIR` on 2 cores, once jobs
+ * carried several envelopes: 96 layers 322 ms in process vs 331 ms on 2 threads, 128 layers
+ * 375 vs 375, 192 layers 478 vs 449, 256 layers 577 vs 540 (256 while a fresh pool cost 1.36x in process at 128).
  */
-export const AUTO_THREADS_MIN_LAYERS = 256;
-
-/** What a thread needs beyond the envelope: the run's trust and time settings. */
-export interface TokenSettings {
-  trust: VerifyTrust;
-  issuers: string[];
-  maxAgeSeconds?: number;
-  now: number;
-}
+export const AUTO_THREADS_MIN_LAYERS = 160;
 
 export interface SignatureThreads {
   readonly threads: number;
@@ -73,122 +52,34 @@ export async function threadsFor(
   return n > 0 ? onPool(new ThreadPool(n), true) : undefined;
 }
 
+/**
+ * Envelopes started per thread and not yet answered. The main thread reads in bursts (every
+ * layer of the image at once, then the judging) and hands out work only between them; with two
+ * per thread the threads sat idle through each burst (64-platform bench, warm pool: 0.83x the
+ * in-process time; with eight, 0.75x, before the other changes of issue 15). Each started
+ * envelope is at most one copy of its bytes: bounded, whatever the number of platforms.
+ */
+const QUEUED_PER_THREAD = 8;
+
 function onPool(pool: ThreadPool, own: boolean): SignatureThreads {
-  let ended = false;
+  const jobs = new ThreadJobs(pool);
   return {
     threads: pool.threads,
-    window: 2 * pool.threads,
-    tokens: (envelope, s) => onThread(pool, envelope, s, () => ended),
+    window: QUEUED_PER_THREAD * pool.threads,
+    tokens: (envelope, s) => jobs.tokens(envelope, s),
     close: async () => {
-      ended = true;
+      jobs.end();
       if (own) await pool.close();
     },
   };
 }
 
-async function onThread(pool: ThreadPool, envelope: Envelope, s: TokenSettings, ended: () => boolean) {
-  const { message, transfer, keys } = jobFor(envelope, s);
-  let result: VerifyResult;
-  try {
-    result = await pool.run<VerifyResult>(message, transfer);
-  } catch (e) {
-    // Work started ahead that nobody will read once the run is over is dropped, not redone here.
-    if (ended()) throw e;
-    // A dead thread or an envelope-level error (sent as a plain WireError): this thread decides.
-    return undefined;
-  }
-  return 'miss' in result ? undefined : rebuild(envelope, result.verdicts, keys, s);
-}
-
-/** The envelope's bytes (copied once into buffers of their own, then moved) and its key table. */
-function jobFor(envelope: Envelope, s: TokenSettings) {
-  const keys: RsaPublicKey[] = [];
-  const lookups: KeyLookup[] = [];
-  const ask = (query: OpKeyQuery) => {
-    if (lookups.some((l) => lookupKey(l.query) === lookupKey(query))) return;
-    const found = s.trust.keys.find(query).map((k) => {
-      const i = keys.indexOf(k);
-      return i >= 0 ? i : keys.push(k) - 1;
-    });
-    const unusable = s.trust.keys.unusable?.(query);
-    lookups.push({ query, found, ...(unusable ? { unusable } : {}) });
-  };
-  const transfer: ArrayBuffer[] = [];
-  const own = (b: Uint8Array) => {
-    const copy = new Uint8Array(b);
-    transfer.push(copy.buffer);
-    return copy;
-  };
-  for (const sig of envelope.signatures) {
-    if (sig.keyid !== '' && sig.keyid !== OPK_KEYID) continue;
-    let q: OpKeyQuery;
-    try {
-      q = opKeyQuery(parsePkToken(sig.sig));
-    } catch {
-      continue; // the thread reports it with its own code
-    }
-    if (!s.issuers.includes(q.iss)) continue;
-    ask(q);
-    // A lookup by jkt that finds nothing asks again by kid alone, to tell a mismatch from absence.
-    if (q.jkt !== undefined) ask({ iss: q.iss, ...(q.kid !== undefined ? { kid: q.kid } : {}) });
-  }
-  const message: Omit<VerifyMessage, 'id'> = {
-    t: 'verify',
-    envelope: {
-      payloadType: envelope.payloadType,
-      payload: own(envelope.payload),
-      signatures: envelope.signatures.map((g) => ({ keyid: g.keyid, sig: own(g.sig) })),
-    },
-    keys: keys.map((k) => k.jwk),
-    lookups,
-    trustedIssuers: s.issuers,
-    ...(s.maxAgeSeconds !== undefined ? { maxAgeSeconds: s.maxAgeSeconds } : {}),
-    now: s.now,
-  };
-  return { message, transfer, keys };
-}
-
-/** The main thread's TokenVerdicts from a thread's plain answer; undefined if one cannot be exact. */
-function rebuild(
-  envelope: Envelope,
-  wire: WireTokenVerdict[],
-  keys: RsaPublicKey[],
-  s: TokenSettings,
-): TokenVerdict[] | undefined {
-  const out: TokenVerdict[] = [];
-  for (const v of wire) {
-    if ('error' in v) {
-      if (v.error.code === undefined || !(v.error.name in ERROR_CLASSES)) return undefined;
-      out.push({ index: v.index, error: reviveError(v.error) as OpkError });
-      continue;
-    }
-    const pkToken = parsePkToken(envelope.signatures[v.index]!.sig);
-    const { key, claims, cic, format, opSignature, opHeader, commitType, cosigner } = v.token;
-    const opKey = keys[key]!;
-    const keySource = s.trust.keys.sourceOf?.(claims.iss as string, opKey);
-    // Field for field what verifyPkToken returns, in its order.
-    const token: VerifiedPkToken = {
-      claims,
-      cic,
-      upk: importUserKey(pkToken.cic.headerJson.upk),
-      format,
-      opSignature,
-      opKey,
-      ...(keySource ? { keySource } : {}),
-      opHeader,
-      commitType,
-      cosigner,
-    };
-    out.push({ index: v.index, pkToken, token });
-  }
-  return out;
-}
-
 /**
  * Starts the signature verification of the signed layers ahead of the (sequential) judging, in
  * the same order, with at most `window` started and unsettled: the threads stay busy while
- * memory stays flat in the number of platforms. Failures are the judge's to report; here they
- * only end the wait. Stops when `stop` aborts.
+ * memory stays flat in the number of platforms. Any settling frees a place, not only the oldest:
+ * waiting for the oldest left a thread idle whenever the other thread held it. Failures are the
+ * judge's to report; here they only end the wait. Stops when `stop` aborts.
  */
 export async function verifyAhead(
   reads: Promise<PlatformRead>[],
@@ -196,8 +87,14 @@ export async function verifyAhead(
   window: number,
   stop: AbortSignal,
 ): Promise<void> {
-  const started: Promise<unknown>[] = [];
-  const settled = (p: Promise<unknown>) => p.then(noop, noop);
+  let unsettled = 0;
+  let freed: (() => void) | undefined;
+  const settle = () => {
+    unsettled--;
+    const wake = freed;
+    freed = undefined;
+    wake?.();
+  };
   for (const r of reads) {
     const read = await r.catch(noop);
     if (!read || read.error || !read.attestation) continue;
@@ -205,8 +102,9 @@ export async function verifyAhead(
       const layer = await l.catch(noop);
       if (stop.aborted) return;
       if (!layer || layer.kind !== 'dsse' || layer.error || layer.envelopeError || !layer.envelope) continue;
-      started.push(settled(verify(layer.envelope)));
-      if (started.length >= window) await started.shift();
+      unsettled++;
+      verify(layer.envelope).then(settle, settle);
+      while (unsettled >= window) await new Promise<void>((resolve) => (freed = resolve));
     }
   }
 }

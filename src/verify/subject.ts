@@ -11,7 +11,10 @@ function fail(code: ErrorCode, message: string): never {
 export interface SubjectContext {
   manifestDigest: string;
   platform: Platform | undefined;
-  /** Other platform manifests of the index (hex digest → platform), to name swapped attestations. */
+  /**
+   * The index's platform manifests (hex digest → platform), to name swapped attestations; only
+   * asked about subjects that do not name `manifestDigest`, so it may list that one too.
+   */
   siblings: Map<string, string>;
   tag?: string;
   subjectName?: string;

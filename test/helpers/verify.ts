@@ -85,7 +85,7 @@ export async function writeLayout(img: BuiltImage, dir: string, tag = 'v1'): Pro
   return layout;
 }
 
-export { createTestOp };
+export { createTestOp, type TestOp };
 
 /** Rebuilds attestation manifests and the index (tag re-pointed) with other layers: what a forger can do freely. */
 export function reassemble(

@@ -71,7 +71,7 @@ export const VERIFY_USAGE = `usage: opk-signer verify IMAGE [flags]
   -o, --output text|json    json: the report (docs/verify-output.md)
   -q, --quiet               no progress on stderr (progress is shown only on a terminal)
   --threads auto|N          worker threads for the signature checks (0: none; default auto:
-                            one per core only for images with 256 or more attestation layers)
+                            one per core only for images with 160 or more attestation layers)
 ${LIMITS_USAGE}
 ${VERIFICATIONS_USAGE}
 exit: 0 verified, 1 verification failed (also a corrupt or garbled image, a bundle for another

@@ -1,18 +1,31 @@
 import { existsSync } from 'node:fs';
+import type { Transferable } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseEnvelope } from '../../../src/dsse/envelope.js';
 import { StaticKeySource } from '../../../src/jwk/set.js';
 import { verifyOnThread, type KeyLookup, type VerifyMessage } from '../../../src/signer/verify-job.js';
 import type { Platform } from '../../../src/oci/types.js';
+import type { ThreadPool } from '../../../src/signer/thread-pool.js';
 import type { VerifyImageOptions, VerifyReport } from '../../../src/verify/image.js';
-import { createTestOp, envelopeOf, reassemble, signedImage, withEnvelope } from '../../helpers/verify.js';
+import type { Envelope } from '../../../src/dsse/envelope.js';
+import type { TokenVerdict, verifySignatureTokens } from '../../../src/dsse/verify.js';
+import type { TokenSettings } from '../../../src/verify/thread-jobs.js';
+import {
+  createTestOp,
+  envelopeOf,
+  reassemble,
+  signedImage,
+  trustFor,
+  withEnvelope,
+  type TestOp,
+} from '../../helpers/verify.js';
 
 // Worker threads run the compiled worker, so these tests drive the built library (npm run build).
 const built = new URL('../../../dist/verify/image.js', import.meta.url);
 type Dist = {
   verifyImage: (o: Omit<VerifyImageOptions, 'pool'> & { pool?: Pool }) => Promise<VerifyReport>;
 };
-type Pool = { answered: Record<string, number>; close(): Promise<void> };
+type Pool = Pick<ThreadPool, 'run' | 'close'>;
 
 const PLATFORMS: Platform[] = [
   { os: 'linux', architecture: 'amd64' },
@@ -29,6 +42,8 @@ describe.skipIf(!existsSync(built))('verifying on worker threads', () => {
   const op = createTestOp();
   let dist: Dist;
   let pool: Pool;
+  /** Envelopes a thread answered with verdicts (not a miss, not an error); jobs; misses. */
+  const seen = { answered: 0, jobs: 0, misses: 0 };
   beforeAll(async () => {
     dist = (await import(built.href)) as Dist;
     const { ThreadPool } = (await import(
@@ -37,6 +52,14 @@ describe.skipIf(!existsSync(built))('verifying on worker threads', () => {
       ThreadPool: new (n: number) => Pool;
     };
     pool = new ThreadPool(2);
+    const run = pool.run.bind(pool);
+    pool.run = (async (message: Parameters<Pool['run']>[0], transfer?: Transferable[]) => {
+      const r = await run<{ results: object[] }>(message, transfer);
+      seen.jobs++;
+      seen.answered += r.results.filter((e) => 'verdicts' in e).length;
+      seen.misses += r.results.filter((e) => 'miss' in e).length;
+      return r;
+    }) as Pool['run'];
   });
   afterAll(() => pool.close());
 
@@ -52,11 +75,17 @@ describe.skipIf(!existsSync(built))('verifying on worker threads', () => {
       expect: { repositoryOwnerId: '145685596' },
       now: 1_800_000_000,
     };
-    const before = pool.answered.verify ?? 0;
     const inline = await dist.verifyImage({ ...base, threads: 0 });
     const threaded = await dist.verifyImage({ ...base, threads: 2 });
+    const before = { ...seen };
     const shared = await dist.verifyImage({ ...base, pool });
-    return { inline, threaded, shared, onPool: (pool.answered.verify ?? 0) - before };
+    return {
+      inline,
+      threaded,
+      shared,
+      onPool: seen.answered - before.answered,
+      jobs: seen.jobs - before.jobs,
+    };
   }
 
   it('gives the report the main thread gives, and the pool answered every signed layer', async () => {
@@ -71,6 +100,8 @@ describe.skipIf(!existsSync(built))('verifying on worker threads', () => {
     expect(JSON.stringify(r.threaded)).toBe(JSON.stringify(r.inline));
     expect(r.shared).toEqual(r.inline);
     expect(r.onPool).toBe(2 * PLATFORMS.length);
+    // Several envelopes travel in one message.
+    expect(r.jobs).toBeLessThan(r.onPool);
   });
 
   it('a tampered layer fails with the same code and report on threads', async () => {
@@ -93,6 +124,117 @@ describe.skipIf(!existsSync(built))('verifying on worker threads', () => {
   });
 });
 
+describe.skipIf(!existsSync(built))("a run's jobs on a pool (thread-jobs.ts)", () => {
+  type Jobs = {
+    tokens(envelope: Envelope, s: TokenSettings): Promise<TokenVerdict[] | undefined>;
+    end(): void;
+  };
+  type DistModules = {
+    ThreadJobs: new (pool: Pool) => Jobs;
+    ThreadPool: new (n: number) => Pool;
+    parseEnvelope: typeof parseEnvelope;
+    verifySignatureTokens: typeof verifySignatureTokens;
+  };
+  const load = async (path: string) =>
+    (await import(new URL(`../../../dist/${path}`, import.meta.url).href)) as object;
+  let d: DistModules;
+  let pool: Pool;
+  const seen = { posted: 0, jobs: 0, misses: 0 };
+  beforeAll(async () => {
+    d = Object.assign(
+      {},
+      await load('verify/thread-jobs.js'),
+      await load('signer/thread-pool.js'),
+      await load('dsse/envelope.js'),
+      await load('dsse/verify.js'),
+    ) as DistModules;
+    pool = new d.ThreadPool(1);
+    const run = pool.run.bind(pool);
+    pool.run = (async (message: Parameters<Pool['run']>[0], transfer?: Transferable[]) => {
+      seen.posted++;
+      const r = await run<{ results: object[] }>(message, transfer);
+      seen.jobs++;
+      seen.misses += r.results.filter((e) => 'miss' in e).length;
+      return r;
+    }) as Pool['run'];
+  });
+  afterAll(() => pool.close());
+
+  it("asks again with its own key questions for an envelope naming a key the run has not met, and its verdicts are the main thread's field for field", async () => {
+    const a = createTestOp();
+    const b = createTestOp();
+    const envelope = async (op: TestOp) =>
+      d.parseEnvelope((await signedImage(op)).platforms[0]!.layers[0]!.bytes);
+    const [fromA, fromB] = [await envelope(a), await envelope(b)];
+    const trust = trustFor(a, b);
+    const settings: TokenSettings = { trust, issuers: [a.issuer], now: 1_800_000_000 };
+    const jobs = new d.ThreadJobs(pool);
+    const before = { ...seen };
+    expect(await jobs.tokens(fromA, settings)).toHaveLength(1);
+    // The run's table now answers for a's key only: b's envelope misses once, then verifies.
+    const threaded = await jobs.tokens(fromB, settings);
+    expect({ jobs: seen.jobs - before.jobs, misses: seen.misses - before.misses }).toEqual({
+      jobs: 3,
+      misses: 1,
+    });
+    jobs.end();
+
+    const inline = d.verifySignatureTokens(fromB, {
+      keys: trust.keys,
+      trustedIssuers: [a.issuer],
+      now: 1_800_000_000,
+    });
+    expect(threaded).toHaveLength(1);
+    const [t, i] = [threaded![0]!, inline[0]!];
+    if ('error' in t || 'error' in i) throw new Error('both must verify');
+    expect(t.index).toBe(i.index);
+    expect(t.pkToken).toEqual(i.pkToken);
+    expect(Object.keys(t.token)).toEqual(Object.keys(i.token));
+    const { upk, opKey, ...plain } = t.token;
+    const { upk: upkInline, opKey: opKeyInline, ...plainInline } = i.token;
+    expect(plain).toEqual(plainInline);
+    expect(opKey).toBe(b.key);
+    expect(opKeyInline).toBe(b.key);
+    expect(upk.alg).toBe(upkInline.alg);
+    expect(upk.keyObject.equals(upkInline.keyObject)).toBe(true);
+  });
+
+  it("gives the main thread's OP_KEY_NOT_FOUND when no key answers, after asking with the envelope's own questions", async () => {
+    const a = createTestOp();
+    const stranger = createTestOp();
+    const jobs = new d.ThreadJobs(pool);
+    const settings: TokenSettings = { trust: trustFor(a), issuers: [a.issuer], now: 1_800_000_000 };
+    expect(
+      await jobs.tokens(d.parseEnvelope((await signedImage(a)).platforms[0]!.layers[0]!.bytes), settings),
+    ).toHaveLength(1);
+    const r = await jobs.tokens(
+      d.parseEnvelope((await signedImage(stranger)).platforms[0]!.layers[0]!.bytes),
+      settings,
+    );
+    jobs.end();
+    expect(r).toMatchObject([{ index: 0, error: { code: 'OP_KEY_NOT_FOUND' } }]);
+  });
+
+  it('drops what is still queued when the run ends', async () => {
+    const a = createTestOp();
+    const jobs = new d.ThreadJobs(pool);
+    const settings: TokenSettings = { trust: trustFor(a), issuers: [a.issuer], now: 1_800_000_000 };
+    const layers = (await signedImage(a, { sbom: true })).platforms[0]!.layers;
+    const before = seen.jobs;
+    // The pool's one thread gets the first envelope at once (not on the next turn of the event
+    // loop); the second waits for company.
+    const posted = seen.posted;
+    const sent = jobs.tokens(d.parseEnvelope(layers[0]!.bytes), settings);
+    expect(seen.posted - posted).toBe(1);
+    const queued = jobs.tokens(d.parseEnvelope(layers[1]!.bytes), settings);
+    jobs.end();
+    await expect(queued).rejects.toThrow('the verification run is over');
+    expect(await sent).toHaveLength(1);
+    await new Promise((r) => setImmediate(r));
+    expect(seen.jobs - before).toBe(1);
+  });
+});
+
 describe('the verify job (what a thread runs)', () => {
   const op = createTestOp();
   async function job(lookups: KeyLookup[]): Promise<VerifyMessage> {
@@ -101,7 +243,7 @@ describe('the verify job (what a thread runs)', () => {
     return {
       t: 'verify',
       id: 1,
-      envelope: env,
+      envelopes: [env],
       keys: [op.key.jwk],
       lookups,
       trustedIssuers: [op.issuer],
@@ -112,15 +254,17 @@ describe('the verify job (what a thread runs)', () => {
 
   it('verifies against the keys the main thread resolved', async () => {
     const r = verifyOnThread(await job([{ query: query(), found: [0] }]));
-    expect(r).toMatchObject({ verdicts: [{ index: 0, token: { key: 0, claims: { iss: op.issuer } } }] });
+    expect(r).toMatchObject({
+      results: [{ verdicts: [{ index: 0, token: { key: 0, claims: { iss: op.issuer } } }] }],
+    });
   });
 
   it('a key question outside the table is a miss (the main thread decides), never a verdict', async () => {
-    expect(verifyOnThread(await job([]))).toEqual({ miss: true });
+    expect(verifyOnThread(await job([]))).toEqual({ results: [{ miss: true }] });
   });
 
   it('no key found is the verdict the key source would give', async () => {
     const r = verifyOnThread(await job([{ query: query(), found: [] }]));
-    expect(r).toMatchObject({ verdicts: [{ index: 0, error: { code: 'OP_KEY_NOT_FOUND' } }] });
+    expect(r).toMatchObject({ results: [{ verdicts: [{ index: 0, error: { code: 'OP_KEY_NOT_FOUND' } }] }] });
   });
 });
