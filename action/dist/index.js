@@ -87324,6 +87324,8 @@ var ThreadJobs = class {
   settings;
   scheduled = false;
   ended = false;
+  /** This run's jobs on the pool, not yet answered. */
+  inFlight = 0;
   /** The envelope's token verdicts from a thread, or undefined: verify it on this thread. */
   tokens(envelope, s) {
     return new Promise(
@@ -87346,7 +87348,7 @@ var ThreadJobs = class {
     if (this.settings && !sameSettings(this.settings, s)) this.flush();
     this.settings = s;
     this.queue.push(q2);
-    if (this.queue.length >= ENVELOPES_PER_JOB) this.flush();
+    if (this.queue.length >= ENVELOPES_PER_JOB || this.inFlight < this.pool.threads) this.flush();
     else if (!this.scheduled) {
       this.scheduled = true;
       setImmediate(() => {
@@ -87361,7 +87363,9 @@ var ThreadJobs = class {
     this.queue = [];
     if (batch.length === 0 || !s) return;
     const { message, transfer, keys } = this.job(batch, s);
-    this.pool.run(message, transfer).then(
+    this.inFlight++;
+    const answered = () => void this.inFlight--;
+    this.pool.run(message, transfer).finally(answered).then(
       (r) => batch.forEach((q2, i) => this.answer(q2, r.results[i], keys, s)),
       (e) => {
         for (const q2 of batch) q2.settle(void 0, this.ended ? e : void 0);
@@ -87504,8 +87508,14 @@ function onPool(pool2, own) {
   };
 }
 async function verifyAhead(reads, verify3, window2, stop) {
-  const started = [];
-  const settled = (p) => p.then(noop, noop);
+  let unsettled = 0;
+  let freed;
+  const settle = () => {
+    unsettled--;
+    const wake = freed;
+    freed = void 0;
+    wake?.();
+  };
   for (const r of reads) {
     const read = await r.catch(noop);
     if (!read || read.error || !read.attestation) continue;
@@ -87513,8 +87523,9 @@ async function verifyAhead(reads, verify3, window2, stop) {
       const layer = await l.catch(noop);
       if (stop.aborted) return;
       if (!layer || layer.kind !== "dsse" || layer.error || layer.envelopeError || !layer.envelope) continue;
-      started.push(settled(verify3(layer.envelope)));
-      if (started.length >= window2) await started.shift();
+      unsettled++;
+      verify3(layer.envelope).then(settle, settle);
+      while (unsettled >= window2) await new Promise((resolve) => freed = resolve);
     }
   }
 }
