@@ -16,9 +16,10 @@ export type { TokenSettings } from './thread-jobs.js';
 
 /**
  * Below this many attestation layers `auto` stays in process: a pool started for one run costs
- * two thread start-ups and two JIT warm-ups. Whole-process `verify oci:DIR` on 2 cores, once jobs
- * carried several envelopes: 96 layers 322 ms in process vs 331 ms on 2 threads, 128 layers
- * 375 vs 375, 192 layers 478 vs 449, 256 layers 577 vs 540 (256 while a fresh pool cost 1.36x in process at 128).
+ * two thread start-ups and two JIT warm-ups. Whole-process `verify oci:DIR` on 2 cores (median
+ * ms, in process vs 2 threads): 96 layers 302 vs 307, 128 layers 345 vs 332 (365 vs 362 on a
+ * busier run), 160 layers 407 vs 382, 192 layers 460 vs 419, 256 layers 544 vs 485. (It was 256
+ * while a pool started per call cost 1.36x the in-process time at 128 layers.)
  */
 export const AUTO_THREADS_MIN_LAYERS = 160;
 

@@ -46,7 +46,7 @@ export interface TokenSettings {
  * Envelopes per message: fewer wake-ups, against threads finishing unevenly at the end. A job
  * leaves with fewer while a thread has nothing to do (the first envelopes of a run, mostly).
  */
-export const ENVELOPES_PER_JOB = 4;
+const ENVELOPES_PER_JOB = 4;
 
 /**
  * Distinct key questions the run's jobs carry. An image can name any number of keys, and every
