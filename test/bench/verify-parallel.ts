@@ -12,8 +12,8 @@ import { measureAsync, type Figure } from './stats.js';
  * threads (a pool per call, as `verify` does; and a warm shared pool), wall time median and p99,
  * the ratio 64-platform threads ÷ 64-platform in process (target ≤ 0.65 on 2 cores), and the
  * peak RSS growth of each run over the RSS before it. Nothing is asserted. Each 64-platform
- * figure follows unmeasured runs until its mode has settled: 10, and 30 for the shared pool, whose
- * three isolates compile on the same 2 cores that run them (V8's background threads: 37-47 ms per
+ * figure follows 30 unmeasured runs, the same for every mode, so that each has settled: the shared
+ * pool's three isolates compile on the same 2 cores that run them (V8's background threads: 37-47 ms per
  * run at first, 10-12 ms after about 30 runs; wall 118 ms falling to 80 ms), so after the 2 runs
  * it had before, the "warm" pool was still warming.
  */
@@ -54,7 +54,7 @@ export async function benchVerifyParallel(): Promise<Record<string, number | str
               const r = await verifyImage({ ...base, ...extra });
               if (!r.verified) throw new Error('bench image did not verify');
             },
-            n === 1 ? { warmup: 5, iterations: 40 } : { warmup: 'pool' in extra ? 30 : 10, iterations: 15 },
+            n === 1 ? { warmup: 5, iterations: 40 } : { warmup: 30, iterations: 15 },
           );
         });
         const f = figures[name]!;
